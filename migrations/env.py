@@ -1,0 +1,30 @@
+"""Alembic environment: the schema comes from SQLModel.metadata, the URL from the portal."""
+from alembic import context
+from sqlmodel import SQLModel
+
+import portal.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from portal.db import make_engine
+
+config = context.config
+target_metadata = SQLModel.metadata
+
+
+def run_migrations_online():
+    url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
+    connectable = config.attributes.get("connection") or make_engine(url)
+    if hasattr(connectable, "connect"):
+        with connectable.connect() as connection:
+            _run(connection)
+        connectable.dispose()
+    else:
+        _run(connectable)
+
+
+def _run(connection):
+    context.configure(connection=connection, target_metadata=target_metadata,
+                      render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run_migrations_online()

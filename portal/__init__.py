@@ -1,0 +1,50 @@
+"""Privacy Portal: the app factory."""
+from flask import Flask
+
+from . import config, db, errors, formatting, security
+from .extensions import babel, csrf, limiter
+
+
+def create_app(test_config=None):
+    """Build the app: configuration, extensions, blueprints, error pages, CLI."""
+    instance_path = (test_config or {}).get("INSTANCE_PATH") or config.instance_path_from_env()
+    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True,
+                template_folder="../templates", static_folder="../static")
+    config.load(app, test_config)
+    register_extensions(app)
+    register_blueprints(app)
+    errors.register(app)
+    formatting.register(app)
+    security.register(app)
+    register_cli(app)
+    return app
+
+
+def register_extensions(app):
+    db.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=lambda: _best_language(app))
+    from .services.mail import BackgroundDelivery
+    app.extensions["mail_delivery"] = BackgroundDelivery(app)
+    if app.config["MAIL_BACKGROUND_DELIVERY"]:
+        # Started by the first request, so CLI commands (db upgrade, staff create) never start it.
+        app.before_request(app.extensions["mail_delivery"].ensure_started)
+
+
+def _best_language(app):
+    from flask import has_request_context, request
+    default = app.config["LANGUAGES"][0]
+    if not has_request_context():
+        return default
+    return request.accept_languages.best_match(app.config["LANGUAGES"]) or default
+
+
+def register_blueprints(app):
+    from .public.views import bp as public
+    app.register_blueprint(public)
+
+
+def register_cli(app):
+    from .cli import register
+    register(app)

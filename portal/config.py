@@ -1,0 +1,92 @@
+"""Configuration: embedded defaults, then instance/config.py, then PORTAL_* environment."""
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULTS = dict(
+    BASE_URL="http://127.0.0.1:5000",
+    DATABASE_URL=None,  # None: SQLite file in the instance folder
+    SMTP_HOST=None,  # None: mail is written as .eml files to <instance>/outbox/
+    SMTP_PORT=25,
+    SMTP_USERNAME=None,
+    SMTP_PASSWORD=None,
+    SMTP_STARTTLS=False,
+    SMTP_TIMEOUT=10,
+    MAIL_FROM="privacy@billgenix.example",
+    MAIL_BACKGROUND_DELIVERY=True,
+    MAIL_POLL_SECONDS=1.0,
+    MAIL_RETRY_BASE_SECONDS=5,
+    MAIL_RETRY_MAX_SECONDS=900,
+    MAIL_MAX_ATTEMPTS=60,
+    RATELIMIT_STORAGE_URL="memory://",
+    RATELIMIT_ENABLED=True,
+    RATELIMIT_SUBMIT="10 per hour;30 per day",
+    RATELIMIT_TOKEN="30 per hour",
+    RATELIMIT_STATUS="10 per hour",
+    ORG_NAME="Billgenix",
+    PRIVACY_EMAIL="privacy@billgenix.example",
+    PRIVACY_PHONE="(909) 698-8120",
+    TIMEZONE="America/Los_Angeles",
+    LANGUAGES=["en"],
+    VERIFY_TOKEN_HOURS=48,
+    STATUS_TOKEN_MINUTES=30,
+    STATUS_SESSION_MINUTES=30,
+    UNCONFIRMED_EXPIRY_DAYS=14,
+    # Request types whose requesters sign the declaration under penalty of perjury (§7062:
+    # the high tier for health-related data). Access for specific pieces always needs it.
+    DECLARATION_REQUIRED_TYPES=["delete", "correct"],
+    MAX_CONTENT_LENGTH=12 * 1024 * 1024,
+    PROXY_FIX_X_FOR=0,
+    SESSION_COOKIE_HTTPONLY=True,
+    SESSION_COOKIE_SAMESITE="Lax",
+    WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+    WTF_CSRF_HEADERS=["X-CSRFToken"],
+)
+
+
+def load(app, test_config=None):
+    """Fill app.config in the contract's order and derive what follows from it."""
+    app.config.from_mapping(DEFAULTS)
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env("PORTAL")
+    else:
+        app.config.from_mapping(test_config)
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    (instance / "outbox").mkdir(exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(instance / "secret_key", lambda: secrets.token_urlsafe(48))
+    keys = app.config.get("ENCRYPTION_KEYS") or _instance_secret(
+        instance / "encryption_keys", lambda: Fernet.generate_key().decode())
+    app.config["ENCRYPTION_KEYS"] = [k.strip() for k in str(keys).replace("\n", ",").split(",") if k.strip()]
+    if not app.config.get("DATABASE_URL"):
+        app.config["DATABASE_URL"] = f"sqlite:///{instance / 'portal.db'}"
+    app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URL"]
+    app.config["SESSION_COOKIE_SECURE"] = str(app.config["BASE_URL"]).startswith("https://")
+    app.config["SMTP_PORT"] = int(app.config["SMTP_PORT"])
+
+
+def instance_path_from_env():
+    """The instance folder: PORTAL_INSTANCE_PATH or instance/ at the repo root."""
+    return str(Path(os.environ.get("PORTAL_INSTANCE_PATH") or REPO_ROOT / "instance").resolve())
+
+
+def _instance_secret(path: Path, make) -> str:
+    """Read a generated secret from the instance folder, creating it owner-only on first start."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    value = make()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it first: use theirs
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as f:
+        f.write(value + "\n")
+    return value

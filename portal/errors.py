@@ -1,0 +1,51 @@
+"""Friendly error pages in the site's layout."""
+import logging
+
+from flask import jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger(__name__)
+
+MESSAGES = {
+    400: (_l("Something in that request was not right"),
+          _l("We could not read what was sent. Go back, check the form and try again.")),
+    403: (_l("You cannot open this page"),
+          _l("This page is not available to you. If you followed a link from an email, ask for a new one.")),
+    404: (_l("Page not found"), _l("There is nothing at this address. Check the link, or start from the home page.")),
+    405: (_l("That action is not available here"), _l("This page does not accept that kind of request.")),
+    413: (_l("That upload is too large"), _l("The file or form was larger than we accept. Try a smaller file.")),
+    429: (_l("Too many attempts"), _l("You have tried this too many times. Please wait a while and try again.")),
+    500: (_l("Something went wrong on our side"),
+          _l("We could not finish your request. Nothing you sent was half-saved; please try again in a few minutes.")),
+}
+CSRF_MESSAGE = (_l("This form has expired"),
+                _l("For your security, forms expire. Go back, reload the page and send it again."))
+
+
+def render_error(code: int, title=None, message=None):
+    default_title, default_message = MESSAGES.get(code, MESSAGES[500] if code >= 500 else MESSAGES[400])
+    title, message = title or default_title, message or default_message
+    if request.path.startswith("/api/"):
+        return jsonify(error=str(title), message=str(message)), code
+    return render_template("errors/error.html", code=code, title=title, message=message), code
+
+
+def register(app):
+    @app.errorhandler(CSRFError)
+    def _csrf(exc):
+        return render_error(400, *CSRF_MESSAGE)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc):
+        if exc.code is None or exc.code < 400:
+            return exc
+        return render_error(exc.code)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc):
+        if isinstance(exc, HTTPException):
+            return _http(exc)
+        log.exception("unhandled error on %s %s", request.method, request.url_rule)
+        return render_error(InternalServerError.code)

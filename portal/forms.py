@@ -1,0 +1,25 @@
+"""Form pieces shared by every blueprint."""
+import re
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms.validators import ValidationError
+
+_TAG = re.compile(r"<\s*/?\s*[a-zA-Z!?]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class EmptyForm(FlaskForm):
+    """A form with only the CSRF token, for button-only POSTs."""
+
+
+def plain_text(form, field):
+    """Refuse markup and control characters: every field is plain text."""
+    if field.data and _TAG.search(field.data):
+        raise ValidationError(_l("Please use plain text only: remove anything that looks like an HTML tag (< >)."))
+    if field.data and _CONTROL.search(field.data):
+        raise ValidationError(_l("This field contains characters we cannot accept."))
+
+
+def strip_filter(value):
+    return value.strip() if isinstance(value, str) else value

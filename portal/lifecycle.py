@@ -1,0 +1,150 @@
+"""The rules of a request's life as data: types, statuses, allowed transitions and deadlines."""
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import holidays
+from flask_babel import lazy_gettext as _l
+
+PACIFIC = ZoneInfo("America/Los_Angeles")
+
+
+@dataclass(frozen=True)
+class RequestType:
+    code: str
+    label: str  # what the requester picks
+    summary: str  # one plain-language line on the home page
+    needs_email_confirmation: bool
+    response_days: int
+    business_days: bool
+
+
+REQUEST_TYPES = {t.code: t for t in (
+    RequestType("access", _l("Know what we hold (access)"),
+                _l("Find out what personal information we have about you, or get a copy of it."),
+                True, 45, False),
+    RequestType("delete", _l("Delete my information"),
+                _l("Ask us to delete the personal information we hold about you."), True, 45, False),
+    RequestType("correct", _l("Correct my information"),
+                _l("Tell us about information that is wrong and what it should say."), True, 45, False),
+    # §7060(b), §7027(e): opt-out and limit requests are never gated on verification.
+    RequestType("opt_out", _l("Do not sell or share my information"),
+                _l("Opt out of the sale or sharing of your personal information."), False, 15, True),
+    RequestType("limit", _l("Limit use of my sensitive information"),
+                _l("Limit how we use and disclose your sensitive personal information."), False, 15, True),
+)}
+
+AWAITING_EMAIL = "awaiting_email"
+VERIFYING = "verifying"
+ON_HOLD = "on_hold"
+IN_PROGRESS = "in_progress"
+COMPLETED = "completed"
+PARTIALLY_COMPLETED = "partially_completed"
+DENIED = "denied"
+WITHDRAWN = "withdrawn"
+EXPIRED = "expired"
+
+STATUS_LABELS = {
+    AWAITING_EMAIL: _l("Waiting for email confirmation"),
+    VERIFYING: _l("Verifying identity"),
+    ON_HOLD: _l("On hold"),
+    IN_PROGRESS: _l("In progress"),
+    COMPLETED: _l("Completed"),
+    PARTIALLY_COMPLETED: _l("Partially completed"),
+    DENIED: _l("Denied"),
+    WITHDRAWN: _l("Withdrawn"),
+    EXPIRED: _l("Expired"),
+}
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    AWAITING_EMAIL: frozenset({VERIFYING, EXPIRED, WITHDRAWN}),
+    VERIFYING: frozenset({IN_PROGRESS, ON_HOLD, DENIED}),
+    ON_HOLD: frozenset({VERIFYING, IN_PROGRESS, DENIED, WITHDRAWN}),
+    IN_PROGRESS: frozenset({COMPLETED, PARTIALLY_COMPLETED, DENIED}),
+    COMPLETED: frozenset(),
+    PARTIALLY_COMPLETED: frozenset(),
+    DENIED: frozenset(),
+    WITHDRAWN: frozenset(),
+    EXPIRED: frozenset(),
+}
+FINAL = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
+OPEN = frozenset(TRANSITIONS) - FINAL
+
+HOLD_REASONS = {
+    "agent_authorization": _l("Checking the agent's authorization"),
+    "data_mismatch": _l("The details given do not match our records"),
+    "high_certainty_required": _l("More proof of identity is needed"),
+    "information_requested": _l("We asked you for more information"),
+    "fraud_suspected": _l("Held for a security review"),
+}
+
+ACKNOWLEDGEMENT_BUSINESS_DAYS = 10
+MAX_EXTENSION_DAYS = 45
+
+
+class IllegalTransition(ValueError):
+    """A status change the lifecycle does not allow."""
+
+
+def initial_status(request_type: str) -> str:
+    return AWAITING_EMAIL if REQUEST_TYPES[request_type].needs_email_confirmation else IN_PROGRESS
+
+
+def check_transition(from_status: str, to_status: str, hold_reason: str | None = None) -> None:
+    """Raise IllegalTransition unless the table allows from_status -> to_status."""
+    if to_status not in TRANSITIONS.get(from_status, ()):
+        raise IllegalTransition(f"a request cannot go from {from_status!r} to {to_status!r}")
+    if (to_status == ON_HOLD) != (hold_reason is not None):
+        raise IllegalTransition("a hold needs a hold reason, and only a hold has one")
+    if hold_reason is not None and hold_reason not in HOLD_REASONS:
+        raise IllegalTransition(f"unknown hold reason {hold_reason!r}")
+
+
+def local_date(moment: datetime) -> date:
+    """The California calendar date of an aware moment."""
+    return moment.astimezone(PACIFIC).date()
+
+
+@lru_cache(maxsize=64)
+def _california_holidays(year: int) -> frozenset[date]:
+    return frozenset(holidays.country_holidays("US", subdiv="CA", years=year))
+
+
+def is_business_day(day: date) -> bool:
+    return day.weekday() < 5 and day not in _california_holidays(day.year)
+
+
+def add_business_days(start: date, count: int) -> date:
+    """The date `count` business days after `start` (weekends and California holidays skipped)."""
+    day = start
+    while count > 0:
+        day += timedelta(days=1)
+        if is_business_day(day):
+            count -= 1
+    return day
+
+
+def acknowledgement_due(received_at: datetime) -> date:
+    """§7021(a): confirm receipt within 10 business days."""
+    return add_business_days(local_date(received_at), ACKNOWLEDGEMENT_BUSINESS_DAYS)
+
+
+def response_due(request_type: str, received_at: datetime) -> date:
+    """§7021(b) 45 calendar days; §7026(f), §7027(g) 15 business days. Counted from receipt."""
+    rule = REQUEST_TYPES[request_type]
+    received = local_date(received_at)
+    if rule.business_days:
+        return add_business_days(received, rule.response_days)
+    return received + timedelta(days=rule.response_days)
+
+
+def extension_allowed(*, status: str, response_due: date, extended_due: date | None, today: date) -> bool:
+    """§7021(b): one extension, while the case is open and before the original due date passes."""
+    return status in OPEN and extended_due is None and today <= response_due
+
+
+def extended_due(response_due: date, days: int) -> date:
+    if not 1 <= days <= MAX_EXTENSION_DAYS:
+        raise IllegalTransition(f"an extension is 1 to {MAX_EXTENSION_DAYS} days")
+    return response_due + timedelta(days=days)

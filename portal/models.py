@@ -1,0 +1,177 @@
+"""SQLModel tables. Timestamps are timezone-aware UTC; public references are never primary keys."""
+from datetime import date, datetime, timezone
+
+from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, Text, TypeDecorator
+from sqlmodel import Field, SQLModel
+
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores UTC and always returns an aware datetime, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None:
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to a UTC column")
+            value = value.astimezone(timezone.utc)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+def _ts(nullable: bool = True, default_factory=None):
+    if default_factory is not None:
+        return Field(default_factory=default_factory, sa_column=Column(UTCDateTime(), nullable=nullable))
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable))
+
+
+def _text(nullable: bool = True):
+    return Field(default=None, sa_column=Column(Text, nullable=nullable))
+
+
+def _request_fk(nullable: bool = False, ondelete: str = "CASCADE"):
+    return Field(sa_column=Column(Integer, ForeignKey("privacy_request.id", ondelete=ondelete),
+                                  nullable=nullable, index=True))
+
+
+_request_version = Column("version", Integer, nullable=False)
+
+
+class PrivacyRequest(SQLModel, table=True):
+    """One consumer request under the CCPA: the case staff work and the requester tracks."""
+
+    __tablename__ = "privacy_request"
+    __table_args__ = (
+        Index("ix_privacy_request_open_duplicates", "email", "request_type", "status"),
+        Index("ix_privacy_request_queue", "status", "response_due"),
+    )
+    # Optimistic locking: every UPDATE carries "WHERE version = <loaded>", so a write based on a
+    # stale read fails (StaleDataError) instead of silently overwriting someone else's change.
+    __mapper_args__ = {"version_id_col": _request_version}
+
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str = Field(max_length=12, unique=True)
+    request_type: str = Field(max_length=16)
+    status: str = Field(max_length=24)
+    hold_reason: str | None = Field(default=None, max_length=32)
+    manner: str = Field(default="web", max_length=16)
+    language: str = Field(default="en", max_length=8)
+    first_name: str = Field(max_length=100)
+    last_name: str = Field(max_length=100)
+    email: str = Field(max_length=254)
+    phone: str | None = Field(default=None, max_length=40)
+    claim_number: str | None = Field(default=None, max_length=40)
+    date_of_birth: date | None = None
+    details: str | None = _text()
+    correction_current: str | None = _text()
+    correction_details: str | None = _text()
+    access_scope: str | None = Field(default=None, max_length=16)
+    lookback_start: date | None = None
+    declaration_signature: str | None = Field(default=None, max_length=200)
+    declaration_signed_at: datetime | None = _ts()
+    received_at: datetime = _ts(nullable=False)
+    email_confirmed_at: datetime | None = _ts()
+    acknowledged_at: datetime | None = _ts()
+    acknowledgement_due: date
+    response_due: date
+    extended_due: date | None = None
+    extension_reason: str | None = _text()
+    effective_at: datetime | None = _ts()
+    closed_at: datetime | None = _ts()
+    outcome_code: str | None = Field(default=None, max_length=48)
+    outcome_citation: str | None = Field(default=None, max_length=200)
+    response_message: str | None = _text()
+    version: int = Field(default=None, sa_column=_request_version)
+    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    updated_at: datetime = _ts(nullable=False, default_factory=utcnow)
+
+    @property
+    def due(self) -> date:
+        """The response due date in force: the extended one when there is one."""
+        return self.extended_due or self.response_due
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only, hash-chained record of everything that happened to a case."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int | None = _request_fk(nullable=True, ondelete="SET NULL")
+    actor: str = Field(max_length=64)
+    action: str = Field(max_length=48)
+    from_status: str | None = Field(default=None, max_length=24)
+    to_status: str | None = Field(default=None, max_length=24)
+    detail: str | None = _text()
+    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64, unique=True)
+
+
+class RequestMessage(SQLModel, table=True):
+    """A message between staff and the requester, shown on the requester's status page."""
+
+    __tablename__ = "request_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = _request_fk()
+    direction: str = Field(max_length=16)  # to_requester | from_requester
+    author: str = Field(max_length=64)
+    body: str = _text(nullable=False)
+    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+
+
+class VerificationToken(SQLModel, table=True):
+    """Server-side half of an emailed token: the hash of its nonce, so it is single-use."""
+
+    __tablename__ = "verification_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    purpose: str = Field(max_length=16)
+    nonce_hash: str = Field(max_length=64, unique=True)
+    request_id: int = _request_fk()
+    expires_at: datetime = _ts(nullable=False)
+    used_at: datetime | None = _ts()
+    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A mail queued in the same transaction as the action that caused it."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_message_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(max_length=200, unique=True)
+    request_id: int | None = Field(default=None, index=True)
+    template: str = Field(max_length=64)
+    to_addr: str = Field(max_length=254)
+    subject: str = Field(max_length=300)
+    text_body: str = _text(nullable=False)
+    html_body: str = _text(nullable=False)
+    status: str = Field(default="pending", max_length=12)  # pending | sent | failed
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    claimed_until: datetime | None = _ts()
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    sent_at: datetime | None = _ts()

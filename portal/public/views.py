@@ -1,0 +1,210 @@
+"""Requester pages: choose a right, submit, confirm by email, track status."""
+import time
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+
+from .. import db
+from ..errors import render_error
+from ..extensions import limiter
+from ..forms import EmptyForm
+from ..lifecycle import HOLD_REASONS, REQUEST_TYPES, STATUS_LABELS
+from ..services import requests as request_service
+from ..services.tokens import TokenError
+from .forms import RequestForm, StatusForm, WithdrawForm
+
+bp = Blueprint("public", __name__)
+
+
+def _limit(name):
+    return lambda: current_app.config[name]
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true" and request.headers.get("HX-History-Restore-Request") != "true"
+
+
+@bp.after_request
+def _vary(response):
+    response.vary.add("HX-Request")
+    return response
+
+
+@bp.get("/")
+def home():
+    """Choose a right."""
+    return render_template("public/home.html", types=REQUEST_TYPES)
+
+
+@bp.get("/healthz")
+def healthz():
+    """200 with the database reachable, 503 otherwise."""
+    ok = db.ping()
+    return {"status": "ok" if ok else "unavailable", "database": ok}, 200 if ok else 503
+
+
+@bp.route("/requests/new", methods=["GET", "POST"])
+@limiter.limit(_limit("RATELIMIT_SUBMIT"), methods=["POST"])
+def new_request():
+    """One form for all five request types."""
+    if is_htmx() and request.method == "GET" and request.headers.get("HX-Target") == "type-fields":
+        # The type (or access scope) changed: only the type-specific part of the form comes back.
+        return render_template("public/_type_fields.html", form=RequestForm(formdata=request.args))
+    form = RequestForm()
+    if request.method == "GET" and request.args.get("type") in REQUEST_TYPES:
+        form.request_type.data = request.args["type"]
+    if form.validate_on_submit():
+        outcome = request_service.submit(db.session(), new=form.to_new_request(language=str(get_locale())))
+        kind = "confirm_email" if REQUEST_TYPES[form.request_type.data].needs_email_confirmation else "in_effect"
+        return redirect(url_for(".submitted", next=kind, type=outcome.request.request_type), 303)
+    return render_template("public/request_form.html", form=form), 422 if request.method == "POST" else 200
+
+
+@bp.post("/requests/validate/<field>")
+def validate_field(field):
+    """htmx inline validation: the whole form is checked, one field's wrapper comes back."""
+    form = RequestForm()
+    if field not in form._fields or field == "csrf_token":
+        abort(404)
+    form.validate()
+    return render_template("public/_field.html", form=form, field=form[field])
+
+
+@bp.get("/requests/sent")
+def submitted():
+    """After a submission: the same words whether or not it was a duplicate (no enumeration)."""
+    kind = request.args.get("next")
+    request_type = REQUEST_TYPES.get(request.args.get("type", ""))
+    if kind not in ("confirm_email", "in_effect") or request_type is None:
+        abort(404)
+    return render_template("public/submitted.html", kind=kind, request_type=request_type,
+                           hours=current_app.config["VERIFY_TOKEN_HOURS"])
+
+
+@bp.get("/verify/<token>")
+def verify(token):
+    """Show the confirm button. A GET never spends the token: mail scanners pre-fetch links."""
+    try:
+        req = request_service.request_for_token(db.session(), token=token, purpose="verify")
+    except TokenError as exc:
+        return _token_problem(exc, token)
+    return render_template("public/verify.html", req=req, form=EmptyForm(), token=token,
+                           type_label=REQUEST_TYPES[req.request_type].label)
+
+
+@bp.post("/verify/<token>")
+@limiter.limit(_limit("RATELIMIT_TOKEN"))
+def verify_confirm(token):
+    """Spend the token: email confirmed, acknowledgement mailed, the request page opens."""
+    if not EmptyForm().validate_on_submit():
+        return render_error(400)
+    try:
+        req = request_service.confirm_email(db.session(), token=token)
+    except TokenError as exc:
+        return _token_problem(exc, token)
+    _grant_status_access(req.reference)
+    flash(_("Thank you: your email is confirmed and your request %(reference)s is with our privacy team.",
+            reference=req.reference))
+    return redirect(url_for(".request_detail", reference=req.reference), 303)
+
+
+@bp.post("/verify/<token>/resend")
+@limiter.limit(_limit("RATELIMIT_TOKEN"))
+def verify_resend(token):
+    """Mail a fresh link for the request an expired link belonged to."""
+    if not EmptyForm().validate_on_submit():
+        return render_error(400)
+    request_service.resend_verification(db.session(), token=token)
+    return render_template("public/resent.html")
+
+
+def _token_problem(exc: TokenError, token: str):
+    code = 404 if exc.reason == "invalid" else 410
+    return render_template("public/token_problem.html", reason=exc.reason, token=token, form=EmptyForm()), code
+
+
+@bp.route("/status", methods=["GET", "POST"])
+@limiter.limit(_limit("RATELIMIT_STATUS"), methods=["POST"])
+def status():
+    """Ask for a status link by reference and email."""
+    form = StatusForm()
+    if form.validate_on_submit():
+        request_service.send_status_link(db.session(), reference=form.reference.data, email=form.email.data)
+        return redirect(url_for(".status_sent"), 303)
+    return render_template("public/status.html", form=form), 422 if request.method == "POST" else 200
+
+
+@bp.get("/status/sent")
+def status_sent():
+    """The same answer whether or not the reference and email matched."""
+    return render_template("public/status_sent.html", minutes=current_app.config["STATUS_TOKEN_MINUTES"])
+
+
+@bp.get("/status/<token>")
+def status_token(token):
+    """The emailed magic link: a button opens the request (a GET spends nothing)."""
+    try:
+        request_service.request_for_token(db.session(), token=token, purpose="status")
+    except TokenError as exc:
+        return render_template("public/status_link_problem.html", reason=exc.reason), 404 if exc.reason == "invalid" else 410
+    return render_template("public/status_open.html", form=EmptyForm(), token=token)
+
+
+@bp.post("/status/<token>")
+@limiter.limit(_limit("RATELIMIT_TOKEN"))
+def status_open(token):
+    """Spend the status token and open a short session bound to that one request."""
+    if not EmptyForm().validate_on_submit():
+        return render_error(400)
+    try:
+        req = request_service.open_status_session(db.session(), token=token)
+    except TokenError as exc:
+        return render_template("public/status_link_problem.html", reason=exc.reason), 404 if exc.reason == "invalid" else 410
+    _grant_status_access(req.reference)
+    return redirect(url_for(".request_detail", reference=req.reference), 303)
+
+
+def _grant_status_access(reference: str) -> None:
+    minutes = current_app.config["STATUS_SESSION_MINUTES"]
+    session["status_access"] = {"ref": reference, "until": int(time.time()) + minutes * 60}
+
+
+def _request_or_403(reference: str):
+    """The request this browser's status session opened, or the same 403 page for everyone else."""
+    access = session.get("status_access") or {}
+    if access.get("ref") != reference or access.get("until", 0) < time.time():
+        abort(403)
+    req = request_service.get_by_reference(db.session(), reference)
+    if req is None:
+        abort(403)
+    return req
+
+
+@bp.get("/requests/<reference>")
+def request_detail(reference):
+    """Timeline, due date, messages and actions, for the session that proved the email."""
+    return _render_detail(_request_or_403(reference), WithdrawForm())
+
+
+def _render_detail(req, withdraw_form, status=200):
+    return render_template("public/request_detail.html", req=req, type_label=REQUEST_TYPES[req.request_type].label,
+                           timeline=request_service.timeline(db.session(), req), status_labels=STATUS_LABELS,
+                           hold_reasons=HOLD_REASONS, withdraw_form=withdraw_form,
+                           can_withdraw=request_service.can_withdraw(req)), status
+
+
+@bp.post("/requests/<reference>/withdraw")
+@limiter.limit(_limit("RATELIMIT_TOKEN"))
+def withdraw(reference):
+    """The requester withdraws their request."""
+    req = _request_or_403(reference)
+    form = WithdrawForm()
+    if not request_service.can_withdraw(req):
+        flash(_("This request can no longer be withdrawn."), "error")
+        return redirect(url_for(".request_detail", reference=reference), 303)
+    if not form.validate_on_submit():
+        return _render_detail(req, form, 422)
+    request_service.withdraw(db.session(), req=req)
+    flash(_("Your request %(reference)s has been withdrawn.", reference=reference))
+    return redirect(url_for(".request_detail", reference=reference), 303)

@@ -1,0 +1,168 @@
+"""The transactional outbox: mail is queued with the action that causes it, delivered later.
+
+Delivery claims a row with a conditional UPDATE before sending, so any number of app processes
+and workers can deliver side by side without sending a message twice.
+"""
+import logging
+import smtplib
+import ssl
+import threading
+import time
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+
+from flask import current_app, render_template
+from sqlalchemy import or_, select, update
+from sqlmodel import Session
+
+from ..models import OutboxMessage, utcnow
+
+log = logging.getLogger(__name__)
+CLAIM_SECONDS = 120
+
+
+def queue(session: Session, *, to: str, subject: str, template: str, context: dict,
+          request_id: int | None = None) -> OutboxMessage:
+    """Render a mail from templates/mail/<template>.txt and .html and queue it in this transaction."""
+    cfg = current_app.config
+    ctx = dict(context, org_name=cfg["ORG_NAME"], privacy_email=cfg["PRIVACY_EMAIL"],
+               privacy_phone=cfg["PRIVACY_PHONE"], subject=subject)
+    domain = cfg["MAIL_FROM"].rpartition("@")[2] or "localhost"
+    msg = OutboxMessage(message_id=make_msgid(domain=domain), request_id=request_id, template=template,
+                        to_addr=to, subject=subject,
+                        text_body=render_template(f"mail/{template}.txt", **ctx),
+                        html_body=render_template(f"mail/{template}.html", **ctx))
+    session.add(msg)
+    session.flush()
+    return msg
+
+
+def build_message(row: OutboxMessage, sender: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = row.to_addr
+    msg["Subject"] = row.subject
+    msg["Message-ID"] = row.message_id
+    msg["Date"] = format_datetime(row.created_at)
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(row.text_body)
+    msg.add_alternative(row.html_body, subtype="html")
+    return msg
+
+
+def _send(cfg, outbox_dir: Path, msg: EmailMessage, row: OutboxMessage) -> None:
+    if not cfg.get("SMTP_HOST"):
+        outbox_dir.mkdir(parents=True, exist_ok=True)
+        name = f"{row.created_at:%Y%m%dT%H%M%S}-{row.id:06d}.eml"
+        tmp = outbox_dir / f".{name}.tmp"
+        tmp.write_bytes(bytes(msg))
+        tmp.replace(outbox_dir / name)  # atomic: a reader never sees half a file
+        return
+    with smtplib.SMTP(cfg["SMTP_HOST"], int(cfg["SMTP_PORT"]), timeout=cfg["SMTP_TIMEOUT"]) as smtp:
+        if cfg.get("SMTP_STARTTLS"):
+            smtp.starttls(context=ssl.create_default_context())
+        if cfg.get("SMTP_USERNAME"):
+            smtp.login(cfg["SMTP_USERNAME"], cfg.get("SMTP_PASSWORD") or "")
+        smtp.send_message(msg)
+
+
+def _is_permanent(exc: Exception) -> bool:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in exc.recipients.values())
+    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500 and not isinstance(
+        exc, smtplib.SMTPServerDisconnected)
+
+
+def backoff(attempts: int, base: float, cap: float) -> timedelta:
+    return timedelta(seconds=min(cap, base * 2 ** max(0, attempts - 1)))
+
+
+def deliver_due(engine, cfg, outbox_dir: Path, *, now: datetime | None = None, limit: int = 50) -> int:
+    """Send every message that is due; returns how many were delivered."""
+    now = now or utcnow()
+    with Session(engine, expire_on_commit=False) as session:
+        ids = session.execute(select(OutboxMessage.id).where(
+            OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now,
+            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+        ).order_by(OutboxMessage.id).limit(limit)).scalars().all()
+        session.rollback()
+        delivered = 0
+        for msg_id in ids:
+            claimed = session.execute(update(OutboxMessage).where(
+                OutboxMessage.id == msg_id, OutboxMessage.status == "pending",
+                or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+            ).values(claimed_until=now + timedelta(seconds=CLAIM_SECONDS), attempts=OutboxMessage.attempts + 1))
+            session.commit()
+            if claimed.rowcount != 1:
+                continue  # another process took it
+            row = session.get(OutboxMessage, msg_id)
+            session.rollback()  # send outside any transaction, so the database stays free meanwhile
+            try:
+                _send(cfg, outbox_dir, build_message(row, cfg["MAIL_FROM"]), row)
+            except (OSError, smtplib.SMTPException) as exc:
+                _record_failure(session, row, exc, cfg)
+                continue
+            session.execute(update(OutboxMessage).where(OutboxMessage.id == msg_id).values(
+                status="sent", sent_at=utcnow(), claimed_until=None, last_error=None))
+            session.commit()
+            delivered += 1
+            log.info("mail %s delivered (template %s, request %s)", row.id, row.template, row.request_id)
+        return delivered
+
+
+def _record_failure(session: Session, row: OutboxMessage, exc: Exception, cfg) -> None:
+    permanent = _is_permanent(exc) or row.attempts >= cfg["MAIL_MAX_ATTEMPTS"]
+    wait = backoff(row.attempts, cfg["MAIL_RETRY_BASE_SECONDS"], cfg["MAIL_RETRY_MAX_SECONDS"])
+    session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(
+        status="failed" if permanent else "pending", claimed_until=None,
+        next_attempt_at=utcnow() + wait, last_error=f"{type(exc).__name__}: {exc}"[:500]))
+    session.commit()
+    log.warning("mail %s not delivered (attempt %s, %s): %s", row.id, row.attempts,
+                "giving up" if permanent else f"retry in {wait.total_seconds():.0f}s", type(exc).__name__)
+
+
+def deliver_for_app(app, **kw) -> int:
+    return deliver_due(app.extensions["db_engine"], app.config, Path(app.instance_path) / "outbox", **kw)
+
+
+class BackgroundDelivery:
+    """A daemon thread in the web process that delivers the outbox every few seconds."""
+
+    def __init__(self, app):
+        self.app = app
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.stopping = threading.Event()
+
+    def ensure_started(self) -> None:
+        if self._thread is not None:
+            return
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="outbox-delivery", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                deliver_for_app(self.app)
+            except Exception:  # keep the thread alive through a database outage; retried next tick
+                log.exception("outbox delivery pass failed")
+            self.stopping.wait(self.app.config["MAIL_POLL_SECONDS"])
+
+
+def run_worker(app, *, once: bool = False, jobs=(), jobs_every: float = 60.0) -> None:
+    """The `flask worker` loop: deliver mail every poll, run scheduled jobs every minute."""
+    last_jobs = float("-inf")
+    while True:
+        with app.app_context():
+            if time.monotonic() - last_jobs >= jobs_every:
+                for job in jobs:
+                    job()
+                last_jobs = time.monotonic()
+            deliver_for_app(app)
+        if once:
+            return
+        time.sleep(app.config["MAIL_POLL_SECONDS"])

@@ -1,0 +1,322 @@
+"""Privacy requests: submission, email confirmation, status access, transitions, extension."""
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlmodel import Session
+
+from .. import lifecycle
+from ..lifecycle import AWAITING_EMAIL, EXPIRED, FINAL, OPEN, REQUEST_TYPES, VERIFYING, WITHDRAWN
+from ..models import AuditEvent, PrivacyRequest, RequestMessage, utcnow
+from ..urls import external_url
+from . import audit, mail, tokens
+
+log = logging.getLogger(__name__)
+
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+LOOKBACK_FLOOR = date(2022, 1, 1)  # §7024(h): no obligation to look back before this date
+
+
+class StaleCase(Exception):
+    """Someone else changed the case since it was loaded."""
+
+
+@dataclass(frozen=True)
+class NewRequest:
+    """What a requester (or staff, for phone and mail intake) submits; already validated."""
+
+    request_type: str
+    first_name: str
+    last_name: str
+    email: str
+    phone: str | None = None
+    claim_number: str | None = None
+    date_of_birth: date | None = None
+    details: str | None = None
+    correction_current: str | None = None
+    correction_details: str | None = None
+    access_scope: str | None = None
+    lookback: str = "12_months"  # or "since_2022"
+    declaration_signature: str | None = None
+    language: str = "en"
+
+
+@dataclass(frozen=True)
+class MailSpec:
+    template: str
+    subject: str
+    context: dict
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    request: PrivacyRequest
+    duplicate: bool
+
+
+def normalize_email(value: str) -> str:
+    return value.strip().lower()
+
+
+def new_reference() -> str:
+    chars = "".join(secrets.choice(CROCKFORD) for _ in range(8))
+    return f"PR-{chars[:4]}-{chars[4:]}"
+
+
+def normalize_reference(value: str) -> str | None:
+    """Canonical PR-XXXX-XXXX from what a person typed (case, spaces, O/0 and I/L/1 forgiven)."""
+    raw = value.upper().replace(" ", "").replace("-", "")
+    if raw.startswith("PR"):
+        raw = raw[2:]
+    raw = raw.translate(str.maketrans("OIL", "011"))
+    if len(raw) != 8 or any(c not in CROCKFORD for c in raw):
+        return None
+    return f"PR-{raw[:4]}-{raw[4:]}"
+
+
+def lookback_start(choice: str, received: date) -> date:
+    """§7024(g)-(h): 12 months by default, back to 2022-01-01 on request."""
+    if choice == "since_2022":
+        return LOOKBACK_FLOOR
+    try:
+        start = received.replace(year=received.year - 1)
+    except ValueError:  # 29 February
+        start = received.replace(year=received.year - 1, day=28)
+    return max(start, LOOKBACK_FLOOR)
+
+
+def declaration_required(request_type: str, access_scope: str | None) -> bool:
+    """§7062: specific pieces always; delete and correct as configured (the high tier)."""
+    if request_type == "access":
+        return access_scope == "specific"
+    return request_type in current_app.config["DECLARATION_REQUIRED_TYPES"]
+
+
+def get_by_reference(session: Session, reference: str) -> PrivacyRequest | None:
+    return session.execute(select(PrivacyRequest).where(PrivacyRequest.reference == reference)).scalar()
+
+
+def find_open_duplicate(session: Session, *, email: str, request_type: str) -> PrivacyRequest | None:
+    return session.execute(select(PrivacyRequest).where(
+        PrivacyRequest.email == email, PrivacyRequest.request_type == request_type,
+        PrivacyRequest.status.in_(OPEN)).order_by(PrivacyRequest.id).limit(1)).scalar()
+
+
+def transition(session: Session, req: PrivacyRequest, to_status: str, *, actor: str, action: str | None = None,
+               hold_reason: str | None = None, detail: str | None = None, mail_spec: MailSpec | None = None,
+               expected_version: int | None = None, now: datetime | None = None) -> AuditEvent:
+    """Apply one status change with its audit event and mail, in the caller's transaction.
+
+    Raises lifecycle.IllegalTransition for a change the table does not allow, StaleCase when the
+    caller saw an older version of the case than the one stored.
+    """
+    if expected_version is not None and expected_version != req.version:
+        raise StaleCase(req.reference)
+    lifecycle.check_transition(req.status, to_status, hold_reason)
+    now = now or utcnow()
+    from_status = req.status
+    req.status, req.hold_reason, req.updated_at = to_status, hold_reason, now
+    if to_status in FINAL:
+        req.closed_at = now
+    session.add(req)
+    event = audit.record(session, action=action or to_status, actor=actor, request_id=req.id,
+                         from_status=from_status, to_status=to_status, detail=detail)
+    if mail_spec is not None:
+        _mail(session, req, mail_spec)
+    log.info("request %s: %s -> %s by %s", req.reference, from_status, to_status, actor)
+    return event
+
+
+def _mail(session: Session, req: PrivacyRequest, spec: MailSpec) -> None:
+    context = dict(spec.context, req=req, type_label=REQUEST_TYPES[req.request_type].label,
+                   status_url=external_url("public.status"))
+    mail.queue(session, to=req.email, subject=spec.subject, template=spec.template, context=context,
+               request_id=req.id)
+
+
+def _verification_mail(session: Session, req: PrivacyRequest, now: datetime) -> None:
+    hours = current_app.config["VERIFY_TOKEN_HOURS"]
+    token = tokens.issue(session, purpose="verify", request_id=req.id, ttl=timedelta(hours=hours), now=now)
+    _mail(session, req, MailSpec("verify", _("Confirm your privacy request"),
+                                 {"link": external_url("public.verify", token=token.value), "hours": hours}))
+
+
+def submit(session: Session, *, new: NewRequest, manner: str = "web", received_at: datetime | None = None,
+           actor: str = "requester") -> SubmitOutcome:
+    """Record a new request, or point the requester to the open one of the same kind."""
+    now = utcnow()
+    received_at = received_at or now
+    email = normalize_email(new.email)
+    duplicate = find_open_duplicate(session, email=email, request_type=new.request_type)
+    if duplicate is not None:
+        audit.record(session, action="duplicate_submission", actor=actor, request_id=duplicate.id)
+        if duplicate.status == AWAITING_EMAIL:
+            _verification_mail(session, duplicate, now)
+        else:
+            _mail(session, duplicate, MailSpec("duplicate", _("You already have an open privacy request"), {}))
+        session.commit()
+        log.info("duplicate submission pointed to request %s", duplicate.reference)
+        return SubmitOutcome(duplicate, True)
+
+    rule = REQUEST_TYPES[new.request_type]
+    received_day = lifecycle.local_date(received_at)
+    req = PrivacyRequest(
+        reference=new_reference(), request_type=new.request_type, status=lifecycle.initial_status(new.request_type),
+        manner=manner, language=new.language, first_name=new.first_name.strip(), last_name=new.last_name.strip(),
+        email=email, phone=new.phone or None, claim_number=new.claim_number or None,
+        date_of_birth=new.date_of_birth, details=new.details or None,
+        received_at=received_at, acknowledgement_due=lifecycle.acknowledgement_due(received_at),
+        response_due=lifecycle.response_due(new.request_type, received_at), created_at=now, updated_at=now)
+    if new.request_type == "access":
+        req.access_scope = new.access_scope
+        req.lookback_start = lookback_start(new.lookback, received_day)
+    if new.request_type == "correct":
+        req.correction_current, req.correction_details = new.correction_current, new.correction_details
+    if declaration_required(new.request_type, new.access_scope):
+        req.declaration_signature, req.declaration_signed_at = new.declaration_signature, now
+    while get_by_reference(session, req.reference) is not None:  # 40 random bits: practically never
+        req.reference = new_reference()
+    session.add(req)
+    session.flush()
+    audit.record(session, action="submitted", actor=actor, request_id=req.id, to_status=req.status,
+                 detail=f"manner={manner}")
+    if rule.needs_email_confirmation:
+        _verification_mail(session, req, now)
+    else:
+        # §7060(b): an opt-out or limit request takes effect now, with no verification gate.
+        req.effective_at = req.acknowledged_at = now
+        _mail(session, req, MailSpec("receipt", _("We received your request: %(reference)s",
+                                                  reference=req.reference), {}))
+    session.commit()
+    log.info("request %s submitted (%s, %s)", req.reference, req.request_type, manner)
+    return SubmitOutcome(req, False)
+
+
+def request_for_token(session: Session, *, token: str, purpose: str) -> PrivacyRequest:
+    """The request a usable token belongs to; tokens.TokenError when it cannot be used."""
+    row = tokens.check(session, value=token, purpose=purpose)
+    return session.get(PrivacyRequest, row.request_id)
+
+
+def confirm_email(session: Session, *, token: str) -> PrivacyRequest:
+    """Spend a verification token: the email is confirmed, the acknowledgement goes out."""
+    now = utcnow()
+    req = request_for_token(session, token=token, purpose="verify")
+    if req.status != AWAITING_EMAIL:
+        raise tokens.TokenError("used")
+    tokens.spend(session, value=token, purpose="verify", now=now)
+    req.email_confirmed_at = req.acknowledged_at = now
+    transition(session, req, VERIFYING, actor="requester", action="email_confirmed", now=now,
+               mail_spec=MailSpec("acknowledgement", _("We received your request: %(reference)s",
+                                                       reference=req.reference), {}))
+    session.commit()
+    return req
+
+
+def resend_verification(session: Session, *, token: str) -> None:
+    """Send a fresh verification link for the request an expired link belonged to, if still open."""
+    try:
+        tokens.check(session, value=token, purpose="verify")
+        return  # the link still works: nothing to resend
+    except tokens.TokenError as exc:
+        row = exc.token
+    if row is None:
+        return
+    req = session.get(PrivacyRequest, row.request_id)
+    if req is not None and req.status == AWAITING_EMAIL:
+        _verification_mail(session, req, utcnow())
+        audit.record(session, action="verification_resent", actor="requester", request_id=req.id)
+        session.commit()
+
+
+def send_status_link(session: Session, *, reference: str, email: str) -> None:
+    """Mail a status link when reference and email match. Says nothing either way (enumeration)."""
+    ref = normalize_reference(reference)
+    req = get_by_reference(session, ref) if ref else None
+    if req is None or not secrets.compare_digest(req.email, normalize_email(email)):
+        return
+    minutes = current_app.config["STATUS_TOKEN_MINUTES"]
+    token = tokens.issue(session, purpose="status", request_id=req.id, ttl=timedelta(minutes=minutes))
+    _mail(session, req, MailSpec("status_link", _("Your link to request %(reference)s", reference=req.reference),
+                                 {"link": external_url("public.status_token", token=token.value),
+                                  "minutes": minutes}))
+    audit.record(session, action="status_link_sent", actor="requester", request_id=req.id)
+    session.commit()
+
+
+def open_status_session(session: Session, *, token: str) -> PrivacyRequest:
+    """Spend a status token; the caller opens a short session for this one request."""
+    row = tokens.spend(session, value=token, purpose="status")
+    req = session.get(PrivacyRequest, row.request_id)
+    audit.record(session, action="status_viewed", actor="requester", request_id=req.id)
+    session.commit()
+    return req
+
+
+def can_withdraw(req: PrivacyRequest) -> bool:
+    return WITHDRAWN in lifecycle.TRANSITIONS[req.status]
+
+
+def withdraw(session: Session, *, req: PrivacyRequest, actor: str = "requester") -> None:
+    """The requester takes the request back."""
+    transition(session, req, WITHDRAWN, actor=actor, action="withdrawn",
+               mail_spec=MailSpec("withdrawn", _("Request %(reference)s withdrawn", reference=req.reference), {}))
+    session.commit()
+
+
+def extend(session: Session, *, req: PrivacyRequest, days: int, reason: str, actor: str,
+           expected_version: int | None = None, today: date | None = None) -> None:
+    """§7021(b): one extension of up to 45 days, with a reason mailed, before the original due date."""
+    today = today or lifecycle.local_date(utcnow())
+    if expected_version is not None and expected_version != req.version:
+        raise StaleCase(req.reference)
+    if not reason.strip():
+        raise lifecycle.IllegalTransition("an extension needs a reason for the requester")
+    if not lifecycle.extension_allowed(status=req.status, response_due=req.response_due,
+                                       extended_due=req.extended_due, today=today):
+        raise lifecycle.IllegalTransition("this request cannot be extended: once only, before the original due date")
+    req.extended_due = lifecycle.extended_due(req.response_due, days)
+    req.extension_reason = reason.strip()
+    req.updated_at = utcnow()
+    session.add(req)
+    audit.record(session, action="extended", actor=actor, request_id=req.id,
+                 detail=f"{days} days, due {req.extended_due.isoformat()}")
+    _mail(session, req, MailSpec("extension", _("More time needed for request %(reference)s",
+                                                reference=req.reference), {"reason": req.extension_reason}))
+    session.commit()
+
+
+def expire_unconfirmed(session: Session, *, now: datetime | None = None) -> int:
+    """Close requests whose email was never confirmed within the configured days."""
+    now = now or utcnow()
+    cutoff = now - timedelta(days=current_app.config["UNCONFIRMED_EXPIRY_DAYS"])
+    stale = session.execute(select(PrivacyRequest).where(
+        PrivacyRequest.status == AWAITING_EMAIL, PrivacyRequest.received_at < cutoff)).scalars().all()
+    for req in stale:
+        transition(session, req, EXPIRED, actor="system", action="expired", now=now,
+                   mail_spec=MailSpec("expired", _("Request %(reference)s closed", reference=req.reference), {}))
+    session.commit()
+    return len(stale)
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    kind: str  # status | message_in | message_out
+    status: str | None = None
+    body: str | None = None
+
+
+def timeline(session: Session, req: PrivacyRequest) -> list[TimelineEntry]:
+    """What the requester sees: every status change and every message, oldest first."""
+    events = session.execute(select(AuditEvent).where(
+        AuditEvent.request_id == req.id, AuditEvent.to_status.is_not(None))).scalars()
+    entries = [TimelineEntry(e.created_at, "status", status=e.to_status) for e in events]
+    messages = session.execute(select(RequestMessage).where(RequestMessage.request_id == req.id)).scalars()
+    entries += [TimelineEntry(m.created_at, "message_out" if m.direction == "to_requester" else "message_in",
+                              body=m.body) for m in messages]
+    return sorted(entries, key=lambda e: e.at)
