@@ -4,6 +4,7 @@ from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, EmailField, RadioField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Email, Length, Optional, Regexp, ValidationError
 
 from ..forms import EmptyForm, plain_text, strip_filter
@@ -21,7 +22,7 @@ def _required(label):
 
 
 class RequestForm(EmptyForm):
-    request_type = RadioField(_l("What would you like us to do?"), choices=[(c, t.label) for c, t in REQUEST_TYPES.items()],
+    request_type = RadioField(_l("What would you like us to do?"), choices=[SelectChoice(c, t.label) for c, t in REQUEST_TYPES.items()],
                               validate_choice=False, validators=[
                                   DataRequired(message=_l("Choose the kind of request.")),
                                   AnyOf(list(REQUEST_TYPES), message=_l("Choose one of the kinds of request listed."))])
@@ -43,10 +44,10 @@ class RequestForm(EmptyForm):
     details = TextAreaField(_l("Anything else we should know (optional)"), filters=F, render_kw={"rows": 4}, validators=[
         Optional(), Length(max=5000, message=_l("Use at most 5,000 characters.")), plain_text])
     access_scope = RadioField(_l("What would you like to receive?"), validate_choice=False, choices=[
-        ("categories", _l("The categories of information we hold about you and how we use them")),
-        ("specific", _l("A copy of the specific pieces of information we hold about you"))])
+        SelectChoice("categories", _l("The categories of information we hold about you and how we use them")),
+        SelectChoice("specific", _l("A copy of the specific pieces of information we hold about you"))])
     lookback = RadioField(_l("For what period?"), default="12_months", validate_choice=False, choices=[
-        ("12_months", _l("The last 12 months")), ("since_2022", _l("Everything since January 1, 2022"))])
+        SelectChoice("12_months", _l("The last 12 months")), SelectChoice("since_2022", _l("Everything since January 1, 2022"))])
     correction_current = TextAreaField(_l("What information is wrong?"), filters=F, render_kw={"rows": 3}, validators=[
         Optional(), Length(max=5000, message=_l("Use at most 5,000 characters.")), plain_text])
     correction_details = TextAreaField(_l("What should it say instead?"), filters=F, render_kw={"rows": 3}, validators=[
