@@ -19,11 +19,15 @@ class Mailbox:
     def deliver(self) -> int:
         return mail_service.deliver_for_app(self.app)
 
+    def read(self) -> list[email.message.EmailMessage]:
+        """What is in the outbox folder now, oldest first, without delivering anything."""
+        return [email.message_from_bytes(p.read_bytes(), policy=policy.default)
+                for p in sorted(self.folder.glob("*.eml"))]
+
     @property
     def messages(self) -> list[email.message.EmailMessage]:
         self.deliver()
-        return [email.message_from_bytes(p.read_bytes(), policy=policy.default)
-                for p in sorted(self.folder.glob("*.eml"))]
+        return self.read()
 
     def to(self, address: str) -> list[email.message.EmailMessage]:
         return [m for m in self.messages if m["To"] == address]
