@@ -2,7 +2,7 @@
 from flask import Flask
 
 from . import config, db, errors, formatting, security
-from .extensions import babel, csrf, limiter
+from .extensions import babel, csrf, limiter, login_manager
 
 
 def create_app(test_config=None):
@@ -24,6 +24,8 @@ def register_extensions(app):
     db.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "staff.login"
     babel.init_app(app, locale_selector=lambda: _best_language(app))
     from .services.mail import BackgroundDelivery
     app.extensions["mail_delivery"] = BackgroundDelivery(app)
@@ -42,7 +44,9 @@ def _best_language(app):
 
 def register_blueprints(app):
     from .public.views import bp as public
+    from .staff import bp as staff
     app.register_blueprint(public)
+    app.register_blueprint(staff)
 
 
 def register_cli(app):

@@ -175,3 +175,41 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
     created_at: datetime = _ts(nullable=False, default_factory=utcnow)
     sent_at: datetime | None = _ts()
+
+
+class StaffUser(SQLModel, table=True):
+    """A member of the business's privacy staff who signs in to the console."""
+
+    __tablename__ = "staff_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, unique=True)
+    name: str = Field(default="", max_length=100)
+    role: str = Field(max_length=16)  # admin | support | viewer
+    password_hash: str | None = Field(default=None, max_length=255)  # None until an invitation is accepted
+    totp_secret: str | None = Field(default=None, max_length=64)
+    totp_enabled: bool = Field(default=False)
+    active: bool = Field(default=True)
+    failed_logins: int = Field(default=0)
+    locked_until: datetime | None = _ts()
+    last_login_at: datetime | None = _ts()
+    # Bumped on password change, TOTP reset, role change or deactivation: older sessions stop working.
+    session_epoch: int = Field(default=0)
+    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    updated_at: datetime = _ts(nullable=False, default_factory=utcnow)
+
+    # Flask-Login's user protocol
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_epoch}"

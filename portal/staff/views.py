@@ -1,0 +1,2 @@
+"""The queue, the case page and every case action."""
+from . import bp  # noqa: F401
