@@ -1,7 +1,7 @@
 """`flask --app portal ...` commands."""
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from . import db as database
 from .services import mail, requests
@@ -31,6 +31,7 @@ def scheduled_jobs():
 
 
 @click.command("worker")
+@with_appcontext
 @click.option("--once", is_flag=True, help="Run one pass and exit.")
 def worker(once):
     """Deliver queued mail and run scheduled jobs, in the foreground."""

@@ -66,10 +66,13 @@ class SMTPSink:
     """A real SMTP server on loopback (aiosmtpd) that keeps what it receives."""
 
     def __init__(self):
-        from aiosmtpd.controller import Controller
         self.port = free_port()
         self.received: list[email.message.EmailMessage] = []
         self.cond = threading.Condition()
+        self.controller = None
+
+    def start(self):
+        from aiosmtpd.controller import Controller
         sink = self
 
         class Handler:
@@ -80,12 +83,12 @@ class SMTPSink:
                 return "250 OK"
 
         self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
-
-    def start(self):
         self.controller.start()
 
     def stop(self):
-        self.controller.stop()
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
 
     def wait_for(self, count: int, timeout: float = 10) -> list:
         with self.cond:
@@ -106,9 +109,9 @@ TYPE_EXTRAS = {
 }
 
 
-def request_form(request_type: str, **overrides) -> dict:
-    """A valid request form for one type, with overrides."""
-    return {"request_type": request_type, **VALID, **TYPE_EXTRAS[request_type], **overrides}
+def request_form(kind: str, **overrides) -> dict:
+    """A valid request form for one type, with overrides (request_type among them, if wanted)."""
+    return {"request_type": kind, **VALID, **TYPE_EXTRAS[kind], **overrides}
 
 
 def post_form(client, url: str, data: dict, form_url: str | None = None, **kw):

@@ -1,0 +1,90 @@
+"""The security baseline: headers, cookies, secrets on first start, nothing personal in logs."""
+import logging
+import os
+import stat
+
+import pytest
+
+from portal import create_app
+
+from ..support import link_in, post_form, request_form
+
+
+def test_headers_on_every_page(client):
+    for path in ("/", "/requests/new", "/status", "/no-such-page"):
+        h = client.get(path).headers
+        csp = h["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp and "frame-ancestors 'none'" in csp
+        assert h["X-Content-Type-Options"] == "nosniff"
+        assert h["Referrer-Policy"] == "no-referrer"
+        assert h["Cache-Control"] == "no-store"
+    assert "Strict-Transport-Security" not in client.get("/").headers  # plain http in tests
+
+
+def test_no_inline_script_or_style_in_pages(client):
+    for path in ("/", "/requests/new", "/status"):
+        page = client.get(path).get_data(as_text=True)
+        assert "<script>" not in page and "<style" not in page and " style=" not in page
+        assert " onclick=" not in page
+
+
+def test_session_cookie_is_httponly_and_samesite(client):
+    post_form(client, "/status", {"reference": "PR-ABCD-EFGH", "email": "a@example.org"})
+    cookie = client.get_cookie("session")
+    assert cookie is not None and cookie.http_only and cookie.same_site == "Lax" and not cookie.secure
+
+
+def test_https_base_url_makes_cookies_secure_and_sends_hsts(app_config):
+    app = create_app({**app_config, "BASE_URL": "https://privacy.example.org"})
+    client = app.test_client()
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert "max-age=" in client.get("/", base_url="https://privacy.example.org").headers["Strict-Transport-Security"]
+
+
+def test_first_start_generates_owner_only_secrets(app_config, tmp_path):
+    config = {k: v for k, v in app_config.items() if k != "SECRET_KEY"}
+    config["INSTANCE_PATH"] = str(tmp_path / "fresh")
+    app = create_app(config)
+    for name in ("secret_key", "encryption_keys"):
+        path = tmp_path / "fresh" / name
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert len(app.config["SECRET_KEY"]) >= 32 and len(app.config["ENCRYPTION_KEYS"]) == 1
+    again = create_app(config)  # the second start reads the same secrets
+    assert again.config["SECRET_KEY"] == app.config["SECRET_KEY"]
+
+
+def test_environment_overrides_instance_config(app_config, tmp_path, monkeypatch):
+    instance = tmp_path / "envtest"
+    instance.mkdir()
+    (instance / "config.py").write_text('ORG_NAME = "From Instance"\nPRIVACY_PHONE = "(800) 555-0100"\n')
+    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(instance))
+    monkeypatch.setenv("PORTAL_ORG_NAME", "From Env")
+    monkeypatch.setenv("PORTAL_DATABASE_URL", app_config["DATABASE_URL"])
+    monkeypatch.setenv("PORTAL_SMTP_PORT", "2525")
+    app = create_app()
+    assert app.instance_path == str(instance)
+    assert app.config["ORG_NAME"] == "From Env" and app.config["PRIVACY_PHONE"] == "(800) 555-0100"
+    assert app.config["SMTP_PORT"] == 2525 and app.config["MAIL_FROM"] == "privacy@billgenix.example"
+
+
+def test_no_personal_data_or_tokens_in_logs(client, app, mailbox, caplog):
+    caplog.set_level(logging.DEBUG)
+    post_form(client, "/requests/new", request_form("access", email="secret.person@example.org",
+                                                    first_name="Zebulon", last_name="Quixote"))
+    link = link_in(mailbox.last("secret.person@example.org"), "/verify/")
+    client.get(link)
+    from portal.security import RedactTokens
+    record = logging.LogRecord("werkzeug", logging.INFO, "", 0, '"%s" %s', (f"GET {link} HTTP/1.1", "200"), None)
+    RedactTokens().filter(record)
+    assert link.split("/")[-1] not in record.getMessage() and "/verify/[token]" in record.getMessage()
+    logged = caplog.text
+    for personal in ("secret.person", "Zebulon", "Quixote"):
+        assert personal not in logged
+    assert "PR-" in logged  # references are logged instead
+
+
+@pytest.mark.parametrize("path", ["/healthz"])
+def test_healthz_reports_503_when_the_database_is_gone(app_config, tmp_path, path):
+    app = create_app({**app_config, "DATABASE_URL": f"sqlite:///{tmp_path}/missing-dir/nope.db"})
+    resp = app.test_client().get(path)
+    assert resp.status_code == 503 and resp.get_json()["database"] is False
