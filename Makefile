@@ -1,0 +1,47 @@
+# The two commands: `make run` (set up and run the portal) and `make test` (set up and run every test).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+
+.PHONY: run test setup setup-test worker browser messages
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+setup: $(VENV)/.installed
+setup-test: $(VENV)/.installed-test
+
+## Set up, migrate and run the portal on its embedded defaults (SQLite and mail outbox in instance/).
+run: setup
+	$(BIN)/flask --app portal db upgrade
+	$(BIN)/flask --app portal run --host 127.0.0.1 --port $(PORT)
+
+## Mail delivery and scheduled jobs as a separate process (production).
+worker: setup
+	$(BIN)/flask --app portal worker
+
+## Chromium for the browser tests, from Debian's packages when we can install it.
+browser:
+	@scripts/ensure-chromium.sh
+
+## Every test on SQLite; then, when PORTAL_TEST_DATABASE_URL names a PostgreSQL server, again on it.
+test: setup-test browser
+	$(BIN)/python -m pytest -n 2 -p no:cacheprovider
+	@if [ -n "$$PORTAL_TEST_DATABASE_URL" ]; then \
+		echo "== the same suite on PostgreSQL ($$PORTAL_TEST_DATABASE_URL), browser tests aside =="; \
+		$(BIN)/python -m pytest -n 2 -p no:cacheprovider -m "not browser" tests; \
+	fi
+
+## Extract the translatable strings (Flask-Babel) into translations/messages.pot.
+messages: setup-test
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o translations/messages.pot .
