@@ -36,7 +36,7 @@ browser:
 
 ## Every test on SQLite; then, when PORTAL_TEST_DATABASE_URL names a PostgreSQL server, again on it.
 test: setup-test browser
-	$(BIN)/python -m pytest -n 2 -p no:cacheprovider
+	env -u PORTAL_TEST_DATABASE_URL $(BIN)/python -m pytest -n 2 -p no:cacheprovider
 	@if [ -n "$$PORTAL_TEST_DATABASE_URL" ]; then \
 		echo "== the same suite on PostgreSQL ($$PORTAL_TEST_DATABASE_URL), browser tests aside =="; \
 		$(BIN)/python -m pytest -n 2 -p no:cacheprovider -m "not browser" tests; \

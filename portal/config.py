@@ -35,6 +35,7 @@ DEFAULTS = dict(
     VERIFY_TOKEN_HOURS=48,
     STATUS_TOKEN_MINUTES=30,
     STATUS_SESSION_MINUTES=30,
+    STATUS_RESPONSE_SECONDS=0.25,  # every status-link answer takes this long, match or not
     UNCONFIRMED_EXPIRY_DAYS=14,
     # Request types whose requesters sign the declaration under penalty of perjury (§7062:
     # the high tier for health-related data). Access for specific pieces always needs it.

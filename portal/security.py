@@ -1,6 +1,8 @@
 """Response headers, cookie rules and log redaction from the security baseline."""
 import logging
 import re
+import time
+from contextlib import contextmanager
 
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -20,6 +22,16 @@ class RedactTokens(logging.Filter):
         elif isinstance(record.msg, str):
             record.msg = _TOKEN_PATH.sub(r"\1[token]", record.msg)
         return True
+
+
+@contextmanager
+def minimum_duration(seconds: float):
+    """Make the enclosed work take at least `seconds`, so its duration reveals nothing."""
+    deadline = time.monotonic() + seconds
+    yield
+    remaining = deadline - time.monotonic()
+    if remaining > 0:
+        time.sleep(remaining)
 
 
 def register(app):

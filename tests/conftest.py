@@ -84,7 +84,7 @@ def app_config(database_url, tmp_path):
 def app(app_config):
     app = create_app(app_config)
     yield app
-    app.extensions["mail_delivery"].stopping.set()
+    app.extensions["mail_delivery"].stop()
     app.extensions["db_engine"].dispose()
 
 

@@ -9,6 +9,7 @@ from .. import db
 from ..errors import render_error
 from ..extensions import limiter
 from ..forms import EmptyForm
+from ..security import minimum_duration
 from ..lifecycle import HOLD_REASONS, REQUEST_TYPES, STATUS_LABELS
 from ..services import requests as request_service
 from ..services.tokens import TokenError
@@ -130,7 +131,9 @@ def status():
     """Ask for a status link by reference and email."""
     form = StatusForm()
     if form.validate_on_submit():
-        request_service.send_status_link(db.session(), reference=form.reference.data, email=form.email.data)
+        # The answer takes the same time whether or not the pair matched: no timing oracle.
+        with minimum_duration(current_app.config["STATUS_RESPONSE_SECONDS"]):
+            request_service.send_status_link(db.session(), reference=form.reference.data, email=form.email.data)
         return redirect(url_for(".status_sent"), 303)
     return render_template("public/status.html", form=form), 422 if request.method == "POST" else 200
 

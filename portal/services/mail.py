@@ -23,17 +23,21 @@ log = logging.getLogger(__name__)
 CLAIM_SECONDS = 120
 
 
-def queue(session: Session, *, to: str, subject: str, template: str, context: dict,
-          request_id: int | None = None) -> OutboxMessage:
-    """Render a mail from templates/mail/<template>.txt and .html and queue it in this transaction."""
+def render(*, template: str, subject: str, context: dict) -> tuple[str, str]:
+    """The text and HTML bodies of templates/mail/<template>.txt and .html."""
     cfg = current_app.config
     ctx = dict(context, org_name=cfg["ORG_NAME"], privacy_email=cfg["PRIVACY_EMAIL"],
                privacy_phone=cfg["PRIVACY_PHONE"], subject=subject)
-    domain = cfg["MAIL_FROM"].rpartition("@")[2] or "localhost"
+    return render_template(f"mail/{template}.txt", **ctx), render_template(f"mail/{template}.html", **ctx)
+
+
+def queue(session: Session, *, to: str, subject: str, template: str, context: dict,
+          request_id: int | None = None) -> OutboxMessage:
+    """Render a mail and queue it in the caller's transaction."""
+    text_body, html_body = render(template=template, subject=subject, context=context)
+    domain = current_app.config["MAIL_FROM"].rpartition("@")[2] or "localhost"
     msg = OutboxMessage(message_id=make_msgid(domain=domain), request_id=request_id, template=template,
-                        to_addr=to, subject=subject,
-                        text_body=render_template(f"mail/{template}.txt", **ctx),
-                        html_body=render_template(f"mail/{template}.html", **ctx))
+                        to_addr=to, subject=subject, text_body=text_body, html_body=html_body)
     session.add(msg)
     session.flush()
     return msg
@@ -143,6 +147,12 @@ class BackgroundDelivery:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="outbox-delivery", daemon=True)
                 self._thread.start()
+
+    def stop(self, timeout: float = 10) -> None:
+        """Ask the thread to finish its pass and wait for it."""
+        self.stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
 
     def _run(self) -> None:
         while not self.stopping.is_set():

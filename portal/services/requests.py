@@ -237,9 +237,9 @@ def send_status_link(session: Session, *, reference: str, email: str) -> None:
     """Mail a status link when reference and email match. Says nothing either way (enumeration)."""
     ref = normalize_reference(reference)
     req = get_by_reference(session, ref) if ref else None
+    minutes = current_app.config["STATUS_TOKEN_MINUTES"]
     if req is None or not secrets.compare_digest(req.email, normalize_email(email)):
         return
-    minutes = current_app.config["STATUS_TOKEN_MINUTES"]
     token = tokens.issue(session, purpose="status", request_id=req.id, ttl=timedelta(minutes=minutes))
     _mail(session, req, MailSpec("status_link", _("Your link to request %(reference)s", reference=req.reference),
                                  {"link": external_url("public.status_token", token=token.value),

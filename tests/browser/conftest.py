@@ -61,7 +61,7 @@ def live_server(app_config):
     thread.start()
     yield LiveServer(app, url)
     server.shutdown()
-    app.extensions["mail_delivery"].stopping.set()
+    app.extensions["mail_delivery"].stop()
     app.extensions["db_engine"].dispose()
 
 

@@ -83,7 +83,7 @@ def test_the_running_app_delivers_within_five_seconds(smtp_config, sink):
     post_form(client, "/requests/new", request_form("opt_out"))
     assert sink.wait_for(1, timeout=5), "no mail within 5 s"
     assert time.monotonic() - started < 5
-    app.extensions["mail_delivery"].stopping.set()
+    app.extensions["mail_delivery"].stop()
     app.extensions["db_engine"].dispose()
 
 
