@@ -58,8 +58,8 @@ def load(app, test_config=None):
     else:
         app.config.from_mapping(test_config)
     instance = Path(app.instance_path)
-    instance.mkdir(parents=True, exist_ok=True)
-    (instance / "outbox").mkdir(exist_ok=True)
+    instance.mkdir(mode=0o700, parents=True, exist_ok=True)  # personal data lives here: owner only
+    (instance / "outbox").mkdir(mode=0o700, exist_ok=True)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(instance / "secret_key", lambda: secrets.token_urlsafe(48))
     keys = app.config.get("ENCRYPTION_KEYS") or _instance_secret(

@@ -39,7 +39,7 @@ class RequestForm(EmptyForm):
     claim_number = StringField(_l("Claim or account number (optional)"), filters=F, validators=[
         Optional(), Length(max=40, message=_l("Use at most 40 characters.")),
         Regexp(r"^[A-Za-z0-9][A-Za-z0-9\-/ ]*$", message=_l("Use letters, digits, hyphens and slashes only."))])
-    date_of_birth = StringField(_l("Date of birth (optional)"), filters=F, description=_l("As YYYY-MM-DD."),
+    date_of_birth = StringField(_l("Date of birth (optional)"), filters=F,
                                 render_kw={"autocomplete": "bday", "type": "date"}, validators=[Optional()])
     details = TextAreaField(_l("Anything else we should know (optional)"), filters=F, render_kw={"rows": 4}, validators=[
         Optional(), Length(max=5000, message=_l("Use at most 5,000 characters.")), plain_text])

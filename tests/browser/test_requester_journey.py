@@ -132,3 +132,48 @@ def test_whole_journey_without_javascript(no_js_page, live_server):
     _fill_about_you(page)
     page.get_by_role("button", name="Send my request").click()
     expect(page.get_by_text("This is needed to correct your information.").first).to_be_visible()
+
+
+def test_link_pages_and_printing_the_receipt(page, live_server, csp_violations):
+    """The expired-link and new-link pages, the status-link button page, and the printed request page."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from portal import db
+    from portal.models import VerificationToken, utcnow
+
+    page.goto(live_server.url + "/requests/new?type=access")
+    _fill_about_you(page)
+    page.get_by_label("The categories of information", exact=False).check()
+    page.get_by_role("button", name="Send my request").click()
+    verify = link_in(live_server.mail_to(EMAIL)[0], "/verify/")
+    with live_server.app.app_context():
+        s = db.session()
+        s.execute(update(VerificationToken).values(expires_at=utcnow() - timedelta(minutes=1)))
+        s.commit()
+    page.goto(live_server.url + verify)
+    expect(page.get_by_role("heading", name="This link has expired")).to_be_visible()
+    assert_no_axe_violations(page)
+    page.get_by_role("button", name="Email me a new link").click()
+    expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
+    assert_no_axe_violations(page)
+    page.goto(live_server.url + link_in(live_server.mail_to(EMAIL, count=2)[-1], "/verify/"))
+    page.get_by_role("button", name="Confirm my request").click()
+    reference = page.get_by_role("heading", level=1).inner_text().split()[-1]
+
+    page.context.clear_cookies()
+    page.goto(live_server.url + "/status")
+    page.get_by_label("Request reference").fill(reference)
+    page.get_by_label("Email address used for the request").fill(EMAIL)
+    page.get_by_role("button", name="Email me a link").click()
+    page.goto(live_server.url + link_in(live_server.mail_to(EMAIL, count=4)[-1], "/status/"))
+    expect(page.get_by_role("button", name="Show my request")).to_be_visible()
+    assert_no_axe_violations(page)
+    page.get_by_role("button", name="Show my request").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Request {reference}")
+    page.emulate_media(media="print")
+    expect(page.get_by_role("navigation", name="Main")).to_be_hidden()
+    expect(page.get_by_role("button", name="Print this page")).to_be_hidden()
+    expect(page.get_by_text(reference).first).to_be_visible()
+    assert csp_violations == []
