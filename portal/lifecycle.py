@@ -148,3 +148,35 @@ def extended_due(response_due: date, days: int) -> date:
     if not 1 <= days <= MAX_EXTENSION_DAYS:
         raise IllegalTransition(f"an extension is 1 to {MAX_EXTENSION_DAYS} days")
     return response_due + timedelta(days=days)
+
+
+# Privacy inquiries (questions, BAA/HIPAA, security concerns, a child's information) have a short life
+# of their own. The privacy policy promises an answer within 5 business days.
+INQUIRY_KINDS = {
+    "question": _l("A question about privacy or how we use information"),
+    "baa": _l("A Business Associate Agreement (BAA) or a HIPAA question"),
+    "security": _l("A security concern: a compromised account or a vulnerability"),
+    "child": _l("A child's information that we may hold"),
+    "other": _l("Something else"),
+}
+INQUIRY_OPEN, INQUIRY_ANSWERED, INQUIRY_CLOSED = "open", "answered", "closed"
+INQUIRY_STATUS_LABELS = {
+    INQUIRY_OPEN: _l("Open"), INQUIRY_ANSWERED: _l("Answered"), INQUIRY_CLOSED: _l("Closed"),
+}
+INQUIRY_TRANSITIONS: dict[str, frozenset[str]] = {
+    INQUIRY_OPEN: frozenset({INQUIRY_ANSWERED, INQUIRY_CLOSED}),
+    INQUIRY_ANSWERED: frozenset({INQUIRY_OPEN, INQUIRY_CLOSED}),  # a follow-up reopens it
+    INQUIRY_CLOSED: frozenset(),
+}
+INQUIRY_RESPONSE_BUSINESS_DAYS = 5
+URGENT_INQUIRY_KINDS = frozenset({"security"})
+
+
+def check_inquiry_transition(from_status: str, to_status: str) -> None:
+    if to_status not in INQUIRY_TRANSITIONS.get(from_status, ()):
+        raise IllegalTransition(f"an inquiry cannot go from {from_status!r} to {to_status!r}")
+
+
+def inquiry_due(received_at: datetime) -> date:
+    """The answer the privacy policy promises: 5 business days, California holidays excluded."""
+    return add_business_days(local_date(received_at), INQUIRY_RESPONSE_BUSINESS_DAYS)

@@ -54,6 +54,7 @@ def _request_fk(nullable: bool = False, ondelete: str = "CASCADE"):
 
 
 _request_version = Column("version", Integer, nullable=False)
+_inquiry_version = Column("version", Integer, nullable=False)
 
 
 class PrivacyRequest(SQLModel, table=True):
@@ -117,6 +118,8 @@ class AuditEvent(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     request_id: int | None = _request_fk(nullable=True, ondelete="SET NULL")
+    inquiry_id: int | None = Field(default=None, sa_column=Column(
+        Integer, ForeignKey("inquiry.id", ondelete="SET NULL"), nullable=True, index=True))
     actor: str = Field(max_length=64)
     action: str = Field(max_length=48)
     from_status: str | None = Field(default=None, max_length=24)
@@ -148,7 +151,10 @@ class VerificationToken(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     purpose: str = Field(max_length=16)
     nonce_hash: str = Field(max_length=64, unique=True)
-    request_id: int = _request_fk()
+    # A token belongs to a privacy request or to an inquiry (status links work for both).
+    request_id: int | None = _request_fk(nullable=True)
+    inquiry_id: int | None = Field(default=None, sa_column=Column(
+        Integer, ForeignKey("inquiry.id", ondelete="CASCADE"), nullable=True, index=True))
     expires_at: datetime = _ts(nullable=False)
     used_at: datetime | None = _ts()
     created_at: datetime = _ts(nullable=False, default_factory=utcnow)
@@ -213,3 +219,44 @@ class StaffUser(SQLModel, table=True):
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_epoch}"
+
+
+class Inquiry(SQLModel, table=True):
+    """A privacy question, BAA/HIPAA request, security concern or child's-data report."""
+
+    __tablename__ = "inquiry"
+    __table_args__ = (Index("ix_inquiry_queue", "status", "urgent", "response_due"),)
+    __mapper_args__ = {"version_id_col": _inquiry_version}
+
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str = Field(max_length=12, unique=True)
+    kind: str = Field(max_length=16)  # question | baa | security | child | other
+    status: str = Field(max_length=16)  # open | answered | closed
+    urgent: bool = Field(default=False)
+    name: str = Field(max_length=200)
+    email: str = Field(max_length=254, index=True)
+    organization: str | None = Field(default=None, max_length=200)
+    message: str = _text(nullable=False)
+    language: str = Field(default="en", max_length=8)
+    received_at: datetime = _ts(nullable=False)
+    response_due: date
+    answered_at: datetime | None = _ts()
+    closed_at: datetime | None = _ts()
+    linked_request_id: int | None = _request_fk(nullable=True, ondelete="SET NULL")
+    version: int = Field(default=None, sa_column=_inquiry_version)
+    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    updated_at: datetime = _ts(nullable=False, default_factory=utcnow)
+
+
+class InquiryMessage(SQLModel, table=True):
+    """A reply from the privacy team to an inquiry (or a follow-up from its sender)."""
+
+    __tablename__ = "inquiry_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    inquiry_id: int = Field(sa_column=Column(Integer, ForeignKey("inquiry.id", ondelete="CASCADE"),
+                                             nullable=False, index=True))
+    direction: str = Field(max_length=16)  # to_sender | from_sender
+    author: str = Field(max_length=64)
+    body: str = _text(nullable=False)
+    created_at: datetime = _ts(nullable=False, default_factory=utcnow)

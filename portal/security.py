@@ -50,6 +50,6 @@ def register(app):
         h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
         if app.config["SESSION_COOKIE_SECURE"]:
             h["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-        if response.mimetype == "text/html":
+        if response.mimetype in ("text/html", "application/json"):
             h.setdefault("Cache-Control", "no-store")
         return response

@@ -8,8 +8,10 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Email, Length, Optional, Regexp, ValidationError
 
 from ..forms import EmptyForm, plain_text, strip_filter
-from ..lifecycle import REQUEST_TYPES
+from ..lifecycle import INQUIRY_KINDS, REQUEST_TYPES
+from ..services import references
 from ..services import requests as request_service
+from ..services.inquiries import NewInquiry
 from ..services.requests import NewRequest
 
 NAME = Regexp(r"^[^\W\d_](?:[^\W\d_]|[ '’.\-])*$", flags=re.UNICODE,
@@ -115,10 +117,36 @@ class StatusForm(EmptyForm):
         Email(message=_l("Enter an email address like name@example.com."), check_deliverability=False)])
 
     def validate_reference(self, field):
-        if request_service.normalize_reference(field.data) is None:
+        if references.normalize(field.data) is None:
             raise ValidationError(_l("References look like PR-XXXX-XXXX, with letters and digits."))
 
 
 class WithdrawForm(EmptyForm):
     confirm = BooleanField(_l("Yes, withdraw this request"),
                            validators=[DataRequired(message=_l("Tick the box to confirm."))])
+
+
+class InquiryForm(EmptyForm):
+    kind = RadioField(_l("What is it about?"), validate_choice=False,
+                      choices=[SelectChoice(k, label) for k, label in INQUIRY_KINDS.items()],
+                      validators=[DataRequired(message=_l("Choose what your message is about.")),
+                                  AnyOf(list(INQUIRY_KINDS), message=_l("Choose one of the subjects listed."))])
+    name = StringField(_l("Your name"), filters=F, render_kw={"autocomplete": "name"}, validators=[
+        _required(_l("your name")), Length(max=200, message=_l("Use at most 200 characters.")), plain_text])
+    email = EmailField(_l("Email address"), filters=F, render_kw={"autocomplete": "email"}, validators=[
+        _required(_l("your email address")), Length(max=254, message=_l("Use at most 254 characters.")),
+        Email(message=_l("Enter an email address like name@example.com."), check_deliverability=False)])
+    organization = StringField(_l("Organization (optional)"), filters=F, render_kw={"autocomplete": "organization"},
+                               validators=[Optional(), Length(max=200, message=_l("Use at most 200 characters.")),
+                                           plain_text])
+    message = TextAreaField(_l("Your message"), filters=F, render_kw={"rows": 6}, validators=[
+        _required(_l("your message")), Length(max=10000, message=_l("Use at most 10,000 characters.")), plain_text])
+
+    def to_new_inquiry(self, language: str = "en") -> NewInquiry:
+        return NewInquiry(kind=self.kind.data, name=self.name.data, email=self.email.data,
+                          organization=self.organization.data, message=self.message.data, language=language)
+
+
+class FollowUpForm(EmptyForm):
+    body = TextAreaField(_l("Write back to our privacy team"), filters=F, render_kw={"rows": 4}, validators=[
+        _required(_l("your message")), Length(max=10000, message=_l("Use at most 10,000 characters.")), plain_text])

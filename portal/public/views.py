@@ -1,19 +1,25 @@
 """Requester pages: choose a right, submit, confirm by email, track status."""
 import time
+from datetime import timedelta
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from .. import db
+from .. import db, policy
 from ..errors import render_error
 from ..extensions import limiter
 from ..forms import EmptyForm
 from ..security import minimum_duration
-from ..lifecycle import HOLD_REASONS, REQUEST_TYPES, STATUS_LABELS
+from ..urls import external_url
+from ..lifecycle import HOLD_REASONS, INQUIRY_KINDS, INQUIRY_STATUS_LABELS, REQUEST_TYPES, STATUS_LABELS
+from ..lifecycle import IllegalTransition
+from ..models import Inquiry, PrivacyRequest, utcnow
+from ..services import inquiries as inquiry_service
 from ..services import requests as request_service
+from ..services import status as status_service
 from ..services.tokens import TokenError
-from .forms import RequestForm, StatusForm, WithdrawForm
+from .forms import FollowUpForm, InquiryForm, RequestForm, StatusForm, WithdrawForm
 
 bp = Blueprint("public", __name__)
 
@@ -133,7 +139,7 @@ def status():
     if form.validate_on_submit():
         # The answer takes the same time whether or not the pair matched: no timing oracle.
         with minimum_duration(current_app.config["STATUS_RESPONSE_SECONDS"]):
-            request_service.send_status_link(db.session(), reference=form.reference.data, email=form.email.data)
+            status_service.send_link(db.session(), reference=form.reference.data, email=form.email.data)
         return redirect(url_for(".status_sent"), 303)
     return render_template("public/status.html", form=form), 422 if request.method == "POST" else 200
 
@@ -148,7 +154,7 @@ def status_sent():
 def status_token(token):
     """The emailed magic link: a button opens the request (a GET spends nothing)."""
     try:
-        request_service.request_for_token(db.session(), token=token, purpose="status")
+        status_service.check(db.session(), token=token)
     except TokenError as exc:
         return render_template("public/status_link_problem.html", reason=exc.reason), 404 if exc.reason == "invalid" else 410
     return render_template("public/status_open.html", form=EmptyForm(), token=token)
@@ -161,11 +167,11 @@ def status_open(token):
     if not EmptyForm().validate_on_submit():
         return render_error(400)
     try:
-        req = request_service.open_status_session(db.session(), token=token)
+        reference = status_service.open_session(db.session(), token=token)
     except TokenError as exc:
         return render_template("public/status_link_problem.html", reason=exc.reason), 404 if exc.reason == "invalid" else 410
-    _grant_status_access(req.reference)
-    return redirect(url_for(".request_detail", reference=req.reference), 303)
+    _grant_status_access(reference)
+    return redirect(url_for(".request_detail", reference=reference), 303)
 
 
 def _grant_status_access(reference: str) -> None:
@@ -173,21 +179,38 @@ def _grant_status_access(reference: str) -> None:
     session["status_access"] = {"ref": reference, "until": int(time.time()) + minutes * 60}
 
 
-def _request_or_403(reference: str):
-    """The request this browser's status session opened, or the same 403 page for everyone else."""
+def _case_or_403(reference: str):
+    """The request or inquiry this browser's status session opened; the same 403 page for everyone else."""
     access = session.get("status_access") or {}
     if access.get("ref") != reference or access.get("until", 0) < time.time():
         abort(403)
-    req = request_service.get_by_reference(db.session(), reference)
-    if req is None:
+    case = status_service.find(db.session(), reference)
+    if case is None:
         abort(403)
-    return req
+    return case
+
+
+def _request_or_403(reference: str) -> PrivacyRequest:
+    case = _case_or_403(reference)
+    if not isinstance(case, PrivacyRequest):
+        abort(403)
+    return case
+
+
+def _inquiry_or_403(reference: str) -> Inquiry:
+    case = _case_or_403(reference)
+    if not isinstance(case, Inquiry):
+        abort(403)
+    return case
 
 
 @bp.get("/requests/<reference>")
 def request_detail(reference):
     """Timeline, due date, messages and actions, for the session that proved the email."""
-    return _render_detail(_request_or_403(reference), WithdrawForm())
+    case = _case_or_403(reference)
+    if isinstance(case, Inquiry):
+        return _render_inquiry(case, FollowUpForm())
+    return _render_detail(case, WithdrawForm())
 
 
 def _render_detail(req, withdraw_form, status=200):
@@ -211,3 +234,71 @@ def withdraw(reference):
     request_service.withdraw(db.session(), req=req)
     flash(_("Your request %(reference)s has been withdrawn.", reference=reference))
     return redirect(url_for(".request_detail", reference=reference), 303)
+
+
+@bp.route("/inquiries/new", methods=["GET", "POST"])
+@limiter.limit(_limit("RATELIMIT_SUBMIT"), methods=["POST"])
+def new_inquiry():
+    """Privacy questions, BAA/HIPAA, security concerns, a child's information: no verification gate."""
+    form = InquiryForm()
+    if request.method == "GET" and request.args.get("kind") in INQUIRY_KINDS:
+        form.kind.data = request.args["kind"]
+    if form.validate_on_submit():
+        inquiry = inquiry_service.submit(db.session(), new=form.to_new_inquiry(language=str(get_locale())))
+        return redirect(url_for(".inquiry_sent", kind=inquiry.kind), 303)
+    return render_template("public/inquiry_form.html", form=form), 422 if request.method == "POST" else 200
+
+
+@bp.get("/inquiries/sent")
+def inquiry_sent():
+    """What happens next; the reference and the answer date are in the acknowledgement mail."""
+    kind = request.args.get("kind")
+    if kind not in INQUIRY_KINDS:
+        abort(404)
+    return render_template("public/inquiry_sent.html", kind=kind)
+
+
+def _render_inquiry(inquiry, form, status=200):
+    return render_template("public/inquiry_detail.html", inquiry=inquiry, kind_label=INQUIRY_KINDS[inquiry.kind],
+                           status_labels=INQUIRY_STATUS_LABELS, form=form,
+                           messages=inquiry_service.messages(db.session(), inquiry),
+                           linked=inquiry_service.linked_request(db.session(), inquiry)), status
+
+
+@bp.post("/requests/<reference>/follow-up")
+@limiter.limit(_limit("RATELIMIT_TOKEN"))
+def inquiry_follow_up(reference):
+    """The sender of an inquiry writes back from their status page."""
+    inquiry = _inquiry_or_403(reference)
+    form = FollowUpForm()
+    if not form.validate_on_submit():
+        return _render_inquiry(inquiry, form, 422)
+    try:
+        inquiry_service.follow_up(db.session(), inquiry=inquiry, body=form.body.data)
+    except IllegalTransition:
+        flash(_("This inquiry is closed. Please send a new one if you need more help."), "error")
+        return redirect(url_for(".request_detail", reference=reference), 303)
+    flash(_("Thank you: your message was added and our privacy team will reply."))
+    return redirect(url_for(".request_detail", reference=reference), 303)
+
+
+@bp.get("/privacy")
+def privacy_policy():
+    """The privacy policy in force, with its effective date and version."""
+    return render_template("public/privacy.html", policy=policy.current())
+
+
+@bp.get("/.well-known/security.txt")
+def security_txt():
+    """RFC 9116 security contact, built from configuration."""
+    cfg = current_app.config
+    expires = utcnow().replace(microsecond=0) + timedelta(days=cfg["SECURITY_TXT_EXPIRES_DAYS"])
+    body = "\n".join([
+        f"Contact: mailto:{cfg['SECURITY_CONTACT_EMAIL']}",
+        f"Contact: {external_url('public.new_inquiry', kind='security')}",
+        f"Expires: {expires.strftime('%Y-%m-%dT%H:%M:%SZ')}",
+        f"Preferred-Languages: {cfg['SECURITY_TXT_LANGUAGES']}",
+        f"Policy: {external_url('public.privacy_policy')}",
+        f"Canonical: {external_url('public.security_txt')}",
+    ]) + "\n"
+    return body, 200, {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "max-age=3600"}

@@ -12,18 +12,19 @@ _CHAIN_LOCK = 7101  # PostgreSQL advisory lock id; SQLite transactions are alrea
 
 
 def _digest(prev_hash: str, event: AuditEvent) -> str:
-    body = json.dumps([prev_hash, event.request_id, event.actor, event.action, event.from_status,
+    body = json.dumps([prev_hash, event.request_id, event.inquiry_id, event.actor, event.action, event.from_status,
                        event.to_status, event.detail, event.created_at.isoformat()], separators=(",", ":"))
     return hashlib.sha256(body.encode()).hexdigest()
 
 
 def record(session: Session, *, action: str, actor: str, request_id: int | None = None,
-           from_status: str | None = None, to_status: str | None = None, detail: str | None = None) -> AuditEvent:
+           inquiry_id: int | None = None, from_status: str | None = None, to_status: str | None = None,
+           detail: str | None = None) -> AuditEvent:
     """Append one event to the chain, in the caller's transaction."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
     prev = session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar()
-    event = AuditEvent(request_id=request_id, actor=actor, action=action, from_status=from_status,
+    event = AuditEvent(request_id=request_id, inquiry_id=inquiry_id, actor=actor, action=action, from_status=from_status,
                        to_status=to_status, detail=detail, created_at=utcnow(), prev_hash=prev or GENESIS)
     event.hash = _digest(event.prev_hash, event)
     session.add(event)

@@ -13,11 +13,10 @@ from .. import lifecycle
 from ..lifecycle import AWAITING_EMAIL, EXPIRED, FINAL, OPEN, REQUEST_TYPES, VERIFYING, WITHDRAWN
 from ..models import AuditEvent, PrivacyRequest, RequestMessage, utcnow
 from ..urls import external_url
-from . import audit, mail, tokens
+from . import audit, mail, references, tokens
 
 log = logging.getLogger(__name__)
 
-CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 LOOKBACK_FLOOR = date(2022, 1, 1)  # §7024(h): no obligation to look back before this date
 
 
@@ -60,22 +59,6 @@ class SubmitOutcome:
 
 def normalize_email(value: str) -> str:
     return value.strip().lower()
-
-
-def new_reference() -> str:
-    chars = "".join(secrets.choice(CROCKFORD) for _ in range(8))
-    return f"PR-{chars[:4]}-{chars[4:]}"
-
-
-def normalize_reference(value: str) -> str | None:
-    """Canonical PR-XXXX-XXXX from what a person typed (case, spaces, O/0 and I/L/1 forgiven)."""
-    raw = value.upper().replace(" ", "").replace("-", "")
-    if raw.startswith("PR"):
-        raw = raw[2:]
-    raw = raw.translate(str.maketrans("OIL", "011"))
-    if len(raw) != 8 or any(c not in CROCKFORD for c in raw):
-        return None
-    return f"PR-{raw[:4]}-{raw[4:]}"
 
 
 def lookback_start(choice: str, received: date) -> date:
@@ -126,12 +109,13 @@ def transition(session: Session, req: PrivacyRequest, to_status: str, *, actor: 
     event = audit.record(session, action=action or to_status, actor=actor, request_id=req.id,
                          from_status=from_status, to_status=to_status, detail=detail)
     if mail_spec is not None:
-        _mail(session, req, mail_spec)
+        mail_requester(session, req, mail_spec)
     log.info("request %s: %s -> %s by %s", req.reference, from_status, to_status, actor)
     return event
 
 
-def _mail(session: Session, req: PrivacyRequest, spec: MailSpec) -> None:
+def mail_requester(session: Session, req: PrivacyRequest, spec: MailSpec) -> None:
+    """Queue a mail to the requester with what every request mail shows."""
     context = dict(spec.context, req=req, type_label=REQUEST_TYPES[req.request_type].label,
                    status_url=external_url("public.status"))
     mail.queue(session, to=req.email, subject=spec.subject, template=spec.template, context=context,
@@ -141,7 +125,7 @@ def _mail(session: Session, req: PrivacyRequest, spec: MailSpec) -> None:
 def _verification_mail(session: Session, req: PrivacyRequest, now: datetime) -> None:
     hours = current_app.config["VERIFY_TOKEN_HOURS"]
     token = tokens.issue(session, purpose="verify", request_id=req.id, ttl=timedelta(hours=hours), now=now)
-    _mail(session, req, MailSpec("verify", _("Confirm your privacy request"),
+    mail_requester(session, req, MailSpec("verify", _("Confirm your privacy request"),
                                  {"link": external_url("public.verify", token=token.value), "hours": hours}))
 
 
@@ -157,7 +141,7 @@ def submit(session: Session, *, new: NewRequest, manner: str = "web", received_a
         if duplicate.status == AWAITING_EMAIL:
             _verification_mail(session, duplicate, now)
         else:
-            _mail(session, duplicate, MailSpec("duplicate", _("You already have an open privacy request"), {}))
+            mail_requester(session, duplicate, MailSpec("duplicate", _("You already have an open privacy request"), {}))
         session.commit()
         log.info("duplicate submission pointed to request %s", duplicate.reference)
         return SubmitOutcome(duplicate, True)
@@ -165,7 +149,7 @@ def submit(session: Session, *, new: NewRequest, manner: str = "web", received_a
     rule = REQUEST_TYPES[new.request_type]
     received_day = lifecycle.local_date(received_at)
     req = PrivacyRequest(
-        reference=new_reference(), request_type=new.request_type, status=lifecycle.initial_status(new.request_type),
+        reference=references.unique(session), request_type=new.request_type, status=lifecycle.initial_status(new.request_type),
         manner=manner, language=new.language, first_name=new.first_name.strip(), last_name=new.last_name.strip(),
         email=email, phone=new.phone or None, claim_number=new.claim_number or None,
         date_of_birth=new.date_of_birth, details=new.details or None,
@@ -178,8 +162,6 @@ def submit(session: Session, *, new: NewRequest, manner: str = "web", received_a
         req.correction_current, req.correction_details = new.correction_current, new.correction_details
     if declaration_required(new.request_type, new.access_scope):
         req.declaration_signature, req.declaration_signed_at = new.declaration_signature, now
-    while get_by_reference(session, req.reference) is not None:  # 40 random bits: practically never
-        req.reference = new_reference()
     session.add(req)
     session.flush()
     audit.record(session, action="submitted", actor=actor, request_id=req.id, to_status=req.status,
@@ -189,11 +171,31 @@ def submit(session: Session, *, new: NewRequest, manner: str = "web", received_a
     else:
         # §7060(b): an opt-out or limit request takes effect now, with no verification gate.
         req.effective_at = req.acknowledged_at = now
-        _mail(session, req, MailSpec("receipt", _("We received your request: %(reference)s",
+        mail_requester(session, req, MailSpec("receipt", _("We received your request: %(reference)s",
                                                   reference=req.reference), {}))
     session.commit()
     log.info("request %s submitted (%s, %s)", req.reference, req.request_type, manner)
     return SubmitOutcome(req, False)
+
+
+def open_child_deletion(session: Session, *, inquiry) -> PrivacyRequest:
+    """A deletion case for a child's information, linked to the report. The business must delete
+    promptly, so it starts in progress: staff complete it without the usual identity tiers."""
+    now = utcnow()
+    first, _sep, last = inquiry.name.strip().rpartition(" ")
+    req = PrivacyRequest(
+        reference=references.unique(session), request_type="delete", status=lifecycle.IN_PROGRESS, manner="web",
+        language=inquiry.language, first_name=(first or last)[:100], last_name=(last if first else "")[:100],
+        email=inquiry.email, details=inquiry.message, received_at=inquiry.received_at,
+        acknowledgement_due=lifecycle.acknowledgement_due(inquiry.received_at),
+        response_due=lifecycle.response_due("delete", inquiry.received_at), acknowledged_at=now,
+        created_at=now, updated_at=now)
+    session.add(req)
+    session.flush()
+    audit.record(session, action="submitted", actor="requester", request_id=req.id, to_status=req.status,
+                 detail=f"child's information report {inquiry.reference}: no identity tiers apply")
+    log.info("request %s opened for child's-data report %s", req.reference, inquiry.reference)
+    return req
 
 
 def request_for_token(session: Session, *, token: str, purpose: str) -> PrivacyRequest:
@@ -233,30 +235,6 @@ def resend_verification(session: Session, *, token: str) -> None:
         session.commit()
 
 
-def send_status_link(session: Session, *, reference: str, email: str) -> None:
-    """Mail a status link when reference and email match. Says nothing either way (enumeration)."""
-    ref = normalize_reference(reference)
-    req = get_by_reference(session, ref) if ref else None
-    minutes = current_app.config["STATUS_TOKEN_MINUTES"]
-    if req is None or not secrets.compare_digest(req.email, normalize_email(email)):
-        return
-    token = tokens.issue(session, purpose="status", request_id=req.id, ttl=timedelta(minutes=minutes))
-    _mail(session, req, MailSpec("status_link", _("Your link to request %(reference)s", reference=req.reference),
-                                 {"link": external_url("public.status_token", token=token.value),
-                                  "minutes": minutes}))
-    audit.record(session, action="status_link_sent", actor="requester", request_id=req.id)
-    session.commit()
-
-
-def open_status_session(session: Session, *, token: str) -> PrivacyRequest:
-    """Spend a status token; the caller opens a short session for this one request."""
-    row = tokens.spend(session, value=token, purpose="status")
-    req = session.get(PrivacyRequest, row.request_id)
-    audit.record(session, action="status_viewed", actor="requester", request_id=req.id)
-    session.commit()
-    return req
-
-
 def can_withdraw(req: PrivacyRequest) -> bool:
     return WITHDRAWN in lifecycle.TRANSITIONS[req.status]
 
@@ -285,7 +263,7 @@ def extend(session: Session, *, req: PrivacyRequest, days: int, reason: str, act
     session.add(req)
     audit.record(session, action="extended", actor=actor, request_id=req.id,
                  detail=f"{days} days, due {req.extended_due.isoformat()}")
-    _mail(session, req, MailSpec("extension", _("More time needed for request %(reference)s",
+    mail_requester(session, req, MailSpec("extension", _("More time needed for request %(reference)s",
                                                 reference=req.reference), {"reason": req.extension_reason}))
     session.commit()
 

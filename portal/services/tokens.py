@@ -37,13 +37,14 @@ def _hash(nonce: str) -> str:
     return hashlib.sha256(nonce.encode()).hexdigest()
 
 
-def issue(session: Session, *, purpose: str, request_id: int, ttl: timedelta, now: datetime | None = None) -> IssuedToken:
-    """Create a token for one request and purpose, in the caller's transaction."""
-    assert purpose in PURPOSES
+def issue(session: Session, *, purpose: str, ttl: timedelta, request_id: int | None = None,
+          inquiry_id: int | None = None, now: datetime | None = None) -> IssuedToken:
+    """Create a token for one request (or inquiry) and purpose, in the caller's transaction."""
+    assert purpose in PURPOSES and (request_id is None) != (inquiry_id is None)
     now = now or utcnow()
     nonce = secrets.token_urlsafe(24)
     row = VerificationToken(purpose=purpose, nonce_hash=_hash(nonce), request_id=request_id,
-                            expires_at=now + ttl, created_at=now)
+                            inquiry_id=inquiry_id, expires_at=now + ttl, created_at=now)
     session.add(row)
     session.flush()
     return IssuedToken(_serializer(purpose).dumps({"n": nonce}), row)

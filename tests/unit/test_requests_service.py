@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from portal import lifecycle
 from portal.lifecycle import IllegalTransition
 from portal.models import AuditEvent, OutboxMessage, PrivacyRequest
-from portal.services import audit, requests, tokens
+from portal.services import audit, references, requests, tokens
 from portal.services.requests import NewRequest, StaleCase
 
 
@@ -53,7 +53,7 @@ def test_references_are_random_not_sequential(session):
     ("PR-0OIL-1234", "PR-0011-1234"), ("PR-ABCD-123", None), ("PR-ABCD-123U", None), ("", None),
 ])
 def test_typed_references_are_forgiven(typed, expected):
-    assert requests.normalize_reference(typed) == expected
+    assert references.normalize(typed) == expected
 
 
 def test_lookback_defaults_to_12_months_and_never_before_2022(session):

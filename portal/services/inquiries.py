@@ -1,0 +1,116 @@
+"""Privacy inquiries: questions, BAA/HIPAA requests, security concerns and child's-data reports."""
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlmodel import Session
+
+from .. import lifecycle
+from ..lifecycle import INQUIRY_ANSWERED, INQUIRY_CLOSED, INQUIRY_KINDS, INQUIRY_OPEN
+from ..models import Inquiry, InquiryMessage, PrivacyRequest, utcnow
+from ..urls import external_url
+from . import audit, mail, references, requests
+from .requests import StaleCase
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class NewInquiry:
+    kind: str
+    name: str
+    email: str
+    message: str
+    organization: str | None = None
+    language: str = "en"
+
+
+def get_by_reference(session: Session, reference: str) -> Inquiry | None:
+    return session.execute(select(Inquiry).where(Inquiry.reference == reference)).scalar()
+
+
+def _mail_sender(session: Session, inquiry: Inquiry, template: str, subject: str, **context) -> None:
+    mail.queue(session, to=inquiry.email, subject=subject, template=template,
+               context=dict(context, inquiry=inquiry, kind_label=INQUIRY_KINDS[inquiry.kind],
+                            status_url=external_url("public.status")))
+
+
+def submit(session: Session, *, new: NewInquiry, received_at: datetime | None = None) -> Inquiry:
+    """Record an inquiry, acknowledge it, and route it: security to the contact, a child's data to deletion."""
+    now = utcnow()
+    received_at = received_at or now
+    inquiry = Inquiry(reference=references.unique(session), kind=new.kind, status=INQUIRY_OPEN,
+                      urgent=new.kind in lifecycle.URGENT_INQUIRY_KINDS, name=new.name.strip(),
+                      email=requests.normalize_email(new.email), organization=new.organization or None,
+                      message=new.message, language=new.language, received_at=received_at,
+                      response_due=lifecycle.inquiry_due(received_at), created_at=now, updated_at=now)
+    session.add(inquiry)
+    session.flush()
+    audit.record(session, action="inquiry_received", actor="requester", inquiry_id=inquiry.id,
+                 to_status=INQUIRY_OPEN, detail=f"kind={new.kind}")
+    _mail_sender(session, inquiry, "inquiry_ack", _("We received your message: %(reference)s",
+                                                    reference=inquiry.reference))
+    if inquiry.urgent:
+        mail.queue(session, to=current_app.config["SECURITY_CONTACT_EMAIL"], template="inquiry_security_alert",
+                   subject=_("URGENT security concern %(reference)s", reference=inquiry.reference),
+                   context={"inquiry": inquiry, "kind_label": INQUIRY_KINDS[inquiry.kind],
+                            "console_url": external_url("public.home").rstrip("/") + f"/staff/inquiries/{inquiry.reference}"})
+    if new.kind == "child":
+        linked = requests.open_child_deletion(session, inquiry=inquiry)
+        inquiry.linked_request_id = linked.id
+        session.add(inquiry)
+    session.commit()
+    log.info("inquiry %s received (%s%s)", inquiry.reference, inquiry.kind, ", urgent" if inquiry.urgent else "")
+    return inquiry
+
+
+def messages(session: Session, inquiry: Inquiry) -> list[InquiryMessage]:
+    return session.execute(select(InquiryMessage).where(InquiryMessage.inquiry_id == inquiry.id)
+                           .order_by(InquiryMessage.created_at, InquiryMessage.id)).scalars().all()
+
+
+def _change(session: Session, inquiry: Inquiry, to_status: str, *, actor: str, action: str,
+            expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != inquiry.version:
+        raise StaleCase(inquiry.reference)
+    if to_status != inquiry.status:
+        lifecycle.check_inquiry_transition(inquiry.status, to_status)
+    audit.record(session, action=action, actor=actor, inquiry_id=inquiry.id, from_status=inquiry.status,
+                 to_status=to_status if to_status != inquiry.status else None)
+    inquiry.status, inquiry.updated_at = to_status, utcnow()
+    session.add(inquiry)
+
+
+def answer(session: Session, *, inquiry: Inquiry, body: str, actor: str, expected_version: int | None = None) -> None:
+    """Staff reply: mailed to the sender and shown on their status page."""
+    if inquiry.status == INQUIRY_CLOSED:
+        raise lifecycle.IllegalTransition("a closed inquiry cannot be answered")
+    _change(session, inquiry, INQUIRY_ANSWERED, actor=actor, action="inquiry_answered",
+            expected_version=expected_version)
+    inquiry.answered_at = inquiry.answered_at or utcnow()
+    session.add(InquiryMessage(inquiry_id=inquiry.id, direction="to_sender", author=actor, body=body.strip()))
+    _mail_sender(session, inquiry, "inquiry_reply", _("Our answer to your message %(reference)s",
+                                                      reference=inquiry.reference), body=body.strip())
+    session.commit()
+
+
+def follow_up(session: Session, *, inquiry: Inquiry, body: str) -> None:
+    """The sender writes back from their status page: the inquiry is open again."""
+    if inquiry.status == INQUIRY_CLOSED:
+        raise lifecycle.IllegalTransition("a closed inquiry takes no more messages")
+    _change(session, inquiry, INQUIRY_OPEN, actor="requester", action="inquiry_follow_up", expected_version=None)
+    session.add(InquiryMessage(inquiry_id=inquiry.id, direction="from_sender", author="requester", body=body.strip()))
+    session.commit()
+
+
+def close(session: Session, *, inquiry: Inquiry, actor: str, expected_version: int | None = None) -> None:
+    _change(session, inquiry, INQUIRY_CLOSED, actor=actor, action="inquiry_closed", expected_version=expected_version)
+    inquiry.closed_at = utcnow()
+    session.commit()
+
+
+def linked_request(session: Session, inquiry: Inquiry) -> PrivacyRequest | None:
+    return session.get(PrivacyRequest, inquiry.linked_request_id) if inquiry.linked_request_id else None
