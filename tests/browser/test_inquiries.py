@@ -1,0 +1,48 @@
+"""Inquiry pages in a real browser: found from the home page, sent, read back; axe on each."""
+from playwright.sync_api import expect
+
+from ..support import link_in
+from .axe import assert_no_axe_violations
+
+EMAIL = "dana@clinic.example"
+
+
+def test_a_baa_question_from_the_home_page_to_the_status_page(page, live_server, csp_violations):
+    page.goto(live_server.url + "/")
+    page.get_by_role("link", name="Ask our privacy team a question", exact=False).click()
+    expect(page.get_by_role("heading", name="Contact our privacy team")).to_be_visible()
+    assert_no_axe_violations(page)
+    page.get_by_role("button", name="Send my message").click()
+    expect(page.get_by_role("heading", name="Please fix the following")).to_be_visible()
+    assert_no_axe_violations(page)
+    page.get_by_label("A Business Associate Agreement", exact=False).check()
+    page.get_by_label("Your name").fill("Dana Park")
+    page.get_by_label("Email address").fill(EMAIL)
+    page.get_by_label("Organization (optional)").fill("Valley Clinic")
+    page.get_by_label("Your message").fill("Do you sign BAAs before onboarding?")
+    page.get_by_role("button", name="Send my message").click()
+    expect(page.get_by_role("heading", name="Thank you: we received your message")).to_be_visible()
+    assert_no_axe_violations(page)
+    ack = live_server.mail_to(EMAIL)[0]
+    reference = ack["Subject"].split()[-1]
+
+    page.goto(live_server.url + "/status")
+    page.get_by_label("Request reference").fill(reference)
+    page.get_by_label("Email address used for the request").fill(EMAIL)
+    page.get_by_role("button", name="Email me a link").click()
+    page.goto(live_server.url + link_in(live_server.mail_to(EMAIL, count=2)[-1], "/status/"))
+    page.get_by_role("button", name="Show my request").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Message {reference}")
+    assert_no_axe_violations(page)
+    page.get_by_label("Write back to our privacy team").fill("Also: do you support SFTP?")
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_text("Also: do you support SFTP?")).to_be_visible()
+    assert csp_violations == []
+
+
+def test_policy_page_is_accessible(page, live_server):
+    page.goto(live_server.url + "/privacy")
+    expect(page.get_by_text("version 2026-11-01", exact=False)).to_be_visible()
+    assert_no_axe_violations(page)
+    page.goto(live_server.url + "/inquiries/sent?kind=security")
+    assert_no_axe_violations(page)
