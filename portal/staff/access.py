@@ -18,16 +18,20 @@ CASE_WORKERS = (ADMIN, SUPPORT)
 SESSION_CLOCK = "staff_clock"
 
 
-def start_session_clock(now: float | None = None) -> None:
+def _now() -> int:
+    return int(time.time())
+
+
+def start_session_clock() -> None:
     """Called at sign-in: the idle and absolute limits count from here."""
-    now = int(now if now is not None else time.time())
+    now = _now()
     session[SESSION_CLOCK] = {"at": now, "seen": now}
 
 
 def _session_in_time() -> bool:
     """Idle and absolute session limits (STAFF_SESSION_MINUTES, STAFF_SESSION_MAX_MINUTES)."""
     clock = session.get(SESSION_CLOCK)
-    now = int(time.time())
+    now = _now()
     if not isinstance(clock, dict) or not isinstance(clock.get("at"), int) or not isinstance(clock.get("seen"), int):
         return False
     cfg = current_app.config
