@@ -1,4 +1,6 @@
 """`flask --app portal ...` commands."""
+import sys
+
 import click
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
@@ -61,7 +63,7 @@ def staff_create(email, role, name, password_stdin):
     except EmailNotValidError as exc:
         raise click.BadParameter(str(exc), param_hint="EMAIL") from None
     if password_stdin:
-        password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+        password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt="Repeat the password")
     try:

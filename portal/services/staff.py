@@ -469,6 +469,14 @@ def digest_cases(session: Session, *, today: date) -> list[DigestCase]:
             for ref, kind, status, day in rows]
 
 
+def _digest_recipients(session: Session, today: date) -> list[tuple[int, str, str]]:
+    """(id, email, name) of active admin and support staff who have not had today's digest."""
+    done_today = select(DigestRun.staff_id).where(DigestRun.day == today)
+    return list(session.execute(select(StaffUser.id, StaffUser.email, StaffUser.name).where(
+        StaffUser.active.is_(True), StaffUser.role.in_(DIGEST_ROLES), StaffUser.password_hash.is_not(None),
+        StaffUser.id.not_in(done_today)).order_by(StaffUser.id)).tuples())
+
+
 def send_daily_digests(session: Session, *, now: datetime | None = None) -> int:
     """Mail each active admin and support member today's list of due and overdue cases, once per
     California calendar day however many workers run this: the (staff_id, day) row is unique."""
@@ -477,10 +485,7 @@ def send_daily_digests(session: Session, *, now: datetime | None = None) -> int:
     if local.hour < int(current_app.config["STAFF_DIGEST_HOUR"]):
         return 0
     today = local.date()
-    done_today = select(DigestRun.staff_id).where(DigestRun.day == today)
-    recipients = session.execute(select(StaffUser.id, StaffUser.email, StaffUser.name).where(
-        StaffUser.active.is_(True), StaffUser.role.in_(DIGEST_ROLES), StaffUser.password_hash.is_not(None),
-        StaffUser.id.not_in(done_today)).order_by(StaffUser.id)).all()
+    recipients = _digest_recipients(session, today)
     cases = digest_cases(session, today=today) if recipients else []
     session.rollback()
     if not cases:
