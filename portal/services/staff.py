@@ -472,9 +472,9 @@ def digest_cases(session: Session, *, today: date) -> list[DigestCase]:
 def _digest_recipients(session: Session, today: date) -> list[tuple[int, str, str]]:
     """(id, email, name) of active admin and support staff who have not had today's digest."""
     done_today = select(DigestRun.staff_id).where(DigestRun.day == today)
-    return list(session.execute(select(StaffUser.id, StaffUser.email, StaffUser.name).where(
+    return [tuple(row) for row in session.execute(select(StaffUser.id, StaffUser.email, StaffUser.name).where(
         StaffUser.active.is_(True), StaffUser.role.in_(DIGEST_ROLES), StaffUser.password_hash.is_not(None),
-        StaffUser.id.not_in(done_today)).order_by(StaffUser.id)).tuples())
+        StaffUser.id.not_in(done_today)).order_by(StaffUser.id))]
 
 
 def send_daily_digests(session: Session, *, now: datetime | None = None) -> int:
