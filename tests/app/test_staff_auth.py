@@ -249,7 +249,7 @@ def test_every_post_needs_the_csrf_token(client, app, staff_login, url, data):
     assert client.get("/staff/account").status_code == 200  # still signed in
 
 
-def test_login_and_invitation_posts_need_the_csrf_token(client, app):
+def test_the_login_post_needs_the_csrf_token(client, app):
     _create(app)
     assert client.post("/staff/login", data={"email": "ana@staff.example", "password": STAFF_PASSWORD}).status_code == 400
     assert client.get("/staff/account").status_code == 302
