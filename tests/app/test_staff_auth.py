@@ -342,3 +342,16 @@ def test_locked_time_is_stored_as_utc(app):
             staff_service.authenticate(db.session(), email=user.email, password="wrong password")
         locked = db.session().get(StaffUser, user.id).locked_until
     assert locked.utcoffset() == timedelta(0) and locked > utcnow()
+
+
+def test_sign_in_lands_on_the_queue_once_it_exists(app_config):
+    from portal import create_app
+    app = create_app(app_config)
+    app.add_url_rule("/staff/", endpoint="staff.queue", view_func=lambda: "the queue")
+    _create(app)
+    client = app.test_client()
+    resp = _login(client, "ana@staff.example")
+    assert resp.status_code == 303 and resp.headers["Location"] == "/staff/"
+    nav = re.search(r'<nav aria-label="Console".*?</nav>', client.get("/staff/account").get_data(as_text=True), re.S)
+    assert 'href="/staff/"' in nav.group(0)
+    app.extensions["db_engine"].dispose()
