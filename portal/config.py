@@ -50,6 +50,19 @@ DEFAULTS = dict(
     SESSION_COOKIE_SAMESITE="Lax",
     WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
     WTF_CSRF_HEADERS=["X-CSRFToken"],
+    # Staff console sign-in
+    RATELIMIT_LOGIN="10 per minute;100 per hour",
+    STAFF_LOCKOUT_ATTEMPTS=5,
+    STAFF_LOCKOUT_MINUTES=15,
+    STAFF_SESSION_MINUTES=30,  # idle: a console session ends after this long without a request
+    STAFF_SESSION_MAX_MINUTES=720,  # absolute: and after this long whatever happens
+    STAFF_INVITE_HOURS=72,
+    STAFF_PASSWORD_MIN_LENGTH=12,
+    STAFF_DIGEST_HOUR=7,  # California time from which the daily digest goes out
+    # argon2id parameters (RFC 9106 low-memory profile); hashes made with others are redone at sign-in
+    ARGON2_TIME_COST=3,
+    ARGON2_MEMORY_KIB=65536,
+    ARGON2_PARALLELISM=4,
 )
 
 

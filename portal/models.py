@@ -1,7 +1,7 @@
 """SQLModel tables. Timestamps are timezone-aware UTC; public references are never primary keys."""
 from datetime import date, datetime, timezone
 
-from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, Text, TypeDecorator
+from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, Text, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 SQLModel.metadata.naming_convention = {
@@ -203,6 +203,8 @@ class StaffUser(SQLModel, table=True):
     session_epoch: int = Field(default=0)
     created_at: datetime = _ts(nullable=False, default_factory=utcnow)
     updated_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    # The last TOTP time step accepted: a code is never accepted twice (RFC 6238 §5.2).
+    totp_last_step: int | None = Field(default=None)
 
     # Flask-Login's user protocol
     @property
@@ -260,3 +262,31 @@ class InquiryMessage(SQLModel, table=True):
     author: str = Field(max_length=64)
     body: str = _text(nullable=False)
     created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+
+
+class StaffInvitation(SQLModel, table=True):
+    """Server-side half of an emailed invitation to set a password: single-use by its nonce hash."""
+
+    __tablename__ = "staff_invitation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    staff_id: int = Field(sa_column=Column(Integer, ForeignKey("staff_user.id", ondelete="CASCADE"),
+                                           nullable=False, index=True))
+    nonce_hash: str = Field(max_length=64, unique=True)
+    invited_by: str = Field(max_length=64)
+    expires_at: datetime = _ts(nullable=False)
+    used_at: datetime | None = _ts()
+    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+
+
+class DigestRun(SQLModel, table=True):
+    """One daily digest mailed to one staff member on one California calendar day (at most)."""
+
+    __tablename__ = "digest_run"
+    __table_args__ = (UniqueConstraint("staff_id", "day", name="uq_digest_run_staff_id_day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    staff_id: int = Field(sa_column=Column(Integer, ForeignKey("staff_user.id", ondelete="CASCADE"), nullable=False))
+    day: date
+    case_count: int = Field(default=0)
+    sent_at: datetime = _ts(nullable=False, default_factory=utcnow)

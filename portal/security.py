@@ -11,7 +11,7 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "base-uri 'none'; object-src 'none'")
 
 # Emailed tokens travel in URL paths; keep them out of access logs.
-_TOKEN_PATH = re.compile(r"(/(?:verify|status|agent/confirm)/)[^/\s?\"]+")
+_TOKEN_PATH = re.compile(r"(/(?:verify|status|agent/confirm|staff/invite)/)[^/\s?\"]+")
 
 
 class RedactTokens(logging.Filter):

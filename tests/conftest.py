@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 from portal import create_app
 from portal import db as portal_db
 
-from .support import Mailbox, SMTPSink
+from .support import STAFF_PASSWORD, Mailbox, SMTPSink, post_form
 
 PG_URL = os.environ.get("PORTAL_TEST_DATABASE_URL")
 _counter = itertools.count()
@@ -116,3 +116,19 @@ def smtp_server():
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def staff_login(app):
+    """staff_login(client, role="support", email=None) -> StaffUser: creates a staff member whose
+    password is support.STAFF_PASSWORD and signs them in through the real login form."""
+    from portal.services import staff as staff_service
+
+    def login(client, role="support", email=None):
+        email = email or f"{role}-{next(_counter)}@staff.example"
+        with app.app_context():
+            user = staff_service.create(portal_db.session(), email=email, role=role, password=STAFF_PASSWORD)
+        resp = post_form(client, "/staff/login", {"email": email, "password": STAFF_PASSWORD})
+        assert resp.status_code == 303, f"staff sign-in failed with {resp.status_code}"
+        return user
+    return login

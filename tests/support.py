@@ -118,3 +118,6 @@ def post_form(client, url: str, data: dict, form_url: str | None = None, **kw):
     """GET the form page for its CSRF token, then POST the data as a browser would."""
     page = client.get(form_url or url)
     return client.post(url, data={"csrf_token": csrf_from(page.get_data(as_text=True)), **data}, **kw)
+
+
+STAFF_PASSWORD = "correct horse battery staple"  # the known password of staff made by `staff_login`

@@ -1,7 +1,7 @@
 """inquiries
 
 Revision ID: 0007_inquiries
-Revises: 0002_staff
+Revises: 0004_staff_auth
 Create Date: 2026-11-28 03:08:19.441418
 """
 from alembic import op
@@ -12,7 +12,7 @@ import portal.models  # noqa: F401  (UTCDateTime)
 
 
 revision = '0007_inquiries'
-down_revision = '0002_staff'
+down_revision = '0004_staff_auth'
 branch_labels = None
 depends_on = None
 
