@@ -77,6 +77,8 @@ def app_config(database_url, tmp_path):
         "DATABASE_URL": database_url,
         "BASE_URL": "http://portal.test",
         "MAIL_BACKGROUND_DELIVERY": False,
+        # Real argon2id, with light parameters so that sign-ins do not dominate the suite's time.
+        "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_KIB": 8192, "ARGON2_PARALLELISM": 1,
     }
 
 
