@@ -10,15 +10,15 @@ from .. import db, policy
 from ..errors import render_error
 from ..extensions import limiter
 from ..forms import EmptyForm
-from ..security import minimum_duration
-from ..urls import external_url
-from ..lifecycle import HOLD_REASONS, INQUIRY_KINDS, INQUIRY_STATUS_LABELS, REQUEST_TYPES, STATUS_LABELS
-from ..lifecycle import IllegalTransition
+from ..lifecycle import (HOLD_REASONS, INQUIRY_KINDS, INQUIRY_STATUS_LABELS, REQUEST_TYPES, STATUS_LABELS,
+                         IllegalTransition)
 from ..models import Inquiry, PrivacyRequest, utcnow
+from ..security import minimum_duration
 from ..services import inquiries as inquiry_service
 from ..services import requests as request_service
 from ..services import status as status_service
 from ..services.tokens import TokenError
+from ..urls import external_url
 from .forms import FollowUpForm, InquiryForm, RequestForm, StatusForm, WithdrawForm
 
 bp = Blueprint("public", __name__)
