@@ -109,8 +109,9 @@ def read_capped(stream, limit: int) -> bytes:
 
 # ---------------------------------------------------------------- deciding what a file is
 
-_PDF_HEADER = re.compile(rb"%PDF-(1\.[0-7]|2\.0)[\r\n ]")
-_PDF_TAIL = re.compile(rb"startxref\s+(\d+)\s+%%EOF\s*\Z")
+_PDF_HEADER = re.compile(rb"%PDF-(1\.[0-7]|2\.0)[\r\n %]")
+# Only whitespace (some scanners pad with NULs) may follow the last %%EOF.
+_PDF_TAIL = re.compile(rb"startxref\s+(\d+)\s+%%EOF[\s\x00]*\Z")
 _PDF_NAME = re.compile(rb"/[^\s/<>\[\]()%{}]+")
 _PDF_OBJSTM = re.compile(rb"<<(?:(?!>>\s*stream).){0,2000}?/ObjStm(?:(?!>>\s*stream).){0,2000}?>>\s*stream\r?\n",
                          re.S)

@@ -98,6 +98,11 @@ def test_raw_stored_file_contains_no_plaintext(session, app):
     assert documents.read(session, document=doc) == files.pdf(text=secret)
 
 
+def test_pdf_padded_with_nuls_after_eof_is_accepted(session):
+    doc = store(session, files.pdf() + b"\x00" * 64)
+    assert doc.content_type == "application/pdf"
+
+
 def test_response_files_also_take_json_and_csv(session):
     j = store(session, b'{"categories": ["contact"], "records": 3}', filename="export.json",
               declared="application/json", purpose="response_file")
