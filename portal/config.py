@@ -36,6 +36,7 @@ DEFAULTS = dict(
     STATUS_TOKEN_MINUTES=30,
     STATUS_SESSION_MINUTES=30,
     UNCONFIRMED_EXPIRY_DAYS=14,
+    AGENT_CONFIRM_DAYS=14,  # how long a consumer's link to confirm or reject an agent works
     # Request types whose requesters sign the declaration under penalty of perjury (§7062:
     # the high tier for health-related data). Access for specific pieces always needs it.
     DECLARATION_REQUIRED_TYPES=["delete", "correct"],

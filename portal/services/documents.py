@@ -87,7 +87,7 @@ def max_bytes() -> int:
     return int(current_app.config["DOCUMENT_MAX_BYTES"])
 
 
-def _megabytes(n: int) -> str:
+def size_label(n: int) -> str:
     return f"{n / (1024 * 1024):.0f} MB" if n >= 1024 * 1024 else f"{n // 1024} KB"
 
 
@@ -104,7 +104,7 @@ def read_capped(stream, limit: int) -> bytes:
         if buf.tell() > limit:
             # Stop here: a 100 MB upload costs one chunk past the cap, never the whole body.
             raise DocumentRejected(_l("The file is larger than %(size)s. Send a smaller file.",
-                                      size=_megabytes(limit)), code="too_large")
+                                      size=size_label(limit)), code="too_large")
 
 
 # ---------------------------------------------------------------- deciding what a file is
