@@ -132,8 +132,11 @@ def transition(session: Session, req: PrivacyRequest, to_status: str, *, actor: 
 
 
 def _mail(session: Session, req: PrivacyRequest, spec: MailSpec) -> None:
+    from . import agents
+    agent = agents.for_request(session, req)  # an agent's request: the mail goes to the agent
     context = dict(spec.context, req=req, type_label=REQUEST_TYPES[req.request_type].label,
-                   status_url=external_url("public.status"))
+                   status_url=external_url("public.status"),
+                   recipient_name=agent.agent_name if agent else req.first_name)
     mail.queue(session, to=req.email, subject=spec.subject, template=spec.template, context=context,
                request_id=req.id)
 

@@ -1,5 +1,6 @@
 """The agent's public journey: the form with its upload, the agent's email, the consumer's answer."""
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -190,3 +191,23 @@ def test_a_file_over_the_cap_gets_413_with_the_form(app_config):
 
 def test_invalid_confirmation_link(client):
     assert client.get("/agent/confirm/not-a-token").status_code == 404
+
+
+def test_agent_tracks_the_request_with_reference_and_their_email(client, app, mailbox):
+    submit(client)
+    confirm_agent_email(client, mailbox.last("maria@lienpartners.example"))
+    [req] = rows(app, PrivacyRequest)
+    other = app.test_client()  # a later visit, without the session the confirmation opened
+    page = other.get("/status")
+    resp = other.post("/status", data={"csrf_token": csrf_from(page.get_data(as_text=True)),
+                                       "reference": req.reference, "email": "maria@lienpartners.example"})
+    assert resp.status_code == 303
+    link_mail = mailbox.last("maria@lienpartners.example")
+    assert req.reference in link_mail["Subject"]
+    text = body(link_mail)
+    assert text.startswith("Hello Maria Lopez,") and "Hello Ana" not in text  # the agent is greeted, not the consumer
+    open_page = other.get(link_in(link_mail, "/status/"))
+    resp = other.post(link_in(link_mail, "/status/"), data={"csrf_token": csrf_from(open_page.get_data(as_text=True))})
+    detail = other.get(resp.headers["Location"]).get_data(as_text=True)
+    assert req.reference in detail
+    assert re.search(r"Checking the agent(&#39;|')s authorization", detail)
