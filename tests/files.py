@@ -57,3 +57,34 @@ ELF = b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 8 + b"\x02\x00\x3e\x00" + b"\x00" *
 PE = b"MZ\x90\x00" + b"\x00" * 56 + b"\x40\x00\x00\x00" + b"PE\x00\x00" + b"\x00" * 200
 HTML = b"<!DOCTYPE html><html><body><script>alert(document.cookie)</script></body></html>"
 SVG = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+
+
+class CountingStream:
+    """A file-like upload backed by a generator, counting what the reader took."""
+
+    def __init__(self, total: int, chunk: int = 1024 * 1024, head: bytes = b""):
+        self.read_bytes = 0
+        self._parts = self._generate(total, chunk, head)
+        self._buffer = b""
+
+    @staticmethod
+    def _generate(total, chunk, head):
+        yield head
+        sent = len(head)
+        while sent < total:
+            n = min(chunk, total - sent)
+            sent += n
+            yield b"A" * n
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buffer) < size:
+            part = next(self._parts, None)
+            if part is None:
+                break
+            self._buffer += part
+        out, self._buffer = (self._buffer, b"") if size < 0 else (self._buffer[:size], self._buffer[size:])
+        self.read_bytes += len(out)
+        return out
+
+    def tell(self) -> int:
+        return self.read_bytes

@@ -40,9 +40,10 @@ class AgentRequestForm(EmptyForm):
                              description=_l("We send the confirmation link and every update to this address."),
                              validators=[_required(_l("your email address")), LONG_254, EMAIL])
     agent_business_name = StringField(_l("Business name"), filters=F, render_kw={"autocomplete": "organization"},
-                                      validators=[Optional(), Length(max=200, message=_l("Use at most 200 characters.")),
-                                                  plain_text])
-    agent_sos_number = StringField(_l("California Secretary of State entity number"), filters=[strip_filter, _sos_filter],
+                                      validators=[Optional(), plain_text,
+                                                  Length(max=200, message=_l("Use at most 200 characters."))])
+    agent_sos_number = StringField(_l("California Secretary of State entity number"),
+                                   filters=[strip_filter, _sos_filter],
                                    description=_l("For example C1234567 or 202012345678."), validators=[
                                        Optional(), Regexp(SOS_NUMBER, message=_l(
                                            "Enter the entity number as shown by the Secretary of State, "
@@ -69,7 +70,8 @@ class AgentRequestForm(EmptyForm):
                                                       message=_l("Choose one of the options listed."))])
     authorization = FileField(_l("The signed permission or power of attorney"),
                               render_kw={"accept": ".pdf,.png,.jpg,.jpeg,application/pdf,image/png,image/jpeg"},
-                              validators=[FileRequired(message=_l("Attach the signed permission or power of attorney."))])
+                              validators=[FileRequired(
+                                  message=_l("Attach the signed permission or power of attorney."))])
     declaration = BooleanField(_l("I confirm that the consumer named above authorized me to make this request for "
                                   "them, and that the document I attach is genuine."),
                                validators=[DataRequired(message=_l("Tick the box to confirm your authority."))])

@@ -7,7 +7,7 @@ from ..errors import render_error
 from ..extensions import limiter
 from ..lifecycle import REQUEST_TYPES
 from ..services import agents as agent_service
-from ..services.documents import DocumentRejected, size_label
+from ..services.documents import DocumentRejected
 from ..services.tokens import TokenError
 from .forms import AgentRequestForm, ConsumerDecisionForm
 
@@ -35,8 +35,7 @@ def new_request():
             db.session().rollback()
             form.authorization.errors = [exc.message]
             status = 413 if exc.code == "too_large" else 422
-    return render_template("agent/request_form.html", form=form,
-                           max_size=size_label(current_app.config["DOCUMENT_MAX_BYTES"])), status
+    return render_template("agent/request_form.html", form=form), status
 
 
 @bp.get("/requests/sent")
@@ -57,7 +56,8 @@ def confirm(token):
     except TokenError as exc:
         return _token_problem(exc)
     return render_template("agent/confirm.html", req=req, auth=auth, form=ConsumerDecisionForm(), token=token,
-                           agent_label=agent_service.agent_label(auth), type_label=REQUEST_TYPES[req.request_type].label,
+                           agent_label=agent_service.agent_label(auth),
+                           type_label=REQUEST_TYPES[req.request_type].label,
                            authorization_label=agent_service.AUTHORIZATION_KINDS[auth.authorization_kind])
 
 

@@ -85,7 +85,8 @@ def submit(session: Session, *, new: NewAgentRequest, upload: Upload) -> Privacy
     doc.request_id = req.id
     auth = AgentAuthorization(
         request_id=req.id, agent_kind=new.agent_kind, agent_name=new.agent_name.strip(),
-        agent_email=req.email, agent_business_name=((new.agent_business_name or "").strip() or None) if business else None,
+        agent_email=req.email,
+        agent_business_name=((new.agent_business_name or "").strip() or None) if business else None,
         agent_sos_number=(new.agent_sos_number or None) if business else None,
         consumer_email=normalize_email(new.consumer_email) if new.consumer_email else None,
         consumer_phone=new.consumer_phone or None, authorization_kind=new.authorization_kind,

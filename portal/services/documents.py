@@ -52,7 +52,7 @@ class Kind:
 
 PDF = Kind("application/pdf", (".pdf",), ("application/pdf", "application/x-pdf"), "PDF")
 PNG = Kind("image/png", (".png",), ("image/png",), "PNG")
-JPEG = Kind("image/jpeg", (".jpg", ".jpeg", ".jpe"), ("image/jpeg", "image/jpg", "image/pjpeg"), "JPEG")
+JPEG = Kind("image/jpeg", (".jpg", ".jpeg", ".jpe", ".jfif"), ("image/jpeg", "image/jpg", "image/pjpeg"), "JPEG")
 JSON = Kind("application/json", (".json",), ("application/json", "text/json", "text/plain"), "JSON")
 # Windows browsers declare .csv files as Excel documents.
 CSV = Kind("text/csv", (".csv",), ("text/csv", "text/plain", "application/csv", "application/vnd.ms-excel"), "CSV")

@@ -211,3 +211,12 @@ def test_agent_tracks_the_request_with_reference_and_their_email(client, app, ma
     detail = other.get(resp.headers["Location"]).get_data(as_text=True)
     assert req.reference in detail
     assert re.search(r"Checking the agent(&#39;|')s authorization", detail)
+
+
+def test_a_100_mb_upload_is_refused_before_it_is_read(client, app):
+    body = files.CountingStream(100 * 1024 * 1024)
+    resp = client.post("/agent/requests/new", content_type="multipart/form-data; boundary=x",
+                       environ_overrides={"wsgi.input": body, "CONTENT_LENGTH": str(100 * 1024 * 1024)})
+    assert resp.status_code == 413 and "That upload is too large" in resp.get_data(as_text=True)
+    assert body.read_bytes < 1024 * 1024
+    assert count(app, PrivacyRequest) == 0

@@ -17,37 +17,7 @@ from portal.services.documents import DocumentRejected, DocumentTampered
 from portal.storage import LocalStorage, StorageError, get_storage
 
 from .. import files
-
-
-class CountingStream:
-    """A file-like upload backed by a generator, counting what the reader took."""
-
-    def __init__(self, total: int, chunk: int = 1024 * 1024, head: bytes = b""):
-        self.read_bytes = 0
-        self._parts = self._generate(total, chunk, head)
-        self._buffer = b""
-
-    @staticmethod
-    def _generate(total, chunk, head):
-        yield head
-        sent = len(head)
-        while sent < total:
-            n = min(chunk, total - sent)
-            sent += n
-            yield b"A" * n
-
-    def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self._buffer) < size:
-            part = next(self._parts, None)
-            if part is None:
-                break
-            self._buffer += part
-        out, self._buffer = (self._buffer, b"") if size < 0 else (self._buffer[:size], self._buffer[size:])
-        self.read_bytes += len(out)
-        return out
-
-    def tell(self) -> int:
-        return self.read_bytes
+from ..files import CountingStream
 
 
 def store(session, data: bytes, filename="letter.pdf", declared="application/pdf", purpose="authorization", **kw):
