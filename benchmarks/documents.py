@@ -13,8 +13,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from portal import create_app  # noqa: E402
-from portal import db  # noqa: E402
+from portal import (
+    create_app,  # noqa: E402
+    db,  # noqa: E402
+)
 from portal.services import documents  # noqa: E402
 from tests import files  # noqa: E402
 
@@ -61,6 +63,21 @@ def main():
             tracemalloc.stop()
             print(f"one upload at the cap ({len(biggest) / 2**20:.2f} MB): {elapsed * 1000:.0f} ms, "
                   f"peak Python memory {peak / 2**20:.1f} MB ({peak / len(biggest):.1f} x the file)")
+
+            # Crafted PDFs at the cap: the checks must stay linear (no regex backtracking, no re-scans).
+            for label, filler in [("many '<<'", b"<<"), ("many names", b"/a"), ("many escaped names", b"/J#61"),
+                                  ("many object streams", b"/ObjStm "),
+                                  ("unterminated streams", b"/ObjStm /FlateDecode >>\nstream\n")]:
+                crafted = files.pdf(text="x", extra_objects=(filler * ((cap - 2000) // len(filler)),))
+                started = time.perf_counter()
+                try:
+                    documents.store(session, stream=io.BytesIO(crafted), filename="c.pdf",
+                                    declared_type="application/pdf", purpose="authorization", uploaded_by="benchmark")
+                    outcome = "accepted"
+                except documents.DocumentRejected as exc:
+                    outcome = f"refused ({exc.code})"
+                session.rollback()
+                print(f"crafted PDF, {label}: {time.perf_counter() - started:.2f} s, {outcome}")
 
             documents.rotate_key_file(Path(tmp) / "encryption_keys")
             started = time.perf_counter()

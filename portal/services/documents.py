@@ -112,23 +112,36 @@ def read_capped(stream, limit: int) -> bytes:
 _PDF_HEADER = re.compile(rb"%PDF-(1\.[0-7]|2\.0)[\r\n %]")
 # Only whitespace (some scanners pad with NULs) may follow the last %%EOF.
 _PDF_TAIL = re.compile(rb"startxref\s+(\d+)\s+%%EOF[\s\x00]*\Z")
-_PDF_NAME = re.compile(rb"/[^\s/<>\[\]()%{}]+")
-_PDF_OBJSTM = re.compile(rb"<<(?:(?!>>\s*stream).){0,2000}?/ObjStm(?:(?!>>\s*stream).){0,2000}?>>\s*stream\r?\n",
-                         re.S)
-# Names that make a viewer run or open something. Checked after undoing #xx escapes in names.
-_PDF_ACTIVE = {b"/JavaScript", b"/JS", b"/Launch", b"/EmbeddedFile", b"/EmbeddedFiles", b"/RichMedia",
-               b"/XFA", b"/SubmitForm", b"/ImportData"}
+_NAME_CHARS = rb"[^\s/<>\[\]()%{}]"
+# Names that make a viewer run or open something; a name may hide behind #xx escapes (/J#61vaScript).
+_ACTIVE_NAMES = (b"JavaScript", b"JS", b"Launch", b"EmbeddedFile", b"EmbeddedFiles", b"RichMedia", b"XFA",
+                 b"SubmitForm", b"ImportData")
+_PDF_ACTIVE = re.compile(rb"/(?:" + b"|".join(_ACTIVE_NAMES) + rb")(?!" + _NAME_CHARS + rb")")
+_PDF_ESCAPED_NAME = re.compile(rb"/[^\s/<>\[\]()%{}#]{0,64}#[0-9A-Fa-f]{2}" + _NAME_CHARS + rb"{0,64}")
+_PDF_STREAM_START = re.compile(rb">>\s*stream\r?\n")
+_MAX_OBJECT_STREAMS = 2000
 # Markup a browser or viewer would act on, anywhere in an image: a polyglot is refused.
 _MARKUP = re.compile(rb"<\s*(script|html|svg|iframe|body|object|embed|\?xml|!doctype)|%PDF-|<\?php", re.I)
 _INFLATE_LIMIT = 32 * 1024 * 1024
 
 
-def _unescape_pdf_name(name: bytes) -> bytes:
-    return re.sub(rb"#([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]), name)
+_LETTER_ESCAPES = [(f"#{c:02X}".encode(), f"#{c:02x}".encode(), bytes([c]))
+                   for c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"]
 
 
-def _pdf_active_names(data: bytes) -> set[bytes]:
-    return {n for n in (_unescape_pdf_name(m) for m in _PDF_NAME.findall(data)) if n in _PDF_ACTIVE}
+def _has_active_names(data: bytes) -> bool:
+    """Linear scans only: a crafted 10 MB file must not make this slow or large in memory."""
+    if _PDF_ACTIVE.search(data):
+        return True
+    if not _PDF_ESCAPED_NAME.search(data):
+        return False
+    # Undo #xx escapes of letters (the active names are letters only), a bounded number of passes.
+    for upper, lower, letter in _LETTER_ESCAPES:
+        if upper in data:
+            data = data.replace(upper, letter)
+        if lower != upper and lower in data:
+            data = data.replace(lower, letter)
+    return bool(_PDF_ACTIVE.search(data))
 
 
 def _inflate(data: bytes, budget: list[int]) -> bytes:
@@ -144,6 +157,23 @@ def _inflate(data: bytes, budget: list[int]) -> bytes:
     return out
 
 
+def _object_streams(data: bytes):
+    """The raw content of each Flate-compressed object stream (PDF 1.5+), where dictionaries hide."""
+    start = 0
+    for _ in range(_MAX_OBJECT_STREAMS + 1):
+        at = data.find(b"/ObjStm", start)
+        if at < 0:
+            return
+        start = at + 7
+        opened = _PDF_STREAM_START.search(data, at, at + 4096)
+        if opened and b"/FlateDecode" in data[max(0, at - 2048):opened.start()]:
+            end = data.find(b"endstream", opened.end())
+            end = len(data) if end < 0 else end
+            yield data[opened.end():end]
+            start = end  # streams do not overlap: each byte is looked at once
+    raise DocumentRejected(_l("The PDF could not be read. Send it again as a PDF, PNG or JPEG."), code="damaged")
+
+
 def _check_pdf(data: bytes) -> None:
     damaged = DocumentRejected(_l("The PDF is damaged or incomplete (it may not have finished uploading). "
                                   "Send the complete file as a PDF, PNG or JPEG."), code="damaged")
@@ -155,13 +185,10 @@ def _check_pdf(data: bytes) -> None:
     offset = int(tail.group(1))
     if not 0 < offset < len(data) or not re.match(rb"xref\b|\d+\s+\d+\s+obj\b", data[offset:offset + 32]):
         raise damaged
-    active = _pdf_active_names(data)
     # Dictionaries may hide inside compressed object streams (PDF 1.5+): look inside those too.
     budget = [_INFLATE_LIMIT]
-    for m in _PDF_OBJSTM.finditer(data):
-        if b"/FlateDecode" in m.group(0):
-            end = data.find(b"endstream", m.end())
-            active |= _pdf_active_names(_inflate(data[m.end():end if end > 0 else len(data)], budget))
+    active = _has_active_names(data) or any(_has_active_names(_inflate(stream, budget))
+                                             for stream in _object_streams(data))
     if active:
         raise DocumentRejected(_l("The PDF contains scripts, embedded files or actions that we do not accept. "
                                   "Print it to a new PDF, or send a scan as PNG or JPEG."), code="active_content")
