@@ -4,6 +4,7 @@ power of attorney, confirmed by the consumer when reachable and reviewed by staf
 The request's own email is the agent's: the agent confirms it with the same single-use token as a
 requester, receives the request's mail and tracks its status with the reference and that email.
 """
+import io
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,7 +17,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from .. import lifecycle
-from ..lifecycle import AWAITING_EMAIL, DENIED, FINAL, ON_HOLD, REQUEST_TYPES
+from ..lifecycle import AWAITING_EMAIL, DENIED, FINAL, ON_HOLD, OPEN, REQUEST_TYPES
 from ..models import AgentAuthorization, PrivacyRequest, utcnow
 from ..urls import external_url
 from . import audit, documents, mail, tokens
@@ -64,13 +65,33 @@ def for_request(session: Session, req: PrivacyRequest) -> AgentAuthorization | N
     return session.execute(select(AgentAuthorization).where(AgentAuthorization.request_id == req.id)).scalar()
 
 
+def find_open_duplicate(session: Session, *, agent_email: str, request_type: str, first_name: str,
+                        last_name: str) -> PrivacyRequest | None:
+    """The same agent's open request of the same kind for the same consumer (a resubmission or a
+    double click), so a second case is not opened."""
+    candidates = session.execute(
+        select(PrivacyRequest).join(AgentAuthorization, AgentAuthorization.request_id == PrivacyRequest.id)
+        .where(AgentAuthorization.agent_email == agent_email, PrivacyRequest.request_type == request_type,
+               PrivacyRequest.status.in_(OPEN)).order_by(PrivacyRequest.id)).scalars()
+    name = (first_name.strip().casefold(), last_name.strip().casefold())
+    return next((r for r in candidates if (r.first_name.casefold(), r.last_name.casefold()) == name), None)
+
+
 def submit(session: Session, *, new: NewAgentRequest, upload: Upload) -> PrivacyRequest:
     """Record a request made by an agent, with its authorization document; mail the agent a link
     to confirm their email. Raises documents.DocumentRejected (nothing saved) for a refused file."""
-    # The file is checked first: a refused upload leaves no request behind.
-    doc = documents.store(session, stream=upload.stream, filename=upload.filename,
-                          declared_type=upload.content_type, purpose="authorization", uploaded_by="agent")
+    # The file is checked first: a refused upload gets its message whether or not a case exists.
+    data = documents.inspect(stream=upload.stream, filename=upload.filename, declared_type=upload.content_type,
+                             purpose="authorization")
     now = utcnow()
+    duplicate = find_open_duplicate(session, agent_email=normalize_email(new.agent_email),
+                                    request_type=new.request_type, first_name=new.consumer_first_name,
+                                    last_name=new.consumer_last_name)
+    if duplicate is not None:
+        _point_to_duplicate(session, duplicate, now)
+        return duplicate
+    doc = documents.store(session, stream=io.BytesIO(data), filename=upload.filename,
+                          declared_type=upload.content_type, purpose="authorization", uploaded_by="agent")
     business = new.agent_kind == "business"
     req = PrivacyRequest(
         reference=new_reference(), request_type=new.request_type, status=AWAITING_EMAIL, manner="web",
@@ -100,6 +121,20 @@ def submit(session: Session, *, new: NewAgentRequest, upload: Upload) -> Privacy
     session.commit()
     log.info("agent request %s submitted (%s, %s)", req.reference, req.request_type, new.authorization_kind)
     return req
+
+
+def _point_to_duplicate(session: Session, req: PrivacyRequest, now: datetime) -> None:
+    """Tell the agent about the open case instead of opening a second one (same page either way)."""
+    auth = for_request(session, req)
+    audit.record(session, action="duplicate_submission", actor="agent", request_id=req.id)
+    if req.status == AWAITING_EMAIL:
+        verification_mail(session, req, auth, now)
+    else:
+        mail.queue(session, to=req.email, template="agent_duplicate", request_id=req.id,
+                   subject=_("You already have an open request for %(name)s", name=f"{req.first_name} {req.last_name}"),
+                   context=_context(req, auth))
+    session.commit()
+    log.info("duplicate agent submission pointed to request %s", req.reference)
 
 
 def verification_mail(session: Session, req: PrivacyRequest, auth: AgentAuthorization, now: datetime) -> None:

@@ -389,13 +389,7 @@ def _blobs_rolled_back(session, transaction):
             log.warning("could not remove an uncommitted document blob")
 
 
-def store(session: Session, *, stream, filename: str | None, declared_type: str | None, purpose: str,
-          request_id: int | None = None, uploaded_by: str) -> Document:
-    """Check, encrypt and keep one upload; raise DocumentRejected with a message to show.
-
-    The document row is added and flushed in the caller's transaction (the caller commits, so
-    the document and what it belongs to are saved together); its blob is removed on rollback.
-    """
+def _inspect(*, stream, filename: str | None, declared_type: str | None, purpose: str) -> tuple[bytes, Kind]:
     if purpose not in PURPOSES:
         raise ValueError(f"unknown document purpose {purpose!r}")
     data = read_capped(stream, max_bytes())
@@ -404,6 +398,22 @@ def store(session: Session, *, stream, filename: str | None, declared_type: str 
                                code="empty")
     kind = _detect(data, purpose)
     _check_claims(kind, filename, declared_type, purpose)
+    return data, kind
+
+
+def inspect(*, stream, filename: str | None, declared_type: str | None, purpose: str) -> bytes:
+    """Run every check of `store` without keeping anything; the accepted bytes, or DocumentRejected."""
+    return _inspect(stream=stream, filename=filename, declared_type=declared_type, purpose=purpose)[0]
+
+
+def store(session: Session, *, stream, filename: str | None, declared_type: str | None, purpose: str,
+          request_id: int | None = None, uploaded_by: str) -> Document:
+    """Check, encrypt and keep one upload; raise DocumentRejected with a message to show.
+
+    The document row is added and flushed in the caller's transaction (the caller commits, so
+    the document and what it belongs to are saved together); its blob is removed on rollback.
+    """
+    data, kind = _inspect(stream=stream, filename=filename, declared_type=declared_type, purpose=purpose)
     ring = keyring()
     storage, name = get_storage(), new_name()
     storage.put(name, ring.fernet.encrypt(data))

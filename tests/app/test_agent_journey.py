@@ -220,3 +220,25 @@ def test_a_100_mb_upload_is_refused_before_it_is_read(client, app):
     assert resp.status_code == 413 and "That upload is too large" in resp.get_data(as_text=True)
     assert body.read_bytes < 1024 * 1024
     assert count(app, PrivacyRequest) == 0
+
+
+def test_a_resubmission_points_to_the_open_case(client, app, mailbox):
+    submit(client)
+    again = submit(client, consumer_first_name="ana", consumer_last_name="RUIZ")  # a double click, or a retry
+    assert again.status_code == 303 and again.headers["Location"] == "/agent/requests/sent?type=delete"
+    assert (count(app, PrivacyRequest), count(app, Document)) == (1, 1)
+    assert len([p for p in (Path(app.instance_path) / "documents").iterdir()]) == 1
+    # Still unconfirmed: the agent gets a fresh confirmation link for the same case.
+    assert [m["Subject"] for m in mailbox.to("maria@lienpartners.example")] == [
+        "Confirm the request you made for Ana Ruiz"] * 2
+    confirm_agent_email(client, mailbox.last("maria@lienpartners.example"))
+    submit(client)
+    [req] = rows(app, PrivacyRequest)
+    assert mailbox.last("maria@lienpartners.example")["Subject"] == "You already have an open request for Ana Ruiz"
+    assert req.reference in body(mailbox.last("maria@lienpartners.example"))
+    # Another consumer, or another kind of request, is a new case.
+    submit(client, consumer_first_name="Luis")
+    submit(client, request_type="access")
+    assert count(app, PrivacyRequest) == 3
+    # A refused file gets its message even when a case is open.
+    assert submit(client, upload=(files.ELF, "letter.pdf", "application/pdf")).status_code == 422

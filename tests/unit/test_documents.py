@@ -221,6 +221,14 @@ def test_wrong_declared_type_or_extension_is_refused(session, data, filename, de
     assert error.code == "mismatch" and "does not match its content" in str(error.message)
 
 
+def test_inspect_checks_without_keeping_anything(session, app):
+    assert documents.inspect(stream=io.BytesIO(files.png()), filename="a.png", declared_type="image/png",
+                             purpose="evidence") == files.png()
+    with pytest.raises(DocumentRejected):
+        documents.inspect(stream=io.BytesIO(files.SVG), filename="a.png", declared_type="image/png", purpose="evidence")
+    assert blobs(app) == [] and session.execute(select(func.count()).select_from(Document)).scalar() == 0
+
+
 def test_unknown_purpose_is_a_programming_error(session):
     with pytest.raises(ValueError):
         documents.store(session, stream=io.BytesIO(files.pdf()), filename="a.pdf", declared_type="application/pdf",
