@@ -242,3 +242,16 @@ def test_a_resubmission_points_to_the_open_case(client, app, mailbox):
     assert count(app, PrivacyRequest) == 3
     # A refused file gets its message even when a case is open.
     assert submit(client, upload=(files.ELF, "letter.pdf", "application/pdf")).status_code == 422
+
+
+def test_opt_out_through_an_agent_waits_only_for_the_signed_permission(client, app, mailbox):
+    from portal import lifecycle
+    submit(client, request_type="opt_out")
+    [req] = rows(app, PrivacyRequest)
+    # §7026(f): 15 business days from receipt, whatever the authorization review takes.
+    assert req.response_due == lifecycle.add_business_days(lifecycle.local_date(req.received_at), 15)
+    confirm_agent_email(client, mailbox.last("maria@lienpartners.example"))
+    [req] = rows(app, PrivacyRequest)
+    assert (req.status, req.hold_reason) == ("on_hold", "agent_authorization")
+    assert req.declaration_signature is None  # §7026(j): no identity verification of the consumer
+    assert link_in(mailbox.last("ana.ruiz@example.org"), "/agent/confirm/")
