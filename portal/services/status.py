@@ -28,7 +28,7 @@ def send_link(session: Session, *, reference: str, email: str) -> None:
     token = tokens.issue(session, purpose="status", ttl=timedelta(minutes=minutes), **owner)
     mail.queue(session, to=case.email, template="status_link",
                subject=_("Your link to %(reference)s", reference=case.reference),
-               context={"reference": case.reference, "name": case.first_name if is_request else case.name,
+               context={"reference": case.reference, "name": requests.recipient_name(session, case) if is_request else case.name,
                         "link": external_url("public.status_token", token=token.value), "minutes": minutes},
                request_id=case.id if is_request else None)
     audit.record(session, action="status_link_sent", actor="requester", **owner)
