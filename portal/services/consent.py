@@ -392,18 +392,24 @@ def export_csv(session: Session, *, actor: str) -> Iterator[str]:
     """Every record as CSV lines, oldest first; the export is audited before the first line."""
     audit.record(session, action="consent_export", actor=actor, detail="consent records CSV")
     session.commit()
-    keys = [c.key for c in categories()]
-    header = ["receipt_id", "consent_id", "created_at", "policy_version", "source", "gpc", "user_agent_family", *keys]
+    cats = categories()
+    header = ["receipt_id", "consent_id", "created_at", "policy_version", "source", "gpc", "user_agent_family",
+              *(c.key for c in cats)]
 
     def lines() -> Iterator[str]:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(header)
         stmt = select(ConsentRecord).order_by(ConsentRecord.id).execution_options(yield_per=2000)
-        for i, record in enumerate(session.execute(stmt).scalars(), 1):
+        # The stream outlives the request's session, so it reads through its own and closes it.
+        with Session(session.get_bind()) as reader:
+            yield from _rows(reader, stmt, writer, buffer)
+
+    def _rows(reader: Session, stmt, writer, buffer) -> Iterator[str]:
+        for i, record in enumerate(reader.execute(stmt).scalars(), 1):
             writer.writerow([record.receipt_id, record.consent_id, record.created_at.isoformat(), record.policy_version,
                              record.source, "yes" if record.gpc else "no", record.user_agent_family or "",
-                             *(purpose_status(c, record) for c in categories())])
+                             *(purpose_status(c, record) for c in cats)])
             if i % 500 == 0:
                 yield buffer.getvalue()
                 buffer.seek(0)
