@@ -194,10 +194,10 @@ def test_export_is_audited_and_lists_every_record(session):
     cid = _id()
     consent.record_choice(session, consent_id=cid, action="accept_all", source="banner", gpc_signal=False, user_agent=CHROME)
     consent.resolve(session, consent_id=cid, gpc_signal=True, user_agent=None)
-    lines = consent.export_csv(session, actor="staff:1")
+    lines = consent.export_csv(session, actor="staff:1")  # audited before the first line is read
+    rows = list(csv.DictReader(io.StringIO("".join(lines))))
     [event] = session.execute(select(AuditEvent).where(AuditEvent.action == "consent_export")).scalars()
     assert event.actor == "staff:1"
-    rows = list(csv.DictReader(io.StringIO("".join(lines))))
     assert [(r["source"], r["gpc"], r["advertising"], r["analytics"], r["necessary"]) for r in rows] == [
         ("banner", "no", "granted", "granted", "always_on"), ("gpc", "yes", "declined", "granted", "always_on")]
     assert rows[0]["consent_id"] == cid and rows[0]["user_agent_family"] == "Chrome"
