@@ -70,7 +70,6 @@ DEFAULTS = dict(
     CONSENT_COOKIE_DAYS=395,  # about 13 months
     CONSENT_COOKIE_SAMESITE="Lax",  # "None" (with HTTPS) when the business's site is on another site
     CONSENT_STATE_CACHE_SECONDS=86400,
-    CONSENT_API_TOKEN_SECONDS=12 * 3600,
     CONSENT_JURISDICTION="US-CA",
     CONSENT_POLICY_URL=None,  # None: <BASE_URL>/privacy
     GPC_LAST_UPDATE="2026-11-28",  # the date in /.well-known/gpc.json

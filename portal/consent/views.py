@@ -12,10 +12,17 @@ from ..extensions import csrf, limiter
 from ..public.views import is_htmx
 from ..services import consent as consent_service
 from ..services.consent import ConsentState
+from .fastpath import ConsentFastPath, api_headers
 from .forms import preferences_form
 
 bp = Blueprint("consent", __name__)
 log = logging.getLogger(__name__)
+
+
+@bp.record_once
+def _install_fast_path(setup_state):
+    app = setup_state.app
+    app.wsgi_app = ConsentFastPath(app, app.wsgi_app)
 
 
 def gpc_signal() -> bool:
@@ -159,13 +166,15 @@ def _own_origin(origin: str | None) -> bool:
 
 def _api_response(payload: dict, status: int = 200) -> Response:
     response = Response(json.dumps(payload, separators=(",", ":")), status=status, mimetype="application/json")
-    response.headers["Cache-Control"] = "no-store, private"
-    response.vary.update(("Origin", "Cookie", "Sec-GPC"))
-    origin = request.headers.get("Origin")
-    if _allowed_origin(origin):
-        response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Access-Control-Allow-Credentials"] = "true"
+    api_headers(response, request.headers.get("Origin"), current_app.config)
     return response
+
+
+@limiter.request_filter
+def _hot_path() -> bool:
+    """GET /api/consent runs on every page view of the business's site: no rate limit, and the
+    limiter's per-request bookkeeping is skipped altogether."""
+    return request.endpoint == "consent.api_consent"
 
 
 @bp.get("/api/consent", provide_automatic_options=False)

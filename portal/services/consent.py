@@ -1,9 +1,14 @@
 """Cookie consent: categories from configuration, append-only records, GPC, receipts, statistics."""
+import base64
 import csv
+import hashlib
+import hmac
 import io
+import json
 import logging
 import re
 import secrets
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,7 +17,6 @@ from datetime import datetime
 from flask import current_app
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from sqlmodel import Session
 
@@ -265,37 +269,47 @@ def receipt(record: ConsentRecord) -> dict:
 
 # --- the signed state cache and the API token ---------------------------------------------------
 
-def _serializer(salt: str) -> URLSafeTimedSerializer:
-    key = f"consent_serializer_{salt}"
-    serializer = current_app.extensions.get(key)
-    if serializer is None:
-        serializer = current_app.extensions[key] = URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=salt)
-    return serializer
+def _key(purpose: str) -> bytes:
+    """A key for one purpose, derived from SECRET_KEY (so rotating the secret resets them all)."""
+    name = f"consent_key_{purpose}"
+    key = current_app.extensions.get(name)
+    if key is None:
+        key = current_app.extensions[name] = hashlib.sha256(
+            purpose.encode() + b"\0" + str(current_app.config["SECRET_KEY"]).encode()).digest()
+    return key
+
+
+def _mac(purpose: str, data: str) -> str:
+    return hmac.new(_key(purpose), data.encode(), hashlib.sha256).hexdigest()
 
 
 def state_cookie(state: ConsentState) -> str | None:
-    """The latest record, signed, so the hot path can answer without a query."""
+    """The latest record, signed (HMAC-SHA256) with its issue time, so the hot path can answer
+    without a query. Plain hmac rather than itsdangerous: this runs on every page view."""
     s = state.snapshot
     if s is None or state.consent_id is None:
         return None
-    return _serializer("consent-state").dumps(
-        [state.consent_id, s.record_id, s.receipt_id, s.choices, s.policy_version, s.source, s.gpc,
-         s.created_at.isoformat()])
+    payload = [state.consent_id, s.record_id, s.receipt_id, s.choices, s.policy_version, s.source, s.gpc,
+               s.created_at.isoformat(), int(time.time())]
+    body = base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+    return f"{body}.{_mac('consent-state', body)}"
 
 
 def state_from_cookie(value: str | None, *, consent_id: str, gpc_signal: bool) -> ConsentState | None:
     """The state the cookie holds, when it is ours, fresh, for this consent id and this policy
     version, and does not need a GPC record written; otherwise None (ask the database)."""
-    if not value:
+    body, _, mac = (value or "").rpartition(".")
+    if not body or not hmac.compare_digest(mac, _mac("consent-state", body)):
         return None
     try:
-        data = _serializer("consent-state").loads(value, max_age=current_app.config["CONSENT_STATE_CACHE_SECONDS"])
-        cid, record_id, receipt_id, choices, version, source, gpc, created = data
+        cid, record_id, receipt_id, choices, version, source, gpc, created, issued = json.loads(
+            base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
         snapshot = Snapshot(record_id=record_id, receipt_id=receipt_id, choices=choices, policy_version=version,
                             source=source, gpc=gpc, created_at=datetime.fromisoformat(created))
-    except (BadSignature, ValueError, TypeError):
+    except (ValueError, TypeError):
         return None
-    if cid != consent_id or version != policy_version():
+    if cid != consent_id or version != policy_version() or \
+            not 0 <= time.time() - issued <= current_app.config["CONSENT_STATE_CACHE_SECONDS"]:
         return None
     state = state_for(snapshot, consent_id=consent_id, gpc_signal=gpc_signal)
     if gpc_signal and not state.gpc_honored:
@@ -304,18 +318,13 @@ def state_from_cookie(value: str | None, *, consent_id: str, gpc_signal: bool) -
 
 
 def api_token(consent_id: str) -> str:
-    """The token a page obtains from GET /api/consent and sends back with a POST."""
-    return _serializer("consent-api").dumps(consent_id)
+    """The token a page obtains from GET /api/consent and sends back with a POST: an HMAC of the
+    consent id, so only a page allowed to read the GET answer (CORS) can post for this visitor."""
+    return _mac("consent-api-token", consent_id)
 
 
 def check_api_token(token: str | None, *, consent_id: str) -> bool:
-    if not token:
-        return False
-    try:
-        value = _serializer("consent-api").loads(token, max_age=current_app.config["CONSENT_API_TOKEN_SECONDS"])
-    except BadSignature:
-        return False
-    return secrets.compare_digest(str(value), consent_id)
+    return bool(token) and hmac.compare_digest(str(token), api_token(consent_id))
 
 
 def api_view(state: ConsentState, *, token: str) -> dict:

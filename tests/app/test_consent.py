@@ -259,6 +259,19 @@ def test_api_get_answers_from_the_signed_cookie_without_a_query(client, app):
     assert _api(client)["decided"] is False and statements == []
 
 
+def test_fast_path_answers_like_the_flask_path(client):
+    _choose(client, "save", analytics="y")
+    fast = client.get("/api/consent", headers={"Origin": SITE})  # answered from the signed cookie
+    client.delete_cookie("portal_consent_state")
+    slow = client.get("/api/consent", headers={"Origin": SITE})  # through Flask, one query
+    assert fast.get_json() == slow.get_json() and fast.get_json()["decided"] is True
+    assert "Set-Cookie" not in fast.headers  # no session, no new cookie on the hot path
+    assert client.get_cookie("portal_consent_state") is not None  # the Flask path issued it again
+    for name in ("Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options",
+                 "Cache-Control", "Vary", "Access-Control-Allow-Origin", "Access-Control-Allow-Credentials"):
+        assert fast.headers[name] == slow.headers[name], name
+
+
 def test_api_cors_allowed_and_refused_origins(client):
     allowed = client.get("/api/consent", headers={"Origin": SITE})
     assert allowed.headers["Access-Control-Allow-Origin"] == SITE
