@@ -83,7 +83,8 @@ class Gunicorn:
                     return
             except OSError:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"gunicorn {target} exited: {self.proc.stderr.read().decode()[-2000:]}")
+                    detail = self.proc.stderr.read().decode()[-2000:]
+                    raise RuntimeError(f"gunicorn {target} exited: {detail}") from None
                 time.sleep(0.2)
         raise RuntimeError(f"gunicorn {target} did not start")
 

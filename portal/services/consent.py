@@ -158,7 +158,8 @@ def resolve(session: Session, *, consent_id: str | None, gpc_signal: bool, user_
         return state
     if consent_id is None:
         raise ValueError("a GPC opt-out needs a consent id to record it under")
-    kept = dict(state.snapshot.choices) if state.snapshot and state.snapshot.policy_version == state.policy_version else {}
+    current = state.snapshot is not None and state.snapshot.policy_version == state.policy_version
+    kept = dict(state.snapshot.choices) if current else {}
     for c in categories():
         if c.sale_or_sharing:
             kept[c.key] = False

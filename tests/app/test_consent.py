@@ -284,13 +284,15 @@ def test_api_cors_allowed_and_refused_origins(client):
     preflight = client.options("/api/consent", headers={"Origin": SITE, "Access-Control-Request-Method": "POST"})
     assert preflight.status_code == 204 and preflight.headers["Access-Control-Allow-Origin"] == SITE
     assert "X-Consent-Token" in preflight.headers["Access-Control-Allow-Headers"]
-    bad = client.options("/api/consent", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+    bad = client.options("/api/consent",
+                         headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
     assert bad.status_code == 403 and "Access-Control-Allow-Origin" not in bad.headers
 
 
 def _api_post(client, body, origin=SITE, token=None, headers=None):
     token = token if token is not None else _api(client)["token"]
-    return client.post("/api/consent", json=body, headers={"Origin": origin, "X-Consent-Token": token, **(headers or {})})
+    return client.post("/api/consent", json=body,
+                       headers={"Origin": origin, "X-Consent-Token": token, **(headers or {})})
 
 
 def test_api_post_records_a_choice(client, app):

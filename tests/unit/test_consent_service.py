@@ -15,6 +15,11 @@ def _id():
     return consent.new_consent_id()
 
 
+def _record(session, consent_id, action, source="banner", gpc_signal=False, user_agent=None, **selected):
+    return consent.record_choice(session, consent_id=consent_id, action=action, source=source, gpc_signal=gpc_signal,
+                                 user_agent=user_agent, selected=selected or None)
+
+
 def _count(session) -> int:
     return session.execute(select(func.count()).select_from(ConsentRecord)).scalar()
 
@@ -43,7 +48,7 @@ def test_accept_and_reject_all(session, action, expected):
 
 def test_save_selected_categories_and_history_is_kept(session):
     cid = _id()
-    consent.record_choice(session, consent_id=cid, action="accept_all", source="banner", gpc_signal=False, user_agent=None)
+    _record(session, cid, "accept_all")
     state = consent.record_choice(session, consent_id=cid, action="save", source="center", gpc_signal=False,
                                   user_agent=None, selected={"analytics": True})
     assert state.choices == {"necessary": True, "functional": False, "analytics": True, "advertising": False}
@@ -71,7 +76,7 @@ def test_unknown_category_action_or_forged_id_is_refused(session):
 
 def test_records_are_append_only(session):
     cid = _id()
-    consent.record_choice(session, consent_id=cid, action="accept_all", source="center", gpc_signal=False, user_agent=None)
+    _record(session, cid, "accept_all", source="center")
     record = consent.latest_record(session, consent_id=cid)
     record.choices = {"functional": False, "analytics": False, "advertising": False}
     with pytest.raises(ValueError, match="append-only"):
@@ -86,14 +91,15 @@ def test_records_are_append_only(session):
 
 def test_gpc_opts_out_once_and_keeps_other_choices(session):
     cid = _id()
-    consent.record_choice(session, consent_id=cid, action="accept_all", source="banner", gpc_signal=False, user_agent=None)
+    _record(session, cid, "accept_all")
     state = consent.resolve(session, consent_id=cid, gpc_signal=True, user_agent=None)
     assert state.gpc_honored and state.decided and state.gpc_applied_at is not None
     assert state.choices == {"necessary": True, "functional": True, "analytics": True, "advertising": False}
     again = consent.resolve(session, consent_id=cid, gpc_signal=True, user_agent=None)
     assert again.snapshot.record_id == state.snapshot.record_id  # recorded once, not on every view
     records = consent.history(session, consent_id=cid)
-    assert [(r.source, r.gpc, r.choices["advertising"]) for r in records] == [("gpc", True, False), ("banner", False, True)]
+    assert [(r.source, r.gpc, r.choices["advertising"]) for r in records] == [
+        ("gpc", True, False), ("banner", False, True)]
     # Without the signal the record stays: advertising stays off until the visitor turns it on.
     off = consent.resolve(session, consent_id=cid, gpc_signal=False, user_agent=None)
     assert not off.gpc_signal and not off.gpc_honored and off.choices["advertising"] is False
@@ -112,12 +118,12 @@ def test_gpc_before_any_choice_records_only_the_opt_out(session):
 
 def test_new_policy_version_asks_again_and_keeps_history(app, session):
     cid = _id()
-    consent.record_choice(session, consent_id=cid, action="accept_all", source="banner", gpc_signal=False, user_agent=None)
+    _record(session, cid, "accept_all")
     app.config["CONSENT_POLICY_VERSION"] = "2027-01-01"
     state = consent.resolve(session, consent_id=cid, gpc_signal=False, user_agent=None)
     assert not state.decided and state.choices["analytics"] is False
     assert state.snapshot.policy_version == "2026-11-28"
-    consent.record_choice(session, consent_id=cid, action="reject_all", source="center", gpc_signal=False, user_agent=None)
+    _record(session, cid, "reject_all", source="center")
     assert [r.policy_version for r in consent.history(session, consent_id=cid)] == ["2027-01-01", "2026-11-28"]
 
 
@@ -176,13 +182,13 @@ def test_user_agent_is_reduced_to_a_family(agent, family):
 
 def test_statistics_count_each_visitors_latest_choice_per_version(app, session):
     a, b, c = _id(), _id(), _id()
-    consent.record_choice(session, consent_id=a, action="accept_all", source="banner", gpc_signal=False, user_agent=None)
+    _record(session, a, "accept_all")
     consent.record_choice(session, consent_id=a, action="save", source="center", gpc_signal=False, user_agent=None,
                           selected={"analytics": True})
-    consent.record_choice(session, consent_id=b, action="reject_all", source="banner", gpc_signal=False, user_agent=None)
+    _record(session, b, "reject_all")
     consent.resolve(session, consent_id=c, gpc_signal=True, user_agent=None)
     app.config["CONSENT_POLICY_VERSION"] = "2027-01-01"
-    consent.record_choice(session, consent_id=a, action="accept_all", source="banner", gpc_signal=False, user_agent=None)
+    _record(session, a, "accept_all")
     new, old = consent.statistics(session)
     assert (new.policy_version, new.records, new.visitors, new.decided, new.gpc) == ("2027-01-01", 1, 1, 1, 0)
     assert new.granted == {"functional": 1, "analytics": 1, "advertising": 1}
@@ -192,7 +198,7 @@ def test_statistics_count_each_visitors_latest_choice_per_version(app, session):
 
 def test_export_is_audited_and_lists_every_record(session):
     cid = _id()
-    consent.record_choice(session, consent_id=cid, action="accept_all", source="banner", gpc_signal=False, user_agent=CHROME)
+    _record(session, cid, "accept_all", user_agent=CHROME)
     consent.resolve(session, consent_id=cid, gpc_signal=True, user_agent=None)
     lines = consent.export_csv(session, actor="staff:1")  # audited before the first line is read
     rows = list(csv.DictReader(io.StringIO("".join(lines))))
