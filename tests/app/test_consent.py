@@ -392,3 +392,13 @@ def test_signed_out_visitors_are_sent_to_sign_in(staff_app, path):
     assert resp.status_code in (302, 303, 401, 403)
     if resp.status_code in (302, 303):
         assert resp.headers["Location"].startswith("/staff/login")
+
+
+def test_posts_are_rate_limited_but_the_hot_path_is_not(app_config):
+    app = create_app({**app_config, "RATELIMIT_CONSENT": "2 per minute"})
+    client = app.test_client()
+    token = _api(client)["token"]
+    codes = [_api_post(client, {"action": "reject_all"}, token=token).status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    assert all(client.get("/api/consent").status_code == 200 for _ in range(5))
+    app.extensions["db_engine"].dispose()
