@@ -4,6 +4,7 @@ import secrets
 from pathlib import Path
 
 from cryptography.fernet import Fernet
+from flask_babel import lazy_gettext as _l
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,6 +70,33 @@ DEFAULTS = dict(
     ARGON2_TIME_COST=3,
     ARGON2_MEMORY_KIB=65536,
     ARGON2_PARALLELISM=4,
+    # Cookie-preference center. A new privacy policy version (PRIVACY_POLICY_FILE) asks every visitor
+    # again. Category keys are form field names: lowercase letters, digits, "_".
+    CONSENT_CATEGORIES=[
+        dict(key="necessary", required=True, sale_or_sharing=False, label=_l("Strictly necessary"),
+             description=_l("Keep the site working and secure: your session, the protection against forged "
+                            "forms, and the record of the choices you make on this page. They cannot be "
+                            "switched off, and they are never used to track you.")),
+        dict(key="functional", required=False, sale_or_sharing=False, label=_l("Functional"),
+             description=_l("Remember settings you choose, such as your language, so you do not have to "
+                            "set them again on your next visit.")),
+        dict(key="analytics", required=False, sale_or_sharing=False, label=_l("Analytics"),
+             description=_l("Count visits and see which pages are used, so we can improve the site. "
+                            "The counts stay with us.")),
+        dict(key="advertising", required=False, sale_or_sharing=True, label=_l("Advertising (sale or sharing)"),
+             description=_l("Let advertising partners use cookies to show you ads on other sites. Under "
+                            "California law this is a sale or sharing of your personal information.")),
+    ],
+    CONSENT_ALLOWED_ORIGINS=[],  # origins of the business's own site allowed to call /api/consent
+    CONSENT_COOKIE_NAME="portal_consent_id",
+    CONSENT_STATE_COOKIE_NAME="portal_consent_state",  # signed cache of the current choices
+    CONSENT_COOKIE_DAYS=395,  # about 13 months
+    CONSENT_COOKIE_SAMESITE="Lax",  # "None" (with HTTPS) when the business's site is on another site
+    CONSENT_STATE_CACHE_SECONDS=86400,
+    CONSENT_JURISDICTION="US-CA",
+    CONSENT_POLICY_URL=None,  # None: <BASE_URL>/privacy
+    GPC_LAST_UPDATE="2026-11-28",  # the date in /.well-known/gpc.json
+    RATELIMIT_CONSENT="60 per minute",
 )
 
 

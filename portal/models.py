@@ -1,7 +1,7 @@
 """SQLModel tables. Timestamps are timezone-aware UTC; public references are never primary keys."""
 from datetime import date, datetime, timezone
 
-from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, Integer, Text, TypeDecorator, UniqueConstraint, event
 from sqlmodel import Field, SQLModel
 
 SQLModel.metadata.naming_convention = {
@@ -342,3 +342,32 @@ class AgentAuthorization(SQLModel, table=True):
     reviewed_by: str | None = Field(default=None, max_length=64)
     reviewed_at: datetime | None = _ts()
     created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+
+
+class ConsentRecord(SQLModel, table=True):
+    """One cookie choice by one visitor, append-only: the latest row is the current state."""
+
+    __tablename__ = "consent_record"
+    __table_args__ = (
+        # The current state: the newest row of one consent id (the API's one indexed query).
+        Index("ix_consent_record_current", "consent_id", "id"),
+        # Statistics: the newest row per visitor and policy version.
+        Index("ix_consent_record_version", "policy_version", "consent_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    receipt_id: str = Field(max_length=36, unique=True)
+    consent_id: str = Field(max_length=64)  # the random id in the visitor's first-party cookie
+    # {"functional": true, ...} for the categories decided; a GPC-only record holds only advertising.
+    choices: dict = Field(sa_column=Column(JSON, nullable=False))
+    policy_version: str = Field(max_length=32)
+    source: str = Field(max_length=8)  # banner | center | api | gpc
+    gpc: bool = Field(default=False)  # the Global Privacy Control signal was present
+    user_agent_family: str | None = Field(default=None, max_length=16)  # never the full string, never an IP
+    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+
+
+@event.listens_for(ConsentRecord, "before_update")
+@event.listens_for(ConsentRecord, "before_delete")
+def _consent_records_are_append_only(_mapper, _connection, target):
+    raise ValueError(f"consent record {target.id} is append-only: add a new record instead")

@@ -32,10 +32,20 @@ def _split(text: str) -> tuple[dict[str, str], str]:
 
 
 def current() -> Policy:
-    """The policy in force, read from the instance folder or the shipped default."""
+    """The policy in force, read from the instance folder or the shipped default.
+
+    Cached until the file changes: the consent API asks for the version on every call."""
     path = Path(current_app.instance_path) / current_app.config["PRIVACY_POLICY_FILE"]
-    header, body = _split((path if path.is_file() else DEFAULT).read_text(encoding="utf-8"))
+    if not path.is_file():
+        path = DEFAULT
+    stamp = (str(path), path.stat().st_mtime_ns)
+    cached = current_app.extensions.get("privacy_policy")
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    header, body = _split(path.read_text(encoding="utf-8"))
     # The file is the business's own text; raw HTML in it is not rendered, only Markdown.
     html = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table").render(body)
-    return Policy(version=header.get("version", "1"), effective=date.fromisoformat(header["effective"]),
-                  html=Markup(html))
+    policy = Policy(version=header.get("version", "1"), effective=date.fromisoformat(header["effective"]),
+                    html=Markup(html))
+    current_app.extensions["privacy_policy"] = (stamp, policy)
+    return policy

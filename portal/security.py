@@ -42,14 +42,19 @@ def register(app):
 
     @app.after_request
     def _headers(response):
-        h = response.headers
-        h.setdefault("Content-Security-Policy", CSP)
-        h["X-Content-Type-Options"] = "nosniff"
-        h["Referrer-Policy"] = "no-referrer"
-        h["X-Frame-Options"] = "DENY"
-        h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
-        if app.config["SESSION_COOKIE_SECURE"]:
-            h["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-        if response.mimetype in ("text/html", "application/json"):
-            h.setdefault("Cache-Control", "no-store")
-        return response
+        return apply_headers(response, app.config)
+
+
+def apply_headers(response, config):
+    """The baseline headers; also used by the consent API's fast path, which bypasses Flask."""
+    h = response.headers
+    h.setdefault("Content-Security-Policy", CSP)
+    h["X-Content-Type-Options"] = "nosniff"
+    h["Referrer-Policy"] = "no-referrer"
+    h["X-Frame-Options"] = "DENY"
+    h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
+    if config["SESSION_COOKIE_SECURE"]:
+        h["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    if response.mimetype in ("text/html", "application/json"):
+        h.setdefault("Cache-Control", "no-store")
+    return response

@@ -121,3 +121,9 @@ def post_form(client, url: str, data: dict, form_url: str | None = None, **kw):
 
 
 STAFF_PASSWORD = "correct horse battery staple"  # the known password of staff made by `staff_login`
+
+
+def publish_policy(app, version: str, effective: str = "2027-01-01") -> None:
+    """Put a new privacy policy in the instance folder, as an operator would."""
+    (Path(app.instance_path) / app.config["PRIVACY_POLICY_FILE"]).write_text(
+        f"---\nversion: {version}\neffective: {effective}\n---\n## Our policy\nWe changed it.\n", encoding="utf-8")

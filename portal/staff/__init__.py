@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
-from . import access, auth, views  # noqa: E402,F401  (user loader; routes on bp)
+from . import access, auth, consent_admin, views  # noqa: E402,F401  (user loader; routes on bp)

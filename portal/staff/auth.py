@@ -49,7 +49,8 @@ def _console():
 def _console_links() -> list[dict]:
     """The console navigation: the links this staff member may use, among routes that exist."""
     links = [("/staff/", _("Queue"), ROLES), ("/staff/metrics", _("Metrics"), ROLES),
-             (url_for("staff.admin_staff"), _("Staff"), (ADMIN,)), (url_for("staff.account"), _("Account"), ROLES)]
+             ("/staff/consent", _("Consent"), (ADMIN,)), (url_for("staff.admin_staff"), _("Staff"), (ADMIN,)),
+             (url_for("staff.account"), _("Account"), ROLES)]
     adapter = current_app.url_map.bind("localhost")
     found = []
     for href, label, roles in links:

@@ -1,0 +1,1 @@
+"""The cookie-preference center, its banner, the consent API and the GPC declaration."""

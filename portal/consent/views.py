@@ -1,0 +1,241 @@
+"""The cookie-preference center, the banner, the consent API and /.well-known/gpc.json."""
+import json
+import logging
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from sqlalchemy.exc import SQLAlchemyError
+
+from .. import db
+from ..extensions import csrf, limiter
+from ..public.views import is_htmx
+from ..services import consent as consent_service
+from ..services.consent import ConsentState
+from .fastpath import ConsentFastPath, api_headers
+from .forms import preferences_form
+
+bp = Blueprint("consent", __name__)
+log = logging.getLogger(__name__)
+
+
+@bp.record_once
+def _install_fast_path(setup_state):
+    app = setup_state.app
+    app.wsgi_app = ConsentFastPath(app, app.wsgi_app)
+
+
+def gpc_signal() -> bool:
+    """The Global Privacy Control header; the specification's only valid value is "1"."""
+    return request.headers.get("Sec-GPC", "").strip() == "1"
+
+
+def _cookie_consent_id() -> str | None:
+    value = request.cookies.get(current_app.config["CONSENT_COOKIE_NAME"])
+    return value if consent_service.is_consent_id(value) else None
+
+
+def _issue_consent_id() -> str:
+    g.consent_new_id = consent_service.new_consent_id()
+    return g.consent_new_id
+
+
+def visitor() -> ConsentState:
+    """This visitor's state, once per request: from the signed state cookie when it is fresh,
+    else one query; a GPC signal is honored and recorded here, before any click."""
+    if "consent_state" in g:
+        return g.consent_state
+    consent_id, gpc = _cookie_consent_id(), gpc_signal()
+    state = consent_id and consent_service.state_from_cookie(
+        request.cookies.get(current_app.config["CONSENT_STATE_COOKIE_NAME"]), consent_id=consent_id, gpc_signal=gpc)
+    if not state:
+        if gpc and consent_id is None:
+            consent_id = _issue_consent_id()
+        state = consent_service.resolve(db.session(), consent_id=consent_id, gpc_signal=gpc,
+                                        user_agent=request.user_agent.string)
+        g.consent_cache_dirty = True
+    g.consent_state = state
+    return state
+
+
+def _remember(state: ConsentState) -> ConsentState:
+    g.consent_state, g.consent_cache_dirty = state, True
+    return state
+
+
+@bp.after_app_request
+def _consent_cookies(response):
+    """Set the consent id and the signed state cache when this request created or changed them."""
+    cfg = current_app.config
+    options = dict(httponly=True, secure=cfg["SESSION_COOKIE_SECURE"], samesite=cfg["CONSENT_COOKIE_SAMESITE"])
+    if g.get("consent_new_id"):
+        response.set_cookie(cfg["CONSENT_COOKIE_NAME"], g.consent_new_id, max_age=cfg["CONSENT_COOKIE_DAYS"] * 86400,
+                            **options)
+    if g.get("consent_cache_dirty"):
+        value = consent_service.state_cookie(g.consent_state)
+        if value:
+            response.set_cookie(cfg["CONSENT_STATE_COOKIE_NAME"], value, max_age=cfg["CONSENT_STATE_CACHE_SECONDS"],
+                                **options)
+    return response
+
+
+@bp.app_context_processor
+def _banner_context():
+    return {"consent_banner_state": _banner_state, "consent_optional_labels": _optional_labels}
+
+
+def _optional_labels() -> list[str]:
+    return [str(c.label) for c in consent_service.categories() if not c.required]
+
+
+def _banner_state() -> ConsentState | None:
+    """The state base.html shows the banner for; None on the center's own pages."""
+    if request.blueprint == "consent":
+        return None
+    try:
+        return visitor()
+    except SQLAlchemyError:
+        # The banner must never take a page down with it (an error page is shown while the
+        # database is unreachable); the next page asks again.
+        log.warning("consent banner skipped: database unavailable")
+        db.session().rollback()
+        return None
+
+
+def _safe_next(value: str | None) -> str:
+    """Only a path on this site: never an open redirect."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value \
+            and not any(ord(ch) < 32 for ch in value):
+        return value
+    return url_for(".preferences")
+
+
+@bp.route("/preferences", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_CONSENT"], methods=["POST"])
+def preferences():
+    """The cookie-preference center; the banner posts here too (§7004: reject is one click, like accept)."""
+    state, categories = visitor(), consent_service.categories()
+    form = preferences_form(categories, state)
+    if form.validate_on_submit():
+        state = _remember(consent_service.record_choice(
+            db.session(), consent_id=state.consent_id or _issue_consent_id(), action=form.chosen_action,
+            source=form.source.data, gpc_signal=gpc_signal(), user_agent=request.user_agent.string,
+            selected=form.selected(categories)))
+        if is_htmx() and form.source.data == "banner":
+            return render_template("consent/_banner_saved.html", state=state)
+        flash(_("Your cookie choices are saved."))
+        return redirect(_safe_next(form.next.data), 303)
+    return render_template("consent/preferences.html", form=form, state=state, categories=categories), \
+        422 if request.method == "POST" else 200
+
+
+@bp.get("/preferences/history")
+def history():
+    """The visitor's own consent records, newest first."""
+    state = visitor()
+    records = consent_service.history(db.session(), consent_id=state.consent_id) if state.consent_id else []
+    return render_template("consent/history.html", state=state, records=records,
+                           categories=consent_service.categories(), status=consent_service.purpose_status)
+
+
+@bp.get("/preferences/receipt", defaults={"receipt_id": None})
+@bp.get("/preferences/receipt/<receipt_id>")
+def receipt(receipt_id):
+    """A consent receipt (JSON, Kantara fields) for the latest or a named record of this visitor."""
+    state = visitor()
+    record = state.consent_id and consent_service.record_for(db.session(), consent_id=state.consent_id,
+                                                             receipt_id=receipt_id)
+    if not record:
+        abort(404)
+    body = json.dumps(consent_service.receipt(record), indent=2, ensure_ascii=False)
+    return Response(body, mimetype="application/json", headers={
+        "Content-Disposition": f'attachment; filename="consent-receipt-{record.receipt_id}.json"',
+        "Cache-Control": "no-store"})
+
+
+# --- the business's website ---------------------------------------------------------------------
+
+def _allowed_origin(origin: str | None) -> bool:
+    """Origins configured for credentialed CORS (the business's own site)."""
+    return bool(origin) and origin in current_app.config["CONSENT_ALLOWED_ORIGINS"]
+
+
+def _own_origin(origin: str | None) -> bool:
+    return bool(origin) and origin == request.host_url.rstrip("/")
+
+
+def _api_response(payload: dict, status: int = 200) -> Response:
+    response = Response(json.dumps(payload, separators=(",", ":")), status=status, mimetype="application/json")
+    api_headers(response, request.headers.get("Origin"), current_app.config)
+    return response
+
+
+@limiter.request_filter
+def _hot_path() -> bool:
+    """GET /api/consent runs on every page view of the business's site: no rate limit, and the
+    limiter's per-request bookkeeping is skipped altogether."""
+    return request.endpoint == "consent.api_consent"
+
+
+@bp.get("/api/consent", provide_automatic_options=False)
+def api_consent():
+    """The hot path: the visitor's current choices as JSON, no template, at most one query."""
+    state = visitor()
+    token = consent_service.api_token(state.consent_id or _issue_consent_id())
+    return _api_response(consent_service.api_view(state, token=token))
+
+
+@bp.post("/api/consent", provide_automatic_options=False)
+@csrf.exempt  # the session-bound CSRF token cannot reach another origin; the checks below replace it
+@limiter.limit(lambda: current_app.config["RATELIMIT_CONSENT"])
+def api_record():
+    """Record a choice from the business's site: an allowed Origin plus the token from GET."""
+    origin, consent_id = request.headers.get("Origin"), _cookie_consent_id()
+    if not (_allowed_origin(origin) or _own_origin(origin)):
+        return _api_response({"error": "origin_not_allowed"}, 403)
+    token = request.headers.get("X-Consent-Token")
+    if consent_id is None or not consent_service.check_api_token(token, consent_id=consent_id):
+        return _api_response({"error": "invalid_token"}, 403)
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict) or not isinstance(data.get("choices", {}), dict):
+        return _api_response({"error": "invalid_body"}, 400)
+    try:
+        state = _remember(consent_service.record_choice(
+            db.session(), consent_id=consent_id, action=str(data.get("action", "save")), source="api",
+            gpc_signal=gpc_signal(), user_agent=request.user_agent.string, selected=data.get("choices")))
+    except ValueError:
+        return _api_response({"error": "invalid_choice"}, 400)
+    return _api_response(consent_service.api_view(state, token=token))
+
+
+@bp.route("/api/consent", methods=["OPTIONS"])
+def api_preflight():
+    """CORS preflight: only configured origins may send credentials and the token header."""
+    origin = request.headers.get("Origin")
+    if not _allowed_origin(origin):
+        return Response(status=403)
+    response = _api_response({}, 204)
+    response.set_data(b"")
+    response.headers.update({"Access-Control-Allow-Methods": "GET, POST",
+                             "Access-Control-Allow-Headers": "Content-Type, X-Consent-Token",
+                             "Access-Control-Max-Age": "600"})
+    return response
+
+
+@bp.get("/.well-known/gpc.json")
+def gpc_json():
+    """The Global Privacy Control support declaration."""
+    response = jsonify(gpc=True, lastUpdate=current_app.config["GPC_LAST_UPDATE"])
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response

@@ -1,0 +1,211 @@
+"""The consent service without HTTP: records, GPC, policy versions, receipts, statistics, export."""
+import csv
+import io
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.models import AuditEvent, ConsentRecord
+from portal.services import consent
+
+CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
+
+from ..support import publish_policy
+
+
+def _id():
+    return consent.new_consent_id()
+
+
+def _record(session, consent_id, action, source="banner", gpc_signal=False, user_agent=None, **selected):
+    return consent.record_choice(session, consent_id=consent_id, action=action, source=source, gpc_signal=gpc_signal,
+                                 user_agent=user_agent, selected=selected or None)
+
+
+def _count(session) -> int:
+    return session.execute(select(func.count()).select_from(ConsentRecord)).scalar()
+
+
+def test_no_record_means_no_choice_and_only_necessary(session):
+    state = consent.resolve(session, consent_id=None, gpc_signal=False, user_agent=None)
+    assert not state.decided and state.snapshot is None
+    assert state.choices == {"necessary": True, "functional": False, "analytics": False, "advertising": False}
+    assert _count(session) == 0
+
+
+@pytest.mark.parametrize("action, expected", [
+    ("accept_all", {"functional": True, "analytics": True, "advertising": True}),
+    ("reject_all", {"functional": False, "analytics": False, "advertising": False}),
+])
+def test_accept_and_reject_all(session, action, expected):
+    cid = _id()
+    state = consent.record_choice(session, consent_id=cid, action=action, source="banner", gpc_signal=False,
+                                  user_agent=CHROME)
+    assert state.decided
+    assert state.choices == {"necessary": True, **expected}
+    [record] = consent.history(session, consent_id=cid)
+    assert record.choices == expected and record.source == "banner" and not record.gpc
+    assert record.user_agent_family == "Chrome" and record.policy_version == "2026-11-01"
+
+
+def test_save_selected_categories_and_history_is_kept(session):
+    cid = _id()
+    _record(session, cid, "accept_all")
+    state = consent.record_choice(session, consent_id=cid, action="save", source="center", gpc_signal=False,
+                                  user_agent=None, selected={"analytics": True})
+    assert state.choices == {"necessary": True, "functional": False, "analytics": True, "advertising": False}
+    records = consent.history(session, consent_id=cid)
+    assert [r.source for r in records] == ["center", "banner"]
+    assert consent.latest_record(session, consent_id=cid).id == records[0].id
+    # Another visitor's records are not theirs.
+    assert consent.history(session, consent_id=_id()) == []
+    assert consent.record_for(session, consent_id=_id(), receipt_id=records[0].receipt_id) is None
+    assert consent.record_for(session, consent_id=cid, receipt_id=records[1].receipt_id).id == records[1].id
+
+
+def test_unknown_category_action_or_forged_id_is_refused(session):
+    with pytest.raises(ValueError):
+        consent.record_choice(session, consent_id=_id(), action="save", source="center", gpc_signal=False,
+                              user_agent=None, selected={"tracking": True})
+    with pytest.raises(ValueError):
+        consent.record_choice(session, consent_id=_id(), action="accept_some", source="center", gpc_signal=False,
+                              user_agent=None)
+    with pytest.raises(ValueError):
+        consent.record_choice(session, consent_id="=HYPERLINK(1)", action="reject_all", source="center",
+                              gpc_signal=False, user_agent=None)
+    assert _count(session) == 0
+
+
+def test_records_are_append_only(session):
+    cid = _id()
+    _record(session, cid, "accept_all", source="center")
+    record = consent.latest_record(session, consent_id=cid)
+    record.choices = {"functional": False, "analytics": False, "advertising": False}
+    with pytest.raises(ValueError, match="append-only"):
+        session.commit()
+    session.rollback()
+    session.delete(consent.latest_record(session, consent_id=cid))
+    with pytest.raises(ValueError, match="append-only"):
+        session.commit()
+    session.rollback()
+    assert consent.latest_record(session, consent_id=cid).choices["functional"] is True
+
+
+def test_gpc_opts_out_once_and_keeps_other_choices(session):
+    cid = _id()
+    _record(session, cid, "accept_all")
+    state = consent.resolve(session, consent_id=cid, gpc_signal=True, user_agent=None)
+    assert state.gpc_honored and state.decided and state.gpc_applied_at is not None
+    assert state.choices == {"necessary": True, "functional": True, "analytics": True, "advertising": False}
+    again = consent.resolve(session, consent_id=cid, gpc_signal=True, user_agent=None)
+    assert again.snapshot.record_id == state.snapshot.record_id  # recorded once, not on every view
+    records = consent.history(session, consent_id=cid)
+    assert [(r.source, r.gpc, r.choices["advertising"]) for r in records] == [
+        ("gpc", True, False), ("banner", False, True)]
+    # Without the signal the record stays: advertising stays off until the visitor turns it on.
+    off = consent.resolve(session, consent_id=cid, gpc_signal=False, user_agent=None)
+    assert not off.gpc_signal and not off.gpc_honored and off.choices["advertising"] is False
+
+
+def test_gpc_before_any_choice_records_only_the_opt_out(session):
+    cid = _id()
+    state = consent.resolve(session, consent_id=cid, gpc_signal=True, user_agent=None)
+    assert state.gpc_honored and not state.decided  # functional and analytics are still asked for
+    assert consent.latest_record(session, consent_id=cid).choices == {"advertising": False}
+    accepted = consent.record_choice(session, consent_id=cid, action="accept_all", source="banner", gpc_signal=True,
+                                     user_agent=None)
+    assert accepted.decided and accepted.gpc_honored
+    assert accepted.choices == {"necessary": True, "functional": True, "analytics": True, "advertising": False}
+
+
+def test_new_policy_version_asks_again_and_keeps_history(app, session):
+    cid = _id()
+    _record(session, cid, "accept_all")
+    publish_policy(app, "2027-01-01")
+    state = consent.resolve(session, consent_id=cid, gpc_signal=False, user_agent=None)
+    assert not state.decided and state.choices["analytics"] is False
+    assert state.snapshot.policy_version == "2026-11-01"
+    _record(session, cid, "reject_all", source="center")
+    assert [r.policy_version for r in consent.history(session, consent_id=cid)] == ["2027-01-01", "2026-11-01"]
+
+
+def test_state_cookie_round_trip_and_refusals(app, session):
+    cid = _id()
+    state = consent.record_choice(session, consent_id=cid, action="save", source="center", gpc_signal=False,
+                                  user_agent=None, selected={"functional": True})
+    value = consent.state_cookie(state)
+    cached = consent.state_from_cookie(value, consent_id=cid, gpc_signal=False)
+    assert cached.choices == state.choices and cached.decided and cached.snapshot.record_id == state.snapshot.record_id
+    assert consent.state_from_cookie(value, consent_id=_id(), gpc_signal=False) is None  # another visitor's
+    assert consent.state_from_cookie(value[:-2] + "xx", consent_id=cid, gpc_signal=False) is None  # tampered
+    assert consent.state_from_cookie(value, consent_id=cid, gpc_signal=True) is None  # GPC must be recorded first
+    publish_policy(app, "2027-01-01")
+    assert consent.state_from_cookie(value, consent_id=cid, gpc_signal=False) is None
+
+
+def test_api_token_is_bound_to_the_consent_id(app):
+    with app.app_context():
+        cid = _id()
+        token = consent.api_token(cid)
+        assert consent.check_api_token(token, consent_id=cid)
+        assert not consent.check_api_token(token, consent_id=_id())
+        assert not consent.check_api_token("forged", consent_id=cid)
+        assert not consent.check_api_token(None, consent_id=cid)
+
+
+def test_receipt_has_the_kantara_fields(app, session):
+    cid = _id()
+    with app.test_request_context():
+        state = consent.record_choice(session, consent_id=cid, action="save", source="center", gpc_signal=True,
+                                      user_agent=None, selected={"analytics": True, "advertising": True})
+        receipt = consent.receipt(consent.latest_record(session, consent_id=cid))
+    assert receipt["version"] == "KI-CR-v1.1.0" and receipt["jurisdiction"] == "US-CA"
+    assert receipt["consentReceiptID"] == state.snapshot.receipt_id
+    assert receipt["consentTimestamp"] == int(state.snapshot.created_at.timestamp())
+    assert receipt["collectionMethod"] == "Cookie-preference center on the privacy portal"
+    assert receipt["policyVersion"] == "2026-11-01" and receipt["policyUrl"] == "http://portal.test/privacy"
+    assert receipt["piiPrincipalId"] == cid and receipt["globalPrivacyControl"] is True
+    assert receipt["piiControllers"][0]["piiController"] == "Billgenix"
+    purposes = {p["purposeCategory"][0]: p for p in receipt["services"][0]["purposes"]}
+    assert {k: p["status"] for k, p in purposes.items()} == {
+        "necessary": "always_on", "functional": "declined", "analytics": "granted", "advertising": "declined"}
+    assert purposes["advertising"]["consentType"] == "OPT_OUT_PREFERENCE_SIGNAL"
+    assert purposes["advertising"]["thirdPartyDisclosure"] is True
+    assert purposes["analytics"]["consentType"] == "EXPLICIT"
+
+
+@pytest.mark.parametrize("agent, family", [
+    (CHROME, "Chrome"), ("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0", "Firefox"),
+    ("Mozilla/5.0 (Macintosh) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15", "Safari"),
+    (CHROME + " Edg/131.0", "Edge"), ("curl/8.5.0", "Other"), (None, None), ("", None)])
+def test_user_agent_is_reduced_to_a_family(agent, family):
+    assert consent.user_agent_family(agent) == family
+
+
+def test_statistics_count_each_visitors_latest_choice_per_version(app, session):
+    a, b, c = _id(), _id(), _id()
+    _record(session, a, "accept_all")
+    consent.record_choice(session, consent_id=a, action="save", source="center", gpc_signal=False, user_agent=None,
+                          selected={"analytics": True})
+    _record(session, b, "reject_all")
+    consent.resolve(session, consent_id=c, gpc_signal=True, user_agent=None)
+    publish_policy(app, "2027-01-01")
+    _record(session, a, "accept_all")
+    new, old = consent.statistics(session)
+    assert (new.policy_version, new.records, new.visitors, new.decided, new.gpc) == ("2027-01-01", 1, 1, 1, 0)
+    assert new.granted == {"functional": 1, "analytics": 1, "advertising": 1}
+    assert (old.policy_version, old.records, old.visitors, old.decided, old.gpc) == ("2026-11-01", 4, 3, 2, 1)
+    assert old.granted == {"functional": 0, "analytics": 1, "advertising": 0}
+
+
+def test_export_is_audited_and_lists_every_record(session):
+    cid = _id()
+    _record(session, cid, "accept_all", user_agent=CHROME)
+    consent.resolve(session, consent_id=cid, gpc_signal=True, user_agent=None)
+    lines = consent.export_csv(session, actor="staff:1")  # audited before the first line is read
+    rows = list(csv.DictReader(io.StringIO("".join(lines))))
+    [event] = session.execute(select(AuditEvent).where(AuditEvent.action == "consent_export")).scalars()
+    assert event.actor == "staff:1"
+    assert [(r["source"], r["gpc"], r["advertising"], r["analytics"], r["necessary"]) for r in rows] == [
+        ("banner", "no", "granted", "granted", "always_on"), ("gpc", "yes", "declined", "granted", "always_on")]
+    assert rows[0]["consent_id"] == cid and rows[0]["user_agent_family"] == "Chrome"
