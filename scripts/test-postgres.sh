@@ -3,7 +3,7 @@
 # usage: eval "$(scripts/test-postgres.sh start [PORT])"   # exports PORTAL_TEST_DATABASE_URL
 #        scripts/test-postgres.sh stop
 set -euo pipefail
-port=${2:-55432}
+port=${2:-${PORTAL_TEST_PG_PORT:-55432}}
 dir=${PORTAL_TEST_PG_DIR:-/tmp/portal-test-pg}
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 [ -n "$bin" ] || { echo "PostgreSQL is not installed (apt-get install -y postgresql)" >&2; exit 1; }
