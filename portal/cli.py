@@ -4,7 +4,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from . import db as database
-from .services import mail, requests
+from .services import mail, metrics, requests
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 
@@ -42,6 +42,20 @@ def worker(once):
         click.echo("worker stopped")
 
 
+@click.command("metrics")
+@click.option("--year", type=int, required=True, help="The calendar year (California time).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+def metrics_cmd(year, fmt):
+    """The annual request metrics (§7102): per request type, received, complied, denied, days to respond."""
+    import json
+    result = metrics.annual(database.session(), year=year)
+    if fmt == "json":
+        click.echo(json.dumps(result.as_dict(), indent=2))
+    else:
+        click.echo(metrics.metrics_csv(result), nl=False)
+
+
 def register(app):
     app.cli.add_command(db_cli)
     app.cli.add_command(worker)
+    app.cli.add_command(metrics_cmd)

@@ -122,3 +122,8 @@ class StatusForm(EmptyForm):
 class WithdrawForm(EmptyForm):
     confirm = BooleanField(_l("Yes, withdraw this request"),
                            validators=[DataRequired(message=_l("Tick the box to confirm."))])
+
+
+class AnswerForm(EmptyForm):
+    body = TextAreaField(_l("Your answer"), filters=F, render_kw={"rows": 5}, validators=[
+        _required(_l("your answer")), Length(max=5000, message=_l("Use at most 5,000 characters.")), plain_text])

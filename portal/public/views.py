@@ -1,7 +1,7 @@
 """Requester pages: choose a right, submit, confirm by email, track status."""
 import time
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
@@ -9,10 +9,12 @@ from .. import db
 from ..errors import render_error
 from ..extensions import limiter
 from ..forms import EmptyForm
-from ..lifecycle import HOLD_REASONS, REQUEST_TYPES, STATUS_LABELS
+from ..lifecycle import HOLD_REASONS, REQUEST_TYPES, STATUS_LABELS, IllegalTransition
+from ..models import utcnow
+from ..services import cases, response_files
 from ..services import requests as request_service
 from ..services.tokens import TokenError
-from .forms import RequestForm, StatusForm, WithdrawForm
+from .forms import AnswerForm, RequestForm, StatusForm, WithdrawForm
 
 bp = Blueprint("public", __name__)
 
@@ -187,11 +189,13 @@ def request_detail(reference):
     return _render_detail(_request_or_403(reference), WithdrawForm())
 
 
-def _render_detail(req, withdraw_form, status=200):
+def _render_detail(req, withdraw_form, status=200, answer_form=None):
     return render_template("public/request_detail.html", req=req, type_label=REQUEST_TYPES[req.request_type].label,
                            timeline=request_service.timeline(db.session(), req), status_labels=STATUS_LABELS,
                            hold_reasons=HOLD_REASONS, withdraw_form=withdraw_form,
-                           can_withdraw=request_service.can_withdraw(req)), status
+                           can_withdraw=request_service.can_withdraw(req),
+                           answer_form=answer_form or AnswerForm(formdata=None), can_answer=cases.can_answer(req),
+                           files=response_files.files_for(db.session(), req), now=utcnow()), status
 
 
 @bp.post("/requests/<reference>/withdraw")
@@ -208,3 +212,39 @@ def withdraw(reference):
     request_service.withdraw(db.session(), req=req)
     flash(_("Your request %(reference)s has been withdrawn.", reference=reference))
     return redirect(url_for(".request_detail", reference=reference), 303)
+
+
+@bp.post("/requests/<reference>/answer")
+@limiter.limit(_limit("RATELIMIT_TOKEN"))
+def answer(reference):
+    """The requester answers a request for information; the case goes back to the privacy team."""
+    req = _request_or_403(reference)
+    form = AnswerForm()
+    if not cases.can_answer(req):
+        flash(_("This request is not waiting for information from you."), "error")
+        return redirect(url_for(".request_detail", reference=reference), 303)
+    if not form.validate_on_submit():
+        return _render_detail(req, WithdrawForm(formdata=None), 422, answer_form=form)
+    try:
+        cases.answer_information(db.session(), req=req, body=form.body.data)
+    except IllegalTransition:  # the case moved on meanwhile (for example, staff closed it)
+        db.session().rollback()
+        flash(_("This request is not waiting for information from you."), "error")
+        return redirect(url_for(".request_detail", reference=reference), 303)
+    flash(_("Thank you: your answer was sent to our privacy team."))
+    return redirect(url_for(".request_detail", reference=reference), 303)
+
+
+@bp.get("/requests/<reference>/files/<int:file_id>")
+def response_file(reference, file_id):
+    """Download a response file. Only the session a magic link opened for this request gets it
+    (§7061: the requester proves their email again before an access export leaves), for 14 days."""
+    req = _request_or_403(reference)
+    try:
+        row, data = response_files.download(db.session(), req=req, file_id=file_id)
+    except response_files.FileGone:
+        return render_error(410, _("This file is no longer available"),
+                            _("Response files can be downloaded for %(days)s days. Contact us if you still need it.",
+                              days=current_app.config["RESPONSE_FILE_DAYS"]))
+    return Response(data, mimetype=row.content_type, headers={
+        "Content-Disposition": f'attachment; filename="{row.filename}"', "Cache-Control": "no-store"})
