@@ -415,13 +415,18 @@ def _search(q: str):
     if "@" in q:
         return PrivacyRequest.email == request_service.normalize_email(q)
     words = q.lower().split()
-    prefix = lambda w: w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"  # noqa: E731
     if len(words) >= 2:
-        return and_(func.lower(PrivacyRequest.first_name).like(prefix(words[0]), escape="\\"),
-                    func.lower(PrivacyRequest.last_name).like(prefix(" ".join(words[1:])), escape="\\"))
-    return or_(func.lower(PrivacyRequest.last_name).like(prefix(q.lower()), escape="\\"),
-               func.lower(PrivacyRequest.first_name).like(prefix(q.lower()), escape="\\"),
+        return and_(_prefix(PrivacyRequest.first_name, words[0]), _prefix(PrivacyRequest.last_name, " ".join(words[1:])))
+    return or_(_prefix(PrivacyRequest.last_name, q.lower()), _prefix(PrivacyRequest.first_name, q.lower()),
                PrivacyRequest.reference == (ref or ""))
+
+
+def _prefix(column, prefix: str):
+    """lower(column) starts with `prefix`: a range the lower() index serves, plus LIKE for exactness."""
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    lowered = func.lower(column)
+    return and_(lowered >= prefix, lowered < upper, lowered.like(escaped + "%", escape="\\"))
 
 
 def queue(session: Session, *, filters: QueueFilters, on: date | None = None, page_size: int | None = None) -> QueuePage:
