@@ -43,9 +43,11 @@ def _best_language(app):
 
 
 def register_blueprints(app):
+    from .agent.views import bp as agent
     from .public.views import bp as public
     from .staff import bp as staff
     app.register_blueprint(public)
+    app.register_blueprint(agent)
     app.register_blueprint(staff)
 
 

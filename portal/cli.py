@@ -1,10 +1,13 @@
 """`flask --app portal ...` commands."""
 import click
+from cryptography.fernet import Fernet
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy import func, select
 
 from . import db as database
-from .services import mail, metrics, requests
+from .models import Document
+from .services import documents, mail, metrics, requests
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 
@@ -55,7 +58,52 @@ def metrics_cmd(year, fmt):
         click.echo(metrics.metrics_csv(result), nl=False)
 
 
+keys_cli = AppGroup("keys", help="Encryption keys of stored documents.")
+
+
+@keys_cli.command("rotate")
+@click.option("--reencrypt-only", is_flag=True,
+              help="Only re-encrypt stored documents under the newest configured key.")
+def keys_rotate(reencrypt_only):
+    """Add a new key (newest first) and re-encrypt every stored document with it."""
+    path = current_app.config["ENCRYPTION_KEYS_FILE"]
+    if not reencrypt_only and path is None:
+        # The keys come from PORTAL_ENCRYPTION_KEYS or a config file, which only the operator can
+        # change; re-encrypting now would lock out every process that has not restarted yet.
+        click.echo("The encryption keys come from PORTAL_ENCRYPTION_KEYS (or the instance config), "
+                   "which this command cannot change. To rotate:")
+        click.echo(f"  1. Put this new key first, keeping the current keys after it:\n"
+                   f"     PORTAL_ENCRYPTION_KEYS={Fernet.generate_key().decode()},<current keys>")
+        click.echo("  2. Restart every web and worker process with the new value.")
+        click.echo("  3. Run: flask --app portal keys rotate --reencrypt-only")
+        click.echo("Nothing was re-encrypted.")
+        return
+    if not reencrypt_only:
+        new_id = documents.rotate_key_file(path)
+        click.echo(f"new key {new_id} written first in {path}; older keys kept for reading")
+    result = documents.reencrypt_all(database.session())
+    click.echo(f"re-encrypted {result.reencrypted} documents under key {documents.keyring().primary_id}; "
+               f"{result.current} already under it; {result.failed} could not be read")
+    if result.failed:
+        raise click.ClickException(f"{result.failed} documents failed their integrity check; "
+                                   "they keep their old encryption (see the log for their ids)")
+
+
+@keys_cli.command("status")
+def keys_status():
+    """How many stored documents each key encrypts (keys shown by fingerprint)."""
+    documents.keyring()  # picks up a key file changed since start
+    counts = dict(database.session().execute(select(Document.key_id, func.count()).group_by(Document.key_id)).all())
+    for position, key in enumerate(current_app.config["ENCRYPTION_KEYS"]):
+        fingerprint = documents.key_id(key)
+        label = "newest" if position == 0 else f"older #{position}"
+        click.echo(f"{fingerprint}  {label:<10} {counts.pop(fingerprint, 0)} documents")
+    for fingerprint, count in counts.items():
+        click.echo(f"{fingerprint}  MISSING    {count} documents (their key is not configured)")
+
+
 def register(app):
     app.cli.add_command(db_cli)
+    app.cli.add_command(keys_cli)
     app.cli.add_command(worker)
     app.cli.add_command(metrics_cmd)

@@ -36,10 +36,16 @@ DEFAULTS = dict(
     STATUS_TOKEN_MINUTES=30,
     STATUS_SESSION_MINUTES=30,
     UNCONFIRMED_EXPIRY_DAYS=14,
+    AGENT_CONFIRM_DAYS=14,  # how long a consumer's link to confirm or reject an agent works
     # Request types whose requesters sign the declaration under penalty of perjury (§7062:
     # the high tier for health-related data). Access for specific pieces always needs it.
     DECLARATION_REQUIRED_TYPES=["delete", "correct"],
-    MAX_CONTENT_LENGTH=12 * 1024 * 1024,
+    DOCUMENT_MAX_BYTES=10 * 1024 * 1024,  # one uploaded file
+    DOCUMENTS_PATH=None,  # None: <instance>/documents/
+    # The whole request body; None: DOCUMENT_MAX_BYTES plus FORM_OVERHEAD_BYTES for the other
+    # fields and multipart framing. Werkzeug answers 413 before reading a larger body.
+    MAX_CONTENT_LENGTH=None,
+    FORM_OVERHEAD_BYTES=2 * 1024 * 1024,
     PROXY_FIX_X_FOR=0,
     SESSION_COOKIE_HTTPONLY=True,
     SESSION_COOKIE_SAMESITE="Lax",
@@ -84,14 +90,28 @@ def load(app, test_config=None):
     (instance / "outbox").mkdir(exist_ok=True)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(instance / "secret_key", lambda: secrets.token_urlsafe(48))
-    keys = app.config.get("ENCRYPTION_KEYS") or _instance_secret(
-        instance / "encryption_keys", lambda: Fernet.generate_key().decode())
-    app.config["ENCRYPTION_KEYS"] = [k.strip() for k in str(keys).replace("\n", ",").split(",") if k.strip()]
+    keys = app.config.get("ENCRYPTION_KEYS")
+    # Where the keys came from decides how `keys rotate` works: a file it can rewrite, or an
+    # environment variable (or config file) only the operator can change.
+    app.config["ENCRYPTION_KEYS_FILE"] = None if keys else str(instance / "encryption_keys")
+    if not keys:
+        keys = _instance_secret(instance / "encryption_keys", lambda: Fernet.generate_key().decode())
+    app.config["ENCRYPTION_KEYS"] = parse_keys(keys)
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = f"sqlite:///{instance / 'portal.db'}"
     app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URL"]
     app.config["SESSION_COOKIE_SECURE"] = str(app.config["BASE_URL"]).startswith("https://")
     app.config["SMTP_PORT"] = int(app.config["SMTP_PORT"])
+    app.config["DOCUMENT_MAX_BYTES"] = int(app.config["DOCUMENT_MAX_BYTES"])
+    if app.config["MAX_CONTENT_LENGTH"] is None:
+        app.config["MAX_CONTENT_LENGTH"] = app.config["DOCUMENT_MAX_BYTES"] + int(app.config["FORM_OVERHEAD_BYTES"])
+
+
+def parse_keys(keys) -> list[str]:
+    """Keys given as a list, or as one string separated by commas or newlines (newest first)."""
+    if isinstance(keys, (list, tuple)):
+        keys = ",".join(str(k) for k in keys)
+    return [k.strip() for k in str(keys).replace("\n", ",").split(",") if k.strip()]
 
 
 def instance_path_from_env():

@@ -1,7 +1,7 @@
 """SQLModel tables. Timestamps are timezone-aware UTC; public references are never primary keys."""
 from datetime import date, datetime, timezone
 
-from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, LargeBinary, Text, TypeDecorator, func
+from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, Text, TypeDecorator, func
 from sqlmodel import Field, SQLModel
 
 SQLModel.metadata.naming_convention = {
@@ -215,6 +215,57 @@ class StaffUser(SQLModel, table=True):
         return f"{self.id}:{self.session_epoch}"
 
 
+class Document(SQLModel, table=True):
+    """An uploaded file, encrypted at rest in the document storage under a random name."""
+
+    __tablename__ = "document"
+    __table_args__ = (
+        Index("ix_document_request_purpose", "request_id", "purpose"),
+        Index("ix_document_key_id", "key_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    # SET NULL, not CASCADE: the row (and so the stored blob's name) must outlive a deleted case
+    # until the retention job has removed the blob itself.
+    request_id: int | None = Field(default=None, sa_column=Column(
+        Integer, ForeignKey("privacy_request.id", ondelete="SET NULL"), nullable=True))
+    purpose: str = Field(max_length=24)  # authorization | evidence | inquiry_attachment | response_file
+    storage_name: str = Field(max_length=64, unique=True)
+    original_name: str = Field(max_length=160)  # sanitized; only for display and download names
+    content_type: str = Field(max_length=64)  # decided from the content, never from the upload's claim
+    size: int
+    sha256: str = Field(max_length=64)  # of the plaintext, checked on every read
+    key_id: str = Field(max_length=16)  # fingerprint of the key that encrypted the stored blob
+    uploaded_by: str = Field(max_length=64)
+    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+
+
+class AgentAuthorization(SQLModel, table=True):
+    """Who acts for the consumer on a request (§7063, §7026(j)), on what authority, and what the
+    consumer and staff said about it. The request's own email is the agent's: the agent tracks it."""
+
+    __tablename__ = "agent_authorization"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(sa_column=Column(Integer, ForeignKey("privacy_request.id", ondelete="CASCADE"),
+                                             nullable=False, unique=True))
+    agent_kind: str = Field(max_length=16)  # person | business
+    agent_name: str = Field(max_length=200)
+    agent_email: str = Field(max_length=254, index=True)
+    agent_business_name: str | None = Field(default=None, max_length=200)
+    agent_sos_number: str | None = Field(default=None, max_length=20)  # California Secretary of State entity number
+    consumer_email: str | None = Field(default=None, max_length=254)
+    consumer_phone: str | None = Field(default=None, max_length=40)
+    authorization_kind: str = Field(max_length=24)  # signed_permission | power_of_attorney
+    document_id: int | None = Field(default=None, sa_column=Column(
+        Integer, ForeignKey("document.id", ondelete="SET NULL"), nullable=True))
+    consumer_decision: str | None = Field(default=None, max_length=16)  # confirmed | rejected
+    consumer_decided_at: datetime | None = _ts()
+    review_decision: str | None = Field(default=None, max_length=16)  # accepted | rejected
+    review_reason: str | None = _text()
+    reviewed_by: str | None = Field(default=None, max_length=64)
+    reviewed_at: datetime | None = _ts()
+    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
 # ---- Staff console: case work, response files, queue indexes ---------------------------------
 
 def _staff_fk(nullable: bool = False):
@@ -278,18 +329,15 @@ class ContestedStatement(SQLModel, table=True):
 
 
 class ResponseFile(SQLModel, table=True):
-    """An access response (JSON or CSV) the requester downloads; the content is Fernet-encrypted at rest."""
+    """An access response (JSON or CSV) offered to the requester for download until `expires_at`.
+    The file itself is a Document (purpose response_file): checked, encrypted at rest, audited."""
 
     __tablename__ = "response_file"
 
     id: int | None = Field(default=None, primary_key=True)
     request_id: int = _request_fk()
+    document_id: int = Field(sa_column=Column(Integer, ForeignKey("document.id"), nullable=False, unique=True))
     kind: str = Field(max_length=8)  # json | csv
-    filename: str = Field(max_length=120)
-    content_type: str = Field(max_length=64)
-    size: int
-    sha256: str = Field(max_length=64)
-    ciphertext: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     staff_id: int = _staff_fk()
     expires_at: datetime = _ts(nullable=False)
     created_at: datetime = _ts(nullable=False, default_factory=utcnow)

@@ -1,7 +1,7 @@
 """staff console
 
 Revision ID: 0005_staff_console
-Revises: 0002_staff
+Revises: 0006_documents
 Create Date: 2026-11-28 02:50:40.373308
 """
 from alembic import op
@@ -12,7 +12,7 @@ import portal.models  # noqa: F401  (UTCDateTime)
 
 
 revision = '0005_staff_console'
-down_revision = '0002_staff'
+down_revision = '0006_documents'  # response files are documents (services/documents.py)
 branch_labels = None
 depends_on = None
 
@@ -75,18 +75,16 @@ def upgrade():
     op.create_table('response_file',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('request_id', sa.Integer(), nullable=False),
+    sa.Column('document_id', sa.Integer(), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
-    sa.Column('filename', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
-    sa.Column('content_type', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('size', sa.Integer(), nullable=False),
-    sa.Column('sha256', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('ciphertext', sa.LargeBinary(), nullable=False),
     sa.Column('staff_id', sa.Integer(), nullable=False),
     sa.Column('expires_at', portal.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('created_at', portal.models.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['document_id'], ['document.id'], name=op.f('fk_response_file_document_id_document')),
     sa.ForeignKeyConstraint(['request_id'], ['privacy_request.id'], name=op.f('fk_response_file_request_id_privacy_request'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['staff_id'], ['staff_user.id'], name=op.f('fk_response_file_staff_id_staff_user')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_response_file'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_response_file')),
+    sa.UniqueConstraint('document_id', name=op.f('uq_response_file_document_id'))
     )
     with op.batch_alter_table('response_file', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_response_file_request_id'), ['request_id'], unique=False)

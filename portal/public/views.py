@@ -1,7 +1,7 @@
 """Requester pages: choose a right, submit, confirm by email, track status."""
 import time
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
@@ -11,7 +11,7 @@ from ..extensions import limiter
 from ..forms import EmptyForm
 from ..lifecycle import HOLD_REASONS, REQUEST_TYPES, STATUS_LABELS, IllegalTransition
 from ..models import utcnow
-from ..services import cases, response_files
+from ..services import cases, documents, response_files
 from ..services import requests as request_service
 from ..services.tokens import TokenError
 from .forms import AnswerForm, RequestForm, StatusForm, WithdrawForm
@@ -241,10 +241,9 @@ def response_file(reference, file_id):
     (§7061: the requester proves their email again before an access export leaves), for 14 days."""
     req = _request_or_403(reference)
     try:
-        row, data = response_files.download(db.session(), req=req, file_id=file_id)
+        document, data = response_files.download(db.session(), req=req, file_id=file_id)
     except response_files.FileGone:
         return render_error(410, _("This file is no longer available"),
                             _("Response files can be downloaded for %(days)s days. Contact us if you still need it.",
                               days=current_app.config["RESPONSE_FILE_DAYS"]))
-    return Response(data, mimetype=row.content_type, headers={
-        "Content-Disposition": f'attachment; filename="{row.filename}"', "Cache-Control": "no-store"})
+    return documents.send_document(document, data)

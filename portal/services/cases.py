@@ -20,7 +20,7 @@ from ..lifecycle import (DENIED, FINAL, IN_PROGRESS, ON_HOLD, OPEN, PARTIALLY_CO
                          COMPLETED, IllegalTransition)
 from ..models import (DUE_ORDER, AuditEvent, CaseNote, CaseOutcome, ContestedStatement, IdentityCheck,
                       PrivacyRequest, RequestMessage, StaffUser, utcnow)
-from . import audit, response_files
+from . import audit, documents, response_files
 from . import requests as request_service
 from .requests import MailSpec, StaleCase
 
@@ -292,8 +292,12 @@ def complete(session: Session, *, req: PrivacyRequest, staff: StaffUser, complet
                             kept_summary=(c.kept_summary or "").strip() or None,
                             correction_result=c.correction_result if req.request_type == "correct" else None,
                             staff_id=staff.id))
-    for kind in sorted(c.files):
-        response_files.attach(session, req=req, kind=kind, data=c.files[kind], staff_id=staff.id, now=now)
+    try:
+        for kind in sorted(c.files):
+            response_files.attach(session, req=req, kind=kind, data=c.files[kind], staff_id=staff.id,
+                                  actor=actor(staff), now=now)
+    except documents.DocumentRejected as exc:  # the caller rolls back; nothing is sent
+        raise IllegalTransition(str(exc.message)) from exc
     session.commit()
 
 

@@ -132,8 +132,11 @@ def transition(session: Session, req: PrivacyRequest, to_status: str, *, actor: 
 
 
 def _mail(session: Session, req: PrivacyRequest, spec: MailSpec) -> None:
+    from . import agents
+    agent = agents.for_request(session, req)  # an agent's request: the mail goes to the agent
     context = dict(spec.context, req=req, type_label=REQUEST_TYPES[req.request_type].label,
-                   status_url=external_url("public.status"))
+                   status_url=external_url("public.status"),
+                   recipient_name=agent.agent_name if agent else req.first_name)
     mail.queue(session, to=req.email, subject=spec.subject, template=spec.template, context=context,
                request_id=req.id)
 
@@ -210,9 +213,14 @@ def confirm_email(session: Session, *, token: str) -> PrivacyRequest:
         raise tokens.TokenError("used")
     tokens.spend(session, value=token, purpose="verify", now=now)
     req.email_confirmed_at = req.acknowledged_at = now
-    transition(session, req, VERIFYING, actor="requester", action="email_confirmed", now=now,
-               mail_spec=MailSpec("acknowledgement", _("We received your request: %(reference)s",
-                                                       reference=req.reference), {}))
+    from . import agents  # agents builds on this module
+    agent = agents.for_request(session, req)
+    spec = agents.acknowledgement_spec(req, agent) if agent else MailSpec(
+        "acknowledgement", _("We received your request: %(reference)s", reference=req.reference), {})
+    transition(session, req, VERIFYING, actor="agent" if agent else "requester", action="email_confirmed", now=now,
+               mail_spec=spec)
+    if agent:
+        agents.email_confirmed(session, req=req, auth=agent, now=now)
     session.commit()
     return req
 
@@ -228,7 +236,12 @@ def resend_verification(session: Session, *, token: str) -> None:
         return
     req = session.get(PrivacyRequest, row.request_id)
     if req is not None and req.status == AWAITING_EMAIL:
-        _verification_mail(session, req, utcnow())
+        from . import agents
+        agent = agents.for_request(session, req)
+        if agent:
+            agents.verification_mail(session, req, agent, utcnow())
+        else:
+            _verification_mail(session, req, utcnow())
         audit.record(session, action="verification_resent", actor="requester", request_id=req.id)
         session.commit()
 

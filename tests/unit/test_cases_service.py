@@ -2,7 +2,6 @@
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from cryptography.fernet import Fernet
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
@@ -180,27 +179,40 @@ def test_complete_refused_before_verification(session, staff):
     assert req.status == "verifying"
 
 
-def test_response_files_encrypted_rotated_downloaded_and_expiring(app, session, staff):
+def test_response_files_stored_as_documents_downloaded_and_expiring(app, session, staff):
     req = _case(session, "access", "in_progress")
     cases.complete(session, req=req, staff=staff, expected_version=req.version,
                    completion=Completion(message="Here it is.", files={"json": b'{"a": 1}', "csv": b"a\n1\n"}))
     [csv_file, json_file] = response_files.files_for(session, req)
     assert (csv_file.kind, json_file.kind) == ("csv", "json")
+    assert json_file.document.purpose == "response_file" and json_file.document.request_id == req.id
+    assert json_file.filename == f"{req.reference}-response.json" and json_file.size == 8
     assert json_file.expires_at - json_file.created_at == timedelta(days=14)
-    # Rotation: a new key first, the old one still decrypts.
-    app.config["ENCRYPTION_KEYS"] = [Fernet.generate_key().decode(), *app.config["ENCRYPTION_KEYS"]]
-    row, data = response_files.download(session, req=req, file_id=json_file.id)
-    assert data == b'{"a": 1}'
+    doc, data = response_files.download(session, req=req, file_id=json_file.id)
+    assert data == b'{"a": 1}' and doc.id == json_file.document_id
     assert session.execute(select(ResponseDownload)).scalar_one().file_id == json_file.id
+    assert _events(session, req)[-1] == "document_downloaded"
     other = _case(session, "opt_out", "in_progress", email="o@example.org")
     with pytest.raises(response_files.FileGone):
         response_files.download(session, req=other, file_id=json_file.id)
     with pytest.raises(response_files.FileGone):
         response_files.download(session, req=req, file_id=json_file.id, now=json_file.expires_at)
-    app.config["ENCRYPTION_KEYS"] = [Fernet.generate_key().decode()]  # the key is gone: nothing decrypts
-    from cryptography.fernet import InvalidToken
-    with pytest.raises(InvalidToken):
+    # A blob altered in storage is refused, not served.
+    from portal.storage import get_storage
+    get_storage().put(csv_file.document.storage_name, b"not what was stored")
+    with pytest.raises(response_files.FileGone):
         response_files.download(session, req=req, file_id=csv_file.id)
+    assert len(session.execute(select(ResponseDownload)).all()) == 1
+
+
+def test_a_rejected_response_file_sends_nothing(session, staff):
+    req = _case(session, "access", "in_progress")
+    with pytest.raises(IllegalTransition):
+        cases.complete(session, req=req, staff=staff, expected_version=req.version,
+                       completion=Completion(message="m", files={"csv": b"<html><script>x</script>"}))
+    session.rollback()
+    assert session.get(PrivacyRequest, req.id).status == "in_progress"
+    assert session.execute(select(OutboxMessage).where(OutboxMessage.template == "completed")).first() is None
 
 
 def test_intake_received_at_counts_from_the_california_date(app):

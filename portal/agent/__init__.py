@@ -1,0 +1,1 @@
+"""Authorized agents: the request form, and the consumer's confirmation of an agent."""

@@ -1,0 +1,117 @@
+"""Agent forms: a request made for a consumer, and the consumer's answer about the agent."""
+import re
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf.file import FileField, FileRequired
+from wtforms import BooleanField, EmailField, RadioField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import AnyOf, DataRequired, Email, Length, Optional, Regexp
+
+from ..forms import EmptyForm, plain_text, strip_filter
+from ..lifecycle import REQUEST_TYPES
+from ..public.forms import NAME
+from ..services import documents
+from ..services.agents import AGENT_KINDS, AUTHORIZATION_KINDS, NewAgentRequest, Upload
+
+F = [strip_filter]
+EMAIL = Email(message=_l("Enter an email address like name@example.com."), check_deliverability=False)
+LONG_254 = Length(max=254, message=_l("Use at most 254 characters."))
+# California Secretary of State entity numbers: "C" and 7 digits for corporations, 12 digits for
+# LLCs and partnerships, a letter and digits for newer filings.
+SOS_NUMBER = re.compile(r"^[A-Z]?\d{7,12}$")
+
+
+def _required(label):
+    return DataRequired(message=_l("Please enter %(label)s.", label=label))
+
+
+def _sos_filter(value):
+    return re.sub(r"[\s-]", "", value).upper() if isinstance(value, str) else value
+
+
+class AgentRequestForm(EmptyForm):
+    agent_kind = RadioField(_l("Who is making this request?"), validate_choice=False,
+                            choices=[SelectChoice(k, label) for k, label in AGENT_KINDS.items()], validators=[
+                                DataRequired(message=_l("Choose whether you act as a person or a business.")),
+                                AnyOf(list(AGENT_KINDS), message=_l("Choose one of the options listed."))])
+    agent_name = StringField(_l("Your full name"), filters=F, render_kw={"autocomplete": "name"}, validators=[
+        _required(_l("your full name")), Length(max=200, message=_l("Use at most 200 characters.")), NAME])
+    agent_email = EmailField(_l("Your email address"), filters=F, render_kw={"autocomplete": "email"},
+                             description=_l("We send the confirmation link and every update to this address."),
+                             validators=[_required(_l("your email address")), LONG_254, EMAIL])
+    agent_business_name = StringField(_l("Business name"), filters=F, render_kw={"autocomplete": "organization"},
+                                      validators=[Optional(), plain_text,
+                                                  Length(max=200, message=_l("Use at most 200 characters."))])
+    agent_sos_number = StringField(_l("California Secretary of State entity number"),
+                                   filters=[strip_filter, _sos_filter],
+                                   description=_l("For example C1234567 or 202012345678."), validators=[
+                                       Optional(), Regexp(SOS_NUMBER, message=_l(
+                                           "Enter the entity number as shown by the Secretary of State, "
+                                           "for example C1234567 or 202012345678."))])
+    consumer_first_name = StringField(_l("Consumer's first name"), filters=F, validators=[
+        _required(_l("the consumer's first name")), Length(max=100, message=_l("Use at most 100 characters.")), NAME])
+    consumer_last_name = StringField(_l("Consumer's last name"), filters=F, validators=[
+        _required(_l("the consumer's last name")), Length(max=100, message=_l("Use at most 100 characters.")), NAME])
+    consumer_email = EmailField(_l("Consumer's email address (optional)"), filters=F,
+                                description=_l("With a signed permission, we ask the consumer at this address to "
+                                               "confirm that you act for them."),
+                                validators=[Optional(), LONG_254, EMAIL])
+    consumer_phone = StringField(_l("Consumer's phone (optional)"), filters=F, render_kw={"type": "tel"}, validators=[
+        Optional(), Length(max=40, message=_l("Use at most 40 characters.")),
+        Regexp(r"^[0-9+()\-. ]{7,40}$", message=_l("Use digits, spaces and + ( ) - only."))])
+    request_type = RadioField(_l("What is the consumer asking us to do?"), validate_choice=False,
+                              choices=[SelectChoice(c, t.label) for c, t in REQUEST_TYPES.items()], validators=[
+                                  DataRequired(message=_l("Choose the kind of request.")),
+                                  AnyOf(list(REQUEST_TYPES), message=_l("Choose one of the kinds of request listed."))])
+    authorization_kind = RadioField(_l("Your authority to act for the consumer"), validate_choice=False,
+                                    choices=[SelectChoice(k, label) for k, label in AUTHORIZATION_KINDS.items()],
+                                    validators=[DataRequired(message=_l("Choose the kind of authorization you have.")),
+                                                AnyOf(list(AUTHORIZATION_KINDS),
+                                                      message=_l("Choose one of the options listed."))])
+    authorization = FileField(_l("The signed permission or power of attorney"),
+                              render_kw={"accept": ".pdf,.png,.jpg,.jpeg,application/pdf,image/png,image/jpeg"},
+                              validators=[FileRequired(
+                                  message=_l("Attach the signed permission or power of attorney."))])
+    declaration = BooleanField(_l("I confirm that the consumer named above authorized me to make this request for "
+                                  "them, and that the document I attach is genuine."),
+                               validators=[DataRequired(message=_l("Tick the box to confirm your authority."))])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.authorization.description = _l("A PDF, PNG or JPEG file, up to %(size)s. We check the file's "
+                                            "content, not its name.", size=documents.size_label(documents.max_bytes()))
+
+    def validate(self, extra_validators=None):
+        ok = super().validate(extra_validators)
+        if self.agent_kind.data == "business":
+            if not self.agent_business_name.data:
+                self.agent_business_name.errors.append(_l("Please enter the business name."))
+            if not self.agent_sos_number.data:
+                self.agent_sos_number.errors.append(_l("Please enter the business's entity number."))
+        return ok and not any(f.errors for f in self)
+
+    def to_new_request(self, language: str = "en") -> NewAgentRequest:
+        business = self.agent_kind.data == "business"
+        return NewAgentRequest(
+            request_type=self.request_type.data, agent_kind=self.agent_kind.data, agent_name=self.agent_name.data,
+            agent_email=self.agent_email.data, consumer_first_name=self.consumer_first_name.data,
+            consumer_last_name=self.consumer_last_name.data, authorization_kind=self.authorization_kind.data,
+            agent_business_name=self.agent_business_name.data if business else None,
+            agent_sos_number=self.agent_sos_number.data if business else None,
+            consumer_email=self.consumer_email.data or None, consumer_phone=self.consumer_phone.data or None,
+            language=language)
+
+    def upload(self) -> Upload:
+        f = self.authorization.data
+        return Upload(stream=f.stream, filename=f.filename, content_type=f.mimetype)
+
+
+class ConsumerDecisionForm(EmptyForm):
+    """Two buttons, one field: the consumer confirms or rejects the agent."""
+
+    decision = StringField(validators=[AnyOf(["confirm", "reject"])])
+
+
+def upload_error(form: AgentRequestForm, exc: documents.DocumentRejected) -> None:
+    form.authorization.errors = [exc.message]
+

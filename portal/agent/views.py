@@ -1,0 +1,81 @@
+"""Agent pages: a request made for a consumer, and the consumer's confirmation of the agent."""
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask_babel import get_locale
+
+from .. import db
+from ..errors import render_error
+from ..extensions import limiter
+from ..lifecycle import REQUEST_TYPES
+from ..services import agents as agent_service
+from ..services.documents import DocumentRejected
+from ..services.tokens import TokenError
+from .forms import AgentRequestForm, ConsumerDecisionForm
+
+bp = Blueprint("agent", __name__, url_prefix="/agent")
+
+
+def _limit(name):
+    return lambda: current_app.config[name]
+
+
+@bp.route("/requests/new", methods=["GET", "POST"])
+@limiter.limit(_limit("RATELIMIT_SUBMIT"), methods=["POST"])
+def new_request():
+    """An authorized agent submits a request for a consumer, with the authorization document."""
+    form = AgentRequestForm()
+    if request.method == "GET" and request.args.get("type") in REQUEST_TYPES:
+        form.request_type.data = request.args["type"]
+    status = 422 if request.method == "POST" else 200
+    if form.validate_on_submit():
+        try:
+            agent_service.submit(db.session(), new=form.to_new_request(language=str(get_locale())),
+                                 upload=form.upload())
+            return redirect(url_for(".submitted", type=form.request_type.data), 303)
+        except DocumentRejected as exc:
+            db.session().rollback()
+            form.authorization.errors = [exc.message]
+            status = 413 if exc.code == "too_large" else 422
+    return render_template("agent/request_form.html", form=form), status
+
+
+@bp.get("/requests/sent")
+def submitted():
+    """After a submission: the agent confirms their email next."""
+    request_type = REQUEST_TYPES.get(request.args.get("type", ""))
+    if request_type is None:
+        return render_error(404)
+    return render_template("agent/submitted.html", request_type=request_type,
+                           hours=current_app.config["VERIFY_TOKEN_HOURS"])
+
+
+@bp.get("/confirm/<token>")
+def confirm(token):
+    """The consumer sees who claims to act for them and chooses. A GET spends nothing."""
+    try:
+        req, auth = agent_service.request_for_confirmation(db.session(), token=token)
+    except TokenError as exc:
+        return _token_problem(exc)
+    return render_template("agent/confirm.html", req=req, auth=auth, form=ConsumerDecisionForm(), token=token,
+                           agent_label=agent_service.agent_label(auth),
+                           type_label=REQUEST_TYPES[req.request_type].label,
+                           authorization_label=agent_service.AUTHORIZATION_KINDS[auth.authorization_kind])
+
+
+@bp.post("/confirm/<token>")
+@limiter.limit(_limit("RATELIMIT_TOKEN"))
+def confirm_decision(token):
+    """Spend the link: record the consumer's confirmation or rejection of the agent."""
+    form = ConsumerDecisionForm()
+    if not form.validate_on_submit():
+        return render_error(400)
+    try:
+        req = agent_service.record_consumer_decision(db.session(), token=token,
+                                                     confirmed=form.decision.data == "confirm")
+    except TokenError as exc:
+        return _token_problem(exc)
+    return render_template("agent/decided.html", confirmed=form.decision.data == "confirm", req=req)
+
+
+def _token_problem(exc: TokenError):
+    code = 404 if exc.reason == "invalid" else 410
+    return render_template("agent/confirm_problem.html", reason=exc.reason), code

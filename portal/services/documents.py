@@ -1,0 +1,508 @@
+"""The one service every upload goes through: checked by content, encrypted at rest, audited on view.
+
+A file is accepted for what its bytes are, never for its name or the type the browser claims:
+magic bytes (`filetype`) first, then a structural check of the whole file (a PDF's header, xref
+and trailer; a PNG's chunks; a JPEG's markers), then the name and the declared type must agree
+with what was found. What passes is encrypted with the newest key of a MultiFernet and written
+under a random name to the document storage; the SHA-256 of the plaintext is checked on every read.
+"""
+import csv
+import hashlib
+import hmac
+import io
+import json
+import logging
+import os
+import re
+import secrets
+import struct
+import unicodedata
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import filetype
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from flask import Response, current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import Session
+
+from ..config import parse_keys
+from ..models import Document
+from ..storage import StorageError, get_storage, new_name
+from . import audit
+
+log = logging.getLogger(__name__)
+
+PURPOSES = ("authorization", "evidence", "inquiry_attachment", "response_file")
+ACCESS_ACTIONS = ("document_viewed", "document_downloaded")
+CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Kind:
+    content_type: str
+    extensions: tuple[str, ...]
+    aliases: tuple[str, ...]  # declared types browsers use for it
+    label: str
+
+
+PDF = Kind("application/pdf", (".pdf",), ("application/pdf", "application/x-pdf"), "PDF")
+PNG = Kind("image/png", (".png",), ("image/png",), "PNG")
+JPEG = Kind("image/jpeg", (".jpg", ".jpeg", ".jpe", ".jfif"), ("image/jpeg", "image/jpg", "image/pjpeg"), "JPEG")
+JSON = Kind("application/json", (".json",), ("application/json", "text/json", "text/plain"), "JSON")
+# Windows browsers declare .csv files as Excel documents.
+CSV = Kind("text/csv", (".csv",), ("text/csv", "text/plain", "application/csv", "application/vnd.ms-excel"), "CSV")
+KINDS = {k.content_type: k for k in (PDF, PNG, JPEG, JSON, CSV)}
+ACCEPTED = {purpose: (PDF, PNG, JPEG) for purpose in PURPOSES}
+ACCEPTED["response_file"] = (PDF, PNG, JPEG, JSON, CSV)
+# A declared type that says nothing about the content; the content alone decides then.
+NO_CLAIM = {"", "application/octet-stream", "binary/octet-stream", "application/unknown"}
+INLINE_TYPES = {PDF.content_type, PNG.content_type, JPEG.content_type}
+
+
+class DocumentRejected(Exception):
+    """The upload is not accepted; `message` says why and what is accepted (safe to show)."""
+
+    def __init__(self, message, *, code: str = "rejected"):
+        super().__init__(str(message))
+        self.message = message
+        self.code = code  # empty | too_large | type | mismatch | damaged | active_content
+
+
+class DocumentTampered(Exception):
+    """A stored document could not be decrypted, or its content no longer matches its hash."""
+
+
+def accepted_label(purpose: str) -> str:
+    """"PDF, PNG or JPEG" for the purpose, for messages and hints."""
+    labels = [k.label for k in ACCEPTED[purpose]]
+    return _l("%(first)s or %(last)s", first=", ".join(labels[:-1]), last=labels[-1])
+
+
+def max_bytes() -> int:
+    return int(current_app.config["DOCUMENT_MAX_BYTES"])
+
+
+def size_label(n: int) -> str:
+    return f"{n / (1024 * 1024):.0f} MB" if n >= 1024 * 1024 else f"{n // 1024} KB"
+
+
+# ---------------------------------------------------------------- reading the upload
+
+def read_capped(stream, limit: int) -> bytes:
+    """Read a file-like object in chunks, refusing as soon as it passes `limit` bytes."""
+    buf = io.BytesIO()
+    while True:
+        chunk = stream.read(CHUNK)
+        if not chunk:
+            return buf.getvalue()
+        buf.write(chunk)
+        if buf.tell() > limit:
+            # Stop here: a 100 MB upload costs one chunk past the cap, never the whole body.
+            raise DocumentRejected(_l("The file is larger than %(size)s. Send a smaller file.",
+                                      size=size_label(limit)), code="too_large")
+
+
+# ---------------------------------------------------------------- deciding what a file is
+
+_PDF_HEADER = re.compile(rb"%PDF-(1\.[0-7]|2\.0)[\r\n %]")
+# Only whitespace (some scanners pad with NULs) may follow the last %%EOF.
+_PDF_TAIL = re.compile(rb"startxref\s+(\d+)\s+%%EOF[\s\x00]*\Z")
+_PDF_NAME = re.compile(rb"/[^\s/<>\[\]()%{}]+")
+_PDF_OBJSTM = re.compile(rb"<<(?:(?!>>\s*stream).){0,2000}?/ObjStm(?:(?!>>\s*stream).){0,2000}?>>\s*stream\r?\n",
+                         re.S)
+# Names that make a viewer run or open something. Checked after undoing #xx escapes in names.
+_PDF_ACTIVE = {b"/JavaScript", b"/JS", b"/Launch", b"/EmbeddedFile", b"/EmbeddedFiles", b"/RichMedia",
+               b"/XFA", b"/SubmitForm", b"/ImportData"}
+# Markup a browser or viewer would act on, anywhere in an image: a polyglot is refused.
+_MARKUP = re.compile(rb"<\s*(script|html|svg|iframe|body|object|embed|\?xml|!doctype)|%PDF-|<\?php", re.I)
+_INFLATE_LIMIT = 32 * 1024 * 1024
+
+
+def _unescape_pdf_name(name: bytes) -> bytes:
+    return re.sub(rb"#([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]), name)
+
+
+def _pdf_active_names(data: bytes) -> set[bytes]:
+    return {n for n in (_unescape_pdf_name(m) for m in _PDF_NAME.findall(data)) if n in _PDF_ACTIVE}
+
+
+def _inflate(data: bytes, budget: list[int]) -> bytes:
+    """Inflate one Flate stream, within a shared budget (a zip bomb stops at the budget)."""
+    d = zlib.decompressobj()
+    try:
+        out = d.decompress(data, max(budget[0], 1))
+    except zlib.error:
+        return b""
+    budget[0] -= len(out)
+    if budget[0] <= 0:
+        raise DocumentRejected(_l("The PDF could not be read. Send it again as a PDF, PNG or JPEG."), code="damaged")
+    return out
+
+
+def _check_pdf(data: bytes) -> None:
+    damaged = DocumentRejected(_l("The PDF is damaged or incomplete (it may not have finished uploading). "
+                                  "Send the complete file as a PDF, PNG or JPEG."), code="damaged")
+    if not _PDF_HEADER.match(data):
+        raise damaged
+    tail = _PDF_TAIL.search(data[-2048:])
+    if not tail:
+        raise damaged  # truncated: no trailer, or something appended after the last %%EOF
+    offset = int(tail.group(1))
+    if not 0 < offset < len(data) or not re.match(rb"xref\b|\d+\s+\d+\s+obj\b", data[offset:offset + 32]):
+        raise damaged
+    active = _pdf_active_names(data)
+    # Dictionaries may hide inside compressed object streams (PDF 1.5+): look inside those too.
+    budget = [_INFLATE_LIMIT]
+    for m in _PDF_OBJSTM.finditer(data):
+        if b"/FlateDecode" in m.group(0):
+            end = data.find(b"endstream", m.end())
+            active |= _pdf_active_names(_inflate(data[m.end():end if end > 0 else len(data)], budget))
+    if active:
+        raise DocumentRejected(_l("The PDF contains scripts, embedded files or actions that we do not accept. "
+                                  "Print it to a new PDF, or send a scan as PNG or JPEG."), code="active_content")
+
+
+def _check_png(data: bytes) -> None:
+    damaged = DocumentRejected(_l("The PNG image is damaged or incomplete. Send the complete file as a "
+                                  "PDF, PNG or JPEG."), code="damaged")
+    pos, first = 8, True
+    while True:
+        if pos + 12 > len(data):
+            raise damaged
+        length, ctype = struct.unpack(">I4s", data[pos:pos + 8])
+        body_end = pos + 8 + length
+        if body_end + 4 > len(data) or (first and ctype != b"IHDR"):
+            raise damaged
+        (crc,) = struct.unpack(">I", data[body_end:body_end + 4])
+        if zlib.crc32(data[pos + 4:body_end]) != crc:
+            raise damaged
+        pos, first = body_end + 4, False
+        if ctype == b"IEND":
+            break
+    if pos != len(data):
+        raise DocumentRejected(_l("The image carries extra data after its end. Send a plain PDF, PNG or JPEG."),
+                               code="active_content")
+
+
+def _check_jpeg(data: bytes) -> None:
+    if not (data.startswith(b"\xff\xd8\xff") and data.rstrip(b"\x00").endswith(b"\xff\xd9")):
+        raise DocumentRejected(_l("The JPEG image is damaged or incomplete. Send the complete file as a "
+                                  "PDF, PNG or JPEG."), code="damaged")
+
+
+def _check_text(data: bytes, kind: Kind) -> str:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DocumentRejected(_l("%(kind)s files must be UTF-8 text.", kind=kind.label), code="type") from exc
+    if "\x00" in text or text.lstrip().startswith("<"):
+        raise DocumentRejected(_l("This is not a %(kind)s file.", kind=kind.label), code="type")
+    return text
+
+
+def _detect(data: bytes, purpose: str) -> Kind:
+    """What the bytes are, by magic number and structure; DocumentRejected if not accepted."""
+    accepted = ACCEPTED[purpose]
+    not_accepted = DocumentRejected(_l("We accept %(types)s files only; this file is not one of them.",
+                                       types=accepted_label(purpose)), code="type")
+    guess = filetype.guess(data[:8192])
+    kind = KINDS.get(guess.mime) if guess else None
+    if kind in (PDF, PNG, JPEG) and kind in accepted:
+        if kind is PDF:
+            _check_pdf(data)
+        else:
+            if _MARKUP.search(data):
+                raise DocumentRejected(_l("The image also contains web page or document code, which we do not "
+                                          "accept. Send a plain PDF, PNG or JPEG."), code="active_content")
+            (_check_png if kind is PNG else _check_jpeg)(data)
+        return kind
+    if guess is None and JSON in accepted:
+        head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+        if head in (b"{", b"["):
+            text = _check_text(data, JSON)
+            try:
+                json.loads(text)
+            except ValueError as exc:
+                raise DocumentRejected(_l("The JSON file could not be read (it is not valid JSON)."),
+                                       code="damaged") from exc
+            return JSON
+        text = _check_text(data, CSV)
+        try:
+            rows = list(csv.reader(io.StringIO(text, newline="")))
+        except csv.Error as exc:
+            raise DocumentRejected(_l("The CSV file could not be read."), code="damaged") from exc
+        if not rows:
+            raise not_accepted
+        return CSV
+    raise not_accepted
+
+
+# ---------------------------------------------------------------- names
+
+_UNSAFE = re.compile(r'[<>:"|?*;\\/]')
+MAX_NAME = 120
+
+
+def sanitize_filename(name: str | None, kind: Kind) -> str:
+    """A display and download name: no path, no control or invisible characters, NFKC, bounded.
+
+    Only ever used as a label: the blob is stored under a random name.
+    """
+    name = unicodedata.normalize("NFKC", name or "")
+    # NFKC first, so a fullwidth solidus or similar becomes "/" and is cut away with the path.
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    # Drop control, format (bidi overrides that fake an extension), surrogate and unassigned characters.
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = re.sub(r"\s+", " ", _UNSAFE.sub("_", name)).strip()
+    stem, dot, ext = name.rpartition(".")
+    ext = dot + ext
+    if ext.lower() not in kind.extensions:
+        stem, ext = name, kind.extensions[0]
+    # No leading dot (a hidden file once saved), no trailing dots or spaces (Windows drops them).
+    stem = stem.strip(" .")[:MAX_NAME - len(ext)].rstrip(" .") or "document"
+    return stem + ext.lower()
+
+
+def _extension(name: str | None) -> str:
+    base = unicodedata.normalize("NFKC", name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C").strip()
+    stem, dot, ext = base.rpartition(".")
+    return (dot + ext).lower() if dot else ""
+
+
+def _check_claims(kind: Kind, filename: str | None, declared_type: str | None, purpose: str) -> None:
+    declared = (declared_type or "").split(";")[0].strip().lower()
+    ext = _extension(filename)
+    if (declared not in NO_CLAIM and declared not in kind.aliases) or (ext and ext not in kind.extensions):
+        raise DocumentRejected(_l("The file's name or type does not match its content (it looks like a %(kind)s). "
+                                  "We accept %(types)s files; send the original file without renaming it.",
+                                  kind=kind.label, types=accepted_label(purpose)), code="mismatch")
+
+
+# ---------------------------------------------------------------- keys
+
+def key_id(key: str) -> str:
+    """A short fingerprint of a key, safe to store and print (it reveals nothing of the key)."""
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Keyring:
+    fernet: MultiFernet
+    primary_id: str
+    stamp: int | None
+
+
+def keyring() -> Keyring:
+    """The current keys. Keys from the instance file are re-read when the file changes, so a
+    running app picks up `keys rotate` at once and can read what the rotation re-encrypted."""
+    app = current_app._get_current_object()
+    path = app.config.get("ENCRYPTION_KEYS_FILE")
+    stamp = None
+    if path:
+        try:
+            stamp = os.stat(path).st_mtime_ns
+        except FileNotFoundError:
+            stamp = None
+    ring = app.extensions.get("document_keyring")
+    if ring is not None and ring.stamp == stamp:
+        return ring
+    if stamp is not None:
+        app.config["ENCRYPTION_KEYS"] = parse_keys(Path(path).read_text())
+    keys = app.config["ENCRYPTION_KEYS"]
+    if not keys:
+        raise RuntimeError("no encryption keys configured")
+    ring = Keyring(MultiFernet([Fernet(k.encode()) for k in keys]), key_id(keys[0]), stamp)
+    app.extensions["document_keyring"] = ring
+    return ring
+
+
+def write_key_file(path: str | os.PathLike, keys: list[str]) -> None:
+    """Replace the key file atomically, owner-only from the first byte."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write("\n".join(keys) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+# ---------------------------------------------------------------- storing and reading
+
+def _forget_blob_on_rollback(session: Session, storage, name: str) -> None:
+    session.info.setdefault("uncommitted_blobs", []).append((storage, name))
+
+
+@event.listens_for(OrmSession, "after_commit")
+def _blobs_committed(session):
+    session.info.pop("uncommitted_blobs", None)
+
+
+@event.listens_for(OrmSession, "after_transaction_end")
+def _blobs_rolled_back(session, transaction):
+    # Ended without a commit (rollback, or close): the row never reached the database, so
+    # remove its blob and leave no orphan behind. A commit has already emptied the list.
+    if transaction.parent is not None:
+        return
+    for storage, name in session.info.pop("uncommitted_blobs", []):
+        try:
+            storage.delete(name)
+        except Exception:  # cleanup is best effort; the blob is encrypted and unreferenced
+            log.warning("could not remove an uncommitted document blob")
+
+
+def store(session: Session, *, stream, filename: str | None, declared_type: str | None, purpose: str,
+          request_id: int | None = None, uploaded_by: str) -> Document:
+    """Check, encrypt and keep one upload; raise DocumentRejected with a message to show.
+
+    The document row is added and flushed in the caller's transaction (the caller commits, so
+    the document and what it belongs to are saved together); its blob is removed on rollback.
+    """
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown document purpose {purpose!r}")
+    data = read_capped(stream, max_bytes())
+    if not data:
+        raise DocumentRejected(_l("The file is empty. Send a %(types)s file.", types=accepted_label(purpose)),
+                               code="empty")
+    kind = _detect(data, purpose)
+    _check_claims(kind, filename, declared_type, purpose)
+    ring = keyring()
+    storage, name = get_storage(), new_name()
+    storage.put(name, ring.fernet.encrypt(data))
+    _forget_blob_on_rollback(session, storage, name)
+    doc = Document(request_id=request_id, purpose=purpose, storage_name=name,
+                   original_name=sanitize_filename(filename, kind), content_type=kind.content_type,
+                   size=len(data), sha256=hashlib.sha256(data).hexdigest(), key_id=ring.primary_id,
+                   uploaded_by=uploaded_by)
+    session.add(doc)
+    session.flush()
+    log.info("document %s stored (%s, %s bytes, request %s)", doc.id, kind.label, doc.size, request_id)
+    return doc
+
+
+def _decrypt(document: Document, ring: Keyring) -> bytes:
+    try:
+        data = ring.fernet.decrypt(get_storage().get(document.storage_name))
+    except (InvalidToken, StorageError) as exc:
+        log.warning("document %s could not be decrypted or is missing", document.id)
+        raise DocumentTampered(f"document {document.id} could not be decrypted") from exc
+    # Constant-time compare: the hash of the plaintext must be what was recorded at upload.
+    if not hmac.compare_digest(hashlib.sha256(data).hexdigest(), document.sha256):
+        log.warning("document %s does not match its recorded hash", document.id)
+        raise DocumentTampered(f"document {document.id} does not match its recorded hash")
+    return data
+
+
+def read(session: Session, *, document: Document) -> bytes:
+    """The plaintext of a stored document, checked against its hash; DocumentTampered otherwise."""
+    return _decrypt(document, keyring())
+
+
+def for_request(session: Session, *, request_id: int, purpose: str | None = None) -> list[Document]:
+    """The documents of one case, oldest first."""
+    query = select(Document).where(Document.request_id == request_id)
+    if purpose:
+        query = query.where(Document.purpose == purpose)
+    return list(session.execute(query.order_by(Document.id)).scalars())
+
+
+def record_access(session: Session, *, document: Document, actor: str, action: str) -> None:
+    """Put a view or download of a document on record (hash-chained audit log)."""
+    if action not in ACCESS_ACTIONS:
+        raise ValueError(f"unknown document access {action!r}")
+    audit.record(session, action=action, actor=actor, request_id=document.request_id,
+                 detail=f"document {document.id} ({document.purpose})")
+    session.commit()
+
+
+def delete(session: Session, *, document: Document, actor: str) -> None:
+    """Remove a document and its blob (retention, or a staff correction), on record."""
+    audit.record(session, action="document_deleted", actor=actor, request_id=document.request_id,
+                 detail=f"document {document.id} ({document.purpose})")
+    session.delete(document)
+    session.commit()
+    get_storage().delete(document.storage_name)
+
+
+# ---------------------------------------------------------------- rotation
+
+@dataclass
+class ReencryptResult:
+    reencrypted: int = 0
+    current: int = 0
+    failed: int = 0
+
+
+def reencrypt_all(session: Session, *, batch: int = 100) -> ReencryptResult:
+    """Re-encrypt every stored document not yet under the newest key.
+
+    Each blob is replaced atomically, so readers see the old or the new ciphertext, and both
+    decrypt while the MultiFernet keeps the old keys. Resumable: a second run skips what is done.
+    """
+    ring = keyring()
+    storage, result, last_id = get_storage(), ReencryptResult(), 0
+    while True:
+        docs = list(session.execute(select(Document).where(Document.id > last_id)
+                                    .order_by(Document.id).limit(batch)).scalars())
+        if not docs:
+            session.commit()  # end the read transaction (on SQLite it holds the write lock)
+            return result
+        for doc in docs:
+            last_id = doc.id
+            if doc.key_id == ring.primary_id:
+                result.current += 1
+                continue
+            try:
+                data = _decrypt(doc, ring)
+            except DocumentTampered:
+                result.failed += 1
+                continue
+            storage.put(doc.storage_name, ring.fernet.encrypt(data))
+            doc.key_id = ring.primary_id
+            result.reencrypted += 1
+        session.commit()
+
+
+def rotate_key_file(path: str | os.PathLike) -> str:
+    """Put a new key first in the instance key file (old keys kept); return its fingerprint."""
+    app = current_app._get_current_object()
+    keys = parse_keys(Path(path).read_text()) if Path(path).exists() else list(app.config["ENCRYPTION_KEYS"])
+    new = Fernet.generate_key().decode()
+    write_key_file(path, [new, *keys])
+    app.config["ENCRYPTION_KEYS"] = [new, *keys]
+    app.extensions.pop("document_keyring", None)
+    return key_id(new)
+
+
+# ---------------------------------------------------------------- serving
+
+def content_disposition(disposition: str, filename: str) -> str:
+    """RFC 6266: an ASCII fallback plus the exact UTF-8 name in filename*."""
+    ascii_name = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
+    ascii_name = re.sub(r'[^A-Za-z0-9._ -]', "_", ascii_name).strip() or "document"
+    return f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def send_document(document: Document, data: bytes, *, inline: bool = False) -> Response:
+    """A response that hands the file over without letting it run: attachment, nosniff, sandboxed."""
+    inline = inline and document.content_type in INLINE_TYPES
+    text = document.content_type in (CSV.content_type, JSON.content_type)
+    response = Response(data, content_type=document.content_type + ("; charset=utf-8" if text else ""))
+    response.headers["Content-Disposition"] = content_disposition("inline" if inline else "attachment",
+                                                                  document.original_name)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
+    return response
