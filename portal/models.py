@@ -366,5 +366,9 @@ Index("ix_privacy_request_hold_due", _pr.hold_reason, DUE_ORDER, _pr.id)
 Index("ix_privacy_request_manner_due", _pr.manner, DUE_ORDER, _pr.id)
 Index("ix_privacy_request_last_name_lower", func.lower(_pr.last_name))
 Index("ix_privacy_request_first_name_lower", func.lower(_pr.first_name))
+# The counts per status under a filter: covering indexes, so counting never reads the rows.
+Index("ix_privacy_request_type_status", _pr.request_type, _pr.status)
+Index("ix_privacy_request_hold_status", _pr.hold_reason, _pr.status)
+Index("ix_privacy_request_manner_status", _pr.manner, _pr.status)
 Index("ix_privacy_request_received_at", _pr.received_at)  # §7101 records, §7102 metrics
 Index("ix_privacy_request_closed_at", _pr.closed_at)  # §7102 metrics

@@ -105,6 +105,9 @@ def upgrade():
     with op.batch_alter_table('privacy_request', schema=None) as batch_op:
         batch_op.create_index('ix_privacy_request_closed_at', ['closed_at'], unique=False)
         batch_op.create_index('ix_privacy_request_received_at', ['received_at'], unique=False)
+        batch_op.create_index('ix_privacy_request_type_status', ['request_type', 'status'], unique=False)
+        batch_op.create_index('ix_privacy_request_hold_status', ['hold_reason', 'status'], unique=False)
+        batch_op.create_index('ix_privacy_request_manner_status', ['manner', 'status'], unique=False)
 
     # The queue's order and keyset: the due date in force, then id; one index per filter column.
     due = sa.text("coalesce(extended_due, response_due)")
@@ -122,6 +125,9 @@ def downgrade():
                  'first_name_lower'):
         op.drop_index(f'ix_privacy_request_{name}', table_name='privacy_request')
     with op.batch_alter_table('privacy_request', schema=None) as batch_op:
+        batch_op.drop_index('ix_privacy_request_manner_status')
+        batch_op.drop_index('ix_privacy_request_hold_status')
+        batch_op.drop_index('ix_privacy_request_type_status')
         batch_op.drop_index('ix_privacy_request_received_at')
         batch_op.drop_index('ix_privacy_request_closed_at')
 
