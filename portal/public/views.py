@@ -226,7 +226,12 @@ def answer(reference):
     if not form.validate_on_submit():
         return _render_detail(req, WithdrawForm(formdata=None), 422, answer_form=form)
     try:
-        cases.answer_information(db.session(), req=req, body=form.body.data)
+        cases.answer_information(db.session(), req=req, body=form.body.data, attachment=form.upload())
+    except documents.DocumentRejected as exc:
+        db.session().rollback()
+        form.attachment.errors = [exc.message]
+        return _render_detail(req, WithdrawForm(formdata=None), 413 if exc.code == "too_large" else 422,
+                              answer_form=form)
     except IllegalTransition:  # the case moved on meanwhile (for example, staff closed it)
         db.session().rollback()
         flash(_("This request is not waiting for information from you."), "error")

@@ -18,7 +18,7 @@ from sqlmodel import Session
 from .. import lifecycle
 from ..lifecycle import (DENIED, FINAL, IN_PROGRESS, ON_HOLD, OPEN, PARTIALLY_COMPLETED, VERIFYING,
                          COMPLETED, IllegalTransition)
-from ..models import (DUE_ORDER, AuditEvent, CaseNote, CaseOutcome, ContestedStatement, IdentityCheck,
+from ..models import (DUE_ORDER, AuditEvent, CaseNote, Document, CaseOutcome, ContestedStatement, IdentityCheck,
                       PrivacyRequest, RequestMessage, StaffUser, utcnow)
 from . import audit, documents, response_files
 from . import requests as request_service
@@ -168,14 +168,19 @@ def can_answer(req: PrivacyRequest) -> bool:
     return req.status == ON_HOLD and req.hold_reason == "information_requested"
 
 
-def answer_information(session: Session, *, req: PrivacyRequest, body: str) -> None:
-    """The requester answers from their status page. The wait was on them, so the case goes back
-    to `verifying` and reappears in the queue for staff to look at."""
+def answer_information(session: Session, *, req: PrivacyRequest, body: str, attachment: tuple | None = None) -> None:
+    """The requester answers from their status page, with text and optionally one document
+    ((stream, filename, declared type); documents.DocumentRejected if refused, nothing saved).
+    The wait was on them, so the case goes back to `verifying` and reappears in the queue."""
     body = body.strip()
     if not can_answer(req):
         raise IllegalTransition("this request is not waiting for information")
     if not body:
         raise IllegalTransition("an answer needs some text")
+    if attachment is not None:
+        stream, filename, declared = attachment
+        documents.store(session, stream=stream, filename=filename, declared_type=declared, purpose="evidence",
+                        request_id=req.id, uploaded_by="requester")
     session.add(RequestMessage(request_id=req.id, direction="from_requester", author="requester", body=body))
     request_service.transition(session, req, VERIFYING, actor="requester", action="information_provided")
     session.commit()
@@ -314,6 +319,20 @@ def add_note(session: Session, *, req: PrivacyRequest, staff: StaffUser, body: s
     return note
 
 
+def open_evidence(session: Session, *, req: PrivacyRequest, document_id: int, staff: StaffUser) -> tuple[Document, bytes]:
+    """A document the requester sent with this case, decrypted for staff, the access on record.
+    LookupError when it is not this case's, or cannot be read."""
+    doc = session.get(Document, document_id)
+    if doc is None or doc.request_id != req.id or doc.purpose != "evidence":
+        raise LookupError(document_id)
+    try:
+        data = documents.read(session, document=doc)
+    except documents.DocumentTampered:
+        raise LookupError(document_id) from None
+    documents.record_access(session, document=doc, actor=actor(staff), action="document_downloaded")
+    return doc, data
+
+
 def intake_received_at(received_on: date, *, now: datetime | None = None) -> datetime:
     """The moment to count deadlines from for a phone or mail request received on a California date."""
     now = now or utcnow()
@@ -335,6 +354,7 @@ class CaseFile:
     contested: ContestedStatement | None
     files: list
     downloads: list
+    evidence: list
     staff: dict[int, StaffUser]
 
     def who(self, actor_value: str) -> str:
@@ -360,7 +380,7 @@ def case_file(session: Session, req: PrivacyRequest) -> CaseFile:
         outcome=session.execute(select(CaseOutcome).where(CaseOutcome.request_id == req.id)).scalar(),
         contested=session.execute(select(ContestedStatement).where(ContestedStatement.request_id == req.id)).scalar(),
         files=response_files.files_for(session, req), downloads=response_files.downloads_for(session, req),
-        staff=staff)
+        evidence=documents.for_request(session, request_id=req.id, purpose="evidence"), staff=staff)
 
 
 # ---- the queue -------------------------------------------------------------------------------

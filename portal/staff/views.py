@@ -10,7 +10,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from .. import db
 from ..lifecycle import HOLD_REASONS, MAX_EXTENSION_DAYS, REQUEST_TYPES, STATUS_LABELS, IllegalTransition
 from ..public.views import is_htmx
-from ..services import cases, metrics
+from ..services import cases, documents, metrics
 from ..services import requests as request_service
 from ..services.requests import StaleCase
 from . import bp
@@ -132,6 +132,18 @@ def _conflict(reference):
     flash(_("This case changed since you opened it, or that action is no longer possible. Nothing was saved. "
             "Here is the case as it is now: check it and try again if still needed."), "error")
     return _render_case(_case_or_404(reference), status=409)
+
+
+@bp.get("/requests/<reference>/documents/<int:document_id>")
+@role_required(*ROLES)
+def case_document(reference, document_id):
+    """A document the requester sent with an answer, as a download; every view is on record."""
+    req = _case_or_404(reference)
+    try:
+        document, data = cases.open_evidence(db.session(), req=req, document_id=document_id, staff=current_user)
+    except LookupError:
+        abort(404)
+    return documents.send_document(document, data)
 
 
 @bp.post("/requests/<reference>/notes")

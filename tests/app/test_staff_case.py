@@ -587,3 +587,45 @@ def test_request_info_and_denial_mail_through_smtp(smtp_client, smtp_server, app
     with app.app_context():
         sent = db.session().execute(select(OutboxMessage.status)).scalars().all()
     assert set(sent) == {"sent"}
+
+
+# ---- the requester's answer with a document --------------------------------------------------
+
+def _hold_for_information(app, req):
+    with app.app_context():
+        from portal.services import requests as rs
+        s = db.session()
+        rs.transition(s, rs.get_by_reference(s, req.reference), "on_hold", actor="system",
+                      hold_reason="information_requested")
+        s.commit()
+
+
+def test_an_answer_can_carry_a_document_staff_open(app, client, staff, mailbox):
+    from ..files import HTML, png
+    req = new_case(app, "correct")
+    _hold_for_information(app, req)
+    requester = app.test_client()
+    page = _open_status_page(requester, mailbox, req)
+    assert 'enctype="multipart/form-data"' in page
+    resp = requester.post(f"/requests/{req.reference}/answer", content_type="multipart/form-data", data={
+        "csrf_token": csrf_from(page), "body": "Here is my letter.", "attachment": (io.BytesIO(HTML), "letter.png")})
+    assert resp.status_code == 422 and get_case(app, req.reference).status == "on_hold"
+    assert _rows(app, RequestMessage) == []
+    image = png()
+    resp = requester.post(f"/requests/{req.reference}/answer", content_type="multipart/form-data", data={
+        "csrf_token": csrf_from(page), "body": "Here is my letter.", "attachment": (io.BytesIO(image), "letter.png")})
+    assert resp.status_code == 303 and get_case(app, req.reference).status == "verifying"
+
+    sign_in(client, staff["viewer"])  # reading a case's documents is reading the case
+    page = client.get(f"/staff/requests/{req.reference}").get_data(as_text=True)
+    link = re.search(r'href="(/staff/requests/[^"]+/documents/\d+)">letter.png</a>', page).group(1)
+    got = client.get(link)
+    assert got.status_code == 200 and got.data == image
+    assert got.headers["Content-Disposition"].startswith("attachment;")
+    assert _rows(app, AuditEvent, action="document_downloaded")[0].actor == f"staff:{staff['viewer'].id}"
+    # Another case's address for the same document is refused; so is a made-up id.
+    other = new_case(app, "access", email="z@example.org")
+    doc_id = link.rsplit("/", 1)[1]
+    assert client.get(f"/staff/requests/{other.reference}/documents/{doc_id}").status_code == 404
+    assert client.get(f"/staff/requests/{req.reference}/documents/99999").status_code == 404
+    assert app.test_client().get(link).status_code == 302  # signed out: to the sign-in page
