@@ -1,6 +1,6 @@
 """Queue and metrics timings on a large case table. Prints figures; asserts nothing.
 
-    .venv/bin/python benchmarks/queue.py [--cases 200000] [--database-url URL]
+    .venv/bin/python benchmarks/staff_queue.py [--cases 200000] [--database-url URL]
 
 Without --database-url it builds a throwaway SQLite file. With a PostgreSQL URL it uses that
 (empty, migrated here) database as is.
