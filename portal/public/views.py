@@ -195,7 +195,8 @@ def _render_detail(req, withdraw_form, status=200, answer_form=None):
                            hold_reasons=HOLD_REASONS, withdraw_form=withdraw_form,
                            can_withdraw=request_service.can_withdraw(req),
                            answer_form=answer_form or AnswerForm(formdata=None), can_answer=cases.can_answer(req),
-                           files=response_files.files_for(db.session(), req), now=utcnow()), status
+                           files=response_files.files_for(db.session(), req), now=utcnow(),
+                           outcome=cases.outcome_for(db.session(), req)), status
 
 
 @bp.post("/requests/<reference>/withdraw")

@@ -341,6 +341,11 @@ def intake_received_at(received_on: date, *, now: datetime | None = None) -> dat
     return datetime.combine(received_on, time(12, 0), lifecycle.PACIFIC).astimezone(now.tzinfo)
 
 
+def outcome_for(session: Session, req: PrivacyRequest) -> CaseOutcome | None:
+    """The structured outcome of a closed case, or None."""
+    return session.execute(select(CaseOutcome).where(CaseOutcome.request_id == req.id)).scalar()
+
+
 # ---- what the case page shows ----------------------------------------------------------------
 
 @dataclass

@@ -347,6 +347,9 @@ def test_complete_a_deletion_with_what_was_deleted_and_kept(app, as_support, mai
     assert "Medical billing records for claim WC-1" in text and "§1798.146(a)" in text
     [outcome] = _rows(app, CaseOutcome)
     assert outcome.deleted_summary.startswith("Marketing") and outcome.kept_summary.startswith("Medical")
+    page = _open_status_page(app.test_client(), mailbox, done)
+    assert "What we deleted" in page and "Marketing contacts and portal account." in page
+    assert "Medical billing records for claim WC-1" in page and "§1798.146(a)" in page
 
 
 def test_correction_outcomes_and_the_contested_statement(app, as_support, mailbox):

@@ -191,3 +191,39 @@ def test_the_queue_without_javascript(browser, live_server, console):
     page.get_by_role("button", name="Clear hold and return to verification").click()
     expect(page.get_by_text("Hold cleared: the case is back in verification.")).to_be_visible()
     context.close()
+
+
+def test_the_requester_answers_a_request_for_information(page, live_server, console, csp_violations):
+    from ..files import png
+    staff_context = page.context.browser.new_context()
+    _sign_in(staff_context, live_server)
+    staff = staff_context.new_page()
+    staff.goto(live_server.url + f"/staff/requests/{console['ortega']}")
+    staff.get_by_label("What do you need from the requester?").fill("Please send the letter we wrote to you.")
+    staff.get_by_role("button", name="Send and put on hold").click()
+    expect(staff.get_by_text("the case is on hold until the requester answers")).to_be_visible()
+
+    email = "luis.ortega@example.org"
+    asked = live_server.mail_to(email, count=2)[-1]
+    assert "Please send the letter we wrote to you." in asked.get_body(preferencelist=("plain",)).get_content()
+    page.goto(live_server.url + "/status")
+    page.get_by_label("Request reference").fill(console["ortega"])
+    page.get_by_label("Email address used for the request").fill(email)
+    page.get_by_role("button", name="Email me a link").click()
+    page.goto(live_server.url + link_in(live_server.mail_to(email, count=3)[-1], "/status/"))
+    page.get_by_role("button", name="Show my request").click()
+    expect(page.get_by_role("heading", name="Answer our question")).to_be_visible()
+    assert_no_axe_violations(page)
+    page.get_by_label("Your answer").fill("Attached is your letter of May 2.")
+    page.get_by_label("Attach a document (optional)").set_input_files(
+        files=[{"name": "letter.png", "mimeType": "image/png", "buffer": png()}])
+    page.get_by_role("button", name="Send my answer").click()
+    expect(page.get_by_text("Thank you: your answer was sent to our privacy team.")).to_be_visible()
+    expect(page.get_by_role("heading", name="Answer our question")).to_have_count(0)
+
+    staff.reload()
+    expect(staff.get_by_text("Attached is your letter of May 2.")).to_be_visible()
+    expect(staff.get_by_role("link", name="letter.png")).to_be_visible()
+    assert_no_axe_violations(staff)
+    staff_context.close()
+    assert csp_violations == []
