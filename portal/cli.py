@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from . import db as database
 from .models import AuditEvent, Document
-from .services import audit, documents, mail, requests, staff
+from .services import audit, documents, mail, metrics, requests, staff
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 
@@ -90,6 +90,18 @@ def audit_verify():
     count = session.execute(select(func.count()).select_from(AuditEvent)).scalar_one()
     click.echo(f"audit chain OK: {count} events")
 
+@click.command("metrics")
+@click.option("--year", type=int, required=True, help="The calendar year (California time).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+def metrics_cmd(year, fmt):
+    """The annual request metrics (§7102): per request type, received, complied, denied, days to respond."""
+    import json
+    result = metrics.annual(database.session(), year=year)
+    if fmt == "json":
+        click.echo(json.dumps(result.as_dict(), indent=2))
+    else:
+        click.echo(metrics.metrics_csv(result), nl=False)
+
 
 keys_cli = AppGroup("keys", help="Encryption keys of stored documents.")
 
@@ -141,3 +153,4 @@ def register(app):
     app.cli.add_command(worker)
     app.cli.add_command(staff_cli)
     app.cli.add_command(audit_cli)
+    app.cli.add_command(metrics_cmd)

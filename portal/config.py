@@ -97,6 +97,30 @@ DEFAULTS = dict(
     CONSENT_POLICY_URL=None,  # None: <BASE_URL>/privacy
     GPC_LAST_UPDATE="2026-11-28",  # the date in /.well-known/gpc.json
     RATELIMIT_CONSENT="60 per minute",
+
+    # Staff console. The basis codes staff choose from when they deny a request or keep part of
+    # the data (§7022(f), §1798.146, 8 CCR §10102): counsel may change the list and citations.
+    DENIAL_BASES=[
+        {"code": "unverifiable", "label": "Identity could not be verified",
+         "citation": "Cal. Code Regs. tit. 11, §§7022(b)(1), 7024(a), 7062(f)-(g)"},
+        {"code": "exempt_medical", "label": "Medical information under HIPAA / CMIA",
+         "citation": "Cal. Civ. Code §1798.146(a)"},
+        {"code": "legal_retention_wc", "label": "Legal retention: workers' compensation claim file",
+         "citation": "Cal. Code Regs. tit. 8, §10102; Cal. Civ. Code §1798.105(d)(8)"},
+        {"code": "legal_obligation", "label": "Needed to comply with another legal obligation",
+         "citation": "Cal. Civ. Code §1798.145(a)(1)"},
+        {"code": "fraud_suspected", "label": "Suspected fraud or security concern",
+         "citation": "Cal. Civ. Code §1798.105(d)(2); Cal. Code Regs. tit. 11, §7060(f)"},
+        {"code": "duplicate", "label": "Duplicate or manifestly excessive request",
+         "citation": "Cal. Civ. Code §1798.145(h)(3)"},
+        {"code": "not_california_resident", "label": "Not a California resident",
+         "citation": "Cal. Civ. Code §1798.140(i)"},
+    ],
+    QUEUE_PAGE_SIZE=50,
+    DUE_SOON_DAYS=7,
+    RESPONSE_FILE_DAYS=14,  # how long the requester can download an access response
+    RESPONSE_FILE_MAX_BYTES=5 * 1024 * 1024,
+    CONTESTED_STATEMENT_MAX_WORDS=250,  # §7023 (secondary)
 )
 
 

@@ -1,7 +1,8 @@
 """SQLModel tables. Timestamps are timezone-aware UTC; public references are never primary keys."""
 from datetime import date, datetime, timezone
 
-from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, Integer, Text, TypeDecorator, UniqueConstraint, event
+from sqlalchemy import (JSON, Column, DateTime, ForeignKey, Index, Integer, Text, TypeDecorator, UniqueConstraint,
+                        event, func)
 from sqlmodel import Field, SQLModel
 
 SQLModel.metadata.naming_convention = {
@@ -371,3 +372,111 @@ class ConsentRecord(SQLModel, table=True):
 @event.listens_for(ConsentRecord, "before_delete")
 def _consent_records_are_append_only(_mapper, _connection, target):
     raise ValueError(f"consent record {target.id} is append-only: add a new record instead")
+
+
+# ---- Staff console: case work, response files, queue indexes ---------------------------------
+
+def _staff_fk(nullable: bool = False):
+    return Field(default=None, sa_column=Column(Integer, ForeignKey("staff_user.id"), nullable=nullable))
+
+
+class CaseNote(SQLModel, table=True):
+    """An internal note on a case: staff only, never shown to the requester."""
+
+    __tablename__ = "case_note"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = _request_fk()
+    staff_id: int = _staff_fk()
+    body: str = _text(nullable=False)
+    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+
+
+class IdentityCheck(SQLModel, table=True):
+    """Staff's verification of a requester: which data points matched the records, and who checked."""
+
+    __tablename__ = "identity_check"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = _request_fk()
+    staff_id: int = _staff_fk()
+    data_points: str = Field(max_length=200)  # comma-separated codes from services.cases.DATA_POINTS
+    note: str | None = _text()
+    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+
+
+class CaseOutcome(SQLModel, table=True):
+    """The structured final answer on a case (§7101, §7022, §7023), beside the message the requester reads."""
+
+    __tablename__ = "case_outcome"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(sa_column=Column(Integer, ForeignKey("privacy_request.id", ondelete="CASCADE"),
+                                             nullable=False, unique=True))
+    outcome: str = Field(max_length=24)  # completed | partially_completed | denied
+    correction_result: str | None = Field(default=None, max_length=24)  # corrected | partially_corrected | not_corrected
+    basis_code: str | None = Field(default=None, max_length=48)
+    explanation: str | None = _text()
+    deleted_summary: str | None = _text()
+    kept_summary: str | None = _text()
+    staff_id: int = _staff_fk()
+    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+
+
+class ContestedStatement(SQLModel, table=True):
+    """§7023: the requester's statement that data we did not correct is contested (kept with the record)."""
+
+    __tablename__ = "contested_statement"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(sa_column=Column(Integer, ForeignKey("privacy_request.id", ondelete="CASCADE"),
+                                             nullable=False, unique=True))
+    statement: str = _text(nullable=False)
+    staff_id: int = _staff_fk()
+    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+
+
+class ResponseFile(SQLModel, table=True):
+    """An access response (JSON or CSV) offered to the requester for download until `expires_at`.
+    The file itself is a Document (purpose response_file): checked, encrypted at rest, audited."""
+
+    __tablename__ = "response_file"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = _request_fk()
+    document_id: int = Field(sa_column=Column(Integer, ForeignKey("document.id"), nullable=False, unique=True))
+    kind: str = Field(max_length=8)  # json | csv
+    staff_id: int = _staff_fk()
+    expires_at: datetime = _ts(nullable=False)
+    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+
+
+class ResponseDownload(SQLModel, table=True):
+    """One download of a response file by the requester: every download is recorded."""
+
+    __tablename__ = "response_download"
+
+    id: int | None = Field(default=None, primary_key=True)
+    file_id: int = Field(sa_column=Column(Integer, ForeignKey("response_file.id", ondelete="CASCADE"),
+                                          nullable=False, index=True))
+    request_id: int = _request_fk()
+    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+
+
+# The queue orders by the due date in force (extended or original) and pages by (due, id); each
+# filter gets an index that leads with its column and ends in that order. Names are searched by prefix.
+_pr = PrivacyRequest.__table__.c
+DUE_ORDER = func.coalesce(_pr.extended_due, _pr.response_due)
+Index("ix_privacy_request_due_order", DUE_ORDER, _pr.id)
+Index("ix_privacy_request_status_due", _pr.status, DUE_ORDER, _pr.id)
+Index("ix_privacy_request_type_due", _pr.request_type, DUE_ORDER, _pr.id)
+Index("ix_privacy_request_hold_due", _pr.hold_reason, DUE_ORDER, _pr.id)
+Index("ix_privacy_request_manner_due", _pr.manner, DUE_ORDER, _pr.id)
+Index("ix_privacy_request_last_name_lower", func.lower(_pr.last_name))
+Index("ix_privacy_request_first_name_lower", func.lower(_pr.first_name))
+# The counts per status under a filter: covering indexes, so counting never reads the rows.
+Index("ix_privacy_request_type_status", _pr.request_type, _pr.status)
+Index("ix_privacy_request_hold_status", _pr.hold_reason, _pr.status)
+Index("ix_privacy_request_manner_status", _pr.manner, _pr.status)
+Index("ix_privacy_request_received_at", _pr.received_at)  # §7101 records, §7102 metrics
+Index("ix_privacy_request_closed_at", _pr.closed_at)  # §7102 metrics

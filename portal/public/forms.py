@@ -3,6 +3,7 @@ import re
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
+from flask_wtf.file import FileField
 from wtforms import BooleanField, EmailField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Email, Length, Optional, Regexp, ValidationError
@@ -150,3 +151,16 @@ class InquiryForm(EmptyForm):
 class FollowUpForm(EmptyForm):
     body = TextAreaField(_l("Write back to our privacy team"), filters=F, render_kw={"rows": 4}, validators=[
         _required(_l("your message")), Length(max=10000, message=_l("Use at most 10,000 characters.")), plain_text])
+
+class AnswerForm(EmptyForm):
+    body = TextAreaField(_l("Your answer"), filters=F, render_kw={"rows": 5}, validators=[
+        _required(_l("your answer")), Length(max=5000, message=_l("Use at most 5,000 characters.")), plain_text])
+    attachment = FileField(_l("Attach a document (optional)"),
+                           description=_l("A PDF, PNG or JPEG file, such as a letter or a scan that shows your details."))
+
+    def upload(self):
+        """(stream, filename, declared type) of the attached file, or None."""
+        f = self.attachment.data
+        if not f or not getattr(f, "filename", ""):
+            return None
+        return f.stream, f.filename, f.mimetype

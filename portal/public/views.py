@@ -14,12 +14,13 @@ from ..lifecycle import (HOLD_REASONS, INQUIRY_KINDS, INQUIRY_STATUS_LABELS, REQ
                          IllegalTransition)
 from ..models import Inquiry, PrivacyRequest, utcnow
 from ..security import minimum_duration
+from ..services import cases, documents, response_files
 from ..services import inquiries as inquiry_service
 from ..services import requests as request_service
 from ..services import status as status_service
 from ..services.tokens import TokenError
 from ..urls import external_url
-from .forms import FollowUpForm, InquiryForm, RequestForm, StatusForm, WithdrawForm
+from .forms import AnswerForm, FollowUpForm, InquiryForm, RequestForm, StatusForm, WithdrawForm
 
 bp = Blueprint("public", __name__)
 
@@ -213,11 +214,14 @@ def request_detail(reference):
     return _render_detail(case, WithdrawForm())
 
 
-def _render_detail(req, withdraw_form, status=200):
+def _render_detail(req, withdraw_form, status=200, answer_form=None):
     return render_template("public/request_detail.html", req=req, type_label=REQUEST_TYPES[req.request_type].label,
                            timeline=request_service.timeline(db.session(), req), status_labels=STATUS_LABELS,
                            hold_reasons=HOLD_REASONS, withdraw_form=withdraw_form,
-                           can_withdraw=request_service.can_withdraw(req)), status
+                           can_withdraw=request_service.can_withdraw(req),
+                           answer_form=answer_form or AnswerForm(formdata=None), can_answer=cases.can_answer(req),
+                           files=response_files.files_for(db.session(), req), now=utcnow(),
+                           outcome=cases.outcome_for(db.session(), req)), status
 
 
 @bp.post("/requests/<reference>/withdraw")
@@ -302,3 +306,42 @@ def security_txt():
         f"Canonical: {external_url('public.security_txt')}",
     ]) + "\n"
     return body, 200, {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "max-age=3600"}
+
+@bp.post("/requests/<reference>/answer")
+@limiter.limit(_limit("RATELIMIT_TOKEN"))
+def answer(reference):
+    """The requester answers a request for information; the case goes back to the privacy team."""
+    req = _request_or_403(reference)
+    form = AnswerForm()
+    if not cases.can_answer(req):
+        flash(_("This request is not waiting for information from you."), "error")
+        return redirect(url_for(".request_detail", reference=reference), 303)
+    if not form.validate_on_submit():
+        return _render_detail(req, WithdrawForm(formdata=None), 422, answer_form=form)
+    try:
+        cases.answer_information(db.session(), req=req, body=form.body.data, attachment=form.upload())
+    except documents.DocumentRejected as exc:
+        db.session().rollback()
+        form.attachment.errors = [exc.message]
+        return _render_detail(req, WithdrawForm(formdata=None), 413 if exc.code == "too_large" else 422,
+                              answer_form=form)
+    except IllegalTransition:  # the case moved on meanwhile (for example, staff closed it)
+        db.session().rollback()
+        flash(_("This request is not waiting for information from you."), "error")
+        return redirect(url_for(".request_detail", reference=reference), 303)
+    flash(_("Thank you: your answer was sent to our privacy team."))
+    return redirect(url_for(".request_detail", reference=reference), 303)
+
+
+@bp.get("/requests/<reference>/files/<int:file_id>")
+def response_file(reference, file_id):
+    """Download a response file. Only the session a magic link opened for this request gets it
+    (§7061: the requester proves their email again before an access export leaves), for 14 days."""
+    req = _request_or_403(reference)
+    try:
+        document, data = response_files.download(db.session(), req=req, file_id=file_id)
+    except response_files.FileGone:
+        return render_error(410, _("This file is no longer available"),
+                            _("Response files can be downloaded for %(days)s days. Contact us if you still need it.",
+                              days=current_app.config["RESPONSE_FILE_DAYS"]))
+    return documents.send_document(document, data)

@@ -5,7 +5,6 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
-from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from .. import db
 from ..errors import render_error
@@ -14,7 +13,7 @@ from ..forms import EmptyForm
 from ..services import staff as staff_service
 from ..services.staff import InvitationError, StaffError
 from . import bp
-from .access import ADMIN, ROLES, role_required, start_session_clock
+from .access import ADMIN, ROLES, SUPPORT, role_required, start_session_clock
 from .auth_forms import ROLE_LABELS, ChangePasswordForm, InviteForm, LoginForm, RoleForm, SetPasswordForm, TotpConfirmForm
 
 # The same words for an unknown email, a wrong password or code, a locked or a deactivated account.
@@ -27,8 +26,8 @@ def _limit(name):
 
 
 def _home() -> str:
-    """The queue once it exists, the account page until then."""
-    return url_for("staff.queue") if "staff.queue" in current_app.view_functions else url_for("staff.account")
+    """Where staff land after signing in."""
+    return url_for("staff.queue")
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -47,22 +46,15 @@ def _console():
 
 
 def _console_links() -> list[dict]:
-    """The console navigation: the links this staff member may use, among routes that exist."""
-    links = [("/staff/", _("Queue"), ROLES), ("/staff/metrics", _("Metrics"), ROLES),
-             ("/staff/consent", _("Consent"), (ADMIN,)), (url_for("staff.admin_staff"), _("Staff"), (ADMIN,)),
-             (url_for("staff.account"), _("Account"), ROLES)]
-    adapter = current_app.url_map.bind("localhost")
-    found = []
-    for href, label, roles in links:
-        if not current_user.is_authenticated or current_user.role not in roles:
-            continue
-        try:
-            adapter.match(href, method="GET")
-        except (NotFound, MethodNotAllowed):
-            continue
-        current = request.path == href or (href != "/staff/" and request.path.startswith(href + "/"))
-        found.append({"href": href, "label": label, "current": current})
-    return found
+    """The console navigation: the links this staff member's role may use."""
+    links = [("/staff/", _("Queue"), ROLES), ("/staff/requests/new", _("Phone or mail request"), (ADMIN, SUPPORT)),
+             ("/staff/metrics", _("Metrics and records"), (ADMIN,)), ("/staff/consent", _("Consent"), (ADMIN,)),
+             (url_for("staff.admin_staff"), _("Staff"), (ADMIN,)), (url_for("staff.account"), _("Account"), ROLES)]
+    if not current_user.is_authenticated:
+        return []
+    return [{"href": href, "label": label,
+             "current": request.path == href or (href != "/staff/" and request.path.startswith(href + "/"))}
+            for href, label, roles in links if current_user.role in roles]
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -1,2 +1,210 @@
-"""The queue, the case page and every case action."""
-from . import bp  # noqa: F401
+"""The queue, the case page and every case action, staff intake, metrics and records."""
+import json
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy.orm.exc import StaleDataError
+
+from .. import db
+from ..lifecycle import HOLD_REASONS, MAX_EXTENSION_DAYS, REQUEST_TYPES, STATUS_LABELS, IllegalTransition
+from ..public.views import is_htmx
+from ..services import cases, documents, metrics, references
+from ..services import requests as request_service
+from ..services.requests import StaleCase
+from . import bp
+from .access import ADMIN, CASE_WORKERS, ROLES, role_required
+from .forms import (CompleteForm, DenyForm, ExtendForm, HoldForm, IntakeForm, NoteForm, QueueFilterForm, RecordsForm,
+                    RequestInfoForm, VerifyForm)
+
+
+@bp.after_request
+def _vary(response):
+    response.vary.add("HX-Request")
+    return response
+
+
+@bp.get("/")
+@role_required(*ROLES)
+def queue():
+    """Cases by due date, with filters and search; htmx gets only the results."""
+    form = QueueFilterForm(request.args)
+    page = cases.queue(db.session(), filters=form.filters())
+    template = "staff/_queue_rows.html" if is_htmx() else "staff/queue.html"
+    return render_template(template, form=form, page=page, **_labels())
+
+
+def _labels():
+    return dict(status_labels=STATUS_LABELS, hold_reasons=HOLD_REASONS, types=REQUEST_TYPES, manners=cases.MANNERS)
+
+
+def _case_or_404(reference: str):
+    ref = references.normalize(reference)
+    req = request_service.get_by_reference(db.session(), ref) if ref else None
+    if req is None:
+        abort(404)
+    return req
+
+
+# One form per action: (form class, service call, message shown after it worked).
+ACTIONS = {
+    "verify": (VerifyForm, lambda s, req, f: cases.verify_identity(
+        s, req=req, staff=current_user, data_points=f.data_points.data, note=f.note.data,
+        expected_version=f.version_number()), _l("Identity verified: the case is in progress.")),
+    "fraud_hold": (HoldForm, lambda s, req, f: cases.place_fraud_hold(
+        s, req=req, staff=current_user, reason=f.reason.data, expected_version=f.version_number()),
+        _l("The case is on a fraud hold.")),
+    "clear_hold": (HoldForm, lambda s, req, f: cases.clear_hold(
+        s, req=req, staff=current_user, reason=f.reason.data, expected_version=f.version_number()),
+        _l("Hold cleared: the case is back in verification.")),
+    "request_info": (RequestInfoForm, lambda s, req, f: cases.request_information(
+        s, req=req, staff=current_user, message=f.message.data, expected_version=f.version_number()),
+        _l("Your message was sent; the case is on hold until the requester answers.")),
+    "extend": (ExtendForm, lambda s, req, f: cases.extend(
+        s, req=req, staff=current_user, days=f.days.data, reason=f.reason.data, expected_version=f.version_number()),
+        _l("Deadline extended; the requester was told why.")),
+    "deny": (DenyForm, lambda s, req, f: cases.deny(
+        s, req=req, staff=current_user, basis=f.basis.data, explanation=f.explanation.data,
+        contested_statement=f.contested_statement.data if req.request_type == "correct" else None,
+        expected_version=f.version_number()), _l("The request was denied; the requester was sent the explanation.")),
+    "complete": (CompleteForm, lambda s, req, f: cases.complete(
+        s, req=req, staff=current_user, completion=f.completion(), expected_version=f.version_number()),
+        _l("The response was sent to the requester.")),
+}
+
+
+def _action_forms(req, submitted: dict | None = None) -> dict:
+    """A fresh form for each allowed action (none for viewers), or the one just submitted."""
+    if current_user.role not in CASE_WORKERS:
+        return {}
+    forms = {}
+    for name in cases.available_actions(req):
+        form = (submitted or {}).get(name) or ACTIONS[name][0](prefix=name, formdata=None)
+        form.case = req
+        if form.version.data in (None, ""):
+            form.version.data = req.version
+        forms[name] = form
+    return forms
+
+
+def _render_case(req, *, submitted=None, note_form=None, status=200):
+    return render_template(
+        "staff/case.html", case=cases.case_file(db.session(), req), req=req, forms=_action_forms(req, submitted),
+        note_form=note_form or NoteForm(prefix="note", formdata=None), bases=cases.denial_bases(),
+        data_points=cases.DATA_POINTS, required_points=cases.required_data_points(req),
+        can_act=current_user.role in CASE_WORKERS, max_extension=MAX_EXTENSION_DAYS, **_labels()), status
+
+
+@bp.get("/requests/<reference>")
+@role_required(*ROLES)
+def case(reference):
+    """Everything about one case, with one form per action the lifecycle allows."""
+    return _render_case(_case_or_404(reference))
+
+
+@bp.post("/requests/<reference>/actions/<action>")
+@role_required(*CASE_WORKERS)
+def case_action(reference, action):
+    """Apply one action, refused when the case changed since the page was loaded."""
+    if action not in ACTIONS:
+        abort(404)
+    req = _case_or_404(reference)
+    form_class, run, done = ACTIONS[action]
+    form = form_class(prefix=action)
+    form.case = req
+    if action not in cases.available_actions(req) or form.version_number() != req.version:
+        return _conflict(reference)
+    if not form.validate_on_submit():
+        return _render_case(req, submitted={action: form}, status=422)
+    try:
+        run(db.session(), req, form)
+    except (StaleCase, StaleDataError, IllegalTransition):
+        return _conflict(reference)
+    flash(str(done))
+    return redirect(url_for(".case", reference=req.reference), 303)
+
+
+def _conflict(reference):
+    """Nothing is written; the member of staff sees the case as it is now."""
+    db.session().rollback()
+    db.session().expire_all()
+    flash(_("This case changed since you opened it, or that action is no longer possible. Nothing was saved. "
+            "Here is the case as it is now: check it and try again if still needed."), "error")
+    return _render_case(_case_or_404(reference), status=409)
+
+
+@bp.get("/requests/<reference>/documents/<int:document_id>")
+@role_required(*ROLES)
+def case_document(reference, document_id):
+    """A document the requester sent with an answer, as a download; every view is on record."""
+    req = _case_or_404(reference)
+    try:
+        document, data = cases.open_evidence(db.session(), req=req, document_id=document_id, staff=current_user)
+    except LookupError:
+        abort(404)
+    return documents.send_document(document, data)
+
+
+@bp.post("/requests/<reference>/notes")
+@role_required(*CASE_WORKERS)
+def add_note(reference):
+    """An internal note on the case."""
+    req = _case_or_404(reference)
+    form = NoteForm(prefix="note")
+    if not form.validate_on_submit():
+        return _render_case(req, note_form=form, status=422)
+    cases.add_note(db.session(), req=req, staff=current_user, body=form.body.data)
+    flash(_("Note added."))
+    return redirect(url_for(".case", reference=req.reference, _anchor="notes"), 303)
+
+
+@bp.route("/requests/new", methods=["GET", "POST"])
+@role_required(*CASE_WORKERS)
+def intake():
+    """A request received by phone or mail becomes the same case, counted from the date received."""
+    form = IntakeForm()
+    if form.validate_on_submit():
+        outcome = request_service.submit(db.session(), new=form.to_new_request(), manner=form.manner.data,
+                                         received_at=cases.intake_received_at(form.received_date()),
+                                         actor=cases.actor(current_user))
+        flash(_("This person already has an open request of this kind: here it is.") if outcome.duplicate
+              else _("Request %(reference)s recorded.", reference=outcome.request.reference))
+        return redirect(url_for(".case", reference=outcome.request.reference), 303)
+    return render_template("staff/intake.html", form=form), 422 if request.method == "POST" else 200
+
+
+@bp.get("/metrics")
+@role_required(ADMIN)
+def metrics_page():
+    """§7102 metrics for a calendar year, as a page, CSV or JSON; and the §7101 records export form."""
+    year = request.args.get("year", type=int) or cases.today().year
+    if not 2020 <= year <= cases.today().year:
+        abort(404)
+    result = metrics.annual(db.session(), year=year)
+    fmt = request.args.get("format")
+    if fmt == "csv":
+        return _download(metrics.metrics_csv(result), f"privacy-metrics-{year}.csv", "text/csv; charset=utf-8")
+    if fmt == "json":
+        return _download(json.dumps(result.as_dict(), indent=2), f"privacy-metrics-{year}.json", "application/json")
+    return render_template("staff/metrics.html", result=result, year=year, this_year=cases.today().year,
+                           records_form=RecordsForm(), bases=cases.denial_bases(), **_labels())
+
+
+@bp.get("/records.csv")
+@role_required(ADMIN)
+def records_export():
+    """§7101 records for a date range, as CSV."""
+    form = RecordsForm(request.args)
+    span = form.dates() if form.validate() else None
+    if span is None:
+        result = metrics.annual(db.session(), year=cases.today().year)
+        return render_template("staff/metrics.html", result=result, year=result.year, this_year=result.year,
+                               records_form=form, bases=cases.denial_bases(), **_labels()), 422
+    body = metrics.records_csv(db.session(), start=span[0], end=span[1])
+    return _download(body, f"privacy-records-{span[0]}-{span[1]}.csv", "text/csv; charset=utf-8")
+
+
+def _download(body, filename: str, mimetype: str) -> Response:
+    return Response(body, mimetype=mimetype, headers={
+        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})

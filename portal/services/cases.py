@@ -1,0 +1,508 @@
+"""Case work in the staff console: the queue, verification, holds, information requests, outcomes, notes.
+
+Every action takes the case `version` the member of staff saw (optimistic locking): a stale one
+raises requests.StaleCase and nothing is written. Every status change goes through
+requests.transition, which writes the audit event and queues the mail in the same transaction.
+"""
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, func, or_, select
+from sqlmodel import Session
+
+from .. import lifecycle
+from ..lifecycle import (DENIED, FINAL, IN_PROGRESS, ON_HOLD, OPEN, PARTIALLY_COMPLETED, VERIFYING,
+                         COMPLETED, IllegalTransition)
+from ..models import (DUE_ORDER, AuditEvent, CaseNote, Document, CaseOutcome, ContestedStatement, IdentityCheck,
+                      PrivacyRequest, RequestMessage, StaffUser, utcnow)
+from . import audit, documents, references, response_files
+from . import requests as request_service
+from .requests import MailSpec, StaleCase
+
+log = logging.getLogger(__name__)
+
+# What staff can match against the business's records when they verify identity by hand (§7060(c)).
+DATA_POINTS = {
+    "email": _l("Email address"),
+    "phone": _l("Phone number"),
+    "name_dob": _l("Name and date of birth"),
+    "claim_number": _l("Claim or account number"),
+    "postal_address": _l("Postal address"),
+    "transaction": _l("A recent invoice or payment detail"),
+}
+DEADLINE_BANDS = {
+    "overdue": _l("Overdue"),
+    "due_soon": _l("Due within 7 days"),
+    "later": _l("Due later"),
+}
+MANNERS = {"web": _l("Web form"), "phone": _l("Phone"), "mail": _l("Mail"), "email": _l("Email")}
+INTAKE_MANNERS = ("phone", "mail")
+
+
+def actor(staff: StaffUser) -> str:
+    """How a member of staff appears in the audit log: by id, never by name or email."""
+    return f"staff:{staff.id}"
+
+
+def denial_bases() -> dict[str, dict]:
+    """The configured basis codes (DENIAL_BASES), each with its label and citation, by code."""
+    return {b["code"]: b for b in current_app.config["DENIAL_BASES"]}
+
+
+def required_data_points(req: PrivacyRequest) -> int:
+    """§7062: 3 matching data points for the high tier (specific pieces, configured types), 2 otherwise."""
+    return 3 if request_service.declaration_required(req.request_type, req.access_scope) else 2
+
+
+def word_count(text: str) -> int:
+    return len(re.findall(r"\S+", text or ""))
+
+
+def today() -> date:
+    return lifecycle.local_date(utcnow())
+
+
+def _check_version(req: PrivacyRequest, expected_version: int) -> None:
+    if expected_version != req.version:
+        raise StaleCase(req.reference)
+
+
+# ---- what can be done from here --------------------------------------------------------------
+
+def available_actions(req: PrivacyRequest, *, on: date | None = None) -> list[str]:
+    """The actions the lifecycle allows from the case's current status, in the order shown."""
+    on = on or today()
+    nxt = lifecycle.TRANSITIONS[req.status]
+    actions = []
+    if req.status in (VERIFYING, ON_HOLD) and IN_PROGRESS in nxt:
+        actions.append("verify")
+    if req.status == VERIFYING and ON_HOLD in nxt:
+        actions += ["request_info", "fraud_hold"]
+    if req.status == ON_HOLD and VERIFYING in nxt:
+        actions.append("clear_hold")
+    if req.status == IN_PROGRESS:
+        actions.append("complete")
+    if lifecycle.extension_allowed(status=req.status, response_due=req.response_due,
+                                   extended_due=req.extended_due, today=on):
+        actions.append("extend")
+    if DENIED in nxt:
+        actions.append("deny")
+    return actions
+
+
+def _require(req: PrivacyRequest, action: str) -> None:
+    if action not in available_actions(req):
+        raise IllegalTransition(f"{action} is not possible while the request is {req.status}")
+
+
+# ---- actions ---------------------------------------------------------------------------------
+
+def verify_identity(session: Session, *, req: PrivacyRequest, staff: StaffUser, data_points: list[str],
+                    note: str | None, expected_version: int) -> None:
+    """Staff matched the requester against the records: the case moves to in progress."""
+    _check_version(req, expected_version)
+    _require(req, "verify")
+    points = sorted(set(data_points))
+    if any(p not in DATA_POINTS for p in points):
+        raise IllegalTransition("unknown data point")
+    needed = required_data_points(req)
+    if len(points) < needed:
+        raise IllegalTransition(_("This request needs at least %(n)s matching data points.", n=needed))
+    request_service.transition(session, req, IN_PROGRESS, actor=actor(staff), action="identity_verified",
+                               detail="data points: " + ", ".join(points), expected_version=expected_version)
+    session.add(IdentityCheck(request_id=req.id, staff_id=staff.id, data_points=",".join(points),
+                              note=(note or "").strip() or None))
+    session.commit()
+
+
+def place_fraud_hold(session: Session, *, req: PrivacyRequest, staff: StaffUser, reason: str,
+                     expected_version: int) -> None:
+    """§7061: hold a case for a security review. The requester is not told why (no tip-off)."""
+    _check_version(req, expected_version)
+    _require(req, "fraud_hold")
+    if not reason.strip():
+        raise IllegalTransition("a fraud hold needs a reason")
+    request_service.transition(session, req, ON_HOLD, actor=actor(staff), action="fraud_hold",
+                               hold_reason="fraud_suspected", expected_version=expected_version)
+    session.add(CaseNote(request_id=req.id, staff_id=staff.id, body=_("Fraud hold: %(reason)s", reason=reason.strip())))
+    session.commit()
+
+
+def clear_hold(session: Session, *, req: PrivacyRequest, staff: StaffUser, reason: str,
+               expected_version: int) -> None:
+    """Release a hold: the case goes back to identity verification."""
+    _check_version(req, expected_version)
+    _require(req, "clear_hold")
+    if not reason.strip():
+        raise IllegalTransition("clearing a hold needs a reason")
+    held_for = req.hold_reason
+    request_service.transition(session, req, VERIFYING, actor=actor(staff), action="hold_cleared",
+                               detail=f"was {held_for}", expected_version=expected_version)
+    session.add(CaseNote(request_id=req.id, staff_id=staff.id, body=_("Hold cleared: %(reason)s", reason=reason.strip())))
+    session.commit()
+
+
+def request_information(session: Session, *, req: PrivacyRequest, staff: StaffUser, message: str,
+                        expected_version: int) -> None:
+    """Ask the requester for more information: mailed, and on hold until they answer."""
+    _check_version(req, expected_version)
+    _require(req, "request_info")
+    message = message.strip()
+    if not message:
+        raise IllegalTransition("the request for information needs a message")
+    request_service.transition(
+        session, req, ON_HOLD, actor=actor(staff), action="information_requested",
+        hold_reason="information_requested", expected_version=expected_version,
+        mail_spec=MailSpec("information_requested", _("We need more information for request %(reference)s",
+                                                       reference=req.reference), {"message": message}))
+    session.add(RequestMessage(request_id=req.id, direction="to_requester", author=actor(staff), body=message))
+    session.commit()
+
+
+def can_answer(req: PrivacyRequest) -> bool:
+    return req.status == ON_HOLD and req.hold_reason == "information_requested"
+
+
+def answer_information(session: Session, *, req: PrivacyRequest, body: str, attachment: tuple | None = None) -> None:
+    """The requester answers from their status page, with text and optionally one document
+    ((stream, filename, declared type); documents.DocumentRejected if refused, nothing saved).
+    The wait was on them, so the case goes back to `verifying` and reappears in the queue."""
+    body = body.strip()
+    if not can_answer(req):
+        raise IllegalTransition("this request is not waiting for information")
+    if not body:
+        raise IllegalTransition("an answer needs some text")
+    if attachment is not None:
+        stream, filename, declared = attachment
+        documents.store(session, stream=stream, filename=filename, declared_type=declared, purpose="evidence",
+                        request_id=req.id, uploaded_by="requester")
+    session.add(RequestMessage(request_id=req.id, direction="from_requester", author="requester", body=body))
+    request_service.transition(session, req, VERIFYING, actor="requester", action="information_provided")
+    session.commit()
+
+
+def extend(session: Session, *, req: PrivacyRequest, staff: StaffUser, days: int, reason: str,
+           expected_version: int, on: date | None = None) -> None:
+    """§7021(b): one extension, with the reason mailed (requests.extend holds the rules)."""
+    request_service.extend(session, req=req, days=days, reason=reason, actor=actor(staff),
+                           expected_version=expected_version, today=on)
+
+
+def deny(session: Session, *, req: PrivacyRequest, staff: StaffUser, basis: str, explanation: str,
+         contested_statement: str | None = None, expected_version: int) -> None:
+    """Deny with a configured basis, its citation, and an explanation the requester receives."""
+    _check_version(req, expected_version)
+    _require(req, "deny")
+    bases = denial_bases()
+    explanation = explanation.strip()
+    if basis not in bases:
+        raise IllegalTransition("unknown denial basis")
+    if not explanation:
+        raise IllegalTransition("a denial needs an explanation for the requester")
+    statement = _contested(req, contested_statement)
+    chosen = bases[basis]
+    req.outcome_code, req.outcome_citation, req.response_message = basis, chosen["citation"], explanation
+    request_service.transition(
+        session, req, DENIED, actor=actor(staff), action="denied", detail=f"basis={basis}",
+        expected_version=expected_version,
+        mail_spec=MailSpec("denied", _("Our answer to request %(reference)s", reference=req.reference),
+                           {"basis_label": chosen["label"], "citation": chosen["citation"],
+                            "explanation": explanation, "contested": statement is not None}))
+    session.add(CaseOutcome(request_id=req.id, outcome=DENIED, basis_code=basis, explanation=explanation,
+                            correction_result="not_corrected" if req.request_type == "correct" else None,
+                            staff_id=staff.id))
+    if statement:
+        session.add(ContestedStatement(request_id=req.id, statement=statement, staff_id=staff.id))
+    session.commit()
+
+
+def _contested(req: PrivacyRequest, statement: str | None) -> str | None:
+    statement = (statement or "").strip() or None
+    if statement is None:
+        return None
+    if req.request_type != "correct":
+        raise IllegalTransition("a contested statement belongs to a correction request")
+    limit = current_app.config["CONTESTED_STATEMENT_MAX_WORDS"]
+    if word_count(statement) > limit:
+        raise IllegalTransition(f"a contested statement is at most {limit} words")
+    return statement
+
+
+@dataclass
+class Completion:
+    """What staff send when they complete a case, in whole or in part."""
+
+    message: str
+    partial: bool = False
+    deleted_summary: str | None = None  # delete: what was deleted
+    kept_summary: str | None = None  # partial: what was kept
+    kept_basis: str | None = None  # partial: under which exception
+    correction_result: str | None = None  # correct: corrected | partially_corrected
+    files: dict[str, bytes] = field(default_factory=dict)  # access: {"json": ..., "csv": ...}
+
+
+def completion_problems(req: PrivacyRequest, c: Completion) -> dict[str, str]:
+    """Field name -> what is missing or wrong, for the rules of this request type."""
+    problems = {}
+    if not c.message.strip():
+        problems["message"] = _("Write the response the requester will receive.")
+    if c.partial and c.kept_basis not in denial_bases():
+        problems["kept_basis"] = _("Choose the exception for what was not done.")
+    if c.partial and not (c.kept_summary or "").strip():
+        problems["kept_summary"] = _("Say what was kept or not done, and why.")
+    if req.request_type == "delete" and not (c.deleted_summary or "").strip():
+        problems["deleted_summary"] = _("Say what was deleted (or deidentified).")
+    if req.request_type == "correct" and c.correction_result not in ("corrected", "partially_corrected"):
+        problems["correction_result"] = _("Choose the correction outcome.")
+    if req.request_type == "correct" and c.correction_result == "partially_corrected" and not c.partial:
+        problems["correction_result"] = _("A partial correction is a partial completion.")
+    for kind, data in c.files.items():
+        error = response_files.problem(kind, data)
+        if error:
+            problems[f"response_{kind}"] = error
+    if c.files and req.request_type != "access":
+        problems["files"] = _("Response files belong to access requests.")
+    return problems
+
+
+def complete(session: Session, *, req: PrivacyRequest, staff: StaffUser, completion: Completion,
+             expected_version: int) -> None:
+    """Complete in whole or in part, with the response mailed and, for access, the files attached."""
+    _check_version(req, expected_version)
+    _require(req, "complete")
+    problems = completion_problems(req, completion)
+    if problems:
+        raise IllegalTransition("; ".join(problems.values()))
+    c = completion
+    to_status = PARTIALLY_COMPLETED if c.partial else COMPLETED
+    basis = denial_bases()[c.kept_basis] if c.partial else None
+    req.outcome_code = c.kept_basis if c.partial else None
+    req.outcome_citation = basis["citation"] if basis else None
+    req.response_message = c.message.strip()
+    now = utcnow()
+    request_service.transition(
+        session, req, to_status, actor=actor(staff), action=to_status, expected_version=expected_version,
+        detail=f"basis={c.kept_basis}" if c.partial else None, now=now,
+        mail_spec=MailSpec("completed", _("Our response to request %(reference)s", reference=req.reference), {
+            "partial": c.partial, "message": req.response_message, "deleted": (c.deleted_summary or "").strip(),
+            "kept": (c.kept_summary or "").strip(), "basis": basis, "has_files": bool(c.files),
+            "file_days": current_app.config["RESPONSE_FILE_DAYS"]}))
+    session.add(CaseOutcome(request_id=req.id, outcome=to_status, basis_code=c.kept_basis if c.partial else None,
+                            explanation=req.response_message, deleted_summary=(c.deleted_summary or "").strip() or None,
+                            kept_summary=(c.kept_summary or "").strip() or None,
+                            correction_result=c.correction_result if req.request_type == "correct" else None,
+                            staff_id=staff.id))
+    try:
+        for kind in sorted(c.files):
+            response_files.attach(session, req=req, kind=kind, data=c.files[kind], staff_id=staff.id,
+                                  actor=actor(staff), now=now)
+    except documents.DocumentRejected as exc:  # the caller rolls back; nothing is sent
+        raise IllegalTransition(str(exc.message)) from exc
+    session.commit()
+
+
+def add_note(session: Session, *, req: PrivacyRequest, staff: StaffUser, body: str) -> CaseNote:
+    """An internal note. Notes change nothing on the case, so they need no version check."""
+    body = body.strip()
+    if not body:
+        raise IllegalTransition("a note needs some text")
+    note = CaseNote(request_id=req.id, staff_id=staff.id, body=body)
+    session.add(note)
+    # The note's text stays out of the audit chain: it may hold personal data, and the chain is kept.
+    audit.record(session, action="note_added", actor=actor(staff), request_id=req.id)
+    session.commit()
+    return note
+
+
+def open_evidence(session: Session, *, req: PrivacyRequest, document_id: int, staff: StaffUser) -> tuple[Document, bytes]:
+    """A document the requester sent with this case, decrypted for staff, the access on record.
+    LookupError when it is not this case's, or cannot be read."""
+    doc = session.get(Document, document_id)
+    if doc is None or doc.request_id != req.id or doc.purpose != "evidence":
+        raise LookupError(document_id)
+    try:
+        data = documents.read(session, document=doc)
+    except documents.DocumentTampered:
+        raise LookupError(document_id) from None
+    documents.record_access(session, document=doc, actor=actor(staff), action="document_downloaded")
+    return doc, data
+
+
+def intake_received_at(received_on: date, *, now: datetime | None = None) -> datetime:
+    """The moment to count deadlines from for a phone or mail request received on a California date."""
+    now = now or utcnow()
+    if received_on >= lifecycle.local_date(now):
+        return now
+    return datetime.combine(received_on, time(12, 0), lifecycle.PACIFIC).astimezone(now.tzinfo)
+
+
+def outcome_for(session: Session, req: PrivacyRequest) -> CaseOutcome | None:
+    """The structured outcome of a closed case, or None."""
+    return session.execute(select(CaseOutcome).where(CaseOutcome.request_id == req.id)).scalar()
+
+
+# ---- what the case page shows ----------------------------------------------------------------
+
+@dataclass
+class CaseFile:
+    req: PrivacyRequest
+    events: list[AuditEvent]
+    messages: list[RequestMessage]
+    notes: list[CaseNote]
+    checks: list[IdentityCheck]
+    outcome: CaseOutcome | None
+    contested: ContestedStatement | None
+    files: list
+    downloads: list
+    evidence: list
+    staff: dict[int, StaffUser]
+
+    def who(self, actor_value: str) -> str:
+        """An audit actor for people: the staff member's email, or the actor as written."""
+        kind, _sep, ident = actor_value.partition(":")
+        if kind == "staff" and ident.isdigit() and int(ident) in self.staff:
+            return self.staff[int(ident)].email
+        return actor_value
+
+
+def case_file(session: Session, req: PrivacyRequest) -> CaseFile:
+    """Everything staff see about one case."""
+    def rows(model, order):
+        return list(session.execute(select(model).where(model.request_id == req.id).order_by(order)).scalars())
+
+    events = rows(AuditEvent, AuditEvent.id)
+    ids = {int(e.actor[6:]) for e in events if e.actor.startswith("staff:") and e.actor[6:].isdigit()}
+    notes, checks = rows(CaseNote, CaseNote.id), rows(IdentityCheck, IdentityCheck.id)
+    ids |= {n.staff_id for n in notes} | {c.staff_id for c in checks}
+    staff = {s.id: s for s in session.execute(select(StaffUser).where(StaffUser.id.in_(ids))).scalars()} if ids else {}
+    return CaseFile(
+        req=req, events=events, messages=rows(RequestMessage, RequestMessage.id), notes=notes, checks=checks,
+        outcome=session.execute(select(CaseOutcome).where(CaseOutcome.request_id == req.id)).scalar(),
+        contested=session.execute(select(ContestedStatement).where(ContestedStatement.request_id == req.id)).scalar(),
+        files=response_files.files_for(session, req), downloads=response_files.downloads_for(session, req),
+        evidence=documents.for_request(session, request_id=req.id, purpose="evidence"), staff=staff)
+
+
+# ---- the queue -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class QueueFilters:
+    status: str = "open"  # open | closed | all | one status
+    request_type: str = ""
+    hold_reason: str = ""
+    band: str = ""  # overdue | due_soon | later
+    manner: str = ""
+    q: str = ""
+    after: str = ""  # keyset cursor "YYYY-MM-DD.<id>"
+
+
+@dataclass
+class QueueRow:
+    req: PrivacyRequest
+    due: date
+    days_left: int
+
+    @property
+    def is_open(self) -> bool:
+        return self.req.status in OPEN
+
+    @property
+    def overdue(self) -> bool:
+        return self.is_open and self.days_left < 0
+
+    @property
+    def due_soon(self) -> bool:
+        return self.is_open and 0 <= self.days_left <= current_app.config["DUE_SOON_DAYS"]
+
+
+@dataclass
+class QueuePage:
+    rows: list[QueueRow]
+    next_cursor: str | None
+    counts: dict[str, int]
+
+
+def _cursor(value: str) -> tuple[date, int] | None:
+    day, _sep, ident = value.partition(".")
+    try:
+        return date.fromisoformat(day), int(ident)
+    except ValueError:
+        return None
+
+
+def _search(q: str):
+    """Reference (exact), email (exact) or name (prefix of first, last or "first last")."""
+    q = q.strip()
+    ref = references.normalize(q)
+    if ref and q.upper().replace(" ", "").replace("-", "").startswith("PR"):
+        return PrivacyRequest.reference == ref
+    if "@" in q:
+        return PrivacyRequest.email == request_service.normalize_email(q)
+    words = q.lower().split()
+    if len(words) >= 2:
+        return and_(_prefix(PrivacyRequest.first_name, words[0]), _prefix(PrivacyRequest.last_name, " ".join(words[1:])))
+    return or_(_prefix(PrivacyRequest.last_name, q.lower()), _prefix(PrivacyRequest.first_name, q.lower()),
+               PrivacyRequest.reference == (ref or ""))
+
+
+def _prefix(column, prefix: str):
+    """lower(column) starts with `prefix`: a range the lower() index serves, plus LIKE for exactness."""
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    lowered = func.lower(column)
+    return and_(lowered >= prefix, lowered < upper, lowered.like(escaped + "%", escape="\\"))
+
+
+def queue(session: Session, *, filters: QueueFilters, on: date | None = None, page_size: int | None = None) -> QueuePage:
+    """One page of the queue, ordered by the due date in force, then id (keyset pagination)."""
+    on = on or today()
+    size = page_size or current_app.config["QUEUE_PAGE_SIZE"]
+    f = filters
+    where = []
+    if f.status == "open":
+        where.append(PrivacyRequest.status.in_(sorted(OPEN)))
+    elif f.status == "closed":
+        where.append(PrivacyRequest.status.in_(sorted(FINAL)))
+    elif f.status in lifecycle.TRANSITIONS:
+        where.append(PrivacyRequest.status == f.status)
+    if f.request_type in lifecycle.REQUEST_TYPES:
+        where.append(PrivacyRequest.request_type == f.request_type)
+    if f.hold_reason in lifecycle.HOLD_REASONS:
+        where.append(PrivacyRequest.hold_reason == f.hold_reason)
+    if f.manner in MANNERS:
+        where.append(PrivacyRequest.manner == f.manner)
+    soon = on + timedelta(days=current_app.config["DUE_SOON_DAYS"])
+    if f.band == "overdue":
+        where.append(DUE_ORDER < on)
+    elif f.band == "due_soon":
+        where.append(and_(DUE_ORDER >= on, DUE_ORDER <= soon))
+    elif f.band == "later":
+        where.append(DUE_ORDER > soon)
+    if f.q.strip():
+        where.append(_search(f.q))
+    counts = dict(session.execute(select(PrivacyRequest.status, func.count()).where(*[
+        w for w in where if not _is_status_clause(w)]).group_by(PrivacyRequest.status)).all())
+    cursor = _cursor(f.after) if f.after else None
+    page_where = list(where)
+    if cursor:
+        page_where.append(or_(DUE_ORDER > cursor[0], and_(DUE_ORDER == cursor[0], PrivacyRequest.id > cursor[1])))
+    found = session.execute(select(PrivacyRequest, DUE_ORDER).where(*page_where)
+                            .order_by(DUE_ORDER, PrivacyRequest.id).limit(size + 1)).all()
+    rows = [QueueRow(req, _as_date(due), (_as_date(due) - on).days) for req, due in found[:size]]
+    next_cursor = f"{rows[-1].due.isoformat()}.{rows[-1].req.id}" if len(found) > size else None
+    return QueuePage(rows, next_cursor, counts)
+
+
+def _is_status_clause(clause) -> bool:
+    """The counts per status ignore the status filter (they are how you choose it)."""
+    return getattr(getattr(clause, "left", None), "key", None) == "status"
+
+
+def _as_date(value) -> date:
+    # SQLite returns coalesce() of two DATE columns as text; PostgreSQL as a date.
+    return value if isinstance(value, date) else date.fromisoformat(str(value))

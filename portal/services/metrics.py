@@ -1,0 +1,143 @@
+"""§7102 annual metrics and §7101 request records, computed in SQL (SQLite and PostgreSQL alike).
+
+Definitions (stated on the metrics page and in the JSON):
+- a year is the California calendar year (America/Los_Angeles);
+- received: requests received in the year (web, phone, mail), whatever happened to them later;
+- complied with in whole / in part, denied (by basis): requests that reached that final status in
+  the year;
+- days to respond: from receipt to that final answer, in days (fractional), over the requests
+  answered in the year; the median is computed with window functions, the same on both databases.
+"""
+import csv
+import io
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, time
+
+from flask import current_app
+from sqlalchemy import Float, and_, case, cast, func, select
+from sqlmodel import Session
+
+from ..lifecycle import COMPLETED, DENIED, PACIFIC, PARTIALLY_COMPLETED, REQUEST_TYPES, local_date
+from ..models import PrivacyRequest
+
+PR = PrivacyRequest
+ANSWERED = (COMPLETED, PARTIALLY_COMPLETED, DENIED)
+
+
+@dataclass
+class TypeMetrics:
+    request_type: str
+    received: int = 0
+    complied_in_whole: int = 0
+    complied_in_part: int = 0
+    denied: int = 0
+    denied_by_basis: dict[str, int] = field(default_factory=dict)
+    median_days_to_respond: float | None = None
+    mean_days_to_respond: float | None = None
+
+
+@dataclass
+class YearMetrics:
+    year: int
+    types: list[TypeMetrics]
+
+    def as_dict(self) -> dict:
+        return {"year": self.year, "timezone": str(PACIFIC),
+                "definitions": {"received": "received in the year",
+                                "complied_in_whole, complied_in_part, denied": "answered in the year",
+                                "days_to_respond": "receipt to final answer, calendar days, answered in the year"},
+                "request_types": [asdict(t) for t in self.types]}
+
+
+def year_bounds(year: int) -> tuple[datetime, datetime]:
+    """The UTC instants where the California calendar year starts and ends."""
+    return (datetime.combine(date(year, 1, 1), time(0), PACIFIC),
+            datetime.combine(date(year + 1, 1, 1), time(0), PACIFIC))
+
+
+def _days(session: Session):
+    """Days from receipt to the final answer, as a SQL expression for this database."""
+    if session.get_bind().dialect.name == "sqlite":
+        return func.julianday(PR.closed_at) - func.julianday(PR.received_at)
+    return func.extract("epoch", PR.closed_at - PR.received_at) / 86400.0
+
+
+def _round(value) -> float | None:
+    return None if value is None else round(float(value), 1)
+
+
+def annual(session: Session, *, year: int) -> YearMetrics:
+    """Per request type: received, complied in whole or in part, denied by basis, median and mean days."""
+    start, end = year_bounds(year)
+    by_type = {code: TypeMetrics(code) for code in REQUEST_TYPES}
+    received = session.execute(select(PR.request_type, func.count()).where(
+        PR.received_at >= start, PR.received_at < end).group_by(PR.request_type))
+    for kind, n in received:
+        by_type[kind].received = n
+
+    answered = and_(PR.status.in_(ANSWERED), PR.closed_at >= start, PR.closed_at < end)
+    outcomes = session.execute(select(PR.request_type, PR.status, PR.outcome_code, func.count())
+                               .where(answered).group_by(PR.request_type, PR.status, PR.outcome_code))
+    for kind, status, code, n in outcomes:
+        m = by_type[kind]
+        if status == COMPLETED:
+            m.complied_in_whole += n
+        elif status == PARTIALLY_COMPLETED:
+            m.complied_in_part += n
+        else:
+            m.denied += n
+            m.denied_by_basis[code or "unspecified"] = m.denied_by_basis.get(code or "unspecified", 0) + n
+
+    days = cast(_days(session), Float)
+    ranked = select(PR.request_type.label("kind"), days.label("days"),
+                    func.row_number().over(partition_by=PR.request_type, order_by=days).label("rn"),
+                    func.count().over(partition_by=PR.request_type).label("n")).where(answered).subquery()
+    # The median: the middle row, or the mean of the two middle rows, with integer division on both databases.
+    middle = and_(ranked.c.rn >= (ranked.c.n + 1) // 2, ranked.c.rn <= (ranked.c.n + 2) // 2)
+    stats = session.execute(select(
+        ranked.c.kind, func.avg(case((middle, ranked.c.days))), func.avg(ranked.c.days)).group_by(ranked.c.kind))
+    for kind, median, mean in stats:
+        by_type[kind].median_days_to_respond, by_type[kind].mean_days_to_respond = _round(median), _round(mean)
+    return YearMetrics(year, list(by_type.values()))
+
+
+def metrics_csv(metrics: YearMetrics) -> str:
+    """One row per request type; one denied_<basis> column per configured basis."""
+    codes = [b["code"] for b in current_app.config["DENIAL_BASES"]]
+    extra = sorted({c for t in metrics.types for c in t.denied_by_basis} - set(codes))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["year", "request_type", "received", "complied_in_whole", "complied_in_part", "denied",
+                     *[f"denied_{c}" for c in codes + extra], "median_days_to_respond", "mean_days_to_respond"])
+    for t in metrics.types:
+        writer.writerow([metrics.year, t.request_type, t.received, t.complied_in_whole, t.complied_in_part, t.denied,
+                         *[t.denied_by_basis.get(c, 0) for c in codes + extra],
+                         "" if t.median_days_to_respond is None else t.median_days_to_respond,
+                         "" if t.mean_days_to_respond is None else t.mean_days_to_respond])
+    return out.getvalue()
+
+
+RECORD_COLUMNS = ["reference", "received_date", "request_type", "manner", "status", "response_date",
+                  "outcome", "denial_basis", "basis_citation", "extended_due_date"]
+
+
+def records_csv(session: Session, *, start: date, end: date) -> str:
+    """§7101 records of the requests received from `start` to `end` (California dates, inclusive).
+
+    Only what the record-keeping rule names: no names, emails or other personal data."""
+    lo = datetime.combine(start, time(0), PACIFIC)
+    hi = datetime.combine(date.fromordinal(end.toordinal() + 1), time(0), PACIFIC)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(RECORD_COLUMNS)
+    rows = session.execute(select(PR.reference, PR.received_at, PR.request_type, PR.manner, PR.status, PR.closed_at,
+                                  PR.outcome_code, PR.outcome_citation, PR.extended_due)
+                           .where(PR.received_at >= lo, PR.received_at < hi).order_by(PR.received_at, PR.id))
+    for ref, received, kind, manner, status, closed, code, citation, extended in rows:
+        final = closed is not None
+        writer.writerow([ref, local_date(received).isoformat(), kind, manner, status,
+                         local_date(closed).isoformat() if final else "", status if final else "",
+                         code if status in (DENIED, PARTIALLY_COMPLETED) else "", citation or "", extended.isoformat() if extended else ""])
+    # Built whole, then the transaction ends: a streamed read would hold SQLite's write lock meanwhile.
+    session.rollback()
+    return out.getvalue()

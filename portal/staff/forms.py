@@ -1,0 +1,216 @@
+"""Console forms: queue filters, one form per case action, staff intake, records and metrics."""
+from datetime import date
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from flask_wtf.file import FileField
+from wtforms import BooleanField, Form, HiddenField, IntegerField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from ..forms import EmptyForm, plain_text, strip_filter
+from ..lifecycle import HOLD_REASONS, MAX_EXTENSION_DAYS, REQUEST_TYPES, STATUS_LABELS, local_date
+from ..models import utcnow
+from ..public.forms import RequestForm
+from ..services import cases
+from ..services.cases import Completion, QueueFilters
+
+F = [strip_filter]
+
+
+def _text(label, *, required=True, max_length=5000, rows=4, description=None):
+    checks = [DataRequired(message=_l("Please fill this in."))] if required else [Optional()]
+    return TextAreaField(label, filters=F, description=description, render_kw={"rows": rows}, validators=[
+        *checks, Length(max=max_length, message=_l("Use at most %(n)s characters.", n=max_length)), plain_text])
+
+
+def _bases():
+    return [SelectChoice(b["code"], f'{b["label"]} ({b["citation"]})') for b in current_app.config["DENIAL_BASES"]]
+
+
+class QueueFilterForm(Form):
+    """The queue's filters and search: a plain GET form (no CSRF: it changes nothing)."""
+
+    q = StringField(_l("Search by reference, email or name"), filters=F, render_kw={"type": "search"})
+    status = SelectField(_l("Status"), validate_choice=False, choices=[
+        SelectChoice("open", _l("All open")), SelectChoice("closed", _l("All closed")), SelectChoice("all", _l("Any status")),
+        *[SelectChoice(code, label) for code, label in STATUS_LABELS.items()]], default="open")
+    request_type = SelectField(_l("Type"), validate_choice=False, choices=[
+        SelectChoice("", _l("Any type")), *[SelectChoice(c, t.label) for c, t in REQUEST_TYPES.items()]], default="")
+    hold_reason = SelectField(_l("Hold reason"), validate_choice=False, choices=[
+        SelectChoice("", _l("Any hold reason")), *[SelectChoice(c, label) for c, label in HOLD_REASONS.items()]], default="")
+    band = SelectField(_l("Deadline"), validate_choice=False, choices=[
+        SelectChoice("", _l("Any deadline")), *[SelectChoice(c, label) for c, label in cases.DEADLINE_BANDS.items()]],
+        default="")
+    manner = SelectField(_l("Received by"), validate_choice=False, choices=[
+        SelectChoice("", _l("Any manner")), *[SelectChoice(c, label) for c, label in cases.MANNERS.items()]], default="")
+    after = HiddenField()
+
+    def filters(self) -> QueueFilters:
+        return QueueFilters(status=self.status.data or "open", request_type=self.request_type.data or "",
+                            hold_reason=self.hold_reason.data or "", band=self.band.data or "",
+                            manner=self.manner.data or "", q=(self.q.data or "")[:200], after=self.after.data or "")
+
+
+class CaseActionForm(EmptyForm):
+    """Every case action carries the version of the case the page showed (optimistic locking)."""
+
+    version = HiddenField()
+
+    def version_number(self) -> int | None:
+        try:
+            return int(self.version.data)
+        except (TypeError, ValueError):
+            return None
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class VerifyForm(CaseActionForm):
+    data_points = MultiCheckboxField(_l("Data points that matched our records"), validate_choice=False,
+                                     choices=[SelectChoice(c, label) for c, label in cases.DATA_POINTS.items()])
+    note = _text(_l("How you checked (optional)"), required=False, rows=2)
+
+    def validate_data_points(self, field):
+        if any(p not in cases.DATA_POINTS for p in field.data or []):
+            raise ValidationError(_l("Choose from the data points listed."))
+        needed = cases.required_data_points(self.case)
+        if len(field.data or []) < needed:
+            raise ValidationError(_l("This request needs at least %(n)s matching data points.", n=needed))
+
+
+class HoldForm(CaseActionForm):
+    reason = _text(_l("Reason (internal, not sent to the requester)"), rows=2, max_length=1000)
+
+
+class RequestInfoForm(CaseActionForm):
+    message = _text(_l("What do you need from the requester?"),
+                    description=_l("The requester receives this message by email and sees it on their status page."))
+
+
+class ExtendForm(CaseActionForm):
+    days = IntegerField(_l("Extra days"), default=MAX_EXTENSION_DAYS, description=_l("1 to 45 days."), validators=[
+        InputRequired(message=_l("Enter the number of days.")),
+        NumberRange(min=1, max=MAX_EXTENSION_DAYS, message=_l("Enter a number from 1 to 45."))])
+    reason = _text(_l("Why more time is needed"), rows=3, max_length=2000,
+                   description=_l("The requester receives this reason by email."))
+
+
+class DenyForm(CaseActionForm):
+    basis = SelectField(_l("Basis for the denial"), validate_choice=False, choices=_bases, validators=[
+        DataRequired(message=_l("Choose the basis."))])
+    explanation = _text(_l("Explanation for the requester"), description=_l(
+        "The requester receives this explanation by email and on their status page, with the basis and its citation. "
+        "Use plain language and name the data and the exception."))
+    contested_statement = _text(_l("The requester's statement that the data is contested (optional)"),
+                                required=False, description=_l("Up to 250 words, kept with the record (§7023)."))
+
+    def validate_basis(self, field):
+        if field.data not in cases.denial_bases():
+            raise ValidationError(_l("Choose one of the bases listed."))
+
+    def validate_contested_statement(self, field):
+        limit = current_app.config["CONTESTED_STATEMENT_MAX_WORDS"]
+        if field.data and cases.word_count(field.data) > limit:
+            raise ValidationError(_l("Use at most %(n)s words.", n=limit))
+
+
+class CompleteForm(CaseActionForm):
+    outcome = RadioField(_l("Outcome"), default="completed", validate_choice=False, choices=[
+        SelectChoice("completed", _l("Complied in whole")), SelectChoice("partially_completed", _l("Complied in part"))])
+    correction_result = RadioField(_l("Correction outcome"), validate_choice=False, choices=[
+        SelectChoice("corrected", _l("Corrected as asked")), SelectChoice("partially_corrected", _l("Partly corrected"))])
+    message = _text(_l("Response to the requester"), rows=5, description=_l(
+        "The requester receives this response by email and sees it on their status page."))
+    deleted_summary = _text(_l("What was deleted or deidentified"), required=False, rows=3)
+    kept_summary = _text(_l("What was kept, and why"), required=False, rows=3)
+    kept_basis = SelectField(_l("Exception for what was kept"), validate_choice=False,
+                             choices=lambda: [SelectChoice("", _l("None")), *_bases()])
+    response_json = FileField(_l("Response file, JSON"))
+    response_csv = FileField(_l("Response file, CSV"))
+
+    def completion(self) -> Completion:
+        """What was sent, read once (an uploaded file's stream can only be read once)."""
+        if getattr(self, "_completion", None) is None:
+            self._completion = self._read_completion()
+        return self._completion
+
+    def _read_completion(self) -> Completion:
+        files = {}
+        for kind, f in (("json", self.response_json), ("csv", self.response_csv)):
+            if f.data and getattr(f.data, "filename", ""):
+                files[kind] = f.data.read()
+        return Completion(message=self.message.data or "", partial=self.outcome.data == "partially_completed",
+                          deleted_summary=self.deleted_summary.data, kept_summary=self.kept_summary.data,
+                          kept_basis=self.kept_basis.data or None, correction_result=self.correction_result.data,
+                          files=files)
+
+    def validate(self, extra_validators=None):
+        ok = super().validate(extra_validators)
+        if self.outcome.data not in ("completed", "partially_completed"):
+            self.outcome.errors.append(_l("Choose the outcome."))
+        for name, problem in cases.completion_problems(self.case, self.completion()).items():
+            target = self._fields.get(name) or (self.response_json if name == "files" else self.message)
+            if problem not in target.errors:
+                target.errors.append(problem)
+        return ok and not any(f.errors for f in self)
+
+
+class NoteForm(EmptyForm):
+    body = _text(_l("Internal note"), rows=3, description=_l("Only staff see notes."))
+
+
+class IntakeForm(RequestForm):
+    """A phone or mail request typed in by staff: the request form plus manner and date received."""
+
+    manner = RadioField(_l("How the request was received"), validate_choice=False, choices=[
+        SelectChoice(c, cases.MANNERS[c]) for c in cases.INTAKE_MANNERS], validators=[
+        DataRequired(message=_l("Choose how the request was received."))])
+    received_on = StringField(_l("Date received"), filters=F, render_kw={"type": "date"},
+                              description=_l("The day the call or letter came in, as YYYY-MM-DD. Deadlines count from it."),
+                              validators=[DataRequired(message=_l("Enter the date the request was received."))])
+    declaration = BooleanField(_l(
+        "The requester made the declaration under penalty of perjury (signed on paper, or read back and agreed by phone)."))
+    declaration_signature = StringField(_l("Requester's name as declared"), filters=F, validators=[
+        Optional(), Length(max=200, message=_l("Use at most 200 characters."))])
+
+    def validate_manner(self, field):
+        if field.data not in cases.INTAKE_MANNERS:
+            raise ValidationError(_l("Choose phone or mail."))
+
+    def validate_received_on(self, field):
+        try:
+            value = date.fromisoformat(field.data)
+        except ValueError:
+            raise ValidationError(_l("Enter the date as YYYY-MM-DD.")) from None
+        if value > local_date(utcnow()):
+            raise ValidationError(_l("The date received cannot be in the future."))
+        if value < date(2020, 1, 1):
+            raise ValidationError(_l("Enter a date from 2020 on."))
+
+    def received_date(self) -> date:
+        return date.fromisoformat(self.received_on.data)
+
+
+class RecordsForm(Form):
+    """§7101 records export: a date range (GET, changes nothing)."""
+
+    start = StringField(_l("From"), filters=F, render_kw={"type": "date"},
+                        validators=[DataRequired(message=_l("Enter the first date."))])
+    end = StringField(_l("To"), filters=F, render_kw={"type": "date"},
+                      validators=[DataRequired(message=_l("Enter the last date."))])
+
+    def dates(self) -> tuple[date, date] | None:
+        try:
+            start, end = date.fromisoformat(self.start.data or ""), date.fromisoformat(self.end.data or "")
+        except ValueError:
+            self.start.errors = list(self.start.errors) + [_l("Enter dates as YYYY-MM-DD.")]
+            return None
+        if start > end:
+            self.end.errors = list(self.end.errors) + [_l("The last date must not be before the first.")]
+            return None
+        return start, end

@@ -1,0 +1,235 @@
+"""Case actions as services, without HTTP: rules, refusals, optimistic locking, response files."""
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import Session
+
+from portal import db
+from portal.lifecycle import PACIFIC, IllegalTransition, add_business_days, local_date
+from portal.models import (AuditEvent, CaseOutcome, ContestedStatement, IdentityCheck, OutboxMessage, PrivacyRequest,
+                           ResponseDownload, StaffUser, utcnow)
+from portal.services import cases, response_files
+from portal.services import requests as request_service
+from portal.services.cases import Completion
+from portal.services.requests import NewRequest, StaleCase
+
+
+@pytest.fixture
+def staff(session):
+    user = StaffUser(email="worker@billgenix.example", role="support")
+    session.add(user)
+    session.commit()
+    return user
+
+
+def _case(session, kind="access", status="verifying", scope="categories", email="ana@example.org", received_at=None):
+    new = NewRequest(request_type=kind, first_name="Ana", last_name="Ruiz", email=email,
+                     access_scope=scope if kind == "access" else None,
+                     correction_current="old" if kind == "correct" else None,
+                     correction_details="new" if kind == "correct" else None,
+                     declaration_signature="Ana Ruiz" if request_service.declaration_required(kind, scope) else None)
+    req = request_service.submit(session, new=new, received_at=received_at).request
+    if req.status == "awaiting_email":
+        request_service.transition(session, req, "verifying", actor="requester")
+    if status == "in_progress" and req.status != "in_progress":
+        request_service.transition(session, req, "in_progress", actor="system")
+    session.commit()
+    return req
+
+
+def _events(session, req):
+    return [e.action for e in session.execute(select(AuditEvent).where(AuditEvent.request_id == req.id)
+                                              .order_by(AuditEvent.id)).scalars()]
+
+
+def test_available_actions_follow_the_lifecycle(session):
+    req = _case(session)
+    assert cases.available_actions(req) == ["verify", "request_info", "fraud_hold", "extend", "deny"]
+    req.status, req.hold_reason = "on_hold", "data_mismatch"
+    assert cases.available_actions(req) == ["verify", "clear_hold", "extend", "deny"]
+    req.status, req.hold_reason = "in_progress", None
+    assert cases.available_actions(req) == ["complete", "extend", "deny"]
+    assert cases.available_actions(req, on=req.response_due + timedelta(days=1)) == ["complete", "deny"]
+    for final in ("completed", "partially_completed", "denied", "withdrawn", "expired"):
+        req.status = final
+        assert cases.available_actions(req) == []
+    session.rollback()
+
+
+def test_verify_identity_tiers(session, staff):
+    categories, specific = _case(session), _case(session, scope="specific", email="b@example.org")
+    delete = _case(session, "delete", email="c@example.org")
+    assert [cases.required_data_points(r) for r in (categories, specific, delete)] == [2, 3, 3]
+    with pytest.raises(IllegalTransition):
+        cases.verify_identity(session, req=specific, staff=staff, data_points=["email", "phone"], note=None,
+                              expected_version=specific.version)
+    with pytest.raises(IllegalTransition):
+        cases.verify_identity(session, req=categories, staff=staff, data_points=["email", "shoe_size"], note=None,
+                              expected_version=categories.version)
+    session.rollback()
+    cases.verify_identity(session, req=categories, staff=staff, data_points=["phone", "email", "email"], note=" ",
+                          expected_version=categories.version)
+    check = session.execute(select(IdentityCheck)).scalar_one()
+    assert (check.data_points, check.note, check.staff_id) == ("email,phone", None, staff.id)
+    assert categories.status == "in_progress" and _events(session, categories)[-1] == "identity_verified"
+
+
+def test_a_stale_version_writes_nothing(session, staff):
+    req = _case(session)
+    seen = req.version
+    cases.place_fraud_hold(session, req=req, staff=staff, reason="Odd", expected_version=seen)
+    before = len(_events(session, req))
+    for action in (
+        lambda: cases.clear_hold(session, req=req, staff=staff, reason="x", expected_version=seen),
+        lambda: cases.verify_identity(session, req=req, staff=staff, data_points=["email", "phone"], note=None,
+                                      expected_version=seen),
+        lambda: cases.deny(session, req=req, staff=staff, basis="duplicate", explanation="x", expected_version=seen),
+        lambda: cases.extend(session, req=req, staff=staff, days=5, reason="x", expected_version=seen),
+    ):
+        with pytest.raises(StaleCase):
+            action()
+        session.rollback()
+    fresh = session.get(PrivacyRequest, req.id)
+    assert (fresh.status, fresh.hold_reason, fresh.outcome_code, fresh.extended_due) == ("on_hold", "fraud_suspected", None, None)
+    assert len(_events(session, fresh)) == before
+
+
+def test_a_concurrent_write_between_load_and_flush_is_refused(app, session, staff):
+    """Two sessions load version N; the first commits; the second's UPDATE ... WHERE version = N
+    matches no row, so SQLAlchemy raises StaleDataError and nothing of the second is kept."""
+    req = _case(session)
+    with Session(db.engine(), expire_on_commit=False) as other:
+        theirs = other.get(PrivacyRequest, req.id)
+        version = theirs.version
+        other.expunge(theirs)  # keep what this reader saw, as a page that stays open in a browser does
+        other.rollback()  # and release SQLite's lock so the first writer can go ahead
+        cases.verify_identity(session, req=req, staff=staff, data_points=["email", "phone"], note=None,
+                              expected_version=req.version)
+        other.add(theirs)
+        assert theirs.version == version == req.version - 1
+        with pytest.raises(StaleDataError):
+            cases.deny(other, req=theirs, staff=staff, basis="unverifiable", explanation="No match.",
+                       expected_version=version)
+        other.rollback()
+    fresh = session.execute(select(PrivacyRequest).where(PrivacyRequest.id == req.id)
+                            .execution_options(populate_existing=True)).scalar_one()
+    assert fresh.status == "in_progress" and fresh.outcome_code is None
+    assert session.execute(select(CaseOutcome)).first() is None
+
+
+def test_request_information_and_answer(session, staff):
+    req = _case(session)
+    cases.request_information(session, req=req, staff=staff, message=" Your claim number? ", expected_version=req.version)
+    assert (req.status, req.hold_reason) == ("on_hold", "information_requested")
+    assert cases.can_answer(req)
+    mail = session.execute(select(OutboxMessage).where(OutboxMessage.template == "information_requested")).scalar_one()
+    assert "Your claim number?" in mail.text_body
+    with pytest.raises(IllegalTransition):
+        cases.answer_information(session, req=req, body="   ")
+    cases.answer_information(session, req=req, body="WC-1")
+    assert (req.status, req.hold_reason) == ("verifying", None)
+    assert _events(session, req)[-2:] == ["information_requested", "information_provided"]
+    with pytest.raises(IllegalTransition):
+        cases.answer_information(session, req=req, body="again")
+
+
+def test_deny_rules_and_the_contested_statement(session, staff):
+    req = _case(session, "correct")
+    for basis, explanation in (("nonsense", "x"), ("duplicate", "  ")):
+        with pytest.raises(IllegalTransition):
+            cases.deny(session, req=req, staff=staff, basis=basis, explanation=explanation, expected_version=req.version)
+    with pytest.raises(IllegalTransition):
+        cases.deny(session, req=req, staff=staff, basis="duplicate", explanation="x",
+                   contested_statement=" ".join(["w"] * 251), expected_version=req.version)
+    session.rollback()
+    statement = " ".join(["w"] * 250)
+    cases.deny(session, req=req, staff=staff, basis="legal_obligation", explanation="Kept as filed.",
+               contested_statement=statement, expected_version=req.version)
+    assert (req.status, req.outcome_code, req.outcome_citation) == ("denied", "legal_obligation", "Cal. Civ. Code §1798.145(a)(1)")
+    assert session.execute(select(ContestedStatement.statement)).scalar_one() == statement
+    access = _case(session, email="x@example.org")
+    with pytest.raises(IllegalTransition):  # a contested statement belongs to corrections only
+        cases.deny(session, req=access, staff=staff, basis="duplicate", explanation="x", contested_statement="Disputed",
+                   expected_version=access.version)
+
+
+def test_completion_problems_per_type(session, staff):
+    delete = _case(session, "delete", "in_progress")
+    assert set(cases.completion_problems(delete, Completion(message=""))) == {"message", "deleted_summary"}
+    assert set(cases.completion_problems(delete, Completion(message="m", partial=True, deleted_summary="d"))) == {
+        "kept_basis", "kept_summary"}
+    correct = _case(session, "correct", "in_progress", email="c@example.org")
+    assert set(cases.completion_problems(correct, Completion(message="m"))) == {"correction_result"}
+    assert set(cases.completion_problems(correct, Completion(message="m", correction_result="partially_corrected"))) == {
+        "correction_result"}
+    access = _case(session, "access", "in_progress", email="a@example.org")
+    assert set(cases.completion_problems(access, Completion(message="m", files={"json": b"[1,", "csv": b""}))) == {
+        "response_json", "response_csv"}
+    assert cases.completion_problems(access, Completion(message="m", files={"json": b"[]", "csv": b"a,b\n1,2\n"})) == {}
+    with pytest.raises(IllegalTransition):
+        cases.complete(session, req=delete, staff=staff, completion=Completion(message="m"), expected_version=delete.version)
+
+
+def test_complete_refused_before_verification(session, staff):
+    req = _case(session)
+    with pytest.raises(IllegalTransition):
+        cases.complete(session, req=req, staff=staff, completion=Completion(message="m"), expected_version=req.version)
+    assert req.status == "verifying"
+
+
+def test_response_files_stored_as_documents_downloaded_and_expiring(app, session, staff):
+    req = _case(session, "access", "in_progress")
+    cases.complete(session, req=req, staff=staff, expected_version=req.version,
+                   completion=Completion(message="Here it is.", files={"json": b'{"a": 1}', "csv": b"a\n1\n"}))
+    [csv_file, json_file] = response_files.files_for(session, req)
+    assert (csv_file.kind, json_file.kind) == ("csv", "json")
+    assert json_file.document.purpose == "response_file" and json_file.document.request_id == req.id
+    assert json_file.filename == f"{req.reference}-response.json" and json_file.size == 8
+    assert json_file.expires_at - json_file.created_at == timedelta(days=14)
+    doc, data = response_files.download(session, req=req, file_id=json_file.id)
+    assert data == b'{"a": 1}' and doc.id == json_file.document_id
+    assert session.execute(select(ResponseDownload)).scalar_one().file_id == json_file.id
+    assert _events(session, req)[-1] == "document_downloaded"
+    other = _case(session, "opt_out", "in_progress", email="o@example.org")
+    with pytest.raises(response_files.FileGone):
+        response_files.download(session, req=other, file_id=json_file.id)
+    with pytest.raises(response_files.FileGone):
+        response_files.download(session, req=req, file_id=json_file.id, now=json_file.expires_at)
+    # A blob altered in storage is refused, not served.
+    from portal.storage import get_storage
+    get_storage().put(csv_file.document.storage_name, b"not what was stored")
+    with pytest.raises(response_files.FileGone):
+        response_files.download(session, req=req, file_id=csv_file.id)
+    assert len(session.execute(select(ResponseDownload)).all()) == 1
+
+
+def test_a_rejected_response_file_sends_nothing(session, staff):
+    req = _case(session, "access", "in_progress")
+    with pytest.raises(IllegalTransition):
+        cases.complete(session, req=req, staff=staff, expected_version=req.version,
+                       completion=Completion(message="m", files={"csv": b"<html><script>x</script>"}))
+    session.rollback()
+    assert session.get(PrivacyRequest, req.id).status == "in_progress"
+    assert session.execute(select(OutboxMessage).where(OutboxMessage.template == "completed")).first() is None
+
+
+def test_intake_received_at_counts_from_the_california_date(app):
+    now = datetime(2026, 3, 10, 6, 0, tzinfo=timezone.utc)  # still 9 March in California
+    assert cases.intake_received_at(date(2026, 3, 9), now=now) == now
+    moment = cases.intake_received_at(date(2026, 3, 2), now=now)
+    assert local_date(moment) == date(2026, 3, 2) and moment.astimezone(PACIFIC).hour == 12
+
+
+def test_phone_intake_deadlines(session, staff):
+    received = cases.intake_received_at(local_date(utcnow()) - timedelta(days=20))
+    new = NewRequest(request_type="opt_out", first_name="Luis", last_name="Ortega", email="l@example.org")
+    req = request_service.submit(session, new=new, manner="phone", received_at=received, actor=cases.actor(staff)).request
+    assert req.manner == "phone" and req.received_at == received
+    assert req.response_due == add_business_days(local_date(received), 15)  # §7026(f), from the date received
+    assert _events(session, req)[0] == "submitted"
+
+
+def test_word_count():
+    assert cases.word_count("  one two\nthree\tfour ") == 4 and cases.word_count("") == 0
