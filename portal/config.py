@@ -119,7 +119,6 @@ DEFAULTS = dict(
     QUEUE_PAGE_SIZE=50,
     DUE_SOON_DAYS=7,
     RESPONSE_FILE_DAYS=14,  # how long the requester can download an access response
-    RESPONSE_FILE_MAX_BYTES=5 * 1024 * 1024,
     CONTESTED_STATEMENT_MAX_WORDS=250,  # §7023 (secondary)
 )
 

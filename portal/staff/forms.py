@@ -178,6 +178,13 @@ class IntakeForm(RequestForm):
     declaration_signature = StringField(_l("Requester's name as declared"), filters=F, validators=[
         Optional(), Length(max=200, message=_l("Use at most 200 characters."))])
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Staff type someone else's details: the browser must not fill in their own.
+        for f in self:
+            if f.render_kw and "autocomplete" in f.render_kw:
+                f.render_kw = {**f.render_kw, "autocomplete": "off"}
+
     def validate_manner(self, field):
         if field.data not in cases.INTAKE_MANNERS:
             raise ValidationError(_l("Choose phone or mail."))

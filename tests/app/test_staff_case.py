@@ -630,3 +630,11 @@ def test_an_answer_can_carry_a_document_staff_open(app, client, staff, mailbox):
     assert client.get(f"/staff/requests/{other.reference}/documents/{doc_id}").status_code == 404
     assert client.get(f"/staff/requests/{req.reference}/documents/99999").status_code == 404
     assert app.test_client().get(link).status_code == 302  # signed out: to the sign-in page
+
+
+def test_intake_form_does_not_autofill_the_staff_members_details(as_support):
+    page = as_support.get("/staff/requests/new").get_data(as_text=True)
+    assert 'autocomplete="given-name"' not in page and 'autocomplete="email"' not in page
+    assert 'id="first_name"' in page and 'autocomplete="off"' in page
+    # The public form keeps its autocomplete hints.
+    assert 'autocomplete="given-name"' in as_support.get("/requests/new").get_data(as_text=True)
