@@ -5,12 +5,12 @@ from datetime import datetime
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from .. import lifecycle
 from ..lifecycle import INQUIRY_ANSWERED, INQUIRY_CLOSED, INQUIRY_KINDS, INQUIRY_OPEN
-from ..models import Inquiry, InquiryMessage, PrivacyRequest, utcnow
+from ..models import AuditEvent, Inquiry, InquiryMessage, PrivacyRequest, utcnow
 from ..urls import external_url
 from . import audit, mail, references, requests
 from .requests import StaleCase
@@ -57,7 +57,7 @@ def submit(session: Session, *, new: NewInquiry, received_at: datetime | None = 
         mail.queue(session, to=current_app.config["SECURITY_CONTACT_EMAIL"], template="inquiry_security_alert",
                    subject=_("URGENT security concern %(reference)s", reference=inquiry.reference),
                    context={"inquiry": inquiry, "kind_label": INQUIRY_KINDS[inquiry.kind],
-                            "console_url": external_url("public.home").rstrip("/") + f"/staff/inquiries/{inquiry.reference}"})
+                            "console_url": external_url("staff.inquiry", reference=inquiry.reference)})
     if new.kind == "child":
         linked = requests.open_child_deletion(session, inquiry=inquiry)
         inquiry.linked_request_id = linked.id
@@ -114,3 +114,36 @@ def close(session: Session, *, inquiry: Inquiry, actor: str, expected_version: i
 
 def linked_request(session: Session, inquiry: Inquiry) -> PrivacyRequest | None:
     return session.get(PrivacyRequest, inquiry.linked_request_id) if inquiry.linked_request_id else None
+
+
+def listing(session: Session, *, status: str = "open", kind: str = "", limit: int = 200) -> list[Inquiry]:
+    """Inquiries for the console: urgent ones first, then by the date an answer is due."""
+    query = select(Inquiry)
+    if status in lifecycle.INQUIRY_STATUS_LABELS:
+        query = query.where(Inquiry.status == status)
+    elif status == "open_or_answered":
+        query = query.where(Inquiry.status != INQUIRY_CLOSED)
+    if kind in INQUIRY_KINDS:
+        query = query.where(Inquiry.kind == kind)
+    query = query.order_by(Inquiry.urgent.desc(), Inquiry.response_due, Inquiry.id).limit(limit)
+    return session.execute(query).scalars().all()
+
+
+def open_urgent(session: Session) -> list[Inquiry]:
+    """Security concerns nobody has answered yet: the console shows them above everything else."""
+    return session.execute(select(Inquiry).where(Inquiry.status == INQUIRY_OPEN, Inquiry.urgent.is_(True))
+                           .order_by(Inquiry.received_at)).scalars().all()
+
+
+def count_open(session: Session) -> int:
+    return session.execute(select(func.count()).select_from(Inquiry).where(Inquiry.status == INQUIRY_OPEN)).scalar()
+
+
+def linking_to(session: Session, req: PrivacyRequest) -> Inquiry | None:
+    """The child's-information report a deletion case was opened from, if any."""
+    return session.execute(select(Inquiry).where(Inquiry.linked_request_id == req.id)).scalar()
+
+
+def events(session: Session, inquiry: Inquiry) -> list[AuditEvent]:
+    return session.execute(select(AuditEvent).where(AuditEvent.inquiry_id == inquiry.id)
+                           .order_by(AuditEvent.id)).scalars().all()

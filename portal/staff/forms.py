@@ -10,7 +10,8 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..forms import EmptyForm, plain_text, strip_filter
-from ..lifecycle import HOLD_REASONS, MAX_EXTENSION_DAYS, REQUEST_TYPES, STATUS_LABELS, local_date
+from ..lifecycle import (HOLD_REASONS, INQUIRY_KINDS, INQUIRY_STATUS_LABELS, MAX_EXTENSION_DAYS, REQUEST_TYPES,
+                         STATUS_LABELS, local_date)
 from ..models import utcnow
 from ..public.forms import RequestForm
 from ..services import cases
@@ -221,3 +222,22 @@ class RecordsForm(Form):
             self.end.errors = list(self.end.errors) + [_l("The last date must not be before the first.")]
             return None
         return start, end
+
+
+class InquiryFilterForm(Form):
+    """The inquiries list's filters: a plain GET form."""
+
+    status = SelectField(_l("Status"), validate_choice=False, default="open_or_answered", choices=[
+        SelectChoice("open_or_answered", _l("Open or answered")), SelectChoice("all", _l("Any status")),
+        *[SelectChoice(code, label) for code, label in INQUIRY_STATUS_LABELS.items()]])
+    kind = SelectField(_l("About"), validate_choice=False, default="", choices=[
+        SelectChoice("", _l("Any subject")), *[SelectChoice(code, label) for code, label in INQUIRY_KINDS.items()]])
+
+
+class InquiryAnswerForm(CaseActionForm):
+    body = _text(_l("Your answer"), rows=6, max_length=10000,
+                 description=_l("The sender receives this by email and can read it on their status page."))
+
+
+class InquiryCloseForm(CaseActionForm):
+    """Close an inquiry: no more answers or follow-ups."""

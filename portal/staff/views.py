@@ -10,7 +10,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from .. import db
 from ..lifecycle import HOLD_REASONS, MAX_EXTENSION_DAYS, REQUEST_TYPES, STATUS_LABELS, IllegalTransition
 from ..public.views import is_htmx
-from ..services import cases, documents, metrics, references
+from ..services import cases, documents, inquiries, metrics, references
 from ..services import requests as request_service
 from ..services.requests import StaleCase
 from . import bp
@@ -31,8 +31,10 @@ def queue():
     """Cases by due date, with filters and search; htmx gets only the results."""
     form = QueueFilterForm(request.args)
     page = cases.queue(db.session(), filters=form.filters())
-    template = "staff/_queue_rows.html" if is_htmx() else "staff/queue.html"
-    return render_template(template, form=form, page=page, **_labels())
+    if is_htmx():
+        return render_template("staff/_queue_rows.html", form=form, page=page, **_labels())
+    return render_template("staff/queue.html", form=form, page=page, urgent=inquiries.open_urgent(db.session()),
+                           open_inquiries=inquiries.count_open(db.session()), **_labels())
 
 
 def _labels():
@@ -93,7 +95,8 @@ def _render_case(req, *, submitted=None, note_form=None, status=200):
         "staff/case.html", case=cases.case_file(db.session(), req), req=req, forms=_action_forms(req, submitted),
         note_form=note_form or NoteForm(prefix="note", formdata=None), bases=cases.denial_bases(),
         data_points=cases.DATA_POINTS, required_points=cases.required_data_points(req),
-        can_act=current_user.role in CASE_WORKERS, max_extension=MAX_EXTENSION_DAYS, **_labels()), status
+        can_act=current_user.role in CASE_WORKERS, max_extension=MAX_EXTENSION_DAYS,
+        from_inquiry=inquiries.linking_to(db.session(), req), **_labels()), status
 
 
 @bp.get("/requests/<reference>")

@@ -46,3 +46,33 @@ def test_policy_page_is_accessible(page, live_server):
     assert_no_axe_violations(page)
     page.goto(live_server.url + "/inquiries/sent?kind=security")
     assert_no_axe_violations(page)
+
+
+def test_staff_answer_a_security_concern_from_the_top_of_the_queue(page, live_server, csp_violations):
+    from portal import db
+    from portal.services import inquiries, staff
+    from portal.services.inquiries import NewInquiry
+
+    from ..support import STAFF_PASSWORD
+    with live_server.app.app_context():
+        staff.create(db.session(), email="sam@staff.example", role="support", password=STAFF_PASSWORD)
+        item = inquiries.submit(db.session(), new=NewInquiry(kind="security", name="Rae Kim", email="rae@example.org",
+                                                             message="Someone logged in to my account."))
+    page.goto(live_server.url + "/staff/login")
+    page.get_by_label("Email address").fill("sam@staff.example")
+    page.get_by_label("Password", exact=True).fill(STAFF_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="1 urgent security concern")).to_be_visible()
+    assert_no_axe_violations(page)
+    page.get_by_role("link", name="Inquiries").click()
+    expect(page.get_by_role("heading", name="Inquiries", exact=True)).to_be_visible()
+    assert_no_axe_violations(page)
+    page.get_by_role("link", name=item.reference).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(item.reference)
+    assert_no_axe_violations(page)
+    page.get_by_label("Your answer").fill("We locked the account; please reset your password.")
+    page.get_by_role("button", name="Send the answer").click()
+    expect(page.get_by_text("Your answer was sent to rae@example.org.")).to_be_visible()
+    mails = live_server.mail_to("rae@example.org", count=2)
+    assert "We locked the account" in mails[-1].get_body(preferencelist=("plain",)).get_content()
+    assert csp_violations == []
