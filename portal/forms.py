@@ -23,3 +23,11 @@ def plain_text(form, field):
 
 def strip_filter(value):
     return value.strip() if isinstance(value, str) else value
+
+
+def upload_of(field):
+    """(stream, filename, declared type) of an optional file field, or None when nothing was sent."""
+    f = field.data
+    if not f or not getattr(f, "filename", ""):
+        return None
+    return f.stream, f.filename, f.mimetype

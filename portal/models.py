@@ -246,6 +246,8 @@ class Inquiry(SQLModel, table=True):
     answered_at: datetime | None = _ts()
     closed_at: datetime | None = _ts()
     linked_request_id: int | None = _request_fk(nullable=True, ondelete="SET NULL")
+    attachment_id: int | None = Field(default=None, sa_column=Column(
+        Integer, ForeignKey("document.id", ondelete="SET NULL"), nullable=True))
     version: int = Field(default=None, sa_column=_inquiry_version)
     created_at: datetime = _ts(nullable=False, default_factory=utcnow)
     updated_at: datetime = _ts(nullable=False, default_factory=utcnow)

@@ -8,7 +8,7 @@ from wtforms import BooleanField, EmailField, RadioField, StringField, TextAreaF
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Email, Length, Optional, Regexp, ValidationError
 
-from ..forms import EmptyForm, plain_text, strip_filter
+from ..forms import EmptyForm, plain_text, strip_filter, upload_of
 from ..lifecycle import INQUIRY_KINDS, REQUEST_TYPES
 from ..services import references
 from ..services import requests as request_service
@@ -142,6 +142,11 @@ class InquiryForm(EmptyForm):
                                            plain_text])
     message = TextAreaField(_l("Your message"), filters=F, render_kw={"rows": 6}, validators=[
         _required(_l("your message")), Length(max=10000, message=_l("Use at most 10,000 characters.")), plain_text])
+    attachment = FileField(_l("Attach a document (optional)"),
+                           description=_l("One PDF, PNG or JPEG file, up to 10 MB, such as a screenshot or a letter."))
+
+    def upload(self):
+        return upload_of(self.attachment)
 
     def to_new_inquiry(self, language: str = "en") -> NewInquiry:
         return NewInquiry(kind=self.kind.data, name=self.name.data, email=self.email.data,
@@ -159,8 +164,4 @@ class AnswerForm(EmptyForm):
                            description=_l("A PDF, PNG or JPEG file, such as a letter or a scan that shows your details."))
 
     def upload(self):
-        """(stream, filename, declared type) of the attached file, or None."""
-        f = self.attachment.data
-        if not f or not getattr(f, "filename", ""):
-            return None
-        return f.stream, f.filename, f.mimetype
+        return upload_of(self.attachment)

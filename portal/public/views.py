@@ -248,7 +248,13 @@ def new_inquiry():
     if request.method == "GET" and request.args.get("kind") in INQUIRY_KINDS:
         form.kind.data = request.args["kind"]
     if form.validate_on_submit():
-        inquiry = inquiry_service.submit(db.session(), new=form.to_new_inquiry(language=str(get_locale())))
+        try:
+            inquiry = inquiry_service.submit(db.session(), new=form.to_new_inquiry(language=str(get_locale())),
+                                             attachment=form.upload())
+        except documents.DocumentRejected as exc:
+            db.session().rollback()
+            form.attachment.errors = [exc.message]
+            return render_template("public/inquiry_form.html", form=form), 413 if exc.code == "too_large" else 422
         return redirect(url_for(".inquiry_sent", kind=inquiry.kind), 303)
     return render_template("public/inquiry_form.html", form=form), 422 if request.method == "POST" else 200
 

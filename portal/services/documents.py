@@ -454,11 +454,12 @@ def for_request(session: Session, *, request_id: int, purpose: str | None = None
     return list(session.execute(query.order_by(Document.id)).scalars())
 
 
-def record_access(session: Session, *, document: Document, actor: str, action: str) -> None:
+def record_access(session: Session, *, document: Document, actor: str, action: str,
+                  inquiry_id: int | None = None) -> None:
     """Put a view or download of a document on record (hash-chained audit log)."""
     if action not in ACCESS_ACTIONS:
         raise ValueError(f"unknown document access {action!r}")
-    audit.record(session, action=action, actor=actor, request_id=document.request_id,
+    audit.record(session, action=action, actor=actor, request_id=document.request_id, inquiry_id=inquiry_id,
                  detail=f"document {document.id} ({document.purpose})")
     session.commit()
 

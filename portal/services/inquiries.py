@@ -10,9 +10,9 @@ from sqlmodel import Session
 
 from .. import lifecycle
 from ..lifecycle import INQUIRY_ANSWERED, INQUIRY_CLOSED, INQUIRY_KINDS, INQUIRY_OPEN
-from ..models import AuditEvent, Inquiry, InquiryMessage, PrivacyRequest, utcnow
+from ..models import AuditEvent, Document, Inquiry, InquiryMessage, PrivacyRequest, utcnow
 from ..urls import external_url
-from . import audit, mail, references, requests
+from . import audit, documents, mail, references, requests
 from .requests import StaleCase
 
 log = logging.getLogger(__name__)
@@ -38,8 +38,10 @@ def _mail_sender(session: Session, inquiry: Inquiry, template: str, subject: str
                             status_url=external_url("public.status")))
 
 
-def submit(session: Session, *, new: NewInquiry, received_at: datetime | None = None) -> Inquiry:
-    """Record an inquiry, acknowledge it, and route it: security to the contact, a child's data to deletion."""
+def submit(session: Session, *, new: NewInquiry, received_at: datetime | None = None,
+           attachment: tuple | None = None) -> Inquiry:
+    """Record an inquiry, acknowledge it, and route it: security to the contact, a child's data to deletion.
+    `attachment` is (stream, filename, declared type); documents.DocumentRejected if refused, nothing saved."""
     now = utcnow()
     received_at = received_at or now
     inquiry = Inquiry(reference=references.unique(session), kind=new.kind, status=INQUIRY_OPEN,
@@ -47,6 +49,10 @@ def submit(session: Session, *, new: NewInquiry, received_at: datetime | None = 
                       email=requests.normalize_email(new.email), organization=new.organization or None,
                       message=new.message, language=new.language, received_at=received_at,
                       response_due=lifecycle.inquiry_due(received_at), created_at=now, updated_at=now)
+    if attachment is not None:
+        stream, filename, declared = attachment
+        inquiry.attachment_id = documents.store(session, stream=stream, filename=filename, declared_type=declared,
+                                                purpose="inquiry_attachment", uploaded_by="requester").id
     session.add(inquiry)
     session.flush()
     audit.record(session, action="inquiry_received", actor="requester", inquiry_id=inquiry.id,
@@ -147,3 +153,16 @@ def linking_to(session: Session, req: PrivacyRequest) -> Inquiry | None:
 def events(session: Session, inquiry: Inquiry) -> list[AuditEvent]:
     return session.execute(select(AuditEvent).where(AuditEvent.inquiry_id == inquiry.id)
                            .order_by(AuditEvent.id)).scalars().all()
+
+
+def open_attachment(session: Session, *, inquiry: Inquiry, actor: str) -> tuple[Document, bytes]:
+    """The sender's attachment, decrypted for staff, the access on record. LookupError if none or unreadable."""
+    doc = session.get(Document, inquiry.attachment_id) if inquiry.attachment_id else None
+    if doc is None:
+        raise LookupError(inquiry.reference)
+    try:
+        data = documents.read(session, document=doc)
+    except documents.DocumentTampered:
+        raise LookupError(inquiry.reference) from None
+    documents.record_access(session, document=doc, actor=actor, action="document_downloaded", inquiry_id=inquiry.id)
+    return doc, data

@@ -5,7 +5,7 @@ from flask_login import current_user
 
 from .. import db
 from ..lifecycle import INQUIRY_KINDS, INQUIRY_STATUS_LABELS, IllegalTransition
-from ..services import cases, inquiries, references
+from ..services import cases, documents, inquiries, references
 from ..services.requests import StaleCase
 from . import bp
 from .access import CASE_WORKERS, ROLES, role_required
@@ -46,6 +46,18 @@ def _render(inquiry, *, answer_form=None, status=200):
 def inquiry(reference):
     """One inquiry: the message, the conversation, the linked deletion case and the audit trail."""
     return _render(_inquiry_or_404(reference))
+
+
+@bp.get("/inquiries/<reference>/attachment")
+@role_required(*ROLES)
+def inquiry_attachment(reference):
+    """The sender's attachment, as a download that cannot run; every look is on record."""
+    try:
+        document, data = inquiries.open_attachment(db.session(), inquiry=_inquiry_or_404(reference),
+                                                   actor=cases.actor(current_user))
+    except LookupError:
+        abort(404)
+    return documents.send_document(document, data)
 
 
 @bp.post("/inquiries/<reference>/answer")

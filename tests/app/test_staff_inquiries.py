@@ -118,3 +118,55 @@ def test_a_childs_report_and_its_deletion_case_link_to_each_other(client, app, s
     assert f'href="/staff/inquiries/{item.reference}"' in case_page and "delete promptly" in case_page
     assert "/actions/complete" in case_page  # in progress at once: staff can complete it
 
+
+
+def test_an_attachment_is_stored_encrypted_and_every_download_recorded(client, app, staff_login):
+    import io
+    from pathlib import Path
+
+    from sqlalchemy import select
+
+    from portal.models import AuditEvent, Document
+
+    from ..files import pdf
+    from ..support import post_form
+    letter = pdf("Screenshot of the login alert we received.")
+    resp = post_form(client, "/inquiries/new", {"kind": "security", "name": "Rae Kim", "email": "rae@example.org",
+                                                "message": "See the attached alert.",
+                                                "attachment": (io.BytesIO(letter), "alert.pdf", "application/pdf")},
+                     form_url="/inquiries/new", content_type="multipart/form-data")
+    assert resp.status_code == 303
+    with app.app_context():
+        item = db.session().execute(select(Inquiry)).scalar_one()
+        doc = db.session().get(Document, item.attachment_id)
+        stored = [p.read_bytes() for p in (Path(app.instance_path) / "documents").rglob("*") if p.is_file()]
+    assert doc.purpose == "inquiry_attachment" and stored and all(b"login alert" not in raw for raw in stored)
+    staff_login(client, role="viewer")
+    page = client.get(f"/staff/inquiries/{item.reference}").get_data(as_text=True)
+    assert f'href="/staff/inquiries/{item.reference}/attachment"' in page
+    download = client.get(f"/staff/inquiries/{item.reference}/attachment")
+    assert download.status_code == 200 and download.data == letter
+    assert download.headers["Content-Disposition"].startswith("attachment")
+    with app.app_context():
+        [event] = db.session().execute(select(AuditEvent).where(
+            AuditEvent.inquiry_id == item.id, AuditEvent.action == "document_downloaded")).scalars()
+        assert event.actor.startswith("staff:")
+
+
+def test_a_refused_attachment_is_explained_and_nothing_is_kept(client, app):
+    import io
+
+    from sqlalchemy import func, select
+
+    from portal.models import Document
+
+    from ..support import post_form
+    resp = post_form(client, "/inquiries/new", {"kind": "question", "name": "Rae Kim", "email": "rae@example.org",
+                                                "message": "Hello", "attachment": (io.BytesIO(b"MZ\x90\x00rest"),
+                                                                                   "notes.pdf", "application/pdf")},
+                     form_url="/inquiries/new", content_type="multipart/form-data")
+    assert resp.status_code == 422 and "PDF, PNG or JPEG" in resp.get_data(as_text=True)
+    with app.app_context():
+        s = db.session()
+        assert s.execute(select(func.count()).select_from(Inquiry)).scalar() == 0
+        assert s.execute(select(func.count()).select_from(Document)).scalar() == 0
