@@ -1,4 +1,5 @@
 """Extensions, created unbound and bound to the app in create_app()."""
+from flask import current_app
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -9,3 +10,8 @@ babel = Babel()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
 login_manager = LoginManager()
+
+
+def configured_limit(name: str):
+    """A Flask-Limiter limit read from config key `name` at request time (tests and operators change it)."""
+    return lambda: current_app.config[name]

@@ -4,7 +4,7 @@ from flask_babel import get_locale
 
 from .. import db
 from ..errors import render_error
-from ..extensions import limiter
+from ..extensions import configured_limit, limiter
 from ..lifecycle import REQUEST_TYPES
 from ..services import agents as agent_service
 from ..services.documents import DocumentRejected
@@ -14,12 +14,9 @@ from .forms import AgentRequestForm, ConsumerDecisionForm
 bp = Blueprint("agent", __name__, url_prefix="/agent")
 
 
-def _limit(name):
-    return lambda: current_app.config[name]
-
 
 @bp.route("/requests/new", methods=["GET", "POST"])
-@limiter.limit(_limit("RATELIMIT_SUBMIT"), methods=["POST"])
+@limiter.limit(configured_limit("RATELIMIT_SUBMIT"), methods=["POST"])
 def new_request():
     """An authorized agent submits a request for a consumer, with the authorization document."""
     form = AgentRequestForm()
@@ -62,7 +59,7 @@ def confirm(token):
 
 
 @bp.post("/confirm/<token>")
-@limiter.limit(_limit("RATELIMIT_TOKEN"))
+@limiter.limit(configured_limit("RATELIMIT_TOKEN"))
 def confirm_decision(token):
     """Spend the link: record the consumer's confirmation or rejection of the agent."""
     form = ConsumerDecisionForm()

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 
 from .. import db, policy
 from ..errors import render_error
-from ..extensions import limiter
+from ..extensions import configured_limit, limiter
 from ..forms import EmptyForm
 from ..lifecycle import (HOLD_REASONS, INQUIRY_KINDS, INQUIRY_STATUS_LABELS, REQUEST_TYPES, STATUS_LABELS,
                          IllegalTransition)
@@ -24,9 +24,6 @@ from .forms import AnswerForm, FollowUpForm, InquiryForm, RequestForm, StatusFor
 
 bp = Blueprint("public", __name__)
 
-
-def _limit(name):
-    return lambda: current_app.config[name]
 
 
 def is_htmx() -> bool:
@@ -53,7 +50,7 @@ def healthz():
 
 
 @bp.route("/requests/new", methods=["GET", "POST"])
-@limiter.limit(_limit("RATELIMIT_SUBMIT"), methods=["POST"])
+@limiter.limit(configured_limit("RATELIMIT_SUBMIT"), methods=["POST"])
 def new_request():
     """One form for all five request types."""
     if is_htmx() and request.method == "GET" and request.headers.get("HX-Target") == "type-fields":
@@ -102,7 +99,7 @@ def verify(token):
 
 
 @bp.post("/verify/<token>")
-@limiter.limit(_limit("RATELIMIT_TOKEN"))
+@limiter.limit(configured_limit("RATELIMIT_TOKEN"))
 def verify_confirm(token):
     """Spend the token: email confirmed, acknowledgement mailed, the request page opens."""
     if not EmptyForm().validate_on_submit():
@@ -118,7 +115,7 @@ def verify_confirm(token):
 
 
 @bp.post("/verify/<token>/resend")
-@limiter.limit(_limit("RATELIMIT_TOKEN"))
+@limiter.limit(configured_limit("RATELIMIT_TOKEN"))
 def verify_resend(token):
     """Mail a fresh link for the request an expired link belonged to."""
     if not EmptyForm().validate_on_submit():
@@ -133,7 +130,7 @@ def _token_problem(exc: TokenError, token: str):
 
 
 @bp.route("/status", methods=["GET", "POST"])
-@limiter.limit(_limit("RATELIMIT_STATUS"), methods=["POST"])
+@limiter.limit(configured_limit("RATELIMIT_STATUS"), methods=["POST"])
 def status():
     """Ask for a status link by reference and email."""
     form = StatusForm()
@@ -162,7 +159,7 @@ def status_token(token):
 
 
 @bp.post("/status/<token>")
-@limiter.limit(_limit("RATELIMIT_TOKEN"))
+@limiter.limit(configured_limit("RATELIMIT_TOKEN"))
 def status_open(token):
     """Spend the status token and open a short session bound to that one request."""
     if not EmptyForm().validate_on_submit():
@@ -225,7 +222,7 @@ def _render_detail(req, withdraw_form, status=200, answer_form=None):
 
 
 @bp.post("/requests/<reference>/withdraw")
-@limiter.limit(_limit("RATELIMIT_TOKEN"))
+@limiter.limit(configured_limit("RATELIMIT_TOKEN"))
 def withdraw(reference):
     """The requester withdraws their request."""
     req = _request_or_403(reference)
@@ -241,7 +238,7 @@ def withdraw(reference):
 
 
 @bp.route("/inquiries/new", methods=["GET", "POST"])
-@limiter.limit(_limit("RATELIMIT_SUBMIT"), methods=["POST"])
+@limiter.limit(configured_limit("RATELIMIT_SUBMIT"), methods=["POST"])
 def new_inquiry():
     """Privacy questions, BAA/HIPAA, security concerns, a child's information: no verification gate."""
     form = InquiryForm()
@@ -276,7 +273,7 @@ def _render_inquiry(inquiry, form, status=200):
 
 
 @bp.post("/requests/<reference>/follow-up")
-@limiter.limit(_limit("RATELIMIT_TOKEN"))
+@limiter.limit(configured_limit("RATELIMIT_TOKEN"))
 def inquiry_follow_up(reference):
     """The sender of an inquiry writes back from their status page."""
     inquiry = _inquiry_or_403(reference)
@@ -313,8 +310,9 @@ def security_txt():
     ]) + "\n"
     return body, 200, {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "max-age=3600"}
 
+
 @bp.post("/requests/<reference>/answer")
-@limiter.limit(_limit("RATELIMIT_TOKEN"))
+@limiter.limit(configured_limit("RATELIMIT_TOKEN"))
 def answer(reference):
     """The requester answers a request for information; the case goes back to the privacy team."""
     req = _request_or_403(reference)

@@ -1,6 +1,5 @@
 """Privacy requests: submission, email confirmation, status access, transitions, extension."""
 import logging
-import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 

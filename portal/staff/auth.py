@@ -8,7 +8,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from .. import db
 from ..errors import render_error
-from ..extensions import limiter
+from ..extensions import configured_limit, limiter
 from ..forms import EmptyForm
 from ..services import staff as staff_service
 from ..services.staff import InvitationError, StaffError
@@ -20,9 +20,6 @@ from .auth_forms import ROLE_LABELS, ChangePasswordForm, InviteForm, LoginForm, 
 SIGN_IN_FAILED = _l("The email address, password or code is not right. After %(n)s failed attempts in a row, "
                     "sign-in is paused for %(minutes)s minutes.")
 
-
-def _limit(name):
-    return lambda: current_app.config[name]
 
 
 def _home() -> str:
@@ -58,7 +55,7 @@ def _console_links() -> list[dict]:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_limit("RATELIMIT_LOGIN"), methods=["POST"])
+@limiter.limit(configured_limit("RATELIMIT_LOGIN"), methods=["POST"])
 def login():
     """Sign in with email, password and, when turned on, the TOTP code."""
     next_url = _safe_next(request.args.get("next"))
@@ -164,7 +161,7 @@ def totp_confirm():
 
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])
-@limiter.limit(_limit("RATELIMIT_TOKEN"), methods=["POST"])
+@limiter.limit(configured_limit("RATELIMIT_TOKEN"), methods=["POST"])
 def accept_invite(token):
     """The emailed invitation: a GET shows the form and spends nothing; the POST sets the password."""
     try:

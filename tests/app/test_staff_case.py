@@ -52,7 +52,7 @@ ACTIONS = ["verify", "fraud_hold", "clear_hold", "request_info", "extend", "deny
 
 
 def _routes(ref):
-    gets = [f"/staff/", f"/staff/?q={ref}", f"/staff/requests/{ref}", "/staff/requests/new", "/staff/metrics",
+    gets = ["/staff/", f"/staff/?q={ref}", f"/staff/requests/{ref}", "/staff/requests/new", "/staff/metrics",
             "/staff/metrics?format=csv", "/staff/metrics?format=json", "/staff/records.csv?start=2026-01-01&end=2026-12-31"]
     posts = [f"/staff/requests/{ref}/actions/{a}" for a in ACTIONS] + [f"/staff/requests/{ref}/notes", "/staff/requests/new"]
     return gets, posts
