@@ -100,8 +100,8 @@ def _optional_labels() -> list[str]:
 
 
 def _banner_state() -> ConsentState | None:
-    """The state base.html shows the banner for; None on the center's own pages."""
-    if request.blueprint == "consent":
+    """The state base.html shows the banner for; None on the center's own pages and in the console."""
+    if request.blueprint in ("consent", "staff"):
         return None
     try:
         return visitor()
