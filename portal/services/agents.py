@@ -235,6 +235,14 @@ CONSUMER_STATES = {
 AGENT_REVIEW_REJECTED_CODE = "agent_authorization_rejected"
 AGENT_REVIEW_CITATION = "Cal. Code Regs., tit. 11, § 7063(a)"
 OPT_OUT_CITATION = "Cal. Code Regs., tit. 11, § 7026(j)"
+# How the two ways an agent's request ends unauthorized appear on the case page and in the metrics.
+OUTCOME_BASES = {
+    CONSUMER_REJECTION_CODE: {"code": CONSUMER_REJECTION_CODE, "label": _l("The consumer did not confirm the agent"),
+                              "citation": CONSUMER_REJECTION_CITATION},
+    AGENT_REVIEW_REJECTED_CODE: {"code": AGENT_REVIEW_REJECTED_CODE,
+                                 "label": _l("The agent's authorization was not accepted"),
+                                 "citation": AGENT_REVIEW_CITATION},
+}
 
 
 def consumer_state(auth: AgentAuthorization) -> str:

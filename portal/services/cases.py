@@ -54,6 +54,11 @@ def denial_bases() -> dict[str, dict]:
     return {b["code"]: b for b in current_app.config["DENIAL_BASES"]}
 
 
+def outcome_bases() -> dict[str, dict]:
+    """Every basis a closed case may carry, for display: the configured ones and the agents' two."""
+    return {**agents.OUTCOME_BASES, **denial_bases()}
+
+
 def required_data_points(req: PrivacyRequest) -> int:
     """§7062: 3 matching data points for the high tier (specific pieces, configured types), 2 otherwise."""
     return 3 if request_service.declaration_required(req.request_type, req.access_scope) else 2

@@ -97,7 +97,7 @@ def _action_forms(req, submitted: dict | None = None) -> dict:
 def _render_case(req, *, submitted=None, note_form=None, status=200):
     return render_template(
         "staff/case.html", case=cases.case_file(db.session(), req), req=req, forms=_action_forms(req, submitted),
-        note_form=note_form or NoteForm(prefix="note", formdata=None), bases=cases.denial_bases(),
+        note_form=note_form or NoteForm(prefix="note", formdata=None), bases=cases.outcome_bases(),
         data_points=cases.DATA_POINTS, required_points=cases.required_data_points(req),
         can_act=current_user.role in CASE_WORKERS, max_extension=MAX_EXTENSION_DAYS, **_agent_labels(req),
         **_labels()), status
@@ -216,7 +216,7 @@ def metrics_page():
     if fmt == "json":
         return _download(json.dumps(result.as_dict(), indent=2), f"privacy-metrics-{year}.json", "application/json")
     return render_template("staff/metrics.html", result=result, year=year, this_year=cases.today().year,
-                           records_form=RecordsForm(), bases=cases.denial_bases(), **_labels())
+                           records_form=RecordsForm(), bases=cases.outcome_bases(), **_labels())
 
 
 @bp.get("/records.csv")
@@ -228,7 +228,7 @@ def records_export():
     if span is None:
         result = metrics.annual(db.session(), year=cases.today().year)
         return render_template("staff/metrics.html", result=result, year=result.year, this_year=result.year,
-                               records_form=form, bases=cases.denial_bases(), **_labels()), 422
+                               records_form=form, bases=cases.outcome_bases(), **_labels()), 422
     body = metrics.records_csv(db.session(), start=span[0], end=span[1])
     return _download(body, f"privacy-records-{span[0]}-{span[1]}.csv", "text/csv; charset=utf-8")
 
