@@ -14,12 +14,13 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.orm import object_session
 from sqlmodel import Session
 
 from .. import lifecycle
 from ..lifecycle import (AWAITING_EMAIL, DENIED, FINAL, IN_PROGRESS, ON_HOLD, OPEN, REQUEST_TYPES, VERIFYING,
                          IllegalTransition)
-from ..models import AgentAuthorization, CaseOutcome, PrivacyRequest, StaffUser, utcnow
+from ..models import AgentAuthorization, CaseOutcome, PrivacyRequest, RequestMessage, StaffUser, utcnow
 from ..urls import external_url
 from . import audit, documents, mail, references, tokens
 from .requests import MailSpec, StaleCase, normalize_email, transition
@@ -259,6 +260,17 @@ def in_review(req: PrivacyRequest) -> bool:
     return req.status == ON_HOLD and req.hold_reason == "agent_authorization"
 
 
+def review_pending(req: PrivacyRequest) -> bool:
+    """An agent's open case whose authorization staff have not accepted or rejected yet (in review,
+    or waiting for documents staff asked the agent for)."""
+    session = object_session(req)
+    if session is None or req.status != ON_HOLD:
+        return False
+    with session.no_autoflush:  # a question, asked mid-transaction: it must not write anything
+        auth = for_request(session, req)
+    return auth is not None and auth.review_decision is None and req.status == ON_HOLD
+
+
 def next_status(req: PrivacyRequest) -> str:
     """Where an accepted authorization sends the case: identity verification for know, delete and
     correct (the consumer's identity is still checked, §7063(a)), straight to work for an opt-out
@@ -298,6 +310,21 @@ def accept_authorization(session: Session, *, req: PrivacyRequest, staff: StaffU
                                   {"auth": auth, "verifying": to_status == VERIFYING}))
     session.commit()
     log.info("agent authorization on request %s accepted", req.reference)
+
+
+def ask_agent(session: Session, *, req: PrivacyRequest, staff: StaffUser, message: str, expected_version: int) -> None:
+    """Ask the agent for more (a clearer scan, a signed page, a document naming them): mailed to the
+    agent, who answers from the status page with an upload; the review resumes when they do."""
+    _reviewable(session, req, expected_version)
+    message = message.strip()
+    if not message:
+        raise IllegalTransition("the request for documents needs a message")
+    transition(session, req, ON_HOLD, actor=f"staff:{staff.id}", action="agent_documents_requested",
+               hold_reason="information_requested", expected_version=expected_version,
+               mail_spec=MailSpec("information_requested", _("We need more information for request %(reference)s",
+                                                              reference=req.reference), {"message": message}))
+    session.add(RequestMessage(request_id=req.id, direction="to_requester", author=f"staff:{staff.id}", body=message))
+    session.commit()
 
 
 def reject_authorization(session: Session, *, req: PrivacyRequest, staff: StaffUser, reason: str,

@@ -84,14 +84,15 @@ def available_actions(req: PrivacyRequest, *, on: date | None = None) -> list[st
     on = on or today()
     nxt = lifecycle.TRANSITIONS[req.status]
     actions = []
+    # An agent's authorization is accepted or rejected through its review, never bypassed.
+    reviewing = agents.review_pending(req)
     if agents.in_review(req):
-        # An agent's authorization is accepted or rejected through its review, never bypassed.
-        actions += ["accept_agent", "reject_agent"]
-    elif req.status in (VERIFYING, ON_HOLD) and IN_PROGRESS in nxt:
+        actions += ["accept_agent", "reject_agent", "ask_agent"]
+    elif req.status in (VERIFYING, ON_HOLD) and IN_PROGRESS in nxt and not reviewing:
         actions.append("verify")
     if req.status == VERIFYING and ON_HOLD in nxt:
         actions += ["request_info", "fraud_hold"]
-    if req.status == ON_HOLD and VERIFYING in nxt and not agents.in_review(req):
+    if req.status == ON_HOLD and VERIFYING in nxt and not reviewing:
         actions.append("clear_hold")
     if req.status == IN_PROGRESS:
         actions.append("complete")
@@ -185,12 +186,20 @@ def answer_information(session: Session, *, req: PrivacyRequest, body: str, atta
         raise IllegalTransition("this request is not waiting for information")
     if not body:
         raise IllegalTransition("an answer needs some text")
+    # An agent answering while their authorization is under review: the answer (and its document)
+    # belongs to that review, which resumes; otherwise the case goes back to verification.
+    reviewing = agents.review_pending(req)
     if attachment is not None:
         stream, filename, declared = attachment
-        documents.store(session, stream=stream, filename=filename, declared_type=declared, purpose="evidence",
-                        request_id=req.id, uploaded_by="requester")
+        documents.store(session, stream=stream, filename=filename, declared_type=declared,
+                        purpose="authorization" if reviewing else "evidence", request_id=req.id,
+                        uploaded_by="agent" if reviewing else "requester")
     session.add(RequestMessage(request_id=req.id, direction="from_requester", author="requester", body=body))
-    request_service.transition(session, req, VERIFYING, actor="requester", action="information_provided")
+    if reviewing:
+        request_service.transition(session, req, ON_HOLD, actor="agent", action="information_provided",
+                                   hold_reason="agent_authorization")
+    else:
+        request_service.transition(session, req, VERIFYING, actor="requester", action="information_provided")
     session.commit()
 
 

@@ -181,6 +181,13 @@ class AgentRejectForm(CaseActionForm):
         "or wrong, so a corrected authorization can be sent with a new request."))
 
 
+class AgentAskForm(CaseActionForm):
+    """Ask the agent for more documents before deciding on the authorization."""
+
+    message = _text(_l("What do you need from the agent?"), description=_l(
+        "The agent receives this message by email and answers from the request's status page, with a document."))
+
+
 class NoteForm(EmptyForm):
     body = _text(_l("Internal note"), rows=3, description=_l("Only staff see notes."))
 

@@ -15,7 +15,7 @@ from ..services import requests as request_service
 from ..services.requests import StaleCase
 from . import bp
 from .access import ADMIN, CASE_WORKERS, ROLES, role_required
-from .forms import (AgentAcceptForm, AgentRejectForm, CompleteForm, DenyForm, ExtendForm, HoldForm, IntakeForm, NoteForm, QueueFilterForm, RecordsForm,
+from .forms import (AgentAcceptForm, AgentAskForm, AgentRejectForm, CompleteForm, DenyForm, ExtendForm, HoldForm, IntakeForm, NoteForm, QueueFilterForm, RecordsForm,
                     RequestInfoForm, VerifyForm)
 
 
@@ -74,6 +74,9 @@ ACTIONS = {
     "reject_agent": (AgentRejectForm, lambda s, req, f: agents.reject_authorization(
         s, req=req, staff=current_user, reason=f.reason.data, expected_version=f.version_number()),
         _l("Authorization rejected: the request was denied and the agent was sent the reason.")),
+    "ask_agent": (AgentAskForm, lambda s, req, f: agents.ask_agent(
+        s, req=req, staff=current_user, message=f.message.data, expected_version=f.version_number()),
+        _l("Your message was sent to the agent; the review resumes when they answer.")),
     "complete": (CompleteForm, lambda s, req, f: cases.complete(
         s, req=req, staff=current_user, completion=f.completion(), expected_version=f.version_number()),
         _l("The response was sent to the requester.")),

@@ -315,3 +315,42 @@ def test_agent_answers_a_request_for_information_with_a_document(client, app, ma
     assert re.search(r'claim\.jpg', console)
     preview = staff.get(f"/staff/requests/{req.reference}/documents/{evidence[0].id}/preview")
     assert preview.status_code == 200 and preview.data == files.jpeg()
+
+
+def test_staff_ask_the_agent_for_more_during_the_review_and_the_agent_uploads_it(client, app, mailbox):
+    req = _agent_case(client, mailbox, consumer_email="")  # no reachable consumer: the document alone
+    staff = app.test_client()
+    sign_in(staff, make_staff(app, "support"))
+    page = staff.get(f"/staff/requests/{req.reference}").get_data(as_text=True)
+    assert "Not asked: no email address was given for the consumer" in page
+    question = "The scan is cut off at the signature. Please send the whole page."
+    assert post_action(staff, req.reference, "ask_agent", {"message": question}, page=page).status_code == 303
+    held = get_case(app, req.reference)
+    assert (held.status, held.hold_reason) == ("on_hold", "information_requested")
+    page = staff.get(f"/staff/requests/{req.reference}").get_data(as_text=True)
+    # While the agent's answer is awaited, nothing bypasses the review.
+    for action in ("verify", "clear_hold", "accept_agent", "reject_agent"):
+        assert f"{action}-csrf_token" not in page
+    assert "The review resumes when they answer" in page
+    asked = mailbox.last(AGENT_EMAIL)
+    assert question in body(asked) and body(asked).startswith("Hello Maria Lopez,")
+
+    agent = app.test_client()
+    post_form(agent, "/status", {"reference": req.reference, "email": AGENT_EMAIL})
+    link = link_in(mailbox.last(AGENT_EMAIL), "/status/")
+    agent.post(link, data={"csrf_token": csrf_from(agent.get(link).get_data(as_text=True))})
+    page = agent.get(f"/requests/{req.reference}").get_data(as_text=True)
+    assert question in page and 'name="attachment"' in page
+    resp = agent.post(f"/requests/{req.reference}/answer", content_type="multipart/form-data", data={
+        "csrf_token": csrf_from(page), "body": "Here is the whole page.",
+        "attachment": (io.BytesIO(files.png(8, 8)), "whole page.png")})
+    assert resp.status_code == 303
+    back = get_case(app, req.reference)
+    assert (back.status, back.hold_reason) == ("on_hold", "agent_authorization")
+    docs = _rows(app, Document, purpose="authorization")
+    assert [d.original_name for d in docs] == ["signed letter.pdf", "whole page.png"]
+    assert docs[1].uploaded_by == "agent" and docs[1].request_id == req.id
+    page = staff.get(f"/staff/requests/{req.reference}").get_data(as_text=True)
+    assert f'/documents/{docs[1].id}/preview' in page and "sent with an answer" in page
+    assert _accept(staff, req.reference, page=page).status_code == 303
+    assert get_case(app, req.reference).status == "verifying"
