@@ -341,8 +341,9 @@ def reject_authorization(session: Session, *, req: PrivacyRequest, staff: StaffU
     req.outcome_code, req.outcome_citation, req.response_message = AGENT_REVIEW_REJECTED_CODE, citation, reason
     transition(session, req, DENIED, actor=staff_actor, action="agent_authorization_rejected",
                expected_version=expected_version, now=now,
-               mail_spec=MailSpec("agent_review_rejected", _("Request %(reference)s closed: authorization not accepted",
-                                                             reference=req.reference), {"auth": auth, "reason": reason}))
+               mail_spec=MailSpec("agent_review_rejected",
+                                  _("Request %(reference)s closed: authorization not accepted", reference=req.reference),
+                                  {"auth": auth, "reason": reason}))
     session.add(CaseOutcome(request_id=req.id, outcome=DENIED, basis_code=AGENT_REVIEW_REJECTED_CODE,
                             explanation=reason, staff_id=staff.id))
     session.commit()

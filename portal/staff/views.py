@@ -15,8 +15,8 @@ from ..services import requests as request_service
 from ..services.requests import StaleCase
 from . import bp
 from .access import ADMIN, CASE_WORKERS, ROLES, role_required
-from .forms import (AgentAcceptForm, AgentAskForm, AgentRejectForm, CompleteForm, DenyForm, ExtendForm, HoldForm, IntakeForm, NoteForm, QueueFilterForm, RecordsForm,
-                    RequestInfoForm, VerifyForm)
+from .forms import (AgentAcceptForm, AgentAskForm, AgentRejectForm, CompleteForm, DenyForm, ExtendForm,
+                    HoldForm, IntakeForm, NoteForm, QueueFilterForm, RecordsForm, RequestInfoForm, VerifyForm)
 
 
 @bp.after_request

@@ -172,7 +172,8 @@ def test_staff_reject_denies_the_request_and_the_agent_receives_the_reason(clien
     assert (req.status, req.outcome_code, req.response_message) == ("denied", "agent_authorization_rejected", reason)
     assert "7063" in req.outcome_citation
     [outcome] = _rows(app, CaseOutcome)
-    assert (outcome.outcome, outcome.basis_code, outcome.explanation) == ("denied", "agent_authorization_rejected", reason)
+    assert (outcome.outcome, outcome.basis_code, outcome.explanation) == (
+        "denied", "agent_authorization_rejected", reason)
     mail = mailbox.last(AGENT_EMAIL)
     assert "authorization not accepted" in mail["Subject"] and reason in body(mail)
     assert reason in mail.get_body(preferencelist=("html",)).get_content()
@@ -272,7 +273,8 @@ def test_strangers_requesters_and_other_cases_get_nothing(app, client, mailbox, 
     # Object-level: another case's address for this document, and another case's document id.
     staff = app.test_client()
     sign_in(staff, make_staff(app, "support"))
-    assert submit(client, consumer_first_name="Luis", upload=(files.jpeg(), "other.jpg", "image/jpeg")).status_code == 303
+    other = submit(client, consumer_first_name="Luis", upload=(files.jpeg(), "other.jpg", "image/jpeg"))
+    assert other.status_code == 303
     other_req = [r for r in _rows(app, PrivacyRequest) if r.id != req.id][0]
     other_doc = [d for d in _rows(app, Document) if d.id != doc.id][0]
     for path in (f"/staff/requests/{other_req.reference}/documents/{doc.id}",

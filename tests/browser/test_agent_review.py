@@ -28,14 +28,16 @@ def agent_case(live_server):
     client = live_server.app.test_client()
     page = client.get("/agent/requests/new").get_data(as_text=True)
     resp = client.post("/agent/requests/new", content_type="multipart/form-data", data={
-        "csrf_token": csrf_from(page), **AGENT, "authorization": (io.BytesIO(files.png(40, 30)), "letter.png", "image/png")})
+        "csrf_token": csrf_from(page), **AGENT,
+        "authorization": (io.BytesIO(files.png(40, 30)), "letter.png", "image/png")})
     assert resp.status_code == 303
     [mail] = live_server.mail_to(AGENT["agent_email"])
     verify = link_in(mail, "/verify/")
     client.post(verify, data={"csrf_token": csrf_from(client.get(verify).get_data(as_text=True))})
     [ask] = live_server.mail_to(AGENT["consumer_email"])
     confirm = link_in(ask, "/agent/confirm/")
-    client.post(confirm, data={"csrf_token": csrf_from(client.get(confirm).get_data(as_text=True)), "decision": "confirm"})
+    token = csrf_from(client.get(confirm).get_data(as_text=True))
+    client.post(confirm, data={"csrf_token": token, "decision": "confirm"})
     with live_server.app.app_context():
         req = db.session().execute(select(PrivacyRequest)).scalar_one()
         assert (req.status, req.hold_reason) == ("on_hold", "agent_authorization")
@@ -85,5 +87,6 @@ def test_review_without_javascript(browser, live_server, agent_case):
     page.get_by_role("button", name="Reject and deny the request").click()
     expect(page.locator(".flash")).to_contain_text("Authorization rejected")
     expect(page.locator("dl.summary").first).to_contain_text("Denied")
-    expect(page.get_by_text("The agent's authorization was not accepted · Cal. Code Regs., tit. 11, § 7063(a)")).to_be_visible()
+    expect(page.get_by_text("The agent's authorization was not accepted · Cal. Code Regs., tit. 11, § 7063(a)")
+           ).to_be_visible()
     context.close()
