@@ -60,7 +60,9 @@ STATUS_LABELS = {
 TRANSITIONS: dict[str, frozenset[str]] = {
     AWAITING_EMAIL: frozenset({VERIFYING, EXPIRED, WITHDRAWN}),
     VERIFYING: frozenset({IN_PROGRESS, ON_HOLD, DENIED}),
-    ON_HOLD: frozenset({VERIFYING, IN_PROGRESS, DENIED, WITHDRAWN}),
+    # on_hold -> on_hold changes only the reason: an agent's authorization review waits for the
+    # documents staff asked the agent for, and goes back to the review when they arrive.
+    ON_HOLD: frozenset({VERIFYING, IN_PROGRESS, ON_HOLD, DENIED, WITHDRAWN}),
     IN_PROGRESS: frozenset({COMPLETED, PARTIALLY_COMPLETED, DENIED}),
     COMPLETED: frozenset(),
     PARTIALLY_COMPLETED: frozenset(),

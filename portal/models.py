@@ -345,6 +345,8 @@ class AgentAuthorization(SQLModel, table=True):
     reviewed_by: str | None = Field(default=None, max_length=64)
     reviewed_at: datetime | None = _ts()
     created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    # The review checklist staff ticked when accepting (codes from services.agents.REVIEW_CHECKLIST).
+    review_checklist: str | None = Field(default=None, max_length=200)
 
 
 class ConsentRecord(SQLModel, table=True):

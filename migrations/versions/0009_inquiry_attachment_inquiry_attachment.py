@@ -1,7 +1,7 @@
 """inquiry attachment
 
 Revision ID: 0009_inquiry_attachment
-Revises: 0005_staff_console
+Revises: 0008_agent_review
 Create Date: 2026-11-28 03:52:58.281998
 """
 from alembic import op
@@ -12,7 +12,7 @@ import portal.models  # noqa: F401  (UTCDateTime)
 
 
 revision = '0009_inquiry_attachment'
-down_revision = '0005_staff_console'
+down_revision = '0008_agent_review'
 branch_labels = None
 depends_on = None
 

@@ -14,14 +14,16 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.orm import object_session
 from sqlmodel import Session
 
 from .. import lifecycle
-from ..lifecycle import AWAITING_EMAIL, DENIED, FINAL, ON_HOLD, OPEN, REQUEST_TYPES
-from ..models import AgentAuthorization, PrivacyRequest, utcnow
+from ..lifecycle import (AWAITING_EMAIL, DENIED, FINAL, IN_PROGRESS, ON_HOLD, OPEN, REQUEST_TYPES, VERIFYING,
+                         IllegalTransition)
+from ..models import AgentAuthorization, CaseOutcome, PrivacyRequest, RequestMessage, StaffUser, utcnow
 from ..urls import external_url
 from . import audit, documents, mail, references, tokens
-from .requests import MailSpec, normalize_email, transition
+from .requests import MailSpec, StaleCase, normalize_email, transition
 
 log = logging.getLogger(__name__)
 
@@ -212,3 +214,137 @@ def record_consumer_decision(session: Session, *, token: str, confirmed: bool) -
     session.commit()
     log.info("agent request %s %s by the consumer", req.reference, auth.consumer_decision)
     return req
+
+
+# ---- the staff review (§7063, §7026(j)) ------------------------------------------------------
+
+# What staff check on the document before accepting it; every item must hold.
+REVIEW_CHECKLIST = {
+    "signed": _l("Signed by the consumer"),
+    "names_agent": _l("Names this agent (the person or business that sent the request)"),
+    "scope": _l("Its scope covers this kind of request"),
+    "dated": _l("Dated"),
+    "not_expired": _l("Not expired, and not revoked"),
+}
+CONSUMER_STATES = {
+    "confirmed": _l("Confirmed by the consumer"),
+    "rejected": _l("Rejected by the consumer"),
+    "waiting": _l("Waiting for the consumer's answer"),
+    "not_asked": _l("Not asked: no email address was given for the consumer"),
+    "not_applicable": _l("Not applicable: a power of attorney needs no confirmation (§7063(b))"),
+}
+AGENT_REVIEW_REJECTED_CODE = "agent_authorization_rejected"
+AGENT_REVIEW_CITATION = "Cal. Code Regs., tit. 11, § 7063(a)"
+OPT_OUT_CITATION = "Cal. Code Regs., tit. 11, § 7026(j)"
+# How the two ways an agent's request ends unauthorized appear on the case page and in the metrics.
+OUTCOME_BASES = {
+    CONSUMER_REJECTION_CODE: {"code": CONSUMER_REJECTION_CODE, "label": _l("The consumer did not confirm the agent"),
+                              "citation": CONSUMER_REJECTION_CITATION},
+    AGENT_REVIEW_REJECTED_CODE: {"code": AGENT_REVIEW_REJECTED_CODE,
+                                 "label": _l("The agent's authorization was not accepted"),
+                                 "citation": AGENT_REVIEW_CITATION},
+}
+
+
+def consumer_state(auth: AgentAuthorization) -> str:
+    """Where the consumer's confirmation stands: a key of CONSUMER_STATES."""
+    if auth.authorization_kind == "power_of_attorney":
+        return "not_applicable"
+    if auth.consumer_decision:
+        return auth.consumer_decision
+    return "waiting" if auth.consumer_email else "not_asked"
+
+
+def in_review(req: PrivacyRequest) -> bool:
+    """The case waits for staff to accept or reject the agent's authorization."""
+    return req.status == ON_HOLD and req.hold_reason == "agent_authorization"
+
+
+def review_pending(req: PrivacyRequest) -> bool:
+    """An agent's open case whose authorization staff have not accepted or rejected yet (in review,
+    or waiting for documents staff asked the agent for)."""
+    session = object_session(req)
+    if session is None or req.status != ON_HOLD:
+        return False
+    with session.no_autoflush:  # a question, asked mid-transaction: it must not write anything
+        auth = for_request(session, req)
+    return auth is not None and auth.review_decision is None and req.status == ON_HOLD
+
+
+def next_status(req: PrivacyRequest) -> str:
+    """Where an accepted authorization sends the case: identity verification for know, delete and
+    correct (the consumer's identity is still checked, §7063(a)), straight to work for an opt-out
+    or limit request, which needs no verification (§7026(j), §7060(b))."""
+    return VERIFYING if REQUEST_TYPES[req.request_type].needs_email_confirmation else IN_PROGRESS
+
+
+def _reviewable(session: Session, req: PrivacyRequest, expected_version: int) -> AgentAuthorization:
+    if expected_version != req.version:
+        raise StaleCase(req.reference)
+    auth = for_request(session, req)
+    if auth is None or not in_review(req) or auth.review_decision is not None:
+        raise IllegalTransition("this case is not waiting for an authorization review")
+    return auth
+
+
+def accept_authorization(session: Session, *, req: PrivacyRequest, staff: StaffUser, checklist: list[str],
+                         note: str | None, expected_version: int) -> None:
+    """Staff accept the authorization with every checklist item ticked; the case moves on and the
+    agent is told what happens next."""
+    auth = _reviewable(session, req, expected_version)
+    ticked = sorted(set(checklist))
+    if ticked != sorted(REVIEW_CHECKLIST):
+        raise IllegalTransition("every item of the review checklist must hold to accept")
+    now, staff_actor = utcnow(), f"staff:{staff.id}"
+    to_status = next_status(req)
+    auth.review_decision, auth.review_checklist = "accepted", ",".join(ticked)
+    auth.review_reason, auth.reviewed_by, auth.reviewed_at = (note or "").strip() or None, staff_actor, now
+    session.add(auth)
+    if to_status == IN_PROGRESS and req.effective_at is None:
+        req.effective_at = now
+    transition(session, req, to_status, actor=staff_actor, action="agent_authorization_accepted",
+               detail=f"checklist: {', '.join(ticked)}; consumer: {consumer_state(auth)}",
+               expected_version=expected_version, now=now,
+               mail_spec=MailSpec("agent_accepted", _("Your authorization for request %(reference)s was accepted",
+                                                      reference=req.reference),
+                                  {"auth": auth, "verifying": to_status == VERIFYING}))
+    session.commit()
+    log.info("agent authorization on request %s accepted", req.reference)
+
+
+def ask_agent(session: Session, *, req: PrivacyRequest, staff: StaffUser, message: str, expected_version: int) -> None:
+    """Ask the agent for more (a clearer scan, a signed page, a document naming them): mailed to the
+    agent, who answers from the status page with an upload; the review resumes when they do."""
+    _reviewable(session, req, expected_version)
+    message = message.strip()
+    if not message:
+        raise IllegalTransition("the request for documents needs a message")
+    transition(session, req, ON_HOLD, actor=f"staff:{staff.id}", action="agent_documents_requested",
+               hold_reason="information_requested", expected_version=expected_version,
+               mail_spec=MailSpec("information_requested", _("We need more information for request %(reference)s",
+                                                              reference=req.reference), {"message": message}))
+    session.add(RequestMessage(request_id=req.id, direction="to_requester", author=f"staff:{staff.id}", body=message))
+    session.commit()
+
+
+def reject_authorization(session: Session, *, req: PrivacyRequest, staff: StaffUser, reason: str,
+                         expected_version: int) -> None:
+    """Staff reject the authorization: the request is denied and the agent receives the reason."""
+    auth = _reviewable(session, req, expected_version)
+    reason = reason.strip()
+    if not reason:
+        raise IllegalTransition("a rejected authorization needs a reason for the agent")
+    now, staff_actor = utcnow(), f"staff:{staff.id}"
+    auth.review_decision, auth.review_reason, auth.reviewed_by, auth.reviewed_at = "rejected", reason, staff_actor, now
+    session.add(auth)
+    citation = OPT_OUT_CITATION if req.request_type == "opt_out" else AGENT_REVIEW_CITATION
+    req.outcome_code, req.outcome_citation, req.response_message = AGENT_REVIEW_REJECTED_CODE, citation, reason
+    transition(session, req, DENIED, actor=staff_actor, action="agent_authorization_rejected",
+               expected_version=expected_version, now=now,
+               mail_spec=MailSpec("agent_review_rejected",
+                                  _("Request %(reference)s closed: authorization not accepted", reference=req.reference),
+                                  {"auth": auth, "reason": reason}))
+    session.add(CaseOutcome(request_id=req.id, outcome=DENIED, basis_code=AGENT_REVIEW_REJECTED_CODE,
+                            explanation=reason, staff_id=staff.id))
+    session.commit()
+    log.info("agent authorization on request %s rejected", req.reference)

@@ -18,9 +18,9 @@ from sqlmodel import Session
 from .. import lifecycle
 from ..lifecycle import (DENIED, FINAL, IN_PROGRESS, ON_HOLD, OPEN, PARTIALLY_COMPLETED, VERIFYING,
                          COMPLETED, IllegalTransition)
-from ..models import (DUE_ORDER, AuditEvent, CaseNote, Document, CaseOutcome, ContestedStatement, IdentityCheck,
+from ..models import (DUE_ORDER, AgentAuthorization, AuditEvent, CaseNote, Document, CaseOutcome, ContestedStatement, IdentityCheck,
                       PrivacyRequest, RequestMessage, StaffUser, utcnow)
-from . import audit, documents, references, response_files
+from . import agents, audit, documents, references, response_files
 from . import requests as request_service
 from .requests import MailSpec, StaleCase
 
@@ -54,6 +54,11 @@ def denial_bases() -> dict[str, dict]:
     return {b["code"]: b for b in current_app.config["DENIAL_BASES"]}
 
 
+def outcome_bases() -> dict[str, dict]:
+    """Every basis a closed case may carry, for display: the configured ones and the agents' two."""
+    return {**agents.OUTCOME_BASES, **denial_bases()}
+
+
 def required_data_points(req: PrivacyRequest) -> int:
     """§7062: 3 matching data points for the high tier (specific pieces, configured types), 2 otherwise."""
     return 3 if request_service.declaration_required(req.request_type, req.access_scope) else 2
@@ -79,11 +84,15 @@ def available_actions(req: PrivacyRequest, *, on: date | None = None) -> list[st
     on = on or today()
     nxt = lifecycle.TRANSITIONS[req.status]
     actions = []
-    if req.status in (VERIFYING, ON_HOLD) and IN_PROGRESS in nxt:
+    # An agent's authorization is accepted or rejected through its review, never bypassed.
+    reviewing = agents.review_pending(req)
+    if agents.in_review(req):
+        actions += ["accept_agent", "reject_agent", "ask_agent"]
+    elif req.status in (VERIFYING, ON_HOLD) and IN_PROGRESS in nxt and not reviewing:
         actions.append("verify")
     if req.status == VERIFYING and ON_HOLD in nxt:
         actions += ["request_info", "fraud_hold"]
-    if req.status == ON_HOLD and VERIFYING in nxt:
+    if req.status == ON_HOLD and VERIFYING in nxt and not reviewing:
         actions.append("clear_hold")
     if req.status == IN_PROGRESS:
         actions.append("complete")
@@ -177,12 +186,20 @@ def answer_information(session: Session, *, req: PrivacyRequest, body: str, atta
         raise IllegalTransition("this request is not waiting for information")
     if not body:
         raise IllegalTransition("an answer needs some text")
+    # An agent answering while their authorization is under review: the answer (and its document)
+    # belongs to that review, which resumes; otherwise the case goes back to verification.
+    reviewing = agents.review_pending(req)
     if attachment is not None:
         stream, filename, declared = attachment
-        documents.store(session, stream=stream, filename=filename, declared_type=declared, purpose="evidence",
-                        request_id=req.id, uploaded_by="requester")
+        documents.store(session, stream=stream, filename=filename, declared_type=declared,
+                        purpose="authorization" if reviewing else "evidence", request_id=req.id,
+                        uploaded_by="agent" if reviewing else "requester")
     session.add(RequestMessage(request_id=req.id, direction="from_requester", author="requester", body=body))
-    request_service.transition(session, req, VERIFYING, actor="requester", action="information_provided")
+    if reviewing:
+        request_service.transition(session, req, ON_HOLD, actor="agent", action="information_provided",
+                                   hold_reason="agent_authorization")
+    else:
+        request_service.transition(session, req, VERIFYING, actor="requester", action="information_provided")
     session.commit()
 
 
@@ -319,17 +336,25 @@ def add_note(session: Session, *, req: PrivacyRequest, staff: StaffUser, body: s
     return note
 
 
-def open_evidence(session: Session, *, req: PrivacyRequest, document_id: int, staff: StaffUser) -> tuple[Document, bytes]:
-    """A document the requester sent with this case, decrypted for staff, the access on record.
-    LookupError when it is not this case's, or cannot be read."""
+STAFF_DOCUMENT_PURPOSES = ("authorization", "evidence")
+
+
+def open_document(session: Session, *, req: PrivacyRequest, document_id: int, staff: StaffUser,
+                  inline: bool = False) -> tuple[Document, bytes]:
+    """A document the agent or requester sent with this case, decrypted for staff, the look on record
+    (`document_viewed` for an inline preview, `document_downloaded` otherwise). LookupError when it is
+    not this case's (object-level check: a document id from another case finds nothing), or cannot be read."""
     doc = session.get(Document, document_id)
-    if doc is None or doc.request_id != req.id or doc.purpose != "evidence":
+    if doc is None or doc.request_id != req.id or doc.purpose not in STAFF_DOCUMENT_PURPOSES:
+        raise LookupError(document_id)
+    if inline and doc.content_type not in documents.INLINE_TYPES:
         raise LookupError(document_id)
     try:
         data = documents.read(session, document=doc)
     except documents.DocumentTampered:
         raise LookupError(document_id) from None
-    documents.record_access(session, document=doc, actor=actor(staff), action="document_downloaded")
+    documents.record_access(session, document=doc, actor=actor(staff),
+                            action="document_viewed" if inline else "document_downloaded")
     return doc, data
 
 
@@ -361,6 +386,16 @@ class CaseFile:
     downloads: list
     evidence: list
     staff: dict[int, StaffUser]
+    agent: AgentAuthorization | None = None
+    authorization: list = field(default_factory=list)
+
+    @property
+    def consumer_state(self) -> str | None:
+        return agents.consumer_state(self.agent) if self.agent else None
+
+    @property
+    def checklist(self) -> list[str]:
+        return self.agent.review_checklist.split(",") if self.agent and self.agent.review_checklist else []
 
     def who(self, actor_value: str) -> str:
         """An audit actor for people: the staff member's email, or the actor as written."""
@@ -385,7 +420,9 @@ def case_file(session: Session, req: PrivacyRequest) -> CaseFile:
         outcome=session.execute(select(CaseOutcome).where(CaseOutcome.request_id == req.id)).scalar(),
         contested=session.execute(select(ContestedStatement).where(ContestedStatement.request_id == req.id)).scalar(),
         files=response_files.files_for(session, req), downloads=response_files.downloads_for(session, req),
-        evidence=documents.for_request(session, request_id=req.id, purpose="evidence"), staff=staff)
+        evidence=documents.for_request(session, request_id=req.id, purpose="evidence"), staff=staff,
+        agent=agents.for_request(session, req),
+        authorization=documents.for_request(session, request_id=req.id, purpose="authorization"))
 
 
 # ---- the queue -------------------------------------------------------------------------------

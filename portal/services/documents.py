@@ -541,6 +541,9 @@ def send_document(document: Document, data: bytes, *, inline: bool = False) -> R
                                                                   document.original_name)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "no-store"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    # Nothing in the file may run or fetch anything: no script, no plugin, an opaque origin.
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; img-src 'self' data:; object-src 'none'; sandbox" if inline
+        else "default-src 'none'; sandbox")
     response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
     return response

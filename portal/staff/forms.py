@@ -14,7 +14,7 @@ from ..lifecycle import (HOLD_REASONS, INQUIRY_KINDS, INQUIRY_STATUS_LABELS, MAX
                          STATUS_LABELS, local_date)
 from ..models import utcnow
 from ..public.forms import RequestForm
-from ..services import cases
+from ..services import agents, cases
 from ..services.cases import Completion, QueueFilters
 
 F = [strip_filter]
@@ -159,6 +159,34 @@ class CompleteForm(CaseActionForm):
             if problem not in target.errors:
                 target.errors.append(problem)
         return ok and not any(f.errors for f in self)
+
+
+class AgentAcceptForm(CaseActionForm):
+    """Accept an agent's authorization: every checklist item must hold."""
+
+    checklist = MultiCheckboxField(_l("What you checked on the document"), validate_choice=False,
+                                   choices=[SelectChoice(c, label) for c, label in agents.REVIEW_CHECKLIST.items()])
+    note = _text(_l("Note on the review (optional, internal)"), required=False, rows=2, max_length=2000)
+
+    def validate_checklist(self, field):
+        if sorted(set(field.data or [])) != sorted(agents.REVIEW_CHECKLIST):
+            raise ValidationError(_l("Every item must hold to accept the authorization. If one does not, "
+                                     "reject it with the reason."))
+
+
+class AgentRejectForm(CaseActionForm):
+    """Reject an agent's authorization: the request is denied and the agent receives the reason."""
+
+    reason = _text(_l("Reason for the agent"), rows=3, max_length=2000, description=_l(
+        "The agent receives this reason by email and on the request's status page. Say what is missing "
+        "or wrong, so a corrected authorization can be sent with a new request."))
+
+
+class AgentAskForm(CaseActionForm):
+    """Ask the agent for more documents before deciding on the authorization."""
+
+    message = _text(_l("What do you need from the agent?"), description=_l(
+        "The agent receives this message by email and answers from the request's status page, with a document."))
 
 
 class NoteForm(EmptyForm):

@@ -10,13 +10,13 @@ from sqlalchemy.orm.exc import StaleDataError
 from .. import db
 from ..lifecycle import HOLD_REASONS, MAX_EXTENSION_DAYS, REQUEST_TYPES, STATUS_LABELS, IllegalTransition
 from ..public.views import is_htmx
-from ..services import cases, documents, inquiries, metrics, references
+from ..services import agents, cases, documents, inquiries, metrics, references
 from ..services import requests as request_service
 from ..services.requests import StaleCase
 from . import bp
 from .access import ADMIN, CASE_WORKERS, ROLES, role_required
-from .forms import (CompleteForm, DenyForm, ExtendForm, HoldForm, IntakeForm, NoteForm, QueueFilterForm, RecordsForm,
-                    RequestInfoForm, VerifyForm)
+from .forms import (AgentAcceptForm, AgentAskForm, AgentRejectForm, CompleteForm, DenyForm, ExtendForm,
+                    HoldForm, IntakeForm, NoteForm, QueueFilterForm, RecordsForm, RequestInfoForm, VerifyForm)
 
 
 @bp.after_request
@@ -70,6 +70,15 @@ ACTIONS = {
         s, req=req, staff=current_user, basis=f.basis.data, explanation=f.explanation.data,
         contested_statement=f.contested_statement.data if req.request_type == "correct" else None,
         expected_version=f.version_number()), _l("The request was denied; the requester was sent the explanation.")),
+    "accept_agent": (AgentAcceptForm, lambda s, req, f: agents.accept_authorization(
+        s, req=req, staff=current_user, checklist=f.checklist.data, note=f.note.data,
+        expected_version=f.version_number()), _l("Authorization accepted: the case moved on and the agent was told.")),
+    "reject_agent": (AgentRejectForm, lambda s, req, f: agents.reject_authorization(
+        s, req=req, staff=current_user, reason=f.reason.data, expected_version=f.version_number()),
+        _l("Authorization rejected: the request was denied and the agent was sent the reason.")),
+    "ask_agent": (AgentAskForm, lambda s, req, f: agents.ask_agent(
+        s, req=req, staff=current_user, message=f.message.data, expected_version=f.version_number()),
+        _l("Your message was sent to the agent; the review resumes when they answer.")),
     "complete": (CompleteForm, lambda s, req, f: cases.complete(
         s, req=req, staff=current_user, completion=f.completion(), expected_version=f.version_number()),
         _l("The response was sent to the requester.")),
@@ -93,10 +102,16 @@ def _action_forms(req, submitted: dict | None = None) -> dict:
 def _render_case(req, *, submitted=None, note_form=None, status=200):
     return render_template(
         "staff/case.html", case=cases.case_file(db.session(), req), req=req, forms=_action_forms(req, submitted),
-        note_form=note_form or NoteForm(prefix="note", formdata=None), bases=cases.denial_bases(),
+        note_form=note_form or NoteForm(prefix="note", formdata=None), bases=cases.outcome_bases(),
         data_points=cases.DATA_POINTS, required_points=cases.required_data_points(req),
         can_act=current_user.role in CASE_WORKERS, max_extension=MAX_EXTENSION_DAYS,
-        from_inquiry=inquiries.linking_to(db.session(), req), **_labels()), status
+        from_inquiry=inquiries.linking_to(db.session(), req), **_agent_labels(req), **_labels()), status
+
+
+def _agent_labels(req):
+    return dict(agent_kinds=agents.AGENT_KINDS, authorization_kinds=agents.AUTHORIZATION_KINDS,
+                consumer_states=agents.CONSUMER_STATES, checklist_items=agents.REVIEW_CHECKLIST,
+                next_status=agents.next_status(req))
 
 
 @bp.get("/requests/<reference>")
@@ -140,13 +155,28 @@ def _conflict(reference):
 @bp.get("/requests/<reference>/documents/<int:document_id>")
 @role_required(*ROLES)
 def case_document(reference, document_id):
-    """A document the requester sent with an answer, as a download; every view is on record."""
+    """A document of the case (the agent's authorization, or one sent with an answer), as a
+    download; every download is on record."""
     req = _case_or_404(reference)
     try:
-        document, data = cases.open_evidence(db.session(), req=req, document_id=document_id, staff=current_user)
+        document, data = cases.open_document(db.session(), req=req, document_id=document_id, staff=current_user)
     except LookupError:
         abort(404)
     return documents.send_document(document, data)
+
+
+@bp.get("/requests/<reference>/documents/<int:document_id>/preview")
+@role_required(*ROLES)
+def case_document_preview(reference, document_id):
+    """A PNG, JPEG or PDF shown inline in the console, without running anything from the file:
+    a sandboxed, script-less response. Every view is on record."""
+    req = _case_or_404(reference)
+    try:
+        document, data = cases.open_document(db.session(), req=req, document_id=document_id, staff=current_user,
+                                             inline=True)
+    except LookupError:
+        abort(404)
+    return documents.send_document(document, data, inline=True)
 
 
 @bp.post("/requests/<reference>/notes")
@@ -191,7 +221,7 @@ def metrics_page():
     if fmt == "json":
         return _download(json.dumps(result.as_dict(), indent=2), f"privacy-metrics-{year}.json", "application/json")
     return render_template("staff/metrics.html", result=result, year=year, this_year=cases.today().year,
-                           records_form=RecordsForm(), bases=cases.denial_bases(), **_labels())
+                           records_form=RecordsForm(), bases=cases.outcome_bases(), **_labels())
 
 
 @bp.get("/records.csv")
@@ -203,7 +233,7 @@ def records_export():
     if span is None:
         result = metrics.annual(db.session(), year=cases.today().year)
         return render_template("staff/metrics.html", result=result, year=result.year, this_year=result.year,
-                               records_form=form, bases=cases.denial_bases(), **_labels()), 422
+                               records_form=form, bases=cases.outcome_bases(), **_labels()), 422
     body = metrics.records_csv(db.session(), start=span[0], end=span[1])
     return _download(body, f"privacy-records-{span[0]}-{span[1]}.csv", "text/csv; charset=utf-8")
 
