@@ -21,7 +21,9 @@ class StorageError(Exception):
 
 
 class Storage(Protocol):
-    def put(self, name: str, data: bytes) -> None: ...
+    def put(self, name: str, data: bytes) -> None:
+        """Write atomically: a reader sees the old blob or the new one, never half of either."""
+        write_atomic(self._path(name), data)
 
     def get(self, name: str) -> bytes: ...
 
@@ -39,6 +41,21 @@ def check_name(name: str) -> str:
     if not isinstance(name, str) or not _NAME.match(name):
         raise StorageError("invalid blob name")
     return name
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` atomically, owner-only from the first byte, synced to disk."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 class LocalStorage:

@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import re
-import secrets
 import struct
 import unicodedata
 import zlib
@@ -32,7 +31,7 @@ from sqlmodel import Session
 
 from ..config import parse_keys
 from ..models import Document
-from ..storage import StorageError, get_storage, new_name
+from ..storage import StorageError, get_storage, new_name, write_atomic
 from . import audit
 
 log = logging.getLogger(__name__)
@@ -351,18 +350,7 @@ def keyring() -> Keyring:
 
 def write_key_file(path: str | os.PathLike, keys: list[str]) -> None:
     """Replace the key file atomically, owner-only from the first byte."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write("\n".join(keys) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_atomic(Path(path), ("\n".join(keys) + "\n").encode())
 
 
 # ---------------------------------------------------------------- storing and reading
