@@ -10,7 +10,7 @@ from .. import db, policy
 from ..errors import render_error
 from ..extensions import configured_limit, limiter
 from ..forms import EmptyForm
-from ..lifecycle import (HOLD_REASONS, INQUIRY_KINDS, INQUIRY_STATUS_LABELS, REQUEST_TYPES, STATUS_LABELS,
+from ..lifecycle import (HOLD_REASONS, INQUIRY_KINDS, INQUIRY_STATUS_LABELS, OPEN, REQUEST_TYPES, STATUS_LABELS,
                          IllegalTransition)
 from ..models import Inquiry, PrivacyRequest, utcnow
 from ..security import minimum_duration
@@ -214,6 +214,7 @@ def request_detail(reference):
 def _render_detail(req, withdraw_form, status=200, answer_form=None):
     return render_template("public/request_detail.html", req=req, type_label=REQUEST_TYPES[req.request_type].label,
                            timeline=request_service.timeline(db.session(), req), status_labels=STATUS_LABELS,
+                           open_statuses=OPEN,
                            hold_reasons=HOLD_REASONS, withdraw_form=withdraw_form,
                            can_withdraw=request_service.can_withdraw(req),
                            answer_form=answer_form or AnswerForm(formdata=None), can_answer=cases.can_answer(req),

@@ -135,6 +135,11 @@ def listing(session: Session, *, status: str = "open", kind: str = "", limit: in
     return session.execute(query).scalars().all()
 
 
+def is_late(inquiry: Inquiry, today) -> bool:
+    """Still unanswered after the promised 5 business days."""
+    return inquiry.status == INQUIRY_OPEN and inquiry.response_due < today
+
+
 def open_urgent(session: Session) -> list[Inquiry]:
     """Security concerns nobody has answered yet: the console shows them above everything else."""
     return session.execute(select(Inquiry).where(Inquiry.status == INQUIRY_OPEN, Inquiry.urgent.is_(True))

@@ -20,7 +20,9 @@ def inquiry_list():
     """Inquiries, urgent first, then by the date an answer is due."""
     form = InquiryFilterForm(request.args)
     rows = inquiries.listing(db.session(), status=form.status.data or "open_or_answered", kind=form.kind.data or "")
-    return render_template("staff/inquiries.html", form=form, rows=rows, today=cases.today(), **_LABELS)
+    today = cases.today()
+    rows = [(item, inquiries.is_late(item, today)) for item in rows]
+    return render_template("staff/inquiries.html", form=form, rows=rows, **_LABELS)
 
 
 def _inquiry_or_404(reference: str):

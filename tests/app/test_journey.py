@@ -109,7 +109,7 @@ def test_withdraw_from_the_status_page(client, app, mailbox):
     page = client.get(link)
     client.post(link, data={"csrf_token": csrf_from(page.get_data(as_text=True))})
     detail = client.get(f"/requests/{req.reference}").get_data(as_text=True)
-    assert "Withdraw request" in detail
+    assert "Withdraw request" in detail and "We will respond by" in detail
 
     refused = client.post(f"/requests/{req.reference}/withdraw", data={"csrf_token": csrf_from(detail)})
     assert refused.status_code == 422 and "Tick the box" in refused.get_data(as_text=True)
@@ -117,7 +117,8 @@ def test_withdraw_from_the_status_page(client, app, mailbox):
     assert resp.status_code == 303
     assert _requests(app)[0].status == "withdrawn"
     assert "withdrawn" in body(mailbox.last(req.email))
-    assert "Withdraw request" not in client.get(f"/requests/{req.reference}").get_data(as_text=True)
+    closed = client.get(f"/requests/{req.reference}").get_data(as_text=True)
+    assert "Withdraw request" not in closed and "We will respond by" not in closed and "Closed" in closed
 
 
 def test_duplicate_points_to_the_open_request(client, app, mailbox):

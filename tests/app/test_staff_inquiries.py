@@ -170,3 +170,19 @@ def test_a_refused_attachment_is_explained_and_nothing_is_kept(client, app):
         s = db.session()
         assert s.execute(select(func.count()).select_from(Inquiry)).scalar() == 0
         assert s.execute(select(func.count()).select_from(Document)).scalar() == 0
+
+
+def test_an_inquiry_past_its_promised_date_is_marked_late(client, app, staff_login):
+    from datetime import timedelta
+
+    from portal.models import utcnow
+    with app.app_context():
+        old = inquiries.submit(db.session(), new=NewInquiry(kind="question", name="Old", email="old@example.org",
+                                                            message="Still waiting."),
+                               received_at=utcnow() - timedelta(days=14))
+    fresh = _inquiry(app)
+    staff_login(client, role="support")
+    rows = client.get("/staff/inquiries").get_data(as_text=True).split("<tr")
+    old_row = next(r for r in rows if old.reference in r)
+    fresh_row = next(r for r in rows if fresh.reference in r)
+    assert "Late" in old_row and 'class="is-overdue"' in old_row and "Late" not in fresh_row
