@@ -2,12 +2,11 @@
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 import holidays
 from flask_babel import lazy_gettext as _l
 
-PACIFIC = ZoneInfo("America/Los_Angeles")
+from .clock import PACIFIC, local_date  # noqa: F401  (the deadline rules count on this calendar)
 
 
 @dataclass(frozen=True)
@@ -101,11 +100,6 @@ def check_transition(from_status: str, to_status: str, hold_reason: str | None =
         raise IllegalTransition("a hold needs a hold reason, and only a hold has one")
     if hold_reason is not None and hold_reason not in HOLD_REASONS:
         raise IllegalTransition(f"unknown hold reason {hold_reason!r}")
-
-
-def local_date(moment: datetime) -> date:
-    """The California calendar date of an aware moment."""
-    return moment.astimezone(PACIFIC).date()
 
 
 @lru_cache(maxsize=64)

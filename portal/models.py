@@ -5,6 +5,8 @@ from sqlalchemy import (JSON, Column, DateTime, ForeignKey, Index, Integer, Text
                         event, func)
 from sqlmodel import Field, SQLModel
 
+from . import clock
+
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -12,10 +14,6 @@ SQLModel.metadata.naming_convention = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class UTCDateTime(TypeDecorator):
@@ -103,8 +101,8 @@ class PrivacyRequest(SQLModel, table=True):
     outcome_citation: str | None = Field(default=None, max_length=200)
     response_message: str | None = _text()
     version: int = Field(default=None, sa_column=_request_version)
-    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
-    updated_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    created_at: datetime = _ts(nullable=False, default_factory=clock.now)
+    updated_at: datetime = _ts(nullable=False, default_factory=clock.now)
 
     @property
     def due(self) -> date:
@@ -126,7 +124,7 @@ class AuditEvent(SQLModel, table=True):
     from_status: str | None = Field(default=None, max_length=24)
     to_status: str | None = Field(default=None, max_length=24)
     detail: str | None = _text()
-    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    created_at: datetime = _ts(nullable=False, default_factory=clock.now)
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64, unique=True)
 
@@ -141,7 +139,7 @@ class RequestMessage(SQLModel, table=True):
     direction: str = Field(max_length=16)  # to_requester | from_requester
     author: str = Field(max_length=64)
     body: str = _text(nullable=False)
-    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    created_at: datetime = _ts(nullable=False, default_factory=clock.now)
 
 
 class VerificationToken(SQLModel, table=True):
@@ -158,7 +156,7 @@ class VerificationToken(SQLModel, table=True):
         Integer, ForeignKey("inquiry.id", ondelete="CASCADE"), nullable=True, index=True))
     expires_at: datetime = _ts(nullable=False)
     used_at: datetime | None = _ts()
-    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    created_at: datetime = _ts(nullable=False, default_factory=clock.now)
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -177,10 +175,10 @@ class OutboxMessage(SQLModel, table=True):
     html_body: str = _text(nullable=False)
     status: str = Field(default="pending", max_length=12)  # pending | sent | failed
     attempts: int = Field(default=0)
-    next_attempt_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    next_attempt_at: datetime = _ts(nullable=False, default_factory=clock.now)
     claimed_until: datetime | None = _ts()
     last_error: str | None = Field(default=None, max_length=500)
-    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    created_at: datetime = _ts(nullable=False, default_factory=clock.now)
     sent_at: datetime | None = _ts()
 
 
@@ -202,8 +200,8 @@ class StaffUser(SQLModel, table=True):
     last_login_at: datetime | None = _ts()
     # Bumped on password change, TOTP reset, role change or deactivation: older sessions stop working.
     session_epoch: int = Field(default=0)
-    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
-    updated_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    created_at: datetime = _ts(nullable=False, default_factory=clock.now)
+    updated_at: datetime = _ts(nullable=False, default_factory=clock.now)
     # The last TOTP time step accepted: a code is never accepted twice (RFC 6238 §5.2).
     totp_last_step: int | None = Field(default=None)
 
@@ -249,8 +247,8 @@ class Inquiry(SQLModel, table=True):
     attachment_id: int | None = Field(default=None, sa_column=Column(
         Integer, ForeignKey("document.id", ondelete="SET NULL"), nullable=True))
     version: int = Field(default=None, sa_column=_inquiry_version)
-    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
-    updated_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    created_at: datetime = _ts(nullable=False, default_factory=clock.now)
+    updated_at: datetime = _ts(nullable=False, default_factory=clock.now)
 
 
 class InquiryMessage(SQLModel, table=True):
@@ -264,7 +262,7 @@ class InquiryMessage(SQLModel, table=True):
     direction: str = Field(max_length=16)  # to_sender | from_sender
     author: str = Field(max_length=64)
     body: str = _text(nullable=False)
-    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    created_at: datetime = _ts(nullable=False, default_factory=clock.now)
 
 
 class StaffInvitation(SQLModel, table=True):
@@ -279,7 +277,7 @@ class StaffInvitation(SQLModel, table=True):
     invited_by: str = Field(max_length=64)
     expires_at: datetime = _ts(nullable=False)
     used_at: datetime | None = _ts()
-    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    created_at: datetime = _ts(nullable=False, default_factory=clock.now)
 
 
 class DigestRun(SQLModel, table=True):
@@ -292,7 +290,7 @@ class DigestRun(SQLModel, table=True):
     staff_id: int = Field(sa_column=Column(Integer, ForeignKey("staff_user.id", ondelete="CASCADE"), nullable=False))
     day: date
     case_count: int = Field(default=0)
-    sent_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    sent_at: datetime = _ts(nullable=False, default_factory=clock.now)
 
 class Document(SQLModel, table=True):
     """An uploaded file, encrypted at rest in the document storage under a random name."""
@@ -316,7 +314,7 @@ class Document(SQLModel, table=True):
     sha256: str = Field(max_length=64)  # of the plaintext, checked on every read
     key_id: str = Field(max_length=16)  # fingerprint of the key that encrypted the stored blob
     uploaded_by: str = Field(max_length=64)
-    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    created_at: datetime = _ts(nullable=False, default_factory=clock.now)
 
 
 class AgentAuthorization(SQLModel, table=True):
@@ -344,7 +342,7 @@ class AgentAuthorization(SQLModel, table=True):
     review_reason: str | None = _text()
     reviewed_by: str | None = Field(default=None, max_length=64)
     reviewed_at: datetime | None = _ts()
-    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    created_at: datetime = _ts(nullable=False, default_factory=clock.now)
     # The review checklist staff ticked when accepting (codes from services.agents.REVIEW_CHECKLIST).
     review_checklist: str | None = Field(default=None, max_length=200)
 
@@ -369,7 +367,7 @@ class ConsentRecord(SQLModel, table=True):
     source: str = Field(max_length=8)  # banner | center | api | gpc
     gpc: bool = Field(default=False)  # the Global Privacy Control signal was present
     user_agent_family: str | None = Field(default=None, max_length=16)  # never the full string, never an IP
-    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    created_at: datetime = _ts(nullable=False, default_factory=clock.now)
 
 
 @event.listens_for(ConsentRecord, "before_update")
@@ -393,7 +391,7 @@ class CaseNote(SQLModel, table=True):
     request_id: int = _request_fk()
     staff_id: int = _staff_fk()
     body: str = _text(nullable=False)
-    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    created_at: datetime = _ts(nullable=False, default_factory=clock.now)
 
 
 class IdentityCheck(SQLModel, table=True):
@@ -406,7 +404,7 @@ class IdentityCheck(SQLModel, table=True):
     staff_id: int = _staff_fk()
     data_points: str = Field(max_length=200)  # comma-separated codes from services.cases.DATA_POINTS
     note: str | None = _text()
-    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    created_at: datetime = _ts(nullable=False, default_factory=clock.now)
 
 
 class CaseOutcome(SQLModel, table=True):
@@ -424,7 +422,7 @@ class CaseOutcome(SQLModel, table=True):
     deleted_summary: str | None = _text()
     kept_summary: str | None = _text()
     staff_id: int = _staff_fk()
-    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    created_at: datetime = _ts(nullable=False, default_factory=clock.now)
 
 
 class ContestedStatement(SQLModel, table=True):
@@ -437,7 +435,7 @@ class ContestedStatement(SQLModel, table=True):
                                              nullable=False, unique=True))
     statement: str = _text(nullable=False)
     staff_id: int = _staff_fk()
-    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    created_at: datetime = _ts(nullable=False, default_factory=clock.now)
 
 
 class ResponseFile(SQLModel, table=True):
@@ -452,7 +450,7 @@ class ResponseFile(SQLModel, table=True):
     kind: str = Field(max_length=8)  # json | csv
     staff_id: int = _staff_fk()
     expires_at: datetime = _ts(nullable=False)
-    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    created_at: datetime = _ts(nullable=False, default_factory=clock.now)
 
 
 class ResponseDownload(SQLModel, table=True):
@@ -464,7 +462,7 @@ class ResponseDownload(SQLModel, table=True):
     file_id: int = Field(sa_column=Column(Integer, ForeignKey("response_file.id", ondelete="CASCADE"),
                                           nullable=False, index=True))
     request_id: int = _request_fk()
-    created_at: datetime = _ts(nullable=False, default_factory=utcnow)
+    created_at: datetime = _ts(nullable=False, default_factory=clock.now)
 
 
 # The queue orders by the due date in force (extended or original) and pages by (due, id); each

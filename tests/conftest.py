@@ -4,8 +4,10 @@ import itertools
 import os
 import shutil
 import uuid
+from datetime import datetime
 
 import pytest
+import time_machine
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -16,6 +18,21 @@ from .support import STAFF_PASSWORD, Mailbox, SMTPSink, post_form
 
 PG_URL = os.environ.get("PORTAL_TEST_DATABASE_URL")
 _counter = itertools.count()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def suite_clock():
+    """PORTAL_TEST_NOW (ISO 8601 with offset) runs the whole suite as if it started at that moment,
+    the clock ticking from there; unset, the suite runs at the real time."""
+    moment = os.environ.get("PORTAL_TEST_NOW")
+    if not moment:
+        yield None
+        return
+    start = datetime.fromisoformat(moment)
+    if start.tzinfo is None:
+        raise pytest.UsageError("PORTAL_TEST_NOW needs an offset, e.g. 2026-12-31T23:30:00-08:00")
+    with time_machine.travel(start, tick=True) as traveller:
+        yield traveller
 
 
 def _worker() -> str:

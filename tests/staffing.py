@@ -2,6 +2,7 @@
 import re
 from datetime import datetime, timedelta, timezone
 
+from portal import clock
 from portal import db
 from portal.lifecycle import IN_PROGRESS, ON_HOLD, VERIFYING
 from portal.models import PrivacyRequest, StaffUser
@@ -39,7 +40,7 @@ def new_case(app, request_type: str = "access", status: str = VERIFYING, *, emai
                          declaration_signature=f"{first_name} {last_name}" if needs_sig else None)
         req = request_service.submit(s, new=new, received_at=received_at).request
         if req.status == "awaiting_email" and status != "awaiting_email":
-            req.email_confirmed_at = req.acknowledged_at = received_at or datetime.now(timezone.utc)
+            req.email_confirmed_at = req.acknowledged_at = received_at or clock.now()
             request_service.transition(s, req, VERIFYING, actor="requester", action="email_confirmed")
         if status == IN_PROGRESS and req.status != IN_PROGRESS:
             request_service.transition(s, req, IN_PROGRESS, actor="system")
@@ -73,4 +74,4 @@ def post_action(client, reference: str, action: str, data: dict, page: str | Non
 
 
 def days_ago(n: int) -> datetime:
-    return datetime.now(timezone.utc) - timedelta(days=n)
+    return clock.now() - timedelta(days=n)

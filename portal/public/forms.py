@@ -8,6 +8,7 @@ from wtforms import BooleanField, EmailField, RadioField, StringField, TextAreaF
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Email, Length, Optional, Regexp, ValidationError
 
+from .. import clock
 from ..forms import EmptyForm, plain_text, strip_filter, upload_of
 from ..lifecycle import INQUIRY_KINDS, REQUEST_TYPES
 from ..services import references
@@ -67,7 +68,7 @@ class RequestForm(EmptyForm):
             value = date.fromisoformat(field.data)
         except ValueError:
             raise ValidationError(_l("Enter the date as YYYY-MM-DD, for example 1980-04-23.")) from None
-        if not date(1900, 1, 1) <= value < date.today():
+        if not date(1900, 1, 1) <= value < clock.today():
             raise ValidationError(_l("Enter a date of birth between 1900 and today."))
 
     def validate(self, extra_validators=None):

@@ -12,7 +12,8 @@ from ..extensions import configured_limit, limiter
 from ..forms import EmptyForm
 from ..lifecycle import (HOLD_REASONS, INQUIRY_KINDS, INQUIRY_STATUS_LABELS, OPEN, REQUEST_TYPES, STATUS_LABELS,
                          IllegalTransition)
-from ..models import Inquiry, PrivacyRequest, utcnow
+from ..models import Inquiry, PrivacyRequest
+from .. import clock
 from ..security import minimum_duration
 from ..services import cases, documents, response_files
 from ..services import inquiries as inquiry_service
@@ -218,7 +219,7 @@ def _render_detail(req, withdraw_form, status=200, answer_form=None):
                            hold_reasons=HOLD_REASONS, withdraw_form=withdraw_form,
                            can_withdraw=request_service.can_withdraw(req),
                            answer_form=answer_form or AnswerForm(formdata=None), can_answer=cases.can_answer(req),
-                           files=response_files.files_for(db.session(), req), now=utcnow(),
+                           files=response_files.files_for(db.session(), req), now=clock.now(),
                            outcome=cases.outcome_for(db.session(), req)), status
 
 
@@ -300,7 +301,7 @@ def privacy_policy():
 def security_txt():
     """RFC 9116 security contact, built from configuration."""
     cfg = current_app.config
-    expires = utcnow().replace(microsecond=0) + timedelta(days=cfg["SECURITY_TXT_EXPIRES_DAYS"])
+    expires = clock.now().replace(microsecond=0) + timedelta(days=cfg["SECURITY_TXT_EXPIRES_DAYS"])
     body = "\n".join([
         f"Contact: mailto:{cfg['SECURITY_CONTACT_EMAIL']}",
         f"Contact: {external_url('public.new_inquiry', kind='security')}",

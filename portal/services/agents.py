@@ -20,7 +20,8 @@ from sqlmodel import Session
 from .. import lifecycle
 from ..lifecycle import (AWAITING_EMAIL, DENIED, FINAL, IN_PROGRESS, ON_HOLD, OPEN, REQUEST_TYPES, VERIFYING,
                          IllegalTransition)
-from ..models import AgentAuthorization, CaseOutcome, PrivacyRequest, RequestMessage, StaffUser, utcnow
+from ..models import AgentAuthorization, CaseOutcome, PrivacyRequest, RequestMessage, StaffUser
+from .. import clock
 from ..urls import external_url
 from . import audit, documents, mail, references, tokens
 from .requests import MailSpec, StaleCase, normalize_email, transition
@@ -85,7 +86,7 @@ def submit(session: Session, *, new: NewAgentRequest, upload: Upload) -> Privacy
     # The file is checked first: a refused upload gets its message whether or not a case exists.
     data = documents.inspect(stream=upload.stream, filename=upload.filename, declared_type=upload.content_type,
                              purpose="authorization")
-    now = utcnow()
+    now = clock.now()
     duplicate = find_open_duplicate(session, agent_email=normalize_email(new.agent_email),
                                     request_type=new.request_type, first_name=new.consumer_first_name,
                                     last_name=new.consumer_last_name)
@@ -198,7 +199,7 @@ CONSUMER_REJECTION_CITATION = "Cal. Code Regs., tit. 11, § 7063(a)"
 def record_consumer_decision(session: Session, *, token: str, confirmed: bool) -> PrivacyRequest:
     """Spend the consumer's link: a confirmation goes on file for the staff review; a rejection
     ends the request and tells the agent."""
-    now = utcnow()
+    now = clock.now()
     req, auth = request_for_confirmation(session, token=token)
     tokens.spend(session, value=token, purpose="agent_confirm", now=now)
     auth.consumer_decision, auth.consumer_decided_at = ("confirmed" if confirmed else "rejected"), now
@@ -295,7 +296,7 @@ def accept_authorization(session: Session, *, req: PrivacyRequest, staff: StaffU
     ticked = sorted(set(checklist))
     if ticked != sorted(REVIEW_CHECKLIST):
         raise IllegalTransition("every item of the review checklist must hold to accept")
-    now, staff_actor = utcnow(), f"staff:{staff.id}"
+    now, staff_actor = clock.now(), f"staff:{staff.id}"
     to_status = next_status(req)
     auth.review_decision, auth.review_checklist = "accepted", ",".join(ticked)
     auth.review_reason, auth.reviewed_by, auth.reviewed_at = (note or "").strip() or None, staff_actor, now
@@ -334,7 +335,7 @@ def reject_authorization(session: Session, *, req: PrivacyRequest, staff: StaffU
     reason = reason.strip()
     if not reason:
         raise IllegalTransition("a rejected authorization needs a reason for the agent")
-    now, staff_actor = utcnow(), f"staff:{staff.id}"
+    now, staff_actor = clock.now(), f"staff:{staff.id}"
     auth.review_decision, auth.review_reason, auth.reviewed_by, auth.reviewed_at = "rejected", reason, staff_actor, now
     session.add(auth)
     citation = OPT_OUT_CITATION if req.request_type == "opt_out" else AGENT_REVIEW_CITATION

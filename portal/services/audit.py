@@ -5,7 +5,8 @@ import json
 from sqlalchemy import select, text
 from sqlmodel import Session
 
-from ..models import AuditEvent, utcnow
+from ..models import AuditEvent
+from .. import clock
 
 GENESIS = "0" * 64
 _CHAIN_LOCK = 7101  # PostgreSQL advisory lock id; SQLite transactions are already serialized
@@ -25,7 +26,7 @@ def record(session: Session, *, action: str, actor: str, request_id: int | None 
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
     prev = session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar()
     event = AuditEvent(request_id=request_id, inquiry_id=inquiry_id, actor=actor, action=action, from_status=from_status,
-                       to_status=to_status, detail=detail, created_at=utcnow(), prev_hash=prev or GENESIS)
+                       to_status=to_status, detail=detail, created_at=clock.now(), prev_hash=prev or GENESIS)
     event.hash = _digest(event.prev_hash, event)
     session.add(event)
     session.flush()

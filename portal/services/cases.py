@@ -19,7 +19,8 @@ from .. import lifecycle
 from ..lifecycle import (DENIED, FINAL, IN_PROGRESS, ON_HOLD, OPEN, PARTIALLY_COMPLETED, VERIFYING,
                          COMPLETED, IllegalTransition)
 from ..models import (DUE_ORDER, AgentAuthorization, AuditEvent, CaseNote, Document, CaseOutcome, ContestedStatement, IdentityCheck,
-                      PrivacyRequest, RequestMessage, StaffUser, utcnow)
+                      PrivacyRequest, RequestMessage, StaffUser)
+from .. import clock
 from . import agents, audit, documents, references, response_files
 from . import requests as request_service
 from .requests import MailSpec, StaleCase
@@ -68,10 +69,6 @@ def word_count(text: str) -> int:
     return len(re.findall(r"\S+", text or ""))
 
 
-def today() -> date:
-    return lifecycle.local_date(utcnow())
-
-
 def _check_version(req: PrivacyRequest, expected_version: int) -> None:
     if expected_version != req.version:
         raise StaleCase(req.reference)
@@ -81,7 +78,7 @@ def _check_version(req: PrivacyRequest, expected_version: int) -> None:
 
 def available_actions(req: PrivacyRequest, *, on: date | None = None) -> list[str]:
     """The actions the lifecycle allows from the case's current status, in the order shown."""
-    on = on or today()
+    on = on or clock.today()
     nxt = lifecycle.TRANSITIONS[req.status]
     actions = []
     # An agent's authorization is accepted or rejected through its review, never bypassed.
@@ -301,7 +298,7 @@ def complete(session: Session, *, req: PrivacyRequest, staff: StaffUser, complet
     req.outcome_code = c.kept_basis if c.partial else None
     req.outcome_citation = basis["citation"] if basis else None
     req.response_message = c.message.strip()
-    now = utcnow()
+    now = clock.now()
     request_service.transition(
         session, req, to_status, actor=actor(staff), action=to_status, expected_version=expected_version,
         detail=f"basis={c.kept_basis}" if c.partial else None, now=now,
@@ -360,7 +357,7 @@ def open_document(session: Session, *, req: PrivacyRequest, document_id: int, st
 
 def intake_received_at(received_on: date, *, now: datetime | None = None) -> datetime:
     """The moment to count deadlines from for a phone or mail request received on a California date."""
-    now = now or utcnow()
+    now = now or clock.now()
     if received_on >= lifecycle.local_date(now):
         return now
     return datetime.combine(received_on, time(12, 0), lifecycle.PACIFIC).astimezone(now.tzinfo)
@@ -497,7 +494,7 @@ def _prefix(column, prefix: str):
 
 def queue(session: Session, *, filters: QueueFilters, on: date | None = None, page_size: int | None = None) -> QueuePage:
     """One page of the queue, ordered by the due date in force, then id (keyset pagination)."""
-    on = on or today()
+    on = on or clock.today()
     size = page_size or current_app.config["QUEUE_PAGE_SIZE"]
     f = filters
     where = []

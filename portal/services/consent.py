@@ -21,7 +21,8 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from .. import policy
-from ..models import ConsentRecord, utcnow
+from ..models import ConsentRecord
+from .. import clock
 from ..urls import external_url
 from . import audit
 
@@ -194,7 +195,7 @@ def _append(session: Session, *, consent_id: str, choices: dict, source: str, gp
             user_agent: str | None) -> ConsentRecord:
     record = ConsentRecord(receipt_id=str(uuid.uuid4()), consent_id=consent_id, choices=choices,
                            policy_version=policy_version(), source=source, gpc=gpc,
-                           user_agent_family=user_agent_family(user_agent), created_at=utcnow())
+                           user_agent_family=user_agent_family(user_agent), created_at=clock.now())
     session.add(record)
     session.commit()
     log.info("consent recorded: receipt %s, source %s", record.receipt_id, source)

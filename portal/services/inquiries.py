@@ -10,7 +10,8 @@ from sqlmodel import Session
 
 from .. import lifecycle
 from ..lifecycle import INQUIRY_ANSWERED, INQUIRY_CLOSED, INQUIRY_KINDS, INQUIRY_OPEN
-from ..models import AuditEvent, Document, Inquiry, InquiryMessage, PrivacyRequest, utcnow
+from ..models import AuditEvent, Document, Inquiry, InquiryMessage, PrivacyRequest
+from .. import clock
 from ..urls import external_url
 from . import audit, documents, mail, references, requests
 from .requests import StaleCase
@@ -42,7 +43,7 @@ def submit(session: Session, *, new: NewInquiry, received_at: datetime | None = 
            attachment: tuple | None = None) -> Inquiry:
     """Record an inquiry, acknowledge it, and route it: security to the contact, a child's data to deletion.
     `attachment` is (stream, filename, declared type); documents.DocumentRejected if refused, nothing saved."""
-    now = utcnow()
+    now = clock.now()
     received_at = received_at or now
     inquiry = Inquiry(reference=references.unique(session), kind=new.kind, status=INQUIRY_OPEN,
                       urgent=new.kind in lifecycle.URGENT_INQUIRY_KINDS, name=new.name.strip(),
@@ -86,7 +87,7 @@ def _change(session: Session, inquiry: Inquiry, to_status: str, *, actor: str, a
         lifecycle.check_inquiry_transition(inquiry.status, to_status)
     audit.record(session, action=action, actor=actor, inquiry_id=inquiry.id, from_status=inquiry.status,
                  to_status=to_status if to_status != inquiry.status else None)
-    inquiry.status, inquiry.updated_at = to_status, utcnow()
+    inquiry.status, inquiry.updated_at = to_status, clock.now()
     session.add(inquiry)
 
 
@@ -96,7 +97,7 @@ def answer(session: Session, *, inquiry: Inquiry, body: str, actor: str, expecte
         raise lifecycle.IllegalTransition("a closed inquiry cannot be answered")
     _change(session, inquiry, INQUIRY_ANSWERED, actor=actor, action="inquiry_answered",
             expected_version=expected_version)
-    inquiry.answered_at = inquiry.answered_at or utcnow()
+    inquiry.answered_at = inquiry.answered_at or clock.now()
     session.add(InquiryMessage(inquiry_id=inquiry.id, direction="to_sender", author=actor, body=body.strip()))
     _mail_sender(session, inquiry, "inquiry_reply", _("Our answer to your message %(reference)s",
                                                       reference=inquiry.reference), body=body.strip())
@@ -114,7 +115,7 @@ def follow_up(session: Session, *, inquiry: Inquiry, body: str) -> None:
 
 def close(session: Session, *, inquiry: Inquiry, actor: str, expected_version: int | None = None) -> None:
     _change(session, inquiry, INQUIRY_CLOSED, actor=actor, action="inquiry_closed", expected_version=expected_version)
-    inquiry.closed_at = utcnow()
+    inquiry.closed_at = clock.now()
     session.commit()
 
 

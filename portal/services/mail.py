@@ -17,7 +17,8 @@ from flask import current_app, render_template
 from sqlalchemy import or_, select, update
 from sqlmodel import Session
 
-from ..models import OutboxMessage, utcnow
+from ..models import OutboxMessage
+from .. import clock
 
 log = logging.getLogger(__name__)
 CLAIM_SECONDS = 120
@@ -85,7 +86,7 @@ def backoff(attempts: int, base: float, cap: float) -> timedelta:
 
 def deliver_due(engine, cfg, outbox_dir: Path, *, now: datetime | None = None, limit: int = 50) -> int:
     """Send every message that is due; returns how many were delivered."""
-    now = now or utcnow()
+    now = now or clock.now()
     with Session(engine, expire_on_commit=False) as session:
         ids = session.execute(select(OutboxMessage.id).where(
             OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now,
@@ -109,7 +110,7 @@ def deliver_due(engine, cfg, outbox_dir: Path, *, now: datetime | None = None, l
                 _record_failure(session, row, exc, cfg)
                 continue
             session.execute(update(OutboxMessage).where(OutboxMessage.id == msg_id).values(
-                status="sent", sent_at=utcnow(), claimed_until=None, last_error=None))
+                status="sent", sent_at=clock.now(), claimed_until=None, last_error=None))
             session.commit()
             delivered += 1
             log.info("mail %s delivered (template %s, request %s)", row.id, row.template, row.request_id)
@@ -121,7 +122,7 @@ def _record_failure(session: Session, row: OutboxMessage, exc: Exception, cfg) -
     wait = backoff(row.attempts, cfg["MAIL_RETRY_BASE_SECONDS"], cfg["MAIL_RETRY_MAX_SECONDS"])
     session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(
         status="failed" if permanent else "pending", claimed_until=None,
-        next_attempt_at=utcnow() + wait, last_error=f"{type(exc).__name__}: {exc}"[:500]))
+        next_attempt_at=clock.now() + wait, last_error=f"{type(exc).__name__}: {exc}"[:500]))
     session.commit()
     log.warning("mail %s not delivered (attempt %s, %s): %s", row.id, row.attempts,
                 "giving up" if permanent else f"retry in {wait.total_seconds():.0f}s", type(exc).__name__)

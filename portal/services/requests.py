@@ -10,7 +10,8 @@ from sqlmodel import Session
 
 from .. import lifecycle
 from ..lifecycle import AWAITING_EMAIL, EXPIRED, FINAL, OPEN, REQUEST_TYPES, VERIFYING, WITHDRAWN
-from ..models import AuditEvent, PrivacyRequest, RequestMessage, utcnow
+from ..models import AuditEvent, PrivacyRequest, RequestMessage
+from .. import clock
 from ..urls import external_url
 from . import audit, mail, references, tokens
 
@@ -99,7 +100,7 @@ def transition(session: Session, req: PrivacyRequest, to_status: str, *, actor: 
     if expected_version is not None and expected_version != req.version:
         raise StaleCase(req.reference)
     lifecycle.check_transition(req.status, to_status, hold_reason)
-    now = now or utcnow()
+    now = now or clock.now()
     from_status = req.status
     req.status, req.hold_reason, req.updated_at = to_status, hold_reason, now
     if to_status in FINAL:
@@ -138,7 +139,7 @@ def _verification_mail(session: Session, req: PrivacyRequest, now: datetime) -> 
 def submit(session: Session, *, new: NewRequest, manner: str = "web", received_at: datetime | None = None,
            actor: str = "requester") -> SubmitOutcome:
     """Record a new request, or point the requester to the open one of the same kind."""
-    now = utcnow()
+    now = clock.now()
     received_at = received_at or now
     email = normalize_email(new.email)
     duplicate = find_open_duplicate(session, email=email, request_type=new.request_type)
@@ -187,7 +188,7 @@ def submit(session: Session, *, new: NewRequest, manner: str = "web", received_a
 def open_child_deletion(session: Session, *, inquiry) -> PrivacyRequest:
     """A deletion case for a child's information, linked to the report. The business must delete
     promptly, so it starts in progress: staff complete it without the usual identity tiers."""
-    now = utcnow()
+    now = clock.now()
     first, _sep, last = inquiry.name.strip().rpartition(" ")
     req = PrivacyRequest(
         reference=references.unique(session), request_type="delete", status=lifecycle.IN_PROGRESS, manner="web",
@@ -212,7 +213,7 @@ def request_for_token(session: Session, *, token: str, purpose: str) -> PrivacyR
 
 def confirm_email(session: Session, *, token: str) -> PrivacyRequest:
     """Spend a verification token: the email is confirmed, the acknowledgement goes out."""
-    now = utcnow()
+    now = clock.now()
     req = request_for_token(session, token=token, purpose="verify")
     if req.status != AWAITING_EMAIL:
         raise tokens.TokenError("used")
@@ -244,9 +245,9 @@ def resend_verification(session: Session, *, token: str) -> None:
         from . import agents
         agent = agents.for_request(session, req)
         if agent:
-            agents.verification_mail(session, req, agent, utcnow())
+            agents.verification_mail(session, req, agent, clock.now())
         else:
-            _verification_mail(session, req, utcnow())
+            _verification_mail(session, req, clock.now())
         audit.record(session, action="verification_resent", actor="requester", request_id=req.id)
         session.commit()
 
@@ -265,7 +266,7 @@ def withdraw(session: Session, *, req: PrivacyRequest, actor: str = "requester")
 def extend(session: Session, *, req: PrivacyRequest, days: int, reason: str, actor: str,
            expected_version: int | None = None, today: date | None = None) -> None:
     """§7021(b): one extension of up to 45 days, with a reason mailed, before the original due date."""
-    today = today or lifecycle.local_date(utcnow())
+    today = today or clock.today()
     if expected_version is not None and expected_version != req.version:
         raise StaleCase(req.reference)
     if not reason.strip():
@@ -275,7 +276,7 @@ def extend(session: Session, *, req: PrivacyRequest, days: int, reason: str, act
         raise lifecycle.IllegalTransition("this request cannot be extended: once only, before the original due date")
     req.extended_due = lifecycle.extended_due(req.response_due, days)
     req.extension_reason = reason.strip()
-    req.updated_at = utcnow()
+    req.updated_at = clock.now()
     session.add(req)
     audit.record(session, action="extended", actor=actor, request_id=req.id,
                  detail=f"{days} days, due {req.extended_due.isoformat()}")
@@ -286,7 +287,7 @@ def extend(session: Session, *, req: PrivacyRequest, days: int, reason: str, act
 
 def expire_unconfirmed(session: Session, *, now: datetime | None = None) -> int:
     """Close requests whose email was never confirmed within the configured days."""
-    now = now or utcnow()
+    now = now or clock.now()
     cutoff = now - timedelta(days=current_app.config["UNCONFIRMED_EXPIRY_DAYS"])
     stale = session.execute(select(PrivacyRequest).where(
         PrivacyRequest.status == AWAITING_EMAIL, PrivacyRequest.received_at < cutoff)).scalars().all()

@@ -16,7 +16,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlmodel import Session
 
-from ..models import Document, PrivacyRequest, ResponseDownload, ResponseFile, utcnow
+from ..models import Document, PrivacyRequest, ResponseDownload, ResponseFile
+from .. import clock
 from . import documents
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ def attach(session: Session, *, req: PrivacyRequest, kind: str, data: bytes, sta
     error = problem(kind, data)
     if error:
         raise ValueError(error)
-    now = now or utcnow()
+    now = now or clock.now()
     doc = documents.store(session, stream=io.BytesIO(data), filename=f"{req.reference}-response.{kind}",
                           declared_type=KINDS[kind], purpose="response_file", request_id=req.id, uploaded_by=actor)
     row = ResponseFile(request_id=req.id, document_id=doc.id, kind=kind, staff_id=staff_id, created_at=now,
@@ -112,7 +113,7 @@ def downloads_for(session: Session, req: PrivacyRequest) -> list[ResponseDownloa
 def download(session: Session, *, req: PrivacyRequest, file_id: int,
              now: datetime | None = None) -> tuple[Document, bytes]:
     """Decrypt one file for the requester and record the download (every download is kept)."""
-    now = now or utcnow()
+    now = now or clock.now()
     row = session.get(ResponseFile, file_id)
     if row is None or row.request_id != req.id or now >= row.expires_at:
         raise FileGone(file_id)

@@ -19,7 +19,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from .. import lifecycle
-from ..models import DigestRun, PrivacyRequest, StaffInvitation, StaffUser, utcnow
+from ..models import DigestRun, PrivacyRequest, StaffInvitation, StaffUser
+from .. import clock
 from ..urls import external_url
 from . import audit, mail
 
@@ -122,7 +123,7 @@ def authenticate(session: Session, *, email: str, password: str, otp: str | None
     account is open; None otherwise. Every refusal looks the same to the caller and costs one
     argon2 verification, so neither the answer nor its timing tells an unknown email from a wrong
     password, a locked account or a deactivated one."""
-    now = now or utcnow()
+    now = now or clock.now()
     user = find_by_email(session, email)
     usable = user is not None and user.active and user.password_hash is not None
     password_ok = verify_password(user.password_hash if usable else None, password or "")
@@ -246,7 +247,7 @@ def totp_enrolment(user: StaffUser) -> TotpEnrolment | None:
 
 def confirm_totp(session: Session, *, user: StaffUser, code: str, now: datetime | None = None) -> None:
     """Turn TOTP on once the staff member proves their app shows the right codes."""
-    now = now or utcnow()
+    now = now or clock.now()
     if user.totp_enabled or not user.totp_secret:
         raise StaffError(_("Start again: set up two-step sign-in first."))
     step = totp_step(user, code, now)
@@ -272,7 +273,7 @@ def reset_totp(session: Session, *, target: StaffUser, by: StaffUser) -> None:
 # --- accounts ------------------------------------------------------------------------------------
 
 def _touch(user: StaffUser, *, end_sessions: bool = False) -> None:
-    user.updated_at = utcnow()
+    user.updated_at = clock.now()
     if end_sessions:
         user.session_epoch += 1  # the user loader refuses sessions that carry the old epoch
 
@@ -370,7 +371,7 @@ def _nonce_hash(nonce: str) -> str:
 def invite(session: Session, *, email: str, role: str, name: str = "", by: StaffUser,
            now: datetime | None = None) -> StaffUser:
     """Create the account without a password and mail a single-use link to set one."""
-    now = now or utcnow()
+    now = now or clock.now()
     email = normalize_email(email)
     _check_new(session, email, role)
     user = StaffUser(email=email, name=name, role=role, created_at=now, updated_at=now)
@@ -386,7 +387,7 @@ def resend_invitation(session: Session, *, target: StaffUser, by: StaffUser, now
     """A fresh link for someone who has not set a password yet; older links stop working."""
     if target.password_hash is not None or not target.active:
         raise StaffError(_("Only an active account that has not set a password yet can be invited again."))
-    _send_invitation(session, user=target, by=by, now=now or utcnow())
+    _send_invitation(session, user=target, by=by, now=now or clock.now())
     audit.record(session, action="staff_invitation_resent", actor=actor(by), detail=f"staff:{target.id}")
     session.commit()
 
@@ -420,14 +421,14 @@ def check_invitation(session: Session, *, token: str, now: datetime | None = Non
         raise InvitationError("invalid")
     if row.used_at is not None or user.password_hash is not None:
         raise InvitationError("used")
-    if (now or utcnow()) >= row.expires_at:
+    if (now or clock.now()) >= row.expires_at:
         raise InvitationError("expired")
     return row, user
 
 
 def accept_invitation(session: Session, *, token: str, password: str, now: datetime | None = None) -> StaffUser:
     """Spend the invitation and set the password. Only one POST can ever succeed."""
-    now = now or utcnow()
+    now = now or clock.now()
     row, user = check_invitation(session, token=token, now=now)
     problem = password_problem(password, user.email)
     if problem:
@@ -480,7 +481,7 @@ def _digest_recipients(session: Session, today: date) -> list[tuple[int, str, st
 def send_daily_digests(session: Session, *, now: datetime | None = None) -> int:
     """Mail each active admin and support member today's list of due and overdue cases, once per
     California calendar day however many workers run this: the (staff_id, day) row is unique."""
-    now = now or utcnow()
+    now = now or clock.now()
     local = now.astimezone(lifecycle.PACIFIC)
     if local.hour < int(current_app.config["STAFF_DIGEST_HOUR"]):
         return 0

@@ -9,7 +9,8 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select, update
 from sqlmodel import Session
 
-from ..models import VerificationToken, utcnow
+from ..models import VerificationToken
+from .. import clock
 
 PURPOSES = ("verify", "status", "agent_confirm")
 
@@ -41,7 +42,7 @@ def issue(session: Session, *, purpose: str, ttl: timedelta, request_id: int | N
           inquiry_id: int | None = None, now: datetime | None = None) -> IssuedToken:
     """Create a token for one request (or inquiry) and purpose, in the caller's transaction."""
     assert purpose in PURPOSES and (request_id is None) != (inquiry_id is None)
-    now = now or utcnow()
+    now = now or clock.now()
     nonce = secrets.token_urlsafe(24)
     row = VerificationToken(purpose=purpose, nonce_hash=_hash(nonce), request_id=request_id,
                             inquiry_id=inquiry_id, expires_at=now + ttl, created_at=now)
@@ -74,14 +75,14 @@ def check(session: Session, *, value: str, purpose: str, now: datetime | None = 
     row = _lookup(session, value, purpose)
     if row.used_at is not None:
         raise TokenError("used", row)
-    if (now or utcnow()) >= row.expires_at:
+    if (now or clock.now()) >= row.expires_at:
         raise TokenError("expired", row)
     return row
 
 
 def spend(session: Session, *, value: str, purpose: str, now: datetime | None = None) -> VerificationToken:
     """Mark the token used, in the caller's transaction. Only one caller can ever succeed."""
-    now = now or utcnow()
+    now = now or clock.now()
     row = check(session, value=value, purpose=purpose, now=now)
     # A conditional update, so two simultaneous POSTs cannot both spend the same token.
     done = session.execute(update(VerificationToken)

@@ -12,7 +12,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from ..forms import EmptyForm, plain_text, strip_filter
 from ..lifecycle import (HOLD_REASONS, INQUIRY_KINDS, INQUIRY_STATUS_LABELS, MAX_EXTENSION_DAYS, REQUEST_TYPES,
                          STATUS_LABELS, local_date)
-from ..models import utcnow
+from .. import clock
 from ..public.forms import RequestForm
 from ..services import agents, cases
 from ..services.cases import Completion, QueueFilters
@@ -223,7 +223,7 @@ class IntakeForm(RequestForm):
             value = date.fromisoformat(field.data)
         except ValueError:
             raise ValidationError(_l("Enter the date as YYYY-MM-DD.")) from None
-        if value > local_date(utcnow()):
+        if value > clock.today():
             raise ValidationError(_l("The date received cannot be in the future."))
         if value < date(2020, 1, 1):
             raise ValidationError(_l("Enter a date from 2020 on."))

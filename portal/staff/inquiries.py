@@ -3,7 +3,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import db
+from .. import clock, db
 from ..lifecycle import INQUIRY_KINDS, INQUIRY_STATUS_LABELS, IllegalTransition
 from ..services import cases, documents, inquiries, references
 from ..services.requests import StaleCase
@@ -20,7 +20,7 @@ def inquiry_list():
     """Inquiries, urgent first, then by the date an answer is due."""
     form = InquiryFilterForm(request.args)
     rows = inquiries.listing(db.session(), status=form.status.data or "open_or_answered", kind=form.kind.data or "")
-    today = cases.today()
+    today = clock.today()
     rows = [(item, inquiries.is_late(item, today)) for item in rows]
     return render_template("staff/inquiries.html", form=form, rows=rows, **_LABELS)
 

@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
-from .. import db
+from .. import clock, db
 from ..lifecycle import HOLD_REASONS, MAX_EXTENSION_DAYS, REQUEST_TYPES, STATUS_LABELS, IllegalTransition
 from ..public.views import is_htmx
 from ..services import agents, cases, documents, inquiries, metrics, references
@@ -211,8 +211,8 @@ def intake():
 @role_required(ADMIN)
 def metrics_page():
     """§7102 metrics for a calendar year, as a page, CSV or JSON; and the §7101 records export form."""
-    year = request.args.get("year", type=int) or cases.today().year
-    if not 2020 <= year <= cases.today().year:
+    year = request.args.get("year", type=int) or clock.today().year
+    if not 2020 <= year <= clock.today().year:
         abort(404)
     result = metrics.annual(db.session(), year=year)
     fmt = request.args.get("format")
@@ -220,7 +220,7 @@ def metrics_page():
         return _download(metrics.metrics_csv(result), f"privacy-metrics-{year}.csv", "text/csv; charset=utf-8")
     if fmt == "json":
         return _download(json.dumps(result.as_dict(), indent=2), f"privacy-metrics-{year}.json", "application/json")
-    return render_template("staff/metrics.html", result=result, year=year, this_year=cases.today().year,
+    return render_template("staff/metrics.html", result=result, year=year, this_year=clock.today().year,
                            records_form=RecordsForm(), bases=cases.outcome_bases(), **_labels())
 
 
@@ -231,7 +231,7 @@ def records_export():
     form = RecordsForm(request.args)
     span = form.dates() if form.validate() else None
     if span is None:
-        result = metrics.annual(db.session(), year=cases.today().year)
+        result = metrics.annual(db.session(), year=clock.today().year)
         return render_template("staff/metrics.html", result=result, year=result.year, this_year=result.year,
                                records_form=form, bases=cases.outcome_bases(), **_labels()), 422
     body = metrics.records_csv(db.session(), start=span[0], end=span[1])

@@ -5,6 +5,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
+from portal import clock
 from portal import db, lifecycle
 from portal.models import AuditEvent, Inquiry, PrivacyRequest
 from portal.services import inquiries
@@ -137,7 +138,7 @@ def test_security_txt_follows_rfc_9116(client, app):
     assert fields["Contact"][0] == "mailto:security@billgenix.example"
     assert fields["Contact"][1] == "http://portal.test/inquiries/new?kind=security"
     expires = datetime.strptime(fields["Expires"][0], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     assert now < expires < now + timedelta(days=365)
     assert fields["Policy"] == ["http://portal.test/privacy"] and fields["Preferred-Languages"] == ["en"]
     assert fields["Canonical"] == ["http://portal.test/.well-known/security.txt"]

@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import select
 
 from portal import db
-from portal.models import AuditEvent, StaffUser, utcnow
+from portal.models import AuditEvent, StaffUser
+from portal import clock
 from portal.services import staff as staff_service
 from portal.staff import access
 
@@ -85,7 +86,7 @@ def test_unknown_email_and_wrong_password_get_the_same_answer(client, app):
     assert 'value="not the password"' not in wrong.get_data(as_text=True)
 
 
-def test_lockout_and_unlock_after_the_window(client, app, monkeypatch):
+def test_lockout_and_unlock_after_the_window(client, app, time_machine):
     _create(app)
     for _ in range(5):
         assert _login(client, "ana@staff.example", password="not the password").status_code == 422
@@ -95,7 +96,7 @@ def test_lockout_and_unlock_after_the_window(client, app, monkeypatch):
     user = _user(app, "ana@staff.example")
     assert user.locked_until is not None
     later = user.locked_until + timedelta(seconds=1)
-    monkeypatch.setattr(staff_service, "utcnow", lambda: later)
+    time_machine.move_to(later, tick=False)
     assert _login(client, "ana@staff.example").status_code == 303
 
 
@@ -115,7 +116,7 @@ def test_missing_fields_are_reported_beside_them(client):
     assert 'id="email-error"' in html and 'id="password-error"' in html and "sign-in-failed" not in html
 
 
-def test_totp_enrolment_and_sign_in_with_a_code(client, app, monkeypatch):
+def test_totp_enrolment_and_sign_in_with_a_code(client, app, time_machine):
     _create(app)
     _login(client, "ana@staff.example")
     page = client.get("/staff/account").get_data(as_text=True)
@@ -144,7 +145,7 @@ def test_totp_enrolment_and_sign_in_with_a_code(client, app, monkeypatch):
     # The code that confirmed the enrolment is spent; the next time step's code signs in.
     step = _user(app, "ana@staff.example").totp_last_step
     at = datetime.fromtimestamp((step + 1) * 30 + 5, timezone.utc)
-    monkeypatch.setattr(staff_service, "utcnow", lambda: at)
+    time_machine.move_to(at, tick=False)
     assert _login(client, "ana@staff.example", otp=totp.at(step * 30)).status_code == 422
     assert _login(client, "ana@staff.example", otp=totp.at(at)).status_code == 303
     assert client.get("/staff/account").status_code == 200
@@ -343,7 +344,7 @@ def test_locked_time_is_stored_as_utc(app):
         for _ in range(5):
             staff_service.authenticate(db.session(), email=user.email, password="wrong password")
         locked = db.session().get(StaffUser, user.id).locked_until
-    assert locked.utcoffset() == timedelta(0) and locked > utcnow()
+    assert locked.utcoffset() == timedelta(0) and locked > clock.now()
 
 
 def test_the_console_nav_follows_the_role(client, app):

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from portal import db
 from portal.lifecycle import local_date
 from portal.models import (AuditEvent, CaseNote, CaseOutcome, ContestedStatement, IdentityCheck, OutboxMessage,
-                           PrivacyRequest, RequestMessage, ResponseDownload, ResponseFile, utcnow)
+                           PrivacyRequest, RequestMessage, ResponseDownload, ResponseFile)
+from portal import clock
 
 from ..support import body, csrf_from, link_in, post_form
 from ..staffing import (days_ago, get_case, make_staff, new_case, post_action, sign_in)
@@ -259,10 +260,10 @@ def test_extension_once_with_reason_mailed(app, as_support, mailbox):
 
 def test_extension_allowed_on_the_due_date_refused_the_day_after(app, as_support):
     # Received 45 days ago: today is the original due date.
-    on_time = new_case(app, "access", received_at=utcnow() - timedelta(days=45))
-    assert get_case(app, on_time.reference).response_due == local_date(utcnow())
+    on_time = new_case(app, "access", received_at=clock.now() - timedelta(days=45))
+    assert get_case(app, on_time.reference).response_due == local_date(clock.now())
     assert post_action(as_support, on_time.reference, "extend", {"days": "45", "reason": "Volume"}).status_code == 303
-    late = new_case(app, "access", email="late@example.org", received_at=utcnow() - timedelta(days=46))
+    late = new_case(app, "access", email="late@example.org", received_at=clock.now() - timedelta(days=46))
     page = as_support.get(f"/staff/requests/{late.reference}").get_data(as_text=True)
     assert "/actions/extend\"" not in page
     resp = as_support.post(f"/staff/requests/{late.reference}/actions/extend", data={
@@ -425,7 +426,7 @@ def test_access_response_files_encrypted_downloaded_recorded_and_expiring(app, a
     with app.app_context():
         s = db.session()
         row = s.get(ResponseFile, json_file.id)
-        row.expires_at = utcnow() - timedelta(seconds=1)
+        row.expires_at = clock.now() - timedelta(seconds=1)
         s.commit()
     assert requester.get(f"/requests/{req.reference}/files/{json_file.id}").status_code == 410
     assert requester.get(f"/requests/{other.reference}/files/{json_file.id}").status_code == 403
@@ -519,7 +520,7 @@ def test_internal_notes_stay_internal(app, as_support, staff, mailbox):
 # ---- staff intake ------------------------------------------------------------------------------
 
 def test_phone_intake_counts_deadlines_from_the_date_received(app, as_support, mailbox):
-    received = local_date(utcnow()) - timedelta(days=10)
+    received = local_date(clock.now()) - timedelta(days=10)
     data = {"manner": "phone", "received_on": received.isoformat(), "request_type": "access",
             "first_name": "Luis", "last_name": "Ortega", "email": "luis@example.org", "phone": "909 555 0100",
             "claim_number": "", "date_of_birth": "", "details": "Called on the toll-free line.",
@@ -537,13 +538,13 @@ def test_phone_intake_counts_deadlines_from_the_date_received(app, as_support, m
 
 
 def test_mail_intake_refuses_a_future_date_and_needs_the_declaration(app, as_support):
-    tomorrow = local_date(utcnow()) + timedelta(days=1)
+    tomorrow = local_date(clock.now()) + timedelta(days=1)
     data = {"manner": "mail", "received_on": tomorrow.isoformat(), "request_type": "delete",
             "first_name": "Luis", "last_name": "Ortega", "email": "luis@example.org"}
     resp = post_form(as_support, "/staff/requests/new", data)
     text = resp.get_data(as_text=True)
     assert resp.status_code == 422 and "cannot be in the future" in text and "needs the signed declaration" in text
-    data.update(received_on=local_date(utcnow()).isoformat(), declaration="y", declaration_signature="Luis Ortega")
+    data.update(received_on=local_date(clock.now()).isoformat(), declaration="y", declaration_signature="Luis Ortega")
     assert post_form(as_support, "/staff/requests/new", data).status_code == 303
     [req] = _rows(app, PrivacyRequest)
     assert req.manner == "mail" and req.declaration_signature == "Luis Ortega"
@@ -551,7 +552,7 @@ def test_mail_intake_refuses_a_future_date_and_needs_the_declaration(app, as_sup
 
 def test_intake_of_a_duplicate_goes_to_the_open_case(app, as_support):
     existing = new_case(app, "opt_out", "in_progress")
-    data = {"manner": "phone", "received_on": local_date(utcnow()).isoformat(), "request_type": "opt_out",
+    data = {"manner": "phone", "received_on": local_date(clock.now()).isoformat(), "request_type": "opt_out",
             "first_name": "Ana", "last_name": "Ruiz", "email": "ANA.RUIZ@example.org"}
     resp = post_form(as_support, "/staff/requests/new", data)
     assert resp.status_code == 303 and resp.headers["Location"] == f"/staff/requests/{existing.reference}"

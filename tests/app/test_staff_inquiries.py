@@ -175,11 +175,11 @@ def test_a_refused_attachment_is_explained_and_nothing_is_kept(client, app):
 def test_an_inquiry_past_its_promised_date_is_marked_late(client, app, staff_login):
     from datetime import timedelta
 
-    from portal.models import utcnow
+    from portal import clock
     with app.app_context():
         old = inquiries.submit(db.session(), new=NewInquiry(kind="question", name="Old", email="old@example.org",
                                                             message="Still waiting."),
-                               received_at=utcnow() - timedelta(days=14))
+                               received_at=clock.now() - timedelta(days=14))
     fresh = _inquiry(app)
     staff_login(client, role="support")
     rows = client.get("/staff/inquiries").get_data(as_text=True).split("<tr")

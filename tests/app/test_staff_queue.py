@@ -7,7 +7,7 @@ from sqlalchemy import text
 
 from portal import db
 from portal.lifecycle import local_date
-from portal.models import utcnow
+from portal import clock
 from portal.services import requests as request_service
 
 from ..staffing import make_staff, new_case, sign_in
@@ -24,7 +24,7 @@ def _refs(html: str) -> list[str]:
 
 
 def _ago(days):
-    return utcnow() - timedelta(days=days)
+    return clock.now() - timedelta(days=days)
 
 
 @pytest.fixture
@@ -128,9 +128,9 @@ def test_keyset_pages_cover_everything_once(app_config, request):
     app_config["QUEUE_PAGE_SIZE"] = 2
     app, client = request.getfixturevalue("app"), request.getfixturevalue("client")
     sign_in(client, make_staff(app, "support"))
-    same_day = utcnow() - timedelta(days=10)
+    same_day = clock.now() - timedelta(days=10)
     made = [new_case(app, "access", email=f"p{i}@example.org", received_at=same_day).reference for i in range(5)]
-    made.append(new_case(app, "access", email="z@example.org", received_at=utcnow()).reference)
+    made.append(new_case(app, "access", email="z@example.org", received_at=clock.now()).reference)
     seen, url = [], "/staff/"
     for _ in range(10):
         html = client.get(url).get_data(as_text=True)
@@ -192,7 +192,7 @@ def test_the_queue_queries_are_served_by_indexes(app):
 
 
 def test_queue_dates_are_california_dates(viewer, app):
-    req = new_case(app, "access", received_at=utcnow())
+    req = new_case(app, "access", received_at=clock.now())
     html = viewer.get("/staff/").get_data(as_text=True)
-    due = local_date(utcnow()) + timedelta(days=45)
+    due = local_date(clock.now()) + timedelta(days=45)
     assert f'datetime="{due.isoformat()}"' in html and req.reference in html

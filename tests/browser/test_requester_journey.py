@@ -141,7 +141,8 @@ def test_link_pages_and_printing_the_receipt(page, live_server, csp_violations):
     from sqlalchemy import update
 
     from portal import db
-    from portal.models import VerificationToken, utcnow
+    from portal.models import VerificationToken
+    from portal import clock
 
     page.goto(live_server.url + "/requests/new?type=access")
     _fill_about_you(page)
@@ -150,7 +151,7 @@ def test_link_pages_and_printing_the_receipt(page, live_server, csp_violations):
     verify = link_in(live_server.mail_to(EMAIL)[0], "/verify/")
     with live_server.app.app_context():
         s = db.session()
-        s.execute(update(VerificationToken).values(expires_at=utcnow() - timedelta(minutes=1)))
+        s.execute(update(VerificationToken).values(expires_at=clock.now() - timedelta(minutes=1)))
         s.commit()
     page.goto(live_server.url + verify)
     expect(page.get_by_role("heading", name="This link has expired")).to_be_visible()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from portal.models import utcnow
+from portal import clock
 
 from ..staffing import make_staff, new_case
 from ..support import STAFF_PASSWORD, link_in
@@ -32,7 +32,7 @@ def console(live_server):
     app = live_server.app
     refs = {
         "ortega": new_case(app, "access", email="luis.ortega@example.org", first_name="Luis", last_name="Ortega",
-                           received_at=utcnow() - timedelta(days=50)).reference,
+                           received_at=clock.now() - timedelta(days=50)).reference,
         "ruiz": new_case(app, "delete", "on_hold", email="ana.ruiz@example.org", hold_reason="data_mismatch").reference,
         "chen": new_case(app, "opt_out", "in_progress", email="wei.chen@example.org", first_name="Wei",
                          last_name="Chen").reference,

@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import select
 
 from portal import create_app, db
-from portal.models import OutboxMessage, utcnow
+from portal.models import OutboxMessage
+from portal import clock
 from portal.services import mail as mail_service
 
 from ..support import SMTPSink, body, post_form, request_form
@@ -51,12 +52,12 @@ def test_an_smtp_outage_loses_nothing_and_sends_nothing_twice(smtp_config, sink,
     assert mail_service.deliver_for_app(app) == 0
     rows = outbox_rows(app)
     assert [(r.status, r.attempts) for r in rows] == [("pending", 1)] * 3
-    assert all(r.last_error and r.next_attempt_at > utcnow() for r in rows)
+    assert all(r.last_error and r.next_attempt_at > clock.now() for r in rows)
     assert mail_service.deliver_for_app(app) == 0  # backing off: not retried at once
     assert all(r.attempts == 1 for r in outbox_rows(app))
 
     sink.start()  # the server comes back
-    later = utcnow() + timedelta(minutes=5)
+    later = clock.now() + timedelta(minutes=5)
     assert mail_service.deliver_for_app(app, now=later) == 3
     assert mail_service.deliver_for_app(app, now=later + timedelta(hours=1)) == 0
     received = sink.wait_for(3)

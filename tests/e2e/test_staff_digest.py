@@ -122,8 +122,8 @@ def test_no_mail_when_nothing_is_due(smtp_app, smtp_server):
     assert _run(smtp_app, MORNING) == 0
 
 
-def test_the_worker_runs_the_digest(smtp_app, smtp_server, cases, monkeypatch):
-    monkeypatch.setattr(staff_service, "utcnow", lambda: MORNING)
+def test_the_worker_runs_the_digest(smtp_app, smtp_server, cases, time_machine):
+    time_machine.move_to(MORNING, tick=False)
     with smtp_app.app_context():
         for job in scheduled_jobs():
             job()

@@ -5,7 +5,8 @@ import pytest
 
 from portal import lifecycle
 from portal.lifecycle import IllegalTransition
-from portal.models import StaffUser, utcnow
+from portal.models import StaffUser
+from portal import clock
 from portal.services import agents, cases
 from portal.services import requests as request_service
 from portal.services.requests import StaleCase
@@ -30,7 +31,7 @@ def _in_review(session, request_type="delete", kind="signed_permission", consume
     upload = agents.Upload(io.BytesIO(files.pdf()), "letter.pdf", "application/pdf")
     req = agents.submit(session, new=new, upload=upload)
     request_service.transition(session, req, lifecycle.VERIFYING, actor="agent", action="email_confirmed")
-    agents.email_confirmed(session, req=req, auth=agents.for_request(session, req), now=utcnow())
+    agents.email_confirmed(session, req=req, auth=agents.for_request(session, req), now=clock.now())
     session.commit()
     return req
 

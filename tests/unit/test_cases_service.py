@@ -9,7 +9,8 @@ from sqlmodel import Session
 from portal import db
 from portal.lifecycle import PACIFIC, IllegalTransition, add_business_days, local_date
 from portal.models import (AuditEvent, CaseOutcome, ContestedStatement, IdentityCheck, OutboxMessage, PrivacyRequest,
-                           ResponseDownload, StaffUser, utcnow)
+                           ResponseDownload, StaffUser)
+from portal import clock
 from portal.services import cases, response_files
 from portal.services import requests as request_service
 from portal.services.cases import Completion
@@ -223,7 +224,7 @@ def test_intake_received_at_counts_from_the_california_date(app):
 
 
 def test_phone_intake_deadlines(session, staff):
-    received = cases.intake_received_at(local_date(utcnow()) - timedelta(days=20))
+    received = cases.intake_received_at(local_date(clock.now()) - timedelta(days=20))
     new = NewRequest(request_type="opt_out", first_name="Luis", last_name="Ortega", email="l@example.org")
     req = request_service.submit(session, new=new, manner="phone", received_at=received, actor=cases.actor(staff)).request
     assert req.manner == "phone" and req.received_at == received

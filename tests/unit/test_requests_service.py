@@ -151,7 +151,7 @@ def test_extension_refused_after_the_original_due_date_or_without_reason(session
 
 def test_unconfirmed_requests_expire(app, session):
     old = requests.submit(session, new=new(email="old@example.org"),
-                          received_at=datetime.now(timezone.utc) - timedelta(days=15)).request
+                          received_at=clock.now() - timedelta(days=15)).request
     fresh = requests.submit(session, new=new(email="fresh@example.org")).request
     assert requests.expire_unconfirmed(session) == 1
     assert session.get(PrivacyRequest, old.id).status == "expired"

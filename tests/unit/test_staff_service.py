@@ -7,13 +7,14 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
-from portal.models import AuditEvent, OutboxMessage, StaffInvitation, StaffUser, utcnow
+from portal.models import AuditEvent, OutboxMessage, StaffInvitation, StaffUser
+from portal import clock
 from portal.services import staff
 from portal.services.staff import InvitationError, StaffError
 
 from ..support import STAFF_PASSWORD
 
-NOW = utcnow().replace(microsecond=0)
+NOW = clock.now().replace(microsecond=0)
 
 
 def _make(session, email="ana@staff.example", role="support", password=STAFF_PASSWORD):

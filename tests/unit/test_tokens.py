@@ -4,7 +4,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from portal.models import VerificationToken, utcnow
+from portal.models import VerificationToken
+from portal import clock
 from portal.services import requests, tokens
 from portal.services.requests import NewRequest
 from portal.services.tokens import TokenError
@@ -34,7 +35,7 @@ def test_only_the_nonce_hash_is_stored(session, request_id):
 
 
 def test_expiry_is_enforced_from_the_stored_row(session, request_id):
-    now = utcnow()
+    now = clock.now()
     issued = tokens.issue(session, purpose="status", request_id=request_id, ttl=timedelta(minutes=30), now=now)
     assert tokens.check(session, value=issued.value, purpose="status", now=now + timedelta(minutes=29))
     with pytest.raises(TokenError) as exc:
