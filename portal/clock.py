@@ -27,3 +27,8 @@ def local_datetime(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(PACIFIC)
+
+
+def timestamp() -> float:
+    """The current moment in seconds since the epoch, for timestamps kept in cookies and sessions."""
+    return now().timestamp()

@@ -6,6 +6,8 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 from flask_babel import lazy_gettext as _l
 
+from . import clock
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULTS = dict(
@@ -35,7 +37,6 @@ DEFAULTS = dict(
     SECURITY_TXT_EXPIRES_DAYS=180,  # RFC 9116: Expires should be less than a year ahead
     SECURITY_TXT_LANGUAGES="en",
     PRIVACY_POLICY_FILE="privacy_policy.md",  # in the instance folder; a default ships with the app
-    TIMEZONE="America/Los_Angeles",
     LANGUAGES=["en"],
     VERIFY_TOKEN_HOURS=48,
     STATUS_TOKEN_MINUTES=30,
@@ -146,6 +147,8 @@ def load(app, test_config=None):
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = f"sqlite:///{instance / 'portal.db'}"
     app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URL"]
+    # Every time shown to people is California time (deadlines count on that calendar too).
+    app.config["BABEL_DEFAULT_TIMEZONE"] = clock.PACIFIC.key
     app.config["SESSION_COOKIE_SECURE"] = str(app.config["BASE_URL"]).startswith("https://")
     app.config["SMTP_PORT"] = int(app.config["SMTP_PORT"])
     app.config["DOCUMENT_MAX_BYTES"] = int(app.config["DOCUMENT_MAX_BYTES"])

@@ -1,5 +1,4 @@
 """Requester pages: choose a right, submit, confirm by email, track status."""
-import time
 from datetime import timedelta
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
@@ -175,13 +174,13 @@ def status_open(token):
 
 def _grant_status_access(reference: str) -> None:
     minutes = current_app.config["STATUS_SESSION_MINUTES"]
-    session["status_access"] = {"ref": reference, "until": int(time.time()) + minutes * 60}
+    session["status_access"] = {"ref": reference, "until": int(clock.timestamp()) + minutes * 60}
 
 
 def _case_or_403(reference: str):
     """The request or inquiry this browser's status session opened; the same 403 page for everyone else."""
     access = session.get("status_access") or {}
-    if access.get("ref") != reference or access.get("until", 0) < time.time():
+    if access.get("ref") != reference or access.get("until", 0) < clock.timestamp():
         abort(403)
     case = status_service.find(db.session(), reference)
     if case is None:

@@ -8,7 +8,6 @@ import json
 import logging
 import re
 import secrets
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -294,7 +293,7 @@ def state_cookie(state: ConsentState) -> str | None:
     if s is None or state.consent_id is None:
         return None
     payload = [state.consent_id, s.record_id, s.receipt_id, s.choices, s.policy_version, s.source, s.gpc,
-               s.created_at.isoformat(), int(time.time())]
+               s.created_at.isoformat(), int(clock.timestamp())]
     body = base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
     return f"{body}.{_mac('consent-state', body)}"
 
@@ -313,7 +312,7 @@ def state_from_cookie(value: str | None, *, consent_id: str, gpc_signal: bool) -
     except (ValueError, TypeError):
         return None
     if cid != consent_id or version != policy_version() or \
-            not 0 <= time.time() - issued <= current_app.config["CONSENT_STATE_CACHE_SECONDS"]:
+            not 0 <= clock.timestamp() - issued <= current_app.config["CONSENT_STATE_CACHE_SECONDS"]:
         return None
     state = state_for(snapshot, consent_id=consent_id, gpc_signal=gpc_signal)
     if gpc_signal and not state.gpc_honored:

@@ -1,12 +1,11 @@
 """Who may do what in the console: roles, the user loader, session lifetime and the route guard."""
-import time
 from functools import wraps
 
 from flask import abort, current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from .. import db
+from .. import clock, db
 from ..extensions import login_manager
 from ..models import StaffUser
 
@@ -19,7 +18,7 @@ SESSION_CLOCK = "staff_clock"
 
 
 def _now() -> int:
-    return int(time.time())
+    return int(clock.timestamp())
 
 
 def start_session_clock() -> None:
@@ -30,16 +29,16 @@ def start_session_clock() -> None:
 
 def _session_in_time() -> bool:
     """Idle and absolute session limits (STAFF_SESSION_MINUTES, STAFF_SESSION_MAX_MINUTES)."""
-    clock = session.get(SESSION_CLOCK)
+    times = session.get(SESSION_CLOCK)
     now = _now()
-    if not isinstance(clock, dict) or not isinstance(clock.get("at"), int) or not isinstance(clock.get("seen"), int):
+    if not isinstance(times, dict) or not isinstance(times.get("at"), int) or not isinstance(times.get("seen"), int):
         return False
     cfg = current_app.config
-    if now - clock["seen"] > int(cfg["STAFF_SESSION_MINUTES"]) * 60 or \
-            now - clock["at"] > int(cfg["STAFF_SESSION_MAX_MINUTES"]) * 60:
+    if now - times["seen"] > int(cfg["STAFF_SESSION_MINUTES"]) * 60 or \
+            now - times["at"] > int(cfg["STAFF_SESSION_MAX_MINUTES"]) * 60:
         return False
-    if now != clock["seen"]:
-        session[SESSION_CLOCK] = {"at": clock["at"], "seen": now}
+    if now != times["seen"]:
+        session[SESSION_CLOCK] = {"at": times["at"], "seen": now}
     return True
 
 

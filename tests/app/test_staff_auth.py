@@ -6,11 +6,9 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from portal import db
+from portal import clock, db
 from portal.models import AuditEvent, StaffUser
-from portal import clock
 from portal.services import staff as staff_service
-from portal.staff import access
 
 from ..support import STAFF_PASSWORD, body, csrf_from, link_in, post_form
 
@@ -178,25 +176,27 @@ def _events(app):
         return db.session().execute(select(AuditEvent).order_by(AuditEvent.id)).scalars().all()
 
 
-def test_idle_and_absolute_session_limits(client, app, monkeypatch, staff_login):
-    start = access._now()
+def test_idle_and_absolute_session_limits(client, app, time_machine, staff_login):
+    start = clock.now()
+    at = lambda minutes: time_machine.move_to(start + timedelta(minutes=minutes), tick=False)  # noqa: E731
+    at(0)
     staff_login(client)
-    monkeypatch.setattr(access, "_now", lambda: start + 29 * 60)
+    at(29)
     assert client.get("/staff/account").status_code == 200  # activity keeps it alive
-    monkeypatch.setattr(access, "_now", lambda: start + 58 * 60)
+    at(58)
     assert client.get("/staff/account").status_code == 200
-    monkeypatch.setattr(access, "_now", lambda: start + 58 * 60 + 31 * 60)
+    at(58 + 31)
     resp = client.get("/staff/account")
     assert resp.status_code == 302
     assert "Your session ended" in client.get(resp.headers["Location"]).get_data(as_text=True)
 
     client2 = app.test_client()
-    monkeypatch.setattr(access, "_now", lambda: start)
+    at(0)
     staff_login(client2)
     for minutes in range(25, 12 * 60, 25):  # active all day, never idle for 30 minutes
-        monkeypatch.setattr(access, "_now", lambda m=minutes: start + m * 60)
+        at(minutes)
         assert client2.get("/staff/account").status_code == 200
-    monkeypatch.setattr(access, "_now", lambda: start + 12 * 60 * 60 + 60)
+    at(12 * 60 + 1)
     assert client2.get("/staff/account").status_code == 302
 
 

@@ -4,6 +4,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
+from portal import clock
 from portal import lifecycle
 from portal.lifecycle import IllegalTransition
 from portal.models import AuditEvent, OutboxMessage, PrivacyRequest
