@@ -1,7 +1,7 @@
 """Privacy Portal: the app factory."""
 from flask import Flask
 
-from . import config, db, errors, formatting, security
+from . import config, db, errors, formatting, security, web
 from .extensions import babel, csrf, limiter, login_manager
 
 
@@ -16,6 +16,7 @@ def create_app(test_config=None):
     errors.register(app)
     formatting.register(app)
     security.register(app)
+    web.register(app)
     register_cli(app)
     return app
 

@@ -1,4 +1,5 @@
-"""Engine, per-request session and the migrations entry point."""
+"""Engine, per-request session, service transactions and the migrations entry point."""
+from functools import wraps
 from pathlib import Path
 
 from alembic import command
@@ -57,6 +58,19 @@ def _close_session(_exc=None):
     s = g.pop("db_session", None)
     if s is not None:
         s.close()
+
+
+def atomic(service):
+    """A service owns its transaction: it commits what it did, and when it raises instead, what it
+    had written is rolled back before the caller sees the error (views never roll back)."""
+    @wraps(service)
+    def run(session: Session, *args, **kwargs):
+        try:
+            return service(session, *args, **kwargs)
+        except BaseException:
+            session.rollback()
+            raise
+    return run
 
 
 def ping() -> bool:

@@ -14,7 +14,7 @@ class RequestType:
     code: str
     label: str  # what the requester picks
     summary: str  # one plain-language line on the home page
-    needs_email_confirmation: bool
+    needs_verification: bool
     response_days: int
     business_days: bool
 
@@ -89,7 +89,7 @@ class IllegalTransition(ValueError):
 
 
 def initial_status(request_type: str) -> str:
-    return AWAITING_EMAIL if REQUEST_TYPES[request_type].needs_email_confirmation else IN_PROGRESS
+    return AWAITING_EMAIL if REQUEST_TYPES[request_type].needs_verification else IN_PROGRESS
 
 
 def check_transition(from_status: str, to_status: str, hold_reason: str | None = None) -> None:

@@ -346,6 +346,13 @@ class AgentAuthorization(SQLModel, table=True):
     # The review checklist staff ticked when accepting (codes from services.agents.REVIEW_CHECKLIST).
     review_checklist: str | None = Field(default=None, max_length=200)
 
+    @property
+    def label(self) -> str:
+        """How the agent is named to the consumer: the person, and the business when there is one."""
+        if self.agent_business_name:
+            return f"{self.agent_name} ({self.agent_business_name})"
+        return self.agent_name
+
 
 class ConsentRecord(SQLModel, table=True):
     """One cookie choice by one visitor, append-only: the latest row is the current state."""

@@ -1,12 +1,13 @@
 """Helpers for console tests: staff accounts, signed-in clients, cases in a given state, action forms."""
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from portal import clock
 from portal import db
 from portal.lifecycle import IN_PROGRESS, ON_HOLD, VERIFYING
 from portal.models import PrivacyRequest, StaffUser
 from portal.services import requests as request_service
+from portal.services import transitions
 from portal.services import staff as staff_service
 from portal.services.requests import NewRequest
 
@@ -41,11 +42,11 @@ def new_case(app, request_type: str = "access", status: str = VERIFYING, *, emai
         req = request_service.submit(s, new=new, received_at=received_at).request
         if req.status == "awaiting_email" and status != "awaiting_email":
             req.email_confirmed_at = req.acknowledged_at = received_at or clock.now()
-            request_service.transition(s, req, VERIFYING, actor="requester", action="email_confirmed")
+            transitions.transition(s, req, VERIFYING, actor="requester", action="email_confirmed")
         if status == IN_PROGRESS and req.status != IN_PROGRESS:
-            request_service.transition(s, req, IN_PROGRESS, actor="system")
+            transitions.transition(s, req, IN_PROGRESS, actor="system")
         if status == ON_HOLD:
-            request_service.transition(s, req, ON_HOLD, actor="system", hold_reason=hold_reason or "data_mismatch")
+            transitions.transition(s, req, ON_HOLD, actor="system", hold_reason=hold_reason or "data_mismatch")
         s.commit()
         return req
 

@@ -9,7 +9,7 @@ from wtforms.validators import AnyOf, DataRequired, Email, Length, Optional, Reg
 
 from ..forms import EmptyForm, plain_text, strip_filter
 from ..lifecycle import REQUEST_TYPES
-from ..public.forms import NAME
+from ..forms import NAME
 from ..services import documents
 from ..services.agents import AGENT_KINDS, AUTHORIZATION_KINDS, NewAgentRequest, Upload
 

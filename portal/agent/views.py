@@ -29,7 +29,6 @@ def new_request():
                                  upload=form.upload())
             return redirect(url_for(".submitted", type=form.request_type.data), 303)
         except DocumentRejected as exc:
-            db.session().rollback()
             form.authorization.errors = [exc.message]
             status = 413 if exc.code == "too_large" else 422
     return render_template("agent/request_form.html", form=form), status
@@ -53,7 +52,6 @@ def confirm(token):
     except TokenError as exc:
         return _token_problem(exc)
     return render_template("agent/confirm.html", req=req, auth=auth, form=ConsumerDecisionForm(), token=token,
-                           agent_label=agent_service.agent_label(auth),
                            type_label=REQUEST_TYPES[req.request_type].label,
                            authorization_label=agent_service.AUTHORIZATION_KINDS[auth.authorization_kind])
 

@@ -20,9 +20,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .. import db
 from ..extensions import csrf, limiter
-from ..public.views import is_htmx
 from ..services import consent as consent_service
 from ..services.consent import ConsentState
+from ..web import is_htmx
 from .fastpath import ConsentFastPath, api_headers
 from .forms import preferences_form
 
@@ -90,27 +90,33 @@ def _consent_cookies(response):
     return response
 
 
-@bp.app_context_processor
-def _banner_context():
-    return {"consent_banner_state": _banner_state, "consent_optional_labels": _optional_labels}
+# Pages that show the banner: the requester's and the agent's. Answers that are not pages are left out.
+BANNER_BLUEPRINTS = ("public", "agent")
+NOT_PAGES = frozenset({"public.healthz", "public.security_txt", "public.response_file", "public.type_fields",
+                       "public.validate_field"})
 
 
-def _optional_labels() -> list[str]:
-    return [str(c.label) for c in consent_service.categories() if not c.required]
-
-
-def _banner_state() -> ConsentState | None:
-    """The state base.html shows the banner for; None on the center's own pages and in the console."""
-    if request.blueprint in ("consent", "staff"):
-        return None
+@bp.before_app_request
+def _resolve_banner():
+    """The banner's state is settled in the request, before any template renders: a GPC signal is
+    honored and recorded here, never as a side effect of rendering a page."""
+    if request.blueprint not in BANNER_BLUEPRINTS or request.endpoint in NOT_PAGES or is_htmx():
+        return
     try:
-        return visitor()
+        g.consent_banner = visitor()
     except SQLAlchemyError:
         # The banner must never take a page down with it (an error page is shown while the
         # database is unreachable); the next page asks again.
         log.warning("consent banner skipped: database unavailable")
-        db.session().rollback()
-        return None
+
+
+@bp.app_context_processor
+def _banner_context():
+    return {"consent_banner": g.get("consent_banner"), "consent_optional_labels": _optional_labels}
+
+
+def _optional_labels() -> list[str]:
+    return [str(c.label) for c in consent_service.categories() if not c.required]
 
 
 def _safe_next(value: str | None) -> str:

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from .. import db, policy
 from ..errors import render_error
 from ..extensions import configured_limit, limiter
-from ..forms import EmptyForm
+from ..forms import EmptyForm, RequestForm
 from ..lifecycle import (HOLD_REASONS, INQUIRY_KINDS, INQUIRY_STATUS_LABELS, OPEN, REQUEST_TYPES, STATUS_LABELS,
                          IllegalTransition)
 from ..models import Inquiry, PrivacyRequest
@@ -18,22 +18,14 @@ from ..services import cases, documents, response_files
 from ..services import inquiries as inquiry_service
 from ..services import requests as request_service
 from ..services import status as status_service
+from ..services import verification
 from ..services.tokens import TokenError
 from ..urls import external_url
-from .forms import AnswerForm, FollowUpForm, InquiryForm, RequestForm, StatusForm, WithdrawForm
+from ..web import send_document
+from .forms import AnswerForm, FollowUpForm, InquiryForm, StatusForm, WithdrawForm
 
 bp = Blueprint("public", __name__)
 
-
-
-def is_htmx() -> bool:
-    return request.headers.get("HX-Request") == "true" and request.headers.get("HX-History-Restore-Request") != "true"
-
-
-@bp.after_request
-def _vary(response):
-    response.vary.add("HX-Request")
-    return response
 
 
 @bp.get("/")
@@ -53,17 +45,21 @@ def healthz():
 @limiter.limit(configured_limit("RATELIMIT_SUBMIT"), methods=["POST"])
 def new_request():
     """One form for all five request types."""
-    if is_htmx() and request.method == "GET" and request.headers.get("HX-Target") == "type-fields":
-        # The type (or access scope) changed: only the type-specific part of the form comes back.
-        return render_template("public/_type_fields.html", form=RequestForm(formdata=request.args))
     form = RequestForm()
     if request.method == "GET" and request.args.get("type") in REQUEST_TYPES:
         form.request_type.data = request.args["type"]
     if form.validate_on_submit():
         outcome = request_service.submit(db.session(), new=form.to_new_request(language=str(get_locale())))
-        kind = "confirm_email" if REQUEST_TYPES[form.request_type.data].needs_email_confirmation else "in_effect"
+        kind = "confirm_email" if REQUEST_TYPES[form.request_type.data].needs_verification else "in_effect"
         return redirect(url_for(".submitted", next=kind, type=outcome.request.request_type), 303)
     return render_template("public/request_form.html", form=form), 422 if request.method == "POST" else 200
+
+
+@bp.get("/requests/new/fields")
+def type_fields():
+    """The part of the request form that depends on the type (and access scope) chosen: htmx swaps
+    it in when the choice changes."""
+    return render_template("public/_type_fields.html", form=RequestForm(formdata=request.args))
 
 
 @bp.post("/requests/validate/<field>")
@@ -91,7 +87,7 @@ def submitted():
 def verify(token):
     """Show the confirm button. A GET never spends the token: mail scanners pre-fetch links."""
     try:
-        req = request_service.request_for_token(db.session(), token=token, purpose="verify")
+        req = verification.request_for_token(db.session(), token=token, purpose="verify")
     except TokenError as exc:
         return _token_problem(exc, token)
     return render_template("public/verify.html", req=req, form=EmptyForm(), token=token,
@@ -105,7 +101,7 @@ def verify_confirm(token):
     if not EmptyForm().validate_on_submit():
         return render_error(400)
     try:
-        req = request_service.confirm_email(db.session(), token=token)
+        req = verification.confirm_email(db.session(), token=token)
     except TokenError as exc:
         return _token_problem(exc, token)
     _grant_status_access(req.reference)
@@ -120,7 +116,7 @@ def verify_resend(token):
     """Mail a fresh link for the request an expired link belonged to."""
     if not EmptyForm().validate_on_submit():
         return render_error(400)
-    request_service.resend_verification(db.session(), token=token)
+    verification.resend_link(db.session(), token=token)
     return render_template("public/resent.html")
 
 
@@ -250,7 +246,6 @@ def new_inquiry():
             inquiry = inquiry_service.submit(db.session(), new=form.to_new_inquiry(language=str(get_locale())),
                                              attachment=form.upload())
         except documents.DocumentRejected as exc:
-            db.session().rollback()
             form.attachment.errors = [exc.message]
             return render_template("public/inquiry_form.html", form=form), 413 if exc.code == "too_large" else 422
         return redirect(url_for(".inquiry_sent", kind=inquiry.kind), 303)
@@ -326,12 +321,10 @@ def answer(reference):
     try:
         cases.answer_information(db.session(), req=req, body=form.body.data, attachment=form.upload())
     except documents.DocumentRejected as exc:
-        db.session().rollback()
         form.attachment.errors = [exc.message]
         return _render_detail(req, WithdrawForm(formdata=None), 413 if exc.code == "too_large" else 422,
                               answer_form=form)
     except IllegalTransition:  # the case moved on meanwhile (for example, staff closed it)
-        db.session().rollback()
         flash(_("This request is not waiting for information from you."), "error")
         return redirect(url_for(".request_detail", reference=reference), 303)
     flash(_("Thank you: your answer was sent to our privacy team."))
@@ -349,4 +342,4 @@ def response_file(reference, file_id):
         return render_error(410, _("This file is no longer available"),
                             _("Response files can be downloaded for %(days)s days. Contact us if you still need it.",
                               days=current_app.config["RESPONSE_FILE_DAYS"]))
-    return documents.send_document(document, data)
+    return send_document(document, data)

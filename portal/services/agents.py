@@ -7,24 +7,23 @@ requester, receives the request's mail and tracks its status with the reference 
 import io
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import BinaryIO
 
-from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import object_session
 from sqlmodel import Session
 
-from .. import lifecycle
+from .. import clock, normalize
 from ..lifecycle import (AWAITING_EMAIL, DENIED, FINAL, IN_PROGRESS, ON_HOLD, OPEN, REQUEST_TYPES, VERIFYING,
                          IllegalTransition)
+from ..db import atomic
 from ..models import AgentAuthorization, CaseOutcome, PrivacyRequest, RequestMessage, StaffUser
-from .. import clock
-from ..urls import external_url
-from . import audit, documents, mail, references, tokens
-from .requests import MailSpec, StaleCase, normalize_email, transition
+from . import audit, documents, tokens, verification
+from .requests import open_case
+from .transitions import MailSpec, agent_of, check_version, mail_requester, transition
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +63,6 @@ class Upload:
     content_type: str | None
 
 
-def for_request(session: Session, req: PrivacyRequest) -> AgentAuthorization | None:
-    return session.execute(select(AgentAuthorization).where(AgentAuthorization.request_id == req.id)).scalar()
-
-
 def find_open_duplicate(session: Session, *, agent_email: str, request_type: str, first_name: str,
                         last_name: str) -> PrivacyRequest | None:
     """The same agent's open request of the same kind for the same consumer (a resubmission or a
@@ -80,6 +75,7 @@ def find_open_duplicate(session: Session, *, agent_email: str, request_type: str
     return next((r for r in candidates if (r.first_name.casefold(), r.last_name.casefold()) == name), None)
 
 
+@atomic
 def submit(session: Session, *, new: NewAgentRequest, upload: Upload) -> PrivacyRequest:
     """Record a request made by an agent, with its authorization document; mail the agent a link
     to confirm their email. Raises documents.DocumentRejected (nothing saved) for a refused file."""
@@ -87,38 +83,33 @@ def submit(session: Session, *, new: NewAgentRequest, upload: Upload) -> Privacy
     data = documents.inspect(stream=upload.stream, filename=upload.filename, declared_type=upload.content_type,
                              purpose="authorization")
     now = clock.now()
-    duplicate = find_open_duplicate(session, agent_email=normalize_email(new.agent_email),
-                                    request_type=new.request_type, first_name=new.consumer_first_name,
-                                    last_name=new.consumer_last_name)
+    agent_email = normalize.email(new.agent_email)
+    duplicate = find_open_duplicate(session, agent_email=agent_email, request_type=new.request_type,
+                                    first_name=new.consumer_first_name, last_name=new.consumer_last_name)
     if duplicate is not None:
         _point_to_duplicate(session, duplicate, now)
         return duplicate
     doc = documents.store(session, stream=io.BytesIO(data), filename=upload.filename,
                           declared_type=upload.content_type, purpose="authorization", uploaded_by="agent")
     business = new.agent_kind == "business"
-    req = PrivacyRequest(
-        reference=references.unique(session), request_type=new.request_type, status=AWAITING_EMAIL, manner="web",
-        language=new.language, first_name=new.consumer_first_name.strip(),
-        last_name=new.consumer_last_name.strip(), email=normalize_email(new.agent_email),
-        received_at=now, acknowledgement_due=lifecycle.acknowledgement_due(now),
-        response_due=lifecycle.response_due(new.request_type, now), created_at=now, updated_at=now)
-    session.add(req)
-    session.flush()
+    # The agent confirms their own email first, whatever the request type.
+    req = open_case(session, request_type=new.request_type, first_name=new.consumer_first_name,
+                    last_name=new.consumer_last_name, email=agent_email, manner="web", language=new.language,
+                    received_at=now, actor="agent", status=AWAITING_EMAIL,
+                    detail=f"manner=web; agent={new.agent_kind}; authorization={new.authorization_kind}")
     doc.request_id = req.id
     auth = AgentAuthorization(
         request_id=req.id, agent_kind=new.agent_kind, agent_name=new.agent_name.strip(),
         agent_email=req.email,
         agent_business_name=((new.agent_business_name or "").strip() or None) if business else None,
         agent_sos_number=(new.agent_sos_number or None) if business else None,
-        consumer_email=normalize_email(new.consumer_email) if new.consumer_email else None,
+        consumer_email=normalize.email(new.consumer_email) if new.consumer_email else None,
         consumer_phone=new.consumer_phone or None, authorization_kind=new.authorization_kind,
         document_id=doc.id, created_at=now)
     session.add(auth)
-    audit.record(session, action="submitted", actor="agent", request_id=req.id, to_status=req.status,
-                 detail=f"manner=web; agent={new.agent_kind}; authorization={new.authorization_kind}")
     audit.record(session, action="document_uploaded", actor="agent", request_id=req.id,
                  detail=f"document {doc.id} (authorization)")
-    verification_mail(session, req, auth, now)
+    verification.send_link(session, req, now=now)
     session.commit()
     log.info("agent request %s submitted (%s, %s)", req.reference, req.request_type, new.authorization_kind)
     return req
@@ -126,67 +117,22 @@ def submit(session: Session, *, new: NewAgentRequest, upload: Upload) -> Privacy
 
 def _point_to_duplicate(session: Session, req: PrivacyRequest, now: datetime) -> None:
     """Tell the agent about the open case instead of opening a second one (same page either way)."""
-    auth = for_request(session, req)
     audit.record(session, action="duplicate_submission", actor="agent", request_id=req.id)
     if req.status == AWAITING_EMAIL:
-        verification_mail(session, req, auth, now)
+        verification.send_link(session, req, now=now)
     else:
-        mail.queue(session, to=req.email, template="agent_duplicate", request_id=req.id,
-                   subject=_("You already have an open request for %(name)s", name=f"{req.first_name} {req.last_name}"),
-                   context=_context(req, auth))
+        mail_requester(session, req, MailSpec(
+            "agent_duplicate", _("You already have an open request for %(name)s", name=f"{req.first_name} {req.last_name}"),
+            {}))
     session.commit()
     log.info("duplicate agent submission pointed to request %s", req.reference)
-
-
-def verification_mail(session: Session, req: PrivacyRequest, auth: AgentAuthorization, now: datetime) -> None:
-    hours = current_app.config["VERIFY_TOKEN_HOURS"]
-    token = tokens.issue(session, purpose="verify", request_id=req.id, ttl=timedelta(hours=hours), now=now)
-    mail.queue(session, to=req.email, subject=_("Confirm the request you made for %(name)s",
-                                                name=f"{req.first_name} {req.last_name}"),
-               template="agent_verify", request_id=req.id,
-               context=_context(req, auth, link=external_url("public.verify", token=token.value), hours=hours))
-
-
-def _context(req: PrivacyRequest, auth: AgentAuthorization, **extra) -> dict:
-    return dict(extra, req=req, auth=auth, type_label=REQUEST_TYPES[req.request_type].label,
-                status_url=external_url("public.status"))
-
-
-def acknowledgement_spec(req: PrivacyRequest, auth: AgentAuthorization) -> MailSpec:
-    """The acknowledgement an agent receives once their email is confirmed."""
-    waits_for_consumer = auth.authorization_kind == "signed_permission" and auth.consumer_email
-    return MailSpec("agent_acknowledgement", _("We received your request: %(reference)s", reference=req.reference),
-                    {"auth": auth, "waits_for_consumer": waits_for_consumer})
-
-
-def email_confirmed(session: Session, *, req: PrivacyRequest, auth: AgentAuthorization, now: datetime) -> None:
-    """After the agent's email is confirmed: the case waits for the authorization review, and a
-    consumer named with an email is asked to confirm a signed permission (§7063(a)(2))."""
-    transition(session, req, ON_HOLD, actor="system", action="agent_authorization_hold",
-               hold_reason="agent_authorization", now=now)
-    if auth.authorization_kind != "signed_permission" or not auth.consumer_email:
-        return  # a power of attorney, or no reachable consumer: staff review the document alone
-    days = current_app.config["AGENT_CONFIRM_DAYS"]
-    token = tokens.issue(session, purpose="agent_confirm", request_id=req.id, ttl=timedelta(days=days), now=now)
-    mail.queue(session, to=auth.consumer_email, template="agent_confirm", request_id=req.id,
-               subject=_("Did you ask %(agent)s to make a privacy request for you?", agent=agent_label(auth)),
-               context=_context(req, auth, link=external_url("agent.confirm", token=token.value), days=days,
-                                agent_label=agent_label(auth)))
-    audit.record(session, action="agent_confirmation_requested", actor="system", request_id=req.id)
-
-
-def agent_label(auth: AgentAuthorization) -> str:
-    """How the agent is named to the consumer: the person, and the business when there is one."""
-    if auth.agent_business_name:
-        return f"{auth.agent_name} ({auth.agent_business_name})"
-    return auth.agent_name
 
 
 def request_for_confirmation(session: Session, *, token: str) -> tuple[PrivacyRequest, AgentAuthorization]:
     """The request behind a consumer's confirmation link; tokens.TokenError when it cannot be used."""
     row = tokens.check(session, value=token, purpose="agent_confirm")
     req = session.get(PrivacyRequest, row.request_id)
-    auth = for_request(session, req)
+    auth = agent_of(session, req)
     if req.status in FINAL or auth.consumer_decision is not None:
         raise tokens.TokenError("used", row)
     return req, auth
@@ -196,6 +142,7 @@ CONSUMER_REJECTION_CODE = "agent_not_authorized"
 CONSUMER_REJECTION_CITATION = "Cal. Code Regs., tit. 11, § 7063(a)"
 
 
+@atomic
 def record_consumer_decision(session: Session, *, token: str, confirmed: bool) -> PrivacyRequest:
     """Spend the consumer's link: a confirmation goes on file for the staff review; a rejection
     ends the request and tells the agent."""
@@ -268,7 +215,7 @@ def review_pending(req: PrivacyRequest) -> bool:
     if session is None or req.status != ON_HOLD:
         return False
     with session.no_autoflush:  # a question, asked mid-transaction: it must not write anything
-        auth = for_request(session, req)
+        auth = agent_of(session, req)
     return auth is not None and auth.review_decision is None and req.status == ON_HOLD
 
 
@@ -276,18 +223,18 @@ def next_status(req: PrivacyRequest) -> str:
     """Where an accepted authorization sends the case: identity verification for know, delete and
     correct (the consumer's identity is still checked, §7063(a)), straight to work for an opt-out
     or limit request, which needs no verification (§7026(j), §7060(b))."""
-    return VERIFYING if REQUEST_TYPES[req.request_type].needs_email_confirmation else IN_PROGRESS
+    return VERIFYING if REQUEST_TYPES[req.request_type].needs_verification else IN_PROGRESS
 
 
 def _reviewable(session: Session, req: PrivacyRequest, expected_version: int) -> AgentAuthorization:
-    if expected_version != req.version:
-        raise StaleCase(req.reference)
-    auth = for_request(session, req)
+    check_version(req, expected_version)
+    auth = agent_of(session, req)
     if auth is None or not in_review(req) or auth.review_decision is not None:
         raise IllegalTransition("this case is not waiting for an authorization review")
     return auth
 
 
+@atomic
 def accept_authorization(session: Session, *, req: PrivacyRequest, staff: StaffUser, checklist: list[str],
                          note: str | None, expected_version: int) -> None:
     """Staff accept the authorization with every checklist item ticked; the case moves on and the
@@ -313,6 +260,7 @@ def accept_authorization(session: Session, *, req: PrivacyRequest, staff: StaffU
     log.info("agent authorization on request %s accepted", req.reference)
 
 
+@atomic
 def ask_agent(session: Session, *, req: PrivacyRequest, staff: StaffUser, message: str, expected_version: int) -> None:
     """Ask the agent for more (a clearer scan, a signed page, a document naming them): mailed to the
     agent, who answers from the status page with an upload; the review resumes when they do."""
@@ -328,6 +276,7 @@ def ask_agent(session: Session, *, req: PrivacyRequest, staff: StaffUser, messag
     session.commit()
 
 
+@atomic
 def reject_authorization(session: Session, *, req: PrivacyRequest, staff: StaffUser, reason: str,
                          expected_version: int) -> None:
     """Staff reject the authorization: the request is denied and the agent receives the reason."""

@@ -1,8 +1,8 @@
 """Case work in the staff console: the queue, verification, holds, information requests, outcomes, notes.
 
 Every action takes the case `version` the member of staff saw (optimistic locking): a stale one
-raises requests.StaleCase and nothing is written. Every status change goes through
-requests.transition, which writes the audit event and queues the mail in the same transaction.
+raises transitions.StaleCase and nothing is written. Every status change goes through
+transitions.transition, which writes the audit event and queues the mail in the same transaction.
 """
 import logging
 import re
@@ -15,15 +15,15 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, or_, select
 from sqlmodel import Session
 
-from .. import lifecycle
+from .. import clock, lifecycle, normalize
 from ..lifecycle import (DENIED, FINAL, IN_PROGRESS, ON_HOLD, OPEN, PARTIALLY_COMPLETED, VERIFYING,
                          COMPLETED, IllegalTransition)
+from ..db import atomic
 from ..models import (DUE_ORDER, AgentAuthorization, AuditEvent, CaseNote, Document, CaseOutcome, ContestedStatement, IdentityCheck,
                       PrivacyRequest, RequestMessage, StaffUser)
-from .. import clock
 from . import agents, audit, documents, references, response_files
 from . import requests as request_service
-from .requests import MailSpec, StaleCase
+from .transitions import MailSpec, agent_of, transition
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +69,6 @@ def word_count(text: str) -> int:
     return len(re.findall(r"\S+", text or ""))
 
 
-def _check_version(req: PrivacyRequest, expected_version: int) -> None:
-    if expected_version != req.version:
-        raise StaleCase(req.reference)
-
-
 # ---- what can be done from here --------------------------------------------------------------
 
 def available_actions(req: PrivacyRequest, *, on: date | None = None) -> list[str]:
@@ -108,10 +103,10 @@ def _require(req: PrivacyRequest, action: str) -> None:
 
 # ---- actions ---------------------------------------------------------------------------------
 
+@atomic
 def verify_identity(session: Session, *, req: PrivacyRequest, staff: StaffUser, data_points: list[str],
                     note: str | None, expected_version: int) -> None:
     """Staff matched the requester against the records: the case moves to in progress."""
-    _check_version(req, expected_version)
     _require(req, "verify")
     points = sorted(set(data_points))
     if any(p not in DATA_POINTS for p in points):
@@ -119,49 +114,49 @@ def verify_identity(session: Session, *, req: PrivacyRequest, staff: StaffUser, 
     needed = required_data_points(req)
     if len(points) < needed:
         raise IllegalTransition(_("This request needs at least %(n)s matching data points.", n=needed))
-    request_service.transition(session, req, IN_PROGRESS, actor=actor(staff), action="identity_verified",
+    transition(session, req, IN_PROGRESS, actor=actor(staff), action="identity_verified",
                                detail="data points: " + ", ".join(points), expected_version=expected_version)
     session.add(IdentityCheck(request_id=req.id, staff_id=staff.id, data_points=",".join(points),
                               note=(note or "").strip() or None))
     session.commit()
 
 
+@atomic
 def place_fraud_hold(session: Session, *, req: PrivacyRequest, staff: StaffUser, reason: str,
                      expected_version: int) -> None:
     """§7061: hold a case for a security review. The requester is not told why (no tip-off)."""
-    _check_version(req, expected_version)
     _require(req, "fraud_hold")
     if not reason.strip():
         raise IllegalTransition("a fraud hold needs a reason")
-    request_service.transition(session, req, ON_HOLD, actor=actor(staff), action="fraud_hold",
+    transition(session, req, ON_HOLD, actor=actor(staff), action="fraud_hold",
                                hold_reason="fraud_suspected", expected_version=expected_version)
     session.add(CaseNote(request_id=req.id, staff_id=staff.id, body=_("Fraud hold: %(reason)s", reason=reason.strip())))
     session.commit()
 
 
+@atomic
 def clear_hold(session: Session, *, req: PrivacyRequest, staff: StaffUser, reason: str,
                expected_version: int) -> None:
     """Release a hold: the case goes back to identity verification."""
-    _check_version(req, expected_version)
     _require(req, "clear_hold")
     if not reason.strip():
         raise IllegalTransition("clearing a hold needs a reason")
     held_for = req.hold_reason
-    request_service.transition(session, req, VERIFYING, actor=actor(staff), action="hold_cleared",
+    transition(session, req, VERIFYING, actor=actor(staff), action="hold_cleared",
                                detail=f"was {held_for}", expected_version=expected_version)
     session.add(CaseNote(request_id=req.id, staff_id=staff.id, body=_("Hold cleared: %(reason)s", reason=reason.strip())))
     session.commit()
 
 
+@atomic
 def request_information(session: Session, *, req: PrivacyRequest, staff: StaffUser, message: str,
                         expected_version: int) -> None:
     """Ask the requester for more information: mailed, and on hold until they answer."""
-    _check_version(req, expected_version)
     _require(req, "request_info")
     message = message.strip()
     if not message:
         raise IllegalTransition("the request for information needs a message")
-    request_service.transition(
+    transition(
         session, req, ON_HOLD, actor=actor(staff), action="information_requested",
         hold_reason="information_requested", expected_version=expected_version,
         mail_spec=MailSpec("information_requested", _("We need more information for request %(reference)s",
@@ -174,6 +169,7 @@ def can_answer(req: PrivacyRequest) -> bool:
     return req.status == ON_HOLD and req.hold_reason == "information_requested"
 
 
+@atomic
 def answer_information(session: Session, *, req: PrivacyRequest, body: str, attachment: tuple | None = None) -> None:
     """The requester answers from their status page, with text and optionally one document
     ((stream, filename, declared type); documents.DocumentRejected if refused, nothing saved).
@@ -193,13 +189,14 @@ def answer_information(session: Session, *, req: PrivacyRequest, body: str, atta
                         uploaded_by="agent" if reviewing else "requester")
     session.add(RequestMessage(request_id=req.id, direction="from_requester", author="requester", body=body))
     if reviewing:
-        request_service.transition(session, req, ON_HOLD, actor="agent", action="information_provided",
+        transition(session, req, ON_HOLD, actor="agent", action="information_provided",
                                    hold_reason="agent_authorization")
     else:
-        request_service.transition(session, req, VERIFYING, actor="requester", action="information_provided")
+        transition(session, req, VERIFYING, actor="requester", action="information_provided")
     session.commit()
 
 
+@atomic
 def extend(session: Session, *, req: PrivacyRequest, staff: StaffUser, days: int, reason: str,
            expected_version: int, on: date | None = None) -> None:
     """§7021(b): one extension, with the reason mailed (requests.extend holds the rules)."""
@@ -207,10 +204,10 @@ def extend(session: Session, *, req: PrivacyRequest, staff: StaffUser, days: int
                            expected_version=expected_version, today=on)
 
 
+@atomic
 def deny(session: Session, *, req: PrivacyRequest, staff: StaffUser, basis: str, explanation: str,
          contested_statement: str | None = None, expected_version: int) -> None:
     """Deny with a configured basis, its citation, and an explanation the requester receives."""
-    _check_version(req, expected_version)
     _require(req, "deny")
     bases = denial_bases()
     explanation = explanation.strip()
@@ -221,7 +218,7 @@ def deny(session: Session, *, req: PrivacyRequest, staff: StaffUser, basis: str,
     statement = _contested(req, contested_statement)
     chosen = bases[basis]
     req.outcome_code, req.outcome_citation, req.response_message = basis, chosen["citation"], explanation
-    request_service.transition(
+    transition(
         session, req, DENIED, actor=actor(staff), action="denied", detail=f"basis={basis}",
         expected_version=expected_version,
         mail_spec=MailSpec("denied", _("Our answer to request %(reference)s", reference=req.reference),
@@ -284,10 +281,10 @@ def completion_problems(req: PrivacyRequest, c: Completion) -> dict[str, str]:
     return problems
 
 
+@atomic
 def complete(session: Session, *, req: PrivacyRequest, staff: StaffUser, completion: Completion,
              expected_version: int) -> None:
     """Complete in whole or in part, with the response mailed and, for access, the files attached."""
-    _check_version(req, expected_version)
     _require(req, "complete")
     problems = completion_problems(req, completion)
     if problems:
@@ -299,7 +296,7 @@ def complete(session: Session, *, req: PrivacyRequest, staff: StaffUser, complet
     req.outcome_citation = basis["citation"] if basis else None
     req.response_message = c.message.strip()
     now = clock.now()
-    request_service.transition(
+    transition(
         session, req, to_status, actor=actor(staff), action=to_status, expected_version=expected_version,
         detail=f"basis={c.kept_basis}" if c.partial else None, now=now,
         mail_spec=MailSpec("completed", _("Our response to request %(reference)s", reference=req.reference), {
@@ -320,6 +317,7 @@ def complete(session: Session, *, req: PrivacyRequest, staff: StaffUser, complet
     session.commit()
 
 
+@atomic
 def add_note(session: Session, *, req: PrivacyRequest, staff: StaffUser, body: str) -> CaseNote:
     """An internal note. Notes change nothing on the case, so they need no version check."""
     body = body.strip()
@@ -336,6 +334,7 @@ def add_note(session: Session, *, req: PrivacyRequest, staff: StaffUser, body: s
 STAFF_DOCUMENT_PURPOSES = ("authorization", "evidence")
 
 
+@atomic
 def open_document(session: Session, *, req: PrivacyRequest, document_id: int, staff: StaffUser,
                   inline: bool = False) -> tuple[Document, bytes]:
     """A document the agent or requester sent with this case, decrypted for staff, the look on record
@@ -418,7 +417,7 @@ def case_file(session: Session, req: PrivacyRequest) -> CaseFile:
         contested=session.execute(select(ContestedStatement).where(ContestedStatement.request_id == req.id)).scalar(),
         files=response_files.files_for(session, req), downloads=response_files.downloads_for(session, req),
         evidence=documents.for_request(session, request_id=req.id, purpose="evidence"), staff=staff,
-        agent=agents.for_request(session, req),
+        agent=agent_of(session, req),
         authorization=documents.for_request(session, request_id=req.id, purpose="authorization"))
 
 
@@ -476,7 +475,7 @@ def _search(q: str):
     if ref and q.upper().replace(" ", "").replace("-", "").startswith("PR"):
         return PrivacyRequest.reference == ref
     if "@" in q:
-        return PrivacyRequest.email == request_service.normalize_email(q)
+        return PrivacyRequest.email == normalize.email(q)
     words = q.lower().split()
     if len(words) >= 2:
         return and_(_prefix(PrivacyRequest.first_name, words[0]), _prefix(PrivacyRequest.last_name, " ".join(words[1:])))

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from .. import policy
+from ..db import atomic
 from ..models import ConsentRecord
 from .. import clock
 from ..urls import external_url
@@ -151,6 +152,7 @@ def latest_record(session: Session, *, consent_id: str) -> ConsentRecord | None:
                            .order_by(ConsentRecord.id.desc()).limit(1)).scalar()
 
 
+@atomic
 def resolve(session: Session, *, consent_id: str | None, gpc_signal: bool, user_agent: str | None) -> ConsentState:
     """The visitor's state; with the GPC signal present it is honored server-side and recorded
     (source "gpc") the first time, before the visitor clicks anything."""
@@ -169,6 +171,7 @@ def resolve(session: Session, *, consent_id: str | None, gpc_signal: bool, user_
     return state_for(Snapshot.of(record), consent_id=consent_id, gpc_signal=True)
 
 
+@atomic
 def record_choice(session: Session, *, consent_id: str, action: str, source: str, gpc_signal: bool,
                   user_agent: str | None, selected: dict | None = None) -> ConsentState:
     """Append the visitor's choice: accept all, reject all, or the categories `selected`."""

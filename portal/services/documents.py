@@ -19,11 +19,10 @@ import unicodedata
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import filetype
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from flask import Response, current_app
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session as OrmSession
@@ -509,29 +508,3 @@ def rotate_key_file(path: str | os.PathLike) -> str:
     app.config["ENCRYPTION_KEYS"] = [new, *keys]
     app.extensions.pop("document_keyring", None)
     return key_id(new)
-
-
-# ---------------------------------------------------------------- serving
-
-def content_disposition(disposition: str, filename: str) -> str:
-    """RFC 6266: an ASCII fallback plus the exact UTF-8 name in filename*."""
-    ascii_name = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
-    ascii_name = re.sub(r'[^A-Za-z0-9._ -]', "_", ascii_name).strip() or "document"
-    return f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
-
-
-def send_document(document: Document, data: bytes, *, inline: bool = False) -> Response:
-    """A response that hands the file over without letting it run: attachment, nosniff, sandboxed."""
-    inline = inline and document.content_type in INLINE_TYPES
-    text = document.content_type in (CSV.content_type, JSON.content_type)
-    response = Response(data, content_type=document.content_type + ("; charset=utf-8" if text else ""))
-    response.headers["Content-Disposition"] = content_disposition("inline" if inline else "attachment",
-                                                                  document.original_name)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "no-store"
-    # Nothing in the file may run or fetch anything: no script, no plugin, an opaque origin.
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; img-src 'self' data:; object-src 'none'; sandbox" if inline
-        else "default-src 'none'; sandbox")
-    response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
-    return response

@@ -8,13 +8,13 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from .. import lifecycle
+from .. import clock, lifecycle, normalize
 from ..lifecycle import INQUIRY_ANSWERED, INQUIRY_CLOSED, INQUIRY_KINDS, INQUIRY_OPEN
+from ..db import atomic
 from ..models import AuditEvent, Document, Inquiry, InquiryMessage, PrivacyRequest
-from .. import clock
 from ..urls import external_url
 from . import audit, documents, mail, references, requests
-from .requests import StaleCase
+from .transitions import StaleCase
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,7 @@ def _mail_sender(session: Session, inquiry: Inquiry, template: str, subject: str
                             status_url=external_url("public.status")))
 
 
+@atomic
 def submit(session: Session, *, new: NewInquiry, received_at: datetime | None = None,
            attachment: tuple | None = None) -> Inquiry:
     """Record an inquiry, acknowledge it, and route it: security to the contact, a child's data to deletion.
@@ -47,7 +48,7 @@ def submit(session: Session, *, new: NewInquiry, received_at: datetime | None = 
     received_at = received_at or now
     inquiry = Inquiry(reference=references.unique(session), kind=new.kind, status=INQUIRY_OPEN,
                       urgent=new.kind in lifecycle.URGENT_INQUIRY_KINDS, name=new.name.strip(),
-                      email=requests.normalize_email(new.email), organization=new.organization or None,
+                      email=normalize.email(new.email), organization=new.organization or None,
                       message=new.message, language=new.language, received_at=received_at,
                       response_due=lifecycle.inquiry_due(received_at), created_at=now, updated_at=now)
     if attachment is not None:
@@ -91,6 +92,7 @@ def _change(session: Session, inquiry: Inquiry, to_status: str, *, actor: str, a
     session.add(inquiry)
 
 
+@atomic
 def answer(session: Session, *, inquiry: Inquiry, body: str, actor: str, expected_version: int | None = None) -> None:
     """Staff reply: mailed to the sender and shown on their status page."""
     if inquiry.status == INQUIRY_CLOSED:
@@ -104,6 +106,7 @@ def answer(session: Session, *, inquiry: Inquiry, body: str, actor: str, expecte
     session.commit()
 
 
+@atomic
 def follow_up(session: Session, *, inquiry: Inquiry, body: str) -> None:
     """The sender writes back from their status page: the inquiry is open again."""
     if inquiry.status == INQUIRY_CLOSED:
@@ -113,6 +116,7 @@ def follow_up(session: Session, *, inquiry: Inquiry, body: str) -> None:
     session.commit()
 
 
+@atomic
 def close(session: Session, *, inquiry: Inquiry, actor: str, expected_version: int | None = None) -> None:
     _change(session, inquiry, INQUIRY_CLOSED, actor=actor, action="inquiry_closed", expected_version=expected_version)
     inquiry.closed_at = clock.now()
@@ -161,6 +165,7 @@ def events(session: Session, inquiry: Inquiry) -> list[AuditEvent]:
                            .order_by(AuditEvent.id)).scalars().all()
 
 
+@atomic
 def open_attachment(session: Session, *, inquiry: Inquiry, actor: str) -> tuple[Document, bytes]:
     """The sender's attachment, decrypted for staff, the access on record. LookupError if none or unreadable."""
     doc = session.get(Document, inquiry.attachment_id) if inquiry.attachment_id else None

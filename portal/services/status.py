@@ -8,7 +8,8 @@ from sqlmodel import Session
 
 from ..models import Inquiry, PrivacyRequest
 from ..urls import external_url
-from . import audit, inquiries, mail, references, requests, tokens
+from .. import normalize
+from . import audit, inquiries, mail, references, requests, tokens, transitions
 
 
 def find(session: Session, reference: str) -> PrivacyRequest | Inquiry | None:
@@ -20,7 +21,7 @@ def send_link(session: Session, *, reference: str, email: str) -> None:
     """Mail a status link when reference and email match. Says nothing either way (enumeration)."""
     ref = references.normalize(reference)
     case = find(session, ref) if ref else None
-    if case is None or not secrets.compare_digest(case.email, requests.normalize_email(email)):
+    if case is None or not secrets.compare_digest(case.email, normalize.email(email)):
         return
     minutes = current_app.config["STATUS_TOKEN_MINUTES"]
     is_request = isinstance(case, PrivacyRequest)
@@ -28,7 +29,7 @@ def send_link(session: Session, *, reference: str, email: str) -> None:
     token = tokens.issue(session, purpose="status", ttl=timedelta(minutes=minutes), **owner)
     mail.queue(session, to=case.email, template="status_link",
                subject=_("Your link to %(reference)s", reference=case.reference),
-               context={"reference": case.reference, "name": requests.recipient_name(session, case) if is_request else case.name,
+               context={"reference": case.reference, "name": transitions.recipient_name(transitions.agent_of(session, case), case) if is_request else case.name,
                         "link": external_url("public.status_token", token=token.value), "minutes": minutes},
                request_id=case.id if is_request else None)
     audit.record(session, action="status_link_sent", actor="requester", **owner)

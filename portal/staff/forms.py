@@ -11,9 +11,9 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..forms import EmptyForm, plain_text, strip_filter
 from ..lifecycle import (HOLD_REASONS, INQUIRY_KINDS, INQUIRY_STATUS_LABELS, MAX_EXTENSION_DAYS, REQUEST_TYPES,
-                         STATUS_LABELS, local_date)
+                         STATUS_LABELS)
 from .. import clock
-from ..public.forms import RequestForm
+from ..forms import RequestForm
 from ..services import agents, cases
 from ..services.cases import Completion, QueueFilters
 

@@ -5,8 +5,9 @@ from flask_login import current_user
 
 from .. import clock, db
 from ..lifecycle import INQUIRY_KINDS, INQUIRY_STATUS_LABELS, IllegalTransition
-from ..services import cases, documents, inquiries, references
-from ..services.requests import StaleCase
+from ..services import cases, inquiries, references
+from ..services.transitions import StaleCase
+from ..web import send_document
 from . import bp
 from .access import CASE_WORKERS, ROLES, role_required
 from .forms import InquiryAnswerForm, InquiryCloseForm, InquiryFilterForm
@@ -59,7 +60,7 @@ def inquiry_attachment(reference):
                                                    actor=cases.actor(current_user))
     except LookupError:
         abort(404)
-    return documents.send_document(document, data)
+    return send_document(document, data)
 
 
 @bp.post("/inquiries/<reference>/answer")
@@ -98,7 +99,6 @@ def inquiry_close(reference):
 
 def _refused(item):
     """Someone changed the inquiry since this page was loaded: show the fresh state, change nothing."""
-    db.session().rollback()
     fresh = _inquiry_or_404(item.reference)
     flash(_("This inquiry changed since you opened it, so nothing was done. Here is how it stands now."), "error")
     return _render(fresh, status=409)

@@ -9,20 +9,14 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from .. import clock, db
 from ..lifecycle import HOLD_REASONS, MAX_EXTENSION_DAYS, REQUEST_TYPES, STATUS_LABELS, IllegalTransition
-from ..public.views import is_htmx
-from ..services import agents, cases, documents, inquiries, metrics, references
+from ..services import agents, cases, inquiries, metrics, references
 from ..services import requests as request_service
-from ..services.requests import StaleCase
+from ..services.transitions import StaleCase
+from ..web import is_htmx, send_document
 from . import bp
 from .access import ADMIN, CASE_WORKERS, ROLES, role_required
 from .forms import (AgentAcceptForm, AgentAskForm, AgentRejectForm, CompleteForm, DenyForm, ExtendForm,
                     HoldForm, IntakeForm, NoteForm, QueueFilterForm, RecordsForm, RequestInfoForm, VerifyForm)
-
-
-@bp.after_request
-def _vary(response):
-    response.vary.add("HX-Request")
-    return response
 
 
 @bp.get("/")
@@ -131,7 +125,7 @@ def case_action(reference, action):
     form_class, run, done = ACTIONS[action]
     form = form_class(prefix=action)
     form.case = req
-    if action not in cases.available_actions(req) or form.version_number() != req.version:
+    if action not in cases.available_actions(req):
         return _conflict(reference)
     if not form.validate_on_submit():
         return _render_case(req, submitted={action: form}, status=422)
@@ -144,9 +138,7 @@ def case_action(reference, action):
 
 
 def _conflict(reference):
-    """Nothing is written; the member of staff sees the case as it is now."""
-    db.session().rollback()
-    db.session().expire_all()
+    """Nothing was written (the service rolled back); the member of staff sees the case as it is now."""
     flash(_("This case changed since you opened it, or that action is no longer possible. Nothing was saved. "
             "Here is the case as it is now: check it and try again if still needed."), "error")
     return _render_case(_case_or_404(reference), status=409)
@@ -162,7 +154,7 @@ def case_document(reference, document_id):
         document, data = cases.open_document(db.session(), req=req, document_id=document_id, staff=current_user)
     except LookupError:
         abort(404)
-    return documents.send_document(document, data)
+    return send_document(document, data)
 
 
 @bp.get("/requests/<reference>/documents/<int:document_id>/preview")
@@ -176,7 +168,7 @@ def case_document_preview(reference, document_id):
                                              inline=True)
     except LookupError:
         abort(404)
-    return documents.send_document(document, data, inline=True)
+    return send_document(document, data, inline=True)
 
 
 @bp.post("/requests/<reference>/notes")

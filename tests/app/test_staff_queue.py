@@ -9,6 +9,7 @@ from portal import db
 from portal.lifecycle import local_date
 from portal import clock
 from portal.services import requests as request_service
+from portal.services import transitions
 
 from ..staffing import make_staff, new_case, sign_in
 
@@ -51,7 +52,7 @@ def cases(app):
         ext = request_service.get_by_reference(s, made["extended"].reference)
         request_service.extend(s, req=ext, days=30, reason="Archive", actor="system")
         closed = request_service.get_by_reference(s, made["closed"].reference)
-        request_service.transition(s, closed, "completed", actor="system")
+        transitions.transition(s, closed, "completed", actor="system")
         s.commit()
     return {k: v.reference for k, v in made.items()}
 

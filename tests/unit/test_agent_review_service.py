@@ -2,16 +2,16 @@
 import io
 
 import pytest
+from flask import current_app
 
 from portal import lifecycle
 from portal.lifecycle import IllegalTransition
 from portal.models import StaffUser
-from portal import clock
-from portal.services import agents, cases
-from portal.services import requests as request_service
-from portal.services.requests import StaleCase
+from portal.services import agents, cases, verification
+from portal.services.transitions import StaleCase, agent_of
 
 from .. import files
+from ..support import Mailbox, link_in
 
 ALL = list(agents.REVIEW_CHECKLIST)
 
@@ -29,18 +29,16 @@ def _in_review(session, request_type="delete", kind="signed_permission", consume
                                  agent_email="maria@example.org", consumer_first_name="Ana", consumer_last_name="Ruiz",
                                  authorization_kind=kind, consumer_email=consumer_email)
     upload = agents.Upload(io.BytesIO(files.pdf()), "letter.pdf", "application/pdf")
-    req = agents.submit(session, new=new, upload=upload)
-    request_service.transition(session, req, lifecycle.VERIFYING, actor="agent", action="email_confirmed")
-    agents.email_confirmed(session, req=req, auth=agents.for_request(session, req), now=clock.now())
-    session.commit()
-    return req
+    agents.submit(session, new=new, upload=upload)
+    token = link_in(Mailbox(current_app).last("maria@example.org"), "/verify/").rpartition("/")[2]
+    return verification.confirm_email(session, token=token)
 
 
 def test_the_review_replaces_verify_and_clear_hold(session, staff):
     req = _in_review(session)
     assert cases.available_actions(req)[:3] == ["accept_agent", "reject_agent", "ask_agent"]
     assert "verify" not in cases.available_actions(req) and "clear_hold" not in cases.available_actions(req)
-    assert agents.consumer_state(agents.for_request(session, req)) == "waiting"
+    assert agents.consumer_state(agent_of(session, req)) == "waiting"
 
 
 @pytest.mark.parametrize("request_type,to_status", [("delete", "verifying"), ("access", "verifying"),
@@ -55,7 +53,7 @@ def test_accept_moves_the_case_on(session, staff, request_type, to_status):
         agents.accept_authorization(session, req=req, staff=staff, checklist=ALL, note=None,
                                     expected_version=req.version - 1)
     agents.accept_authorization(session, req=req, staff=staff, checklist=ALL, note=" ok ", expected_version=req.version)
-    auth = agents.for_request(session, req)
+    auth = agent_of(session, req)
     assert (req.status, req.hold_reason) == (to_status, None)
     assert (auth.review_decision, auth.review_reason) == ("accepted", "ok")
     assert auth.reviewed_by == f"staff:{staff.id}"
@@ -76,7 +74,7 @@ def test_reject_needs_a_reason_and_denies(session, staff):
 
 def test_asking_the_agent_keeps_the_review_and_the_answer_resumes_it(session, staff):
     req = _in_review(session, consumer_email=None)
-    assert agents.consumer_state(agents.for_request(session, req)) == "not_asked"
+    assert agents.consumer_state(agent_of(session, req)) == "not_asked"
     agents.ask_agent(session, req=req, staff=staff, message="The whole page, please.", expected_version=req.version)
     assert (req.status, req.hold_reason) == ("on_hold", "information_requested")
     assert "verify" not in cases.available_actions(req)

@@ -14,7 +14,9 @@ from portal import clock
 from portal.services import cases, response_files
 from portal.services import requests as request_service
 from portal.services.cases import Completion
-from portal.services.requests import NewRequest, StaleCase
+from portal.services import transitions
+from portal.services.requests import NewRequest
+from portal.services.transitions import StaleCase
 
 
 @pytest.fixture
@@ -33,9 +35,9 @@ def _case(session, kind="access", status="verifying", scope="categories", email=
                      declaration_signature="Ana Ruiz" if request_service.declaration_required(kind, scope) else None)
     req = request_service.submit(session, new=new, received_at=received_at).request
     if req.status == "awaiting_email":
-        request_service.transition(session, req, "verifying", actor="requester")
+        transitions.transition(session, req, "verifying", actor="requester")
     if status == "in_progress" and req.status != "in_progress":
-        request_service.transition(session, req, "in_progress", actor="system")
+        transitions.transition(session, req, "in_progress", actor="system")
     session.commit()
     return req
 

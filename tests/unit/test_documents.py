@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from portal import create_app
 from portal import db as portal_db
+from portal import web
 from portal.models import AuditEvent, Document
 from portal.services import audit, documents
 from portal.services.documents import DocumentRejected, DocumentTampered
@@ -315,7 +316,7 @@ def test_send_document_hands_over_without_letting_the_file_run(app, session):
     csv = store(session, b"a,b\n1,2\n", filename="export.csv", declared="text/csv", purpose="response_file")
     data = {d.id: documents.read(session, document=d) for d in (doc, png, csv)}
     by_id = {d.id: d for d in (doc, png, csv)}
-    app.add_url_rule("/_doc/<int:doc_id>", "doc", lambda doc_id: documents.send_document(
+    app.add_url_rule("/_doc/<int:doc_id>", "doc", lambda doc_id: web.send_document(
         by_id[doc_id], data[doc_id], inline=bool(int(__import__("flask").request.args.get("inline", 0)))))
     client = app.test_client()
 

@@ -9,7 +9,9 @@ from portal import lifecycle
 from portal.lifecycle import IllegalTransition
 from portal.models import AuditEvent, OutboxMessage, PrivacyRequest
 from portal.services import audit, references, requests, tokens
-from portal.services.requests import NewRequest, StaleCase
+from portal.services import transitions, verification
+from portal.services.requests import NewRequest
+from portal.services.transitions import StaleCase
 
 
 def new(kind="access", **kw):
@@ -76,7 +78,7 @@ def test_declaration_rules_follow_configuration(app, session):
 def test_confirmation_moves_on_and_acknowledges(session):
     req = requests.submit(session, new=new()).request
     token = tokens.issue(session, purpose="verify", request_id=req.id, ttl=timedelta(hours=1)).value
-    confirmed = requests.confirm_email(session, token=token)
+    confirmed = verification.confirm_email(session, token=token)
     assert confirmed.status == "verifying" and confirmed.acknowledged_at is not None
     [ack] = outbox(session, "acknowledgement")
     assert req.reference in ack.subject and "What happens next" in ack.text_body
@@ -89,7 +91,7 @@ def test_a_withdrawn_request_cannot_be_confirmed(session):
     token = tokens.issue(session, purpose="verify", request_id=req.id, ttl=timedelta(hours=1)).value
     requests.withdraw(session, req=req)
     with pytest.raises(tokens.TokenError):
-        requests.confirm_email(session, token=token)
+        verification.confirm_email(session, token=token)
     assert session.get(PrivacyRequest, req.id).status == "withdrawn"
 
 
@@ -97,7 +99,7 @@ def test_transition_refuses_illegal_changes_and_writes_nothing(session):
     req = requests.submit(session, new=new("opt_out")).request
     events = session.execute(select(func.count()).select_from(AuditEvent)).scalar()
     with pytest.raises(IllegalTransition):
-        requests.transition(session, req, "verifying", actor="staff:1")
+        transitions.transition(session, req, "verifying", actor="staff:1")
     session.rollback()
     assert session.get(PrivacyRequest, req.id).status == "in_progress"
     assert session.execute(select(func.count()).select_from(AuditEvent)).scalar() == events
@@ -106,8 +108,8 @@ def test_transition_refuses_illegal_changes_and_writes_nothing(session):
 def test_transition_checks_the_version_seen(session):
     req = requests.submit(session, new=new("opt_out")).request
     with pytest.raises(StaleCase):
-        requests.transition(session, req, "completed", actor="staff:1", expected_version=req.version - 1)
-    requests.transition(session, req, "completed", actor="staff:1", expected_version=req.version)
+        transitions.transition(session, req, "completed", actor="staff:1", expected_version=req.version - 1)
+    transitions.transition(session, req, "completed", actor="staff:1", expected_version=req.version)
     session.commit()
     assert req.status == "completed" and req.closed_at is not None
 
@@ -120,7 +122,7 @@ def test_a_concurrent_write_is_refused_not_overwritten(app, session):
     with Session(app.extensions["db_engine"], expire_on_commit=False) as other:
         theirs = other.get(PrivacyRequest, req.id)
         other.commit()  # a page loaded earlier: its transaction is long over
-        requests.transition(session, req, "completed", actor="staff:1")
+        transitions.transition(session, req, "completed", actor="staff:1")
         session.commit()
         theirs.status = "denied"
         with pytest.raises(StaleDataError):
@@ -173,6 +175,6 @@ def test_the_audit_chain_detects_tampering(session):
 def test_timeline_lists_status_changes_in_order(session):
     req = requests.submit(session, new=new()).request
     token = tokens.issue(session, purpose="verify", request_id=req.id, ttl=timedelta(hours=1)).value
-    requests.confirm_email(session, token=token)
+    verification.confirm_email(session, token=token)
     entries = requests.timeline(session, req)
     assert [e.status for e in entries] == [lifecycle.AWAITING_EMAIL, lifecycle.VERIFYING]
