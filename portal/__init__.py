@@ -44,14 +44,14 @@ def _best_language(app):
 
 
 def register_blueprints(app):
+    from . import staff
     from .agent.views import bp as agent
     from .consent.views import bp as consent
     from .public.views import bp as public
-    from .staff import bp as staff
     app.register_blueprint(public)
     app.register_blueprint(agent)
     app.register_blueprint(consent)
-    app.register_blueprint(staff)
+    staff.register(app)
 
 
 def register_cli(app):

@@ -1,8 +1,19 @@
 """SQLModel tables. Timestamps are timezone-aware UTC; public references are never primary keys."""
 from datetime import date, datetime, timezone
 
-from sqlalchemy import (JSON, Column, DateTime, ForeignKey, Index, Integer, Text, TypeDecorator, UniqueConstraint,
-                        event, func)
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    event,
+    func,
+)
 from sqlmodel import Field, SQLModel
 
 from . import clock

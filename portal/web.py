@@ -8,6 +8,7 @@ from flask import Flask, Response, g, request
 from .models import Document
 from .services.documents import CSV, INLINE_TYPES, JSON
 
+
 def is_htmx() -> bool:
     """An htmx request that wants a fragment (a history restore wants the whole page). A view that
     asks answers differently by this header, so its response says so (Vary)."""

@@ -2,13 +2,12 @@
 import re
 from datetime import datetime, timedelta
 
-from portal import clock
-from portal import db
+from portal import clock, db
 from portal.lifecycle import IN_PROGRESS, ON_HOLD, VERIFYING
 from portal.models import PrivacyRequest, StaffUser
 from portal.services import requests as request_service
-from portal.services import transitions
 from portal.services import staff as staff_service
+from portal.services import transitions
 from portal.services.requests import NewRequest
 
 from .support import STAFF_PASSWORD, post_form

@@ -7,9 +7,8 @@ from wtforms import BooleanField, EmailField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Email, Length, Optional, Regexp
 
-from ..forms import EmptyForm, plain_text, strip_filter
+from ..forms import NAME, EmptyForm, plain_text, strip_filter
 from ..lifecycle import REQUEST_TYPES
-from ..forms import NAME
 from ..services import documents
 from ..services.agents import AGENT_KINDS, AUTHORIZATION_KINDS, NewAgentRequest, Upload
 

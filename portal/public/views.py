@@ -5,20 +5,25 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from .. import db, policy
+from .. import clock, db, policy
 from ..errors import render_error
 from ..extensions import configured_limit, limiter
 from ..forms import EmptyForm, RequestForm
-from ..lifecycle import (HOLD_REASONS, INQUIRY_KINDS, INQUIRY_STATUS_LABELS, OPEN, REQUEST_TYPES, STATUS_LABELS,
-                         IllegalTransition)
+from ..lifecycle import (
+    HOLD_REASONS,
+    INQUIRY_KINDS,
+    INQUIRY_STATUS_LABELS,
+    OPEN,
+    REQUEST_TYPES,
+    STATUS_LABELS,
+    IllegalTransition,
+)
 from ..models import Inquiry, PrivacyRequest
-from .. import clock
 from ..security import minimum_duration
-from ..services import cases, documents, response_files
+from ..services import cases, documents, response_files, verification
 from ..services import inquiries as inquiry_service
 from ..services import requests as request_service
 from ..services import status as status_service
-from ..services import verification
 from ..services.tokens import TokenError
 from ..urls import external_url
 from ..web import send_document

@@ -17,9 +17,18 @@ from sqlalchemy.orm import object_session
 from sqlmodel import Session
 
 from .. import clock, normalize
-from ..lifecycle import (AWAITING_EMAIL, DENIED, FINAL, IN_PROGRESS, ON_HOLD, OPEN, REQUEST_TYPES, VERIFYING,
-                         IllegalTransition)
 from ..db import atomic
+from ..lifecycle import (
+    AWAITING_EMAIL,
+    DENIED,
+    FINAL,
+    IN_PROGRESS,
+    ON_HOLD,
+    OPEN,
+    REQUEST_TYPES,
+    VERIFYING,
+    IllegalTransition,
+)
 from ..models import AgentAuthorization, CaseOutcome, PrivacyRequest, RequestMessage, StaffUser
 from . import audit, documents, tokens, verification
 from .requests import open_case

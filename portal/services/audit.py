@@ -5,8 +5,8 @@ import json
 from sqlalchemy import select, text
 from sqlmodel import Session
 
-from ..models import AuditEvent
 from .. import clock
+from ..models import AuditEvent
 
 GENESIS = "0" * 64
 _CHAIN_LOCK = 7101  # PostgreSQL advisory lock id; SQLite transactions are already serialized
@@ -41,3 +41,14 @@ def first_broken_link(session: Session) -> AuditEvent | None:
             return event
         prev = event.hash
     return None
+
+
+def staff_actor(staff) -> str:
+    """How a member of staff appears in the audit log: by id, never by name or email."""
+    return f"staff:{staff.id}"
+
+
+def staff_id(actor: str) -> int | None:
+    """The staff id in an actor written by staff_actor, or None for anyone else."""
+    kind, _sep, ident = actor.partition(":")
+    return int(ident) if kind == "staff" and ident.isdigit() else None

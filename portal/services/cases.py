@@ -16,11 +16,31 @@ from sqlalchemy import and_, func, or_, select
 from sqlmodel import Session
 
 from .. import clock, lifecycle, normalize
-from ..lifecycle import (DENIED, FINAL, IN_PROGRESS, ON_HOLD, OPEN, PARTIALLY_COMPLETED, VERIFYING,
-                         COMPLETED, IllegalTransition)
 from ..db import atomic
-from ..models import (DUE_ORDER, AgentAuthorization, AuditEvent, CaseNote, Document, CaseOutcome, ContestedStatement, IdentityCheck,
-                      PrivacyRequest, RequestMessage, StaffUser)
+from ..lifecycle import (
+    COMPLETED,
+    DENIED,
+    FINAL,
+    IN_PROGRESS,
+    ON_HOLD,
+    OPEN,
+    PARTIALLY_COMPLETED,
+    VERIFYING,
+    IllegalTransition,
+)
+from ..models import (
+    DUE_ORDER,
+    AgentAuthorization,
+    AuditEvent,
+    CaseNote,
+    CaseOutcome,
+    ContestedStatement,
+    Document,
+    IdentityCheck,
+    PrivacyRequest,
+    RequestMessage,
+    StaffUser,
+)
 from . import agents, audit, documents, references, response_files
 from . import requests as request_service
 from .transitions import MailSpec, agent_of, transition
@@ -38,16 +58,17 @@ DATA_POINTS = {
 }
 DEADLINE_BANDS = {
     "overdue": _l("Overdue"),
-    "due_soon": _l("Due within 7 days"),
+    "due_soon": _l("Due soon"),
     "later": _l("Due later"),
 }
 MANNERS = {"web": _l("Web form"), "phone": _l("Phone"), "mail": _l("Mail"), "email": _l("Email")}
 INTAKE_MANNERS = ("phone", "mail")
 
 
-def actor(staff: StaffUser) -> str:
-    """How a member of staff appears in the audit log: by id, never by name or email."""
-    return f"staff:{staff.id}"
+def due_soon_days() -> int:
+    """How many days ahead an open case counts as due soon (DUE_SOON_DAYS): the queue's mark and
+    filter, and the staff digest."""
+    return int(current_app.config["DUE_SOON_DAYS"])
 
 
 def denial_bases() -> dict[str, dict]:
@@ -114,7 +135,7 @@ def verify_identity(session: Session, *, req: PrivacyRequest, staff: StaffUser, 
     needed = required_data_points(req)
     if len(points) < needed:
         raise IllegalTransition(_("This request needs at least %(n)s matching data points.", n=needed))
-    transition(session, req, IN_PROGRESS, actor=actor(staff), action="identity_verified",
+    transition(session, req, IN_PROGRESS, actor=audit.staff_actor(staff), action="identity_verified",
                                detail="data points: " + ", ".join(points), expected_version=expected_version)
     session.add(IdentityCheck(request_id=req.id, staff_id=staff.id, data_points=",".join(points),
                               note=(note or "").strip() or None))
@@ -128,7 +149,7 @@ def place_fraud_hold(session: Session, *, req: PrivacyRequest, staff: StaffUser,
     _require(req, "fraud_hold")
     if not reason.strip():
         raise IllegalTransition("a fraud hold needs a reason")
-    transition(session, req, ON_HOLD, actor=actor(staff), action="fraud_hold",
+    transition(session, req, ON_HOLD, actor=audit.staff_actor(staff), action="fraud_hold",
                                hold_reason="fraud_suspected", expected_version=expected_version)
     session.add(CaseNote(request_id=req.id, staff_id=staff.id, body=_("Fraud hold: %(reason)s", reason=reason.strip())))
     session.commit()
@@ -142,7 +163,7 @@ def clear_hold(session: Session, *, req: PrivacyRequest, staff: StaffUser, reaso
     if not reason.strip():
         raise IllegalTransition("clearing a hold needs a reason")
     held_for = req.hold_reason
-    transition(session, req, VERIFYING, actor=actor(staff), action="hold_cleared",
+    transition(session, req, VERIFYING, actor=audit.staff_actor(staff), action="hold_cleared",
                                detail=f"was {held_for}", expected_version=expected_version)
     session.add(CaseNote(request_id=req.id, staff_id=staff.id, body=_("Hold cleared: %(reason)s", reason=reason.strip())))
     session.commit()
@@ -157,11 +178,11 @@ def request_information(session: Session, *, req: PrivacyRequest, staff: StaffUs
     if not message:
         raise IllegalTransition("the request for information needs a message")
     transition(
-        session, req, ON_HOLD, actor=actor(staff), action="information_requested",
+        session, req, ON_HOLD, actor=audit.staff_actor(staff), action="information_requested",
         hold_reason="information_requested", expected_version=expected_version,
         mail_spec=MailSpec("information_requested", _("We need more information for request %(reference)s",
                                                        reference=req.reference), {"message": message}))
-    session.add(RequestMessage(request_id=req.id, direction="to_requester", author=actor(staff), body=message))
+    session.add(RequestMessage(request_id=req.id, direction="to_requester", author=audit.staff_actor(staff), body=message))
     session.commit()
 
 
@@ -200,7 +221,7 @@ def answer_information(session: Session, *, req: PrivacyRequest, body: str, atta
 def extend(session: Session, *, req: PrivacyRequest, staff: StaffUser, days: int, reason: str,
            expected_version: int, on: date | None = None) -> None:
     """§7021(b): one extension, with the reason mailed (requests.extend holds the rules)."""
-    request_service.extend(session, req=req, days=days, reason=reason, actor=actor(staff),
+    request_service.extend(session, req=req, days=days, reason=reason, actor=audit.staff_actor(staff),
                            expected_version=expected_version, today=on)
 
 
@@ -219,7 +240,7 @@ def deny(session: Session, *, req: PrivacyRequest, staff: StaffUser, basis: str,
     chosen = bases[basis]
     req.outcome_code, req.outcome_citation, req.response_message = basis, chosen["citation"], explanation
     transition(
-        session, req, DENIED, actor=actor(staff), action="denied", detail=f"basis={basis}",
+        session, req, DENIED, actor=audit.staff_actor(staff), action="denied", detail=f"basis={basis}",
         expected_version=expected_version,
         mail_spec=MailSpec("denied", _("Our answer to request %(reference)s", reference=req.reference),
                            {"basis_label": chosen["label"], "citation": chosen["citation"],
@@ -297,7 +318,7 @@ def complete(session: Session, *, req: PrivacyRequest, staff: StaffUser, complet
     req.response_message = c.message.strip()
     now = clock.now()
     transition(
-        session, req, to_status, actor=actor(staff), action=to_status, expected_version=expected_version,
+        session, req, to_status, actor=audit.staff_actor(staff), action=to_status, expected_version=expected_version,
         detail=f"basis={c.kept_basis}" if c.partial else None, now=now,
         mail_spec=MailSpec("completed", _("Our response to request %(reference)s", reference=req.reference), {
             "partial": c.partial, "message": req.response_message, "deleted": (c.deleted_summary or "").strip(),
@@ -311,7 +332,7 @@ def complete(session: Session, *, req: PrivacyRequest, staff: StaffUser, complet
     try:
         for kind in sorted(c.files):
             response_files.attach(session, req=req, kind=kind, data=c.files[kind], staff_id=staff.id,
-                                  actor=actor(staff), now=now)
+                                  actor=audit.staff_actor(staff), now=now)
     except documents.DocumentRejected as exc:  # the caller rolls back; nothing is sent
         raise IllegalTransition(str(exc.message)) from exc
     session.commit()
@@ -326,7 +347,7 @@ def add_note(session: Session, *, req: PrivacyRequest, staff: StaffUser, body: s
     note = CaseNote(request_id=req.id, staff_id=staff.id, body=body)
     session.add(note)
     # The note's text stays out of the audit chain: it may hold personal data, and the chain is kept.
-    audit.record(session, action="note_added", actor=actor(staff), request_id=req.id)
+    audit.record(session, action="note_added", actor=audit.staff_actor(staff), request_id=req.id)
     session.commit()
     return note
 
@@ -349,7 +370,7 @@ def open_document(session: Session, *, req: PrivacyRequest, document_id: int, st
         data = documents.read(session, document=doc)
     except documents.DocumentTampered:
         raise LookupError(document_id) from None
-    documents.record_access(session, document=doc, actor=actor(staff),
+    documents.record_access(session, document=doc, actor=audit.staff_actor(staff),
                             action="document_viewed" if inline else "document_downloaded")
     return doc, data
 
@@ -395,10 +416,12 @@ class CaseFile:
 
     def who(self, actor_value: str) -> str:
         """An audit actor for people: the staff member's email, or the actor as written."""
-        kind, _sep, ident = actor_value.partition(":")
-        if kind == "staff" and ident.isdigit() and int(ident) in self.staff:
-            return self.staff[int(ident)].email
-        return actor_value
+        staff_id = audit.staff_id(actor_value)
+        return self.staff[staff_id].email if staff_id in self.staff else actor_value
+
+    def staff_email(self, staff_id: int) -> str:
+        member = self.staff.get(staff_id)
+        return member.email if member else f"staff:{staff_id}"
 
 
 def case_file(session: Session, req: PrivacyRequest) -> CaseFile:
@@ -407,7 +430,7 @@ def case_file(session: Session, req: PrivacyRequest) -> CaseFile:
         return list(session.execute(select(model).where(model.request_id == req.id).order_by(order)).scalars())
 
     events = rows(AuditEvent, AuditEvent.id)
-    ids = {int(e.actor[6:]) for e in events if e.actor.startswith("staff:") and e.actor[6:].isdigit()}
+    ids = {audit.staff_id(e.actor) for e in events} - {None}
     notes, checks = rows(CaseNote, CaseNote.id), rows(IdentityCheck, IdentityCheck.id)
     ids |= {n.staff_id for n in notes} | {c.staff_id for c in checks}
     staff = {s.id: s for s in session.execute(select(StaffUser).where(StaffUser.id.in_(ids))).scalars()} if ids else {}
@@ -450,7 +473,7 @@ class QueueRow:
 
     @property
     def due_soon(self) -> bool:
-        return self.is_open and 0 <= self.days_left <= current_app.config["DUE_SOON_DAYS"]
+        return self.is_open and 0 <= self.days_left <= due_soon_days()
 
 
 @dataclass
@@ -509,7 +532,7 @@ def queue(session: Session, *, filters: QueueFilters, on: date | None = None, pa
         where.append(PrivacyRequest.hold_reason == f.hold_reason)
     if f.manner in MANNERS:
         where.append(PrivacyRequest.manner == f.manner)
-    soon = on + timedelta(days=current_app.config["DUE_SOON_DAYS"])
+    soon = on + timedelta(days=due_soon_days())
     if f.band == "overdue":
         where.append(DUE_ORDER < on)
     elif f.band == "due_soon":

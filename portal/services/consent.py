@@ -19,10 +19,9 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from .. import policy
+from .. import clock, policy
 from ..db import atomic
 from ..models import ConsentRecord
-from .. import clock
 from ..urls import external_url
 from . import audit
 

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from .. import clock, lifecycle, normalize
-from ..lifecycle import INQUIRY_ANSWERED, INQUIRY_CLOSED, INQUIRY_KINDS, INQUIRY_OPEN
 from ..db import atomic
+from ..lifecycle import INQUIRY_ANSWERED, INQUIRY_CLOSED, INQUIRY_KINDS, INQUIRY_OPEN
 from ..models import AuditEvent, Document, Inquiry, InquiryMessage, PrivacyRequest
 from ..urls import external_url
 from . import audit, documents, mail, references, requests

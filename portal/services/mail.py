@@ -17,8 +17,8 @@ from flask import current_app, render_template
 from sqlalchemy import or_, select, update
 from sqlmodel import Session
 
-from ..models import OutboxMessage
 from .. import clock
+from ..models import OutboxMessage
 
 log = logging.getLogger(__name__)
 CLAIM_SECONDS = 120

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from .. import clock, lifecycle, normalize
-from ..lifecycle import AWAITING_EMAIL, EXPIRED, OPEN, REQUEST_TYPES, WITHDRAWN
 from ..db import atomic
+from ..lifecycle import AWAITING_EMAIL, EXPIRED, OPEN, REQUEST_TYPES, WITHDRAWN
 from ..models import AuditEvent, PrivacyRequest, RequestMessage
 from . import audit, references, verification
 from .transitions import MailSpec, check_version, mail_requester, transition

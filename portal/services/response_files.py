@@ -16,8 +16,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlmodel import Session
 
-from ..models import Document, PrivacyRequest, ResponseDownload, ResponseFile
 from .. import clock
+from ..models import Document, PrivacyRequest, ResponseDownload, ResponseFile
 from . import documents
 
 log = logging.getLogger(__name__)

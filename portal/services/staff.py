@@ -13,26 +13,28 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from .. import lifecycle
-from ..models import DigestRun, PrivacyRequest, StaffInvitation, StaffUser
-from .. import clock
+from .. import clock, lifecycle, normalize
+from ..models import DUE_ORDER, DigestRun, PrivacyRequest, StaffInvitation, StaffUser
 from ..urls import external_url
 from . import audit, mail
+from .cases import due_soon_days
 
 log = logging.getLogger(__name__)
 
-# The same three roles as portal.staff.access (kept here too: services never import blueprints).
+# The console's roles: what each may do is decided in portal.staff.access, from these names.
 ADMIN, SUPPORT, VIEWER = "admin", "support", "viewer"
 ROLES = (ADMIN, SUPPORT, VIEWER)
-DIGEST_ROLES = (ADMIN, SUPPORT)
+ROLE_LABELS = {ADMIN: _l("Admin"), SUPPORT: _l("Support"), VIEWER: _l("Viewer")}
+# Who may act on cases (the viewer role only reads), and so who receives the daily digest.
+CASE_WORKERS = (ADMIN, SUPPORT)
 # Cases staff can act on: an unconfirmed request (awaiting_email) waits for the requester, not for staff.
 DIGEST_STATUSES = lifecycle.OPEN - {lifecycle.AWAITING_EMAIL}
-DUE_SOON_DAYS = 7
 MAX_PASSWORD_LENGTH = 1024
 
 
@@ -46,15 +48,6 @@ class InvitationError(Exception):
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
-
-
-def actor(user: StaffUser) -> str:
-    """How a staff member appears in the audit log."""
-    return f"staff:{user.id}"
-
-
-def normalize_email(value: str) -> str:
-    return (value or "").strip().lower()
 
 
 # --- passwords -----------------------------------------------------------------------------------
@@ -102,7 +95,7 @@ def password_problem(password: str, email: str | None = None) -> str | None:
         return _("Use at most %(n)s characters.", n=MAX_PASSWORD_LENGTH)
     if len(set(password)) < 4:
         return _("Use more different characters.")
-    if email and normalize_email(email).partition("@")[0] in password.lower():
+    if email and normalize.email(email).partition("@")[0] in password.lower():
         return _("Do not use your email address in your password.")
     return None
 
@@ -110,7 +103,7 @@ def password_problem(password: str, email: str | None = None) -> str | None:
 # --- sign-in -------------------------------------------------------------------------------------
 
 def find_by_email(session: Session, email: str) -> StaffUser | None:
-    return session.execute(select(StaffUser).where(StaffUser.email == normalize_email(email))).scalar()
+    return session.execute(select(StaffUser).where(StaffUser.email == normalize.email(email))).scalar()
 
 
 def is_locked(user: StaffUser, now: datetime) -> bool:
@@ -144,7 +137,7 @@ def authenticate(session: Session, *, email: str, password: str, otp: str | None
     user.last_login_at = now
     if hasher().check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)  # the parameters changed since this hash was made
-    audit.record(session, action="staff_signed_in", actor=actor(user))
+    audit.record(session, action="staff_signed_in", actor=audit.staff_actor(user))
     session.commit()
     log.info("staff %s signed in", user.id)
     return user
@@ -160,7 +153,7 @@ def _record_failure(session: Session, user: StaffUser, now: datetime) -> None:
     if user.failed_logins >= attempts:
         user.failed_logins = 0  # a fresh count once the lockout window has passed
         user.locked_until = now + timedelta(minutes=int(cfg["STAFF_LOCKOUT_MINUTES"]))
-        audit.record(session, action="staff_locked_out", actor=actor(user),
+        audit.record(session, action="staff_locked_out", actor=audit.staff_actor(user),
                      detail=f"{attempts} failed sign-ins; locked until {user.locked_until.isoformat()}")
         log.warning("staff %s locked out after %s failed sign-ins", user.id, attempts)
     else:
@@ -169,7 +162,7 @@ def _record_failure(session: Session, user: StaffUser, now: datetime) -> None:
 
 
 def sign_out(session: Session, *, user: StaffUser) -> None:
-    audit.record(session, action="staff_signed_out", actor=actor(user))
+    audit.record(session, action="staff_signed_out", actor=audit.staff_actor(user))
     session.commit()
 
 
@@ -182,7 +175,7 @@ def change_password(session: Session, *, user: StaffUser, current: str, new: str
         raise StaffError(problem)
     user.password_hash = hash_password(new)
     _touch(user, end_sessions=True)
-    audit.record(session, action="staff_password_changed", actor=actor(user))
+    audit.record(session, action="staff_password_changed", actor=audit.staff_actor(user))
     session.commit()
 
 
@@ -256,7 +249,7 @@ def confirm_totp(session: Session, *, user: StaffUser, code: str, now: datetime 
     user.totp_enabled = True
     user.totp_last_step = step
     _touch(user, end_sessions=True)
-    audit.record(session, action="staff_totp_enabled", actor=actor(user))
+    audit.record(session, action="staff_totp_enabled", actor=audit.staff_actor(user))
     session.commit()
 
 
@@ -266,7 +259,7 @@ def reset_totp(session: Session, *, target: StaffUser, by: StaffUser) -> None:
     target.totp_enabled = False
     target.totp_last_step = None
     _touch(target, end_sessions=True)
-    audit.record(session, action="staff_totp_reset", actor=actor(by), detail=f"staff:{target.id}")
+    audit.record(session, action="staff_totp_reset", actor=audit.staff_actor(by), detail=f"staff:{target.id}")
     session.commit()
 
 
@@ -288,7 +281,7 @@ def _check_new(session: Session, email: str, role: str) -> None:
 def create(session: Session, *, email: str, role: str, password: str, name: str = "",
            created_by: str = "cli") -> StaffUser:
     """A staff account with a password (the command line's `staff create`)."""
-    email = normalize_email(email)
+    email = normalize.email(email)
     _check_new(session, email, role)
     problem = password_problem(password, email)
     if problem:
@@ -329,7 +322,7 @@ def change_role(session: Session, *, target: StaffUser, role: str, by: StaffUser
         _ensure_other_admin(session, target)
     old, target.role = target.role, role
     _touch(target, end_sessions=True)
-    audit.record(session, action="staff_role_changed", actor=actor(by), detail=f"staff:{target.id} {old} -> {role}")
+    audit.record(session, action="staff_role_changed", actor=audit.staff_actor(by), detail=f"staff:{target.id} {old} -> {role}")
     session.commit()
 
 
@@ -343,7 +336,7 @@ def deactivate(session: Session, *, target: StaffUser, by: StaffUser) -> None:
     _touch(target, end_sessions=True)
     session.execute(delete(StaffInvitation).where(StaffInvitation.staff_id == target.id,
                                                   StaffInvitation.used_at.is_(None)))
-    audit.record(session, action="staff_deactivated", actor=actor(by), detail=f"staff:{target.id}")
+    audit.record(session, action="staff_deactivated", actor=audit.staff_actor(by), detail=f"staff:{target.id}")
     session.commit()
 
 
@@ -354,7 +347,7 @@ def reactivate(session: Session, *, target: StaffUser, by: StaffUser) -> None:
     target.failed_logins = 0
     target.locked_until = None
     _touch(target)
-    audit.record(session, action="staff_reactivated", actor=actor(by), detail=f"staff:{target.id}")
+    audit.record(session, action="staff_reactivated", actor=audit.staff_actor(by), detail=f"staff:{target.id}")
     session.commit()
 
 
@@ -372,13 +365,13 @@ def invite(session: Session, *, email: str, role: str, name: str = "", by: Staff
            now: datetime | None = None) -> StaffUser:
     """Create the account without a password and mail a single-use link to set one."""
     now = now or clock.now()
-    email = normalize_email(email)
+    email = normalize.email(email)
     _check_new(session, email, role)
     user = StaffUser(email=email, name=name, role=role, created_at=now, updated_at=now)
     session.add(user)
     session.flush()
     _send_invitation(session, user=user, by=by, now=now)
-    audit.record(session, action="staff_invited", actor=actor(by), detail=f"staff:{user.id} as {role}")
+    audit.record(session, action="staff_invited", actor=audit.staff_actor(by), detail=f"staff:{user.id} as {role}")
     session.commit()
     return user
 
@@ -388,7 +381,7 @@ def resend_invitation(session: Session, *, target: StaffUser, by: StaffUser, now
     if target.password_hash is not None or not target.active:
         raise StaffError(_("Only an active account that has not set a password yet can be invited again."))
     _send_invitation(session, user=target, by=by, now=now or clock.now())
-    audit.record(session, action="staff_invitation_resent", actor=actor(by), detail=f"staff:{target.id}")
+    audit.record(session, action="staff_invitation_resent", actor=audit.staff_actor(by), detail=f"staff:{target.id}")
     session.commit()
 
 
@@ -397,7 +390,7 @@ def _send_invitation(session: Session, *, user: StaffUser, by: StaffUser, now: d
                                                   StaffInvitation.used_at.is_(None)))
     hours = int(current_app.config["STAFF_INVITE_HOURS"])
     nonce = secrets.token_urlsafe(24)
-    session.add(StaffInvitation(staff_id=user.id, nonce_hash=_nonce_hash(nonce), invited_by=actor(by),
+    session.add(StaffInvitation(staff_id=user.id, nonce_hash=_nonce_hash(nonce), invited_by=audit.staff_actor(by),
                                 expires_at=now + timedelta(hours=hours), created_at=now))
     session.flush()
     link = external_url("staff.accept_invite", token=_invite_serializer().dumps({"n": nonce}))
@@ -442,7 +435,7 @@ def accept_invitation(session: Session, *, token: str, password: str, now: datet
     user.failed_logins = 0
     user.locked_until = None
     _touch(user, end_sessions=True)
-    audit.record(session, action="staff_invitation_accepted", actor=actor(user))
+    audit.record(session, action="staff_invitation_accepted", actor=audit.staff_actor(user))
     session.commit()
     return user
 
@@ -460,11 +453,12 @@ class DigestCase:
 
 
 def digest_cases(session: Session, *, today: date) -> list[DigestCase]:
-    """Open cases due within 7 days of `today`, or overdue, soonest first."""
-    due = func.coalesce(PrivacyRequest.extended_due, PrivacyRequest.response_due)
-    rows = session.execute(select(PrivacyRequest.reference, PrivacyRequest.request_type, PrivacyRequest.status, due)
-                           .where(PrivacyRequest.status.in_(DIGEST_STATUSES), due <= today + timedelta(days=DUE_SOON_DAYS))
-                           .order_by(due, PrivacyRequest.id)).all()
+    """Open cases due soon after `today`, or overdue, soonest first."""
+    soon = today + timedelta(days=due_soon_days())
+    rows = session.execute(select(PrivacyRequest.reference, PrivacyRequest.request_type, PrivacyRequest.status,
+                                  DUE_ORDER)
+                           .where(PrivacyRequest.status.in_(DIGEST_STATUSES), DUE_ORDER <= soon)
+                           .order_by(DUE_ORDER, PrivacyRequest.id)).all()
     base = current_app.config["BASE_URL"].rstrip("/")
     return [DigestCase(ref, kind, status, day, (day - today).days, f"{base}/staff/requests/{ref}")
             for ref, kind, status, day in rows]
@@ -474,7 +468,7 @@ def _digest_recipients(session: Session, today: date) -> list[tuple[int, str, st
     """(id, email, name) of active admin and support staff who have not had today's digest."""
     done_today = select(DigestRun.staff_id).where(DigestRun.day == today)
     return [tuple(row) for row in session.execute(select(StaffUser.id, StaffUser.email, StaffUser.name).where(
-        StaffUser.active.is_(True), StaffUser.role.in_(DIGEST_ROLES), StaffUser.password_hash.is_not(None),
+        StaffUser.active.is_(True), StaffUser.role.in_(CASE_WORKERS), StaffUser.password_hash.is_not(None),
         StaffUser.id.not_in(done_today)).order_by(StaffUser.id))]
 
 
@@ -494,14 +488,14 @@ def send_daily_digests(session: Session, *, now: datetime | None = None) -> int:
     overdue = [c for c in cases if c.days_left < 0]
     due_soon = [c for c in cases if c.days_left >= 0]
     subject = _("Privacy requests: %(overdue)s overdue, %(soon)s due within %(days)s days",
-                overdue=len(overdue), soon=len(due_soon), days=DUE_SOON_DAYS)
+                overdue=len(overdue), soon=len(due_soon), days=due_soon_days())
     sent = 0
     for staff_id, email, name in recipients:
         try:
             session.add(DigestRun(staff_id=staff_id, day=today, case_count=len(cases), sent_at=now))
             session.flush()  # another worker that got here first makes this fail: no second mail
             mail.queue(session, to=email, subject=subject, template="staff_digest", context=dict(
-                name=name, today=today, overdue=overdue, due_soon=due_soon, days=DUE_SOON_DAYS,
+                name=name, today=today, overdue=overdue, due_soon=due_soon, days=due_soon_days(),
                 types=lifecycle.REQUEST_TYPES, statuses=lifecycle.STATUS_LABELS,
                 console=current_app.config["BASE_URL"].rstrip("/") + "/staff/"))
             session.commit()

@@ -6,9 +6,9 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlmodel import Session
 
+from .. import normalize
 from ..models import Inquiry, PrivacyRequest
 from ..urls import external_url
-from .. import normalize
 from . import audit, inquiries, mail, references, requests, tokens, transitions
 
 

@@ -9,8 +9,8 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select, update
 from sqlmodel import Session
 
-from ..models import VerificationToken
 from .. import clock
+from ..models import VerificationToken
 
 PURPOSES = ("verify", "status", "agent_confirm")
 

@@ -8,8 +8,8 @@ from flask_babel import gettext as _
 from sqlmodel import Session
 
 from .. import clock
-from ..lifecycle import AWAITING_EMAIL, ON_HOLD, REQUEST_TYPES, VERIFYING
 from ..db import atomic
+from ..lifecycle import AWAITING_EMAIL, ON_HOLD, REQUEST_TYPES, VERIFYING
 from ..models import AgentAuthorization, PrivacyRequest
 from ..urls import external_url
 from . import audit, mail, tokens

@@ -1,7 +1,10 @@
-"""The staff console: one blueprint. Routes in auth.py (sign-in, accounts), views.py (queue, cases),
-inquiries.py (privacy inquiries) and consent_admin.py (consent statistics)."""
-from flask import Blueprint
+"""The staff console: one blueprint, its routes in one module per part of the console."""
+from flask import Blueprint, Flask
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
-from . import access, auth, consent_admin, inquiries, views  # noqa: E402,F401  (user loader; routes on bp)
+
+def register(app: Flask) -> None:
+    """Attach every route module of the console to the blueprint, then the blueprint to the app."""
+    from . import access, admin, auth, inquiries, navigation, reports, views  # noqa: F401  (routes on bp)
+    app.register_blueprint(bp)

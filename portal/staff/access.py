@@ -8,11 +8,8 @@ from flask_login import current_user, login_required
 from .. import clock, db
 from ..extensions import login_manager
 from ..models import StaffUser
+from ..services.staff import ADMIN, CASE_WORKERS, ROLES, SUPPORT, VIEWER  # noqa: F401  (the roles, for route guards)
 
-ADMIN, SUPPORT, VIEWER = "admin", "support", "viewer"
-ROLES = (ADMIN, SUPPORT, VIEWER)
-# Who may act on cases (the viewer role only reads).
-CASE_WORKERS = (ADMIN, SUPPORT)
 # Flask session key holding when this console session signed in and when it was last used.
 SESSION_CLOCK = "staff_clock"
 

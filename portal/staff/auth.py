@@ -1,7 +1,7 @@
-"""Sign-in, sign-out, the staff member's own account (password, TOTP) and staff administration."""
+"""Sign-in, sign-out, the staff member's own account (password, TOTP) and accepting an invitation."""
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
@@ -13,8 +13,8 @@ from ..forms import EmptyForm
 from ..services import staff as staff_service
 from ..services.staff import InvitationError, StaffError
 from . import bp
-from .access import ADMIN, ROLES, SUPPORT, role_required, start_session_clock
-from .auth_forms import ROLE_LABELS, ChangePasswordForm, InviteForm, LoginForm, RoleForm, SetPasswordForm, TotpConfirmForm
+from .access import start_session_clock
+from .auth_forms import ChangePasswordForm, LoginForm, SetPasswordForm, TotpConfirmForm
 
 # The same words for an unknown email, a wrong password or code, a locked or a deactivated account.
 SIGN_IN_FAILED = _l("The email address, password or code is not right. After %(n)s failed attempts in a row, "
@@ -35,23 +35,6 @@ def _safe_next(target: str | None) -> str | None:
     if parts.scheme or parts.netloc or not parts.path.startswith("/staff") or parts.path.startswith("/staff/log"):
         return None
     return target
-
-
-@bp.context_processor
-def _console():
-    return {"console_links": _console_links, "role_labels": ROLE_LABELS}
-
-
-def _console_links() -> list[dict]:
-    """The console navigation: the links this staff member's role may use."""
-    links = [("/staff/", _("Queue"), ROLES), ("/staff/requests/new", _("Phone or mail request"), (ADMIN, SUPPORT)),
-             ("/staff/metrics", _("Metrics and records"), (ADMIN,)), ("/staff/consent", _("Consent"), (ADMIN,)),
-             (url_for("staff.admin_staff"), _("Staff"), (ADMIN,)), (url_for("staff.account"), _("Account"), ROLES)]
-    if not current_user.is_authenticated:
-        return []
-    return [{"href": href, "label": label,
-             "current": request.path == href or (href != "/staff/" and request.path.startswith(href + "/"))}
-            for href, label, roles in links if current_user.role in roles]
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -185,81 +168,3 @@ def accept_invite(token):
 
 def _invite_problem(exc: InvitationError):
     return render_template("staff/invite_problem.html", reason=exc.reason), 404 if exc.reason == "invalid" else 410
-
-
-@bp.route("/admin/staff", methods=["GET", "POST"])
-@role_required(ADMIN)
-def admin_staff():
-    """Every staff account, and the invitation form."""
-    form = InviteForm()
-    if form.validate_on_submit():
-        try:
-            staff_service.invite(db.session(), email=form.email.data, role=form.role.data, name=form.name.data or "",
-                                 by=current_user)
-        except StaffError as exc:
-            form.email.errors.append(str(exc))
-        else:
-            flash(_("Invitation sent to %(email)s.", email=staff_service.normalize_email(form.email.data)))
-            return redirect(url_for(".admin_staff"), 303)
-    return render_template("staff/admin_staff.html", form=form, staff=staff_service.list_staff(db.session())), \
-        422 if request.method == "POST" else 200
-
-
-def _member_or_404(staff_id: int):
-    member = staff_service.get(db.session(), staff_id)
-    if member is None:
-        abort(404)
-    return member
-
-
-def _render_member(member, role_form=None, error=None, status=200):
-    return render_template("staff/admin_staff_member.html", member=member, error=error,
-                           role_form=role_form or RoleForm(formdata=None, role=member.role),
-                           button_form=EmptyForm(formdata=None)), status
-
-
-@bp.get("/admin/staff/<int:staff_id>")
-@role_required(ADMIN)
-def admin_staff_member(staff_id):
-    """One staff account and what an admin can do with it."""
-    return _render_member(_member_or_404(staff_id))
-
-
-@bp.post("/admin/staff/<int:staff_id>/role")
-@role_required(ADMIN)
-def admin_staff_role(staff_id):
-    """Change a staff member's role; their sessions end."""
-    member = _member_or_404(staff_id)
-    form = RoleForm()
-    if not form.validate_on_submit():
-        return _render_member(member, role_form=form, status=422)
-    try:
-        staff_service.change_role(db.session(), target=member, role=form.role.data, by=current_user)
-    except StaffError as exc:
-        return _render_member(member, role_form=form, error=str(exc), status=409)
-    flash(_("%(email)s is now %(role)s.", email=member.email, role=ROLE_LABELS[member.role]))
-    return redirect(url_for(".admin_staff_member", staff_id=member.id), 303)
-
-
-ACTIONS = {
-    "deactivate": (staff_service.deactivate, _l("The account is deactivated: it cannot sign in, and its sessions have ended.")),
-    "reactivate": (staff_service.reactivate, _l("The account is active again.")),
-    "reset-totp": (staff_service.reset_totp, _l("Two-step sign-in is off for this account; its sessions have ended.")),
-    "invite": (staff_service.resend_invitation, _l("A new invitation is on its way; earlier links no longer work.")),
-}
-
-
-@bp.post("/admin/staff/<int:staff_id>/<any(deactivate, reactivate, 'reset-totp', invite):action>")
-@role_required(ADMIN)
-def admin_staff_action(staff_id, action):
-    """Deactivate, reactivate, reset TOTP or invite again."""
-    member = _member_or_404(staff_id)
-    if not EmptyForm().validate_on_submit():
-        return render_error(400)
-    service, done = ACTIONS[action]
-    try:
-        service(db.session(), target=member, by=current_user)
-    except StaffError as exc:
-        return _render_member(member, error=str(exc), status=409)
-    flash(str(done))
-    return redirect(url_for(".admin_staff_member", staff_id=member.id), 303)

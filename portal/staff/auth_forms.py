@@ -9,11 +9,10 @@ from ..services import staff as staff_service
 
 F = [strip_filter]
 ROLE_CHOICES = [
-    SelectChoice("support", _l("Support: works on requests")),
-    SelectChoice("viewer", _l("Viewer: reads requests, changes nothing")),
-    SelectChoice("admin", _l("Admin: also manages staff accounts, settings and metrics")),
+    SelectChoice(staff_service.SUPPORT, _l("Support: works on requests")),
+    SelectChoice(staff_service.VIEWER, _l("Viewer: reads requests, changes nothing")),
+    SelectChoice(staff_service.ADMIN, _l("Admin: also manages staff accounts, settings and metrics")),
 ]
-ROLE_LABELS = {"admin": _l("Admin"), "support": _l("Support"), "viewer": _l("Viewer")}
 
 
 def _email_field(label):

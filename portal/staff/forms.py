@@ -4,16 +4,31 @@ from datetime import date
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
-from wtforms import BooleanField, Form, HiddenField, IntegerField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    Form,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..forms import EmptyForm, plain_text, strip_filter
-from ..lifecycle import (HOLD_REASONS, INQUIRY_KINDS, INQUIRY_STATUS_LABELS, MAX_EXTENSION_DAYS, REQUEST_TYPES,
-                         STATUS_LABELS)
 from .. import clock
-from ..forms import RequestForm
+from ..forms import EmptyForm, RequestForm, plain_text, strip_filter
+from ..lifecycle import (
+    HOLD_REASONS,
+    INQUIRY_KINDS,
+    INQUIRY_STATUS_LABELS,
+    MAX_EXTENSION_DAYS,
+    REQUEST_TYPES,
+    STATUS_LABELS,
+)
 from ..services import agents, cases
 from ..services.cases import Completion, QueueFilters
 

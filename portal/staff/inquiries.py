@@ -5,7 +5,7 @@ from flask_login import current_user
 
 from .. import clock, db
 from ..lifecycle import INQUIRY_KINDS, INQUIRY_STATUS_LABELS, IllegalTransition
-from ..services import cases, inquiries, references
+from ..services import audit, inquiries, references
 from ..services.transitions import StaleCase
 from ..web import send_document
 from . import bp
@@ -57,7 +57,7 @@ def inquiry_attachment(reference):
     """The sender's attachment, as a download that cannot run; every look is on record."""
     try:
         document, data = inquiries.open_attachment(db.session(), inquiry=_inquiry_or_404(reference),
-                                                   actor=cases.actor(current_user))
+                                                   actor=audit.staff_actor(current_user))
     except LookupError:
         abort(404)
     return send_document(document, data)
@@ -72,7 +72,7 @@ def inquiry_answer(reference):
     if not form.validate_on_submit():
         return _render(item, answer_form=form, status=422)
     try:
-        inquiries.answer(db.session(), inquiry=item, body=form.body.data, actor=cases.actor(current_user),
+        inquiries.answer(db.session(), inquiry=item, body=form.body.data, actor=audit.staff_actor(current_user),
                          expected_version=form.version_number())
     except (StaleCase, IllegalTransition):
         return _refused(item)
@@ -89,7 +89,7 @@ def inquiry_close(reference):
     if not form.validate_on_submit():
         abort(400)
     try:
-        inquiries.close(db.session(), inquiry=item, actor=cases.actor(current_user),
+        inquiries.close(db.session(), inquiry=item, actor=audit.staff_actor(current_user),
                         expected_version=form.version_number())
     except (StaleCase, IllegalTransition):
         return _refused(item)

@@ -1,22 +1,33 @@
-"""The queue, the case page and every case action, staff intake, metrics and records."""
-import json
+"""The queue, the case page and every case action, and staff intake of phone and mail requests."""
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
-from .. import clock, db
+from .. import db
 from ..lifecycle import HOLD_REASONS, MAX_EXTENSION_DAYS, REQUEST_TYPES, STATUS_LABELS, IllegalTransition
-from ..services import agents, cases, inquiries, metrics, references
+from ..services import agents, audit, cases, inquiries, references
 from ..services import requests as request_service
 from ..services.transitions import StaleCase
 from ..web import is_htmx, send_document
 from . import bp
-from .access import ADMIN, CASE_WORKERS, ROLES, role_required
-from .forms import (AgentAcceptForm, AgentAskForm, AgentRejectForm, CompleteForm, DenyForm, ExtendForm,
-                    HoldForm, IntakeForm, NoteForm, QueueFilterForm, RecordsForm, RequestInfoForm, VerifyForm)
+from .access import CASE_WORKERS, ROLES, role_required
+from .forms import (
+    AgentAcceptForm,
+    AgentAskForm,
+    AgentRejectForm,
+    CompleteForm,
+    DenyForm,
+    ExtendForm,
+    HoldForm,
+    IntakeForm,
+    NoteForm,
+    QueueFilterForm,
+    RequestInfoForm,
+    VerifyForm,
+)
 
 
 @bp.get("/")
@@ -192,44 +203,8 @@ def intake():
     if form.validate_on_submit():
         outcome = request_service.submit(db.session(), new=form.to_new_request(), manner=form.manner.data,
                                          received_at=cases.intake_received_at(form.received_date()),
-                                         actor=cases.actor(current_user))
+                                         actor=audit.staff_actor(current_user))
         flash(_("This person already has an open request of this kind: here it is.") if outcome.duplicate
               else _("Request %(reference)s recorded.", reference=outcome.request.reference))
         return redirect(url_for(".case", reference=outcome.request.reference), 303)
     return render_template("staff/intake.html", form=form), 422 if request.method == "POST" else 200
-
-
-@bp.get("/metrics")
-@role_required(ADMIN)
-def metrics_page():
-    """§7102 metrics for a calendar year, as a page, CSV or JSON; and the §7101 records export form."""
-    year = request.args.get("year", type=int) or clock.today().year
-    if not 2020 <= year <= clock.today().year:
-        abort(404)
-    result = metrics.annual(db.session(), year=year)
-    fmt = request.args.get("format")
-    if fmt == "csv":
-        return _download(metrics.metrics_csv(result), f"privacy-metrics-{year}.csv", "text/csv; charset=utf-8")
-    if fmt == "json":
-        return _download(json.dumps(result.as_dict(), indent=2), f"privacy-metrics-{year}.json", "application/json")
-    return render_template("staff/metrics.html", result=result, year=year, this_year=clock.today().year,
-                           records_form=RecordsForm(), bases=cases.outcome_bases(), **_labels())
-
-
-@bp.get("/records.csv")
-@role_required(ADMIN)
-def records_export():
-    """§7101 records for a date range, as CSV."""
-    form = RecordsForm(request.args)
-    span = form.dates() if form.validate() else None
-    if span is None:
-        result = metrics.annual(db.session(), year=clock.today().year)
-        return render_template("staff/metrics.html", result=result, year=result.year, this_year=result.year,
-                               records_form=form, bases=cases.outcome_bases(), **_labels()), 422
-    body = metrics.records_csv(db.session(), start=span[0], end=span[1])
-    return _download(body, f"privacy-records-{span[0]}-{span[1]}.csv", "text/csv; charset=utf-8")
-
-
-def _download(body, filename: str, mimetype: str) -> Response:
-    return Response(body, mimetype=mimetype, headers={
-        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})

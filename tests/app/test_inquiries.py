@@ -5,8 +5,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from portal import clock
-from portal import db, lifecycle
+from portal import clock, db, lifecycle
 from portal.models import AuditEvent, Inquiry, PrivacyRequest
 from portal.services import inquiries
 from portal.services.inquiries import NewInquiry

@@ -2,20 +2,29 @@
 extension edges, optimistic locking, the requester's side (answers, downloads) and the mail sent."""
 import io
 import re
-from pathlib import Path
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from portal import db
+from portal import clock, db
 from portal.lifecycle import local_date
-from portal.models import (AuditEvent, CaseNote, CaseOutcome, ContestedStatement, IdentityCheck, OutboxMessage,
-                           PrivacyRequest, RequestMessage, ResponseDownload, ResponseFile)
-from portal import clock
+from portal.models import (
+    AuditEvent,
+    CaseNote,
+    CaseOutcome,
+    ContestedStatement,
+    IdentityCheck,
+    OutboxMessage,
+    PrivacyRequest,
+    RequestMessage,
+    ResponseDownload,
+    ResponseFile,
+)
 
+from ..staffing import days_ago, get_case, make_staff, new_case, post_action, sign_in
 from ..support import body, csrf_from, link_in, post_form
-from ..staffing import (days_ago, get_case, make_staff, new_case, post_action, sign_in)
 
 
 @pytest.fixture

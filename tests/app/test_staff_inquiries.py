@@ -1,5 +1,6 @@
 """Inquiries in the console: beside the queue, urgent on top, answered and closed, linked cases."""
 import pytest
+
 from portal import db
 from portal.models import Inquiry
 from portal.services import inquiries

@@ -5,9 +5,8 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from portal import db
+from portal import clock, db
 from portal.lifecycle import local_date
-from portal import clock
 from portal.services import requests as request_service
 from portal.services import transitions
 

@@ -6,8 +6,8 @@ from datetime import datetime
 import pytest
 from playwright.sync_api import expect
 
-from ..support import STAFF_PASSWORD, body, link_in
 from ..staffing import make_staff
+from ..support import STAFF_PASSWORD, body, link_in
 from .axe import assert_no_axe_violations
 
 EMAIL = "rosa.diaz@example.org"

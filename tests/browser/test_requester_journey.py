@@ -140,9 +140,8 @@ def test_link_pages_and_printing_the_receipt(page, live_server, csp_violations):
 
     from sqlalchemy import update
 
-    from portal import db
+    from portal import clock, db
     from portal.models import VerificationToken
-    from portal import clock
 
     page.goto(live_server.url + "/requests/new?type=access")
     _fill_about_you(page)

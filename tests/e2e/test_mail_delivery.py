@@ -6,9 +6,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from portal import create_app, db
+from portal import clock, create_app, db
 from portal.models import OutboxMessage
-from portal import clock
 from portal.services import mail as mail_service
 
 from ..support import SMTPSink, body, post_form, request_form

@@ -6,15 +6,21 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
-from portal import db
+from portal import clock, db
 from portal.lifecycle import PACIFIC, IllegalTransition, add_business_days, local_date
-from portal.models import (AuditEvent, CaseOutcome, ContestedStatement, IdentityCheck, OutboxMessage, PrivacyRequest,
-                           ResponseDownload, StaffUser)
-from portal import clock
-from portal.services import cases, response_files
+from portal.models import (
+    AuditEvent,
+    CaseOutcome,
+    ContestedStatement,
+    IdentityCheck,
+    OutboxMessage,
+    PrivacyRequest,
+    ResponseDownload,
+    StaffUser,
+)
+from portal.services import audit, cases, response_files, transitions
 from portal.services import requests as request_service
 from portal.services.cases import Completion
-from portal.services import transitions
 from portal.services.requests import NewRequest
 from portal.services.transitions import StaleCase
 
@@ -228,7 +234,7 @@ def test_intake_received_at_counts_from_the_california_date(app):
 def test_phone_intake_deadlines(session, staff):
     received = cases.intake_received_at(local_date(clock.now()) - timedelta(days=20))
     new = NewRequest(request_type="opt_out", first_name="Luis", last_name="Ortega", email="l@example.org")
-    req = request_service.submit(session, new=new, manner="phone", received_at=received, actor=cases.actor(staff)).request
+    req = request_service.submit(session, new=new, manner="phone", received_at=received, actor=audit.staff_actor(staff)).request
     assert req.manner == "phone" and req.received_at == received
     assert req.response_due == add_business_days(local_date(received), 15)  # §7026(f), from the date received
     assert _events(session, req)[0] == "submitted"

@@ -9,9 +9,8 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
-from portal import create_app
+from portal import create_app, web
 from portal import db as portal_db
-from portal import web
 from portal.models import AuditEvent, Document
 from portal.services import audit, documents
 from portal.services.documents import DocumentRejected, DocumentTampered

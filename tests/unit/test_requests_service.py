@@ -4,12 +4,10 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from portal import clock
-from portal import lifecycle
+from portal import clock, lifecycle
 from portal.lifecycle import IllegalTransition
 from portal.models import AuditEvent, OutboxMessage, PrivacyRequest
-from portal.services import audit, references, requests, tokens
-from portal.services import transitions, verification
+from portal.services import audit, references, requests, tokens, transitions, verification
 from portal.services.requests import NewRequest
 from portal.services.transitions import StaleCase
 

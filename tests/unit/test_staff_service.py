@@ -7,8 +7,8 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
-from portal.models import AuditEvent, OutboxMessage, StaffInvitation, StaffUser
 from portal import clock
+from portal.models import AuditEvent, OutboxMessage, StaffInvitation, StaffUser
 from portal.services import staff
 from portal.services.staff import InvitationError, StaffError
 

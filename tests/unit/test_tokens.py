@@ -4,8 +4,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from portal.models import VerificationToken
 from portal import clock
+from portal.models import VerificationToken
 from portal.services import requests, tokens
 from portal.services.requests import NewRequest
 from portal.services.tokens import TokenError

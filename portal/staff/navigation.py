@@ -1,0 +1,25 @@
+"""The console's navigation: the links a staff member's role may use."""
+from flask import request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ..services.staff import ROLE_LABELS
+from . import bp
+from .access import ADMIN, ROLES, SUPPORT
+
+
+@bp.context_processor
+def _console():
+    return {"console_links": _console_links, "role_labels": ROLE_LABELS}
+
+
+def _console_links() -> list[dict]:
+    """The console navigation: the links this staff member's role may use."""
+    links = [("/staff/", _("Queue"), ROLES), ("/staff/requests/new", _("Phone or mail request"), (ADMIN, SUPPORT)),
+             ("/staff/metrics", _("Metrics and records"), (ADMIN,)), ("/staff/consent", _("Consent"), (ADMIN,)),
+             (url_for("staff.admin_staff"), _("Staff"), (ADMIN,)), (url_for("staff.account"), _("Account"), ROLES)]
+    if not current_user.is_authenticated:
+        return []
+    return [{"href": href, "label": label,
+             "current": request.path == href or (href != "/staff/" and request.path.startswith(href + "/"))}
+            for href, label, roles in links if current_user.role in roles]

@@ -1,0 +1,70 @@
+"""Reports for admins: the §7102 metrics, the §7101 records export, and consent statistics."""
+import json
+
+from flask import Response, abort, render_template, request, stream_with_context
+from flask_login import current_user
+
+from .. import clock, db
+from ..lifecycle import HOLD_REASONS, REQUEST_TYPES, STATUS_LABELS
+from ..services import audit, cases, metrics
+from ..services import consent as consent_service
+from . import bp
+from .access import ADMIN, role_required
+from .forms import RecordsForm
+
+
+def _labels():
+    return dict(status_labels=STATUS_LABELS, hold_reasons=HOLD_REASONS, types=REQUEST_TYPES, manners=cases.MANNERS)
+
+
+@bp.get("/metrics")
+@role_required(ADMIN)
+def metrics_page():
+    """§7102 metrics for a calendar year, as a page, CSV or JSON; and the §7101 records export form."""
+    year = request.args.get("year", type=int) or clock.today().year
+    if not 2020 <= year <= clock.today().year:
+        abort(404)
+    result = metrics.annual(db.session(), year=year)
+    fmt = request.args.get("format")
+    if fmt == "csv":
+        return _download(metrics.metrics_csv(result), f"privacy-metrics-{year}.csv", "text/csv; charset=utf-8")
+    if fmt == "json":
+        return _download(json.dumps(result.as_dict(), indent=2), f"privacy-metrics-{year}.json", "application/json")
+    return render_template("staff/metrics.html", result=result, year=year, this_year=clock.today().year,
+                           records_form=RecordsForm(), bases=cases.outcome_bases(), **_labels())
+
+
+@bp.get("/records.csv")
+@role_required(ADMIN)
+def records_export():
+    """§7101 records for a date range, as CSV."""
+    form = RecordsForm(request.args)
+    span = form.dates() if form.validate() else None
+    if span is None:
+        result = metrics.annual(db.session(), year=clock.today().year)
+        return render_template("staff/metrics.html", result=result, year=result.year, this_year=result.year,
+                               records_form=form, bases=cases.outcome_bases(), **_labels()), 422
+    body = metrics.records_csv(db.session(), start=span[0], end=span[1])
+    return _download(body, f"privacy-records-{span[0]}-{span[1]}.csv", "text/csv; charset=utf-8")
+
+
+def _download(body, filename: str, mimetype: str) -> Response:
+    return Response(body, mimetype=mimetype, headers={
+        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
+
+
+@bp.get("/consent")
+@role_required(ADMIN)
+def consent_stats():
+    """Consent by policy version and category: each visitor's latest choice counts once."""
+    return render_template("consent/staff_stats.html", stats=consent_service.statistics(db.session()),
+                           categories=[c for c in consent_service.categories() if not c.required])
+
+
+@bp.get("/consent/export.csv")
+@role_required(ADMIN)
+def consent_export():
+    """Every consent record as CSV, streamed; the export is written to the audit log first."""
+    lines = consent_service.export_csv(db.session(), actor=audit.staff_actor(current_user))
+    return Response(stream_with_context(lines), mimetype="text/csv", headers={
+        "Content-Disposition": 'attachment; filename="consent-records.csv"', "Cache-Control": "no-store"})
