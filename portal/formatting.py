@@ -3,7 +3,8 @@ from datetime import date, datetime
 
 from flask_babel import format_date, format_time, get_locale
 
-from . import clock
+from . import clock, lifecycle
+from .services import agents, staff
 
 
 def local_date(value: datetime | date | None) -> str:
@@ -23,7 +24,28 @@ def local_datetime(value: datetime | None) -> str:
     return f"{format_date(local.date(), 'medium')}, {format_time(local, 'short', rebase=False)} {local.tzname()}"
 
 
+def _label(table: dict, value):
+    """The label of a code, or the code itself when the table does not know it."""
+    return table.get(value, value) if value else ""
+
+
+LABEL_FILTERS = {
+    "status_label": lambda code: _label(lifecycle.STATUS_LABELS, code),
+    "hold_reason_label": lambda code: _label(lifecycle.HOLD_REASONS, code),
+    "request_type_label": lambda code: lifecycle.REQUEST_TYPES[code].label if code in lifecycle.REQUEST_TYPES else code,
+    "manner_label": lambda code: _label(lifecycle.MANNERS, code),
+    "inquiry_kind_label": lambda code: _label(lifecycle.INQUIRY_KINDS, code),
+    "inquiry_status_label": lambda code: _label(lifecycle.INQUIRY_STATUS_LABELS, code),
+    "agent_kind_label": lambda code: _label(agents.AGENT_KINDS, code),
+    "authorization_kind_label": lambda code: _label(agents.AUTHORIZATION_KINDS, code),
+    "consumer_state_label": lambda code: _label(agents.CONSUMER_STATES, code),
+    "role_label": lambda code: _label(staff.ROLE_LABELS, code),
+}
+
+
 def register(app):
     app.add_template_filter(local_date)
     app.add_template_filter(local_datetime)
+    for name, label in LABEL_FILTERS.items():
+        app.add_template_filter(label, name)
     app.jinja_env.globals["get_locale"] = get_locale

@@ -80,6 +80,10 @@ HOLD_REASONS = {
     "fraud_suspected": _l("Held for a security review"),
 }
 
+# How a request reached the business (§7101 records the manner of every request).
+MANNERS = {"web": _l("Web form"), "phone": _l("Phone"), "mail": _l("Mail"), "email": _l("Email")}
+INTAKE_MANNERS = ("phone", "mail")
+
 ACKNOWLEDGEMENT_BUSINESS_DAYS = 10
 MAX_EXTENSION_DAYS = 45
 

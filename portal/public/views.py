@@ -10,12 +10,9 @@ from ..errors import render_error
 from ..extensions import configured_limit, limiter
 from ..forms import EmptyForm, RequestForm
 from ..lifecycle import (
-    HOLD_REASONS,
     INQUIRY_KINDS,
-    INQUIRY_STATUS_LABELS,
     OPEN,
     REQUEST_TYPES,
-    STATUS_LABELS,
     IllegalTransition,
 )
 from ..models import Inquiry, PrivacyRequest
@@ -214,9 +211,9 @@ def request_detail(reference):
 
 def _render_detail(req, withdraw_form, status=200, answer_form=None):
     return render_template("public/request_detail.html", req=req, type_label=REQUEST_TYPES[req.request_type].label,
-                           timeline=request_service.timeline(db.session(), req), status_labels=STATUS_LABELS,
+                           timeline=request_service.timeline(db.session(), req),
                            open_statuses=OPEN,
-                           hold_reasons=HOLD_REASONS, withdraw_form=withdraw_form,
+                           withdraw_form=withdraw_form,
                            can_withdraw=request_service.can_withdraw(req),
                            answer_form=answer_form or AnswerForm(formdata=None), can_answer=cases.can_answer(req),
                            files=response_files.files_for(db.session(), req), now=clock.now(),
@@ -267,8 +264,7 @@ def inquiry_sent():
 
 
 def _render_inquiry(inquiry, form, status=200):
-    return render_template("public/inquiry_detail.html", inquiry=inquiry, kind_label=INQUIRY_KINDS[inquiry.kind],
-                           status_labels=INQUIRY_STATUS_LABELS, form=form,
+    return render_template("public/inquiry_detail.html", inquiry=inquiry, form=form,
                            messages=inquiry_service.messages(db.session(), inquiry),
                            linked=inquiry_service.linked_request(db.session(), inquiry)), status
 

@@ -61,8 +61,6 @@ DEADLINE_BANDS = {
     "due_soon": _l("Due soon"),
     "later": _l("Due later"),
 }
-MANNERS = {"web": _l("Web form"), "phone": _l("Phone"), "mail": _l("Mail"), "email": _l("Email")}
-INTAKE_MANNERS = ("phone", "mail")
 
 
 def due_soon_days() -> int:
@@ -530,7 +528,7 @@ def queue(session: Session, *, filters: QueueFilters, on: date | None = None, pa
         where.append(PrivacyRequest.request_type == f.request_type)
     if f.hold_reason in lifecycle.HOLD_REASONS:
         where.append(PrivacyRequest.hold_reason == f.hold_reason)
-    if f.manner in MANNERS:
+    if f.manner in lifecycle.MANNERS:
         where.append(PrivacyRequest.manner == f.manner)
     soon = on + timedelta(days=due_soon_days())
     if f.band == "overdue":
@@ -541,8 +539,9 @@ def queue(session: Session, *, filters: QueueFilters, on: date | None = None, pa
         where.append(DUE_ORDER > soon)
     if f.q.strip():
         where.append(_search(f.q))
-    counts = dict(session.execute(select(PrivacyRequest.status, func.count()).where(*[
+    found_counts = dict(session.execute(select(PrivacyRequest.status, func.count()).where(*[
         w for w in where if not _is_status_clause(w)]).group_by(PrivacyRequest.status)).all())
+    counts = {status: found_counts[status] for status in lifecycle.STATUS_LABELS if status in found_counts}
     cursor = _cursor(f.after) if f.after else None
     page_where = list(where)
     if cursor:

@@ -496,7 +496,6 @@ def send_daily_digests(session: Session, *, now: datetime | None = None) -> int:
             session.flush()  # another worker that got here first makes this fail: no second mail
             mail.queue(session, to=email, subject=subject, template="staff_digest", context=dict(
                 name=name, today=today, overdue=overdue, due_soon=due_soon, days=due_soon_days(),
-                types=lifecycle.REQUEST_TYPES, statuses=lifecycle.STATUS_LABELS,
                 console=current_app.config["BASE_URL"].rstrip("/") + "/staff/"))
             session.commit()
         except IntegrityError:

@@ -19,7 +19,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from .. import clock
+from .. import clock, lifecycle
 from ..forms import EmptyForm, RequestForm, plain_text, strip_filter
 from ..lifecycle import (
     HOLD_REASONS,
@@ -60,7 +60,7 @@ class QueueFilterForm(Form):
         SelectChoice("", _l("Any deadline")), *[SelectChoice(c, label) for c, label in cases.DEADLINE_BANDS.items()]],
         default="")
     manner = SelectField(_l("Received by"), validate_choice=False, choices=[
-        SelectChoice("", _l("Any manner")), *[SelectChoice(c, label) for c, label in cases.MANNERS.items()]], default="")
+        SelectChoice("", _l("Any manner")), *[SelectChoice(c, label) for c, label in lifecycle.MANNERS.items()]], default="")
     after = HiddenField()
 
     def filters(self) -> QueueFilters:
@@ -212,7 +212,7 @@ class IntakeForm(RequestForm):
     """A phone or mail request typed in by staff: the request form plus manner and date received."""
 
     manner = RadioField(_l("How the request was received"), validate_choice=False, choices=[
-        SelectChoice(c, cases.MANNERS[c]) for c in cases.INTAKE_MANNERS], validators=[
+        SelectChoice(c, lifecycle.MANNERS[c]) for c in lifecycle.INTAKE_MANNERS], validators=[
         DataRequired(message=_l("Choose how the request was received."))])
     received_on = StringField(_l("Date received"), filters=F, render_kw={"type": "date"},
                               description=_l("The day the call or letter came in, as YYYY-MM-DD. Deadlines count from it."),
@@ -230,7 +230,7 @@ class IntakeForm(RequestForm):
                 f.render_kw = {**f.render_kw, "autocomplete": "off"}
 
     def validate_manner(self, field):
-        if field.data not in cases.INTAKE_MANNERS:
+        if field.data not in lifecycle.INTAKE_MANNERS:
             raise ValidationError(_l("Choose phone or mail."))
 
     def validate_received_on(self, field):

@@ -4,15 +4,13 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from .. import clock, db
-from ..lifecycle import INQUIRY_KINDS, INQUIRY_STATUS_LABELS, IllegalTransition
+from ..lifecycle import IllegalTransition
 from ..services import audit, inquiries, references
 from ..services.transitions import StaleCase
 from ..web import send_document
 from . import bp
 from .access import CASE_WORKERS, ROLES, role_required
 from .forms import InquiryAnswerForm, InquiryCloseForm, InquiryFilterForm
-
-_LABELS = dict(kinds=INQUIRY_KINDS, inquiry_status_labels=INQUIRY_STATUS_LABELS)
 
 
 @bp.get("/inquiries")
@@ -23,7 +21,7 @@ def inquiry_list():
     rows = inquiries.listing(db.session(), status=form.status.data or "open_or_answered", kind=form.kind.data or "")
     today = clock.today()
     rows = [(item, inquiries.is_late(item, today)) for item in rows]
-    return render_template("staff/inquiries.html", form=form, rows=rows, **_LABELS)
+    return render_template("staff/inquiries.html", form=form, rows=rows)
 
 
 def _inquiry_or_404(reference: str):
@@ -41,7 +39,7 @@ def _render(inquiry, *, answer_form=None, status=200):
         "staff/inquiry.html", inquiry=inquiry, messages=inquiries.messages(s, inquiry),
         events=inquiries.events(s, inquiry), linked=inquiries.linked_request(s, inquiry), can_act=can_act,
         answer_form=answer_form or InquiryAnswerForm(prefix="answer", formdata=None, version=inquiry.version),
-        close_form=InquiryCloseForm(prefix="close", formdata=None, version=inquiry.version), **_LABELS), status
+        close_form=InquiryCloseForm(prefix="close", formdata=None, version=inquiry.version)), status
 
 
 @bp.get("/inquiries/<reference>")

@@ -3,14 +3,13 @@ from flask import request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ..services.staff import ROLE_LABELS
 from . import bp
 from .access import ADMIN, ROLES, SUPPORT
 
 
 @bp.context_processor
 def _console():
-    return {"console_links": _console_links, "role_labels": ROLE_LABELS}
+    return {"console_links": _console_links}
 
 
 def _console_links() -> list[dict]:

@@ -5,16 +5,11 @@ from flask import Response, abort, render_template, request, stream_with_context
 from flask_login import current_user
 
 from .. import clock, db
-from ..lifecycle import HOLD_REASONS, REQUEST_TYPES, STATUS_LABELS
 from ..services import audit, cases, metrics
 from ..services import consent as consent_service
 from . import bp
 from .access import ADMIN, role_required
 from .forms import RecordsForm
-
-
-def _labels():
-    return dict(status_labels=STATUS_LABELS, hold_reasons=HOLD_REASONS, types=REQUEST_TYPES, manners=cases.MANNERS)
 
 
 @bp.get("/metrics")
@@ -31,7 +26,7 @@ def metrics_page():
     if fmt == "json":
         return _download(json.dumps(result.as_dict(), indent=2), f"privacy-metrics-{year}.json", "application/json")
     return render_template("staff/metrics.html", result=result, year=year, this_year=clock.today().year,
-                           records_form=RecordsForm(), bases=cases.outcome_bases(), **_labels())
+                           records_form=RecordsForm(), bases=cases.outcome_bases())
 
 
 @bp.get("/records.csv")
@@ -43,7 +38,7 @@ def records_export():
     if span is None:
         result = metrics.annual(db.session(), year=clock.today().year)
         return render_template("staff/metrics.html", result=result, year=result.year, this_year=result.year,
-                               records_form=form, bases=cases.outcome_bases(), **_labels()), 422
+                               records_form=form, bases=cases.outcome_bases()), 422
     body = metrics.records_csv(db.session(), start=span[0], end=span[1])
     return _download(body, f"privacy-records-{span[0]}-{span[1]}.csv", "text/csv; charset=utf-8")
 

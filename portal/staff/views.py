@@ -7,7 +7,7 @@ from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
 from .. import db
-from ..lifecycle import HOLD_REASONS, MAX_EXTENSION_DAYS, REQUEST_TYPES, STATUS_LABELS, IllegalTransition
+from ..lifecycle import MAX_EXTENSION_DAYS, IllegalTransition
 from ..services import agents, audit, cases, inquiries, references
 from ..services import requests as request_service
 from ..services.transitions import StaleCase
@@ -37,13 +37,9 @@ def queue():
     form = QueueFilterForm(request.args)
     page = cases.queue(db.session(), filters=form.filters())
     if is_htmx():
-        return render_template("staff/_queue_rows.html", form=form, page=page, **_labels())
+        return render_template("staff/_queue_rows.html", form=form, page=page)
     return render_template("staff/queue.html", form=form, page=page, urgent=inquiries.open_urgent(db.session()),
-                           open_inquiries=inquiries.count_open(db.session()), **_labels())
-
-
-def _labels():
-    return dict(status_labels=STATUS_LABELS, hold_reasons=HOLD_REASONS, types=REQUEST_TYPES, manners=cases.MANNERS)
+                           open_inquiries=inquiries.count_open(db.session()))
 
 
 def _case_or_404(reference: str):
@@ -110,13 +106,8 @@ def _render_case(req, *, submitted=None, note_form=None, status=200):
         note_form=note_form or NoteForm(prefix="note", formdata=None), bases=cases.outcome_bases(),
         data_points=cases.DATA_POINTS, required_points=cases.required_data_points(req),
         can_act=current_user.role in CASE_WORKERS, max_extension=MAX_EXTENSION_DAYS,
-        from_inquiry=inquiries.linking_to(db.session(), req), **_agent_labels(req), **_labels()), status
-
-
-def _agent_labels(req):
-    return dict(agent_kinds=agents.AGENT_KINDS, authorization_kinds=agents.AUTHORIZATION_KINDS,
-                consumer_states=agents.CONSUMER_STATES, checklist_items=agents.REVIEW_CHECKLIST,
-                next_status=agents.next_status(req))
+        from_inquiry=inquiries.linking_to(db.session(), req), checklist_items=agents.REVIEW_CHECKLIST,
+        next_status=agents.next_status(req)), status
 
 
 @bp.get("/requests/<reference>")
