@@ -3,8 +3,10 @@ import re
 import unicodedata
 from urllib.parse import quote
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, g, render_template, request
+from flask_babel import lazy_gettext as _l
 
+from .forms import EmptyForm
 from .models import Document
 from .services.documents import CSV, INLINE_TYPES, JSON
 
@@ -47,3 +49,50 @@ def send_document(document: Document, data: bytes, *, inline: bool = False) -> R
         else "default-src 'none'; sandbox")
     response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
     return response
+
+
+# The one page for an emailed link that cannot be used (invalid, expired or used): what happened,
+# and the next step, for each kind of link.
+LINK_PROBLEMS = {
+    "verify": {
+        "expired": _l("Confirmation links work for a limited time. We can send a new one to the same email address."),
+        "used": _l("Each link works once. If you confirmed your request, it is with our privacy team: you can "
+                   "check it from the status page."),
+        "invalid": _l("The link may have been cut short by your email program. Try copying the whole link from the "
+                      "email, or make the request again."),
+    },
+    "status": dict.fromkeys(("expired", "used", "invalid"), _l(
+        "Status links work once and for a short time, to keep your request private. Ask for a new one: it takes "
+        "a moment.")),
+    "agent_confirm": {
+        "expired": _l("The link to confirm or reject an agent works for a limited time. Contact us and we will help."),
+        "used": _l("We already have your answer about this agent, or the request is closed."),
+        "invalid": _l("The link may have been cut short by your email program. Try copying the whole link from the "
+                      "email."),
+    },
+    "invitation": {
+        "expired": _l("Invitations work for a limited time. Ask an admin to send you a new one."),
+        "used": _l("Each invitation works once. If you set your password, sign in with it."),
+        "invalid": _l("The link may have been cut short by your email program, or replaced by a newer invitation. "
+                      "Copy the whole link from the newest email, or ask an admin for a new one."),
+    },
+}
+LINK_NEXT_STEPS = {
+    ("verify", "used"): ("public.status", _l("Check a request")),
+    ("verify", "invalid"): ("public.new_request", _l("Make a request")),
+    ("status", "expired"): ("public.status", _l("Email me a new link")),
+    ("status", "used"): ("public.status", _l("Email me a new link")),
+    ("status", "invalid"): ("public.status", _l("Email me a new link")),
+    ("invitation", "used"): ("staff.login", _l("Staff sign-in")),
+}
+
+
+def link_problem(kind: str, reason: str, *, token: str | None = None):
+    """The page for a link of `kind` that cannot be used: 404 for an invalid one, 410 once expired or used."""
+    reason = reason if reason in ("expired", "used") else "invalid"
+    return render_template(
+        "link_problem.html", kind=kind, reason=reason, explanation=LINK_PROBLEMS[kind][reason],
+        next_step=LINK_NEXT_STEPS.get((kind, reason)), layout="staff/base.html" if kind == "invitation" else "base.html",
+        # An expired confirmation link can be replaced from the page itself.
+        resend_token=token if (kind, reason) == ("verify", "expired") else None,
+        form=EmptyForm()), 404 if reason == "invalid" else 410

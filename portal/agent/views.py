@@ -9,6 +9,7 @@ from ..lifecycle import REQUEST_TYPES
 from ..services import agents as agent_service
 from ..services.documents import DocumentRejected
 from ..services.tokens import TokenError
+from ..web import link_problem
 from .forms import AgentRequestForm, ConsumerDecisionForm
 
 bp = Blueprint("agent", __name__, url_prefix="/agent")
@@ -50,7 +51,7 @@ def confirm(token):
     try:
         req, auth = agent_service.request_for_confirmation(db.session(), token=token)
     except TokenError as exc:
-        return _token_problem(exc)
+        return link_problem("agent_confirm", exc.reason)
     return render_template("agent/confirm.html", req=req, auth=auth, form=ConsumerDecisionForm(), token=token,
                            type_label=REQUEST_TYPES[req.request_type].label,
                            authorization_label=agent_service.AUTHORIZATION_KINDS[auth.authorization_kind])
@@ -67,10 +68,6 @@ def confirm_decision(token):
         req = agent_service.record_consumer_decision(db.session(), token=token,
                                                      confirmed=form.decision.data == "confirm")
     except TokenError as exc:
-        return _token_problem(exc)
+        return link_problem("agent_confirm", exc.reason)
     return render_template("agent/decided.html", confirmed=form.decision.data == "confirm", req=req)
 
-
-def _token_problem(exc: TokenError):
-    code = 404 if exc.reason == "invalid" else 410
-    return render_template("agent/confirm_problem.html", reason=exc.reason), code

@@ -23,7 +23,7 @@ from ..services import requests as request_service
 from ..services import status as status_service
 from ..services.tokens import TokenError
 from ..urls import external_url
-from ..web import send_document
+from ..web import link_problem, send_document
 from .forms import AnswerForm, FollowUpForm, InquiryForm, StatusForm, WithdrawForm
 
 bp = Blueprint("public", __name__)
@@ -91,7 +91,7 @@ def verify(token):
     try:
         req = verification.request_for_token(db.session(), token=token, purpose="verify")
     except TokenError as exc:
-        return _token_problem(exc, token)
+        return link_problem("verify", exc.reason, token=token)
     return render_template("public/verify.html", req=req, form=EmptyForm(), token=token,
                            type_label=REQUEST_TYPES[req.request_type].label)
 
@@ -105,7 +105,7 @@ def verify_confirm(token):
     try:
         req = verification.confirm_email(db.session(), token=token)
     except TokenError as exc:
-        return _token_problem(exc, token)
+        return link_problem("verify", exc.reason, token=token)
     _grant_status_access(req.reference)
     flash(_("Thank you: your email is confirmed and your request %(reference)s is with our privacy team.",
             reference=req.reference))
@@ -120,11 +120,6 @@ def verify_resend(token):
         return render_error(400)
     verification.resend_link(db.session(), token=token)
     return render_template("public/resent.html")
-
-
-def _token_problem(exc: TokenError, token: str):
-    code = 404 if exc.reason == "invalid" else 410
-    return render_template("public/token_problem.html", reason=exc.reason, token=token, form=EmptyForm()), code
 
 
 @bp.route("/status", methods=["GET", "POST"])
@@ -152,7 +147,7 @@ def status_token(token):
     try:
         status_service.check(db.session(), token=token)
     except TokenError as exc:
-        return render_template("public/status_link_problem.html", reason=exc.reason), 404 if exc.reason == "invalid" else 410
+        return link_problem("status", exc.reason)
     return render_template("public/status_open.html", form=EmptyForm(), token=token)
 
 
@@ -165,7 +160,7 @@ def status_open(token):
     try:
         reference = status_service.open_session(db.session(), token=token)
     except TokenError as exc:
-        return render_template("public/status_link_problem.html", reason=exc.reason), 404 if exc.reason == "invalid" else 410
+        return link_problem("status", exc.reason)
     _grant_status_access(reference)
     return redirect(url_for(".request_detail", reference=reference), 303)
 

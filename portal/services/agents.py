@@ -190,6 +190,8 @@ CONSUMER_STATES = {
     "not_asked": _l("Not asked: no email address was given for the consumer"),
     "not_applicable": _l("Not applicable: a power of attorney needs no confirmation (§7063(b))"),
 }
+# The case actions of the review, offered instead of verifying identity while it is pending.
+REVIEW_ACTIONS = ("accept_agent", "reject_agent", "ask_agent")
 AGENT_REVIEW_REJECTED_CODE = "agent_authorization_rejected"
 AGENT_REVIEW_CITATION = "Cal. Code Regs., tit. 11, § 7063(a)"
 OPT_OUT_CITATION = "Cal. Code Regs., tit. 11, § 7026(j)"

@@ -98,7 +98,7 @@ def available_actions(req: PrivacyRequest, *, on: date | None = None) -> list[st
     # An agent's authorization is accepted or rejected through its review, never bypassed.
     reviewing = agents.review_pending(req)
     if agents.in_review(req):
-        actions += ["accept_agent", "reject_agent", "ask_agent"]
+        actions += list(agents.REVIEW_ACTIONS)
     elif req.status in (VERIFYING, ON_HOLD) and IN_PROGRESS in nxt and not reviewing:
         actions.append("verify")
     if req.status == VERIFYING and ON_HOLD in nxt:

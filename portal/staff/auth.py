@@ -12,6 +12,7 @@ from ..extensions import configured_limit, limiter
 from ..forms import EmptyForm
 from ..services import staff as staff_service
 from ..services.staff import InvitationError, StaffError
+from ..web import link_problem
 from . import bp
 from .access import start_session_clock
 from .auth_forms import ChangePasswordForm, LoginForm, SetPasswordForm, TotpConfirmForm
@@ -150,13 +151,13 @@ def accept_invite(token):
     try:
         _row, user = staff_service.check_invitation(db.session(), token=token)
     except InvitationError as exc:
-        return _invite_problem(exc)
+        return link_problem("invitation", exc.reason)
     form = SetPasswordForm(account_email=user.email)
     if form.validate_on_submit():
         try:
             staff_service.accept_invitation(db.session(), token=token, password=form.password.data)
         except InvitationError as exc:
-            return _invite_problem(exc)
+            return link_problem("invitation", exc.reason)
         except StaffError as exc:
             form.password.errors.append(str(exc))
         else:
@@ -165,6 +166,3 @@ def accept_invite(token):
     return render_template("staff/accept_invite.html", form=form, user=user, token=token), \
         422 if request.method == "POST" else 200
 
-
-def _invite_problem(exc: InvitationError):
-    return render_template("staff/invite_problem.html", reason=exc.reason), 404 if exc.reason == "invalid" else 410

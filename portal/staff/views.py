@@ -106,7 +106,7 @@ def _render_case(req, *, submitted=None, note_form=None, status=200):
         note_form=note_form or NoteForm(prefix="note", formdata=None), bases=cases.outcome_bases(),
         data_points=cases.DATA_POINTS, required_points=cases.required_data_points(req),
         can_act=current_user.role in CASE_WORKERS, max_extension=MAX_EXTENSION_DAYS,
-        from_inquiry=inquiries.linking_to(db.session(), req), checklist_items=agents.REVIEW_CHECKLIST,
+        from_inquiry=inquiries.linking_to(db.session(), req), checklist_items=agents.REVIEW_CHECKLIST, agent_actions=agents.REVIEW_ACTIONS,
         next_status=agents.next_status(req)), status
 
 
