@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from portal import create_app
 from portal import db as portal_db
 
-from .support import STAFF_PASSWORD, Mailbox, SMTPSink, post_form
+from .support import Mailbox, SMTPSink, make_staff, sign_in
 
 PG_URL = os.environ.get("PORTAL_TEST_DATABASE_URL")
 _counter = itertools.count()
@@ -94,13 +94,16 @@ def app_config(database_url, tmp_path):
         "DATABASE_URL": database_url,
         "BASE_URL": "http://portal.test",
         "MAIL_BACKGROUND_DELIVERY": False,
+        "STATUS_RESPONSE_SECONDS": 0,  # the padding of status answers: on only where a test measures it
         # Real argon2id, with light parameters so that sign-ins do not dominate the suite's time.
         "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_KIB": 8192, "ARGON2_PARALLELISM": 1,
     }
 
 
 @pytest.fixture
-def app(app_config):
+def app(app_config, request):
+    if "smtp_server" in request.fixturenames:
+        request.getfixturevalue("smtp_server")  # the app sends through it: configure that first
     app = create_app(app_config)
     yield app
     app.extensions["mail_delivery"].stop()
@@ -130,8 +133,10 @@ def mailbox(app):
 
 
 @pytest.fixture
-def smtp_server():
+def smtp_server(app_config):
+    """A real SMTP server on loopback (aiosmtpd), running, and the app configured to send through it."""
     server = SMTPSink()
+    app_config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=server.port)
     server.start()
     yield server
     server.stop()
@@ -139,15 +144,10 @@ def smtp_server():
 
 @pytest.fixture
 def staff_login(app):
-    """staff_login(client, role="support", email=None) -> StaffUser: creates a staff member whose
-    password is support.STAFF_PASSWORD and signs them in through the real login form."""
-    from portal.services import staff as staff_service
-
+    """staff_login(client, role="support", email=None) -> StaffUser: a new staff member, signed in
+    through the real sign-in form (support.make_staff, then support.sign_in)."""
     def login(client, role="support", email=None):
-        email = email or f"{role}-{next(_counter)}@staff.example"
-        with app.app_context():
-            user = staff_service.create(portal_db.session(), email=email, role=role, password=STAFF_PASSWORD)
-        resp = post_form(client, "/staff/login", {"email": email, "password": STAFF_PASSWORD})
-        assert resp.status_code == 303, f"staff sign-in failed with {resp.status_code}"
+        user = make_staff(app, role, email or f"{role}-{next(_counter)}@staff.example")
+        sign_in(client, user)
         return user
     return login

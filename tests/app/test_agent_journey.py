@@ -58,12 +58,8 @@ def test_form_uses_the_contract_field_names(client):
     assert 'value="signed_permission"' in page and 'value="power_of_attorney"' in page
 
 
-def test_signed_permission_through_the_real_smtp_server(app_config, smtp_server):
-    app_config["SMTP_HOST"], app_config["SMTP_PORT"] = "127.0.0.1", smtp_server.port
-    from portal import create_app
+def test_signed_permission_through_the_real_smtp_server(smtp_server, app, client):
     from portal.services import mail as mail_service
-    app = create_app(app_config)
-    client = app.test_client()
 
     resp = submit(client)
     assert resp.status_code == 303 and resp.headers["Location"] == "/agent/requests/sent?type=delete"

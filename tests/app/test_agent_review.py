@@ -8,14 +8,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from portal import create_app, db
+from portal import db
 from portal.models import AgentAuthorization, AuditEvent, CaseOutcome, Document, PrivacyRequest, RequestMessage
 from portal.services import documents
 from portal.services.mail import deliver_for_app
 
 from .. import files
-from ..staffing import get_case, make_staff, post_action, sign_in
-from ..support import body, csrf_from, link_in, post_form
+from ..support import body, csrf_from, get_case, link_in, make_staff, post_action, post_form, sign_in
 from .test_agent_journey import AGENT, confirm_agent_email, submit
 
 AGENT_EMAIL, CONSUMER_EMAIL = AGENT["agent_email"], AGENT["consumer_email"]
@@ -53,15 +52,6 @@ class Inbox:
         return [m for m in self.smtp.received if m["To"] == address]
 
 
-@pytest.fixture
-def smtp_app(app_config, smtp_server):
-    app_config["SMTP_HOST"], app_config["SMTP_PORT"] = "127.0.0.1", smtp_server.port
-    app = create_app(app_config)
-    yield app
-    app.extensions["mail_delivery"].stop()
-    app.extensions["db_engine"].dispose()
-
-
 def _agent_case(client, inbox, **overrides):
     """An agent submits, confirms their email: the case waits for the review."""
     assert submit(client, **overrides).status_code == 303
@@ -83,9 +73,9 @@ def _consumer_confirms(client, inbox):
     ("power_of_attorney", "access", "verifying"),
     ("signed_permission", "opt_out", "in_progress"),  # §7026(j): no identity verification
 ])
-def test_full_agent_journey_through_smtp_ends_with_staff_accepting(smtp_app, smtp_server, kind, request_type,
+def test_full_agent_journey_through_smtp_ends_with_staff_accepting(smtp_server, app, kind, request_type,
                                                                    moves_to):
-    app, agent = smtp_app, smtp_app.test_client()
+    agent = app.test_client()
     inbox = Inbox(app, smtp_server)
     req = _agent_case(agent, inbox, authorization_kind=kind, request_type=request_type)
     if kind == "signed_permission":
@@ -116,11 +106,11 @@ def test_full_agent_journey_through_smtp_ends_with_staff_accepting(smtp_app, smt
     assert told["To"] == AGENT_EMAIL and inbox.to(CONSUMER_EMAIL)[-1:] != [told]
 
 
-def test_done_means_lien_firm_deletion_confirmed_reviewed_accepted_and_every_look_recorded(smtp_app, smtp_server):
+def test_done_means_lien_firm_deletion_confirmed_reviewed_accepted_and_every_look_recorded(smtp_server, app):
     """A lien-firm agent submits a deletion with a signed letter, the consumer confirms from the mail,
     support reviews the letter in the console and accepts it; the case moves on, the letter is
     encrypted at rest and every look at it is on record."""
-    app, agent = smtp_app, smtp_app.test_client()
+    agent = app.test_client()
     inbox = Inbox(app, smtp_server)
     letter = files.pdf(text=LETTER_TEXT)
     assert submit(agent, upload=(letter, "signed letter.pdf", "application/pdf")).status_code == 303

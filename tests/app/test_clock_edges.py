@@ -9,8 +9,7 @@ from portal import clock, db, lifecycle
 from portal.services import requests as request_service
 
 from ..moments import EDGE_MOMENTS
-from ..staffing import make_staff, new_case, sign_in
-from ..support import body, csrf_from, link_in, post_form, request_form
+from ..support import body, csrf_from, link_in, make_staff, new_case, post_form, request_form, sign_in
 
 
 def _long(day) -> str:

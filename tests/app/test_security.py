@@ -2,10 +2,13 @@
 import logging
 import os
 import stat
+import time
 
 import pytest
+from sqlalchemy import select
 
-from portal import create_app
+from portal import create_app, db
+from portal.models import PrivacyRequest
 
 from ..support import link_in, post_form, request_form
 
@@ -88,3 +91,19 @@ def test_healthz_reports_503_when_the_database_is_gone(app_config, tmp_path, pat
     app = create_app({**app_config, "DATABASE_URL": f"sqlite:///{tmp_path}/missing-dir/nope.db"})
     resp = app.test_client().get(path)
     assert resp.status_code == 503 and resp.get_json()["database"] is False
+
+
+def test_status_answers_take_the_same_padded_time_match_or_not(app_config, request):
+    """A status-link answer takes at least STATUS_RESPONSE_SECONDS whether or not the reference
+    and email matched, so its timing tells nothing (the rest of the suite runs without the padding)."""
+    app_config["STATUS_RESPONSE_SECONDS"] = 0.3
+    app, client = request.getfixturevalue("app"), request.getfixturevalue("client")
+    post_form(client, "/requests/new", request_form("opt_out"))
+    with app.app_context():
+        reference = db.session().execute(select(PrivacyRequest.reference)).scalar_one()
+    for pair in ({"reference": reference, "email": "ana.ruiz@example.org"},
+                 {"reference": "PR-0000-0000", "email": "nobody@example.org"}):
+        started = time.monotonic()
+        resp = post_form(client, "/status", pair)
+        assert resp.status_code == 303 and resp.headers["Location"] == "/status/sent"
+        assert time.monotonic() - started >= 0.3

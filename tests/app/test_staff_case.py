@@ -23,8 +23,18 @@ from portal.models import (
     ResponseFile,
 )
 
-from ..staffing import days_ago, get_case, make_staff, new_case, post_action, sign_in
-from ..support import body, csrf_from, link_in, post_form
+from ..support import (
+    body,
+    csrf_from,
+    days_ago,
+    get_case,
+    link_in,
+    make_staff,
+    new_case,
+    post_action,
+    post_form,
+    sign_in,
+)
 
 
 @pytest.fixture
@@ -570,26 +580,19 @@ def test_intake_of_a_duplicate_goes_to_the_open_case(app, as_support):
 
 # ---- mail through a real SMTP server -----------------------------------------------------------
 
-@pytest.fixture
-def smtp_client(app_config, smtp_server, request):
-    app_config["SMTP_HOST"] = "127.0.0.1"
-    app_config["SMTP_PORT"] = smtp_server.port
-    return request.getfixturevalue("client")
-
-
-def test_request_info_and_denial_mail_through_smtp(smtp_client, smtp_server, app):
+def test_request_info_and_denial_mail_through_smtp(smtp_server, app, client):
     from portal.services.mail import deliver_for_app
-    sign_in(smtp_client, make_staff(app, "support"))
+    sign_in(client, make_staff(app, "support"))
     req = new_case(app, "delete")
     deliver_for_app(app)
     start = len(smtp_server.wait_for(1))
-    post_action(smtp_client, req.reference, "request_info", {"message": "Which claim is this about?"})
+    post_action(client, req.reference, "request_info", {"message": "Which claim is this about?"})
     deliver_for_app(app)
     mail = smtp_server.wait_for(start + 1)[-1]
     assert mail["To"] == req.email and "We need more information" in mail["Subject"]
     assert "Which claim is this about?" in body(mail)
     assert "Which claim is this about?" in mail.get_body(preferencelist=("html",)).get_content()
-    post_action(smtp_client, req.reference, "deny", {"basis": "exempt_medical",
+    post_action(client, req.reference, "deny", {"basis": "exempt_medical",
                                                      "explanation": "The records are medical records under CMIA."})
     deliver_for_app(app)
     denial = smtp_server.wait_for(start + 2)[-1]

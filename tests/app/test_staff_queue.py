@@ -10,7 +10,7 @@ from portal.lifecycle import local_date
 from portal.services import requests as request_service
 from portal.services import transitions
 
-from ..staffing import make_staff, new_case, sign_in
+from ..support import make_staff, new_case, sign_in
 
 
 @pytest.fixture(autouse=True)

@@ -10,8 +10,7 @@ from portal import db
 from portal.models import PrivacyRequest
 
 from .. import files
-from ..staffing import make_staff
-from ..support import STAFF_PASSWORD, csrf_from, link_in
+from ..support import csrf_from, link_in, make_staff, sign_in_page
 from .axe import assert_no_axe_violations
 
 AGENT = {"agent_kind": "business", "agent_name": "Maria Lopez", "agent_email": "maria@lienpartners.example",
@@ -46,10 +45,7 @@ def agent_case(live_server):
 
 def _sign_in(page, live_server, role="support"):
     user = make_staff(live_server.app, role, email=f"{role}.review@billgenix.example")
-    page.goto(live_server.url + "/staff/login")
-    page.get_by_label("Email address").fill(user.email)
-    page.get_by_label("Password", exact=True).fill(STAFF_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_page(page, live_server.url, user.email)
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 

@@ -6,8 +6,7 @@ from datetime import datetime
 import pytest
 from playwright.sync_api import expect
 
-from ..staffing import make_staff
-from ..support import STAFF_PASSWORD, body, link_in
+from ..support import body, link_in, make_staff, sign_in_page
 from .axe import assert_no_axe_violations
 
 EMAIL = "rosa.diaz@example.org"
@@ -45,10 +44,7 @@ def test_dates_and_times_are_californian(page, live_server, sunday_evening):
 
     staff = make_staff(live_server.app, "support", email="support.evening@billgenix.example")
     console = page.context.browser.new_context().new_page()
-    console.goto(live_server.url + "/staff/login")
-    console.get_by_label("Email address").fill(staff.email)
-    console.get_by_label("Password", exact=True).fill(STAFF_PASSWORD)
-    console.get_by_role("button", name="Sign in").click()
+    sign_in_page(console, live_server.url, staff.email)
     console.goto(f"{live_server.url}/staff/requests/{reference}")
     received = console.locator("dl.summary").first.locator("dt:text-is('Received') + dd")
     expect(received).to_have_text(re.compile(r"^Nov 29, 2026, 9:0\d\u202fPM PST \(Web form\)$"))

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from portal import db
 from portal.services import staff as staff_service
 
-from ..support import STAFF_PASSWORD, link_in
+from ..support import STAFF_PASSWORD, link_in, sign_in_page
 from .axe import assert_no_axe_violations
 
 ADMIN = "admin@staff.example"
@@ -21,12 +21,7 @@ def _create(live_server, email=ADMIN, role="admin"):
 
 
 def _sign_in(page, live_server, email=ADMIN, otp=None):
-    page.goto(live_server.url + "/staff/login")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(STAFF_PASSWORD)
-    if otp:
-        page.get_by_label("Authentication code", exact=False).fill(otp)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_page(page, live_server.url, email, otp)
 
 
 def test_sign_in_enrol_totp_and_sign_out(page, live_server, csp_violations):

@@ -9,8 +9,7 @@ from playwright.sync_api import expect
 
 from portal import clock
 
-from ..staffing import make_staff, new_case
-from ..support import STAFF_PASSWORD, link_in
+from ..support import link_in, make_staff, new_case, sign_in_page
 from .axe import assert_no_axe_violations
 
 
@@ -18,10 +17,7 @@ def _sign_in(context, live_server, role="support"):
     """A staff member signs in through the real sign-in page, in this browser context."""
     user = make_staff(live_server.app, role, email=f"{role}.browser@billgenix.example")
     page = context.new_page()
-    page.goto(live_server.url + "/staff/login")
-    page.get_by_label("Email address").fill(user.email)
-    page.get_by_label("Password", exact=True).fill(STAFF_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_page(page, live_server.url, user.email)
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
     page.close()
     return user

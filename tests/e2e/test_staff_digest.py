@@ -20,15 +20,6 @@ MORNING = datetime(2026, 12, 8, 8, 0, tzinfo=PACIFIC).astimezone(timezone.utc)
 TODAY = date(2026, 12, 8)
 
 
-@pytest.fixture
-def smtp_app(app_config, smtp_server):
-    app_config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_server.port)
-    from portal import create_app
-    app = create_app(app_config)
-    yield app
-    app.extensions["db_engine"].dispose()
-
-
 def _case(session, email, *, due, status="in_progress", extended=None):
     outcome = request_service.submit(session, new=NewRequest(request_type="opt_out", first_name="Ana",
                                                              last_name="Ruiz", email=email))
@@ -40,8 +31,8 @@ def _case(session, email, *, due, status="in_progress", extended=None):
 
 
 @pytest.fixture
-def cases(smtp_app):
-    with smtp_app.app_context():
+def cases(app):
+    with app.app_context():
         s = db.session()
         refs = dict(
             overdue=_case(s, "a@example.org", due=TODAY - timedelta(days=2)),
@@ -56,7 +47,7 @@ def cases(smtp_app):
             user = staff_service.create(s, email=email, role=role, password=STAFF_PASSWORD)
         staff_service.deactivate(s, target=user, by=staff_service.find_by_email(s, "admin@staff.example"))
         # Requester mail from submission goes out first, so the digest count below is exact.
-        mail_service.deliver_for_app(smtp_app)
+        mail_service.deliver_for_app(app)
     return refs
 
 
@@ -71,10 +62,10 @@ def _digests(smtp_server):
     return [m for m in smtp_server.received if m["To"].endswith("@staff.example")]
 
 
-def test_digest_lists_due_and_overdue_cases_once_a_day(smtp_app, smtp_server, cases):
+def test_digest_lists_due_and_overdue_cases_once_a_day(smtp_server, app, cases):
     before = len(smtp_server.received)
-    assert _run(smtp_app, MORNING - timedelta(hours=2)) == 0  # 06:00: too early
-    assert _run(smtp_app, MORNING) == 2
+    assert _run(app, MORNING - timedelta(hours=2)) == 0  # 06:00: too early
+    assert _run(app, MORNING) == 2
     smtp_server.wait_for(before + 2)
     digests = _digests(smtp_server)
     assert sorted(m["To"] for m in digests) == ["admin@staff.example", "support@staff.example"]
@@ -92,39 +83,39 @@ def test_digest_lists_due_and_overdue_cases_once_a_day(smtp_app, smtp_server, ca
 
     # Later the same day, again and again (several workers, every minute): nothing more.
     for hours in (1, 5, 15):
-        assert _run(smtp_app, MORNING + timedelta(hours=hours)) == 0
+        assert _run(app, MORNING + timedelta(hours=hours)) == 0
     assert len(_digests(smtp_server)) == 2
     # The next California day: one more each.
-    assert _run(smtp_app, MORNING + timedelta(days=1)) == 2
+    assert _run(app, MORNING + timedelta(days=1)) == 2
     smtp_server.wait_for(before + 4)
     assert len(_digests(smtp_server)) == 4
-    with smtp_app.app_context():
+    with app.app_context():
         runs = db.session().execute(select(DigestRun.day)).scalars().all()
     assert sorted(runs) == [TODAY, TODAY, TODAY + timedelta(days=1), TODAY + timedelta(days=1)]
 
 
-def test_a_second_worker_cannot_send_the_same_digest(smtp_app, smtp_server, cases, monkeypatch):
+def test_a_second_worker_cannot_send_the_same_digest(smtp_server, app, cases, monkeypatch):
     """Two workers that both read 'not sent yet': the unique (staff_id, day) row stops the second."""
-    with smtp_app.app_context():
+    with app.app_context():
         stale = staff_service._digest_recipients(db.session(), TODAY)
         db.session().rollback()
     assert len(stale) == 2
-    assert _run(smtp_app, MORNING) == 2
+    assert _run(app, MORNING) == 2
     monkeypatch.setattr(staff_service, "_digest_recipients", lambda session, today: stale)
-    assert _run(smtp_app, MORNING + timedelta(minutes=1)) == 0
+    assert _run(app, MORNING + timedelta(minutes=1)) == 0
     assert sorted(m["To"] for m in _digests(smtp_server)) == ["admin@staff.example", "support@staff.example"]
 
 
-def test_no_mail_when_nothing_is_due(smtp_app, smtp_server):
-    with smtp_app.app_context():
+def test_no_mail_when_nothing_is_due(smtp_server, app):
+    with app.app_context():
         staff_service.create(db.session(), email="support@staff.example", role="support", password=STAFF_PASSWORD)
         _case(db.session(), "d@example.org", due=TODAY + timedelta(days=20))
-    assert _run(smtp_app, MORNING) == 0
+    assert _run(app, MORNING) == 0
 
 
-def test_the_worker_runs_the_digest(smtp_app, smtp_server, cases, time_machine):
+def test_the_worker_runs_the_digest(smtp_server, app, cases, time_machine):
     time_machine.move_to(MORNING, tick=False)
-    with smtp_app.app_context():
+    with app.app_context():
         for job in scheduled_jobs():
             job()
         runs = db.session().execute(select(DigestRun.day)).scalars().all()
