@@ -70,18 +70,7 @@ class LocalStorage:
 
     def put(self, name: str, data: bytes) -> None:
         """Write atomically: a reader sees the old blob or the new one, never half of either."""
-        path = self._path(name)
-        tmp = self.root / f".{name}.{secrets.token_hex(8)}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        write_atomic(self._path(name), data)
 
     def get(self, name: str) -> bytes:
         try:
