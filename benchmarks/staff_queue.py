@@ -18,7 +18,7 @@ from sqlalchemy import insert, text
 from portal import create_app, db, lifecycle
 from portal.models import PrivacyRequest
 from portal.services import cases, metrics
-from portal.services.requests import new_reference
+from portal.services.references import new as new_reference
 
 
 def seed(session, n: int) -> None:
