@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: run test setup setup-test worker browser messages
+.PHONY: run test setup setup-test worker browser checkers messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,12 @@ worker: setup
 browser:
 	@scripts/ensure-chromium.sh
 
+## Java and the npm packages (vnu-jar, lighthouse) pinned in package-lock.json, for the HTML checker.
+checkers:
+	@scripts/ensure-checkers.sh
+
 ## Every test on SQLite; then, when PORTAL_TEST_DATABASE_URL names a PostgreSQL server, again on it.
-test: setup-test browser
+test: setup-test browser checkers
 	env -u PORTAL_TEST_DATABASE_URL $(BIN)/python -m pytest -n 2 -p no:cacheprovider
 	@if [ -n "$$PORTAL_TEST_DATABASE_URL" ]; then \
 		echo "== the same suite on PostgreSQL ($$PORTAL_TEST_DATABASE_URL), browser tests aside =="; \

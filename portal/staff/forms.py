@@ -102,7 +102,9 @@ class ExtendForm(CaseActionForm):
 
 
 class DenyForm(CaseActionForm):
-    basis = SelectField(_l("Basis for the denial"), validate_choice=False, choices=_bases, validators=[
+    # The empty first choice makes staff pick a basis: HTML requires it on a required select.
+    basis = SelectField(_l("Basis for the denial"), validate_choice=False,
+                        choices=lambda: [SelectChoice("", _l("Choose a basis")), *_bases()], validators=[
         DataRequired(message=_l("Choose the basis."))])
     explanation = _text(_l("Explanation for the requester"), description=_l(
         "The requester receives this explanation by email and on their status page, with the basis and its citation. "
