@@ -132,8 +132,8 @@ def _point_to_duplicate(session: Session, req: PrivacyRequest, now: datetime) ->
         verification_mail(session, req, auth, now)
     else:
         mail.queue(session, to=req.email, template="agent_duplicate", request_id=req.id,
-                   subject=_("You already have an open request for %(name)s", name=f"{req.first_name} {req.last_name}"),
-                   context=_context(req, auth))
+                   subject=_l("You already have an open request for %(name)s", name=f"{req.first_name} {req.last_name}"),
+                   context=_context(req, auth), language=req.language)
     session.commit()
     log.info("duplicate agent submission pointed to request %s", req.reference)
 
@@ -141,9 +141,9 @@ def _point_to_duplicate(session: Session, req: PrivacyRequest, now: datetime) ->
 def verification_mail(session: Session, req: PrivacyRequest, auth: AgentAuthorization, now: datetime) -> None:
     hours = current_app.config["VERIFY_TOKEN_HOURS"]
     token = tokens.issue(session, purpose="verify", request_id=req.id, ttl=timedelta(hours=hours), now=now)
-    mail.queue(session, to=req.email, subject=_("Confirm the request you made for %(name)s",
+    mail.queue(session, to=req.email, subject=_l("Confirm the request you made for %(name)s",
                                                 name=f"{req.first_name} {req.last_name}"),
-               template="agent_verify", request_id=req.id,
+               template="agent_verify", request_id=req.id, language=req.language,
                context=_context(req, auth, link=external_url("public.verify", token=token.value), hours=hours))
 
 
@@ -155,7 +155,7 @@ def _context(req: PrivacyRequest, auth: AgentAuthorization, **extra) -> dict:
 def acknowledgement_spec(req: PrivacyRequest, auth: AgentAuthorization) -> MailSpec:
     """The acknowledgement an agent receives once their email is confirmed."""
     waits_for_consumer = auth.authorization_kind == "signed_permission" and auth.consumer_email
-    return MailSpec("agent_acknowledgement", _("We received your request: %(reference)s", reference=req.reference),
+    return MailSpec("agent_acknowledgement", _l("We received your request: %(reference)s", reference=req.reference),
                     {"auth": auth, "waits_for_consumer": waits_for_consumer})
 
 
@@ -168,8 +168,8 @@ def email_confirmed(session: Session, *, req: PrivacyRequest, auth: AgentAuthori
         return  # a power of attorney, or no reachable consumer: staff review the document alone
     days = current_app.config["AGENT_CONFIRM_DAYS"]
     token = tokens.issue(session, purpose="agent_confirm", request_id=req.id, ttl=timedelta(days=days), now=now)
-    mail.queue(session, to=auth.consumer_email, template="agent_confirm", request_id=req.id,
-               subject=_("Did you ask %(agent)s to make a privacy request for you?", agent=agent_label(auth)),
+    mail.queue(session, to=auth.consumer_email, template="agent_confirm", request_id=req.id, language=req.language,
+               subject=_l("Did you ask %(agent)s to make a privacy request for you?", agent=agent_label(auth)),
                context=_context(req, auth, link=external_url("agent.confirm", token=token.value), days=days,
                                 agent_label=agent_label(auth)))
     audit.record(session, action="agent_confirmation_requested", actor="system", request_id=req.id)
@@ -210,7 +210,7 @@ def record_consumer_decision(session: Session, *, token: str, confirmed: bool) -
         req.outcome_code, req.outcome_citation = CONSUMER_REJECTION_CODE, CONSUMER_REJECTION_CITATION
         req.response_message = _("The consumer told us they did not authorize this request.")
         transition(session, req, DENIED, actor="consumer", action="agent_rejected_by_consumer", now=now,
-                   mail_spec=MailSpec("agent_rejected", _("Request %(reference)s closed: not confirmed by the consumer",
+                   mail_spec=MailSpec("agent_rejected", _l("Request %(reference)s closed: not confirmed by the consumer",
                                                           reference=req.reference), {"auth": auth}))
     session.commit()
     log.info("agent request %s %s by the consumer", req.reference, auth.consumer_decision)
@@ -306,7 +306,7 @@ def accept_authorization(session: Session, *, req: PrivacyRequest, staff: StaffU
     transition(session, req, to_status, actor=staff_actor, action="agent_authorization_accepted",
                detail=f"checklist: {', '.join(ticked)}; consumer: {consumer_state(auth)}",
                expected_version=expected_version, now=now,
-               mail_spec=MailSpec("agent_accepted", _("Your authorization for request %(reference)s was accepted",
+               mail_spec=MailSpec("agent_accepted", _l("Your authorization for request %(reference)s was accepted",
                                                       reference=req.reference),
                                   {"auth": auth, "verifying": to_status == VERIFYING}))
     session.commit()
@@ -322,7 +322,7 @@ def ask_agent(session: Session, *, req: PrivacyRequest, staff: StaffUser, messag
         raise IllegalTransition("the request for documents needs a message")
     transition(session, req, ON_HOLD, actor=f"staff:{staff.id}", action="agent_documents_requested",
                hold_reason="information_requested", expected_version=expected_version,
-               mail_spec=MailSpec("information_requested", _("We need more information for request %(reference)s",
+               mail_spec=MailSpec("information_requested", _l("We need more information for request %(reference)s",
                                                               reference=req.reference), {"message": message}))
     session.add(RequestMessage(request_id=req.id, direction="to_requester", author=f"staff:{staff.id}", body=message))
     session.commit()
@@ -343,7 +343,7 @@ def reject_authorization(session: Session, *, req: PrivacyRequest, staff: StaffU
     transition(session, req, DENIED, actor=staff_actor, action="agent_authorization_rejected",
                expected_version=expected_version, now=now,
                mail_spec=MailSpec("agent_review_rejected",
-                                  _("Request %(reference)s closed: authorization not accepted", reference=req.reference),
+                                  _l("Request %(reference)s closed: authorization not accepted", reference=req.reference),
                                   {"auth": auth, "reason": reason}))
     session.add(CaseOutcome(request_id=req.id, outcome=DENIED, basis_code=AGENT_REVIEW_REJECTED_CODE,
                             explanation=reason, staff_id=staff.id))

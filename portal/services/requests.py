@@ -5,6 +5,7 @@ from datetime import date, datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -47,7 +48,7 @@ class NewRequest:
 @dataclass(frozen=True)
 class MailSpec:
     template: str
-    subject: str
+    subject: str  # lazy_gettext: translated when the mail is rendered, in the request's language
     context: dict
 
 
@@ -126,13 +127,13 @@ def mail_requester(session: Session, req: PrivacyRequest, spec: MailSpec) -> Non
     context = dict(spec.context, req=req, type_label=REQUEST_TYPES[req.request_type].label,
                    status_url=external_url("public.status"), recipient_name=recipient_name(session, req))
     mail.queue(session, to=req.email, subject=spec.subject, template=spec.template, context=context,
-               request_id=req.id)
+               request_id=req.id, language=req.language)
 
 
 def _verification_mail(session: Session, req: PrivacyRequest, now: datetime) -> None:
     hours = current_app.config["VERIFY_TOKEN_HOURS"]
     token = tokens.issue(session, purpose="verify", request_id=req.id, ttl=timedelta(hours=hours), now=now)
-    mail_requester(session, req, MailSpec("verify", _("Confirm your privacy request"),
+    mail_requester(session, req, MailSpec("verify", _l("Confirm your privacy request"),
                                  {"link": external_url("public.verify", token=token.value), "hours": hours}))
 
 
@@ -148,7 +149,7 @@ def submit(session: Session, *, new: NewRequest, manner: str = "web", received_a
         if duplicate.status == AWAITING_EMAIL:
             _verification_mail(session, duplicate, now)
         else:
-            mail_requester(session, duplicate, MailSpec("duplicate", _("You already have an open privacy request"), {}))
+            mail_requester(session, duplicate, MailSpec("duplicate", _l("You already have an open privacy request"), {}))
         session.commit()
         log.info("duplicate submission pointed to request %s", duplicate.reference)
         return SubmitOutcome(duplicate, True)
@@ -178,7 +179,7 @@ def submit(session: Session, *, new: NewRequest, manner: str = "web", received_a
     else:
         # §7060(b): an opt-out or limit request takes effect now, with no verification gate.
         req.effective_at = req.acknowledged_at = now
-        mail_requester(session, req, MailSpec("receipt", _("We received your request: %(reference)s",
+        mail_requester(session, req, MailSpec("receipt", _l("We received your request: %(reference)s",
                                                   reference=req.reference), {}))
     session.commit()
     log.info("request %s submitted (%s, %s)", req.reference, req.request_type, manner)
@@ -222,7 +223,7 @@ def confirm_email(session: Session, *, token: str) -> PrivacyRequest:
     from . import agents  # agents builds on this module
     agent = agents.for_request(session, req)
     spec = agents.acknowledgement_spec(req, agent) if agent else MailSpec(
-        "acknowledgement", _("We received your request: %(reference)s", reference=req.reference), {})
+        "acknowledgement", _l("We received your request: %(reference)s", reference=req.reference), {})
     transition(session, req, VERIFYING, actor="agent" if agent else "requester", action="email_confirmed", now=now,
                mail_spec=spec)
     if agent:
@@ -259,7 +260,7 @@ def can_withdraw(req: PrivacyRequest) -> bool:
 def withdraw(session: Session, *, req: PrivacyRequest, actor: str = "requester") -> None:
     """The requester takes the request back."""
     transition(session, req, WITHDRAWN, actor=actor, action="withdrawn",
-               mail_spec=MailSpec("withdrawn", _("Request %(reference)s withdrawn", reference=req.reference), {}))
+               mail_spec=MailSpec("withdrawn", _l("Request %(reference)s withdrawn", reference=req.reference), {}))
     session.commit()
 
 
@@ -280,7 +281,7 @@ def extend(session: Session, *, req: PrivacyRequest, days: int, reason: str, act
     session.add(req)
     audit.record(session, action="extended", actor=actor, request_id=req.id,
                  detail=f"{days} days, due {req.extended_due.isoformat()}")
-    mail_requester(session, req, MailSpec("extension", _("More time needed for request %(reference)s",
+    mail_requester(session, req, MailSpec("extension", _l("More time needed for request %(reference)s",
                                                 reference=req.reference), {"reason": req.extension_reason}))
     session.commit()
 
@@ -293,7 +294,7 @@ def expire_unconfirmed(session: Session, *, now: datetime | None = None) -> int:
         PrivacyRequest.status == AWAITING_EMAIL, PrivacyRequest.received_at < cutoff)).scalars().all()
     for req in stale:
         transition(session, req, EXPIRED, actor="system", action="expired", now=now,
-                   mail_spec=MailSpec("expired", _("Request %(reference)s closed", reference=req.reference), {}))
+                   mail_spec=MailSpec("expired", _l("Request %(reference)s closed", reference=req.reference), {}))
     session.commit()
     return len(stale)
 
