@@ -40,7 +40,7 @@ def remember_choice(response):
     if chosen and response.mimetype == "text/html" and request.cookies.get(cfg["LANGUAGE_COOKIE_NAME"]) != chosen:
         response.set_cookie(cfg["LANGUAGE_COOKIE_NAME"], chosen, max_age=timedelta(days=cfg["LANGUAGE_COOKIE_DAYS"]),
                             secure=cfg["SESSION_COOKIE_SECURE"], httponly=True, samesite="Lax")
-    if response.mimetype in ("text/html", "application/json"):
+    if response.mimetype == "text/html":
         response.vary.add("Accept-Language")
         response.vary.add("Cookie")
     return response
