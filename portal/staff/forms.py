@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
 from wtforms import BooleanField, Form, HiddenField, IntegerField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..forms import EmptyForm, plain_text, strip_filter
@@ -201,6 +201,10 @@ class IntakeForm(RequestForm):
     manner = RadioField(_l("How the request was received"), validate_choice=False, choices=[
         SelectChoice(c, cases.MANNERS[c]) for c in cases.INTAKE_MANNERS], validators=[
         DataRequired(message=_l("Choose how the request was received."))])
+    # The language the requester used: every mail about the request goes out in it.
+    language = RadioField(_l("Language of the requester's mail"), default="en", validate_choice=False, choices=[
+        SelectChoice("en", "English"), SelectChoice("es", "Español")], validators=[
+        AnyOf(("en", "es"), message=_l("Choose English or Spanish."))])
     received_on = StringField(_l("Date received"), filters=F, render_kw={"type": "date"},
                               description=_l("The day the call or letter came in, as YYYY-MM-DD. Deadlines count from it."),
                               validators=[DataRequired(message=_l("Enter the date the request was received."))])

@@ -177,3 +177,15 @@ def test_form_errors_are_in_spanish(client):
     html = resp.get_data(as_text=True)
     assert resp.status_code == 422 and "Por favor, corrija lo siguiente" in html
     assert "Escriba una dirección de correo electrónico como nombre@ejemplo.com." in html
+
+
+def test_a_phone_request_taken_in_spanish_is_mailed_in_spanish(app, mailbox):
+    staff = app.test_client()
+    sign_in(staff, make_staff(app, "support"))
+    data = {"manner": "phone", "language": "es", "received_on": clock.today().isoformat(), "request_type": "delete",
+            "first_name": "Luis", "last_name": "Ortega", "email": "luis@example.org", "declaration": "y",
+            "declaration_signature": "Luis Ortega"}
+    assert post_form(staff, "/staff/requests/new", data).status_code == 303
+    assert _request(app).language == "es"
+    assert mailbox.last("luis@example.org")["Subject"] == "Confirme su solicitud de privacidad"
+    assert post_form(staff, "/staff/requests/new", {**data, "language": "fr"}).status_code == 422
