@@ -81,7 +81,8 @@ def test_a_spanish_request_gets_every_mail_in_spanish(app, client, mailbox, time
     assert verify["Subject"] == "Confirme su solicitud de privacidad"
     assert "Hola, Ana:" in body(verify) and "presione el botón de confirmar" in body(verify)
     html_part = verify.get_body(preferencelist=("html",)).get_content()
-    assert 'lang="es"' in html_part or "Confirmar mi solicitud" in html_part
+    assert '<html lang="es">' in html_part and "Confirmar mi solicitud" in html_part and "Privacidad" in html_part
+    assert "Equipo de privacidad de Billgenix" in body(verify)
     link = link_in(verify, "/verify/")
     page = client.get(link).get_data(as_text=True)
     assert "Confirme su solicitud" in page
