@@ -53,6 +53,7 @@ def test_readme_screenshots(wide_page, live_server, shots, lang):
     page.locator("#first_name").fill("María")
     page.locator("#last_name").fill("López")
     page.locator("#email").fill(f"maria.{lang}@example.org")
+    page.locator("#access_scope-0").check()
     _shoot(page, shots, f"request-form-{lang}", texts["request"])
     page.locator("main form button[type=submit]").click()
     page.goto(url + link_in(live_server.mail_to(f"maria.{lang}@example.org")[0], "/verify/"))
