@@ -190,3 +190,19 @@ def test_a_phone_request_taken_in_spanish_is_mailed_in_spanish(app, mailbox):
     assert _request(app).language == "es"
     assert mailbox.last("luis@example.org")["Subject"] == "Confirme su solicitud de privacidad"
     assert post_form(staff, "/staff/requests/new", {**data, "language": "fr"}).status_code == 422
+
+
+def test_a_denial_names_its_basis_in_the_request_language(app, client, mailbox):
+    post_form(client, "/requests/new?lang=es", request_form("access"), form_url="/requests/new?lang=es")
+    req = _request(app)
+    verify = link_in(mailbox.last(req.email), "/verify/")
+    client.post(verify, data={"csrf_token": csrf_from(client.get(verify).get_data(as_text=True))})
+    staff = app.test_client()
+    sign_in(staff, make_staff(app, "support"))
+    console = staff.get(f"/staff/requests/{req.reference}").get_data(as_text=True)
+    assert "Identity could not be verified" in console  # the console stays English
+    assert post_action(staff, req.reference, "deny", {"basis": "unverifiable", "explanation": "No coinciden los datos."},
+                       page=console).status_code == 303
+    denial = mailbox.last(req.email)
+    assert denial["Subject"] == f"Nuestra respuesta a la solicitud {req.reference}"
+    assert "Motivo: No se pudo verificar la identidad" in body(denial) and "No coinciden los datos." in body(denial)
