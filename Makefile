@@ -49,7 +49,7 @@ test: setup-test translations browser checkers
 ## Extract the translatable strings (Flask-Babel) into translations/messages.pot and merge them into
 ## each language's messages.po (then translate the new or changed entries, and run `make test`).
 messages: setup-test
-	$(BIN)/pybabel extract -F babel.cfg -k _l --no-wrap --sort-by-file -o translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l --ignore-dirs ".* _* node_modules docs" --no-wrap --sort-by-file -o translations/messages.pot .
 	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-wrap --ignore-obsolete
 
 ## Compile the catalogs (translations/*/LC_MESSAGES/messages.mo, not kept in git).
