@@ -22,8 +22,9 @@ def _read(path: Path):
 def extracted(tmp_path_factory):
     """The msgids in the code and templates now, extracted as `make messages` does."""
     pot = tmp_path_factory.mktemp("pot") / "messages.pot"
-    subprocess.run([str(Path(sys.executable).parent / "pybabel"), "extract", "-F", "babel.cfg", "-k", "_l", "--ignore-dirs", ".* _* node_modules docs",
-                    "-o", str(pot), "."], cwd=REPO, check=True, capture_output=True)
+    subprocess.run([str(Path(sys.executable).parent / "pybabel"), "extract", "-F", "babel.cfg", "-k", "_l",
+                    "--ignore-dirs", ".* _* node_modules docs", "-o", str(pot), "."],
+                   cwd=REPO, check=True, capture_output=True)
     return {m.id for m in _read(pot) if m.id}
 
 
