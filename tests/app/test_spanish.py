@@ -5,11 +5,11 @@ from datetime import timedelta
 
 import pytest
 from babel.dates import format_date
+from sqlalchemy import select
 
 from portal import clock, db
 from portal.models import PrivacyRequest
 from portal.services import requests as request_service
-from sqlalchemy import select
 
 from ..pages import public_pages
 from ..staffing import make_staff, post_action, sign_in
