@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: run test setup setup-test worker browser messages
+.PHONY: run test setup setup-test worker browser checkers messages translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ setup: $(VENV)/.installed
 setup-test: $(VENV)/.installed-test
 
 ## Set up, migrate and run the portal on its embedded defaults (SQLite and mail outbox in instance/).
-run: setup
+run: setup translations
 	$(BIN)/flask --app portal db upgrade
 	$(BIN)/flask --app portal run --host 127.0.0.1 --port $(PORT)
 
@@ -34,14 +34,24 @@ worker: setup
 browser:
 	@scripts/ensure-chromium.sh
 
+## Java and the npm packages (vnu-jar, lighthouse) pinned in package-lock.json, for the HTML checker.
+checkers:
+	@scripts/ensure-checkers.sh
+
 ## Every test on SQLite; then, when PORTAL_TEST_DATABASE_URL names a PostgreSQL server, again on it.
-test: setup-test browser
+test: setup-test translations browser checkers
 	env -u PORTAL_TEST_DATABASE_URL $(BIN)/python -m pytest -n 2 -p no:cacheprovider
 	@if [ -n "$$PORTAL_TEST_DATABASE_URL" ]; then \
 		echo "== the same suite on PostgreSQL ($$PORTAL_TEST_DATABASE_URL), browser tests aside =="; \
 		$(BIN)/python -m pytest -n 2 -p no:cacheprovider -m "not browser" tests; \
 	fi
 
-## Extract the translatable strings (Flask-Babel) into translations/messages.pot.
+## Extract the translatable strings (Flask-Babel) into translations/messages.pot and merge them into
+## each language's messages.po (then translate the new or changed entries, and run `make test`).
 messages: setup-test
-	$(BIN)/pybabel extract -F babel.cfg -k _l -o translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l --ignore-dirs ".* _* node_modules docs" --no-wrap --sort-by-file -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-wrap --ignore-obsolete
+
+## Compile the catalogs (translations/*/LC_MESSAGES/messages.mo, not kept in git).
+translations: setup
+	$(BIN)/pybabel compile -d translations --statistics

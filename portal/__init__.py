@@ -1,7 +1,7 @@
 """Privacy Portal: the app factory."""
 from flask import Flask
 
-from . import config, db, errors, formatting, security, web
+from . import config, db, errors, formatting, i18n, security, web
 from .extensions import babel, csrf, limiter, login_manager
 
 
@@ -15,6 +15,7 @@ def create_app(test_config=None):
     register_blueprints(app)
     errors.register(app)
     formatting.register(app)
+    i18n.register(app)
     security.register(app)
     web.register(app)
     register_cli(app)
@@ -27,20 +28,12 @@ def register_extensions(app):
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "staff.login"
-    babel.init_app(app, locale_selector=lambda: _best_language(app))
+    babel.init_app(app, locale_selector=i18n.select_locale)
     from .services.mail import BackgroundDelivery
     app.extensions["mail_delivery"] = BackgroundDelivery(app)
     if app.config["MAIL_BACKGROUND_DELIVERY"]:
         # Started by the first request, so CLI commands (db upgrade, staff create) never start it.
         app.before_request(app.extensions["mail_delivery"].ensure_started)
-
-
-def _best_language(app):
-    from flask import has_request_context, request
-    default = app.config["LANGUAGES"][0]
-    if not has_request_context():
-        return default
-    return request.accept_languages.best_match(app.config["LANGUAGES"]) or default
 
 
 def register_blueprints(app):

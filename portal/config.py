@@ -35,9 +35,12 @@ DEFAULTS = dict(
     PRIVACY_PHONE="(909) 698-8120",
     SECURITY_CONTACT_EMAIL="security@billgenix.example",
     SECURITY_TXT_EXPIRES_DAYS=180,  # RFC 9116: Expires should be less than a year ahead
-    SECURITY_TXT_LANGUAGES="en",
+    SECURITY_TXT_LANGUAGES="en, es",
     PRIVACY_POLICY_FILE="privacy_policy.md",  # in the instance folder; a default ships with the app
-    LANGUAGES=["en"],
+    LANGUAGES=["en", "es"],  # the first is the default; each other one needs translations/<code>/
+    LANGUAGE_COOKIE_NAME="portal_lang",  # strictly necessary: remembers the language the visitor chose
+    LANGUAGE_COOKIE_DAYS=365,
+    BABEL_TRANSLATION_DIRECTORIES=str(REPO_ROOT / "translations"),
     VERIFY_TOKEN_HOURS=48,
     STATUS_TOKEN_MINUTES=30,
     STATUS_SESSION_MINUTES=30,
@@ -102,19 +105,19 @@ DEFAULTS = dict(
     # Staff console. The basis codes staff choose from when they deny a request or keep part of
     # the data (§7022(f), §1798.146, 8 CCR §10102): counsel may change the list and citations.
     DENIAL_BASES=[
-        {"code": "unverifiable", "label": "Identity could not be verified",
+        {"code": "unverifiable", "label": _l("Identity could not be verified"),
          "citation": "Cal. Code Regs. tit. 11, §§7022(b)(1), 7024(a), 7062(f)-(g)"},
-        {"code": "exempt_medical", "label": "Medical information under HIPAA / CMIA",
+        {"code": "exempt_medical", "label": _l("Medical information under HIPAA / CMIA"),
          "citation": "Cal. Civ. Code §1798.146(a)"},
-        {"code": "legal_retention_wc", "label": "Legal retention: workers' compensation claim file",
+        {"code": "legal_retention_wc", "label": _l("Legal retention: workers' compensation claim file"),
          "citation": "Cal. Code Regs. tit. 8, §10102; Cal. Civ. Code §1798.105(d)(8)"},
-        {"code": "legal_obligation", "label": "Needed to comply with another legal obligation",
+        {"code": "legal_obligation", "label": _l("Needed to comply with another legal obligation"),
          "citation": "Cal. Civ. Code §1798.145(a)(1)"},
-        {"code": "fraud_suspected", "label": "Suspected fraud or security concern",
+        {"code": "fraud_suspected", "label": _l("Suspected fraud or security concern"),
          "citation": "Cal. Civ. Code §1798.105(d)(2); Cal. Code Regs. tit. 11, §7060(f)"},
-        {"code": "duplicate", "label": "Duplicate or manifestly excessive request",
+        {"code": "duplicate", "label": _l("Duplicate or manifestly excessive request"),
          "citation": "Cal. Civ. Code §1798.145(h)(3)"},
-        {"code": "not_california_resident", "label": "Not a California resident",
+        {"code": "not_california_resident", "label": _l("Not a California resident"),
          "citation": "Cal. Civ. Code §1798.140(i)"},
     ],
     QUEUE_PAGE_SIZE=50,

@@ -43,9 +43,15 @@ LABEL_FILTERS = {
 }
 
 
+def machine_datetime(value: datetime) -> str:
+    """A moment for HTML's datetime attribute, which allows at most milliseconds."""
+    return value.isoformat(timespec="seconds")
+
+
 def register(app):
     app.add_template_filter(local_date)
     app.add_template_filter(local_datetime)
     for name, label in LABEL_FILTERS.items():
         app.add_template_filter(label, name)
+    app.add_template_filter(machine_datetime)
     app.jinja_env.globals["get_locale"] = get_locale

@@ -1,6 +1,8 @@
 """The privacy policy: a Markdown file with a small header (version, effective date).
 
-`<instance>/privacy_policy.md` when present, otherwise the default shipped in portal/content/."""
+`<instance>/privacy_policy.md` when present, otherwise the default shipped in portal/content/. A
+translation sits beside it as `privacy_policy.<language>.md` (e.g. `privacy_policy.es.md`) with the
+same version; a language without one is shown the policy in the default language."""
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -31,15 +33,27 @@ def _split(text: str) -> tuple[dict[str, str], str]:
     return header, text
 
 
-def current() -> Policy:
-    """The policy in force, read from the instance folder or the shipped default.
-
-    Cached until the file changes: the consent API asks for the version on every call."""
+def _source(language: str | None) -> Path:
+    """The instance's policy (or else the shipped one), in `language` when translated."""
     path = Path(current_app.instance_path) / current_app.config["PRIVACY_POLICY_FILE"]
     if not path.is_file():
         path = DEFAULT
+    if language and language != current_app.config["LANGUAGES"][0]:
+        translated = path.with_name(f"{path.stem}.{language}{path.suffix}")
+        if translated.is_file():
+            return translated
+    return path
+
+
+def current(language: str | None = None) -> Policy:
+    """The policy in force, read from the instance folder or the shipped default, in `language`
+    (None: the default language, whose version is the one consent records cite).
+
+    Cached until the file changes: the consent API asks for the version on every call."""
+    path = _source(language)
     stamp = (str(path), path.stat().st_mtime_ns)
-    cached = current_app.extensions.get("privacy_policy")
+    cache = current_app.extensions.setdefault("privacy_policy", {})
+    cached = cache.get(str(path))
     if cached is not None and cached[0] == stamp:
         return cached[1]
     header, body = _split(path.read_text(encoding="utf-8"))
@@ -47,5 +61,5 @@ def current() -> Policy:
     html = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table").render(body)
     policy = Policy(version=header.get("version", "1"), effective=date.fromisoformat(header["effective"]),
                     html=Markup(html))
-    current_app.extensions["privacy_policy"] = (stamp, policy)
+    cache[str(path)] = (stamp, policy)
     return policy

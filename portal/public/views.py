@@ -284,7 +284,7 @@ def inquiry_follow_up(reference):
 @bp.get("/privacy")
 def privacy_policy():
     """The privacy policy in force, with its effective date and version."""
-    return render_template("public/privacy.html", policy=policy.current())
+    return render_template("public/privacy.html", policy=policy.current(str(get_locale())))
 
 
 @bp.get("/.well-known/security.txt")

@@ -131,7 +131,7 @@ def _point_to_duplicate(session: Session, req: PrivacyRequest, now: datetime) ->
         verification.send_link(session, req, now=now)
     else:
         mail_requester(session, req, MailSpec(
-            "agent_duplicate", _("You already have an open request for %(name)s", name=f"{req.first_name} {req.last_name}"),
+            "agent_duplicate", _l("You already have an open request for %(name)s", name=f"{req.first_name} {req.last_name}"),
             {}))
     session.commit()
     log.info("duplicate agent submission pointed to request %s", req.reference)
@@ -166,7 +166,7 @@ def record_consumer_decision(session: Session, *, token: str, confirmed: bool) -
         req.outcome_code, req.outcome_citation = CONSUMER_REJECTION_CODE, CONSUMER_REJECTION_CITATION
         req.response_message = _("The consumer told us they did not authorize this request.")
         transition(session, req, DENIED, actor="consumer", action="agent_rejected_by_consumer", now=now,
-                   mail_spec=MailSpec("agent_rejected", _("Request %(reference)s closed: not confirmed by the consumer",
+                   mail_spec=MailSpec("agent_rejected", _l("Request %(reference)s closed: not confirmed by the consumer",
                                                           reference=req.reference), {"auth": auth}))
     session.commit()
     log.info("agent request %s %s by the consumer", req.reference, auth.consumer_decision)
@@ -264,7 +264,7 @@ def accept_authorization(session: Session, *, req: PrivacyRequest, staff: StaffU
     transition(session, req, to_status, actor=staff_actor, action="agent_authorization_accepted",
                detail=f"checklist: {', '.join(ticked)}; consumer: {consumer_state(auth)}",
                expected_version=expected_version, now=now,
-               mail_spec=MailSpec("agent_accepted", _("Your authorization for request %(reference)s was accepted",
+               mail_spec=MailSpec("agent_accepted", _l("Your authorization for request %(reference)s was accepted",
                                                       reference=req.reference),
                                   {"auth": auth, "verifying": to_status == VERIFYING}))
     session.commit()
@@ -281,7 +281,7 @@ def ask_agent(session: Session, *, req: PrivacyRequest, staff: StaffUser, messag
         raise IllegalTransition("the request for documents needs a message")
     transition(session, req, ON_HOLD, actor=f"staff:{staff.id}", action="agent_documents_requested",
                hold_reason="information_requested", expected_version=expected_version,
-               mail_spec=MailSpec("information_requested", _("We need more information for request %(reference)s",
+               mail_spec=MailSpec("information_requested", _l("We need more information for request %(reference)s",
                                                               reference=req.reference), {"message": message}))
     session.add(RequestMessage(request_id=req.id, direction="to_requester", author=f"staff:{staff.id}", body=message))
     session.commit()
@@ -303,7 +303,7 @@ def reject_authorization(session: Session, *, req: PrivacyRequest, staff: StaffU
     transition(session, req, DENIED, actor=staff_actor, action="agent_authorization_rejected",
                expected_version=expected_version, now=now,
                mail_spec=MailSpec("agent_review_rejected",
-                                  _("Request %(reference)s closed: authorization not accepted", reference=req.reference),
+                                  _l("Request %(reference)s closed: authorization not accepted", reference=req.reference),
                                   {"auth": auth, "reason": reason}))
     session.add(CaseOutcome(request_id=req.id, outcome=DENIED, basis_code=AGENT_REVIEW_REJECTED_CODE,
                             explanation=reason, staff_id=staff.id))

@@ -178,7 +178,7 @@ def request_information(session: Session, *, req: PrivacyRequest, staff: StaffUs
     transition(
         session, req, ON_HOLD, actor=audit.staff_actor(staff), action="information_requested",
         hold_reason="information_requested", expected_version=expected_version,
-        mail_spec=MailSpec("information_requested", _("We need more information for request %(reference)s",
+        mail_spec=MailSpec("information_requested", _l("We need more information for request %(reference)s",
                                                        reference=req.reference), {"message": message}))
     session.add(RequestMessage(request_id=req.id, direction="to_requester", author=audit.staff_actor(staff), body=message))
     session.commit()
@@ -240,7 +240,7 @@ def deny(session: Session, *, req: PrivacyRequest, staff: StaffUser, basis: str,
     transition(
         session, req, DENIED, actor=audit.staff_actor(staff), action="denied", detail=f"basis={basis}",
         expected_version=expected_version,
-        mail_spec=MailSpec("denied", _("Our answer to request %(reference)s", reference=req.reference),
+        mail_spec=MailSpec("denied", _l("Our answer to request %(reference)s", reference=req.reference),
                            {"basis_label": chosen["label"], "citation": chosen["citation"],
                             "explanation": explanation, "contested": statement is not None}))
     session.add(CaseOutcome(request_id=req.id, outcome=DENIED, basis_code=basis, explanation=explanation,
@@ -318,7 +318,7 @@ def complete(session: Session, *, req: PrivacyRequest, staff: StaffUser, complet
     transition(
         session, req, to_status, actor=audit.staff_actor(staff), action=to_status, expected_version=expected_version,
         detail=f"basis={c.kept_basis}" if c.partial else None, now=now,
-        mail_spec=MailSpec("completed", _("Our response to request %(reference)s", reference=req.reference), {
+        mail_spec=MailSpec("completed", _l("Our response to request %(reference)s", reference=req.reference), {
             "partial": c.partial, "message": req.response_message, "deleted": (c.deleted_summary or "").strip(),
             "kept": (c.kept_summary or "").strip(), "basis": basis, "has_files": bool(c.files),
             "file_days": current_app.config["RESPONSE_FILE_DAYS"]}))

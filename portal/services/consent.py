@@ -363,9 +363,16 @@ def banner_texts() -> dict:
         "opt_out": _("Do Not Sell or Share My Personal Information"),
         "saved": _("Your cookie choices are saved. You can change them at any time."),
         "error": _("We could not save your choice. Please try again."),
-        "links": {"preferences": external_url("consent.preferences"),
-                  "opt_out": external_url("public.new_request", type="opt_out")},
+        "links": _banner_links(),
     }
+
+
+def _banner_links() -> dict:
+    """The banner's links open the portal in the language the banner is shown in."""
+    lang = str(get_locale())
+    extra = {} if lang == current_app.config["LANGUAGES"][0] else {"lang": lang}
+    return {"preferences": external_url("consent.preferences", **extra),
+            "opt_out": external_url("public.new_request", type="opt_out", **extra)}
 
 
 # --- for staff ---------------------------------------------------------------------------------

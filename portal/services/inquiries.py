@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
-from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlmodel import Session
 
@@ -34,7 +34,7 @@ def get_by_reference(session: Session, reference: str) -> Inquiry | None:
 
 
 def _mail_sender(session: Session, inquiry: Inquiry, template: str, subject: str, **context) -> None:
-    mail.queue(session, to=inquiry.email, subject=subject, template=template,
+    mail.queue(session, to=inquiry.email, subject=subject, template=template, language=inquiry.language,
                context=dict(context, inquiry=inquiry, kind_label=INQUIRY_KINDS[inquiry.kind],
                             status_url=external_url("public.status")))
 
@@ -59,11 +59,11 @@ def submit(session: Session, *, new: NewInquiry, received_at: datetime | None = 
     session.flush()
     audit.record(session, action="inquiry_received", actor="requester", inquiry_id=inquiry.id,
                  to_status=INQUIRY_OPEN, detail=f"kind={new.kind}")
-    _mail_sender(session, inquiry, "inquiry_ack", _("We received your message: %(reference)s",
+    _mail_sender(session, inquiry, "inquiry_ack", _l("We received your message: %(reference)s",
                                                     reference=inquiry.reference))
     if inquiry.urgent:
         mail.queue(session, to=current_app.config["SECURITY_CONTACT_EMAIL"], template="inquiry_security_alert",
-                   subject=_("URGENT security concern %(reference)s", reference=inquiry.reference),
+                   subject=_l("URGENT security concern %(reference)s", reference=inquiry.reference),
                    context={"inquiry": inquiry, "kind_label": INQUIRY_KINDS[inquiry.kind],
                             "console_url": external_url("staff.inquiry", reference=inquiry.reference)})
     if new.kind == "child":
@@ -101,7 +101,7 @@ def answer(session: Session, *, inquiry: Inquiry, body: str, actor: str, expecte
             expected_version=expected_version)
     inquiry.answered_at = inquiry.answered_at or clock.now()
     session.add(InquiryMessage(inquiry_id=inquiry.id, direction="to_sender", author=actor, body=body.strip()))
-    _mail_sender(session, inquiry, "inquiry_reply", _("Our answer to your message %(reference)s",
+    _mail_sender(session, inquiry, "inquiry_reply", _l("Our answer to your message %(reference)s",
                                                       reference=inquiry.reference), body=body.strip())
     session.commit()
 

@@ -17,7 +17,7 @@ from flask import current_app, render_template
 from sqlalchemy import or_, select, update
 from sqlmodel import Session
 
-from .. import clock
+from .. import clock, i18n
 from ..models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -33,9 +33,12 @@ def render(*, template: str, subject: str, context: dict) -> tuple[str, str]:
 
 
 def queue(session: Session, *, to: str, subject: str, template: str, context: dict,
-          request_id: int | None = None) -> OutboxMessage:
-    """Render a mail and queue it in the caller's transaction."""
-    text_body, html_body = render(template=template, subject=subject, context=context)
+          request_id: int | None = None, language: str | None = None) -> OutboxMessage:
+    """Render a mail in `language` (the request's; None: the default, as for staff) and queue it in
+    the caller's transaction. A lazy subject (lazy_gettext) is translated here, in that language."""
+    with i18n.language(language):
+        subject = str(subject)
+        text_body, html_body = render(template=template, subject=subject, context=context)
     domain = current_app.config["MAIL_FROM"].rpartition("@")[2] or "localhost"
     msg = OutboxMessage(message_id=make_msgid(domain=domain), request_id=request_id, template=template,
                         to_addr=to, subject=subject, text_body=text_body, html_body=html_body)

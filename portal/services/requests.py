@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -107,7 +107,7 @@ def submit(session: Session, *, new: NewRequest, manner: str = "web", received_a
         if duplicate.status == AWAITING_EMAIL:
             verification.send_link(session, duplicate, now=now)
         else:
-            mail_requester(session, duplicate, MailSpec("duplicate", _("You already have an open privacy request"), {}))
+            mail_requester(session, duplicate, MailSpec("duplicate", _l("You already have an open privacy request"), {}))
         session.commit()
         log.info("duplicate submission pointed to request %s", duplicate.reference)
         return SubmitOutcome(duplicate, True)
@@ -128,8 +128,8 @@ def submit(session: Session, *, new: NewRequest, manner: str = "web", received_a
     else:
         # §7060(b): an opt-out or limit request takes effect now, with no verification gate.
         req.effective_at = req.acknowledged_at = now
-        mail_requester(session, req, MailSpec("receipt", _("We received your request: %(reference)s",
-                                                           reference=req.reference), {}))
+        mail_requester(session, req, MailSpec("receipt", _l("We received your request: %(reference)s",
+                                                            reference=req.reference), {}))
     session.commit()
     log.info("request %s submitted (%s, %s)", req.reference, req.request_type, manner)
     return SubmitOutcome(req, False)
@@ -156,7 +156,7 @@ def can_withdraw(req: PrivacyRequest) -> bool:
 def withdraw(session: Session, *, req: PrivacyRequest, actor: str = "requester") -> None:
     """The requester takes the request back."""
     transition(session, req, WITHDRAWN, actor=actor, action="withdrawn",
-               mail_spec=MailSpec("withdrawn", _("Request %(reference)s withdrawn", reference=req.reference), {}))
+               mail_spec=MailSpec("withdrawn", _l("Request %(reference)s withdrawn", reference=req.reference), {}))
     session.commit()
 
 
@@ -177,7 +177,7 @@ def extend(session: Session, *, req: PrivacyRequest, days: int, reason: str, act
     session.add(req)
     audit.record(session, action="extended", actor=actor, request_id=req.id,
                  detail=f"{days} days, due {req.extended_due.isoformat()}")
-    mail_requester(session, req, MailSpec("extension", _("More time needed for request %(reference)s",
+    mail_requester(session, req, MailSpec("extension", _l("More time needed for request %(reference)s",
                                                 reference=req.reference), {"reason": req.extension_reason}))
     session.commit()
 
@@ -191,7 +191,7 @@ def expire_unconfirmed(session: Session, *, now: datetime | None = None) -> int:
         PrivacyRequest.status == AWAITING_EMAIL, PrivacyRequest.received_at < cutoff)).scalars().all()
     for req in stale:
         transition(session, req, EXPIRED, actor="system", action="expired", now=now,
-                   mail_spec=MailSpec("expired", _("Request %(reference)s closed", reference=req.reference), {}))
+                   mail_spec=MailSpec("expired", _l("Request %(reference)s closed", reference=req.reference), {}))
     session.commit()
     return len(stale)
 

@@ -3,7 +3,7 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app
-from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlmodel import Session
 
 from .. import normalize
@@ -28,10 +28,10 @@ def send_link(session: Session, *, reference: str, email: str) -> None:
     owner = {"request_id": case.id} if is_request else {"inquiry_id": case.id}
     token = tokens.issue(session, purpose="status", ttl=timedelta(minutes=minutes), **owner)
     mail.queue(session, to=case.email, template="status_link",
-               subject=_("Your link to %(reference)s", reference=case.reference),
+               subject=_l("Your link to %(reference)s", reference=case.reference),
                context={"reference": case.reference, "name": transitions.recipient_name(transitions.agent_of(session, case), case) if is_request else case.name,
                         "link": external_url("public.status_token", token=token.value), "minutes": minutes},
-               request_id=case.id if is_request else None)
+               request_id=case.id if is_request else None, language=case.language)
     audit.record(session, action="status_link_sent", actor="requester", **owner)
     session.commit()
 

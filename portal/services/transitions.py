@@ -25,7 +25,7 @@ class MailSpec:
     """A mail about a request: its template, subject and what the template needs beyond the request."""
 
     template: str
-    subject: str
+    subject: str  # lazy_gettext: translated when the mail is rendered, in the request's language
     context: dict
 
 
@@ -77,4 +77,4 @@ def mail_requester(session: Session, req: PrivacyRequest, spec: MailSpec) -> Non
     context = dict(spec.context, req=req, auth=agent, type_label=REQUEST_TYPES[req.request_type].label,
                    status_url=external_url("public.status"), recipient_name=recipient_name(agent, req))
     mail.queue(session, to=req.email, subject=spec.subject, template=spec.template, context=context,
-               request_id=req.id)
+               request_id=req.id, language=req.language)

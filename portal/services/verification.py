@@ -4,7 +4,7 @@ import logging
 from datetime import datetime, timedelta
 
 from flask import current_app
-from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlmodel import Session
 
 from .. import clock
@@ -24,10 +24,10 @@ def send_link(session: Session, req: PrivacyRequest, *, now: datetime) -> None:
     token = tokens.issue(session, purpose="verify", request_id=req.id, ttl=timedelta(hours=hours), now=now)
     context = {"link": external_url("public.verify", token=token.value), "hours": hours}
     if agent_of(session, req):
-        spec = MailSpec("agent_verify", _("Confirm the request you made for %(name)s",
+        spec = MailSpec("agent_verify", _l("Confirm the request you made for %(name)s",
                                           name=f"{req.first_name} {req.last_name}"), context)
     else:
-        spec = MailSpec("verify", _("Confirm your privacy request"), context)
+        spec = MailSpec("verify", _l("Confirm your privacy request"), context)
     mail_requester(session, req, spec)
 
 
@@ -57,7 +57,7 @@ def confirm_email(session: Session, *, token: str) -> PrivacyRequest:
 
 
 def _acknowledgement(req: PrivacyRequest, agent: AgentAuthorization | None) -> MailSpec:
-    subject = _("We received your request: %(reference)s", reference=req.reference)
+    subject = _l("We received your request: %(reference)s", reference=req.reference)
     if agent is None:
         return MailSpec("acknowledgement", subject, {})
     waits_for_consumer = agent.authorization_kind == "signed_permission" and bool(agent.consumer_email)
@@ -74,8 +74,8 @@ def _hold_for_authorization_review(session: Session, req: PrivacyRequest, agent:
         return  # a power of attorney, or no reachable consumer: staff review the document alone
     days = current_app.config["AGENT_CONFIRM_DAYS"]
     token = tokens.issue(session, purpose="agent_confirm", request_id=req.id, ttl=timedelta(days=days), now=now)
-    mail.queue(session, to=agent.consumer_email, template="agent_confirm", request_id=req.id,
-               subject=_("Did you ask %(agent)s to make a privacy request for you?", agent=agent.label),
+    mail.queue(session, to=agent.consumer_email, template="agent_confirm", request_id=req.id, language=req.language,
+               subject=_l("Did you ask %(agent)s to make a privacy request for you?", agent=agent.label),
                context={"req": req, "auth": agent, "link": external_url("agent.confirm", token=token.value),
                         "days": days, "type_label": REQUEST_TYPES[req.request_type].label})
     audit.record(session, action="agent_confirmation_requested", actor="system", request_id=req.id)

@@ -16,7 +16,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from .. import clock, lifecycle
@@ -117,7 +117,9 @@ class ExtendForm(CaseActionForm):
 
 
 class DenyForm(CaseActionForm):
-    basis = SelectField(_l("Basis for the denial"), validate_choice=False, choices=_bases, validators=[
+    # The empty first choice makes staff pick a basis: HTML requires it on a required select.
+    basis = SelectField(_l("Basis for the denial"), validate_choice=False,
+                        choices=lambda: [SelectChoice("", _l("Choose a basis")), *_bases()], validators=[
         DataRequired(message=_l("Choose the basis."))])
     explanation = _text(_l("Explanation for the requester"), description=_l(
         "The requester receives this explanation by email and on their status page, with the basis and its citation. "
@@ -214,6 +216,10 @@ class IntakeForm(RequestForm):
     manner = RadioField(_l("How the request was received"), validate_choice=False, choices=[
         SelectChoice(c, lifecycle.MANNERS[c]) for c in lifecycle.INTAKE_MANNERS], validators=[
         DataRequired(message=_l("Choose how the request was received."))])
+    # The language the requester used: every mail about the request goes out in it.
+    language = RadioField(_l("Language of the requester's mail"), default="en", validate_choice=False, choices=[
+        SelectChoice("en", "English"), SelectChoice("es", "Español")], validators=[
+        AnyOf(("en", "es"), message=_l("Choose English or Spanish."))])
     received_on = StringField(_l("Date received"), filters=F, render_kw={"type": "date"},
                               description=_l("The day the call or letter came in, as YYYY-MM-DD. Deadlines count from it."),
                               validators=[DataRequired(message=_l("Enter the date the request was received."))])

@@ -192,7 +192,8 @@ def intake():
     """A request received by phone or mail becomes the same case, counted from the date received."""
     form = IntakeForm()
     if form.validate_on_submit():
-        outcome = request_service.submit(db.session(), new=form.to_new_request(), manner=form.manner.data,
+        outcome = request_service.submit(db.session(), new=form.to_new_request(language=form.language.data),
+                                         manner=form.manner.data,
                                          received_at=cases.intake_received_at(form.received_date()),
                                          actor=audit.staff_actor(current_user))
         flash(_("This person already has an open request of this kind: here it is.") if outcome.duplicate

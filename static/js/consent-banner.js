@@ -12,13 +12,16 @@
  *   window.PortalConsent.ready.then(function (state) { if (state.choices.analytics) { ... } });
  *   document.addEventListener("portal-consent", function (event) { event.detail.choices ... });
  *
- * The banner is plain HTML (section.portal-consent-banner) for the site to style.
+ * The banner is plain HTML (section.portal-consent-banner) for the site to style. Its texts come from
+ * the portal in the page's language: the script's data-lang attribute, else the page's <html lang>,
+ * else the visitor's browser languages (the portal speaks English and Spanish).
  */
 (function () {
   "use strict";
   var script = document.currentScript || document.querySelector("script[data-portal]");
   var portal = (script && (script.getAttribute("data-portal") || new URL(script.src, document.baseURI).origin)) || "";
-  var api = portal.replace(/\/$/, "") + "/api/consent";
+  var lang = ((script && script.getAttribute("data-lang")) || document.documentElement.lang || "").slice(0, 2).toLowerCase();
+  var api = portal.replace(/\/$/, "") + "/api/consent" + (/^[a-z]{2}$/.test(lang) ? "?lang=" + lang : "");
   var state = null;
   var listeners = [];
 

@@ -133,7 +133,7 @@ def test_security_txt_follows_rfc_9116(client, app):
     expires = datetime.strptime(fields["Expires"][0], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
     now = clock.now()
     assert now < expires < now + timedelta(days=365)
-    assert fields["Policy"] == ["http://portal.test/privacy"] and fields["Preferred-Languages"] == ["en"]
+    assert fields["Policy"] == ["http://portal.test/privacy"] and fields["Preferred-Languages"] == ["en, es"]
     assert fields["Canonical"] == ["http://portal.test/.well-known/security.txt"]
 
 

@@ -126,7 +126,7 @@ def test_the_filter_form_works_without_javascript(viewer, cases):
     html = viewer.get("/staff/").get_data(as_text=True)
     form = re.search(r"<form[^>]*role=\"search\"[^>]*>", html).group(0)
     assert 'method="get"' in form and 'action="/staff/"' in form
-    assert 'hx-get="/staff/"' in form and "delay:300ms" in form
+    assert 'data-hx-get="/staff/"' in form and "delay:300ms" in form
     for name in ("q", "status", "request_type", "hold_reason", "band", "manner"):
         assert f'name="{name}"' in html
 

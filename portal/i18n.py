@@ -1,0 +1,70 @@
+"""Languages: which one a page is shown in, the switcher's links, and mail in a request's language.
+
+A page's language is `?lang=` (remembered in a strictly necessary cookie), then the cookie, then
+Accept-Language, then the first of LANGUAGES. The staff console stays in the default language."""
+from contextlib import contextmanager
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from flask import current_app, has_request_context, request
+from flask_babel import force_locale, get_locale
+
+# Each language's name in itself, for the switcher.
+NATIVE_NAMES = {"en": "English", "es": "Español"}
+
+
+def default_language() -> str:
+    return current_app.config["LANGUAGES"][0]
+
+
+def supported(code: str | None) -> str | None:
+    """The language code if the portal speaks it, else None."""
+    return code if code in current_app.config["LANGUAGES"] else None
+
+
+def select_locale() -> str:
+    """Flask-Babel's locale selector."""
+    if not has_request_context():
+        return default_language()
+    if request.blueprint == "staff":
+        return default_language()
+    chosen = (supported(request.args.get("lang"))
+              or supported(request.cookies.get(current_app.config["LANGUAGE_COOKIE_NAME"])))
+    return chosen or request.accept_languages.best_match(current_app.config["LANGUAGES"]) or default_language()
+
+
+def remember_choice(response):
+    """`?lang=` on a page sets the language cookie: strictly necessary, it keeps the visitor's choice."""
+    cfg = current_app.config
+    chosen = supported(request.args.get("lang"))
+    if chosen and response.mimetype == "text/html" and request.cookies.get(cfg["LANGUAGE_COOKIE_NAME"]) != chosen:
+        response.set_cookie(cfg["LANGUAGE_COOKIE_NAME"], chosen, max_age=timedelta(days=cfg["LANGUAGE_COOKIE_DAYS"]),
+                            secure=cfg["SESSION_COOKIE_SECURE"], httponly=True, samesite="Lax")
+    if response.mimetype == "text/html":
+        response.vary.add("Accept-Language")
+        response.vary.add("Cookie")
+    return response
+
+
+def switch_links() -> list[dict]:
+    """The switcher: this page in each other language (a plain link, so it works without JavaScript)."""
+    current = str(get_locale())
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+    links = []
+    for code in current_app.config["LANGUAGES"]:
+        if code != current:
+            query = urlencode([*args, ("lang", code)])
+            links.append({"code": code, "name": NATIVE_NAMES.get(code, code), "url": f"{request.path}?{query}"})
+    return links
+
+
+@contextmanager
+def language(code: str | None):
+    """Render in `code` (a request's language), whatever the page or process is in."""
+    with force_locale(supported(code) or default_language()):
+        yield
+
+
+def register(app):
+    app.after_request(remember_choice)
+    app.jinja_env.globals["language_switch_links"] = switch_links
