@@ -14,7 +14,8 @@ from ..lifecycle import (HOLD_REASONS, INQUIRY_KINDS, INQUIRY_STATUS_LABELS, MAX
                          STATUS_LABELS, local_date)
 from .. import clock
 from ..public.forms import RequestForm
-from ..services import agents, cases
+from .. import db
+from ..services import agents, cases, notices
 from ..services.cases import Completion, QueueFilters
 
 F = [strip_filter]
@@ -154,6 +155,9 @@ class CompleteForm(CaseActionForm):
         ok = super().validate(extra_validators)
         if self.outcome.data not in ("completed", "partially_completed"):
             self.outcome.errors.append(_l("Choose the outcome."))
+        waiting = notices.blocking_completion(db.session(), self.case)
+        if waiting:
+            self.outcome.errors.append(waiting)
         for name, problem in cases.completion_problems(self.case, self.completion()).items():
             target = self._fields.get(name) or (self.response_json if name == "files" else self.message)
             if problem not in target.errors:
