@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
-from . import access, auth, consent_admin, inquiries, views  # noqa: E402,F401  (user loader; routes on bp)
+from . import access, auth, consent_admin, inquiries, recipients, views  # noqa: E402,F401  (user loader; routes on bp)
