@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from . import db as database
 from .models import AuditEvent, Document
-from .services import audit, documents, mail, metrics, requests, retention, staff, webhooks
+from .services import audit, documents, mail, metrics, notices, requests, retention, staff, webhooks
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 
@@ -130,6 +130,7 @@ def keys_rotate(reencrypt_only):
     result = documents.reencrypt_all(database.session())
     click.echo(f"re-encrypted {result.reencrypted} documents under key {documents.keyring().primary_id}; "
                f"{result.current} already under it; {result.failed} could not be read")
+    click.echo(f"re-encrypted {notices.reencrypt_secrets(database.session())} webhook signing secrets")
     if result.failed:
         raise click.ClickException(f"{result.failed} documents failed their integrity check; "
                                    "they keep their old encryption (see the log for their ids)")

@@ -132,6 +132,19 @@ def save_recipient(session: Session, *, data: RecipientData, actor: str, recipie
     return recipient
 
 
+def reencrypt_secrets(session: Session) -> int:
+    """Signing secrets (recipients and queued webhooks) under the newest key, after `keys rotate`."""
+    count = 0
+    for model in (Recipient, WebhookDelivery):
+        column = model.webhook_secret if model is Recipient else model.secret
+        for row in session.execute(select(model).where(column.is_not(None))).scalars():
+            name = "webhook_secret" if model is Recipient else "secret"
+            setattr(row, name, webhooks.reencrypt_secret(getattr(row, name)))
+            count += 1
+    session.commit()
+    return count
+
+
 # ---- notices on a case ----------------------------------------------------------------------
 
 def concerned(session: Session, req: PrivacyRequest) -> list[Recipient]:

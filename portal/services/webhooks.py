@@ -18,6 +18,7 @@ import urllib.request
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from cryptography.fernet import InvalidToken
 from sqlalchemy import or_, select, update
 from sqlmodel import Session
 
@@ -108,6 +109,18 @@ def post(row: WebhookDelivery, secret: bytes, *, timeout: float, now: datetime) 
         raise DeliveryFailed(f"{type(exc).__name__}: {exc}", permanent=False) from None
 
 
+def _secret(row: WebhookDelivery) -> bytes:
+    try:
+        return decrypt_secret(row.secret)
+    except InvalidToken:  # its key was removed from ENCRYPTION_KEYS: no attempt can ever be signed
+        raise DeliveryFailed("the signing secret cannot be decrypted with the configured keys", permanent=True) from None
+
+
+def reencrypt_secret(token: str) -> str:
+    """The same secret under the newest key (key rotation)."""
+    return documents.keyring().fernet.rotate(token.encode()).decode()
+
+
 def deliver_due(engine, cfg, *, now: datetime | None = None, limit: int = 50) -> int:
     """Send every webhook that is due; returns how many were delivered. Needs an app context (keys)."""
     now = now or clock.now()
@@ -128,7 +141,7 @@ def deliver_due(engine, cfg, *, now: datetime | None = None, limit: int = 50) ->
             row = session.get(WebhookDelivery, row_id)
             session.rollback()  # post outside any transaction, so the database stays free meanwhile
             try:
-                post(row, decrypt_secret(row.secret), timeout=cfg["WEBHOOK_TIMEOUT_SECONDS"], now=clock.now())
+                post(row, _secret(row), timeout=cfg["WEBHOOK_TIMEOUT_SECONDS"], now=clock.now())
             except DeliveryFailed as exc:
                 _record_failure(session, row, exc, cfg)
                 continue
