@@ -64,7 +64,6 @@ class PurgeResult:
 @dataclass
 class _Plan:
     cases: list[int] = field(default_factory=list)
-    case_refs: list[str] = field(default_factory=list)
     stripped: list[int] = field(default_factory=list)
     checks: list[int] = field(default_factory=list)
     documents: dict[int, str] = field(default_factory=dict)  # id -> storage name
@@ -105,25 +104,25 @@ def _plan(session: Session, now: datetime) -> _Plan:
     # Whole cases: every case RECORD_MONTHS after closing; a completed deletion much sooner.
     deletion_done = and_(PR.request_type == "delete", PR.status.in_((COMPLETED, PARTIALLY_COMPLETED)),
                          PR.closed_at < days("RETENTION_DELETION_CASE_DAYS"))
-    for case_id, ref in session.execute(select(PR.id, PR.reference).where(
-            closed, or_(PR.closed_at < record_cut, deletion_done)).order_by(PR.id)):
-        plan.cases.append(case_id)
-        plan.case_refs.append(ref)
+    ending = and_(closed, or_(PR.closed_at < record_cut, deletion_done))
+    gone_ids = select(PR.id).where(ending)  # as a subquery: the lists below may be long
+    plan.cases = _ids(session, select(PR.id).where(ending).order_by(PR.id))
     gone = set(plan.cases)
 
     # Verification-only data of the other closed cases.
     verification_cut = days("RETENTION_VERIFICATION_DAYS")
     old_closed = select(PR.id).where(closed, PR.closed_at < verification_cut)
     with_fields = _ids(session, old_closed.where(or_(*[getattr(PR, f).is_not(None) for f in VERIFICATION_FIELDS])))
-    plan.checks = [i for i, r in session.execute(select(IdentityCheck.id, IdentityCheck.request_id).where(
+    checks = [(i, r) for i, r in session.execute(select(IdentityCheck.id, IdentityCheck.request_id).where(
         IdentityCheck.request_id.in_(old_closed))) if r not in gone]
+    plan.checks = [i for i, _r in checks]
     agent_phones = _ids(session, select(AgentAuthorization.request_id).where(
         AgentAuthorization.request_id.in_(old_closed), AgentAuthorization.consumer_phone.is_not(None)))
     docs = session.execute(select(Document.id, Document.storage_name, Document.request_id).where(
         Document.request_id.in_(old_closed), Document.purpose.in_(VERIFICATION_DOCUMENTS))).all()
     plan.documents.update({d: name for d, name, r in docs if r not in gone})
-    checked = set(session.execute(select(IdentityCheck.request_id).where(IdentityCheck.id.in_(plan.checks))).scalars())
-    plan.stripped = sorted((set(with_fields) | set(agent_phones) | checked | {r for _d, _n, r in docs}) - gone)
+    plan.stripped = sorted((set(with_fields) | set(agent_phones) | {r for _i, r in checks} | {r for _d, _n, r in docs})
+                           - gone)
 
     # Response files past their download window.
     for file_id, doc_id, name in session.execute(select(ResponseFile.id, Document.id, Document.storage_name)
@@ -134,9 +133,9 @@ def _plan(session: Session, now: datetime) -> _Plan:
     # Every document of a case that goes.
     if gone:
         plan.documents.update(dict(session.execute(select(Document.id, Document.storage_name).where(
-            Document.request_id.in_(gone))).all()))
+            Document.request_id.in_(gone_ids))).all()))
         plan.response_files = sorted(set(plan.response_files) | set(_ids(session, select(ResponseFile.id).where(
-            ResponseFile.request_id.in_(gone)))))
+            ResponseFile.request_id.in_(gone_ids)))))
 
     # Inquiries answered or closed long enough ago, with their attachments.
     answered = func.coalesce(Inquiry.closed_at, Inquiry.answered_at)
@@ -157,44 +156,46 @@ def _plan(session: Session, now: datetime) -> _Plan:
     outbox_cut = days("RETENTION_OUTBOX_DAYS")
     plan.mail = _ids(session, select(OutboxMessage.id).where(or_(
         and_(OutboxMessage.status.in_(("sent", "failed")), OutboxMessage.created_at < outbox_cut),
-        OutboxMessage.request_id.in_(gone) if gone else false())))
-    case_hooks = select(DownstreamNotice.webhook_delivery_id).where(DownstreamNotice.request_id.in_(gone))
+        OutboxMessage.request_id.in_(gone_ids) if gone else false())))
+    case_hooks = select(DownstreamNotice.webhook_delivery_id).where(DownstreamNotice.request_id.in_(gone_ids))
     plan.webhooks = _ids(session, select(WebhookDelivery.id).where(or_(
         and_(WebhookDelivery.status.in_(("delivered", "failed")), WebhookDelivery.created_at < outbox_cut),
         and_(WebhookDelivery.id.in_(case_hooks), WebhookDelivery.status != "pending") if gone else false())))
 
     # §7101 records: RECORD_MONTHS after the response (or receipt), once their case is gone.
-    case_left = exists().where(PR.reference == RequestRecord.reference, PR.id.not_in(gone) if gone else true())
+    case_left = exists().where(PR.reference == RequestRecord.reference, PR.id.not_in(gone_ids) if gone else true())
     plan.records = _ids(session, select(RequestRecord.id).where(
         func.coalesce(RequestRecord.closed_at, RequestRecord.received_at) < record_cut, ~case_left))
     return plan
 
 
+CHUNK = 5000  # ids per statement: under SQLite's and PostgreSQL's bound-parameter limits
+
+
+def _each(session: Session, ids, statement) -> None:
+    """Run `statement(chunk)` for the ids a few thousand at a time (a first purge may meet many)."""
+    ids = list(ids)
+    for start in range(0, len(ids), CHUNK):
+        session.execute(statement(ids[start:start + CHUNK]))
+
+
 def _apply(session: Session, plan: _Plan) -> None:
     notices.refresh_states(session)  # notices keep their delivery state once the mail and webhook rows go
-    if plan.stripped:
-        session.execute(update(PR).where(PR.id.in_(plan.stripped)).values(
-            **{f: None for f in VERIFICATION_FIELDS}, version=PR.version + 1))
-        session.execute(update(AgentAuthorization).where(AgentAuthorization.request_id.in_(plan.stripped))
-                        .values(consumer_phone=None))
-    if plan.checks:
-        session.execute(delete(IdentityCheck).where(IdentityCheck.id.in_(plan.checks)))
-    if plan.response_files:
-        session.execute(delete(ResponseFile).where(ResponseFile.id.in_(plan.response_files)))
-    if plan.inquiries:
-        session.execute(delete(Inquiry).where(Inquiry.id.in_(plan.inquiries)))
-    if plan.documents:
-        session.execute(delete(Document).where(Document.id.in_(list(plan.documents))))
-    if plan.mail:
-        session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(plan.mail)))
-    if plan.webhooks:
-        session.execute(delete(WebhookDelivery).where(WebhookDelivery.id.in_(plan.webhooks)))
-    if plan.cases:  # the database cascades to messages, notes, outcomes, tokens, agents, notices
-        session.execute(delete(PR).where(PR.id.in_(plan.cases)))
-    if plan.consent:  # a Core delete: the ORM guard against changing consent records stays for everyone else
-        session.execute(delete(ConsentRecord).where(ConsentRecord.id.in_(plan.consent)))
-    if plan.records:
-        session.execute(delete(RequestRecord).where(RequestRecord.id.in_(plan.records)))
+    _each(session, plan.stripped, lambda ids: update(PR).where(PR.id.in_(ids)).values(
+        **{f: None for f in VERIFICATION_FIELDS}, version=PR.version + 1))
+    _each(session, plan.stripped, lambda ids: update(AgentAuthorization).where(
+        AgentAuthorization.request_id.in_(ids)).values(consumer_phone=None))
+    _each(session, plan.checks, lambda ids: delete(IdentityCheck).where(IdentityCheck.id.in_(ids)))
+    _each(session, plan.response_files, lambda ids: delete(ResponseFile).where(ResponseFile.id.in_(ids)))
+    _each(session, plan.inquiries, lambda ids: delete(Inquiry).where(Inquiry.id.in_(ids)))
+    _each(session, plan.documents, lambda ids: delete(Document).where(Document.id.in_(ids)))
+    _each(session, plan.mail, lambda ids: delete(OutboxMessage).where(OutboxMessage.id.in_(ids)))
+    _each(session, plan.webhooks, lambda ids: delete(WebhookDelivery).where(WebhookDelivery.id.in_(ids)))
+    # The database cascades to messages, notes, outcomes, tokens, agents, notices.
+    _each(session, plan.cases, lambda ids: delete(PR).where(PR.id.in_(ids)))
+    # A Core delete: the ORM guard against changing consent records stays for everyone else.
+    _each(session, plan.consent, lambda ids: delete(ConsentRecord).where(ConsentRecord.id.in_(ids)))
+    _each(session, plan.records, lambda ids: delete(RequestRecord).where(RequestRecord.id.in_(ids)))
 
 
 def purge(session: Session, *, dry_run: bool = False, actor: str = "system", now: datetime | None = None) -> PurgeResult:
