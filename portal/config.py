@@ -125,7 +125,7 @@ DEFAULTS = dict(
     RETENTION_VERIFICATION_DAYS=30,  # §7060(d): verification-only data, once the case is closed
     RETENTION_DELETION_CASE_DAYS=30,  # a completed deletion request's own case, once closed
     RETENTION_INQUIRY_DAYS=365,  # an answered or closed inquiry, its messages and attachment
-    RETENTION_CONSENT_DAYS=365,  # superseded consent records (the latest is kept while in force)
+    RETENTION_CONSENT_DAYS=400,  # superseded consent records (the latest is kept while in force); over 12 months (§7026(k))
     RETENTION_OUTBOX_DAYS=30,  # sent or failed mail and webhooks (their bodies hold personal data)
     RETENTION_RECORD_MONTHS=24,  # §7101 records and whole cases; the rule's minimum, never less
     # Notices downstream by webhook (services/webhooks.py)

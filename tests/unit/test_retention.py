@@ -120,10 +120,10 @@ def world(app, time_machine):
     f.case("file_expired", "access", closed=_moment(20), response_file=True, evidence=False)
     f.case("file_current", "access", closed=_moment(10), response_file=True, evidence=False)
     f.inquiries = {"inq_364d": f.inquiry("inq_364d", _moment(364)), "inq_366d": f.inquiry("inq_366d", _moment(366))}
-    # Consent: a superseded record at 400 days goes, the latest stays while in force (395 days).
-    f.consent("a" * 32, _moment(400))
+    # Consent: a superseded record at 410 days goes (400), the latest stays while in force (400: the longer of the two).
+    f.consent("a" * 32, _moment(410))
     f.consent("a" * 32, _moment(10))
-    f.consent("b" * 32, _moment(400))
+    f.consent("b" * 32, _moment(410))
     f.consent("c" * 32, _moment(380))
     time_machine.move_to(NOW, tick=False)
     return f
