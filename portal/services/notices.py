@@ -120,9 +120,8 @@ def save_recipient(session: Session, *, data: RecipientData, actor: str, recipie
     values = _check(data, recipient)
     new = recipient is None
     recipient = recipient or Recipient(**values)
-    for key, value in values.items():
-        if key != "webhook_secret" or value is not None or data.method != "webhook":
-            setattr(recipient, key, value)
+    for key, value in values.items():  # without a new secret, "webhook_secret" is absent: the stored one stays
+        setattr(recipient, key, value)
     recipient.updated_at = clock.now()
     session.add(recipient)
     session.flush()
@@ -243,12 +242,11 @@ def refresh_states(session: Session, *, request_id: int | None = None) -> None:
         query = query.where(DownstreamNotice.request_id == request_id)
     for notice in session.execute(query).scalars().all():
         if notice.webhook_delivery_id is not None:
-            row = session.get(WebhookDelivery, notice.webhook_delivery_id)
-            status, at = (row.status, row.delivered_at) if row else (None, None)
+            hook = session.get(WebhookDelivery, notice.webhook_delivery_id)
+            status, at = (hook.status, hook.delivered_at) if hook else (None, None)
         elif notice.outbox_message_id is not None:
-            row = session.get(OutboxMessage, notice.outbox_message_id)
-            status, at = ("delivered" if row and row.status == "sent" else row.status if row else None,
-                          row.sent_at if row else None)
+            sent = session.get(OutboxMessage, notice.outbox_message_id)  # status: pending | sent | failed
+            status, at = ({"sent": "delivered"}.get(sent.status, sent.status), sent.sent_at) if sent else (None, None)
         else:
             continue
         if status == "delivered":

@@ -251,7 +251,13 @@ def run_daily(session: Session, *, now: datetime | None = None) -> PurgeResult |
     except IntegrityError:  # another worker took today's run
         session.rollback()
         return None
-    result = purge(session, now=now)
+    try:
+        result = purge(session, now=now)
+    except Exception:  # the next pass tries again: free today's slot
+        session.rollback()
+        session.execute(delete(RetentionRun).where(RetentionRun.id == run.id))
+        session.commit()
+        raise
     run.counts, run.finished_at = result.counts, clock.now()
     session.add(run)
     session.commit()

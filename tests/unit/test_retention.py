@@ -256,3 +256,16 @@ def test_record_months_below_the_rule_are_refused(app_config):
 ])
 def test_months_before_counts_calendar_months_in_california(moment, months, expected):
     assert retention.months_before(moment, months).date().isoformat() == expected
+
+
+def test_a_failed_daily_purge_is_tried_again_on_the_next_pass(app, session, monkeypatch):
+    real = retention.purge
+
+    def outage(*args, **kwargs):
+        raise RuntimeError("database went away")
+    monkeypatch.setattr(retention, "purge", outage)
+    with pytest.raises(RuntimeError):
+        retention.run_daily(session, now=NOW)
+    assert session.execute(select(RetentionRun)).first() is None
+    monkeypatch.setattr(retention, "purge", real)
+    assert retention.run_daily(session, now=NOW) is not None
