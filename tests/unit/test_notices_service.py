@@ -6,7 +6,6 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
-from portal import db
 from portal.lifecycle import IllegalTransition
 from portal.models import PrivacyRequest, Recipient, WebhookDelivery
 from portal.services import cases, notices, webhooks
