@@ -26,7 +26,9 @@ class RecipientForm(FlaskForm):
                         validators=[InputRequired(message=_l("Choose how the recipient is told."))])
     webhook_url = StringField(_l("Webhook address"), filters=F, validators=[Optional(), Length(max=500)],
                               description=_l("For webhooks: an https:// address that receives signed JSON notices."))
-    webhook_secret = PasswordField(_l("Signing secret"), validators=[Optional(), Length(max=200)], description=_l(
+    # new-password: the browser must not fill in the staff member's own saved console password here.
+    webhook_secret = PasswordField(_l("Signing secret"), validators=[Optional(), Length(max=200)],
+                                   render_kw={"autocomplete": "new-password"}, description=_l(
         "For webhooks: at least 32 characters, shared with the recipient, who checks the X-Portal-Signature header. "
         "Stored encrypted. Leave empty to keep the current secret."))
     email = StringField(_l("Email address"), filters=F, validators=[Optional(), Length(max=254)],
