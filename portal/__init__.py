@@ -29,8 +29,9 @@ def register_extensions(app):
     login_manager.init_app(app)
     login_manager.login_view = "staff.login"
     babel.init_app(app, locale_selector=i18n.select_locale)
-    from .services.mail import BackgroundDelivery
-    app.extensions["mail_delivery"] = BackgroundDelivery(app)
+    from .services import mail, webhooks
+    app.extensions["mail_delivery"] = mail.BackgroundDelivery(
+        app, deliverers=(mail.deliver_for_app, webhooks.deliver_for_app))
     if app.config["MAIL_BACKGROUND_DELIVERY"]:
         # Started by the first request, so CLI commands (db upgrade, staff create) never start it.
         app.before_request(app.extensions["mail_delivery"].ensure_started)

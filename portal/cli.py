@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from . import db as database
 from .models import AuditEvent, Document
-from .services import audit, documents, mail, metrics, requests, staff
+from .services import audit, documents, mail, metrics, notices, requests, retention, staff, webhooks
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 
@@ -34,7 +34,8 @@ def db_downgrade(revision):
 def scheduled_jobs():
     """The jobs the worker runs on every pass, each in its own transaction."""
     return [lambda: requests.expire_unconfirmed(database.session()),
-            lambda: staff.send_daily_digests(database.session())]
+            lambda: staff.send_daily_digests(database.session()),
+            lambda: retention.run_daily(database.session())]
 
 
 @click.command("worker")
@@ -45,7 +46,7 @@ def worker(once):
     app = current_app._get_current_object()
     click.echo("worker started" + (" (one pass)" if once else "; Ctrl-C stops it"))
     try:
-        mail.run_worker(app, once=once, jobs=scheduled_jobs())
+        mail.run_worker(app, once=once, jobs=scheduled_jobs(), deliverers=(mail.deliver_for_app, webhooks.deliver_for_app))
     except KeyboardInterrupt:
         click.echo("worker stopped")
 
@@ -129,6 +130,7 @@ def keys_rotate(reencrypt_only):
     result = documents.reencrypt_all(database.session())
     click.echo(f"re-encrypted {result.reencrypted} documents under key {documents.keyring().primary_id}; "
                f"{result.current} already under it; {result.failed} could not be read")
+    click.echo(f"re-encrypted {notices.reencrypt_secrets(database.session())} webhook signing secrets")
     if result.failed:
         raise click.ClickException(f"{result.failed} documents failed their integrity check; "
                                    "they keep their old encryption (see the log for their ids)")
@@ -147,7 +149,22 @@ def keys_status():
         click.echo(f"{fingerprint}  MISSING    {count} documents (their key is not configured)")
 
 
+retention_cli = AppGroup("retention", help="Retention rules: what personal data is removed, and when.")
+
+
+@retention_cli.command("purge")
+@click.option("--dry-run", is_flag=True, help="Count what would be removed; change nothing.")
+def retention_purge(dry_run):
+    """Apply the retention rules now; print how many of each kind were (or would be) removed."""
+    result = retention.purge(database.session(), dry_run=dry_run, actor="cli")
+    for kind in retention.KINDS:
+        click.echo(f"{kind:<18} {result.counts[kind]}")
+    click.echo(("would remove" if dry_run else "removed") + f" {result.total} in all"
+               + (f"; {result.compacted}" if result.compacted else ""))
+
+
 def register(app):
+    app.cli.add_command(retention_cli)
     app.cli.add_command(db_cli)
     app.cli.add_command(keys_cli)
     app.cli.add_command(worker)

@@ -124,7 +124,21 @@ DEFAULTS = dict(
     DUE_SOON_DAYS=7,
     RESPONSE_FILE_DAYS=14,  # how long the requester can download an access response
     CONTESTED_STATEMENT_MAX_WORDS=250,  # §7023 (secondary)
+
+    # Retention (services/retention.py; the README explains each): days after a case closes, etc.
+    RETENTION_VERIFICATION_DAYS=30,  # §7060(d): verification-only data, once the case is closed
+    RETENTION_DELETION_CASE_DAYS=30,  # a completed deletion request's own case, once closed
+    RETENTION_INQUIRY_DAYS=365,  # an answered or closed inquiry, its messages and attachment
+    RETENTION_CONSENT_DAYS=400,  # superseded consent records (the latest is kept while in force); over 12 months (§7026(k))
+    RETENTION_OUTBOX_DAYS=30,  # sent or failed mail and webhooks (their bodies hold personal data)
+    RETENTION_RECORD_MONTHS=24,  # §7101 records and whole cases; the rule's minimum, never less
+    # Notices downstream by webhook (services/webhooks.py)
+    WEBHOOK_TIMEOUT_SECONDS=10,
+    WEBHOOK_MAX_ATTEMPTS=30,
+    WEBHOOK_ALLOW_HTTP=False,  # plain http:// receivers, for tests and development only
 )
+
+MIN_RECORD_MONTHS = 24  # §7101(a): request records are kept at least 24 months
 
 
 def load(app, test_config=None):
@@ -155,6 +169,8 @@ def load(app, test_config=None):
     app.config["SESSION_COOKIE_SECURE"] = str(app.config["BASE_URL"]).startswith("https://")
     app.config["SMTP_PORT"] = int(app.config["SMTP_PORT"])
     app.config["DOCUMENT_MAX_BYTES"] = int(app.config["DOCUMENT_MAX_BYTES"])
+    if int(app.config["RETENTION_RECORD_MONTHS"]) < MIN_RECORD_MONTHS:
+        raise ValueError(f"RETENTION_RECORD_MONTHS must be at least {MIN_RECORD_MONTHS} (§7101 records)")
     if app.config["MAX_CONTENT_LENGTH"] is None:
         app.config["MAX_CONTENT_LENGTH"] = app.config["DOCUMENT_MAX_BYTES"] + int(app.config["FORM_OVERHEAD_BYTES"])
 

@@ -26,6 +26,7 @@ def make_engine(url: str) -> Engine:
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA secure_delete=ON")  # deleted content is zeroed, not left in free pages (retention)
         cur.close()
 
     @event.listens_for(engine, "begin")

@@ -138,6 +138,13 @@ class AuditEvent(SQLModel, table=True):
     created_at: datetime = _ts(nullable=False, default_factory=clock.now)
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64, unique=True)
+    # The references of the case or inquiry: they outlive the rows (and ids) a retention purge removes.
+    request_ref: str | None = Field(default=None, max_length=12, index=True)
+    inquiry_ref: str | None = Field(default=None, max_length=12)
+    # 2: the hash covers the references. 1: recorded before they existed; the hash covers the ids,
+    # frozen in `hashed_ids` ("[request_id, inquiry_id]") so a purge that nulls the links breaks nothing.
+    chain_version: int = Field(default=2)
+    hashed_ids: str | None = Field(default=None, max_length=40)
 
 
 class RequestMessage(SQLModel, table=True):
@@ -500,3 +507,115 @@ Index("ix_privacy_request_hold_status", _pr.hold_reason, _pr.status)
 Index("ix_privacy_request_manner_status", _pr.manner, _pr.status)
 Index("ix_privacy_request_received_at", _pr.received_at)  # §7101 records, §7102 metrics
 Index("ix_privacy_request_closed_at", _pr.closed_at)  # §7102 metrics
+
+
+# ---- Retention, §7101 records, notices downstream ---------------------------------------------
+
+class RequestRecord(SQLModel, table=True):
+    """§7101: what is kept of every request for RETENTION_RECORD_MONTHS, with no name, email or other
+    personal identifier. Kept in step with its PrivacyRequest (services.records) and outlives it."""
+
+    __tablename__ = "request_record"
+
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str = Field(max_length=12, unique=True)
+    request_type: str = Field(max_length=16)
+    manner: str = Field(max_length=16)
+    status: str = Field(max_length=24)
+    received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True, index=True))
+    outcome_code: str | None = Field(default=None, max_length=48)  # the denial (or partial) basis
+    outcome_citation: str | None = Field(default=None, max_length=200)
+    extended_due: date | None = None
+    notice_count: int = Field(default=0)  # notices sent downstream (§7022(b), §7023(c), §7026(f), §7027(g))
+
+
+class Recipient(SQLModel, table=True):
+    """A service provider, contractor or third party told of deletions, corrections and opt-outs."""
+
+    __tablename__ = "recipient"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    kind: str = Field(max_length=24)  # service_provider | contractor | third_party
+    request_types: str = Field(max_length=64)  # comma-separated: delete, correct, opt_out, limit
+    method: str = Field(max_length=16)  # webhook | email | manual
+    webhook_url: str | None = Field(default=None, max_length=500)
+    webhook_secret: str | None = Field(default=None, max_length=500)  # Fernet token (ENCRYPTION_KEYS)
+    email: str | None = Field(default=None, max_length=254)
+    active: bool = Field(default=True)
+    created_at: datetime = _ts(nullable=False, default_factory=clock.now)
+    updated_at: datetime = _ts(nullable=False, default_factory=clock.now)
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """A signed JSON POST queued in the same transaction as its cause, delivered and retried like mail."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (Index("ix_webhook_delivery_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(max_length=64, unique=True)  # sent with every attempt; receivers dedupe on it
+    topic: str = Field(max_length=32)
+    url: str = Field(max_length=500)
+    secret: str = Field(max_length=500)  # Fernet token of the signing secret
+    body: str = _text(nullable=False)
+    status: str = Field(default="pending", max_length=12)  # pending | delivered | failed
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = _ts(nullable=False, default_factory=clock.now)
+    claimed_until: datetime | None = _ts()
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _ts(nullable=False, default_factory=clock.now)
+    delivered_at: datetime | None = _ts()
+
+
+class DownstreamNotice(SQLModel, table=True):
+    """One recipient told (or to be told) to act on one request: by webhook, by mail, or by hand."""
+
+    __tablename__ = "downstream_notice"
+    __table_args__ = (UniqueConstraint("request_id", "recipient_id", name="uq_downstream_notice_request_id_recipient_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    notice_key: str = Field(max_length=36, unique=True)  # the idempotency key the recipient sees
+    request_id: int = _request_fk()
+    recipient_id: int = Field(sa_column=Column(Integer, ForeignKey("recipient.id"), nullable=False))
+    method: str = Field(max_length=16)  # webhook | email | manual, as configured when it was made
+    state: str = Field(max_length=16)  # queued | delivered | failed | awaiting_staff | recorded | explained
+    webhook_delivery_id: int | None = Field(default=None, sa_column=Column(
+        Integer, ForeignKey("webhook_delivery.id", ondelete="SET NULL"), nullable=True))
+    outbox_message_id: int | None = Field(default=None, sa_column=Column(
+        Integer, ForeignKey("outbox_message.id", ondelete="SET NULL"), nullable=True))
+    delivered_at: datetime | None = _ts()
+    recorded_on: date | None = None  # by hand: the day the recipient was told
+    recorded_method: str | None = Field(default=None, max_length=200)
+    explanation: str | None = _text()  # impossible or disproportionate effort: why
+    settled_by: str | None = Field(default=None, max_length=64)
+    settled_at: datetime | None = _ts()
+    created_at: datetime = _ts(nullable=False, default_factory=clock.now)
+
+
+class RetentionRun(SQLModel, table=True):
+    """One retention purge by the worker per California day (the unique day keeps it to one)."""
+
+    __tablename__ = "retention_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: date = Field(unique=True)
+    counts: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    started_at: datetime = _ts(nullable=False, default_factory=clock.now)
+    finished_at: datetime | None = _ts()
+
+
+_RECORD_FIELDS = ("request_type", "manner", "status", "received_at", "closed_at", "outcome_code", "outcome_citation",
+                  "extended_due")
+
+
+@event.listens_for(PrivacyRequest, "after_insert")
+@event.listens_for(PrivacyRequest, "after_update")
+def _keep_request_record(_mapper, connection, target):
+    """Every write of a request writes its §7101 record too, in the same transaction, whatever the path."""
+    values = {name: getattr(target, name) for name in _RECORD_FIELDS}
+    records = RequestRecord.__table__
+    done = connection.execute(records.update().where(records.c.reference == target.reference).values(**values))
+    if done.rowcount == 0:
+        connection.execute(records.insert().values(reference=target.reference, notice_count=0, **values))

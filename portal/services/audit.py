@@ -1,4 +1,9 @@
-"""The append-only, hash-chained audit log."""
+"""The append-only, hash-chained audit log.
+
+An event hashes the references of its case and inquiry (chain_version 2), never their database
+ids: a retention purge deletes the rows and nulls the ids, the references stay, the chain holds.
+Events recorded before references were hashed (chain_version 1) hash the ids frozen in `hashed_ids`.
+"""
 import hashlib
 import json
 
@@ -6,27 +11,39 @@ from sqlalchemy import select, text
 from sqlmodel import Session
 
 from .. import clock
-from ..models import AuditEvent
+from ..models import AuditEvent, Inquiry, PrivacyRequest
 
 GENESIS = "0" * 64
 _CHAIN_LOCK = 7101  # PostgreSQL advisory lock id; SQLite transactions are already serialized
 
 
 def _digest(prev_hash: str, event: AuditEvent) -> str:
-    body = json.dumps([prev_hash, event.request_id, event.inquiry_id, event.actor, event.action, event.from_status,
+    if event.chain_version == 1:
+        request_part, inquiry_part = json.loads(event.hashed_ids or "[null,null]")
+    else:
+        request_part, inquiry_part = event.request_ref, event.inquiry_ref
+    body = json.dumps([prev_hash, request_part, inquiry_part, event.actor, event.action, event.from_status,
                        event.to_status, event.detail, event.created_at.isoformat()], separators=(",", ":"))
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+def _reference(session: Session, model, row_id: int | None) -> str | None:
+    row = session.get(model, row_id) if row_id is not None else None
+    return row.reference if row is not None else None
+
+
 def record(session: Session, *, action: str, actor: str, request_id: int | None = None,
            inquiry_id: int | None = None, from_status: str | None = None, to_status: str | None = None,
-           detail: str | None = None) -> AuditEvent:
-    """Append one event to the chain, in the caller's transaction."""
+           detail: str | None = None, request_ref: str | None = None) -> AuditEvent:
+    """Append one event to the chain, in the caller's transaction. `request_ref` names a case whose
+    row is gone (a purge); otherwise the reference is read from `request_id`."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
     prev = session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar()
     event = AuditEvent(request_id=request_id, inquiry_id=inquiry_id, actor=actor, action=action, from_status=from_status,
-                       to_status=to_status, detail=detail, created_at=clock.now(), prev_hash=prev or GENESIS)
+                       to_status=to_status, detail=detail, created_at=clock.now(), prev_hash=prev or GENESIS,
+                       request_ref=request_ref or _reference(session, PrivacyRequest, request_id),
+                       inquiry_ref=_reference(session, Inquiry, inquiry_id), chain_version=2)
     event.hash = _digest(event.prev_hash, event)
     session.add(event)
     session.flush()

@@ -41,7 +41,7 @@ from ..models import (
     RequestMessage,
     StaffUser,
 )
-from . import agents, audit, documents, references, response_files
+from . import agents, audit, documents, notices, references, response_files
 from . import requests as request_service
 from .transitions import MailSpec, agent_of, transition
 
@@ -308,6 +308,9 @@ def complete(session: Session, *, req: PrivacyRequest, staff: StaffUser, complet
     problems = completion_problems(req, completion)
     if problems:
         raise IllegalTransition("; ".join(problems.values()))
+    waiting = notices.blocking_completion(session, req)  # §7022(b), §7023(c), §7026(f), §7027(g)
+    if waiting:
+        raise IllegalTransition(waiting)
     c = completion
     to_status = PARTIALLY_COMPLETED if c.partial else COMPLETED
     basis = denial_bases()[c.kept_basis] if c.partial else None

@@ -138,8 +138,9 @@ def deliver_for_app(app, **kw) -> int:
 class BackgroundDelivery:
     """A daemon thread in the web process that delivers the outbox every few seconds."""
 
-    def __init__(self, app):
+    def __init__(self, app, deliverers=(deliver_for_app,)):
         self.app = app
+        self.deliverers = deliverers  # mail, and whatever else is delivered the same way (webhooks)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.stopping = threading.Event()
@@ -161,13 +162,14 @@ class BackgroundDelivery:
     def _run(self) -> None:
         while not self.stopping.is_set():
             try:
-                deliver_for_app(self.app)
+                for deliver in self.deliverers:
+                    deliver(self.app)
             except Exception:  # keep the thread alive through a database outage; retried next tick
                 log.exception("outbox delivery pass failed")
             self.stopping.wait(self.app.config["MAIL_POLL_SECONDS"])
 
 
-def run_worker(app, *, once: bool = False, jobs=(), jobs_every: float = 60.0) -> None:
+def run_worker(app, *, once: bool = False, jobs=(), jobs_every: float = 60.0, deliverers=(deliver_for_app,)) -> None:
     """The `flask worker` loop: deliver mail every poll, run scheduled jobs every minute."""
     last_jobs = float("-inf")
     while True:
@@ -176,7 +178,8 @@ def run_worker(app, *, once: bool = False, jobs=(), jobs_every: float = 60.0) ->
                 for job in jobs:
                     job()
                 last_jobs = time.monotonic()
-            deliver_for_app(app)
+            for deliver in deliverers:
+                deliver(app)
         if once:
             return
         time.sleep(app.config["MAIL_POLL_SECONDS"])

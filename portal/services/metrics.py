@@ -1,4 +1,5 @@
-"""§7102 annual metrics and §7101 request records, computed in SQL (SQLite and PostgreSQL alike).
+"""§7102 annual metrics and §7101 request records, computed in SQL (SQLite and PostgreSQL alike)
+from the §7101 records (RequestRecord), which outlive the cases a retention purge removes.
 
 Definitions (stated on the metrics page and in the JSON):
 - a year is the California calendar year (America/Los_Angeles);
@@ -18,9 +19,9 @@ from sqlalchemy import Float, and_, case, cast, func, select
 from sqlmodel import Session
 
 from ..lifecycle import COMPLETED, DENIED, PACIFIC, PARTIALLY_COMPLETED, REQUEST_TYPES, local_date
-from ..models import PrivacyRequest
+from ..models import RequestRecord
 
-PR = PrivacyRequest
+PR = RequestRecord
 ANSWERED = (COMPLETED, PARTIALLY_COMPLETED, DENIED)
 
 
@@ -118,7 +119,7 @@ def metrics_csv(metrics: YearMetrics) -> str:
 
 
 RECORD_COLUMNS = ["reference", "received_date", "request_type", "manner", "status", "response_date",
-                  "outcome", "denial_basis", "basis_citation", "extended_due_date"]
+                  "outcome", "denial_basis", "basis_citation", "extended_due_date", "notice_count"]
 
 
 def records_csv(session: Session, *, start: date, end: date) -> str:
@@ -131,13 +132,13 @@ def records_csv(session: Session, *, start: date, end: date) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(RECORD_COLUMNS)
     rows = session.execute(select(PR.reference, PR.received_at, PR.request_type, PR.manner, PR.status, PR.closed_at,
-                                  PR.outcome_code, PR.outcome_citation, PR.extended_due)
+                                  PR.outcome_code, PR.outcome_citation, PR.extended_due, PR.notice_count)
                            .where(PR.received_at >= lo, PR.received_at < hi).order_by(PR.received_at, PR.id))
-    for ref, received, kind, manner, status, closed, code, citation, extended in rows:
+    for ref, received, kind, manner, status, closed, code, citation, extended, notices in rows:
         final = closed is not None
         writer.writerow([ref, local_date(received).isoformat(), kind, manner, status,
                          local_date(closed).isoformat() if final else "", status if final else "",
-                         code if status in (DENIED, PARTIALLY_COMPLETED) else "", citation or "", extended.isoformat() if extended else ""])
+                         code if status in (DENIED, PARTIALLY_COMPLETED) else "", citation or "", extended.isoformat() if extended else "", notices])
     # Built whole, then the transaction ends: a streamed read would hold SQLite's write lock meanwhile.
     session.rollback()
     return out.getvalue()

@@ -19,7 +19,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from .. import clock, lifecycle
+from .. import clock, db, lifecycle
 from ..forms import EmptyForm, RequestForm, plain_text, strip_filter
 from ..lifecycle import (
     HOLD_REASONS,
@@ -29,7 +29,7 @@ from ..lifecycle import (
     REQUEST_TYPES,
     STATUS_LABELS,
 )
-from ..services import agents, cases
+from ..services import agents, cases, notices
 from ..services.cases import Completion, QueueFilters
 
 F = [strip_filter]
@@ -171,6 +171,9 @@ class CompleteForm(CaseActionForm):
         ok = super().validate(extra_validators)
         if self.outcome.data not in ("completed", "partially_completed"):
             self.outcome.errors.append(_l("Choose the outcome."))
+        waiting = notices.blocking_completion(db.session(), self.case)
+        if waiting:
+            self.outcome.errors.append(waiting)
         for name, problem in cases.completion_problems(self.case, self.completion()).items():
             target = self._fields.get(name) or (self.response_json if name == "files" else self.message)
             if problem not in target.errors:
