@@ -45,12 +45,14 @@ def _best_language(app):
 def register_blueprints(app):
     from .agent.views import bp as agent
     from .consent.views import bp as consent
+    from .drp.views import bp as drp
     from .public.views import bp as public
     from .staff import bp as staff
     app.register_blueprint(public)
     app.register_blueprint(agent)
     app.register_blueprint(consent)
     app.register_blueprint(staff)
+    app.register_blueprint(drp)
 
 
 def register_cli(app):

@@ -13,7 +13,7 @@ from ..lifecycle import AWAITING_EMAIL, EXPIRED, FINAL, OPEN, REQUEST_TYPES, VER
 from ..models import AuditEvent, PrivacyRequest, RequestMessage
 from .. import clock
 from ..urls import external_url
-from . import audit, mail, references, tokens
+from . import audit, drp_status, mail, references, tokens
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,7 @@ def transition(session: Session, req: PrivacyRequest, to_status: str, *, actor: 
     session.add(req)
     event = audit.record(session, action=action or to_status, actor=actor, request_id=req.id,
                          from_status=from_status, to_status=to_status, detail=detail)
+    drp_status.status_changed(session, req)  # a Data Rights Protocol agent hears of every change
     if mail_spec is not None:
         mail_requester(session, req, mail_spec)
     log.info("request %s: %s -> %s by %s", req.reference, from_status, to_status, actor)
@@ -153,6 +154,19 @@ def submit(session: Session, *, new: NewRequest, manner: str = "web", received_a
         log.info("duplicate submission pointed to request %s", duplicate.reference)
         return SubmitOutcome(duplicate, True)
 
+    req = open_case(session, new=new, manner=manner, received_at=received_at, actor=actor, now=now)
+    session.commit()
+    log.info("request %s submitted (%s, %s)", req.reference, req.request_type, manner)
+    return SubmitOutcome(req, False)
+
+
+def open_case(session: Session, *, new: NewRequest, manner: str, received_at: datetime, actor: str,
+              email_confirmed: bool = False, now: datetime | None = None) -> PrivacyRequest:
+    """A new case with its audit event and first mail, in the caller's transaction (no duplicate check).
+    `email_confirmed`: the email was confirmed elsewhere (a Data Rights Protocol agent attests it),
+    so a know/delete/correct case starts in verification, acknowledged, instead of awaiting the link."""
+    now = now or clock.now()
+    email = normalize_email(new.email)
     rule = REQUEST_TYPES[new.request_type]
     received_day = lifecycle.local_date(received_at)
     req = PrivacyRequest(
@@ -162,6 +176,9 @@ def submit(session: Session, *, new: NewRequest, manner: str = "web", received_a
         date_of_birth=new.date_of_birth, details=new.details or None,
         received_at=received_at, acknowledgement_due=lifecycle.acknowledgement_due(received_at),
         response_due=lifecycle.response_due(new.request_type, received_at), created_at=now, updated_at=now)
+    confirmed = email_confirmed and rule.needs_email_confirmation
+    if confirmed:
+        req.status, req.email_confirmed_at, req.acknowledged_at = VERIFYING, now, now
     if new.request_type == "access":
         req.access_scope = new.access_scope
         req.lookback_start = lookback_start(new.lookback, received_day)
@@ -173,16 +190,17 @@ def submit(session: Session, *, new: NewRequest, manner: str = "web", received_a
     session.flush()
     audit.record(session, action="submitted", actor=actor, request_id=req.id, to_status=req.status,
                  detail=f"manner={manner}")
-    if rule.needs_email_confirmation:
+    if confirmed:
+        mail_requester(session, req, MailSpec("acknowledgement", _("We received your request: %(reference)s",
+                                                                  reference=req.reference), {}))
+    elif rule.needs_email_confirmation:
         _verification_mail(session, req, now)
     else:
         # §7060(b): an opt-out or limit request takes effect now, with no verification gate.
         req.effective_at = req.acknowledged_at = now
         mail_requester(session, req, MailSpec("receipt", _("We received your request: %(reference)s",
                                                   reference=req.reference), {}))
-    session.commit()
-    log.info("request %s submitted (%s, %s)", req.reference, req.request_type, manner)
-    return SubmitOutcome(req, False)
+    return req
 
 
 def open_child_deletion(session: Session, *, inquiry) -> PrivacyRequest:
@@ -280,6 +298,7 @@ def extend(session: Session, *, req: PrivacyRequest, days: int, reason: str, act
     session.add(req)
     audit.record(session, action="extended", actor=actor, request_id=req.id,
                  detail=f"{days} days, due {req.extended_due.isoformat()}")
+    drp_status.status_changed(session, req)  # DRP §3.08: the agent hears of the new expected_by
     mail_requester(session, req, MailSpec("extension", _("More time needed for request %(reference)s",
                                                 reference=req.reference), {"reason": req.extension_reason}))
     session.commit()
