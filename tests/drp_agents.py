@@ -75,7 +75,7 @@ class CallbackReceiver:
     """A real HTTP server on 127.0.0.1 that records each POST and answers with the scripted codes
     (then 200)."""
 
-    def __init__(self, codes=()):
+    def __init__(self, codes=(), port: int = 0):
         self.codes = list(codes)
         self.received: list[dict] = []
         self.cond = threading.Condition()
@@ -97,7 +97,7 @@ class CallbackReceiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/drp/status"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

@@ -21,7 +21,7 @@ from ..lifecycle import (DENIED, FINAL, IN_PROGRESS, ON_HOLD, OPEN, PARTIALLY_CO
 from ..models import (DUE_ORDER, AgentAuthorization, AuditEvent, CaseNote, Document, CaseOutcome, ContestedStatement, IdentityCheck,
                       PrivacyRequest, RequestMessage, StaffUser)
 from .. import clock
-from . import agents, audit, documents, references, response_files
+from . import agents, audit, documents, drp_console, references, response_files
 from . import requests as request_service
 from .requests import MailSpec, StaleCase
 
@@ -41,7 +41,8 @@ DEADLINE_BANDS = {
     "due_soon": _l("Due within 7 days"),
     "later": _l("Due later"),
 }
-MANNERS = {"web": _l("Web form"), "phone": _l("Phone"), "mail": _l("Mail"), "email": _l("Email")}
+MANNERS = {"web": _l("Web form"), "phone": _l("Phone"), "mail": _l("Mail"), "email": _l("Email"),
+           "drp": _l("Data Rights Protocol")}
 INTAKE_MANNERS = ("phone", "mail")
 
 
@@ -385,6 +386,7 @@ class CaseFile:
     staff: dict[int, StaffUser]
     agent: AgentAuthorization | None = None
     authorization: list = field(default_factory=list)
+    drp: object | None = None  # drp_console.DrpCase for a Data Rights Protocol case
 
     @property
     def consumer_state(self) -> str | None:
@@ -419,7 +421,8 @@ def case_file(session: Session, req: PrivacyRequest) -> CaseFile:
         files=response_files.files_for(session, req), downloads=response_files.downloads_for(session, req),
         evidence=documents.for_request(session, request_id=req.id, purpose="evidence"), staff=staff,
         agent=agents.for_request(session, req),
-        authorization=documents.for_request(session, request_id=req.id, purpose="authorization"))
+        authorization=documents.for_request(session, request_id=req.id, purpose="authorization"),
+        drp=drp_console.case(session, req))
 
 
 # ---- the queue -------------------------------------------------------------------------------
