@@ -16,6 +16,9 @@ from ..drp_agents import DRP_CONFIG, Agent, pair, register, send
 from ..support import body
 
 
+UNKNOWN_ID = "5f0c9a3e-1d2b-4c6a-9e7f-0a1b2c3d4e5f"
+
+
 @pytest.fixture
 def app_config(app_config):
     return {**app_config, **DRP_CONFIG}
@@ -50,8 +53,8 @@ def _count(app, model) -> int:
 
 @pytest.mark.parametrize(("method", "path"), [
     ("post", "/drp/v1/agent/PERMISSION_SLIP"), ("get", "/drp/v1/agent/PERMISSION_SLIP"),
-    ("post", "/drp/v1/data-rights-request"), ("get", f"/drp/v1/data-rights-request/{uuid.uuid4()}"),
-    ("delete", f"/drp/v1/data-rights-request/{uuid.uuid4()}"),
+    ("post", "/drp/v1/data-rights-request"), ("get", f"/drp/v1/data-rights-request/{UNKNOWN_ID}"),
+    ("delete", f"/drp/v1/data-rights-request/{UNKNOWN_ID}"),
 ])
 def test_every_route_answers_404_while_drp_is_off(app_config, method, path):
     from portal import create_app
@@ -276,7 +279,7 @@ def test_status_only_for_the_agent_that_made_the_request(app, client, paired):
     refused = client.get(url, headers=other.auth())
     assert refused.status_code == 403 and refused.get_json()["code"] == "403"
     assert client.get(url).status_code == 403
-    unknown = client.get(f"/drp/v1/data-rights-request/{uuid.uuid4()}", headers=paired.auth())
+    unknown = client.get(f"/drp/v1/data-rights-request/{UNKNOWN_ID}", headers=paired.auth())
     assert unknown.status_code == 404 and unknown.get_json()["code"] == "404"
     # and another agent cannot revoke it either
     assert client.delete(url, data=other.sign({"reason": "x"}), headers=other.auth()).status_code == 403
