@@ -509,7 +509,8 @@ class DrpRequest(SQLModel, table=True):
     __tablename__ = "drp_request"
     __table_args__ = (
         UniqueConstraint("agent_pk", "message_digest", name="uq_drp_request_agent_pk_message_digest"),
-        Index("ix_drp_request_agent_request", "agent_pk", "agent_request_id"),
+        # An agent's own id for a request is unique within that agent (DRP §3.03); absent ids (NULL) repeat freely.
+        UniqueConstraint("agent_pk", "agent_request_id", name="uq_drp_request_agent_pk_agent_request_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -48,13 +48,11 @@ def upgrade():
     sa.ForeignKeyConstraint(['agent_pk'], ['drp_agent.id'], name=op.f('fk_drp_request_agent_pk_drp_agent')),
     sa.ForeignKeyConstraint(['request_id'], ['privacy_request.id'], name=op.f('fk_drp_request_request_id_privacy_request'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_drp_request')),
+    sa.UniqueConstraint('agent_pk', 'agent_request_id', name='uq_drp_request_agent_pk_agent_request_id'),
     sa.UniqueConstraint('agent_pk', 'message_digest', name='uq_drp_request_agent_pk_message_digest'),
     sa.UniqueConstraint('request_id', name=op.f('uq_drp_request_request_id')),
     sa.UniqueConstraint('request_uuid', name=op.f('uq_drp_request_request_uuid'))
     )
-    with op.batch_alter_table('drp_request', schema=None) as batch_op:
-        batch_op.create_index('ix_drp_request_agent_request', ['agent_pk', 'agent_request_id'], unique=False)
-
     op.create_table('webhook_delivery',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('delivery_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
@@ -88,8 +86,5 @@ def downgrade():
         batch_op.drop_index('ix_webhook_delivery_due')
 
     op.drop_table('webhook_delivery')
-    with op.batch_alter_table('drp_request', schema=None) as batch_op:
-        batch_op.drop_index('ix_drp_request_agent_request')
-
     op.drop_table('drp_request')
     op.drop_table('drp_agent')

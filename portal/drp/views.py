@@ -34,7 +34,9 @@ def _rate_key() -> str:
     return g.drp_rate_key
 
 
-_per_agent = limiter.limit(configured_limit("RATELIMIT_DRP"), key_func=_rate_key)
+# Off, the routes answer 404 like any unknown path, never 429.
+_per_agent = limiter.limit(configured_limit("RATELIMIT_DRP"), key_func=_rate_key,
+                           exempt_when=lambda: not current_app.config["DRP_ENABLED"])
 
 
 def _error(code: int, exc: Exception):

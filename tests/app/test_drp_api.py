@@ -191,6 +191,13 @@ def test_the_status_object_has_the_specifications_fields_and_formats(app, client
     assert "Z" not in json.dumps(status)
 
 
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_the_body_is_read_whatever_content_type_is_declared(app, client, paired, content_type):
+    resp = client.post("/drp/v1/data-rights-request", data=paired.sign(paired.exercise()), headers=paired.auth(),
+                       content_type=content_type)
+    assert resp.status_code == 200
+
+
 def test_the_same_message_or_agent_request_id_twice_is_one_request(app, client, paired):
     message = paired.exercise("deletion")
     first = send(client, paired, message).get_json()
