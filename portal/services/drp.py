@@ -155,7 +155,8 @@ def check_envelope(claims: dict, *, agent: DrpAgent, now: datetime) -> None:
     cfg = current_app.config
     if claims.get("agent-id") != agent.agent_id:
         raise Refused("agent-id does not name the agent this key belongs to.")
-    if not cfg["DRP_BUSINESS_ID"] or claims.get("business-id") != cfg["DRP_BUSINESS_ID"]:
+    # str(): PORTAL_DRP_BUSINESS_ID=12345 arrives from the environment as a number (parsed as JSON).
+    if cfg["DRP_BUSINESS_ID"] in (None, "") or claims.get("business-id") != str(cfg["DRP_BUSINESS_ID"]):
         raise Refused("business-id does not name this business.")
     issued, expires = _moment(claims, "issued-at"), _moment(claims, "expires-at")
     window = timedelta(seconds=cfg["DRP_MAX_WINDOW_SECONDS"])

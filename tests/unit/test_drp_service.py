@@ -154,3 +154,8 @@ def test_a_removed_agent_can_be_added_back_with_a_new_key(session, agent):
     fresh = Agent(agent.agent_id)
     drp.add_agent(session, agent_id=agent.agent_id, verify_key=fresh.verify_key)
     assert _row(session, agent).verify_key == fresh.verify_key and _row(session, agent).token_hash is None
+
+
+def test_a_numeric_business_id_from_the_environment_still_matches(app, session, agent):
+    app.config["DRP_BUSINESS_ID"] = 12345  # PORTAL_DRP_BUSINESS_ID=12345, parsed as JSON
+    drp.check_envelope(agent.envelope(NOW, **{"business-id": "12345"}), agent=_row(session, agent), now=NOW)
