@@ -141,7 +141,8 @@ DEFAULTS = dict(
         "not_california_resident": "outside_jurisdiction",
     },
     # Outgoing webhooks (DRP status callbacks), delivered with the mail
-    WEBHOOK_TIMEOUT_SECONDS=10,
+    WEBHOOK_TIMEOUT_SECONDS=5,
+    WEBHOOK_PASS_SECONDS=2,  # each delivery pass starts no new POST after this long, so mail is not held up
     WEBHOOK_RETRY_BASE_SECONDS=5,
     WEBHOOK_RETRY_MAX_SECONDS=900,
     WEBHOOK_MAX_ATTEMPTS=60,

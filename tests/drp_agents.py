@@ -3,6 +3,7 @@ messages in libsodium combined mode, and a real HTTP server on loopback that rec
 import base64
 import json
 import threading
+import time
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -75,14 +76,15 @@ class CallbackReceiver:
     """A real HTTP server on 127.0.0.1 that records each POST and answers with the scripted codes
     (then 200)."""
 
-    def __init__(self, codes=(), port: int = 0):
-        self.codes = list(codes)
+    def __init__(self, codes=(), port: int = 0, delay: float = 0):
+        self.codes, self.delay = list(codes), delay
         self.received: list[dict] = []
         self.cond = threading.Condition()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
+                time.sleep(receiver.delay)
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with receiver.cond:
                     code = receiver.codes.pop(0) if receiver.codes else 200

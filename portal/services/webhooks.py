@@ -9,6 +9,7 @@ supersedes the older ones not yet sent (the receiver needs the latest state, not
 """
 import json
 import logging
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -82,14 +83,18 @@ def _due(now: datetime):
 
 
 def deliver_due(engine, cfg, *, now: datetime | None = None, limit: int = 50) -> int:
-    """Send every delivery that is due; returns how many the receivers accepted."""
+    """Send the deliveries that are due, for at most WEBHOOK_PASS_SECONDS (the mail shares this
+    loop: a slow receiver must not hold it up); returns how many the receivers accepted."""
     now = now or clock.now()
+    deadline = time.monotonic() + cfg["WEBHOOK_PASS_SECONDS"]
     delivered = 0
     with Session(engine, expire_on_commit=False) as session:
         ids = session.execute(select(WebhookDelivery.id).where(_due(now))
                               .order_by(WebhookDelivery.id).limit(limit)).scalars().all()
         session.rollback()
         for delivery_id in ids:
+            if time.monotonic() > deadline:
+                break  # the rest go out on the next pass
             claimed = session.execute(update(WebhookDelivery).where(
                 WebhookDelivery.id == delivery_id, WebhookDelivery.status == "pending",
                 or_(WebhookDelivery.claimed_until.is_(None), WebhookDelivery.claimed_until < now),

@@ -119,3 +119,14 @@ def test_no_callback_without_a_status_callback_url(app, client, agent):
     made = send(client, agent, agent.exercise("deletion")).get_json()
     _move(app, made["request_id"], "in_progress")
     assert _deliveries(app) == []
+
+
+def test_a_slow_agent_does_not_hold_up_the_delivery_loop(app, client, agent):
+    app.config["WEBHOOK_PASS_SECONDS"] = 0.2
+    with CallbackReceiver(delay=0.5) as receiver:
+        for claims in (agent.exercise("deletion", status_callback=receiver.url),
+                       agent.exercise("access", status_callback=receiver.url)):
+            _move(app, send(client, agent, claims).get_json()["request_id"], "in_progress")
+        assert webhooks.deliver_for_app(app) == 1  # the pass stops starting POSTs after its budget
+        assert webhooks.deliver_for_app(app) == 1
+        assert len(receiver.wait_for(2)) == 2
