@@ -159,3 +159,15 @@ def test_a_removed_agent_can_be_added_back_with_a_new_key(session, agent):
 def test_a_numeric_business_id_from_the_environment_still_matches(app, session, agent):
     app.config["DRP_BUSINESS_ID"] = 12345  # PORTAL_DRP_BUSINESS_ID=12345, parsed as JSON
     drp.check_envelope(agent.envelope(NOW, **{"business-id": "12345"}), agent=_row(session, agent), now=NOW)
+
+
+def test_a_callback_is_queued_with_the_change_or_not_at_all(session, agent):
+    from portal.models import WebhookDelivery
+    req, row = _drp_case(session, agent, status_callback="https://agent.example/cb")
+    request_service.transition(session, req, "in_progress", actor="system")
+    session.rollback()  # the change did not happen: neither did its callback
+    assert session.execute(select(WebhookDelivery)).scalars().all() == []
+    request_service.transition(session, req, "in_progress", actor="system")
+    session.commit()
+    (queued,) = session.execute(select(WebhookDelivery)).scalars().all()
+    assert (queued.url, queued.status, queued.kind) == ("https://agent.example/cb", "pending", "drp_status")
