@@ -140,12 +140,12 @@ DEFAULTS = dict(
         "duplicate": "too_many_requests",
         "not_california_resident": "outside_jurisdiction",
     },
-    # Outgoing webhooks (DRP status callbacks), delivered with the mail
-    WEBHOOK_TIMEOUT_SECONDS=5,
-    WEBHOOK_PASS_SECONDS=2,  # each delivery pass starts no new POST after this long, so mail is not held up
-    WEBHOOK_RETRY_BASE_SECONDS=5,
-    WEBHOOK_RETRY_MAX_SECONDS=900,
-    WEBHOOK_MAX_ATTEMPTS=60,
+    # DRP status callbacks to agents, delivered with the mail
+    DRP_CALLBACK_TIMEOUT_SECONDS=5,
+    DRP_CALLBACK_PASS_SECONDS=2,  # each delivery pass starts no new POST after this long, so mail is not held up
+    DRP_CALLBACK_RETRY_BASE_SECONDS=5,
+    DRP_CALLBACK_RETRY_MAX_SECONDS=900,
+    DRP_CALLBACK_MAX_ATTEMPTS=60,
 )
 
 

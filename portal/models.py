@@ -531,14 +531,14 @@ class DrpRequest(SQLModel, table=True):
     created_at: datetime = _ts(nullable=False, default_factory=clock.now)
 
 
-class WebhookDelivery(SQLModel, table=True):
+class DrpCallback(SQLModel, table=True):
     """An HTTP POST queued in the same transaction as the change it reports, delivered later by
     the same loop as mail; retried with backoff; `delivery_id` is its idempotency key."""
 
-    __tablename__ = "webhook_delivery"
+    __tablename__ = "drp_callback"
     __table_args__ = (
-        Index("ix_webhook_delivery_due", "status", "next_attempt_at"),
-        Index("ix_webhook_delivery_subject", "subject", "id"),
+        Index("ix_drp_callback_due", "status", "next_attempt_at"),
+        Index("ix_drp_callback_subject", "subject", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

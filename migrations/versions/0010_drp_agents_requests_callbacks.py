@@ -53,7 +53,7 @@ def upgrade():
     sa.UniqueConstraint('request_id', name=op.f('uq_drp_request_request_id')),
     sa.UniqueConstraint('request_uuid', name=op.f('uq_drp_request_request_uuid'))
     )
-    op.create_table('webhook_delivery',
+    op.create_table('drp_callback',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('delivery_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
@@ -68,23 +68,23 @@ def upgrade():
     sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
     sa.Column('created_at', portal.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('sent_at', portal.models.UTCDateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['request_id'], ['privacy_request.id'], name=op.f('fk_webhook_delivery_request_id_privacy_request'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_delivery')),
-    sa.UniqueConstraint('delivery_id', name=op.f('uq_webhook_delivery_delivery_id'))
+    sa.ForeignKeyConstraint(['request_id'], ['privacy_request.id'], name=op.f('fk_drp_callback_request_id_privacy_request'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_drp_callback')),
+    sa.UniqueConstraint('delivery_id', name=op.f('uq_drp_callback_delivery_id'))
     )
-    with op.batch_alter_table('webhook_delivery', schema=None) as batch_op:
-        batch_op.create_index('ix_webhook_delivery_due', ['status', 'next_attempt_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_webhook_delivery_request_id'), ['request_id'], unique=False)
-        batch_op.create_index('ix_webhook_delivery_subject', ['subject', 'id'], unique=False)
+    with op.batch_alter_table('drp_callback', schema=None) as batch_op:
+        batch_op.create_index('ix_drp_callback_due', ['status', 'next_attempt_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_drp_callback_request_id'), ['request_id'], unique=False)
+        batch_op.create_index('ix_drp_callback_subject', ['subject', 'id'], unique=False)
 
 
 
 def downgrade():
-    with op.batch_alter_table('webhook_delivery', schema=None) as batch_op:
-        batch_op.drop_index('ix_webhook_delivery_subject')
-        batch_op.drop_index(batch_op.f('ix_webhook_delivery_request_id'))
-        batch_op.drop_index('ix_webhook_delivery_due')
+    with op.batch_alter_table('drp_callback', schema=None) as batch_op:
+        batch_op.drop_index('ix_drp_callback_subject')
+        batch_op.drop_index(batch_op.f('ix_drp_callback_request_id'))
+        batch_op.drop_index('ix_drp_callback_due')
 
-    op.drop_table('webhook_delivery')
+    op.drop_table('drp_callback')
     op.drop_table('drp_request')
     op.drop_table('drp_agent')

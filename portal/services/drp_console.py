@@ -8,8 +8,8 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlmodel import Session
 
-from ..models import DrpAgent, DrpRequest, PrivacyRequest, WebhookDelivery
-from . import drp_status, webhooks
+from ..models import DrpAgent, DrpRequest, PrivacyRequest, DrpCallback
+from . import drp_callbacks, drp_status
 
 CLAIMS = [  # (claim, label, the flag saying the agent verified it)
     ("name", _l("Name"), None),
@@ -41,7 +41,7 @@ class DrpCase:
     agent: DrpAgent
     status: dict  # the status object the agent receives now
     claims: list[Claim]
-    callbacks: list[tuple[WebhookDelivery, dict]]  # each delivery, with the status object it carries
+    callbacks: list[tuple[DrpCallback, dict]]  # each delivery, with the status object it carries
     denial_reasons: list[tuple[str, str]] = field(default_factory=list)  # (basis label, DRP reason)
     action_states = ACTION_STATES
 
@@ -63,4 +63,4 @@ def case(session: Session, req: PrivacyRequest) -> DrpCase | None:
                     drp.claims.get(flag) is True if flag else None) for name, label, flag in CLAIMS]
     bases = [(b["label"], drp_status.denial_reason(b["code"])) for b in current_app.config["DENIAL_BASES"]]
     return DrpCase(drp=drp, agent=session.get(DrpAgent, drp.agent_pk), status=drp_status.status_object(req, drp),
-                   claims=claims, callbacks=[(row, json.loads(row.body)) for row in webhooks.for_request(session, request_id=req.id)], denial_reasons=bases)
+                   claims=claims, callbacks=[(row, json.loads(row.body)) for row in drp_callbacks.for_request(session, request_id=req.id)], denial_reasons=bases)

@@ -15,7 +15,7 @@ from ..lifecycle import (AWAITING_EMAIL, COMPLETED, DENIED, EXPIRED, FINAL, IN_P
                          PARTIALLY_COMPLETED, VERIFYING, WITHDRAWN)
 from ..models import DrpRequest, PrivacyRequest
 from ..urls import external_url
-from . import webhooks
+from . import drp_callbacks
 
 STATUSES = ("open", "in_progress", "fulfilled", "revoked", "denied", "expired")
 REASONS = ("need_user_verification", "suspected_fraud", "insuf_verification", "no_match", "claim_not_covered",
@@ -126,7 +126,7 @@ def status_changed(session: Session, req: PrivacyRequest) -> None:
     if not drp.status_callback:
         return
     payload, subject = status_object(req, drp), f"drp:{drp.request_uuid}"
-    if webhooks.latest_body(session, subject=subject) == payload:
+    if drp_callbacks.latest_body(session, subject=subject) == payload:
         return  # a change of ours the agent cannot see (e.g. verifying -> in_progress): nothing new to say
-    webhooks.queue(session, kind=CALLBACK_KIND, subject=subject, url=drp.status_callback, payload=payload,
+    drp_callbacks.queue(session, kind=CALLBACK_KIND, subject=subject, url=drp.status_callback, payload=payload,
                    request_id=req.id)

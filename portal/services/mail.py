@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from ..models import OutboxMessage
 from .. import clock
-from . import webhooks
+from . import drp_callbacks
 
 log = logging.getLogger(__name__)
 CLAIM_SECONDS = 120
@@ -133,9 +133,9 @@ def deliver_for_app(app, **kw) -> int:
     return deliver_due(app.extensions["db_engine"], app.config, Path(app.instance_path) / "outbox", **kw)
 
 
-def deliver_webhooks(app) -> int:
+def deliver_drp_callbacks(app) -> int:
     """Queued webhooks (DRP status callbacks) go out with the mail, by the same loop."""
-    return webhooks.deliver_for_app(app)
+    return drp_callbacks.deliver_for_app(app)
 
 
 class BackgroundDelivery:
@@ -165,7 +165,7 @@ class BackgroundDelivery:
         while not self.stopping.is_set():
             try:
                 deliver_for_app(self.app)
-                deliver_webhooks(self.app)
+                deliver_drp_callbacks(self.app)
             except Exception:  # keep the thread alive through a database outage; retried next tick
                 log.exception("outbox delivery pass failed")
             self.stopping.wait(self.app.config["MAIL_POLL_SECONDS"])
@@ -181,7 +181,7 @@ def run_worker(app, *, once: bool = False, jobs=(), jobs_every: float = 60.0) ->
                     job()
                 last_jobs = time.monotonic()
             deliver_for_app(app)
-            deliver_webhooks(app)
+            deliver_drp_callbacks(app)
         if once:
             return
         time.sleep(app.config["MAIL_POLL_SECONDS"])

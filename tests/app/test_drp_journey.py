@@ -2,7 +2,7 @@
 callbacks to a real HTTP server on loopback, while staff act through the console's forms."""
 import pytest
 
-from portal.services import webhooks
+from portal.services import drp_callbacks
 
 from ..drp_agents import DRP_CONFIG, Agent, CallbackReceiver, pair, register, send
 from ..staffing import make_staff, post_action, sign_in
@@ -54,7 +54,7 @@ def test_deletion_from_exercise_to_fulfilled_with_staff_in_the_console(app, clie
         # Staff verify the identity through the form: the agent hears "identity verified".
         assert post_action(console, reference, "verify", {"data_points": ["email", "phone", "postal_address"]},
                            page=page).status_code == 303
-        assert webhooks.deliver_for_app(app) == 1
+        assert drp_callbacks.deliver_for_app(app) == 1
         verified = receiver.wait_for(1)[0]["body"]
         assert verified["status"] == "in_progress" and verified["processing_details"].startswith("Identity verified")
 
@@ -63,7 +63,7 @@ def test_deletion_from_exercise_to_fulfilled_with_staff_in_the_console(app, clie
             "outcome": "completed", "deleted_summary": "Billing profile and contact details",
             "message": "We deleted your information."})
         assert resp.status_code == 303
-        assert webhooks.deliver_for_app(app) == 1
+        assert drp_callbacks.deliver_for_app(app) == 1
         fulfilled = receiver.wait_for(2)[1]
         assert fulfilled["body"] == {"request_id": made["request_id"], "status": "fulfilled",
                                      "received_at": made["received_at"],

@@ -162,12 +162,12 @@ def test_a_numeric_business_id_from_the_environment_still_matches(app, session, 
 
 
 def test_a_callback_is_queued_with_the_change_or_not_at_all(session, agent):
-    from portal.models import WebhookDelivery
+    from portal.models import DrpCallback
     req, row = _drp_case(session, agent, status_callback="https://agent.example/cb")
     request_service.transition(session, req, "in_progress", actor="system")
     session.rollback()  # the change did not happen: neither did its callback
-    assert session.execute(select(WebhookDelivery)).scalars().all() == []
+    assert session.execute(select(DrpCallback)).scalars().all() == []
     request_service.transition(session, req, "in_progress", actor="system")
     session.commit()
-    (queued,) = session.execute(select(WebhookDelivery)).scalars().all()
+    (queued,) = session.execute(select(DrpCallback)).scalars().all()
     assert (queued.url, queued.status, queued.kind) == ("https://agent.example/cb", "pending", "drp_status")
