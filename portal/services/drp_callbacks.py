@@ -1,6 +1,5 @@
 """DRP status callbacks to agents: a JSON POST queued in the same transaction as the change it
-reports, delivered
-later by the same loop that delivers mail (the web process's background thread, or `flask worker`).
+reports, delivered later by the same loop that delivers mail (the web process's background thread, or `flask worker`).
 
 A delivery is claimed with a conditional UPDATE before it is sent, so any number of processes can
 deliver side by side; it is retried with backoff until the receiver answers 2xx. Its `delivery_id`
