@@ -29,9 +29,8 @@ def register_extensions(app):
     login_manager.init_app(app)
     login_manager.login_view = "staff.login"
     babel.init_app(app, locale_selector=i18n.select_locale)
-    from .services import mail, webhooks
-    app.extensions["mail_delivery"] = mail.BackgroundDelivery(
-        app, deliverers=(mail.deliver_for_app, webhooks.deliver_for_app))
+    from .services import delivery, mail
+    app.extensions["mail_delivery"] = mail.BackgroundDelivery(app, deliverers=delivery.DELIVERERS)
     if app.config["MAIL_BACKGROUND_DELIVERY"]:
         # Started by the first request, so CLI commands (db upgrade, staff create) never start it.
         app.before_request(app.extensions["mail_delivery"].ensure_started)
@@ -41,11 +40,13 @@ def register_blueprints(app):
     from . import staff
     from .agent.views import bp as agent
     from .consent.views import bp as consent
+    from .drp.views import bp as drp
     from .public.views import bp as public
     app.register_blueprint(public)
     app.register_blueprint(agent)
     app.register_blueprint(consent)
     staff.register(app)
+    app.register_blueprint(drp)
 
 
 def register_cli(app):

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from . import db as database
 from .models import AuditEvent, Document
-from .services import audit, documents, mail, metrics, notices, requests, retention, staff, webhooks
+from .services import audit, delivery, documents, drp, mail, metrics, notices, requests, retention, staff
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 
@@ -46,7 +46,7 @@ def worker(once):
     app = current_app._get_current_object()
     click.echo("worker started" + (" (one pass)" if once else "; Ctrl-C stops it"))
     try:
-        mail.run_worker(app, once=once, jobs=scheduled_jobs(), deliverers=(mail.deliver_for_app, webhooks.deliver_for_app))
+        mail.run_worker(app, once=once, jobs=scheduled_jobs(), deliverers=delivery.DELIVERERS)
     except KeyboardInterrupt:
         click.echo("worker stopped")
 
@@ -163,6 +163,47 @@ def retention_purge(dry_run):
                + (f"; {result.compacted}" if result.compacted else ""))
 
 
+drp_cli = AppGroup("drp", help="Data Rights Protocol: the authorized-agent services the portal trusts.")
+drp_agent_cli = AppGroup("agent", help="Agents: add, list, remove.")
+drp_cli.add_command(drp_agent_cli)
+
+
+@drp_agent_cli.command("add")
+@click.argument("agent_id")
+@click.option("--verify-key", required=True, help="The agent's Ed25519 verify key, standard base64 (from the DRP directory).")
+@click.option("--name", default=None, help="The agent's name, shown to staff (default: AGENT_ID).")
+def drp_agent_add(agent_id, verify_key, name):
+    """Trust an agent: it can then pair (POST /drp/v1/agent/AGENT_ID) and send requests."""
+    try:
+        agent = drp.add_agent(database.session(), agent_id=agent_id, verify_key=verify_key, name=name)
+    except drp.AgentError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"agent {agent.agent_id} added ({agent.name}); it pairs at {current_app.config['BASE_URL']}/drp/v1/agent/{agent.agent_id}")
+
+
+@drp_agent_cli.command("list")
+def drp_agent_list():
+    """Every agent: id, name, whether it has paired, and removed ones."""
+    agents = drp.list_agents(database.session())
+    if not agents:
+        click.echo("no agents")
+    for agent in agents:
+        state = (f"removed {agent.removed_at:%Y-%m-%d}" if agent.removed_at else
+                 f"paired {agent.token_issued_at:%Y-%m-%d %H:%M} UTC" if agent.token_issued_at else "not paired yet")
+        click.echo(f"{agent.agent_id}\t{agent.name}\tkey {agent.verify_key}\t{state}")
+
+
+@drp_agent_cli.command("remove")
+@click.argument("agent_id")
+def drp_agent_remove(agent_id):
+    """Stop trusting an agent: its token stops working at once; its cases stay with staff."""
+    try:
+        drp.remove_agent(database.session(), agent_id=agent_id)
+    except drp.AgentError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"agent {agent_id} removed; its token no longer works")
+
+
 def register(app):
     app.cli.add_command(retention_cli)
     app.cli.add_command(db_cli)
@@ -171,3 +212,4 @@ def register(app):
     app.cli.add_command(staff_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(metrics_cmd)
+    app.cli.add_command(drp_cli)

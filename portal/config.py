@@ -136,6 +136,31 @@ DEFAULTS = dict(
     WEBHOOK_TIMEOUT_SECONDS=10,
     WEBHOOK_MAX_ATTEMPTS=30,
     WEBHOOK_ALLOW_HTTP=False,  # plain http:// receivers, for tests and development only
+    # Data Rights Protocol 1.0 (authorized-agent services, machine to machine); routes answer 404 while off.
+    DRP_ENABLED=False,
+    DRP_BUSINESS_ID=None,  # this business's id in the DRP directory; signed messages must name it
+    DRP_CLOCK_SKEW_SECONDS=60,  # allowance around a message's issued-at and expires-at
+    DRP_MAX_WINDOW_SECONDS=900,  # the longest issued-at to expires-at window accepted (15 minutes)
+    DRP_VOLUNTARY="accept",  # requests with no regime or "voluntary": "accept" (handled as CCPA) or "refuse"
+    DRP_MAX_BODY_BYTES=64 * 1024,
+    DRP_CALLBACK_ALLOW_HTTP=False,  # status_callback URLs must be https unless this is on (tests, local agents)
+    RATELIMIT_DRP="120 per minute;5000 per day",  # per agent, per endpoint
+    # The DRP reason a denial basis (DENIAL_BASES, and the agents' two) is reported with; others: "other".
+    DRP_DENIAL_REASONS={
+        "unverifiable": "insuf_verification",
+        "exempt_medical": "claim_not_covered",
+        "legal_retention_wc": "claim_not_covered",
+        "legal_obligation": "claim_not_covered",
+        "fraud_suspected": "suspected_fraud",
+        "duplicate": "too_many_requests",
+        "not_california_resident": "outside_jurisdiction",
+    },
+    # DRP status callbacks to agents, delivered with the mail
+    DRP_CALLBACK_TIMEOUT_SECONDS=5,
+    DRP_CALLBACK_PASS_SECONDS=2,  # each delivery pass starts no new POST after this long, so mail is not held up
+    DRP_CALLBACK_RETRY_BASE_SECONDS=5,
+    DRP_CALLBACK_RETRY_MAX_SECONDS=900,
+    DRP_CALLBACK_MAX_ATTEMPTS=60,
 )
 
 MIN_RECORD_MONTHS = 24  # §7101(a): request records are kept at least 24 months

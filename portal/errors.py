@@ -27,6 +27,8 @@ CSRF_MESSAGE = (_l("This form has expired"),
 def render_error(code: int, title=None, message=None):
     default_title, default_message = MESSAGES.get(code, MESSAGES[500] if code >= 500 else MESSAGES[400])
     title, message = title or default_title, message or default_message
+    if request.path.startswith("/drp/"):  # Data Rights Protocol §3.06 error shape
+        return jsonify(code=str(code), message=str(message)), code
     if request.path.startswith("/api/"):
         return jsonify(error=str(title), message=str(message)), code
     return render_template("errors/error.html", code=code, title=title, message=message), code

@@ -58,11 +58,13 @@ STATUS_LABELS = {
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     AWAITING_EMAIL: frozenset({VERIFYING, EXPIRED, WITHDRAWN}),
-    VERIFYING: frozenset({IN_PROGRESS, ON_HOLD, DENIED}),
+    # Withdrawal while open or in progress: a Data Rights Protocol agent may revoke then (DRP §2.04),
+    # and a requester on the web may do the same.
+    VERIFYING: frozenset({IN_PROGRESS, ON_HOLD, DENIED, WITHDRAWN}),
     # on_hold -> on_hold changes only the reason: an agent's authorization review waits for the
     # documents staff asked the agent for, and goes back to the review when they arrive.
     ON_HOLD: frozenset({VERIFYING, IN_PROGRESS, ON_HOLD, DENIED, WITHDRAWN}),
-    IN_PROGRESS: frozenset({COMPLETED, PARTIALLY_COMPLETED, DENIED}),
+    IN_PROGRESS: frozenset({COMPLETED, PARTIALLY_COMPLETED, DENIED, WITHDRAWN}),
     COMPLETED: frozenset(),
     PARTIALLY_COMPLETED: frozenset(),
     DENIED: frozenset(),
@@ -81,7 +83,8 @@ HOLD_REASONS = {
 }
 
 # How a request reached the business (§7101 records the manner of every request).
-MANNERS = {"web": _l("Web form"), "phone": _l("Phone"), "mail": _l("Mail"), "email": _l("Email")}
+MANNERS = {"web": _l("Web form"), "phone": _l("Phone"), "mail": _l("Mail"), "email": _l("Email"),
+           "drp": _l("Data Rights Protocol")}
 INTAKE_MANNERS = ("phone", "mail")
 
 ACKNOWLEDGEMENT_BUSINESS_DAYS = 10

@@ -41,7 +41,7 @@ from ..models import (
     RequestMessage,
     StaffUser,
 )
-from . import agents, audit, documents, notices, references, response_files
+from . import agents, audit, documents, drp_console, notices, references, response_files
 from . import requests as request_service
 from .transitions import MailSpec, agent_of, transition
 
@@ -406,6 +406,7 @@ class CaseFile:
     staff: dict[int, StaffUser]
     agent: AgentAuthorization | None = None
     authorization: list = field(default_factory=list)
+    drp: object | None = None  # drp_console.DrpCase for a Data Rights Protocol case
 
     @property
     def consumer_state(self) -> str | None:
@@ -442,7 +443,8 @@ def case_file(session: Session, req: PrivacyRequest) -> CaseFile:
         files=response_files.files_for(session, req), downloads=response_files.downloads_for(session, req),
         evidence=documents.for_request(session, request_id=req.id, purpose="evidence"), staff=staff,
         agent=agent_of(session, req),
-        authorization=documents.for_request(session, request_id=req.id, purpose="authorization"))
+        authorization=documents.for_request(session, request_id=req.id, purpose="authorization"),
+        drp=drp_console.case(session, req))
 
 
 # ---- the queue -------------------------------------------------------------------------------

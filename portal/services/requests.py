@@ -12,7 +12,7 @@ from .. import clock, lifecycle, normalize
 from ..db import atomic
 from ..lifecycle import AWAITING_EMAIL, EXPIRED, OPEN, REQUEST_TYPES, WITHDRAWN
 from ..models import AuditEvent, PrivacyRequest, RequestMessage
-from . import audit, references, verification
+from . import audit, drp_status, references, verification
 from .transitions import MailSpec, check_version, mail_requester, transition
 
 log = logging.getLogger(__name__)
@@ -99,9 +99,7 @@ def submit(session: Session, *, new: NewRequest, manner: str = "web", received_a
            actor: str = "requester") -> SubmitOutcome:
     """Record a new request, or point the requester to the open one of the same kind."""
     now = clock.now()
-    received_at = received_at or now
-    email = normalize.email(new.email)
-    duplicate = find_open_duplicate(session, email=email, request_type=new.request_type)
+    duplicate = find_open_duplicate(session, email=normalize.email(new.email), request_type=new.request_type)
     if duplicate is not None:
         audit.record(session, action="duplicate_submission", actor=actor, request_id=duplicate.id)
         if duplicate.status == AWAITING_EMAIL:
@@ -111,7 +109,20 @@ def submit(session: Session, *, new: NewRequest, manner: str = "web", received_a
         session.commit()
         log.info("duplicate submission pointed to request %s", duplicate.reference)
         return SubmitOutcome(duplicate, True)
+    req = record(session, new=new, manner=manner, received_at=received_at or now, actor=actor)
+    session.commit()
+    log.info("request %s submitted (%s, %s)", req.reference, req.request_type, manner)
+    return SubmitOutcome(req, False)
 
+
+def record(session: Session, *, new: NewRequest, manner: str, received_at: datetime, actor: str,
+           email_confirmed: bool = False) -> PrivacyRequest:
+    """A new case from what was submitted, with its first mail, in the caller's transaction (no
+    duplicate check). `email_confirmed`: the email was confirmed elsewhere (a Data Rights Protocol
+    agent attests it), so a know/delete/correct case starts in verification, acknowledged."""
+    now = clock.now()
+    rule = REQUEST_TYPES[new.request_type]
+    confirmed = email_confirmed and rule.needs_verification
     fields = dict(phone=new.phone or None, claim_number=new.claim_number or None, date_of_birth=new.date_of_birth,
                   details=new.details or None)
     if new.request_type == "access":
@@ -121,18 +132,22 @@ def submit(session: Session, *, new: NewRequest, manner: str = "web", received_a
         fields.update(correction_current=new.correction_current, correction_details=new.correction_details)
     if declaration_required(new.request_type, new.access_scope):
         fields.update(declaration_signature=new.declaration_signature, declaration_signed_at=now)
+    if confirmed:
+        fields.update(status=lifecycle.VERIFYING, email_confirmed_at=now, acknowledged_at=now)
     req = open_case(session, request_type=new.request_type, first_name=new.first_name, last_name=new.last_name,
-                    email=email, manner=manner, language=new.language, received_at=received_at, actor=actor, **fields)
-    if REQUEST_TYPES[new.request_type].needs_verification:
+                    email=normalize.email(new.email), manner=manner, language=new.language, received_at=received_at,
+                    actor=actor, **fields)
+    if confirmed:
+        mail_requester(session, req, MailSpec("acknowledgement", _l("We received your request: %(reference)s",
+                                                                    reference=req.reference), {}))
+    elif rule.needs_verification:
         verification.send_link(session, req, now=now)
     else:
         # §7060(b): an opt-out or limit request takes effect now, with no verification gate.
         req.effective_at = req.acknowledged_at = now
         mail_requester(session, req, MailSpec("receipt", _l("We received your request: %(reference)s",
                                                             reference=req.reference), {}))
-    session.commit()
-    log.info("request %s submitted (%s, %s)", req.reference, req.request_type, manner)
-    return SubmitOutcome(req, False)
+    return req
 
 
 def open_child_deletion(session: Session, *, inquiry) -> PrivacyRequest:
@@ -177,6 +192,7 @@ def extend(session: Session, *, req: PrivacyRequest, days: int, reason: str, act
     session.add(req)
     audit.record(session, action="extended", actor=actor, request_id=req.id,
                  detail=f"{days} days, due {req.extended_due.isoformat()}")
+    drp_status.status_changed(session, req)  # DRP §3.08: the agent hears of the new expected_by
     mail_requester(session, req, MailSpec("extension", _l("More time needed for request %(reference)s",
                                                 reference=req.reference), {"reason": req.extension_reason}))
     session.commit()

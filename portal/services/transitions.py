@@ -11,7 +11,7 @@ from .. import clock, lifecycle
 from ..lifecycle import FINAL, REQUEST_TYPES
 from ..models import AgentAuthorization, AuditEvent, PrivacyRequest
 from ..urls import external_url
-from . import audit, mail
+from . import audit, drp_status, mail
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ def transition(session: Session, req: PrivacyRequest, to_status: str, *, actor: 
     session.add(req)
     event = audit.record(session, action=action or to_status, actor=actor, request_id=req.id,
                          from_status=from_status, to_status=to_status, detail=detail)
+    drp_status.status_changed(session, req)  # a Data Rights Protocol agent hears of every change
     if mail_spec is not None:
         mail_requester(session, req, mail_spec)
     log.info("request %s: %s -> %s by %s", req.reference, from_status, to_status, actor)

@@ -51,13 +51,14 @@ def test_the_clock_uses_the_california_date():
     ("awaiting_email", "verifying"), ("awaiting_email", "expired"), ("awaiting_email", "withdrawn"),
     ("verifying", "in_progress"), ("verifying", "denied"), ("on_hold", "verifying"),
     ("on_hold", "withdrawn"), ("in_progress", "completed"), ("in_progress", "partially_completed"),
+    ("verifying", "withdrawn"), ("in_progress", "withdrawn"),
 ])
 def test_allowed_transitions(src, dst):
     lifecycle.check_transition(src, dst)
 
 
 @pytest.mark.parametrize(("src", "dst"), [
-    ("awaiting_email", "in_progress"), ("awaiting_email", "completed"), ("verifying", "withdrawn"),
+    ("awaiting_email", "in_progress"), ("awaiting_email", "completed"),
     ("in_progress", "verifying"), ("completed", "in_progress"), ("denied", "completed"),
     ("withdrawn", "verifying"), ("expired", "verifying"), ("verifying", "nonsense"),
 ])

@@ -25,7 +25,7 @@ from portal.models import (
     ResponseFile,
     RetentionRun,
 )
-from portal.services import audit, documents, inquiries, mail, metrics, response_files, retention
+from portal.services import audit, documents, inquiries, mail, metrics, response_files, retention, transitions
 from portal.services import requests as request_service
 from portal.services import staff as staff_service
 from portal.services.inquiries import NewInquiry
@@ -69,9 +69,9 @@ class Fixture:
                              declaration_signature=f"SIG-{token}" if kind in ("delete", "correct") else None)
             req = request_service.submit(s, new=new).request
             if req.status == "awaiting_email":
-                request_service.transition(s, req, VERIFYING, actor="requester", action="email_confirmed")
+                transitions.transition(s, req, VERIFYING, actor="requester", action="email_confirmed")
             if req.status != IN_PROGRESS:
-                request_service.transition(s, req, IN_PROGRESS, actor="system")
+                transitions.transition(s, req, IN_PROGRESS, actor="system")
             s.add(IdentityCheck(request_id=req.id, staff_id=self.staff_id, data_points="email,phone"))
             if evidence:
                 documents.store(s, stream=io.BytesIO(png(5 + len(self.cases), 3)), filename="id.png",
@@ -81,7 +81,7 @@ class Fixture:
                 self.tm.move_to(closed, tick=False)
                 if status == DENIED:
                     req.outcome_code, req.outcome_citation = "exempt_medical", "Cal. Civ. Code §1798.146(a)"
-                request_service.transition(s, req, status, actor="system")
+                transitions.transition(s, req, status, actor="system")
                 if response_file:
                     response_files.attach(s, req=req, kind="json", data=b'{"a": 1}', staff_id=self.staff_id,
                                           actor="system")
