@@ -1,4 +1,4 @@
-"""Data Rights Protocol: agents, the protocol side of cases, webhook deliveries (status callbacks)
+"""Data Rights Protocol: agents, the protocol side of cases, status callbacks
 
 Revision ID: 0011_drp
 Revises: 0010_retention
