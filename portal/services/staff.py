@@ -169,6 +169,8 @@ def _record_failure(session: Session, user: StaffUser, now: datetime) -> None:
 
 
 def sign_out(session: Session, *, user: StaffUser) -> None:
+    """End every session of this staff member: a copied session cookie stops working too."""
+    _touch(user, end_sessions=True)
     audit.record(session, action="staff_signed_out", actor=actor(user))
     session.commit()
 
