@@ -48,6 +48,9 @@ DEFAULTS = dict(
     DECLARATION_REQUIRED_TYPES=["delete", "correct"],
     DOCUMENT_MAX_BYTES=10 * 1024 * 1024,  # one uploaded file
     DOCUMENTS_PATH=None,  # None: <instance>/documents/
+    # An uploaded PNG or JPEG may have at most this many pixels (a 600 dpi letter page has 34 million):
+    # a small file can declare a picture that takes gigabytes to open.
+    IMAGE_MAX_PIXELS=40_000_000,
     # The whole request body; None: DOCUMENT_MAX_BYTES plus FORM_OVERHEAD_BYTES for the other
     # fields and multipart framing. Werkzeug answers 413 before reading a larger body.
     MAX_CONTENT_LENGTH=None,
