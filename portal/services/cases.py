@@ -21,6 +21,7 @@ from ..lifecycle import (DENIED, FINAL, IN_PROGRESS, ON_HOLD, OPEN, PARTIALLY_CO
 from ..models import (DUE_ORDER, AgentAuthorization, AuditEvent, CaseNote, Document, CaseOutcome, ContestedStatement, IdentityCheck,
                       PrivacyRequest, RequestMessage, StaffUser)
 from .. import clock
+from ..input_guards import MAX_ID
 from . import agents, audit, documents, references, response_files
 from . import requests as request_service
 from .requests import MailSpec, StaleCase
@@ -464,9 +465,10 @@ class QueuePage:
 def _cursor(value: str) -> tuple[date, int] | None:
     day, _sep, ident = value.partition(".")
     try:
-        return date.fromisoformat(day), int(ident)
+        cursor = date.fromisoformat(day), int(ident)
     except ValueError:
         return None
+    return cursor if 0 < cursor[1] <= MAX_ID else None  # the database cannot compare a larger id
 
 
 def _search(q: str):
@@ -487,9 +489,12 @@ def _search(q: str):
 def _prefix(column, prefix: str):
     """lower(column) starts with `prefix`: a range the lower() index serves, plus LIKE for exactness."""
     escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
     lowered = func.lower(column)
-    return and_(lowered >= prefix, lowered < upper, lowered.like(escaped + "%", escape="\\"))
+    like = lowered.like(escaped + "%", escape="\\")
+    if ord(prefix[-1]) >= 0x10FFFF:  # the last code point has no successor: no upper bound
+        return and_(lowered >= prefix, like)
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return and_(lowered >= prefix, lowered < upper, like)
 
 
 def queue(session: Session, *, filters: QueueFilters, on: date | None = None, page_size: int | None = None) -> QueuePage:

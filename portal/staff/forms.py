@@ -13,6 +13,7 @@ from ..forms import EmptyForm, plain_text, strip_filter
 from ..lifecycle import (HOLD_REASONS, INQUIRY_KINDS, INQUIRY_STATUS_LABELS, MAX_EXTENSION_DAYS, REQUEST_TYPES,
                          STATUS_LABELS, local_date)
 from .. import clock
+from ..input_guards import MAX_ID
 from ..public.forms import RequestForm
 from ..services import agents, cases
 from ..services.cases import Completion, QueueFilters
@@ -61,9 +62,10 @@ class CaseActionForm(EmptyForm):
 
     def version_number(self) -> int | None:
         try:
-            return int(self.version.data)
+            version = int(self.version.data)
         except (TypeError, ValueError):
             return None
+        return version if 0 <= version <= MAX_ID else None
 
 
 class MultiCheckboxField(SelectMultipleField):
