@@ -194,7 +194,7 @@ def totp_step(user: StaffUser, code: str | None, now: datetime) -> int | None:
     """The time step `code` belongs to (now, or one step either side for clock drift), if it was
     not used before; None otherwise."""
     code = (code or "").replace(" ", "").strip()
-    if not user.totp_secret or len(code) != 6 or not code.isdigit():
+    if not user.totp_secret or len(code) != 6 or not (code.isascii() and code.isdigit()):
         return None
     totp = pyotp.TOTP(user.totp_secret)
     current = int(now.timestamp()) // totp.interval

@@ -20,7 +20,8 @@ def send_link(session: Session, *, reference: str, email: str) -> None:
     """Mail a status link when reference and email match. Says nothing either way (enumeration)."""
     ref = references.normalize(reference)
     case = find(session, ref) if ref else None
-    if case is None or not secrets.compare_digest(case.email, requests.normalize_email(email)):
+    if case is None or not secrets.compare_digest(
+            case.email.encode(), requests.normalize_email(email).encode()):
         return
     minutes = current_app.config["STATUS_TOKEN_MINUTES"]
     is_request = isinstance(case, PrivacyRequest)

@@ -131,3 +131,26 @@ def test_a_stale_case_version_too_large_for_the_database_is_a_conflict_not_a_500
     staff_login(client)
     resp = post_action(client, case.reference, "fraud_hold", {"reason": "Two claims at once", "version": "9" * 30})
     assert 400 <= resp.status_code < 500
+
+
+def test_non_ascii_tokens_codes_and_emails_are_compared_as_bytes(client, app):
+    # hmac.compare_digest raises TypeError on a str with non-ASCII characters: these were 500s.
+    client.get("/api/consent")
+    resp = client.post("/api/consent", json={"action": "save"},
+                       headers={"Origin": SITE, "X-Consent-Token": "\xff\xfa\xff"})
+    assert resp.status_code == 403 and resp.get_json()["error"] == "invalid_token"
+    client.set_cookie("portal_consent_state", "eyJhIjoxfQ.\xe9\xe9")
+    assert client.get("/api/consent").status_code == 200
+    case = new_case(app, email="ana.ruiz@example.org")
+    resp = post_form(client, "/status", {"reference": case.reference, "email": "anä.ruiz@example.org"})
+    assert resp.status_code in (303, 422)
+
+
+def test_a_totp_code_in_other_digits_is_refused_not_a_500(app):
+    from datetime import datetime, timezone
+    from portal.services import staff as staff_service
+    with app.app_context():
+        user = staff_service.create(db.session(), email="ana@staff.example", role="support", password=STAFF_PASSWORD)
+        user.totp_secret = "JBSWY3DPEHPK3PXP"
+        assert staff_service.totp_step(user, "\u0661\u0662\u0663\u0664\u0665\u0666",
+                                       datetime(2026, 11, 30, tzinfo=timezone.utc)) is None
