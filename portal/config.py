@@ -135,8 +135,11 @@ def load(app, test_config=None):
     else:
         app.config.from_mapping(test_config)
     instance = Path(app.instance_path)
-    instance.mkdir(mode=0o700, parents=True, exist_ok=True)  # personal data lives here: owner only
-    (instance / "outbox").mkdir(mode=0o700, exist_ok=True)
+    # Personal data lives here: owner only, also when the folder was made earlier with the umask's mode.
+    for folder in (instance, instance / "outbox"):
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if folder.stat().st_mode & 0o077:
+            os.chmod(folder, 0o700)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(instance / "secret_key", lambda: secrets.token_urlsafe(48))
     keys = app.config.get("ENCRYPTION_KEYS")

@@ -25,6 +25,7 @@ from sqlalchemy import func, or_, select, update
 from sqlmodel import Session
 
 from ..models import OutboxMessage, PrivacyRequest
+from ..storage import write_atomic
 from .. import clock
 
 log = logging.getLogger(__name__)
@@ -66,11 +67,10 @@ def build_message(row: OutboxMessage, sender: str) -> EmailMessage:
 
 def _send(cfg, outbox_dir: Path, msg: EmailMessage, row: OutboxMessage) -> None:
     if not cfg.get("SMTP_HOST"):
-        outbox_dir.mkdir(parents=True, exist_ok=True)
+        outbox_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         name = f"{row.created_at:%Y%m%dT%H%M%S}-{row.id:06d}.eml"
-        tmp = outbox_dir / f".{name}.tmp"
-        tmp.write_bytes(bytes(msg))
-        tmp.replace(outbox_dir / name)  # atomic: a reader never sees half a file
+        # Atomic (a reader never sees half a file) and owner-only whatever the umask: it holds live links.
+        write_atomic(outbox_dir / name, bytes(msg))
         return
     with smtplib.SMTP(cfg["SMTP_HOST"], int(cfg["SMTP_PORT"]), timeout=cfg["SMTP_TIMEOUT"]) as smtp:
         if cfg.get("SMTP_STARTTLS"):
