@@ -54,10 +54,21 @@ def gunicorn(tmp_path):
 
 def _get(port: int, path: str) -> int:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as resp:
+        # The first request waits for the worker to import the app: generous under a loaded machine.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=60) as resp:
             return resp.status
     except urllib.error.HTTPError as exc:
         return exc.code
+
+
+def _read_when(logs, ready, timeout: float = 20) -> tuple[str, str]:
+    """The two logs once `ready(access, error)` holds (gunicorn writes after the response), or at the timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        access, error = logs["access"].read_text(), logs["error"].read_text()
+        if ready(access, error) or time.monotonic() > deadline:
+            return access, error
+        time.sleep(0.1)
 
 
 def _raw(port: int, data: bytes) -> None:
@@ -75,12 +86,11 @@ def test_gunicorn_access_and_error_logs_carry_no_tokens(gunicorn):
     # A request line gunicorn itself refuses: its error log quotes the line, token and all.
     _raw(port, f"GET /verify/{SECRETS[0]} HTTP/1.1 trailing-junk\r\nHost: x\r\n\r\n".encode())
     _raw(port, f"GET /status/{SECRETS[1]}\x01 HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-    time.sleep(0.5)  # gunicorn writes its logs after the response
-    access, error = logs["access"].read_text(), logs["error"].read_text()
+    access, error = _read_when(logs, lambda a, e: a.count("\n") >= len(paths) and "Invalid" in e)
     assert access.count("\n") >= len(paths), access  # one line per request: the access log works
     for path in ("/verify/[token]", "/status/[token]", "/agent/confirm/[token]", "/staff/invite/[token]"):
         assert path in access
-    assert "Invalid request" in error or "Invalid HTTP" in error or "Bad Request" in error, error
+    assert "Invalid request" in error, error
     for secret in SECRETS:
         assert secret not in access and secret not in error
     assert "TypeError" not in error and "format requires a mapping" not in error
