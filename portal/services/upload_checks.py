@@ -67,17 +67,13 @@ def check_pdf(data: bytes) -> None:
 
 def _active_content(pdf: pikepdf.Pdf) -> str | None:
     """The first active name or automatic action found in any object, or None."""
-    seen: set[tuple[int, int]] = set()
     budget = _DECODE_BUDGET
+    # Every indirect object is in pdf.objects (qpdf lists what the cross-reference table, or the
+    # table it rebuilt, names, object streams included), so the walk descends into direct
+    # children only and visits each object once.
     stack = list(pdf.objects) + [pdf.trailer]
     while stack:
         obj = stack.pop()
-        if not isinstance(obj, pikepdf.Object):
-            continue  # numbers and booleans come back as Python values
-        if obj.is_indirect:
-            if obj.objgen in seen:
-                continue
-            seen.add(obj.objgen)
         if isinstance(obj, pikepdf.Name):
             if str(obj) in ACTIVE_NAMES:
                 return str(obj)
@@ -95,10 +91,17 @@ def _active_content(pdf: pikepdf.Pdf) -> str | None:
                 if key == "/AA" and isinstance(value, pikepdf.Dictionary) and not all(
                         _navigation_only(value.get(trigger)) for trigger in value.keys()):
                     return "automatic /AA"
-                stack.append(value)
+                _push_direct(stack, value)
         elif isinstance(obj, pikepdf.Array):
-            stack.extend(obj)
+            for item in obj:
+                _push_direct(stack, item)
     return None
+
+
+def _push_direct(stack: list, value) -> None:
+    # Numbers and booleans come back as Python values; indirect objects are walked from pdf.objects.
+    if isinstance(value, pikepdf.Object) and not value.is_indirect:
+        stack.append(value)
 
 
 def _decoded_size(stream: pikepdf.Stream) -> int:
