@@ -35,7 +35,7 @@ def refuse_nameless_form_parts():
     it under the key None, on which Flask-WTF's CSRF check fails)."""
     if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.mimetype in (
             "multipart/form-data", "application/x-www-form-urlencoded"):
-        if None in request.form or None in request.files or "" in request.files:
+        if None in request.form or None in request.files:
             abort(400)
 
 
