@@ -2,7 +2,6 @@
 import io
 import os
 import stat
-import zlib
 from pathlib import Path
 
 import pytest
