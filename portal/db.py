@@ -29,9 +29,8 @@ def secure_sqlite_file(url: str) -> None:
     files left readable by an older version are tightened.
     """
     path = sqlite_file(url)
-    if path is None:
-        return
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path is None or not path.parent.is_dir():
+        return  # a folder that does not exist is a configuration error SQLite reports, not ours to create
     try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # an empty file is a new database
     except FileExistsError:
