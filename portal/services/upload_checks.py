@@ -190,7 +190,9 @@ def strip_jpeg(data: bytes) -> bytes:
     if orientation not in (None, 1):
         exif = Image.Exif()
         exif[_EXIF_ORIENTATION] = orientation
-        payload = b"Exif\x00\x00" + exif.tobytes()
+        payload = exif.tobytes()  # starts with the APP1 identifier "Exif\0\0"
+        if not payload.startswith(b"Exif\x00\x00"):
+            payload = b"Exif\x00\x00" + payload
         out.append(b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload)
     while pos + 4 <= len(data) and data[pos] == 0xFF:
         marker = data[pos + 1]

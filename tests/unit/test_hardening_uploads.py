@@ -169,6 +169,8 @@ def test_jpeg_metadata_is_dropped_on_store_but_its_orientation_kept(session):
     doc = store(session, data, filename="photo.jpg", declared="image/jpeg")
     kept = documents.read(session, document=doc)
     assert b"PhoneMaker" not in kept and b"Ana Ruiz" not in kept and doc.size == len(kept)
+    # One EXIF segment, as viewers expect it: APP1, then "Exif\0\0" and the TIFF header at once.
+    assert kept.count(b"Exif\x00\x00") == 1 and kept.index(b"Exif\x00\x00") + 6 == kept.index(b"MM\x00*")
     with Image.open(io.BytesIO(kept)) as img:
         exif = img.getexif()
         assert dict(exif) == {0x0112: 6} and not exif.get_ifd(0x8825)
