@@ -1,7 +1,7 @@
 """Privacy Portal: the app factory."""
 from flask import Flask
 
-from . import config, db, errors, formatting, i18n, security, web
+from . import config, db, errors, formatting, i18n, input_guards, security, web
 from .extensions import babel, csrf, limiter, login_manager
 
 
@@ -11,6 +11,7 @@ def create_app(test_config=None):
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True,
                 template_folder="../templates", static_folder="../static")
     config.load(app, test_config)
+    input_guards.register(app)
     register_extensions(app)
     register_blueprints(app)
     errors.register(app)

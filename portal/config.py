@@ -52,6 +52,9 @@ DEFAULTS = dict(
     DECLARATION_REQUIRED_TYPES=["delete", "correct"],
     DOCUMENT_MAX_BYTES=10 * 1024 * 1024,  # one uploaded file
     DOCUMENTS_PATH=None,  # None: <instance>/documents/
+    # An uploaded PNG or JPEG may have at most this many pixels (a 600 dpi letter page has 34 million):
+    # a small file can declare a picture that takes gigabytes to open.
+    IMAGE_MAX_PIXELS=40_000_000,
     # The whole request body; None: DOCUMENT_MAX_BYTES plus FORM_OVERHEAD_BYTES for the other
     # fields and multipart framing. Werkzeug answers 413 before reading a larger body.
     MAX_CONTENT_LENGTH=None,
@@ -175,8 +178,11 @@ def load(app, test_config=None):
     else:
         app.config.from_mapping(test_config)
     instance = Path(app.instance_path)
-    instance.mkdir(mode=0o700, parents=True, exist_ok=True)  # personal data lives here: owner only
-    (instance / "outbox").mkdir(mode=0o700, exist_ok=True)
+    # Personal data lives here: owner only, also when the folder was made earlier with the umask's mode.
+    for folder in (instance, instance / "outbox"):
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if folder.stat().st_mode & 0o077:
+            os.chmod(folder, 0o700)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(instance / "secret_key", lambda: secrets.token_urlsafe(48))
     keys = app.config.get("ENCRYPTION_KEYS")

@@ -1,4 +1,5 @@
 """Engine, per-request session, service transactions and the migrations entry point."""
+import os
 from functools import wraps
 from pathlib import Path
 
@@ -6,16 +7,48 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from flask import current_app, g
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL (None for other databases and in-memory ones)."""
+    parsed = make_url(url)
+    name = parsed.database
+    if not parsed.drivername.startswith("sqlite") or not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    return Path(name)
+
+
+def secure_sqlite_file(url: str) -> None:
+    """Make the SQLite file owner-only (0600) whatever the umask, before SQLite opens it.
+
+    SQLite creates the database with the umask's permissions, and gives its -wal and -shm files
+    the permissions of the database file: so the file is created here first, owner-only, and
+    files left readable by an older version are tightened.
+    """
+    path = sqlite_file(url)
+    if path is None or not path.parent.is_dir():
+        return  # a folder that does not exist is a configuration error SQLite reports, not ours to create
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # an empty file is a new database
+    except FileExistsError:
+        pass
+    for part in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if part.stat().st_mode & 0o077:
+                os.chmod(part, 0o600)
+        except FileNotFoundError:
+            pass
 
 
 def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite gets WAL, a busy timeout and write-ahead locking."""
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
+    secure_sqlite_file(url)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")
@@ -92,6 +125,7 @@ def alembic_config(url: str) -> AlembicConfig:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
+    secure_sqlite_file(url)
     command.upgrade(alembic_config(url), revision)
 
 

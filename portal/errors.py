@@ -1,7 +1,9 @@
 """Friendly error pages in the site's layout."""
 import logging
+from urllib.parse import urlsplit
 
-from flask import jsonify, render_template, request
+from flask import current_app, jsonify, render_template, request
+from flask.globals import request_ctx
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -24,7 +26,17 @@ CSRF_MESSAGE = (_l("This form has expired"),
                 _l("For your security, forms expire. Go back, reload the page and send it again."))
 
 
+def _ensure_url_adapter() -> None:
+    """A Host header Werkzeug cannot bind (a label over 63 characters) leaves the request without a
+    URL adapter, and the error page's links could not be built: bind one to BASE_URL instead."""
+    if request_ctx and request_ctx.url_adapter is None:
+        base = urlsplit(current_app.config["BASE_URL"])
+        request_ctx.url_adapter = current_app.url_map.bind(base.netloc, script_name=base.path or "/",
+                                                           url_scheme=base.scheme or "http")
+
+
 def render_error(code: int, title=None, message=None):
+    _ensure_url_adapter()
     default_title, default_message = MESSAGES.get(code, MESSAGES[500] if code >= 500 else MESSAGES[400])
     title, message = title or default_title, message or default_message
     if request.path.startswith("/drp/"):  # Data Rights Protocol §3.06 error shape

@@ -15,10 +15,22 @@ from .services.requests import NewRequest
 
 _TAG = re.compile(r"<\s*/?\s*[a-zA-Z!?]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LINE_BREAK = re.compile(r"[\r\n\x85\u2028\u2029]")
 
 
 class EmptyForm(FlaskForm):
-    """A form with only the CSRF token, for button-only POSTs."""
+    """A form with only the CSRF token, for button-only POSTs; the base of every POST form."""
+
+    def validate(self, extra_validators=None):
+        """Every single-line field (all but text areas) refuses line breaks: its value may end up
+        in a mail header or a file name, where a line break starts something new."""
+        valid = super().validate(extra_validators)
+        for field in self:
+            if isinstance(field, StringField) and not isinstance(field, TextAreaField) \
+                    and isinstance(field.data, str) and _LINE_BREAK.search(field.data):
+                field.errors = [*field.errors, _l("Keep this on one line: remove the line breaks.")]
+                valid = False
+        return valid
 
 
 def plain_text(form, field):

@@ -14,14 +14,27 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 _TOKEN_PATH = re.compile(r"(/(?:verify|status|agent/confirm|staff/invite)/)[^/\s?\"]+")
 
 
+def redact(value):
+    """`value` with the token of any emailed-link path replaced by [token]; other types unchanged."""
+    return _TOKEN_PATH.sub(r"\1[token]", value) if isinstance(value, str) else value
+
+
 class RedactTokens(logging.Filter):
+    """Takes tokens out of a record's message and arguments, whichever form they take: a tuple
+    (werkzeug, gunicorn's error log) or a mapping (gunicorn's access log passes its atoms as one
+    dict, formatted with %(r)s, %(U)s ...)."""
+
     def filter(self, record):
-        if isinstance(record.msg, str) and record.args:
-            record.args = tuple(_TOKEN_PATH.sub(r"\1[token]", a) if isinstance(a, str) else a
-                                for a in record.args)
-        elif isinstance(record.msg, str):
-            record.msg = _TOKEN_PATH.sub(r"\1[token]", record.msg)
+        record.msg = redact(record.msg)
+        if isinstance(record.args, dict):
+            record.args = {key: redact(value) for key, value in record.args.items()}
+        elif isinstance(record.args, tuple):
+            record.args = tuple(redact(a) for a in record.args)
         return True
+
+
+# Loggers whose records may carry request paths: the development server, and gunicorn's two.
+REDACTED_LOGGERS = ("werkzeug", "gunicorn.access", "gunicorn.error")
 
 
 @contextmanager
@@ -37,8 +50,10 @@ def minimum_duration(seconds: float):
 def register(app):
     if app.config["PROXY_FIX_X_FOR"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(app.config["PROXY_FIX_X_FOR"]), x_proto=1)
-    logging.getLogger("werkzeug").addFilter(RedactTokens())
-    logging.getLogger("gunicorn.access").addFilter(RedactTokens())
+    for name in REDACTED_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactTokens) for f in logger.filters):  # one per logger, however many apps
+            logger.addFilter(RedactTokens())
 
     @app.after_request
     def _headers(response):

@@ -39,8 +39,9 @@ def png(width: int = 4, height: int = 3) -> bytes:
             + _chunk(b"IDAT", zlib.compress(raw)) + _chunk(b"IEND", b""))
 
 
-def jpeg(comment: bytes = b"scan") -> bytes:
-    """A JPEG's marker structure: SOI, APP0/JFIF, a comment, quantization table, SOF0, SOS, data, EOI."""
+def jpeg(comment: bytes | None = None) -> bytes:
+    """A JPEG's marker structure: SOI, APP0/JFIF, a comment if given, quantization table, SOF0, SOS,
+    data, EOI. (A comment is metadata: the portal drops it on store.)"""
     app0 = b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
     dqt = b"\x00" + bytes(range(1, 65))
     sof = b"\x08\x00\x01\x00\x01\x01\x01\x11\x00"
@@ -49,7 +50,7 @@ def jpeg(comment: bytes = b"scan") -> bytes:
     def seg(marker: int, body: bytes) -> bytes:
         return bytes([0xFF, marker]) + struct.pack(">H", len(body) + 2) + body
 
-    return (b"\xff\xd8" + seg(0xE0, app0) + seg(0xFE, comment) + seg(0xDB, dqt) + seg(0xC0, sof)
+    return (b"\xff\xd8" + seg(0xE0, app0) + (seg(0xFE, comment) if comment is not None else b"") + seg(0xDB, dqt) + seg(0xC0, sof)
             + seg(0xDA, sos) + b"\x12\x34\x56\x78" + b"\xff\xd9")
 
 

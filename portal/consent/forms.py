@@ -9,7 +9,8 @@ from ..services.consent import ACTIONS, Category, ConsentState
 
 class PreferencesForm(EmptyForm):
     # The submit button's value: accept_all, reject_all or save (Enter in the form means save).
-    action = StringField(validators=[Optional(), AnyOf(ACTIONS, message=_l("Choose one of the buttons."))])
+    action = StringField(filters=[lambda v: v.strip() if isinstance(v, str) else v],
+                         validators=[Optional(), AnyOf(ACTIONS, message=_l("Choose one of the buttons."))])
     source = HiddenField(default="center", validators=[AnyOf(("banner", "center"))])
     next = HiddenField(validators=[Optional(), Length(max=500)])
 

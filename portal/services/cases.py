@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from .. import clock, lifecycle, normalize
 from ..db import atomic
+from ..input_guards import MAX_ID
 from ..lifecycle import (
     COMPLETED,
     DENIED,
@@ -489,9 +490,10 @@ class QueuePage:
 def _cursor(value: str) -> tuple[date, int] | None:
     day, _sep, ident = value.partition(".")
     try:
-        return date.fromisoformat(day), int(ident)
+        cursor = date.fromisoformat(day), int(ident)
     except ValueError:
         return None
+    return cursor if 0 < cursor[1] <= MAX_ID else None  # the database cannot compare a larger id
 
 
 def _search(q: str):
@@ -512,9 +514,12 @@ def _search(q: str):
 def _prefix(column, prefix: str):
     """lower(column) starts with `prefix`: a range the lower() index serves, plus LIKE for exactness."""
     escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
     lowered = func.lower(column)
-    return and_(lowered >= prefix, lowered < upper, lowered.like(escaped + "%", escape="\\"))
+    like = lowered.like(escaped + "%", escape="\\")
+    if ord(prefix[-1]) >= 0x10FFFF:  # the last code point has no successor: no upper bound
+        return and_(lowered >= prefix, like)
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return and_(lowered >= prefix, lowered < upper, like)
 
 
 def queue(session: Session, *, filters: QueueFilters, on: date | None = None, page_size: int | None = None) -> QueuePage:

@@ -304,7 +304,7 @@ def state_from_cookie(value: str | None, *, consent_id: str, gpc_signal: bool) -
     """The state the cookie holds, when it is ours, fresh, for this consent id and this policy
     version, and does not need a GPC record written; otherwise None (ask the database)."""
     body, _, mac = (value or "").rpartition(".")
-    if not body or not hmac.compare_digest(mac, _mac("consent-state", body)):
+    if not body or not hmac.compare_digest(mac.encode(), _mac("consent-state", body).encode()):
         return None
     try:
         cid, record_id, receipt_id, choices, version, source, gpc, created, issued = json.loads(
@@ -329,7 +329,8 @@ def api_token(consent_id: str) -> str:
 
 
 def check_api_token(token: str | None, *, consent_id: str) -> bool:
-    return bool(token) and hmac.compare_digest(str(token), api_token(consent_id))
+    # Bytes: compare_digest raises TypeError on a str with non-ASCII characters (a header may hold them).
+    return bool(token) and hmac.compare_digest(str(token).encode(), api_token(consent_id).encode())
 
 
 def api_view(state: ConsentState, *, token: str) -> dict:

@@ -1,9 +1,10 @@
 """The one service every upload goes through: checked by content, encrypted at rest, audited on view.
 
 A file is accepted for what its bytes are, never for its name or the type the browser claims:
-magic bytes (`filetype`) first, then a structural check of the whole file (a PDF's header, xref
-and trailer; a PNG's chunks; a JPEG's markers), then the name and the declared type must agree
-with what was found. What passes is encrypted with the newest key of a MultiFernet and written
+magic bytes (`filetype`) first, then a check of the whole file by a real parser (a PDF read by
+qpdf, every object and stream, for active content; an image's header by Pillow, for its pixel
+count, then its chunks or markers, with metadata dropped; see upload_checks), then the name and
+the declared type must agree with what was found. What passes is encrypted with the newest key of a MultiFernet and written
 under a random name to the document storage; the SHA-256 of the plaintext is checked on every read.
 """
 import csv
@@ -31,7 +32,7 @@ from sqlmodel import Session
 from ..config import parse_keys
 from ..models import Document
 from ..storage import StorageError, get_storage, new_name, write_atomic
-from . import audit
+from . import audit, upload_checks
 
 log = logging.getLogger(__name__)
 
@@ -108,88 +109,49 @@ def read_capped(stream, limit: int) -> bytes:
 # ---------------------------------------------------------------- deciding what a file is
 
 _PDF_HEADER = re.compile(rb"%PDF-(1\.[0-7]|2\.0)[\r\n %]")
-# Only whitespace (some scanners pad with NULs) may follow the last %%EOF.
-_PDF_TAIL = re.compile(rb"startxref\s+(\d+)\s+%%EOF[\s\x00]*\Z")
-_NAME_CHARS = rb"[^\s/<>\[\]()%{}]"
-# Names that make a viewer run or open something; a name may hide behind #xx escapes (/J#61vaScript).
-_ACTIVE_NAMES = (b"JavaScript", b"JS", b"Launch", b"EmbeddedFile", b"EmbeddedFiles", b"RichMedia", b"XFA",
-                 b"SubmitForm", b"ImportData")
-_PDF_ACTIVE = re.compile(rb"/(?:" + b"|".join(_ACTIVE_NAMES) + rb")(?!" + _NAME_CHARS + rb")")
-_PDF_ESCAPED_NAME = re.compile(rb"/[^\s/<>\[\]()%{}#]{0,64}#[0-9A-Fa-f]{2}" + _NAME_CHARS + rb"{0,64}")
-_PDF_STREAM_START = re.compile(rb">>\s*stream\r?\n")
-_MAX_OBJECT_STREAMS = 2000
+# The upload must be complete: a trailer at the end, after which only whitespace (some scanners
+# pad with NULs) may follow. The xref offset itself may be a little wrong, as scanners write it:
+# qpdf rebuilds the table, as viewers do.
+_PDF_TAIL = re.compile(rb"startxref\s+\d+\s+%%EOF[\s\x00]*\Z")
 # Markup a browser or viewer would act on, anywhere in an image: a polyglot is refused.
 _MARKUP = re.compile(rb"<\s*(script|html|svg|iframe|body|object|embed|\?xml|!doctype)|%PDF-|<\?php", re.I)
-_INFLATE_LIMIT = 32 * 1024 * 1024
-
-
-_LETTER_ESCAPES = [(f"#{c:02X}".encode(), f"#{c:02x}".encode(), bytes([c]))
-                   for c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"]
-
-
-def _has_active_names(data: bytes) -> bool:
-    """Linear scans only: a crafted 10 MB file must not make this slow or large in memory."""
-    if _PDF_ACTIVE.search(data):
-        return True
-    if not _PDF_ESCAPED_NAME.search(data):
-        return False
-    # Undo #xx escapes of letters (the active names are letters only), a bounded number of passes.
-    for upper, lower, letter in _LETTER_ESCAPES:
-        if upper in data:
-            data = data.replace(upper, letter)
-        if lower != upper and lower in data:
-            data = data.replace(lower, letter)
-    return bool(_PDF_ACTIVE.search(data))
-
-
-def _inflate(data: bytes, budget: list[int]) -> bytes:
-    """Inflate one Flate stream, within a shared budget (a zip bomb stops at the budget)."""
-    d = zlib.decompressobj()
-    try:
-        out = d.decompress(data, max(budget[0], 1))
-    except zlib.error:
-        return b""
-    budget[0] -= len(out)
-    if budget[0] <= 0:
-        raise DocumentRejected(_l("The PDF could not be read. Send it again as a PDF, PNG or JPEG."), code="damaged")
-    return out
-
-
-def _object_streams(data: bytes):
-    """The raw content of each Flate-compressed object stream (PDF 1.5+), where dictionaries hide."""
-    start = 0
-    for _ in range(_MAX_OBJECT_STREAMS + 1):
-        at = data.find(b"/ObjStm", start)
-        if at < 0:
-            return
-        start = at + 7
-        opened = _PDF_STREAM_START.search(data, at, at + 4096)
-        if opened and b"/FlateDecode" in data[max(0, at - 2048):opened.start()]:
-            end = data.find(b"endstream", opened.end())
-            end = len(data) if end < 0 else end
-            yield data[opened.end():end]
-            start = end  # streams do not overlap: each byte is looked at once
-    raise DocumentRejected(_l("The PDF could not be read. Send it again as a PDF, PNG or JPEG."), code="damaged")
+_ACTIVE_PDF = _l("The PDF contains scripts, embedded files or actions that we do not accept. "
+                 "Print it to a new PDF, or send a scan as PNG or JPEG.")
 
 
 def _check_pdf(data: bytes) -> None:
     damaged = DocumentRejected(_l("The PDF is damaged or incomplete (it may not have finished uploading). "
                                   "Send the complete file as a PDF, PNG or JPEG."), code="damaged")
-    if not _PDF_HEADER.match(data):
-        raise damaged
-    tail = _PDF_TAIL.search(data[-2048:])
-    if not tail:
+    if not _PDF_HEADER.match(data) or not _PDF_TAIL.search(data[-2048:]):
         raise damaged  # truncated: no trailer, or something appended after the last %%EOF
-    offset = int(tail.group(1))
-    if not 0 < offset < len(data) or not re.match(rb"xref\b|\d+\s+\d+\s+obj\b", data[offset:offset + 32]):
-        raise damaged
-    # Dictionaries may hide inside compressed object streams (PDF 1.5+): look inside those too.
-    budget = [_INFLATE_LIMIT]
-    active = _has_active_names(data) or any(_has_active_names(_inflate(stream, budget))
-                                             for stream in _object_streams(data))
-    if active:
-        raise DocumentRejected(_l("The PDF contains scripts, embedded files or actions that we do not accept. "
-                                  "Print it to a new PDF, or send a scan as PNG or JPEG."), code="active_content")
+    try:
+        upload_checks.check_pdf(data)
+    except upload_checks.Refused as refused:
+        if refused.code == "active_content":
+            raise DocumentRejected(_ACTIVE_PDF, code="active_content") from None
+        if refused.code == "encrypted":
+            raise DocumentRejected(_l("The PDF is protected by a password, so we cannot check it. Send it "
+                                      "without the password, or send a scan as PNG or JPEG."), code="damaged") from None
+        raise damaged from None
+
+
+def _check_image(data: bytes, kind: "Kind") -> bytes:
+    """The image's structure and size checked; returned without its metadata."""
+    limit = int(current_app.config["IMAGE_MAX_PIXELS"])
+    try:
+        upload_checks.image_size(data, "PNG" if kind is PNG else "JPEG", limit)
+    except upload_checks.Refused as refused:
+        if refused.code == "too_large":
+            raise DocumentRejected(_l("The image has more than %(n)s million pixels. Send a smaller scan "
+                                      "(300 dpi is enough).", n=f"{limit / 1_000_000:g}"), code="too_large") from None
+        raise DocumentRejected(_l("The %(kind)s image is damaged or incomplete. Send the complete file as a "
+                                  "PDF, PNG or JPEG.", kind=kind.label), code="damaged") from None
+    (_check_png if kind is PNG else _check_jpeg)(data)
+    try:
+        return upload_checks.strip_png(data) if kind is PNG else upload_checks.strip_jpeg(data)
+    except upload_checks.Refused:
+        raise DocumentRejected(_l("The %(kind)s image is damaged or incomplete. Send the complete file as a "
+                                  "PDF, PNG or JPEG.", kind=kind.label), code="damaged") from None
 
 
 def _check_png(data: bytes) -> None:
@@ -230,8 +192,9 @@ def _check_text(data: bytes, kind: Kind) -> str:
     return text
 
 
-def _detect(data: bytes, purpose: str) -> Kind:
-    """What the bytes are, by magic number and structure; DocumentRejected if not accepted."""
+def _detect(data: bytes, purpose: str) -> tuple[Kind, bytes]:
+    """What the bytes are, by magic number and structure, and the bytes to keep (an image without
+    its metadata); DocumentRejected if not accepted."""
     accepted = ACCEPTED[purpose]
     not_accepted = DocumentRejected(_l("We accept %(types)s files only; this file is not one of them.",
                                        types=accepted_label(purpose)), code="type")
@@ -240,12 +203,11 @@ def _detect(data: bytes, purpose: str) -> Kind:
     if kind in (PDF, PNG, JPEG) and kind in accepted:
         if kind is PDF:
             _check_pdf(data)
-        else:
-            if _MARKUP.search(data):
-                raise DocumentRejected(_l("The image also contains web page or document code, which we do not "
-                                          "accept. Send a plain PDF, PNG or JPEG."), code="active_content")
-            (_check_png if kind is PNG else _check_jpeg)(data)
-        return kind
+            return kind, data
+        if _MARKUP.search(data):
+            raise DocumentRejected(_l("The image also contains web page or document code, which we do not "
+                                      "accept. Send a plain PDF, PNG or JPEG."), code="active_content")
+        return kind, _check_image(data, kind)
     if guess is None and JSON in accepted:
         head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
         if head in (b"{", b"["):
@@ -255,7 +217,7 @@ def _detect(data: bytes, purpose: str) -> Kind:
             except ValueError as exc:
                 raise DocumentRejected(_l("The JSON file could not be read (it is not valid JSON)."),
                                        code="damaged") from exc
-            return JSON
+            return JSON, data
         text = _check_text(data, CSV)
         try:
             rows = list(csv.reader(io.StringIO(text, newline="")))
@@ -263,7 +225,7 @@ def _detect(data: bytes, purpose: str) -> Kind:
             raise DocumentRejected(_l("The CSV file could not be read."), code="damaged") from exc
         if not rows:
             raise not_accepted
-        return CSV
+        return CSV, data
     raise not_accepted
 
 
@@ -383,7 +345,7 @@ def _inspect(*, stream, filename: str | None, declared_type: str | None, purpose
     if not data:
         raise DocumentRejected(_l("The file is empty. Send a %(types)s file.", types=accepted_label(purpose)),
                                code="empty")
-    kind = _detect(data, purpose)
+    kind, data = _detect(data, purpose)
     _check_claims(kind, filename, declared_type, purpose)
     return data, kind
 

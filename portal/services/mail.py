@@ -2,23 +2,31 @@
 
 Delivery claims a row with a conditional UPDATE before sending, so any number of app processes
 and workers can deliver side by side without sending a message twice.
+
+The bodies hold live links (verify, status, agent confirmation, staff invitation): they are kept
+only while the message is pending. Once it is sent, or has failed for good, they are emptied and
+only the metadata stays (template, recipient, subject, times, attempts, error). A message that
+cannot be built or is refused permanently is marked failed with its error, for admins to see,
+and never holds up the others.
 """
 import logging
 import smtplib
 import ssl
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 from flask import current_app, render_template
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlmodel import Session
 
 from .. import clock, i18n
-from ..models import OutboxMessage
+from ..models import OutboxMessage, PrivacyRequest
+from ..storage import write_atomic
 
 log = logging.getLogger(__name__)
 CLAIM_SECONDS = 120
@@ -62,11 +70,10 @@ def build_message(row: OutboxMessage, sender: str) -> EmailMessage:
 
 def _send(cfg, outbox_dir: Path, msg: EmailMessage, row: OutboxMessage) -> None:
     if not cfg.get("SMTP_HOST"):
-        outbox_dir.mkdir(parents=True, exist_ok=True)
+        outbox_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         name = f"{row.created_at:%Y%m%dT%H%M%S}-{row.id:06d}.eml"
-        tmp = outbox_dir / f".{name}.tmp"
-        tmp.write_bytes(bytes(msg))
-        tmp.replace(outbox_dir / name)  # atomic: a reader never sees half a file
+        # Atomic (a reader never sees half a file) and owner-only whatever the umask: it holds live links.
+        write_atomic(outbox_dir / name, bytes(msg))
         return
     with smtplib.SMTP(cfg["SMTP_HOST"], int(cfg["SMTP_PORT"]), timeout=cfg["SMTP_TIMEOUT"]) as smtp:
         if cfg.get("SMTP_STARTTLS"):
@@ -76,7 +83,14 @@ def _send(cfg, outbox_dir: Path, msg: EmailMessage, row: OutboxMessage) -> None:
         smtp.send_message(msg)
 
 
+# What a message keeps once it is no longer pending: no bodies, so no live links.
+DROPPED_BODIES = {"text_body": "", "html_body": ""}
+
+
 def _is_permanent(exc: Exception) -> bool:
+    """A refusal the mail server will repeat (5xx), or an error that is not about the network."""
+    if not isinstance(exc, (OSError, smtplib.SMTPException)):
+        return True  # e.g. an address the server cannot take (UnicodeEncodeError): retrying changes nothing
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return all(code >= 500 for code, _ in exc.recipients.values())
     return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500 and not isinstance(
@@ -108,27 +122,51 @@ def deliver_due(engine, cfg, outbox_dir: Path, *, now: datetime | None = None, l
             row = session.get(OutboxMessage, msg_id)
             session.rollback()  # send outside any transaction, so the database stays free meanwhile
             try:
-                _send(cfg, outbox_dir, build_message(row, cfg["MAIL_FROM"]), row)
-            except (OSError, smtplib.SMTPException) as exc:
+                message = build_message(row, cfg["MAIL_FROM"])
+            except Exception as exc:  # noqa: BLE001  a poison message: it can never be built
+                _record_failure(session, row, exc, cfg, permanent=True)
+                continue
+            try:
+                _send(cfg, outbox_dir, message, row)
+            except Exception as exc:  # noqa: BLE001  one message's failure never stops the pass
                 _record_failure(session, row, exc, cfg)
                 continue
             session.execute(update(OutboxMessage).where(OutboxMessage.id == msg_id).values(
-                status="sent", sent_at=clock.now(), claimed_until=None, last_error=None))
+                status="sent", sent_at=clock.now(), claimed_until=None, last_error=None, **DROPPED_BODIES))
             session.commit()
             delivered += 1
             log.info("mail %s delivered (template %s, request %s)", row.id, row.template, row.request_id)
         return delivered
 
 
-def _record_failure(session: Session, row: OutboxMessage, exc: Exception, cfg) -> None:
-    permanent = _is_permanent(exc) or row.attempts >= cfg["MAIL_MAX_ATTEMPTS"]
+def _record_failure(session: Session, row: OutboxMessage, exc: Exception, cfg, *, permanent: bool = False) -> None:
+    permanent = permanent or _is_permanent(exc) or row.attempts >= cfg["MAIL_MAX_ATTEMPTS"]
     wait = backoff(row.attempts, cfg["MAIL_RETRY_BASE_SECONDS"], cfg["MAIL_RETRY_MAX_SECONDS"])
     session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(
         status="failed" if permanent else "pending", claimed_until=None,
-        next_attempt_at=clock.now() + wait, last_error=f"{type(exc).__name__}: {exc}"[:500]))
+        next_attempt_at=clock.now() + wait, last_error=f"{type(exc).__name__}: {exc}"[:500],
+        **(DROPPED_BODIES if permanent else {})))
     session.commit()
     log.warning("mail %s not delivered (attempt %s, %s): %s", row.id, row.attempts,
                 "giving up" if permanent else f"retry in {wait.total_seconds():.0f}s", type(exc).__name__)
+
+
+@dataclass
+class OutboxOverview:
+    """What admins see of the outbox: how many messages are in each state, and the failures."""
+    counts: dict[str, int]
+    failed: list[tuple[OutboxMessage, str | None]]  # (message, its case's reference)
+
+
+def overview(session: Session, *, limit: int = 100) -> OutboxOverview:
+    """Counts per status and the most recent failed messages, with their errors (never the bodies)."""
+    counts = dict(session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
+    failed = session.execute(
+        select(OutboxMessage, PrivacyRequest.reference)
+        .outerjoin(PrivacyRequest, PrivacyRequest.id == OutboxMessage.request_id)
+        .where(OutboxMessage.status == "failed").order_by(OutboxMessage.id.desc()).limit(limit)).all()
+    session.rollback()
+    return OutboxOverview({s: counts.get(s, 0) for s in ("pending", "sent", "failed")}, [tuple(r) for r in failed])
 
 
 def deliver_for_app(app, **kw) -> int:

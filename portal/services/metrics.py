@@ -12,10 +12,10 @@ Definitions (stated on the metrics page and in the JSON):
 import csv
 import io
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 from flask import current_app
-from sqlalchemy import Float, and_, case, cast, func, select
+from sqlalchemy import Float, and_, case, cast, func, select, true
 from sqlmodel import Session
 
 from ..lifecycle import COMPLETED, DENIED, PACIFIC, PARTIALLY_COMPLETED, REQUEST_TYPES, local_date
@@ -127,13 +127,14 @@ def records_csv(session: Session, *, start: date, end: date) -> str:
 
     Only what the record-keeping rule names: no names, emails or other personal data."""
     lo = datetime.combine(start, time(0), PACIFIC)
-    hi = datetime.combine(date.fromordinal(end.toordinal() + 1), time(0), PACIFIC)
+    # The day after `end`; 9999-12-31 has none, so the range then stays open at the top.
+    hi = datetime.combine(end + timedelta(days=1), time(0), PACIFIC) if end < date.max else None
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(RECORD_COLUMNS)
     rows = session.execute(select(PR.reference, PR.received_at, PR.request_type, PR.manner, PR.status, PR.closed_at,
                                   PR.outcome_code, PR.outcome_citation, PR.extended_due, PR.notice_count)
-                           .where(PR.received_at >= lo, PR.received_at < hi).order_by(PR.received_at, PR.id))
+                           .where(PR.received_at >= lo, PR.received_at < hi if hi else true()).order_by(PR.received_at, PR.id))
     for ref, received, kind, manner, status, closed, code, citation, extended, notices in rows:
         final = closed is not None
         writer.writerow([ref, local_date(received).isoformat(), kind, manner, status,

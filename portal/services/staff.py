@@ -162,6 +162,8 @@ def _record_failure(session: Session, user: StaffUser, now: datetime) -> None:
 
 
 def sign_out(session: Session, *, user: StaffUser) -> None:
+    """End every session of this staff member: a copied session cookie stops working too."""
+    _touch(user, end_sessions=True)
     audit.record(session, action="staff_signed_out", actor=audit.staff_actor(user))
     session.commit()
 
@@ -185,7 +187,7 @@ def totp_step(user: StaffUser, code: str | None, now: datetime) -> int | None:
     """The time step `code` belongs to (now, or one step either side for clock drift), if it was
     not used before; None otherwise."""
     code = (code or "").replace(" ", "").strip()
-    if not user.totp_secret or len(code) != 6 or not code.isdigit():
+    if not user.totp_secret or len(code) != 6 or not (code.isascii() and code.isdigit()):
         return None
     totp = pyotp.TOTP(user.totp_secret)
     current = int(now.timestamp()) // totp.interval

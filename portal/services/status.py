@@ -21,7 +21,7 @@ def send_link(session: Session, *, reference: str, email: str) -> None:
     """Mail a status link when reference and email match. Says nothing either way (enumeration)."""
     ref = references.normalize(reference)
     case = find(session, ref) if ref else None
-    if case is None or not secrets.compare_digest(case.email, normalize.email(email)):
+    if case is None or not secrets.compare_digest(case.email.encode(), normalize.email(email).encode()):
         return
     minutes = current_app.config["STATUS_TOKEN_MINUTES"]
     is_request = isinstance(case, PrivacyRequest)

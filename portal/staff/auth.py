@@ -30,8 +30,8 @@ def _home() -> str:
 
 def _safe_next(target: str | None) -> str | None:
     """Only a console path of this site: never another host (open redirect)."""
-    if not target or "\\" in target:
-        return None
+    if not target or "\\" in target or any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in target):
+        return None  # no control characters or spaces: the value goes into a Location header
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not parts.path.startswith("/staff") or parts.path.startswith("/staff/log"):
         return None

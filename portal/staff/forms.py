@@ -21,6 +21,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from .. import clock, db, lifecycle
 from ..forms import EmptyForm, RequestForm, plain_text, strip_filter
+from ..input_guards import MAX_ID
 from ..lifecycle import (
     HOLD_REASONS,
     INQUIRY_KINDS,
@@ -76,9 +77,10 @@ class CaseActionForm(EmptyForm):
 
     def version_number(self) -> int | None:
         try:
-            return int(self.version.data)
+            version = int(self.version.data)
         except (TypeError, ValueError):
             return None
+        return version if 0 <= version <= MAX_ID else None
 
 
 class MultiCheckboxField(SelectMultipleField):

@@ -2,7 +2,6 @@
 import io
 import os
 import stat
-import zlib
 from pathlib import Path
 
 import pytest
@@ -134,9 +133,10 @@ def test_truncated_pdf_is_refused(session, cut):
     assert rejected(session, data[:int(len(data) * cut)]).code == "damaged"
 
 
-def test_pdf_with_bad_xref_offset_is_refused(session):
+def test_pdf_with_a_wrong_xref_offset_is_read_as_viewers_read_it(session):
+    # qpdf rebuilds the table, as viewers do; what decides is the content (test_hardening_uploads).
     data = files.pdf().replace(b"startxref\n", b"startxref\n9")
-    assert rejected(session, data).code == "damaged"
+    assert store(session, data).content_type == "application/pdf"
 
 
 def test_truncated_png_and_jpeg_are_refused(session):
@@ -159,11 +159,10 @@ def test_pdf_with_javascript_or_launch_actions_is_refused(session, catalog_extra
 
 
 def test_javascript_hidden_in_a_compressed_object_stream_is_refused(session):
-    packed = zlib.compress(b"7 0 << /S /JavaScript /JS (app.alert(1)) >>")
-    objstm = (b"<< /Type /ObjStm /N 1 /First 4 /Filter /FlateDecode /Length %d >>\nstream\n" % len(packed)
-              + packed + b"\nendstream")
-    assert b"JavaScript" not in objstm
-    assert rejected(session, files.pdf(extra_objects=(objstm,))).code == "active_content"
+    from ..evasions import pdf_with_object_stream
+    data = pdf_with_object_stream()
+    assert b"JavaScript" not in data
+    assert rejected(session, data).code == "active_content"
 
 
 def test_a_large_stream_is_refused_early_without_reading_it_whole(session, app):
