@@ -33,8 +33,9 @@ class SafeJSONProvider(DefaultJSONProvider):
 def refuse_nameless_form_parts():
     """A multipart part without a name is refused with a 400 (no browser sends one; Werkzeug keeps
     it under the key None, on which Flask-WTF's CSRF check fails)."""
-    if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.mimetype in (
-            "multipart/form-data", "application/x-www-form-urlencoded"):
+    # Only multipart bodies can have one; a urlencoded body is left unread for the views that read
+    # it raw (the Data Rights Protocol's signed bodies).
+    if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.mimetype == "multipart/form-data":
         if None in request.form or None in request.files:
             abort(400)
 

@@ -109,18 +109,18 @@ def submit(session: Session, *, new: NewRequest, manner: str = "web", received_a
         session.commit()
         log.info("duplicate submission pointed to request %s", duplicate.reference)
         return SubmitOutcome(duplicate, True)
-    req = record(session, new=new, manner=manner, received_at=received_at or now, actor=actor)
+    req = record(session, new=new, manner=manner, received_at=received_at or now, actor=actor, now=now)
     session.commit()
     log.info("request %s submitted (%s, %s)", req.reference, req.request_type, manner)
     return SubmitOutcome(req, False)
 
 
 def record(session: Session, *, new: NewRequest, manner: str, received_at: datetime, actor: str,
-           email_confirmed: bool = False) -> PrivacyRequest:
+           email_confirmed: bool = False, now: datetime | None = None) -> PrivacyRequest:
     """A new case from what was submitted, with its first mail, in the caller's transaction (no
     duplicate check). `email_confirmed`: the email was confirmed elsewhere (a Data Rights Protocol
     agent attests it), so a know/delete/correct case starts in verification, acknowledged."""
-    now = clock.now()
+    now = now or clock.now()
     rule = REQUEST_TYPES[new.request_type]
     confirmed = email_confirmed and rule.needs_verification
     fields = dict(phone=new.phone or None, claim_number=new.claim_number or None, date_of_birth=new.date_of_birth,

@@ -127,7 +127,8 @@ def case_action(reference, action):
     form_class, run, done = ACTIONS[action]
     form = form_class(prefix=action)
     form.case = req
-    if action not in cases.available_actions(req):
+    # No readable version (missing, or out of range) is treated as a stale page: nothing is applied.
+    if action not in cases.available_actions(req) or form.version_number() is None:
         return _conflict(reference)
     if not form.validate_on_submit():
         return _render_case(req, submitted={action: form}, status=422)

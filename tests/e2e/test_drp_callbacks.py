@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from portal import clock, create_app, db
 from portal.models import DrpCallback, PrivacyRequest
-from portal.services import drp_callbacks, mail, transitions
+from portal.services import drp_callbacks, transitions
 
 from ..drp_agents import DRP_CONFIG, Agent, CallbackReceiver, pair, register, send
 from ..support import free_port
@@ -77,11 +77,11 @@ def test_a_queued_callback_survives_a_restart(app_config, app, client, agent):
         restarted.extensions["db_engine"].dispose()
 
 
-def test_the_worker_loop_delivers_callbacks_with_the_mail(app, client, agent):
+def test_the_worker_loop_delivers_callbacks_with_the_mail(app, client, agent, runner):
     with CallbackReceiver() as receiver:
         made = send(client, agent, agent.exercise("deletion", status_callback=receiver.url)).get_json()
         _move(app, made["request_id"], "in_progress")
-        mail.run_worker(app, once=True)
+        assert runner.invoke(args=["worker", "--once"]).exit_code == 0
         assert receiver.wait_for(1)[0]["body"]["request_id"] == made["request_id"]
 
 
