@@ -11,6 +11,7 @@ def create_app(test_config=None):
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True,
                 template_folder="../templates", static_folder="../static")
     config.load(app, test_config)
+    check_policy(app)
     register_extensions(app)
     register_blueprints(app)
     errors.register(app)
@@ -19,6 +20,13 @@ def create_app(test_config=None):
     web.register(app)
     register_cli(app)
     return app
+
+
+def check_policy(app):
+    """Refuse to start when the consent categories and the privacy policy disagree about selling."""
+    from . import policy
+    with app.app_context():
+        policy.check_agreement()
 
 
 def register_extensions(app):

@@ -18,6 +18,12 @@ class RequestType:
     response_days: int
     business_days: bool
 
+    @property
+    def extendable(self) -> bool:
+        """§7021(b): the 45-day extension exists for know, delete and correct only; §7026(f) and
+        §7027(g) give opt-out and limit requests 15 business days and no extension."""
+        return self.needs_verification
+
 
 REQUEST_TYPES = {t.code: t for t in (
     RequestType("access", _l("Know what we hold (access)"),
@@ -56,13 +62,14 @@ STATUS_LABELS = {
     EXPIRED: _l("Expired"),
 }
 
+# A requester may take a request back at any open status, until the response is sent (a final status).
 TRANSITIONS: dict[str, frozenset[str]] = {
     AWAITING_EMAIL: frozenset({VERIFYING, EXPIRED, WITHDRAWN}),
-    VERIFYING: frozenset({IN_PROGRESS, ON_HOLD, DENIED}),
+    VERIFYING: frozenset({IN_PROGRESS, ON_HOLD, DENIED, WITHDRAWN}),
     # on_hold -> on_hold changes only the reason: an agent's authorization review waits for the
     # documents staff asked the agent for, and goes back to the review when they arrive.
     ON_HOLD: frozenset({VERIFYING, IN_PROGRESS, ON_HOLD, DENIED, WITHDRAWN}),
-    IN_PROGRESS: frozenset({COMPLETED, PARTIALLY_COMPLETED, DENIED}),
+    IN_PROGRESS: frozenset({COMPLETED, PARTIALLY_COMPLETED, DENIED, WITHDRAWN}),
     COMPLETED: frozenset(),
     PARTIALLY_COMPLETED: frozenset(),
     DENIED: frozenset(),
@@ -139,9 +146,12 @@ def response_due(request_type: str, received_at: datetime) -> date:
     return received + timedelta(days=rule.response_days)
 
 
-def extension_allowed(*, status: str, response_due: date, extended_due: date | None, today: date) -> bool:
-    """§7021(b): one extension, while the case is open and before the original due date passes."""
-    return status in OPEN and extended_due is None and today <= response_due
+def extension_allowed(*, request_type: str, status: str, response_due: date, extended_due: date | None,
+                      today: date) -> bool:
+    """§7021(b): one extension of a know, delete or correct request, while the case is open and
+    before the original due date passes. Never for opt-out or limit (§7026(f), §7027(g))."""
+    return (REQUEST_TYPES[request_type].extendable and status in OPEN and extended_due is None
+            and today <= response_due)
 
 
 def extended_due(response_due: date, days: int) -> date:

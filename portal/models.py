@@ -385,6 +385,9 @@ class ConsentRecord(SQLModel, table=True):
     source: str = Field(max_length=8)  # banner | center | api | gpc
     gpc: bool = Field(default=False)  # the Global Privacy Control signal was present
     user_agent_family: str | None = Field(default=None, max_length=16)  # never the full string, never an IP
+    # §7026(k), §7028: when this visitor last opted out of sale/sharing (reject, GPC, declining it),
+    # carried forward record to record until a confirmed opt-in clears it.
+    sale_opt_out_at: datetime | None = _ts()
     created_at: datetime = _ts(nullable=False, default_factory=clock.now)
 
 
@@ -439,6 +442,8 @@ class CaseOutcome(SQLModel, table=True):
     explanation: str | None = _text()
     deleted_summary: str | None = _text()
     kept_summary: str | None = _text()
+    # §7022(f), §1798.146: the categories of personal information a denial or partial answer covers.
+    covered_categories: str | None = _text()
     staff_id: int = _staff_fk()
     created_at: datetime = _ts(nullable=False, default_factory=clock.now)
 

@@ -69,14 +69,35 @@ def due_soon_days() -> int:
     return int(current_app.config["DUE_SOON_DAYS"])
 
 
-def denial_bases() -> dict[str, dict]:
-    """The configured basis codes (DENIAL_BASES), each with its label and citation, by code."""
-    return {b["code"]: b for b in current_app.config["DENIAL_BASES"]}
+def all_bases() -> dict[str, dict]:
+    """Every configured basis (DENIAL_BASES with DENIAL_BASIS_OVERRIDES merged), enabled or not, by code."""
+    overrides = current_app.config.get("DENIAL_BASIS_OVERRIDES") or {}
+    return {b["code"]: {**b, **overrides.get(b["code"], {})} for b in current_app.config["DENIAL_BASES"]}
+
+
+def denial_bases(request_type: str | None = None) -> dict[str, dict]:
+    """The enabled basis codes, each with its label and citation, by code; for one request type,
+    only those that apply to it, with that type's citation."""
+    found = {}
+    for code, b in all_bases().items():
+        if not b.get("enabled", True):
+            continue
+        if request_type is not None:
+            if request_type not in b.get("types", lifecycle.REQUEST_TYPES):
+                continue
+            b = {**b, "citation": basis_citation(b, request_type)}
+        found[code] = b
+    return found
+
+
+def basis_citation(basis: dict, request_type: str) -> str:
+    """The citation of a basis for one request type (e.g. "unverifiable": §7022(a) for a deletion)."""
+    return (basis.get("citations") or {}).get(request_type, basis["citation"])
 
 
 def outcome_bases() -> dict[str, dict]:
     """Every basis a closed case may carry, for display: the configured ones and the agents' two."""
-    return {**agents.OUTCOME_BASES, **denial_bases()}
+    return {**agents.OUTCOME_BASES, **all_bases()}
 
 
 def required_data_points(req: PrivacyRequest) -> int:
@@ -107,7 +128,7 @@ def available_actions(req: PrivacyRequest, *, on: date | None = None) -> list[st
         actions.append("clear_hold")
     if req.status == IN_PROGRESS:
         actions.append("complete")
-    if lifecycle.extension_allowed(status=req.status, response_due=req.response_due,
+    if lifecycle.extension_allowed(request_type=req.request_type, status=req.status, response_due=req.response_due,
                                    extended_due=req.extended_due, today=on):
         actions.append("extend")
     if DENIED in nxt:
@@ -225,15 +246,21 @@ def extend(session: Session, *, req: PrivacyRequest, staff: StaffUser, days: int
 
 @atomic
 def deny(session: Session, *, req: PrivacyRequest, staff: StaffUser, basis: str, explanation: str,
-         contested_statement: str | None = None, expected_version: int) -> None:
-    """Deny with a configured basis, its citation, and an explanation the requester receives."""
+         categories: str, contested_statement: str | None = None, expected_version: int) -> None:
+    """Deny with a basis that applies to this request type, its citation, the categories of data
+    the denial covers (§7022(f), §1798.146) and an explanation the requester receives. An opt-out or
+    limit request can be denied only for a documented belief of fraud, the reason written out
+    (§7026(e)): it is never "unverifiable", since it needs no verification (§7060(b))."""
     _require(req, "deny")
-    bases = denial_bases()
+    bases = denial_bases(req.request_type)
     explanation = explanation.strip()
+    categories = (categories or "").strip()
     if basis not in bases:
-        raise IllegalTransition("unknown denial basis")
+        raise IllegalTransition("this basis does not apply to this request type")
     if not explanation:
         raise IllegalTransition("a denial needs an explanation for the requester")
+    if not categories:
+        raise IllegalTransition("a denial names the categories of personal information it covers")
     statement = _contested(req, contested_statement)
     chosen = bases[basis]
     req.outcome_code, req.outcome_citation, req.response_message = basis, chosen["citation"], explanation
@@ -242,8 +269,10 @@ def deny(session: Session, *, req: PrivacyRequest, staff: StaffUser, basis: str,
         expected_version=expected_version,
         mail_spec=MailSpec("denied", _("Our answer to request %(reference)s", reference=req.reference),
                            {"basis_label": chosen["label"], "citation": chosen["citation"],
-                            "explanation": explanation, "contested": statement is not None}))
+                            "explanation": explanation, "categories": categories,
+                            "contested": statement is not None}))
     session.add(CaseOutcome(request_id=req.id, outcome=DENIED, basis_code=basis, explanation=explanation,
+                            covered_categories=categories,
                             correction_result="not_corrected" if req.request_type == "correct" else None,
                             staff_id=staff.id))
     if statement:
@@ -272,6 +301,7 @@ class Completion:
     deleted_summary: str | None = None  # delete: what was deleted
     kept_summary: str | None = None  # partial: what was kept
     kept_basis: str | None = None  # partial: under which exception
+    covered_categories: str | None = None  # partial: the categories of data the exception covers
     correction_result: str | None = None  # correct: corrected | partially_corrected
     files: dict[str, bytes] = field(default_factory=dict)  # access: {"json": ..., "csv": ...}
 
@@ -281,10 +311,12 @@ def completion_problems(req: PrivacyRequest, c: Completion) -> dict[str, str]:
     problems = {}
     if not c.message.strip():
         problems["message"] = _("Write the response the requester will receive.")
-    if c.partial and c.kept_basis not in denial_bases():
+    if c.partial and c.kept_basis not in denial_bases(req.request_type):
         problems["kept_basis"] = _("Choose the exception for what was not done.")
     if c.partial and not (c.kept_summary or "").strip():
         problems["kept_summary"] = _("Say what was kept or not done, and why.")
+    if c.partial and not (c.covered_categories or "").strip():
+        problems["covered_categories"] = _("Name the categories of personal information the exception covers.")
     if req.request_type == "delete" and not (c.deleted_summary or "").strip():
         problems["deleted_summary"] = _("Say what was deleted (or deidentified).")
     if req.request_type == "correct" and c.correction_result not in ("corrected", "partially_corrected"):
@@ -310,7 +342,7 @@ def complete(session: Session, *, req: PrivacyRequest, staff: StaffUser, complet
         raise IllegalTransition("; ".join(problems.values()))
     c = completion
     to_status = PARTIALLY_COMPLETED if c.partial else COMPLETED
-    basis = denial_bases()[c.kept_basis] if c.partial else None
+    basis = denial_bases(req.request_type)[c.kept_basis] if c.partial else None
     req.outcome_code = c.kept_basis if c.partial else None
     req.outcome_citation = basis["citation"] if basis else None
     req.response_message = c.message.strip()
@@ -321,10 +353,12 @@ def complete(session: Session, *, req: PrivacyRequest, staff: StaffUser, complet
         mail_spec=MailSpec("completed", _("Our response to request %(reference)s", reference=req.reference), {
             "partial": c.partial, "message": req.response_message, "deleted": (c.deleted_summary or "").strip(),
             "kept": (c.kept_summary or "").strip(), "basis": basis, "has_files": bool(c.files),
+            "categories": (c.covered_categories or "").strip() if c.partial else "",
             "file_days": current_app.config["RESPONSE_FILE_DAYS"]}))
     session.add(CaseOutcome(request_id=req.id, outcome=to_status, basis_code=c.kept_basis if c.partial else None,
                             explanation=req.response_message, deleted_summary=(c.deleted_summary or "").strip() or None,
                             kept_summary=(c.kept_summary or "").strip() or None,
+                            covered_categories=(c.covered_categories or "").strip() or None if c.partial else None,
                             correction_result=c.correction_result if req.request_type == "correct" else None,
                             staff_id=staff.id))
     try:

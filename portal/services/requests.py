@@ -168,7 +168,7 @@ def extend(session: Session, *, req: PrivacyRequest, days: int, reason: str, act
     check_version(req, expected_version)
     if not reason.strip():
         raise lifecycle.IllegalTransition("an extension needs a reason for the requester")
-    if not lifecycle.extension_allowed(status=req.status, response_due=req.response_due,
+    if not lifecycle.extension_allowed(request_type=req.request_type, status=req.status, response_due=req.response_due,
                                        extended_due=req.extended_due, today=today):
         raise lifecycle.IllegalTransition("this request cannot be extended: once only, before the original due date")
     req.extended_due = lifecycle.extended_due(req.response_due, days)

@@ -41,8 +41,19 @@ def _text(label, *, required=True, max_length=5000, rows=4, description=None):
         *checks, Length(max=max_length, message=_l("Use at most %(n)s characters.", n=max_length)), plain_text])
 
 
-def _bases():
-    return [SelectChoice(b["code"], f'{b["label"]} ({b["citation"]})') for b in current_app.config["DENIAL_BASES"]]
+def _bases(request_type: str | None = None):
+    return [SelectChoice(b["code"], f'{b["label"]} ({b["citation"]})')
+            for b in cases.denial_bases(request_type).values()]
+
+
+def _categories_field(label, required=False):
+    field = _text(label, required=False, rows=2, max_length=2000, description=_l(
+        "The categories of personal information this covers, in plain words (for example: medical "
+        "reports from your claim file). The requester receives them."))
+    if required:
+        field.kwargs["validators"][0] = DataRequired(
+            message=_l("Name the categories of personal information the denial covers."))
+    return field
 
 
 class QueueFilterForm(Form):
@@ -73,6 +84,11 @@ class CaseActionForm(EmptyForm):
     """Every case action carries the version of the case the page showed (optimistic locking)."""
 
     version = HiddenField()
+
+    def bind_case(self, req) -> "CaseActionForm":
+        """The case the form acts on: some choices depend on it (the bases for its request type)."""
+        self.case = req
+        return self
 
     def version_number(self) -> int | None:
         try:
@@ -119,14 +135,21 @@ class ExtendForm(CaseActionForm):
 class DenyForm(CaseActionForm):
     basis = SelectField(_l("Basis for the denial"), validate_choice=False, choices=_bases, validators=[
         DataRequired(message=_l("Choose the basis."))])
+    categories = _categories_field(_l("Categories of personal information the denial covers"), required=True)
     explanation = _text(_l("Explanation for the requester"), description=_l(
         "The requester receives this explanation by email and on their status page, with the basis and its citation. "
-        "Use plain language and name the data and the exception."))
+        "Use plain language and name the data and the exception. For a suspected fraud, write the documented reason."))
+
+    def bind_case(self, req):
+        super().bind_case(req)
+        self.basis.choices = _bases(req.request_type)
+        return self
+
     contested_statement = _text(_l("The requester's statement that the data is contested (optional)"),
                                 required=False, description=_l("Up to 250 words, kept with the record (§7023)."))
 
     def validate_basis(self, field):
-        if field.data not in cases.denial_bases():
+        if field.data not in cases.denial_bases(self.case.request_type):
             raise ValidationError(_l("Choose one of the bases listed."))
 
     def validate_contested_statement(self, field):
@@ -146,6 +169,12 @@ class CompleteForm(CaseActionForm):
     kept_summary = _text(_l("What was kept, and why"), required=False, rows=3)
     kept_basis = SelectField(_l("Exception for what was kept"), validate_choice=False,
                              choices=lambda: [SelectChoice("", _l("None")), *_bases()])
+    covered_categories = _categories_field(_l("Categories of personal information the exception covers"))
+
+    def bind_case(self, req):
+        super().bind_case(req)
+        self.kept_basis.choices = [SelectChoice("", _l("None")), *_bases(req.request_type)]
+        return self
     response_json = FileField(_l("Response file, JSON"))
     response_csv = FileField(_l("Response file, CSV"))
 
@@ -163,6 +192,7 @@ class CompleteForm(CaseActionForm):
         return Completion(message=self.message.data or "", partial=self.outcome.data == "partially_completed",
                           deleted_summary=self.deleted_summary.data, kept_summary=self.kept_summary.data,
                           kept_basis=self.kept_basis.data or None, correction_result=self.correction_result.data,
+                          covered_categories=self.covered_categories.data,
                           files=files)
 
     def validate(self, extra_validators=None):

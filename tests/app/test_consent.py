@@ -12,6 +12,12 @@ from portal.models import AuditEvent, ConsentRecord
 
 from ..support import csrf_from, publish_policy
 
+
+@pytest.fixture(autouse=True)
+def _sells_or_shares(app_config):
+    """These tests exercise the sale/sharing category: on, with the policy text that discloses it."""
+    app_config["SELLS_OR_SHARES"] = True
+
 GPC = {"Sec-GPC": "1"}
 SITE = "https://www.billgenix.example"
 

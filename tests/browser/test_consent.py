@@ -9,6 +9,12 @@ from playwright.sync_api import expect
 from ..support import free_port
 from .axe import assert_no_axe_violations
 
+
+@pytest.fixture(autouse=True)
+def _sells_or_shares(app_config):
+    """These tests exercise the sale/sharing category: on, with the policy text that discloses it."""
+    app_config["SELLS_OR_SHARES"] = True
+
 ALL_OFF = {"necessary": True, "functional": False, "analytics": False, "advertising": False}
 ALL_ON = {"necessary": True, "functional": True, "analytics": True, "advertising": True}
 

@@ -94,7 +94,7 @@ def test_a_stale_version_writes_nothing(session, staff):
         lambda: cases.clear_hold(session, req=req, staff=staff, reason="x", expected_version=seen),
         lambda: cases.verify_identity(session, req=req, staff=staff, data_points=["email", "phone"], note=None,
                                       expected_version=seen),
-        lambda: cases.deny(session, req=req, staff=staff, basis="duplicate", explanation="x", expected_version=seen),
+        lambda: cases.deny(session, req=req, staff=staff, basis="duplicate", categories="claim file", explanation="x", expected_version=seen),
         lambda: cases.extend(session, req=req, staff=staff, days=5, reason="x", expected_version=seen),
     ):
         with pytest.raises(StaleCase):
@@ -119,7 +119,7 @@ def test_a_concurrent_write_between_load_and_flush_is_refused(app, session, staf
         other.add(theirs)
         assert theirs.version == version == req.version - 1
         with pytest.raises(StaleDataError):
-            cases.deny(other, req=theirs, staff=staff, basis="unverifiable", explanation="No match.",
+            cases.deny(other, req=theirs, staff=staff, basis="unverifiable", categories="claim file", explanation="No match.",
                        expected_version=version)
         other.rollback()
     fresh = session.execute(select(PrivacyRequest).where(PrivacyRequest.id == req.id)
@@ -148,27 +148,64 @@ def test_deny_rules_and_the_contested_statement(session, staff):
     req = _case(session, "correct")
     for basis, explanation in (("nonsense", "x"), ("duplicate", "  ")):
         with pytest.raises(IllegalTransition):
-            cases.deny(session, req=req, staff=staff, basis=basis, explanation=explanation, expected_version=req.version)
+            cases.deny(session, req=req, staff=staff, basis=basis, categories="claim file", explanation=explanation, expected_version=req.version)
     with pytest.raises(IllegalTransition):
-        cases.deny(session, req=req, staff=staff, basis="duplicate", explanation="x",
+        cases.deny(session, req=req, staff=staff, basis="duplicate", categories="claim file", explanation="x",
                    contested_statement=" ".join(["w"] * 251), expected_version=req.version)
     session.rollback()
     statement = " ".join(["w"] * 250)
-    cases.deny(session, req=req, staff=staff, basis="legal_obligation", explanation="Kept as filed.",
+    cases.deny(session, req=req, staff=staff, basis="legal_obligation", categories="claim file", explanation="Kept as filed.",
                contested_statement=statement, expected_version=req.version)
     assert (req.status, req.outcome_code, req.outcome_citation) == ("denied", "legal_obligation", "Cal. Civ. Code §1798.145(a)(1)")
     assert session.execute(select(ContestedStatement.statement)).scalar_one() == statement
     access = _case(session, email="x@example.org")
     with pytest.raises(IllegalTransition):  # a contested statement belongs to corrections only
-        cases.deny(session, req=access, staff=staff, basis="duplicate", explanation="x", contested_statement="Disputed",
+        cases.deny(session, req=access, staff=staff, basis="duplicate", categories="claim file", explanation="x", contested_statement="Disputed",
                    expected_version=access.version)
+
+
+@pytest.mark.parametrize("kind", ["opt_out", "limit"])
+def test_opt_out_and_limit_cannot_be_extended_or_denied_as_unverifiable(session, staff, kind):
+    """§7026(f), §7027(g): no extension; §7060(b): no verification, so no "unverifiable" denial."""
+    req = _case(session, kind, "in_progress")
+    assert cases.available_actions(req) == ["complete", "deny"]
+    assert list(cases.denial_bases(kind)) == ["fraud_suspected"]
+    with pytest.raises(IllegalTransition):
+        request_service.extend(session, req=req, days=10, reason="Busy", actor="staff:1")
+    assert req.extended_due is None
+    with pytest.raises(IllegalTransition):
+        cases.deny(session, req=req, staff=staff, basis="unverifiable", categories="all", explanation="x",
+                   expected_version=req.version)
+    assert req.status == "in_progress"
+    cases.deny(session, req=req, staff=staff, basis="fraud_suspected", categories="all",
+               explanation="Scripted submissions from one address.", expected_version=req.version)
+    assert req.status == "denied" and "§702" in req.outcome_citation
+
+
+@pytest.mark.parametrize(("kind", "cite"), [("delete", "§7022(a)"), ("correct", "§7023(a)"),
+                                            ("access", "§7024(a)-(b)")])
+def test_the_unverifiable_basis_cites_the_rule_of_the_request_type(session, staff, kind, cite):
+    req = _case(session, kind, email=f"{kind}@example.org")
+    cases.deny(session, req=req, staff=staff, basis="unverifiable", categories="all", explanation="No match.",
+               expected_version=req.version)
+    assert req.outcome_citation.endswith(cite) and "7022(b)(1)" not in req.outcome_citation
+
+
+def test_denial_bases_split_medical_and_keep_workers_compensation_off(app, session):
+    bases = cases.denial_bases("delete")
+    assert bases["exempt_cmia"]["citation"] == "Cal. Civ. Code §1798.146(a)(1)(A)"
+    assert bases["exempt_hipaa_phi"]["citation"].startswith("Cal. Civ. Code §1798.146(a)(1)(B)")
+    assert "exempt_medical" not in bases and "legal_retention_wc" not in bases
+    app.config["DENIAL_BASIS_OVERRIDES"] = {"legal_retention_wc": {"enabled": True}}
+    assert "legal_retention_wc" in cases.denial_bases("delete")
+    assert "counsel" in cases.denial_bases("delete")["legal_retention_wc"]["help"]
 
 
 def test_completion_problems_per_type(session, staff):
     delete = _case(session, "delete", "in_progress")
     assert set(cases.completion_problems(delete, Completion(message=""))) == {"message", "deleted_summary"}
     assert set(cases.completion_problems(delete, Completion(message="m", partial=True, deleted_summary="d"))) == {
-        "kept_basis", "kept_summary"}
+        "kept_basis", "kept_summary", "covered_categories"}
     correct = _case(session, "correct", "in_progress", email="c@example.org")
     assert set(cases.completion_problems(correct, Completion(message="m"))) == {"correction_result"}
     assert set(cases.completion_problems(correct, Completion(message="m", correction_result="partially_corrected"))) == {

@@ -13,6 +13,12 @@ CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)
 from ..support import publish_policy
 
 
+@pytest.fixture(autouse=True)
+def _sells_or_shares(app_config):
+    """These tests exercise the sale/sharing category: on, with the policy text that discloses it."""
+    app_config["SELLS_OR_SHARES"] = True
+
+
 def _id():
     return consent.new_consent_id()
 
@@ -193,7 +199,8 @@ def test_statistics_count_each_visitors_latest_choice_per_version(app, session):
     _record(session, a, "accept_all")
     new, old = consent.statistics(session)
     assert (new.policy_version, new.records, new.visitors, new.decided, new.gpc) == ("2027-01-01", 1, 1, 1, 0)
-    assert new.granted == {"functional": 1, "analytics": 1, "advertising": 1}
+    # a turned advertising off before: "Accept all" never turns it back on (§7028: two steps)
+    assert new.granted == {"functional": 1, "analytics": 1, "advertising": 0}
     assert (old.policy_version, old.records, old.visitors, old.decided, old.gpc) == ("2026-11-01", 4, 3, 2, 1)
     assert old.granted == {"functional": 0, "analytics": 1, "advertising": 0}
 
