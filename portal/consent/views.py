@@ -13,12 +13,13 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_babel import gettext as _
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import db
+from .. import clock, db
 from ..forms import EmptyForm
 from ..extensions import csrf, limiter
 from ..services import consent as consent_service
@@ -105,10 +106,22 @@ def _resolve_banner():
         return
     try:
         g.consent_banner = visitor()
+        _known_person(g.consent_banner)
     except SQLAlchemyError:
         # The banner must never take a page down with it (an error page is shown while the
         # database is unreachable); the next page asks again.
         log.warning("consent banner skipped: database unavailable")
+
+
+def _known_person(state: ConsentState) -> None:
+    """§7025(c)(1): on a page where the person is identified (the status session of their request),
+    a GPC signal or a cookie opt-out is recorded on their request record too."""
+    access = session.get("status_access") or {}
+    reference = access.get("ref")
+    if not reference or access.get("until", 0) < clock.timestamp():
+        return
+    if consent_service.opt_out_kind(state) is not None:
+        consent_service.record_for_known_person(db.session(), state=state, reference=reference)
 
 
 @bp.app_context_processor
@@ -135,6 +148,7 @@ def preferences():
             db.session(), consent_id=state.consent_id or _issue_consent_id(), action=form.chosen_action,
             source=form.source.data, gpc_signal=gpc_signal(), user_agent=request.user_agent.string,
             selected=form.selected(categories)))
+        _known_person(state)
         if state.confirmation_needed:  # §7028: sale/sharing back on only after a separate confirmation
             return redirect(url_for(".confirm_sale", next=_safe_next(form.next.data)), 303)
         if is_htmx() and form.source.data == "banner":

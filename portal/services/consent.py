@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from .. import clock, policy
 from ..db import atomic
-from ..models import ConsentRecord
+from ..models import AuditEvent, ConsentRecord, PrivacyRequest
 from ..urls import external_url
 from . import audit
 
@@ -348,6 +348,45 @@ def receipt(record: ConsentRecord) -> dict:
         "sensitive": False,
         "spiCat": [],
     }
+
+
+# --- a known person (§7025(c)(1)) -----------------------------------------------------------------
+
+KNOWN_PERSON_ACTIONS = {"gpc": "gpc_opt_out_recorded", "cookie": "cookie_opt_out_recorded"}
+
+
+def opt_out_kind(state: ConsentState) -> str | None:
+    """"gpc" when the browser's signal is honored, "cookie" when the visitor opted out of
+    sale/sharing by a cookie choice; None otherwise (or when nothing is sold or shared)."""
+    if not any(c.sale_or_sharing for c in categories()) or state.snapshot is None:
+        return None
+    if state.gpc_honored:
+        return "gpc"
+    if state.snapshot.sale_opt_out_at is not None and not any(
+            state.choices[c.key] for c in categories() if c.sale_or_sharing):
+        return "cookie"
+    return None
+
+
+@atomic
+def record_for_known_person(session: Session, *, state: ConsentState, reference: str) -> bool:
+    """§7025(c)(1): a GPC signal or a cookie opt-out sent while the person is identified (their
+    status session) is recorded on their request record too, once per kind. True when written."""
+    kind = opt_out_kind(state)
+    if kind is None:
+        return False
+    req_id = session.execute(select(PrivacyRequest.id).where(PrivacyRequest.reference == reference)).scalar()
+    if req_id is None:
+        return False
+    action = KNOWN_PERSON_ACTIONS[kind]
+    if session.execute(select(AuditEvent.id).where(AuditEvent.request_id == req_id,
+                                                   AuditEvent.action == action).limit(1)).scalar():
+        return False
+    audit.record(session, action=action, actor="requester", request_id=req_id,
+                 detail=f"receipt {state.snapshot.receipt_id}: sale and sharing off for this person")
+    session.commit()
+    log.info("%s on request %s", action, reference)
+    return True
 
 
 # --- the signed state cache and the API token ---------------------------------------------------
