@@ -36,7 +36,7 @@ REQUEST_TYPES = {t.code: t for t in (
     # §7060(b), §7027(e): opt-out and limit requests are never gated on verification.
     RequestType("opt_out", _l("Do not sell or share my information"),
                 _l("Opt out of the sale or sharing of your personal information."), False, 15, True),
-    RequestType("limit", _l("Limit use of my sensitive information"),
+    RequestType("limit", _l("Limit the Use of My Sensitive Personal Information"),
                 _l("Limit how we use and disclose your sensitive personal information."), False, 15, True),
 )}
 
