@@ -140,6 +140,11 @@ DEFAULTS = dict(
          "types": ["access", "delete", "correct"], "citation": "Cal. Civ. Code §1798.140(i)"},
     ],
     DENIAL_BASIS_OVERRIDES={},  # e.g. {"legal_retention_wc": {"enabled": true, "citation": "..."}}
+    # Business days skip California's state holidays (the `holidays` package). Counsel adjusts the
+    # calendar with dates ("2026-12-24"), yearly dates ("12-24") or holiday names ("Diwali"; extra
+    # names come from the US federal calendar). Lists, or one comma-separated string.
+    HOLIDAYS_EXTRA=[],
+    HOLIDAYS_EXCLUDE=[],
     QUEUE_PAGE_SIZE=50,
     DUE_SOON_DAYS=7,
     RESPONSE_FILE_DAYS=14,  # how long the requester can download an access response
@@ -170,6 +175,9 @@ def load(app, test_config=None):
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = f"sqlite:///{instance / 'portal.db'}"
     app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URL"]
+    for key in ("HOLIDAYS_EXTRA", "HOLIDAYS_EXCLUDE"):
+        if isinstance(app.config[key], str):
+            app.config[key] = [item.strip() for item in app.config[key].split(",") if item.strip()]
     # Every time shown to people is California time (deadlines count on that calendar too).
     app.config["BABEL_DEFAULT_TIMEZONE"] = clock.PACIFIC.key
     app.config["SESSION_COOKIE_SECURE"] = str(app.config["BASE_URL"]).startswith("https://")

@@ -4,6 +4,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 import holidays
+from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 
 from .clock import PACIFIC, local_date  # noqa: F401  (the deadline rules count on this calendar)
@@ -113,13 +114,66 @@ def check_transition(from_status: str, to_status: str, hold_reason: str | None =
         raise IllegalTransition(f"unknown hold reason {hold_reason!r}")
 
 
-@lru_cache(maxsize=64)
-def _california_holidays(year: int) -> frozenset[date]:
-    return frozenset(holidays.country_holidays("US", subdiv="CA", years=year))
+def _adjustments() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """HOLIDAYS_EXTRA and HOLIDAYS_EXCLUDE from the app's configuration (none outside an app)."""
+    if not has_app_context():
+        return (), ()
+    cfg = current_app.config
+    return tuple(cfg.get("HOLIDAYS_EXTRA") or ()), tuple(cfg.get("HOLIDAYS_EXCLUDE") or ())
+
+
+def _as_day(item: str, year: int) -> date | None:
+    """"YYYY-MM-DD" (that date, if in `year`) or "MM-DD" (every year); None when it is a name."""
+    item = item.strip()
+    try:
+        if len(item) == 10:
+            return date.fromisoformat(item)
+        if len(item) == 5 and item[2] == "-":
+            return date.fromisoformat(f"{year}-{item}")
+    except ValueError:
+        return None
+    return None
+
+
+def _named(calendar, name: str) -> list[date]:
+    wanted = name.strip().lower()
+    return [d for d, names in calendar.items() if wanted in (n.strip().lower() for n in names.split(";"))]
+
+
+@lru_cache(maxsize=256)
+def _calendar(year: int, extra: tuple[str, ...], exclude: tuple[str, ...]) -> tuple[tuple[date, str], ...]:
+    base = holidays.country_holidays("US", subdiv="CA", years=year)
+    days = dict(base.items())
+    federal = holidays.country_holidays("US", years=year)
+    for item in extra:
+        day = _as_day(item, year)
+        if day is not None:
+            if day.year == year:
+                days.setdefault(day, "Added by configuration (HOLIDAYS_EXTRA)")
+        else:
+            for d in _named(federal, item):
+                days[d] = federal[d]
+    for item in exclude:
+        day = _as_day(item, year)
+        for d in ([day] if day is not None else _named(base, item)):
+            days.pop(d, None)
+    return tuple(sorted(days.items()))
+
+
+def holiday_calendar(year: int) -> list[tuple[date, str]]:
+    """The holidays business days skip in `year`: California's state holidays as the `holidays`
+    package defines them, plus HOLIDAYS_EXTRA, minus HOLIDAYS_EXCLUDE (dates, "MM-DD" every year,
+    or holiday names; extra names come from the US federal calendar)."""
+    return list(_calendar(year, *_adjustments()))
+
+
+@lru_cache(maxsize=256)
+def _holiday_days(year: int, extra: tuple[str, ...], exclude: tuple[str, ...]) -> frozenset[date]:
+    return frozenset(d for d, _name in _calendar(year, extra, exclude))
 
 
 def is_business_day(day: date) -> bool:
-    return day.weekday() < 5 and day not in _california_holidays(day.year)
+    return day.weekday() < 5 and day not in _holiday_days(day.year, *_adjustments())
 
 
 def add_business_days(start: date, count: int) -> date:

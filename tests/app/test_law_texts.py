@@ -44,3 +44,15 @@ def test_the_policy_says_18_and_that_nothing_is_sold_by_default(client):
     assert "We do not sell personal information" in html
     prefs = client.get("/preferences").get_data(as_text=True)
     assert "Advertising (sale or sharing)" not in prefs
+
+
+def test_the_staff_metrics_page_lists_the_holidays_in_use(app_config, request):
+    app_config["HOLIDAYS_EXTRA"] = "2026-12-24, Columbus Day"  # as PORTAL_HOLIDAYS_EXTRA would give it
+    app_config["HOLIDAYS_EXCLUDE"] = ["Diwali"]
+    app, client = request.getfixturevalue("app"), request.getfixturevalue("client")
+    sign_in(client, make_staff(app, "admin"))
+    html = client.get("/staff/metrics?year=2026").get_data(as_text=True)
+    assert "Holidays in 2026" in html
+    assert '<time datetime="2026-03-31">' in html and "Cesar Chavez Day" in html
+    assert '<time datetime="2026-12-24">' in html and "Columbus Day" in html
+    assert "Diwali" not in html

@@ -117,3 +117,18 @@ def test_extension_is_one_to_45_days(days):
     with pytest.raises(IllegalTransition):
         lifecycle.extended_due(date(2026, 3, 6), days)
     assert lifecycle.extended_due(date(2026, 3, 6), 45) == date(2026, 4, 20)
+
+
+def test_the_holiday_calendar_is_adjusted_by_configuration(app, session):
+    """HOLIDAYS_EXTRA / HOLIDAYS_EXCLUDE: dates, yearly dates or names; business days follow."""
+    default = dict(lifecycle.holiday_calendar(2026))
+    assert default[date(2026, 3, 31)] == "Cesar Chavez Day" and date(2026, 11, 8) in default  # Diwali
+    assert not lifecycle.is_business_day(date(2026, 3, 31))
+    app.config["HOLIDAYS_EXTRA"] = ["2026-12-24", "Columbus Day"]
+    app.config["HOLIDAYS_EXCLUDE"] = ["Cesar Chavez Day", "11-27"]
+    adjusted = dict(lifecycle.holiday_calendar(2026))
+    assert date(2026, 12, 24) in adjusted and adjusted[date(2026, 10, 12)] == "Columbus Day"
+    assert date(2026, 3, 31) not in adjusted and date(2026, 11, 27) not in adjusted
+    assert lifecycle.is_business_day(date(2026, 3, 31)) and not lifecycle.is_business_day(date(2026, 12, 24))
+    # 15 business days from Monday 21 December: the 24th and 25th and 1 January are skipped.
+    assert lifecycle.add_business_days(date(2026, 12, 21), 15) == date(2027, 1, 14)
