@@ -143,6 +143,7 @@ DEFAULTS = dict(
     # Business days skip California's state holidays (the `holidays` package). Counsel adjusts the
     # calendar with dates ("2026-12-24"), yearly dates ("12-24") or holiday names ("Diwali"; extra
     # names come from the US federal calendar). Lists, or one comma-separated string.
+    PUBLISH_METRICS=False,  # §7102: publish last year's metrics at /privacy/metrics (page and CSV)
     HOLIDAYS_EXTRA=[],
     HOLIDAYS_EXCLUDE=[],
     QUEUE_PAGE_SIZE=50,

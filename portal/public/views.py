@@ -17,7 +17,7 @@ from ..lifecycle import (
 )
 from ..models import Inquiry, PrivacyRequest
 from ..security import minimum_duration
-from ..services import cases, documents, response_files, verification
+from ..services import cases, documents, metrics, response_files, verification
 from ..services import inquiries as inquiry_service
 from ..services import requests as request_service
 from ..services import status as status_service
@@ -285,6 +285,20 @@ def inquiry_follow_up(reference):
 def privacy_policy():
     """The privacy policy in force, with its effective date and version."""
     return render_template("public/privacy.html", policy=policy.current())
+
+
+@bp.get("/privacy/metrics")
+def published_metrics():
+    """§7102: the previous calendar year's request metrics, as a page or CSV, when PUBLISH_METRICS."""
+    if not current_app.config["PUBLISH_METRICS"]:
+        abort(404)
+    year = clock.today().year - 1
+    result = metrics.annual(db.session(), year=year)
+    if request.args.get("format") == "csv":
+        return metrics.metrics_csv(result), 200, {
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="privacy-metrics-{year}.csv"'}
+    return render_template("public/metrics.html", result=result, year=year)
 
 
 @bp.get("/.well-known/security.txt")

@@ -56,3 +56,32 @@ def test_the_staff_metrics_page_lists_the_holidays_in_use(app_config, request):
     assert '<time datetime="2026-03-31">' in html and "Cesar Chavez Day" in html
     assert '<time datetime="2026-12-24">' in html and "Columbus Day" in html
     assert "Diwali" not in html
+
+
+def test_published_metrics_are_off_by_default(client):
+    assert client.get("/privacy/metrics").status_code == 404
+    assert "/privacy/metrics" not in client.get("/privacy").get_data(as_text=True)
+
+
+def test_published_metrics_page_and_csv_count_gpc_opt_outs(app_config, request, time_machine):
+    time_machine.move_to("2027-03-10T10:00:00-08:00", tick=False)
+    app_config["PUBLISH_METRICS"] = True
+    app, client = request.getfixturevalue("app"), request.getfixturevalue("client")
+    from datetime import datetime
+    from portal import db
+    from portal.services import consent
+    with app.app_context():
+        time_machine.move_to("2026-06-01T10:00:00-07:00", tick=False)
+        for _ in range(2):
+            consent.resolve(db.session(), consent_id=consent.new_consent_id(), gpc_signal=True, user_agent=None)
+        new_case(app, "opt_out", "in_progress", received_at=datetime.fromisoformat("2026-06-01T10:00:00-07:00"))
+        time_machine.move_to("2027-03-10T10:00:00-08:00", tick=False)
+    policy_page = client.get("/privacy").get_data(as_text=True)
+    assert 'href="/privacy/metrics"' in policy_page
+    html = client.get("/privacy/metrics").get_data(as_text=True)
+    assert "Privacy request metrics for 2026" in html
+    assert "Opt-outs through the Global Privacy Control signal</th>\n      <td>2</td>" in html
+    csv_text = client.get("/privacy/metrics?format=csv").get_data(as_text=True)
+    rows = csv_text.splitlines()
+    assert rows[0].startswith("year,request_type,received")
+    assert any(r.startswith("2026,opt_out,1,") for r in rows) and any(r.startswith("2026,opt_out_gpc,2,2,") for r in rows)
