@@ -444,6 +444,8 @@ class CaseOutcome(SQLModel, table=True):
     kept_summary: str | None = _text()
     # §7022(f), §1798.146: the categories of personal information a denial or partial answer covers.
     covered_categories: str | None = _text()
+    # An access request for categories: {"categories": [...], "sources": [...], "purposes": [...], "recipients": [...]}.
+    categories_response: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     staff_id: int = _staff_fk()
     created_at: datetime = _ts(nullable=False, default_factory=clock.now)
 

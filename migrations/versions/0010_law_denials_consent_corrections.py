@@ -20,6 +20,7 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table('case_outcome', schema=None) as batch_op:
         batch_op.add_column(sa.Column('covered_categories', sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column('categories_response', sa.JSON(), nullable=True))
     with op.batch_alter_table('consent_record', schema=None) as batch_op:
         batch_op.add_column(sa.Column('sale_opt_out_at', portal.models.UTCDateTime(), nullable=True))
 
@@ -28,4 +29,5 @@ def downgrade():
     with op.batch_alter_table('consent_record', schema=None) as batch_op:
         batch_op.drop_column('sale_opt_out_at')
     with op.batch_alter_table('case_outcome', schema=None) as batch_op:
+        batch_op.drop_column('categories_response')
         batch_op.drop_column('covered_categories')

@@ -212,7 +212,8 @@ def _render_detail(req, withdraw_form, status=200, answer_form=None):
                            can_withdraw=request_service.can_withdraw(req),
                            answer_form=answer_form or AnswerForm(formdata=None), can_answer=cases.can_answer(req),
                            files=response_files.files_for(db.session(), req), now=clock.now(),
-                           outcome=cases.outcome_for(db.session(), req)), status
+                           outcome=cases.outcome_for(db.session(), req),
+                           categories_parts=cases.CATEGORIES_RESPONSE_PARTS), status
 
 
 @bp.post("/requests/<reference>/withdraw")

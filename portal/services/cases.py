@@ -41,7 +41,7 @@ from ..models import (
     RequestMessage,
     StaffUser,
 )
-from . import agents, audit, documents, references, response_files
+from . import agents, audit, disclosure_scan, documents, references, response_files
 from . import requests as request_service
 from .transitions import MailSpec, agent_of, transition
 
@@ -303,7 +303,25 @@ class Completion:
     kept_basis: str | None = None  # partial: under which exception
     covered_categories: str | None = None  # partial: the categories of data the exception covers
     correction_result: str | None = None  # correct: corrected | partially_corrected
-    files: dict[str, bytes] = field(default_factory=dict)  # access: {"json": ..., "csv": ...}
+    files: dict[str, bytes] = field(default_factory=dict)  # access, specific pieces: {"json": ..., "csv": ...}
+    # §7024(d): what to do when a file holds an SSN, an ID, an account number, a password...:
+    # "refuse" (say which field) or "mask" (replace the value with "collected: yes").
+    sensitive: str = "refuse"
+    # access, categories: the structured answer (§1798.110(a)), one item per line in each.
+    categories_response: dict[str, list[str]] | None = None
+
+
+CATEGORIES_RESPONSE_PARTS = {
+    "categories": _l("Categories of personal information we collected about you"),
+    "sources": _l("Categories of sources we collected it from"),
+    "purposes": _l("Business or commercial purposes for collecting it"),
+    "recipients": _l("Categories of third parties we disclosed it to"),
+}
+
+
+def lines(text: str | None) -> list[str]:
+    """One item per non-empty line."""
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
 
 def completion_problems(req: PrivacyRequest, c: Completion) -> dict[str, str]:
@@ -327,8 +345,23 @@ def completion_problems(req: PrivacyRequest, c: Completion) -> dict[str, str]:
         error = response_files.problem(kind, data)
         if error:
             problems[f"response_{kind}"] = error
-    if c.files and req.request_type != "access":
-        problems["files"] = _("Response files belong to access requests.")
+        elif c.sensitive != "mask":
+            findings, _masked = disclosure_scan.scan(kind, data)
+            if findings:
+                problems[f"response_{kind}"] = _(
+                    "This file holds %(what)s in the field \u201c%(field)s\u201d, which an access response must "
+                    "never disclose. Remove it, or choose to show it as \u201ccollected: yes\u201d.",
+                    what=findings[0].label, field=findings[0].field)
+    if c.sensitive not in ("refuse", "mask"):
+        problems["sensitive"] = _("Choose what to do with data that must not be disclosed.")
+    if c.files and (req.request_type != "access" or req.access_scope != "specific"):
+        problems["files"] = _("Response files belong to a verified request for specific pieces of information. "
+                              "Answer a categories request with the form.")
+    if req.request_type == "access" and req.access_scope != "specific" and not c.partial:
+        answer = c.categories_response or {}
+        for part in ("categories", "sources", "purposes"):
+            if not answer.get(part):
+                problems[f"answer_{part}"] = _("Fill in this part of the categories response.")
     return problems
 
 
@@ -341,6 +374,9 @@ def complete(session: Session, *, req: PrivacyRequest, staff: StaffUser, complet
     if problems:
         raise IllegalTransition("; ".join(problems.values()))
     c = completion
+    if c.sensitive == "mask":  # §7024(d): the value never leaves; "collected: yes" takes its place
+        c = Completion(**{**c.__dict__, "files": {k: disclosure_scan.scan(k, v)[1] for k, v in c.files.items()}})
+    answer = {k: list(v) for k, v in (c.categories_response or {}).items() if k in CATEGORIES_RESPONSE_PARTS and v}
     to_status = PARTIALLY_COMPLETED if c.partial else COMPLETED
     basis = denial_bases(req.request_type)[c.kept_basis] if c.partial else None
     req.outcome_code = c.kept_basis if c.partial else None
@@ -354,11 +390,13 @@ def complete(session: Session, *, req: PrivacyRequest, staff: StaffUser, complet
             "partial": c.partial, "message": req.response_message, "deleted": (c.deleted_summary or "").strip(),
             "kept": (c.kept_summary or "").strip(), "basis": basis, "has_files": bool(c.files),
             "categories": (c.covered_categories or "").strip() if c.partial else "",
+            "answer": answer, "answer_parts": {k: str(v) for k, v in CATEGORIES_RESPONSE_PARTS.items()},
             "file_days": current_app.config["RESPONSE_FILE_DAYS"]}))
     session.add(CaseOutcome(request_id=req.id, outcome=to_status, basis_code=c.kept_basis if c.partial else None,
                             explanation=req.response_message, deleted_summary=(c.deleted_summary or "").strip() or None,
                             kept_summary=(c.kept_summary or "").strip() or None,
                             covered_categories=(c.covered_categories or "").strip() or None if c.partial else None,
+                            categories_response=answer or None,
                             correction_result=c.correction_result if req.request_type == "correct" else None,
                             staff_id=staff.id))
     try:

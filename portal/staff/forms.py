@@ -177,6 +177,18 @@ class CompleteForm(CaseActionForm):
         return self
     response_json = FileField(_l("Response file, JSON"))
     response_csv = FileField(_l("Response file, CSV"))
+    sensitive = RadioField(_l("If a file holds data that must never be disclosed (§7024(d))"), default="refuse",
+                           validate_choice=False, choices=[
+                               SelectChoice("refuse", _l("Refuse the file and tell me which field")),
+                               SelectChoice("mask", _l("Show such values as \u201ccollected: yes\u201d"))])
+    answer_categories = _text(cases.CATEGORIES_RESPONSE_PARTS["categories"], required=False, rows=3,
+                              description=_l("One per line."))
+    answer_sources = _text(cases.CATEGORIES_RESPONSE_PARTS["sources"], required=False, rows=3,
+                           description=_l("One per line."))
+    answer_purposes = _text(cases.CATEGORIES_RESPONSE_PARTS["purposes"], required=False, rows=3,
+                            description=_l("One per line."))
+    answer_recipients = _text(cases.CATEGORIES_RESPONSE_PARTS["recipients"], required=False, rows=3,
+                              description=_l("One per line; leave empty if none."))
 
     def completion(self) -> Completion:
         """What was sent, read once (an uploaded file's stream can only be read once)."""
@@ -192,7 +204,9 @@ class CompleteForm(CaseActionForm):
         return Completion(message=self.message.data or "", partial=self.outcome.data == "partially_completed",
                           deleted_summary=self.deleted_summary.data, kept_summary=self.kept_summary.data,
                           kept_basis=self.kept_basis.data or None, correction_result=self.correction_result.data,
-                          covered_categories=self.covered_categories.data,
+                          covered_categories=self.covered_categories.data, sensitive=self.sensitive.data or "refuse",
+                          categories_response={part: cases.lines(self[f"answer_{part}"].data)
+                                               for part in cases.CATEGORIES_RESPONSE_PARTS},
                           files=files)
 
     def validate(self, extra_validators=None):

@@ -463,7 +463,7 @@ ACCESS_CSV = b"category,value\nname,Ana Ruiz\nclaim,WC-1\n"
 
 
 def test_access_response_files_encrypted_downloaded_recorded_and_expiring(app, as_support, mailbox):
-    req = new_case(app, "access", "in_progress")
+    req = new_case(app, "access", "in_progress", access_scope="specific")
     page = as_support.get(f"/staff/requests/{req.reference}").get_data(as_text=True)
     assert 'enctype="multipart/form-data"' in page
     resp = post_action(as_support, req.reference, "complete", {
@@ -519,6 +519,47 @@ def test_files_are_only_for_access_requests(app, as_support):
         content_type="multipart/form-data")
     assert resp.status_code == 422 and get_case(app, req.reference).status == "in_progress"
     assert post_action(as_support, req.reference, "complete", {"outcome": "completed", "message": "Opted out."}).status_code == 303
+
+
+def test_a_response_file_with_an_ssn_is_refused_naming_the_field_or_masked(app, as_support, mailbox):
+    """§7024(d): refused by default with the field named; masked to "collected: yes" on request."""
+    req = new_case(app, "access", "in_progress", access_scope="specific")
+    leaky = b'{"name": "Ana Ruiz", "ids": {"ssn": "123-45-6789"}}'
+    resp = post_action(as_support, req.reference, "complete", {
+        "outcome": "completed", "message": "Attached.", "response_json": (io.BytesIO(leaky), "r.json")},
+        content_type="multipart/form-data")
+    text = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and "a Social Security number" in text and "ids.ssn" in text
+    assert get_case(app, req.reference).status == "in_progress"
+    resp = post_action(as_support, req.reference, "complete", {
+        "outcome": "completed", "message": "Attached.", "sensitive": "mask",
+        "response_json": (io.BytesIO(leaky), "r.json")}, content_type="multipart/form-data")
+    assert resp.status_code == 303
+    [row] = _rows(app, ResponseFile)
+    requester = app.test_client()
+    _open_status_page(requester, mailbox, get_case(app, req.reference))
+    got = requester.get(f"/requests/{req.reference}/files/{row.id}").get_data(as_text=True)
+    assert "123-45-6789" not in got and '"ssn": "collected: yes"' in got and "Ana Ruiz" in got
+
+
+def test_a_categories_request_is_answered_with_the_structured_form(app, as_support, mailbox):
+    req = new_case(app, "access", "in_progress")  # categories
+    page = as_support.get(f"/staff/requests/{req.reference}").get_data(as_text=True)
+    assert 'enctype="multipart/form-data"' not in page and "Categories of sources we collected it from" in page
+    resp = post_action(as_support, req.reference, "complete", {
+        "outcome": "completed", "message": "Here is what we hold.", "response_json": (io.BytesIO(b"{}"), "r.json")},
+        content_type="multipart/form-data")
+    assert resp.status_code == 422 and "Fill in this part" in resp.get_data(as_text=True)
+    resp = post_action(as_support, req.reference, "complete", {
+        "outcome": "completed", "message": "Here is what we hold.",
+        "answer_categories": "Identifiers\nMedical information in bills", "answer_sources": "Your treating physician",
+        "answer_purposes": "Billing your workers' compensation claim", "answer_recipients": "Claims administrators"})
+    assert resp.status_code == 303
+    text = body(mailbox.last(req.email))
+    assert "Categories of personal information we collected about you:\n- Identifiers\n- Medical information in bills" in text
+    assert "Categories of third parties we disclosed it to:\n- Claims administrators" in text
+    page = _open_status_page(app.test_client(), mailbox, get_case(app, req.reference))
+    assert "<li>Your treating physician</li>" in page and "<li>Medical information in bills</li>" in page
 
 
 # ---- refused actions and optimistic locking ---------------------------------------------------

@@ -210,7 +210,7 @@ def test_completion_problems_per_type(session, staff):
     assert set(cases.completion_problems(correct, Completion(message="m"))) == {"correction_result"}
     assert set(cases.completion_problems(correct, Completion(message="m", correction_result="partially_corrected"))) == {
         "correction_result"}
-    access = _case(session, "access", "in_progress", email="a@example.org")
+    access = _case(session, "access", "in_progress", scope="specific", email="a@example.org")
     assert set(cases.completion_problems(access, Completion(message="m", files={"json": b"[1,", "csv": b""}))) == {
         "response_json", "response_csv"}
     assert cases.completion_problems(access, Completion(message="m", files={"json": b"[]", "csv": b"a,b\n1,2\n"})) == {}
@@ -226,7 +226,7 @@ def test_complete_refused_before_verification(session, staff):
 
 
 def test_response_files_stored_as_documents_downloaded_and_expiring(app, session, staff):
-    req = _case(session, "access", "in_progress")
+    req = _case(session, "access", "in_progress", scope="specific")
     cases.complete(session, req=req, staff=staff, expected_version=req.version,
                    completion=Completion(message="Here it is.", files={"json": b'{"a": 1}', "csv": b"a\n1\n"}))
     [csv_file, json_file] = response_files.files_for(session, req)
@@ -252,13 +252,63 @@ def test_response_files_stored_as_documents_downloaded_and_expiring(app, session
 
 
 def test_a_rejected_response_file_sends_nothing(session, staff):
-    req = _case(session, "access", "in_progress")
+    req = _case(session, "access", "in_progress", scope="specific")
     with pytest.raises(IllegalTransition):
         cases.complete(session, req=req, staff=staff, expected_version=req.version,
                        completion=Completion(message="m", files={"csv": b"<html><script>x</script>"}))
     session.rollback()
     assert session.get(PrivacyRequest, req.id).status == "in_progress"
     assert session.execute(select(OutboxMessage).where(OutboxMessage.template == "completed")).first() is None
+
+
+SENSITIVE_JSON = (b'{"name": "Ana Ruiz", "claims": [{"claim_number": "WC-1", "ssn": "123-45-6789"}], '
+                  b'"notes": "card 4111 1111 1111 1111"}')
+
+
+@pytest.mark.parametrize(("kind", "data", "field"), [
+    ("json", SENSITIVE_JSON, "claims[0].ssn"),
+    ("json", b'{"profile": {"driversLicense": "D1234567"}}', "profile.driversLicense"),
+    ("json", b'{"bank": {"routing_number": "121000358"}}', "bank.routing_number"),
+    ("json", b'{"insurance": {"member_id": "XJH123"}}', "insurance.member_id"),
+    ("json", b'{"account": {"password": "hunter2"}}', "account.password"),
+    ("json", b'{"security_question": "First pet?"}', "security_question"),
+    ("csv", b"name,medical_record_number\nAna,MRN-77\n", "medical_record_number"),
+    ("csv", b"name,note\nAna,SSN 123-45-6789\n", "note"),
+])
+def test_response_files_never_disclose_what_7024d_forbids(session, staff, kind, data, field):
+    """Refused by default, naming the field; or masked to "collected: yes" when staff choose it."""
+    req = _case(session, "access", "in_progress", scope="specific")
+    problems = cases.completion_problems(req, Completion(message="m", files={kind: data}))
+    assert field in problems[f"response_{kind}"] and "never disclose" in problems[f"response_{kind}"]
+    with pytest.raises(IllegalTransition):
+        cases.complete(session, req=req, staff=staff, completion=Completion(message="m", files={kind: data}),
+                       expected_version=req.version)
+    session.rollback()
+    req = session.get(PrivacyRequest, req.id)
+    cases.complete(session, req=req, staff=staff, expected_version=req.version,
+                   completion=Completion(message="m", files={kind: data}, sensitive="mask"))
+    [offered] = response_files.files_for(session, req)
+    _doc, stored = response_files.download(session, req=req, file_id=offered.id)
+    assert b"collected: yes" in stored
+    for secret in (b"123-45-6789", b"D1234567", b"121000358", b"XJH123", b"hunter2", b"First pet", b"MRN-77",
+                   b"4111 1111"):
+        assert secret not in stored
+    assert b"Ana" in stored or b"WC-1" in stored or kind == "json"
+
+
+def test_files_only_for_specific_pieces_and_a_structured_categories_answer(session, staff):
+    categories = _case(session, "access", "in_progress", scope="categories")
+    problems = cases.completion_problems(categories, Completion(message="m", files={"json": b"[]"}))
+    assert "files" in problems and {"answer_categories", "answer_sources", "answer_purposes"} <= set(problems)
+    answer = {"categories": ["Identifiers", "Medical information"], "sources": ["Your treating physician"],
+              "purposes": ["Billing your claim"], "recipients": []}
+    cases.complete(session, req=categories, staff=staff, expected_version=categories.version,
+                   completion=Completion(message="Here is what we hold.", categories_response=answer))
+    outcome = cases.outcome_for(session, categories)
+    assert outcome.categories_response == {"categories": ["Identifiers", "Medical information"],
+                                           "sources": ["Your treating physician"], "purposes": ["Billing your claim"]}
+    mail = session.execute(select(OutboxMessage).where(OutboxMessage.template == "completed")).scalars().all()[-1]
+    assert mail is not None
 
 
 def test_intake_received_at_counts_from_the_california_date(app):
