@@ -446,6 +446,8 @@ class CaseOutcome(SQLModel, table=True):
     covered_categories: str | None = _text()
     # An access request for categories: {"categories": [...], "sources": [...], "purposes": [...], "recipients": [...]}.
     categories_response: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # §7023(b): a correction's assessment: what was considered (the documentation, the data's source).
+    assessment: str | None = _text()
     staff_id: int = _staff_fk()
     created_at: datetime = _ts(nullable=False, default_factory=clock.now)
 
@@ -459,7 +461,8 @@ class ContestedStatement(SQLModel, table=True):
     request_id: int = Field(sa_column=Column(Integer, ForeignKey("privacy_request.id", ondelete="CASCADE"),
                                              nullable=False, unique=True))
     statement: str = _text(nullable=False)
-    staff_id: int = _staff_fk()
+    staff_id: int | None = _staff_fk(nullable=True)  # who recorded it; none when the requester filed it
+    filed_by: str = Field(default="staff", max_length=16)  # requester (status page) | staff (by phone or mail)
     created_at: datetime = _ts(nullable=False, default_factory=clock.now)
 
 

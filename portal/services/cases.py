@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from blinker import Namespace
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -246,7 +247,8 @@ def extend(session: Session, *, req: PrivacyRequest, staff: StaffUser, days: int
 
 @atomic
 def deny(session: Session, *, req: PrivacyRequest, staff: StaffUser, basis: str, explanation: str,
-         categories: str, contested_statement: str | None = None, expected_version: int) -> None:
+         categories: str, contested_statement: str | None = None, assessment: str | None = None,
+         expected_version: int) -> None:
     """Deny with a basis that applies to this request type, its citation, the categories of data
     the denial covers (§7022(f), §1798.146) and an explanation the requester receives. An opt-out or
     limit request can be denied only for a documented belief of fraud, the reason written out
@@ -261,6 +263,9 @@ def deny(session: Session, *, req: PrivacyRequest, staff: StaffUser, basis: str,
         raise IllegalTransition("a denial needs an explanation for the requester")
     if not categories:
         raise IllegalTransition("a denial names the categories of personal information it covers")
+    assessment = (assessment or "").strip() or None
+    if req.request_type == "correct" and assessment is None:
+        raise IllegalTransition("a correction's answer records what was considered (§7023(b))")
     statement = _contested(req, contested_statement)
     chosen = bases[basis]
     req.outcome_code, req.outcome_citation, req.response_message = basis, chosen["citation"], explanation
@@ -270,14 +275,17 @@ def deny(session: Session, *, req: PrivacyRequest, staff: StaffUser, basis: str,
         mail_spec=MailSpec("denied", _("Our answer to request %(reference)s", reference=req.reference),
                            {"basis_label": chosen["label"], "citation": chosen["citation"],
                             "explanation": explanation, "categories": categories,
-                            "contested": statement is not None}))
+                            "contested": statement is not None, "may_contest": req.request_type == "correct",
+                            "max_words": current_app.config["CONTESTED_STATEMENT_MAX_WORDS"]}))
     session.add(CaseOutcome(request_id=req.id, outcome=DENIED, basis_code=basis, explanation=explanation,
-                            covered_categories=categories,
+                            covered_categories=categories, assessment=assessment,
                             correction_result="not_corrected" if req.request_type == "correct" else None,
                             staff_id=staff.id))
     if statement:
-        session.add(ContestedStatement(request_id=req.id, statement=statement, staff_id=staff.id))
+        session.add(ContestedStatement(request_id=req.id, statement=statement, staff_id=staff.id, filed_by="staff"))
     session.commit()
+    if statement:
+        contested_statement_filed.send(current_app._get_current_object(), request_id=req.id)
 
 
 def _contested(req: PrivacyRequest, statement: str | None) -> str | None:
@@ -290,6 +298,45 @@ def _contested(req: PrivacyRequest, statement: str | None) -> str | None:
     if word_count(statement) > limit:
         raise IllegalTransition(f"a contested statement is at most {limit} words")
     return statement
+
+
+# The hook for the notices of issue 11 ("Records that outlive the data"): a receiver sends a filed
+# contested statement on to the recipients of the data. Sent after the commit, with request_id.
+contested_statement_filed = Namespace().signal("contested-statement-filed")
+
+
+def can_contest(session: Session, req: PrivacyRequest) -> bool:
+    """§7023(f): after a correction was denied or made only in part, the requester may file a
+    statement that the data is contested, once, whether or not the case is closed."""
+    if req.request_type != "correct" or req.status not in (DENIED, PARTIALLY_COMPLETED):
+        return False
+    outcome = outcome_for(session, req)
+    if outcome is None or outcome.correction_result not in ("not_corrected", "partially_corrected"):
+        return False
+    return contested_for(session, req) is None
+
+
+def contested_for(session: Session, req: PrivacyRequest) -> ContestedStatement | None:
+    return session.execute(select(ContestedStatement).where(ContestedStatement.request_id == req.id)).scalar()
+
+
+@atomic
+def file_contested_statement(session: Session, *, req: PrivacyRequest, statement: str) -> ContestedStatement:
+    """The requester's statement, from the status page: up to CONTESTED_STATEMENT_MAX_WORDS words
+    (health information may be part of it), kept with the record and sent on to the recipients
+    of the data by the receivers of `contested_statement_filed`."""
+    if not can_contest(session, req):
+        raise IllegalTransition("a contested statement follows a correction denied or made in part, once")
+    statement = _contested(req, statement)
+    if statement is None:
+        raise IllegalTransition("a contested statement needs some text")
+    row = ContestedStatement(request_id=req.id, statement=statement, filed_by="requester")
+    session.add(row)
+    audit.record(session, action="contested_statement_filed", actor="requester", request_id=req.id)
+    session.commit()
+    contested_statement_filed.send(current_app._get_current_object(), request_id=req.id)
+    log.info("request %s: contested statement filed", req.reference)
+    return row
 
 
 @dataclass
@@ -309,6 +356,7 @@ class Completion:
     sensitive: str = "refuse"
     # access, categories: the structured answer (§1798.110(a)), one item per line in each.
     categories_response: dict[str, list[str]] | None = None
+    assessment: str | None = None  # correct: what was considered, the documentation and the data's source
 
 
 CATEGORIES_RESPONSE_PARTS = {
@@ -341,6 +389,8 @@ def completion_problems(req: PrivacyRequest, c: Completion) -> dict[str, str]:
         problems["correction_result"] = _("Choose the correction outcome.")
     if req.request_type == "correct" and c.correction_result == "partially_corrected" and not c.partial:
         problems["correction_result"] = _("A partial correction is a partial completion.")
+    if req.request_type == "correct" and not (c.assessment or "").strip():
+        problems["assessment"] = _("Record what you considered: the documentation and the source of the data.")
     for kind, data in c.files.items():
         error = response_files.problem(kind, data)
         if error:
@@ -391,12 +441,15 @@ def complete(session: Session, *, req: PrivacyRequest, staff: StaffUser, complet
             "kept": (c.kept_summary or "").strip(), "basis": basis, "has_files": bool(c.files),
             "categories": (c.covered_categories or "").strip() if c.partial else "",
             "answer": answer, "answer_parts": {k: str(v) for k, v in CATEGORIES_RESPONSE_PARTS.items()},
+            "may_contest": req.request_type == "correct" and c.correction_result == "partially_corrected",
+            "max_words": current_app.config["CONTESTED_STATEMENT_MAX_WORDS"],
             "file_days": current_app.config["RESPONSE_FILE_DAYS"]}))
     session.add(CaseOutcome(request_id=req.id, outcome=to_status, basis_code=c.kept_basis if c.partial else None,
                             explanation=req.response_message, deleted_summary=(c.deleted_summary or "").strip() or None,
                             kept_summary=(c.kept_summary or "").strip() or None,
                             covered_categories=(c.covered_categories or "").strip() or None if c.partial else None,
                             categories_response=answer or None,
+                            assessment=(c.assessment or "").strip() or None if req.request_type == "correct" else None,
                             correction_result=c.correction_result if req.request_type == "correct" else None,
                             staff_id=staff.id))
     try:
@@ -422,7 +475,7 @@ def add_note(session: Session, *, req: PrivacyRequest, staff: StaffUser, body: s
     return note
 
 
-STAFF_DOCUMENT_PURPOSES = ("authorization", "evidence")
+STAFF_DOCUMENT_PURPOSES = ("authorization", "evidence", "correction")
 
 
 @atomic
@@ -473,6 +526,7 @@ class CaseFile:
     downloads: list
     evidence: list
     staff: dict[int, StaffUser]
+    corrections: list = field(default_factory=list)  # the requester's documents for a correction
     agent: AgentAuthorization | None = None
     authorization: list = field(default_factory=list)
 
@@ -489,7 +543,7 @@ class CaseFile:
         staff_id = audit.staff_id(actor_value)
         return self.staff[staff_id].email if staff_id in self.staff else actor_value
 
-    def staff_email(self, staff_id: int) -> str:
+    def staff_email(self, staff_id: int | None) -> str:
         member = self.staff.get(staff_id)
         return member.email if member else f"staff:{staff_id}"
 
@@ -511,7 +565,8 @@ def case_file(session: Session, req: PrivacyRequest) -> CaseFile:
         files=response_files.files_for(session, req), downloads=response_files.downloads_for(session, req),
         evidence=documents.for_request(session, request_id=req.id, purpose="evidence"), staff=staff,
         agent=agent_of(session, req),
-        authorization=documents.for_request(session, request_id=req.id, purpose="authorization"))
+        authorization=documents.for_request(session, request_id=req.id, purpose="authorization"),
+        corrections=documents.for_request(session, request_id=req.id, purpose="correction"))
 
 
 # ---- the queue -------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from .. import clock, lifecycle, normalize
 from ..db import atomic
 from ..lifecycle import AWAITING_EMAIL, EXPIRED, OPEN, REQUEST_TYPES, WITHDRAWN
 from ..models import AuditEvent, PrivacyRequest, RequestMessage
-from . import audit, references, verification
+from . import audit, documents, references, verification
 from .transitions import MailSpec, check_version, mail_requester, transition
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,8 @@ class NewRequest:
     lookback: str = "12_months"  # or "since_2022"
     declaration_signature: str | None = None
     language: str = "en"
+    # correct: supporting documents, each (stream, filename, declared type), checked by the documents service
+    documents: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,12 @@ def submit(session: Session, *, new: NewRequest, manner: str = "web", received_a
         fields.update(declaration_signature=new.declaration_signature, declaration_signed_at=now)
     req = open_case(session, request_type=new.request_type, first_name=new.first_name, last_name=new.last_name,
                     email=email, manner=manner, language=new.language, received_at=received_at, actor=actor, **fields)
+    if new.request_type == "correct":
+        # §7023: the requester's documentation, kept for staff to weigh. documents.DocumentRejected
+        # (raised before anything is committed) rolls the whole submission back.
+        for stream, filename, declared in new.documents:
+            documents.store(session, stream=stream, filename=filename, declared_type=declared, purpose="correction",
+                            request_id=req.id, uploaded_by="requester")
     if REQUEST_TYPES[new.request_type].needs_verification:
         verification.send_link(session, req, now=now)
     else:

@@ -145,12 +145,19 @@ class DenyForm(CaseActionForm):
         self.basis.choices = _bases(req.request_type)
         return self
 
+    assessment = _text(_l("What you considered (corrections)"), required=False, rows=3, description=_l(
+        "The documentation the requester sent, the source of the data, and anything else you weighed (§7023(b)). "
+        "Kept with the record."))
     contested_statement = _text(_l("The requester's statement that the data is contested (optional)"),
                                 required=False, description=_l("Up to 250 words, kept with the record (§7023)."))
 
     def validate_basis(self, field):
         if field.data not in cases.denial_bases(self.case.request_type):
             raise ValidationError(_l("Choose one of the bases listed."))
+
+    def validate_assessment(self, field):
+        if self.case.request_type == "correct" and not (field.data or "").strip():
+            raise ValidationError(_l("Record what you considered: the documentation and the source of the data."))
 
     def validate_contested_statement(self, field):
         limit = current_app.config["CONTESTED_STATEMENT_MAX_WORDS"]
@@ -170,6 +177,9 @@ class CompleteForm(CaseActionForm):
     kept_basis = SelectField(_l("Exception for what was kept"), validate_choice=False,
                              choices=lambda: [SelectChoice("", _l("None")), *_bases()])
     covered_categories = _categories_field(_l("Categories of personal information the exception covers"))
+    assessment = _text(_l("What you considered (corrections)"), required=False, rows=3, description=_l(
+        "The documentation the requester sent, the source of the data, and anything else you weighed (§7023(b)). "
+        "Kept with the record."))
 
     def bind_case(self, req):
         super().bind_case(req)
@@ -205,6 +215,7 @@ class CompleteForm(CaseActionForm):
                           deleted_summary=self.deleted_summary.data, kept_summary=self.kept_summary.data,
                           kept_basis=self.kept_basis.data or None, correction_result=self.correction_result.data,
                           covered_categories=self.covered_categories.data, sensitive=self.sensitive.data or "refuse",
+                          assessment=self.assessment.data,
                           categories_response={part: cases.lines(self[f"answer_{part}"].data)
                                                for part in cases.CATEGORIES_RESPONSE_PARTS},
                           files=files)

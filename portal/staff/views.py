@@ -69,7 +69,7 @@ ACTIONS = {
         _l("Deadline extended; the requester was told why.")),
     "deny": (DenyForm, lambda s, req, f: cases.deny(
         s, req=req, staff=current_user, basis=f.basis.data, explanation=f.explanation.data,
-        categories=f.categories.data,
+        categories=f.categories.data, assessment=f.assessment.data if req.request_type == "correct" else None,
         contested_statement=f.contested_statement.data if req.request_type == "correct" else None,
         expected_version=f.version_number()), _l("The request was denied; the requester was sent the explanation.")),
     "accept_agent": (AgentAcceptForm, lambda s, req, f: agents.accept_authorization(

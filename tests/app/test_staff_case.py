@@ -34,6 +34,7 @@ from ..support import (
     new_case,
     post_action,
     post_form,
+    request_form,
     sign_in,
 )
 
@@ -435,7 +436,8 @@ def test_correction_outcomes_and_the_contested_statement(app, as_support, mailbo
     fixed = new_case(app, "correct", "in_progress")
     assert post_action(as_support, fixed.reference, "complete", {"outcome": "completed", "message": "Fixed."}).status_code == 422
     resp = post_action(as_support, fixed.reference, "complete", {
-        "outcome": "completed", "correction_result": "corrected", "message": "Your address now reads 2 New Ave."})
+        "outcome": "completed", "correction_result": "corrected", "message": "Your address now reads 2 New Ave.",
+        "assessment": "The lease you sent shows 2 New Ave; our record came from a 2019 claim form."})
     assert resp.status_code == 303 and get_case(app, fixed.reference).status == "completed"
     assert _rows(app, CaseOutcome)[0].correction_result == "corrected"
 
@@ -443,12 +445,14 @@ def test_correction_outcomes_and_the_contested_statement(app, as_support, mailbo
     too_long = " ".join(["word"] * 251)
     resp = post_action(as_support, disputed.reference, "deny", {
         "basis": "legal_obligation", "explanation": "The record reflects the adjuster's finding.",
-        "categories": "Claim file: injury date", "contested_statement": too_long})
+        "categories": "Claim file: injury date", "assessment": "The adjuster's report, the source of the date.",
+        "contested_statement": too_long})
     assert resp.status_code == 422 and "at most 250 words" in resp.get_data(as_text=True)
     statement = "I dispute the injury date recorded; it was March 3, not March 5. " * 3
     resp = post_action(as_support, disputed.reference, "deny", {
         "basis": "legal_obligation", "explanation": "The record reflects the adjuster's finding.",
-        "categories": "Claim file: injury date", "contested_statement": statement})
+        "categories": "Claim file: injury date", "assessment": "The adjuster's report, the source of the date.",
+        "contested_statement": statement})
     assert resp.status_code == 303
     [contested] = _rows(app, ContestedStatement)
     assert contested.statement == statement.strip()
@@ -560,6 +564,71 @@ def test_a_categories_request_is_answered_with_the_structured_form(app, as_suppo
     assert "Categories of third parties we disclosed it to:\n- Claims administrators" in text
     page = _open_status_page(app.test_client(), mailbox, get_case(app, req.reference))
     assert "<li>Your treating physician</li>" in page and "<li>Medical information in bills</li>" in page
+
+
+def test_a_correction_with_documents_assessment_partial_and_the_requesters_contested_statement(app, as_support, mailbox):
+    """§7023: documents at submission, the assessment, a partial correction, then the requester files
+    the contested statement from the status page after the case is closed; it stays with the record."""
+    from ..files import PE, png
+    form = app.test_client()
+    resp = post_form(form, "/requests/new", {
+        **request_form("correct", email="cor@example.org"), "correction_document": (io.BytesIO(PE), "scan.pdf")},
+        content_type="multipart/form-data")
+    assert resp.status_code == 422 and "PDF, PNG or JPEG" in resp.get_data(as_text=True)
+    with app.app_context():
+        assert db.session().execute(select(ContestedStatement)).first() is None
+    resp = post_form(form, "/requests/new", {
+        **request_form("correct", email="cor@example.org"), "correction_document": (io.BytesIO(png()), "lease.png")},
+        content_type="multipart/form-data")
+    assert resp.status_code == 303
+    with app.app_context():
+        from portal.services import requests as rs
+        req = db.session().execute(select(PrivacyRequest).where(PrivacyRequest.email == "cor@example.org")).scalar_one()
+        from portal import lifecycle
+        from portal.services import transitions
+        s = db.session()
+        transitions.transition(s, req, lifecycle.VERIFYING, actor="requester")
+        transitions.transition(s, req, lifecycle.IN_PROGRESS, actor="system")
+        s.commit()
+        reference = req.reference
+        assert rs.get_by_reference(s, reference).status == "in_progress"
+    page = as_support.get(f"/staff/requests/{reference}").get_data(as_text=True)
+    assert "Documents sent with the correction request" in page and "lease.png" in page
+    assert "What you considered (corrections)" in page
+    partial = {"outcome": "partially_completed", "correction_result": "partially_corrected",
+               "message": "We corrected your address; the injury date stays as the adjuster recorded it.",
+               "kept_basis": "legal_obligation", "kept_summary": "The injury date", "covered_categories": "Claim file"}
+    resp = post_action(as_support, reference, "complete", {**partial, "assessment": ""})
+    assert resp.status_code == 422 and "Record what you considered" in resp.get_data(as_text=True)
+    resp = post_action(as_support, reference, "complete", {
+        **partial, "assessment": "Your lease (address); the adjuster's first report, the source of the date."})
+    assert resp.status_code == 303
+    done = get_case(app, reference)
+    assert done.status == "partially_completed"
+    mail = body(mailbox.last("cor@example.org"))
+    assert "file a statement of up to 250 words from your request page" in mail
+    assert "What was considered" in as_support.get(f"/staff/requests/{reference}").get_data(as_text=True)
+
+    requester = app.test_client()
+    page = _open_status_page(requester, mailbox, done)
+    assert "Tell us you contest the information" in page
+    too_long = " ".join(["word"] * 251)
+    resp = requester.post(f"/requests/{reference}/contest", data={"csrf_token": csrf_from(page), "statement": too_long})
+    assert resp.status_code == 422 and "at most 250 words" in resp.get_data(as_text=True)
+    assert requester.post(f"/requests/{reference}/contest", data={"statement": "No token"}).status_code == 400
+    statement = "The injury happened on March 3; my doctor's note about my back strain shows it."
+    resp = requester.post(f"/requests/{reference}/contest", data={"csrf_token": csrf_from(page), "statement": statement})
+    assert resp.status_code == 303
+    page = requester.get(f"/requests/{reference}").get_data(as_text=True)
+    assert "Your statement: the information is contested" in page and "Tell us you contest" not in page
+    [row] = _rows(app, ContestedStatement)
+    assert row.filed_by == "requester" and row.staff_id is None and "March 3" in row.statement
+    resp = requester.post(f"/requests/{reference}/contest", data={"csrf_token": csrf_from(page), "statement": "Again"})
+    assert resp.status_code == 303 and len(_rows(app, ContestedStatement)) == 1
+    staff_page = as_support.get(f"/staff/requests/{reference}").get_data(as_text=True)
+    assert "Filed by the requester from their status page" in staff_page and "March 3" in staff_page
+    # Someone else's session cannot file one.
+    assert app.test_client().post(f"/requests/{reference}/contest", data={"statement": "x"}).status_code in (400, 403)
 
 
 # ---- refused actions and optimistic locking ---------------------------------------------------

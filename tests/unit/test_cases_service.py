@@ -151,11 +151,11 @@ def test_deny_rules_and_the_contested_statement(session, staff):
             cases.deny(session, req=req, staff=staff, basis=basis, categories="claim file", explanation=explanation, expected_version=req.version)
     with pytest.raises(IllegalTransition):
         cases.deny(session, req=req, staff=staff, basis="duplicate", categories="claim file", explanation="x",
-                   contested_statement=" ".join(["w"] * 251), expected_version=req.version)
+                   assessment="x", contested_statement=" ".join(["w"] * 251), expected_version=req.version)
     session.rollback()
     statement = " ".join(["w"] * 250)
     cases.deny(session, req=req, staff=staff, basis="legal_obligation", categories="claim file", explanation="Kept as filed.",
-               contested_statement=statement, expected_version=req.version)
+               contested_statement=statement, assessment="The adjuster's report is the source.", expected_version=req.version)
     assert (req.status, req.outcome_code, req.outcome_citation) == ("denied", "legal_obligation", "Cal. Civ. Code §1798.145(a)(1)")
     assert session.execute(select(ContestedStatement.statement)).scalar_one() == statement
     access = _case(session, email="x@example.org")
@@ -187,7 +187,7 @@ def test_opt_out_and_limit_cannot_be_extended_or_denied_as_unverifiable(session,
 def test_the_unverifiable_basis_cites_the_rule_of_the_request_type(session, staff, kind, cite):
     req = _case(session, kind, email=f"{kind}@example.org")
     cases.deny(session, req=req, staff=staff, basis="unverifiable", categories="all", explanation="No match.",
-               expected_version=req.version)
+               assessment="No match against our records." if kind == "correct" else None, expected_version=req.version)
     assert req.outcome_citation.endswith(cite) and "7022(b)(1)" not in req.outcome_citation
 
 
@@ -207,9 +207,9 @@ def test_completion_problems_per_type(session, staff):
     assert set(cases.completion_problems(delete, Completion(message="m", partial=True, deleted_summary="d"))) == {
         "kept_basis", "kept_summary", "covered_categories"}
     correct = _case(session, "correct", "in_progress", email="c@example.org")
-    assert set(cases.completion_problems(correct, Completion(message="m"))) == {"correction_result"}
-    assert set(cases.completion_problems(correct, Completion(message="m", correction_result="partially_corrected"))) == {
-        "correction_result"}
+    assert set(cases.completion_problems(correct, Completion(message="m"))) == {"correction_result", "assessment"}
+    assert set(cases.completion_problems(correct, Completion(message="m", correction_result="partially_corrected",
+                                                             assessment="Your letter"))) == {"correction_result"}
     access = _case(session, "access", "in_progress", scope="specific", email="a@example.org")
     assert set(cases.completion_problems(access, Completion(message="m", files={"json": b"[1,", "csv": b""}))) == {
         "response_json", "response_csv"}
@@ -259,6 +259,58 @@ def test_a_rejected_response_file_sends_nothing(session, staff):
     session.rollback()
     assert session.get(PrivacyRequest, req.id).status == "in_progress"
     assert session.execute(select(OutboxMessage).where(OutboxMessage.template == "completed")).first() is None
+
+
+def test_the_requester_files_a_contested_statement_after_a_partial_correction(app, session, staff):
+    """§7023: after a correction made in part, once, up to 250 words, after the close too; kept with
+    the record, and the hook for the recipients' notices fires."""
+    req = _case(session, "correct", "in_progress")
+    assert not cases.can_contest(session, req)
+    cases.complete(session, req=req, staff=staff, expected_version=req.version, completion=Completion(
+        message="We corrected the address, not the injury date.", partial=True, correction_result="partially_corrected",
+        kept_basis="legal_obligation", kept_summary="The injury date", covered_categories="Claim file: injury date",
+        assessment="Your letter, and the adjuster's report the date came from."))
+    assert req.status == "partially_completed" and cases.can_contest(session, req)
+    assert cases.outcome_for(session, req).assessment.startswith("Your letter")
+    with pytest.raises(IllegalTransition):
+        cases.file_contested_statement(session, req=req, statement=" ".join(["word"] * 251))
+    heard = []
+    cases.contested_statement_filed.connect(lambda sender, request_id: heard.append(request_id), weak=False)
+    try:
+        statement = "My injury was on March 3. My doctor's note (diagnosis: lumbar strain) says so."
+        row = cases.file_contested_statement(session, req=req, statement=statement)
+    finally:
+        cases.contested_statement_filed.receivers.clear()
+    assert (row.statement, row.filed_by, row.staff_id) == (statement, "requester", None)
+    assert heard == [req.id] and "contested_statement_filed" in _events(session, req)
+    assert not cases.can_contest(session, req)
+    with pytest.raises(IllegalTransition):
+        cases.file_contested_statement(session, req=req, statement="again")
+    other = _case(session, "correct", "in_progress", email="z@example.org")
+    session.refresh(staff)  # expired by the refused call's rollback; loading it must not flush the case
+    cases.complete(session, req=other, staff=staff, expected_version=other.version, completion=Completion(
+        message="Corrected.", correction_result="corrected", assessment="Your lease."))
+    assert not cases.can_contest(session, other)  # fully corrected: nothing to contest
+
+
+def test_correction_documents_at_submission_and_nothing_saved_when_refused(session):
+    import io
+    from portal.models import Document
+    from portal.services import documents
+    from ..files import PE, png
+    new = NewRequest(request_type="correct", first_name="Ana", last_name="Ruiz", email="doc@example.org",
+                     correction_current="old", correction_details="new", declaration_signature="Ana Ruiz",
+                     documents=((io.BytesIO(png()), "lease.png", "image/png"),))
+    req = request_service.submit(session, new=new).request
+    [doc] = documents.for_request(session, request_id=req.id, purpose="correction")
+    assert doc.original_name == "lease.png" and doc.uploaded_by == "requester"
+    bad = NewRequest(request_type="correct", first_name="Bo", last_name="Lee", email="bad@example.org",
+                     correction_current="old", correction_details="new", declaration_signature="Bo Lee",
+                     documents=((io.BytesIO(PE), "x.pdf", "application/pdf"),))
+    with pytest.raises(documents.DocumentRejected):
+        request_service.submit(session, new=bad)
+    assert session.execute(select(PrivacyRequest).where(PrivacyRequest.email == "bad@example.org")).first() is None
+    assert len(session.execute(select(Document)).all()) == 1
 
 
 SENSITIVE_JSON = (b'{"name": "Ana Ruiz", "claims": [{"claim_number": "WC-1", "ssn": "123-45-6789"}], '
