@@ -229,7 +229,9 @@ def record_choice(session: Session, *, consent_id: str, action: str, source: str
             # §7028: after an opt-out, one click never turns sale/sharing back on; "Accept all"
             # covers the other categories, and a separate confirmation is needed for these.
             choices[c.key] = False
-            confirmation_needed = asked_for_sale and action == "save"
+            # Offer the confirmation only when the visitor asked for it in the center (a switch, or
+            # "Accept all" there); the banner's "Accept all" never leads to a question about sale.
+            confirmation_needed = asked_for_sale and (action == "save" or source == "center")
     opting_out = bool(sale) and not any(choices[c.key] for c in sale) and (
         action == "reject_all" or any(before.choices[c.key] for c in sale) or previous is None
         or any(c.key not in (previous.choices or {}) for c in sale))

@@ -15,6 +15,7 @@ def _sells_or_shares(app_config):
     """These tests exercise the sale/sharing category: on, with the policy text that discloses it."""
     app_config["SELLS_OR_SHARES"] = True
 
+
 ALL_OFF = {"necessary": True, "functional": False, "analytics": False, "advertising": False}
 ALL_ON = {"necessary": True, "functional": True, "analytics": True, "advertising": True}
 
@@ -217,3 +218,22 @@ def test_business_site_with_gpc_shows_the_honored_notice(gpc_page, live_server, 
     expect(banner.get_by_role("status")).to_have_text("Your cookie choices are saved. You can change them at any time.")
     assert page.evaluate("() => window.PortalConsent.allowed('advertising')") is False
     assert page.evaluate("() => window.PortalConsent.allowed('analytics')") is True
+
+
+def test_after_rejecting_advertising_comes_back_only_through_a_confirmation(page, live_server, csp_violations):
+    """§7028: a choice, then a separate confirmation that says what it means; accessible, CSP-clean."""
+    page.goto(live_server.url + "/")
+    page.get_by_role("region", name="Your cookie choices").get_by_role("button", name="Reject all").click()
+    expect(page.get_by_role("heading", name="Your cookie choices are saved")).to_be_visible()
+    page.goto(live_server.url + "/preferences")
+    expect(page.get_by_text("Turning this on takes a second step")).to_be_visible()
+    page.get_by_role("switch", name="Advertising (sale or sharing)").check()
+    page.get_by_role("button", name="Save choices").click()
+    expect(page.get_by_role("heading", name="Confirm: allow the sale or sharing of your personal information",
+                            level=1)).to_be_visible()
+    assert _choices(page, live_server)["advertising"] is False
+    assert_no_axe_violations(page)
+    page.get_by_role("button", name="Yes, allow the sale or sharing").click()
+    expect(page.get_by_text("Your cookie choices are saved.")).to_be_visible()
+    assert _choices(page, live_server)["advertising"] is True
+    assert csp_violations == []
