@@ -451,3 +451,11 @@ def test_gpc_on_the_status_page_is_recorded_on_the_request(client, app, mailbox)
     with app.app_context():
         assert portal_db.session().execute(select(AuditEvent).where(
             AuditEvent.action == "gpc_opt_out_recorded")).scalars().all().__len__() == 1
+
+
+def test_accept_all_in_the_center_after_an_opt_out_asks_for_the_confirmation(client, app):
+    _choose(client, "reject_all")
+    resp = _choose(client, "accept_all")
+    assert resp.status_code == 303 and resp.headers["Location"].startswith("/preferences/confirm-sale")
+    choices = _api(client)["choices"]
+    assert choices["functional"] and choices["analytics"] and choices["advertising"] is False
