@@ -161,12 +161,15 @@ def test_center_and_banner_work_without_javascript(no_js_page, live_server):
     page.get_by_role("switch", name="Functional").check()
     page.get_by_role("switch", name="Advertising (sale or sharing)").check()
     page.get_by_role("button", name="Save choices").click()
+    # After the rejection, advertising comes back only through the separate confirmation (§7028).
+    assert _choices(page, live_server) == {**ALL_OFF, "functional": True}
+    page.get_by_role("button", name="Yes, allow the sale or sharing").click()
     expect(page.get_by_text("Your cookie choices are saved.")).to_be_visible()
     expect(page.get_by_role("switch", name="Functional")).to_be_checked()
     expect(page.get_by_role("switch", name="Analytics")).not_to_be_checked()
     assert _choices(page, live_server) == {**ALL_OFF, "functional": True, "advertising": True}
     page.get_by_role("link", name="See the history of your choices").click()
-    expect(page.get_by_role("table", name="Your choices").locator("tbody tr")).to_have_count(2)
+    expect(page.get_by_role("table", name="Your choices").locator("tbody tr")).to_have_count(3)
 
 
 class _Site(http.server.SimpleHTTPRequestHandler):
