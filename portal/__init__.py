@@ -12,6 +12,7 @@ def create_app(test_config=None):
                 template_folder="../templates", static_folder="../static")
     config.load(app, test_config)
     input_guards.register(app)
+    check_policy(app)
     register_extensions(app)
     register_blueprints(app)
     errors.register(app)
@@ -21,6 +22,13 @@ def create_app(test_config=None):
     web.register(app)
     register_cli(app)
     return app
+
+
+def check_policy(app):
+    """Refuse to start when the consent categories and the privacy policy disagree about selling."""
+    from . import policy
+    with app.app_context():
+        policy.check_agreement()
 
 
 def register_extensions(app):

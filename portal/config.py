@@ -78,7 +78,11 @@ DEFAULTS = dict(
     ARGON2_MEMORY_KIB=65536,
     ARGON2_PARALLELISM=4,
     # Cookie-preference center. A new privacy policy version (PRIVACY_POLICY_FILE) asks every visitor
-    # again. Category keys are form field names: lowercase letters, digits, "_".
+    # again (except about sale/sharing within 12 months of an opt-out, §7026(k)). Category keys are
+    # form field names: lowercase letters, digits, "_". The default ships no sale/sharing category,
+    # in step with the default policy ("We do not sell personal information"); SELLS_OR_SHARES adds
+    # SALE_SHARING_CATEGORY and needs a policy that discloses it (header `sells_or_shares: yes`; the
+    # shipped default then is the disclosing variant, privacy_policy_sells.md).
     CONSENT_CATEGORIES=[
         dict(key="necessary", required=True, sale_or_sharing=False, label=_l("Strictly necessary"),
              description=_l("Keep the site working and secure: your session, the protection against forged "
@@ -90,10 +94,12 @@ DEFAULTS = dict(
         dict(key="analytics", required=False, sale_or_sharing=False, label=_l("Analytics"),
              description=_l("Count visits and see which pages are used, so we can improve the site. "
                             "The counts stay with us.")),
-        dict(key="advertising", required=False, sale_or_sharing=True, label=_l("Advertising (sale or sharing)"),
-             description=_l("Let advertising partners use cookies to show you ads on other sites. Under "
-                            "California law this is a sale or sharing of your personal information.")),
     ],
+    SELLS_OR_SHARES=False,
+    SALE_SHARING_CATEGORY=dict(
+        key="advertising", required=False, sale_or_sharing=True, label=_l("Advertising (sale or sharing)"),
+        description=_l("Let advertising partners use cookies to show you ads on other sites. Under "
+                       "California law this is a sale or sharing of your personal information.")),
     CONSENT_ALLOWED_ORIGINS=[],  # origins of the business's own site allowed to call /api/consent
     CONSENT_COOKIE_NAME="portal_consent_id",
     CONSENT_STATE_COOKIE_NAME="portal_consent_state",  # signed cache of the current choices
@@ -106,23 +112,46 @@ DEFAULTS = dict(
     RATELIMIT_CONSENT="60 per minute",
 
     # Staff console. The basis codes staff choose from when they deny a request or keep part of
-    # the data (§7022(f), §1798.146, 8 CCR §10102): counsel may change the list and citations.
+    # the data (§7022(f), §1798.145, §1798.146, 8 CCR §10102): counsel may change the list and
+    # citations. "types": the request types a basis applies to (all when absent); "citations": a
+    # citation per request type where the rule differs; "enabled": False keeps a basis out of the
+    # console until configuration turns it on (DENIAL_BASIS_OVERRIDES, by code, merges over these).
+    # Opt-out and limit requests need no verification (§7060(b)): the only basis for them is a
+    # documented belief that the request is fraudulent, with the reason written (§7026(e)).
     DENIAL_BASES=[
-        {"code": "unverifiable", "label": _l("Identity could not be verified"),
-         "citation": "Cal. Code Regs. tit. 11, §§7022(b)(1), 7024(a), 7062(f)-(g)"},
-        {"code": "exempt_medical", "label": _l("Medical information under HIPAA / CMIA"),
-         "citation": "Cal. Civ. Code §1798.146(a)"},
+        {"code": "unverifiable", "label": _l("Identity could not be verified"), "types": ["access", "delete", "correct"],
+         "citation": "Cal. Code Regs. tit. 11, §§7022(a), 7023(a), 7024(a)-(b)",
+         "citations": {"delete": "Cal. Code Regs. tit. 11, §7022(a)",
+                       "correct": "Cal. Code Regs. tit. 11, §7023(a)",
+                       "access": "Cal. Code Regs. tit. 11, §7024(a)-(b)"}},
+        {"code": "exempt_cmia", "label": _l("Medical information governed by the CMIA"),
+         "types": ["access", "delete", "correct"], "citation": "Cal. Civ. Code §1798.146(a)(1)(A)"},
+        {"code": "exempt_hipaa_phi",
+         "label": _l("Protected health information held by a HIPAA covered entity or business associate"),
+         "types": ["access", "delete", "correct"], "citation": "Cal. Civ. Code §1798.146(a)(1)(B)-(a)(4)"},
         {"code": "legal_retention_wc", "label": _l("Legal retention: workers' compensation claim file"),
-         "citation": "Cal. Code Regs. tit. 8, §10102; Cal. Civ. Code §1798.105(d)(8)"},
+         "types": ["delete", "correct"], "enabled": False,
+         "citation": "Cal. Code Regs. tit. 8, §10102; Cal. Civ. Code §1798.105(d)(8)",
+         "help": "8 CCR §10102 binds claims administrators. Check with counsel that it applies to this "
+                 "business before turning it on, and edit the citation to match."},
         {"code": "legal_obligation", "label": _l("Needed to comply with another legal obligation"),
-         "citation": "Cal. Civ. Code §1798.145(a)(1)"},
-        {"code": "fraud_suspected", "label": _l("Suspected fraud or security concern"),
-         "citation": "Cal. Civ. Code §1798.105(d)(2); Cal. Code Regs. tit. 11, §7060(f)"},
+         "types": ["access", "delete", "correct"], "citation": "Cal. Civ. Code §1798.145(a)(1)"},
+        {"code": "fraud_suspected", "label": _l("Documented belief that the request is fraudulent"),
+         "citation": "Cal. Civ. Code §1798.105(d)(2); Cal. Code Regs. tit. 11, §7060(f)",
+         "citations": {"opt_out": "Cal. Code Regs. tit. 11, §7026(e)",
+                       "limit": "Cal. Code Regs. tit. 11, §7027(d)"}},
         {"code": "duplicate", "label": _l("Duplicate or manifestly excessive request"),
-         "citation": "Cal. Civ. Code §1798.145(h)(3)"},
+         "types": ["access", "delete", "correct"], "citation": "Cal. Civ. Code §1798.145(h)(3)"},
         {"code": "not_california_resident", "label": _l("Not a California resident"),
-         "citation": "Cal. Civ. Code §1798.140(i)"},
+         "types": ["access", "delete", "correct"], "citation": "Cal. Civ. Code §1798.140(i)"},
     ],
+    DENIAL_BASIS_OVERRIDES={},  # e.g. {"legal_retention_wc": {"enabled": true, "citation": "..."}}
+    # Business days skip California's state holidays (the `holidays` package). Counsel adjusts the
+    # calendar with dates ("2026-12-24"), yearly dates ("12-24") or holiday names ("Diwali"; extra
+    # names come from the US federal calendar). Lists, or one comma-separated string.
+    PUBLISH_METRICS=False,  # §7102: publish last year's metrics at /privacy/metrics (page and CSV)
+    HOLIDAYS_EXTRA=[],
+    HOLIDAYS_EXCLUDE=[],
     QUEUE_PAGE_SIZE=50,
     DUE_SOON_DAYS=7,
     RESPONSE_FILE_DAYS=14,  # how long the requester can download an access response
@@ -151,7 +180,8 @@ DEFAULTS = dict(
     # The DRP reason a denial basis (DENIAL_BASES, and the agents' two) is reported with; others: "other".
     DRP_DENIAL_REASONS={
         "unverifiable": "insuf_verification",
-        "exempt_medical": "claim_not_covered",
+        "exempt_cmia": "claim_not_covered",
+        "exempt_hipaa_phi": "claim_not_covered",
         "legal_retention_wc": "claim_not_covered",
         "legal_obligation": "claim_not_covered",
         "fraud_suspected": "suspected_fraud",
@@ -195,6 +225,9 @@ def load(app, test_config=None):
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = f"sqlite:///{instance / 'portal.db'}"
     app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URL"]
+    for key in ("HOLIDAYS_EXTRA", "HOLIDAYS_EXCLUDE"):
+        if isinstance(app.config[key], str):
+            app.config[key] = [item.strip() for item in app.config[key].split(",") if item.strip()]
     # Every time shown to people is California time (deadlines count on that calendar too).
     app.config["BABEL_DEFAULT_TIMEZONE"] = clock.PACIFIC.key
     app.config["SESSION_COOKIE_SECURE"] = str(app.config["BASE_URL"]).startswith("https://")

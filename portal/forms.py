@@ -4,6 +4,7 @@ from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import BooleanField, EmailField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Email, Length, Optional, Regexp, ValidationError
@@ -94,6 +95,8 @@ class RequestForm(EmptyForm):
         Optional(), Length(max=5000, message=_l("Use at most 5,000 characters.")), plain_text])
     correction_details = TextAreaField(_l("What should it say instead?"), filters=STRIPPED, render_kw={"rows": 3}, validators=[
         Optional(), Length(max=5000, message=_l("Use at most 5,000 characters.")), plain_text])
+    correction_document = FileField(_l("A document that supports the correction (optional)"), description=_l(
+        "A PDF, PNG or JPEG file, such as a letter, a bill or a form that shows the right information."))
     declaration = BooleanField(_l("I declare under penalty of perjury under the laws of the State of California "
                                   "that I am the person whose personal information is the subject of this request, "
                                   "and that the information I have given is true and correct."))
@@ -145,4 +148,5 @@ class RequestForm(EmptyForm):
             access_scope=self.access_scope.data if kind == "access" else None,
             lookback=self.lookback.data or "12_months",
             declaration_signature=self.declaration_signature.data if self.needs_declaration() else None,
-            language=language)
+            language=language,
+            documents=tuple(d for d in [upload_of(self.correction_document)] if d) if kind == "correct" else ())

@@ -4,6 +4,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 import holidays
+from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 
 from .clock import PACIFIC, local_date  # noqa: F401  (the deadline rules count on this calendar)
@@ -18,6 +19,12 @@ class RequestType:
     response_days: int
     business_days: bool
 
+    @property
+    def extendable(self) -> bool:
+        """§7021(b): the 45-day extension exists for know, delete and correct only; §7026(f) and
+        §7027(g) give opt-out and limit requests 15 business days and no extension."""
+        return self.needs_verification
+
 
 REQUEST_TYPES = {t.code: t for t in (
     RequestType("access", _l("Know what we hold (access)"),
@@ -30,7 +37,7 @@ REQUEST_TYPES = {t.code: t for t in (
     # §7060(b), §7027(e): opt-out and limit requests are never gated on verification.
     RequestType("opt_out", _l("Do not sell or share my information"),
                 _l("Opt out of the sale or sharing of your personal information."), False, 15, True),
-    RequestType("limit", _l("Limit use of my sensitive information"),
+    RequestType("limit", _l("Limit the Use of My Sensitive Personal Information"),
                 _l("Limit how we use and disclose your sensitive personal information."), False, 15, True),
 )}
 
@@ -56,10 +63,11 @@ STATUS_LABELS = {
     EXPIRED: _l("Expired"),
 }
 
+# A requester may take a request back at any open status, until the response is sent (a final status).
 TRANSITIONS: dict[str, frozenset[str]] = {
     AWAITING_EMAIL: frozenset({VERIFYING, EXPIRED, WITHDRAWN}),
-    # Withdrawal while open or in progress: a Data Rights Protocol agent may revoke then (DRP §2.04),
-    # and a requester on the web may do the same.
+    # Withdrawal at any open status until the response is sent; a Data Rights Protocol agent revokes
+    # the same way (DRP §2.04).
     VERIFYING: frozenset({IN_PROGRESS, ON_HOLD, DENIED, WITHDRAWN}),
     # on_hold -> on_hold changes only the reason: an agent's authorization review waits for the
     # documents staff asked the agent for, and goes back to the review when they arrive.
@@ -109,13 +117,66 @@ def check_transition(from_status: str, to_status: str, hold_reason: str | None =
         raise IllegalTransition(f"unknown hold reason {hold_reason!r}")
 
 
-@lru_cache(maxsize=64)
-def _california_holidays(year: int) -> frozenset[date]:
-    return frozenset(holidays.country_holidays("US", subdiv="CA", years=year))
+def _adjustments() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """HOLIDAYS_EXTRA and HOLIDAYS_EXCLUDE from the app's configuration (none outside an app)."""
+    if not has_app_context():
+        return (), ()
+    cfg = current_app.config
+    return tuple(cfg.get("HOLIDAYS_EXTRA") or ()), tuple(cfg.get("HOLIDAYS_EXCLUDE") or ())
+
+
+def _as_day(item: str, year: int) -> date | None:
+    """"YYYY-MM-DD" (that date, if in `year`) or "MM-DD" (every year); None when it is a name."""
+    item = item.strip()
+    try:
+        if len(item) == 10:
+            return date.fromisoformat(item)
+        if len(item) == 5 and item[2] == "-":
+            return date.fromisoformat(f"{year}-{item}")
+    except ValueError:
+        return None
+    return None
+
+
+def _named(calendar, name: str) -> list[date]:
+    wanted = name.strip().lower()
+    return [d for d, names in calendar.items() if wanted in (n.strip().lower() for n in names.split(";"))]
+
+
+@lru_cache(maxsize=256)
+def _calendar(year: int, extra: tuple[str, ...], exclude: tuple[str, ...]) -> tuple[tuple[date, str], ...]:
+    base = holidays.country_holidays("US", subdiv="CA", years=year)
+    days = dict(base.items())
+    federal = holidays.country_holidays("US", years=year)
+    for item in extra:
+        day = _as_day(item, year)
+        if day is not None:
+            if day.year == year:
+                days.setdefault(day, "Added by configuration (HOLIDAYS_EXTRA)")
+        else:
+            for d in _named(federal, item):
+                days[d] = federal[d]
+    for item in exclude:
+        day = _as_day(item, year)
+        for d in ([day] if day is not None else _named(base, item)):
+            days.pop(d, None)
+    return tuple(sorted(days.items()))
+
+
+def holiday_calendar(year: int) -> list[tuple[date, str]]:
+    """The holidays business days skip in `year`: California's state holidays as the `holidays`
+    package defines them, plus HOLIDAYS_EXTRA, minus HOLIDAYS_EXCLUDE (dates, "MM-DD" every year,
+    or holiday names; extra names come from the US federal calendar)."""
+    return list(_calendar(year, *_adjustments()))
+
+
+@lru_cache(maxsize=256)
+def _holiday_days(year: int, extra: tuple[str, ...], exclude: tuple[str, ...]) -> frozenset[date]:
+    return frozenset(d for d, _name in _calendar(year, extra, exclude))
 
 
 def is_business_day(day: date) -> bool:
-    return day.weekday() < 5 and day not in _california_holidays(day.year)
+    return day.weekday() < 5 and day not in _holiday_days(day.year, *_adjustments())
 
 
 def add_business_days(start: date, count: int) -> date:
@@ -142,9 +203,12 @@ def response_due(request_type: str, received_at: datetime) -> date:
     return received + timedelta(days=rule.response_days)
 
 
-def extension_allowed(*, status: str, response_due: date, extended_due: date | None, today: date) -> bool:
-    """§7021(b): one extension, while the case is open and before the original due date passes."""
-    return status in OPEN and extended_due is None and today <= response_due
+def extension_allowed(*, request_type: str, status: str, response_due: date, extended_due: date | None,
+                      today: date) -> bool:
+    """§7021(b): one extension of a know, delete or correct request, while the case is open and
+    before the original due date passes. Never for opt-out or limit (§7026(f), §7027(g))."""
+    return (REQUEST_TYPES[request_type].extendable and status in OPEN and extended_due is None
+            and today <= response_due)
 
 
 def extended_due(response_due: date, days: int) -> date:

@@ -392,6 +392,9 @@ class ConsentRecord(SQLModel, table=True):
     source: str = Field(max_length=8)  # banner | center | api | gpc
     gpc: bool = Field(default=False)  # the Global Privacy Control signal was present
     user_agent_family: str | None = Field(default=None, max_length=16)  # never the full string, never an IP
+    # §7026(k), §7028: when this visitor last opted out of sale/sharing (reject, GPC, declining it),
+    # carried forward record to record until a confirmed opt-in clears it.
+    sale_opt_out_at: datetime | None = _ts()
     created_at: datetime = _ts(nullable=False, default_factory=clock.now)
 
 
@@ -446,6 +449,12 @@ class CaseOutcome(SQLModel, table=True):
     explanation: str | None = _text()
     deleted_summary: str | None = _text()
     kept_summary: str | None = _text()
+    # §7022(f), §1798.146: the categories of personal information a denial or partial answer covers.
+    covered_categories: str | None = _text()
+    # An access request for categories: {"categories": [...], "sources": [...], "purposes": [...], "recipients": [...]}.
+    categories_response: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # §7023(b): a correction's assessment: what was considered (the documentation, the data's source).
+    assessment: str | None = _text()
     staff_id: int = _staff_fk()
     created_at: datetime = _ts(nullable=False, default_factory=clock.now)
 
@@ -459,7 +468,8 @@ class ContestedStatement(SQLModel, table=True):
     request_id: int = Field(sa_column=Column(Integer, ForeignKey("privacy_request.id", ondelete="CASCADE"),
                                              nullable=False, unique=True))
     statement: str = _text(nullable=False)
-    staff_id: int = _staff_fk()
+    staff_id: int | None = _staff_fk(nullable=True)  # who recorded it; none when the requester filed it
+    filed_by: str = Field(default="staff", max_length=16)  # requester (status page) | staff (by phone or mail)
     created_at: datetime = _ts(nullable=False, default_factory=clock.now)
 
 

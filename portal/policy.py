@@ -12,6 +12,8 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 DEFAULT = Path(__file__).resolve().parent / "content" / "privacy_policy.md"
+# The shipped default when SELLS_OR_SHARES is on: the same policy, disclosing the sale/sharing.
+DEFAULT_SELLS = Path(__file__).resolve().parent / "content" / "privacy_policy_sells.md"
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,7 @@ class Policy:
     version: str
     effective: date
     html: Markup
+    sells_or_shares: bool = False  # header `sells_or_shares: yes`: the text discloses a sale or sharing
 
 
 def _split(text: str) -> tuple[dict[str, str], str]:
@@ -37,7 +40,7 @@ def _source(language: str | None) -> Path:
     """The instance's policy (or else the shipped one), in `language` when translated."""
     path = Path(current_app.instance_path) / current_app.config["PRIVACY_POLICY_FILE"]
     if not path.is_file():
-        path = DEFAULT
+        path = DEFAULT_SELLS if current_app.config.get("SELLS_OR_SHARES") else DEFAULT
     if language and language != current_app.config["LANGUAGES"][0]:
         translated = path.with_name(f"{path.stem}.{language}{path.suffix}")
         if translated.is_file():
@@ -60,6 +63,22 @@ def current(language: str | None = None) -> Policy:
     # The file is the business's own text; raw HTML in it is not rendered, only Markdown.
     html = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table").render(body)
     policy = Policy(version=header.get("version", "1"), effective=date.fromisoformat(header["effective"]),
-                    html=Markup(html))
+                    html=Markup(html), sells_or_shares=header.get("sells_or_shares", "no").lower() in ("yes", "true"))
     cache[str(path)] = (stamp, policy)
     return policy
+
+
+class PolicyMismatch(RuntimeError):
+    """The configuration sells or shares, and the policy in force does not say so (or the reverse)."""
+
+
+def check_agreement() -> None:
+    """The consent categories and the policy must agree: a sale/sharing category only beside a
+    policy that discloses it, and a policy that discloses one only with the category configured."""
+    sells = bool(current_app.config.get("SELLS_OR_SHARES")) or any(
+        c.get("sale_or_sharing") for c in current_app.config["CONSENT_CATEGORIES"])
+    if sells != current().sells_or_shares:
+        raise PolicyMismatch(
+            "SELLS_OR_SHARES (or a sale/sharing consent category) and the privacy policy's "
+            "`sells_or_shares:` header disagree: the policy must disclose a sale or sharing exactly when "
+            "one is configured")

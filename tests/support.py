@@ -135,7 +135,9 @@ STAFF_PASSWORD = "correct horse battery staple"  # the known password of staff m
 def publish_policy(app, version: str, effective: str = "2027-01-01") -> None:
     """Put a new privacy policy in the instance folder, as an operator would."""
     (Path(app.instance_path) / app.config["PRIVACY_POLICY_FILE"]).write_text(
-        f"---\nversion: {version}\neffective: {effective}\n---\n## Our policy\nWe changed it.\n", encoding="utf-8")
+        f"---\nversion: {version}\neffective: {effective}\n"
+        f"sells_or_shares: {'yes' if app.config.get('SELLS_OR_SHARES') else 'no'}\n---\n## Our policy\nWe changed it.\n",
+        encoding="utf-8")
 
 
 # ---- staff and cases -----------------------------------------------------------------------------

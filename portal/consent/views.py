@@ -13,12 +13,14 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_babel import gettext as _
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import db
+from .. import clock, db
+from ..forms import EmptyForm
 from ..extensions import csrf, limiter
 from ..services import consent as consent_service
 from ..services.consent import ConsentState
@@ -104,19 +106,27 @@ def _resolve_banner():
         return
     try:
         g.consent_banner = visitor()
+        _known_person(g.consent_banner)
     except SQLAlchemyError:
         # The banner must never take a page down with it (an error page is shown while the
         # database is unreachable); the next page asks again.
         log.warning("consent banner skipped: database unavailable")
 
 
+def _known_person(state: ConsentState) -> None:
+    """§7025(c)(1): on a page where the person is identified (the status session of their request),
+    a GPC signal or a cookie opt-out is recorded on their request record too."""
+    access = session.get("status_access") or {}
+    reference = access.get("ref")
+    if not reference or access.get("until", 0) < clock.timestamp():
+        return
+    if consent_service.opt_out_kind(state) is not None:
+        consent_service.record_for_known_person(db.session(), state=state, reference=reference)
+
+
 @bp.app_context_processor
 def _banner_context():
-    return {"consent_banner": g.get("consent_banner"), "consent_optional_labels": _optional_labels}
-
-
-def _optional_labels() -> list[str]:
-    return [str(c.label) for c in consent_service.categories() if not c.required]
+    return {"consent_banner": g.get("consent_banner"), "consent_banner_intro": consent_service.banner_intro}
 
 
 def _safe_next(value: str | None) -> str:
@@ -138,11 +148,35 @@ def preferences():
             db.session(), consent_id=state.consent_id or _issue_consent_id(), action=form.chosen_action,
             source=form.source.data, gpc_signal=gpc_signal(), user_agent=request.user_agent.string,
             selected=form.selected(categories)))
+        _known_person(state)
+        if state.confirmation_needed:  # §7028: sale/sharing back on only after a separate confirmation
+            return redirect(url_for(".confirm_sale", next=_safe_next(form.next.data)), 303)
         if is_htmx() and form.source.data == "banner":
             return render_template("consent/_banner_saved.html", state=state)
         flash(_("Your cookie choices are saved."))
         return redirect(_safe_next(form.next.data), 303)
     return render_template("consent/preferences.html", form=form, state=state, categories=categories), \
+        422 if request.method == "POST" else 200
+
+
+@bp.route("/preferences/confirm-sale", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_CONSENT"], methods=["POST"])
+def confirm_sale():
+    """§7028: the second step that turns sale/sharing back on after an opt-out, saying what it means."""
+    state, form = visitor(), EmptyForm()
+    if state.gpc_signal:
+        return render_template("consent/confirm_sale.html", state=state, form=form, refused=True), 409
+    if form.validate_on_submit():
+        try:
+            _remember(consent_service.confirm_sale_opt_in(
+                db.session(), consent_id=state.consent_id or "", gpc_signal=gpc_signal(),
+                user_agent=request.user_agent.string))
+        except consent_service.SaleOptInRefused:
+            abort(409)
+        flash(_("Your cookie choices are saved."))
+        return redirect(_safe_next(request.args.get("next")), 303)
+    return render_template("consent/confirm_sale.html", state=state, form=form, refused=False,
+                           categories=[c for c in consent_service.categories() if c.sale_or_sharing]), \
         422 if request.method == "POST" else 200
 
 

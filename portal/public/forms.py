@@ -1,4 +1,5 @@
 """Requester forms: the status form, withdrawal, inquiries and answers (the request form is shared)."""
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
 from wtforms import BooleanField, EmailField, RadioField, StringField, TextAreaField
@@ -58,6 +59,16 @@ class InquiryForm(EmptyForm):
 class FollowUpForm(EmptyForm):
     body = TextAreaField(_l("Write back to our privacy team"), filters=STRIPPED, render_kw={"rows": 4}, validators=[
         required(_l("your message")), Length(max=10000, message=_l("Use at most 10,000 characters.")), plain_text])
+
+class ContestForm(EmptyForm):
+    statement = TextAreaField(_l("Your statement"), filters=STRIPPED, render_kw={"rows": 8}, validators=[
+        required(_l("your statement")), Length(max=5000, message=_l("Use at most 5,000 characters.")), plain_text])
+
+    def validate_statement(self, field):
+        limit = current_app.config["CONTESTED_STATEMENT_MAX_WORDS"]
+        if len((field.data or "").split()) > limit:
+            raise ValidationError(_l("Use at most %(n)s words.", n=limit))
+
 
 class AnswerForm(EmptyForm):
     body = TextAreaField(_l("Your answer"), filters=STRIPPED, render_kw={"rows": 5}, validators=[

@@ -17,14 +17,14 @@ from ..lifecycle import (
 )
 from ..models import Inquiry, PrivacyRequest
 from ..security import minimum_duration
-from ..services import cases, documents, response_files, verification
+from ..services import cases, documents, metrics, response_files, verification
 from ..services import inquiries as inquiry_service
 from ..services import requests as request_service
 from ..services import status as status_service
 from ..services.tokens import TokenError
 from ..urls import external_url
 from ..web import link_problem, send_document
-from .forms import AnswerForm, FollowUpForm, InquiryForm, StatusForm, WithdrawForm
+from .forms import AnswerForm, ContestForm, FollowUpForm, InquiryForm, StatusForm, WithdrawForm
 
 bp = Blueprint("public", __name__)
 
@@ -51,7 +51,11 @@ def new_request():
     if request.method == "GET" and request.args.get("type") in REQUEST_TYPES:
         form.request_type.data = request.args["type"]
     if form.validate_on_submit():
-        outcome = request_service.submit(db.session(), new=form.to_new_request(language=str(get_locale())))
+        try:
+            outcome = request_service.submit(db.session(), new=form.to_new_request(language=str(get_locale())))
+        except documents.DocumentRejected as exc:  # nothing was saved: the whole submission rolled back
+            form.correction_document.errors = [exc.message]
+            return render_template("public/request_form.html", form=form), 413 if exc.code == "too_large" else 422
         kind = "confirm_email" if REQUEST_TYPES[form.request_type.data].needs_verification else "in_effect"
         return redirect(url_for(".submitted", next=kind, type=outcome.request.request_type), 303)
     return render_template("public/request_form.html", form=form), 422 if request.method == "POST" else 200
@@ -204,7 +208,7 @@ def request_detail(reference):
     return _render_detail(case, WithdrawForm())
 
 
-def _render_detail(req, withdraw_form, status=200, answer_form=None):
+def _render_detail(req, withdraw_form, status=200, answer_form=None, contest_form=None):
     return render_template("public/request_detail.html", req=req, type_label=REQUEST_TYPES[req.request_type].label,
                            timeline=request_service.timeline(db.session(), req),
                            open_statuses=OPEN,
@@ -212,7 +216,11 @@ def _render_detail(req, withdraw_form, status=200, answer_form=None):
                            can_withdraw=request_service.can_withdraw(req),
                            answer_form=answer_form or AnswerForm(formdata=None), can_answer=cases.can_answer(req),
                            files=response_files.files_for(db.session(), req), now=clock.now(),
-                           outcome=cases.outcome_for(db.session(), req)), status
+                           outcome=cases.outcome_for(db.session(), req),
+                           categories_parts=cases.CATEGORIES_RESPONSE_PARTS,
+                           can_contest=cases.can_contest(db.session(), req),
+                           contested=cases.contested_for(db.session(), req),
+                           contest_form=contest_form or ContestForm(formdata=None)), status
 
 
 @bp.post("/requests/<reference>/withdraw")
@@ -287,6 +295,20 @@ def privacy_policy():
     return render_template("public/privacy.html", policy=policy.current(str(get_locale())))
 
 
+@bp.get("/privacy/metrics")
+def published_metrics():
+    """§7102: the previous calendar year's request metrics, as a page or CSV, when PUBLISH_METRICS."""
+    if not current_app.config["PUBLISH_METRICS"]:
+        abort(404)
+    year = clock.today().year - 1
+    result = metrics.annual(db.session(), year=year)
+    if request.args.get("format") == "csv":
+        return metrics.metrics_csv(result), 200, {
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="privacy-metrics-{year}.csv"'}
+    return render_template("public/metrics.html", result=result, year=year)
+
+
 @bp.get("/.well-known/security.txt")
 def security_txt():
     """RFC 9116 security contact, built from configuration."""
@@ -301,6 +323,26 @@ def security_txt():
         f"Canonical: {external_url('public.security_txt')}",
     ]) + "\n"
     return body, 200, {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "max-age=3600"}
+
+
+@bp.post("/requests/<reference>/contest")
+@limiter.limit(configured_limit("RATELIMIT_TOKEN"))
+def contest(reference):
+    """§7023(f): the requester's statement that the data we did not correct is contested."""
+    req = _request_or_403(reference)
+    form = ContestForm()
+    if not cases.can_contest(db.session(), req):
+        flash(_("A statement can be filed once, after a correction was denied or made only in part."), "error")
+        return redirect(url_for(".request_detail", reference=reference), 303)
+    if not form.validate_on_submit():
+        return _render_detail(req, WithdrawForm(formdata=None), 422, contest_form=form)
+    try:
+        cases.file_contested_statement(db.session(), req=req, statement=form.statement.data)
+    except IllegalTransition:
+        flash(_("A statement can be filed once, after a correction was denied or made only in part."), "error")
+        return redirect(url_for(".request_detail", reference=reference), 303)
+    flash(_("Thank you: your statement is kept with your information."))
+    return redirect(url_for(".request_detail", reference=reference), 303)
 
 
 @bp.post("/requests/<reference>/answer")

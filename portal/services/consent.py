@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from .. import clock, policy
 from ..db import atomic
-from ..models import ConsentRecord
+from ..models import AuditEvent, ConsentRecord, PrivacyRequest
 from ..urls import external_url
 from . import audit
 
@@ -58,12 +58,13 @@ class Snapshot:
     source: str
     gpc: bool
     created_at: datetime
+    sale_opt_out_at: datetime | None = None
 
     @classmethod
     def of(cls, record: ConsentRecord) -> "Snapshot":
         return cls(record_id=record.id, receipt_id=record.receipt_id, choices=dict(record.choices),
                    policy_version=record.policy_version, source=record.source, gpc=record.gpc,
-                   created_at=record.created_at)
+                   created_at=record.created_at, sale_opt_out_at=record.sale_opt_out_at)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,16 @@ class ConsentState:
     decided: bool  # every optional category was chosen under the current policy version
     gpc_signal: bool  # the request carries Sec-GPC: 1
     gpc_honored: bool  # ...and the latest record is the opt-out it asks for
+    # §7026(k): opted out of sale/sharing less than 12 months ago: never ask about those categories.
+    sale_ask_suppressed: bool = False
+    # §7028: opted out at some time: turning sale/sharing back on takes a separate confirmation.
+    sale_opted_out: bool = False
+    confirmation_needed: bool = False  # the choice just made asked for sale/sharing: confirm it first
+
+    @property
+    def asked_categories(self) -> list["Category"]:
+        """The optional categories a banner may ask about now."""
+        return [c for c in categories() if not c.required and not (c.sale_or_sharing and self.sale_ask_suppressed)]
 
     @property
     def gpc_applied_at(self) -> datetime | None:
@@ -91,9 +102,12 @@ def categories() -> tuple[Category, ...]:
     """The configured categories, checked once per app."""
     cached = current_app.extensions.get("consent_categories")
     if cached is None:
+        configured = list(current_app.config["CONSENT_CATEGORIES"])
+        if current_app.config.get("SELLS_OR_SHARES"):
+            configured.append(current_app.config["SALE_SHARING_CATEGORY"])
         cached = tuple(Category(key=c["key"], label=c["label"], description=c["description"],
                                 required=bool(c.get("required")), sale_or_sharing=bool(c.get("sale_or_sharing")))
-                       for c in current_app.config["CONSENT_CATEGORIES"])
+                       for c in configured)
         bad = [c.key for c in cached if not _KEY.match(c.key) or c.key in _RESERVED_KEYS]
         if bad or len({c.key for c in cached}) != len(cached):
             raise ValueError(f"CONSENT_CATEGORIES: invalid or duplicate keys {bad}")
@@ -126,23 +140,41 @@ def user_agent_family(user_agent: str | None) -> str | None:
     return "Other"
 
 
-def state_for(snapshot: Snapshot | None, *, consent_id: str | None, gpc_signal: bool) -> ConsentState:
+REASK_MONTHS = 12  # §7026(k): wait at least 12 months before asking to opt back in to sale/sharing
+
+
+def reask_after(opted_out_at: datetime) -> datetime:
+    """The first moment the visitor may be asked about sale/sharing again: 12 months after the opt-out."""
+    try:
+        return opted_out_at.replace(year=opted_out_at.year + REASK_MONTHS // 12)
+    except ValueError:  # 29 February
+        return opted_out_at.replace(year=opted_out_at.year + REASK_MONTHS // 12, day=28)
+
+
+def state_for(snapshot: Snapshot | None, *, consent_id: str | None, gpc_signal: bool,
+              confirmation_needed: bool = False) -> ConsentState:
     """The effective state from the latest record (or none): no record, or an older policy
-    version, means no choice yet, so every optional category is off until the visitor chooses."""
+    version, means no choice yet, so every optional category is off until the visitor chooses.
+    After an opt-out of sale/sharing, those categories count as decided (off) for 12 months,
+    whatever the policy version (§7026(k)): the banner asks only about the others."""
     version = policy_version()
     current = snapshot is not None and snapshot.policy_version == version
     recorded = snapshot.choices if current else {}
+    opted_out_at = snapshot.sale_opt_out_at if snapshot else None
+    suppressed = opted_out_at is not None and clock.now() < reask_after(opted_out_at)
     choices = {}
     for c in categories():
         on = c.required or bool(recorded.get(c.key, False))
         if c.sale_or_sharing and gpc_signal:
             on = False  # §7025: the signal is an opt-out of sale/sharing, whatever was chosen before
         choices[c.key] = on
-    decided = current and all(c.key in recorded for c in categories() if not c.required)
-    honored = gpc_signal and current and snapshot.gpc and not any(
+    decided = (current or suppressed) and all(
+        c.key in recorded or (c.sale_or_sharing and suppressed) for c in categories() if not c.required)
+    honored = gpc_signal and snapshot is not None and snapshot.gpc and (current or suppressed) and not any(
         recorded.get(c.key, False) for c in categories() if c.sale_or_sharing)
     return ConsentState(consent_id=consent_id, snapshot=snapshot, policy_version=version, choices=choices,
-                        decided=decided, gpc_signal=gpc_signal, gpc_honored=honored)
+                        decided=decided, gpc_signal=gpc_signal, gpc_honored=honored, sale_ask_suppressed=suppressed,
+                        sale_opted_out=opted_out_at is not None, confirmation_needed=confirmation_needed)
 
 
 def latest_record(session: Session, *, consent_id: str) -> ConsentRecord | None:
@@ -166,7 +198,8 @@ def resolve(session: Session, *, consent_id: str | None, gpc_signal: bool, user_
     for c in categories():
         if c.sale_or_sharing:
             kept[c.key] = False
-    record = _append(session, consent_id=consent_id, choices=kept, source="gpc", gpc=True, user_agent=user_agent)
+    record = _append(session, consent_id=consent_id, choices=kept, source="gpc", gpc=True, user_agent=user_agent,
+                     previous=state.snapshot, opting_out=True)
     return state_for(Snapshot.of(record), consent_id=consent_id, gpc_signal=True)
 
 
@@ -183,20 +216,67 @@ def record_choice(session: Session, *, consent_id: str, action: str, source: str
         raise ValueError(f"unknown consent categories: {sorted(unknown)}")
     choices = {c.key: action == "accept_all" or (action == "save" and bool(selected.get(c.key)))
                for c in optional}
-    if gpc_signal:
-        for c in optional:
-            if c.sale_or_sharing:
-                choices[c.key] = False  # accepting never overrides the opt-out signal
+    latest = latest_record(session, consent_id=consent_id)
+    previous = Snapshot.of(latest) if latest else None
+    before = state_for(previous, consent_id=consent_id, gpc_signal=gpc_signal)
+    sale = [c for c in optional if c.sale_or_sharing]
+    asked_for_sale = any(choices[c.key] and not before.choices[c.key] for c in sale)
+    confirmation_needed = False
+    for c in sale:
+        if gpc_signal:
+            choices[c.key] = False  # accepting never overrides the opt-out signal
+        elif before.sale_opted_out and choices[c.key] and not before.choices[c.key]:
+            # §7028: after an opt-out, one click never turns sale/sharing back on; "Accept all"
+            # covers the other categories, and a separate confirmation is needed for these.
+            choices[c.key] = False
+            # Offer the confirmation only when the visitor asked for it in the center (a switch, or
+            # "Accept all" there); the banner's "Accept all" never leads to a question about sale.
+            confirmation_needed = asked_for_sale and (action == "save" or source == "center")
+    opting_out = bool(sale) and not any(choices[c.key] for c in sale) and (
+        action == "reject_all" or any(before.choices[c.key] for c in sale) or previous is None
+        or any(c.key not in (previous.choices or {}) for c in sale))
     record = _append(session, consent_id=consent_id, choices=choices, source=source, gpc=gpc_signal,
-                     user_agent=user_agent)
-    return state_for(Snapshot.of(record), consent_id=consent_id, gpc_signal=gpc_signal)
+                     user_agent=user_agent, previous=previous, opting_out=opting_out)
+    return state_for(Snapshot.of(record), consent_id=consent_id, gpc_signal=gpc_signal,
+                     confirmation_needed=confirmation_needed)
+
+
+class SaleOptInRefused(ValueError):
+    """Sale/sharing cannot be turned on now (the GPC signal is present, or nothing to confirm)."""
+
+
+@atomic
+def confirm_sale_opt_in(session: Session, *, consent_id: str, gpc_signal: bool, user_agent: str | None) -> ConsentState:
+    """§7028: the second, separate step that turns sale/sharing back on after an opt-out. Never
+    while the browser sends the GPC signal (§7025: the signal keeps the switch off)."""
+    if gpc_signal:
+        raise SaleOptInRefused("the Global Privacy Control signal is on")
+    if not is_consent_id(consent_id):
+        raise SaleOptInRefused("unknown consent id")
+    latest = latest_record(session, consent_id=consent_id)
+    previous = Snapshot.of(latest) if latest else None
+    current = previous is not None and previous.policy_version == policy_version()
+    choices = {c.key: (c.sale_or_sharing or bool(current and previous.choices.get(c.key)))
+               for c in categories() if not c.required}
+    record = _append(session, consent_id=consent_id, choices=choices, source="center", gpc=False,
+                     user_agent=user_agent, previous=previous, opting_out=False, opting_in=True)
+    return state_for(Snapshot.of(record), consent_id=consent_id, gpc_signal=False)
 
 
 def _append(session: Session, *, consent_id: str, choices: dict, source: str, gpc: bool,
-            user_agent: str | None) -> ConsentRecord:
+            user_agent: str | None, previous: Snapshot | None = None, opting_out: bool = False,
+            opting_in: bool = False) -> ConsentRecord:
+    now = clock.now()
+    if opting_in:
+        opted_out_at = None
+    elif opting_out:
+        opted_out_at = now
+    else:
+        opted_out_at = previous.sale_opt_out_at if previous else None
     record = ConsentRecord(receipt_id=str(uuid.uuid4()), consent_id=consent_id, choices=choices,
                            policy_version=policy_version(), source=source, gpc=gpc,
-                           user_agent_family=user_agent_family(user_agent), created_at=clock.now())
+                           user_agent_family=user_agent_family(user_agent), sale_opt_out_at=opted_out_at,
+                           created_at=now)
     session.add(record)
     session.commit()
     log.info("consent recorded: receipt %s, source %s", record.receipt_id, source)
@@ -272,6 +352,45 @@ def receipt(record: ConsentRecord) -> dict:
     }
 
 
+# --- a known person (§7025(c)(1)) -----------------------------------------------------------------
+
+KNOWN_PERSON_ACTIONS = {"gpc": "gpc_opt_out_recorded", "cookie": "cookie_opt_out_recorded"}
+
+
+def opt_out_kind(state: ConsentState) -> str | None:
+    """"gpc" when the browser's signal is honored, "cookie" when the visitor opted out of
+    sale/sharing by a cookie choice; None otherwise (or when nothing is sold or shared)."""
+    if not any(c.sale_or_sharing for c in categories()) or state.snapshot is None:
+        return None
+    if state.gpc_honored:
+        return "gpc"
+    if state.snapshot.sale_opt_out_at is not None and not any(
+            state.choices[c.key] for c in categories() if c.sale_or_sharing):
+        return "cookie"
+    return None
+
+
+@atomic
+def record_for_known_person(session: Session, *, state: ConsentState, reference: str) -> bool:
+    """§7025(c)(1): a GPC signal or a cookie opt-out sent while the person is identified (their
+    status session) is recorded on their request record too, once per kind. True when written."""
+    kind = opt_out_kind(state)
+    if kind is None:
+        return False
+    req_id = session.execute(select(PrivacyRequest.id).where(PrivacyRequest.reference == reference)).scalar()
+    if req_id is None:
+        return False
+    action = KNOWN_PERSON_ACTIONS[kind]
+    if session.execute(select(AuditEvent.id).where(AuditEvent.request_id == req_id,
+                                                   AuditEvent.action == action).limit(1)).scalar():
+        return False
+    audit.record(session, action=action, actor="requester", request_id=req_id,
+                 detail=f"receipt {state.snapshot.receipt_id}: sale and sharing off for this person")
+    session.commit()
+    log.info("%s on request %s", action, reference)
+    return True
+
+
 # --- the signed state cache and the API token ---------------------------------------------------
 
 def _key(purpose: str) -> bytes:
@@ -295,7 +414,8 @@ def state_cookie(state: ConsentState) -> str | None:
     if s is None or state.consent_id is None:
         return None
     payload = [state.consent_id, s.record_id, s.receipt_id, s.choices, s.policy_version, s.source, s.gpc,
-               s.created_at.isoformat(), int(clock.timestamp())]
+               s.created_at.isoformat(), int(clock.timestamp()),
+               s.sale_opt_out_at.isoformat() if s.sale_opt_out_at else None]
     body = base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
     return f"{body}.{_mac('consent-state', body)}"
 
@@ -307,10 +427,11 @@ def state_from_cookie(value: str | None, *, consent_id: str, gpc_signal: bool) -
     if not body or not hmac.compare_digest(mac.encode(), _mac("consent-state", body).encode()):
         return None
     try:
-        cid, record_id, receipt_id, choices, version, source, gpc, created, issued = json.loads(
+        cid, record_id, receipt_id, choices, version, source, gpc, created, issued, opted_out = json.loads(
             base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
         snapshot = Snapshot(record_id=record_id, receipt_id=receipt_id, choices=choices, policy_version=version,
-                            source=source, gpc=gpc, created_at=datetime.fromisoformat(created))
+                            source=source, gpc=gpc, created_at=datetime.fromisoformat(created),
+                            sale_opt_out_at=datetime.fromisoformat(opted_out) if opted_out else None)
     except (ValueError, TypeError):
         return None
     if cid != consent_id or version != policy_version() or \
@@ -342,21 +463,33 @@ def api_view(state: ConsentState, *, token: str) -> dict:
         "gpc": {"signal": state.gpc_signal, "honored": state.gpc_honored,
                 "applied_at": state.gpc_applied_at.isoformat() if state.gpc_applied_at else None},
         "updated_at": state.updated_at.isoformat() if state.updated_at else None,
+        "sale_opt_in_needs_confirmation": state.sale_opted_out,
         "receipt_id": state.snapshot.receipt_id if state.snapshot else None,
         "token": token,
     }
+    if state.confirmation_needed:
+        view["confirm_url"] = external_url("consent.confirm_sale")
     if not state.decided:
-        view["banner"] = banner_texts()
+        view["banner"] = banner_texts(state)
     return view
 
 
-def banner_texts() -> dict:
-    labels = [str(c.label) for c in categories() if not c.required]
+def banner_intro(state: ConsentState) -> str:
+    """What the banner says it asks about: never sale/sharing within 12 months of an opt-out."""
+    asked = state.asked_categories
+    labels = ", ".join(str(c.label) for c in asked)
+    if any(c.sale_or_sharing for c in asked):
+        return _("We use strictly necessary cookies to run our sites. With your permission we would also "
+                 "use: %(list)s. Advertising cookies would mean selling or sharing your personal information.",
+                 list=labels)
+    return _("We use strictly necessary cookies to run our sites. With your permission we would also use: "
+             "%(list)s.", list=labels)
+
+
+def banner_texts(state: ConsentState) -> dict:
     return {
         "title": _("Your cookie choices"),
-        "intro": _("We use strictly necessary cookies to run our sites. With your permission we would also "
-                   "use: %(list)s. Advertising cookies would mean selling or sharing your personal information.",
-                   list=", ".join(labels)),
+        "intro": banner_intro(state),
         "accept": _("Accept all"), "reject": _("Reject all"), "customize": _("Choose by category"),
         "gpc_honored": _("Opt-Out Request Honored"),
         "gpc_detail": _("Your browser sent a Global Privacy Control signal. We treat it as your request to opt "

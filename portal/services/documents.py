@@ -36,7 +36,8 @@ from . import audit, upload_checks
 
 log = logging.getLogger(__name__)
 
-PURPOSES = ("authorization", "evidence", "inquiry_attachment", "response_file")
+# correction: a document the requester sends with a correction request (§7023), for staff to weigh.
+PURPOSES = ("authorization", "evidence", "inquiry_attachment", "response_file", "correction")
 ACCESS_ACTIONS = ("document_viewed", "document_downloaded")
 CHUNK = 64 * 1024
 

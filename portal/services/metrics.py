@@ -19,7 +19,7 @@ from sqlalchemy import Float, and_, case, cast, func, select, true
 from sqlmodel import Session
 
 from ..lifecycle import COMPLETED, DENIED, PACIFIC, PARTIALLY_COMPLETED, REQUEST_TYPES, local_date
-from ..models import RequestRecord
+from ..models import ConsentRecord, RequestRecord
 
 PR = RequestRecord
 ANSWERED = (COMPLETED, PARTIALLY_COMPLETED, DENIED)
@@ -41,13 +41,16 @@ class TypeMetrics:
 class YearMetrics:
     year: int
     types: list[TypeMetrics]
+    gpc_opt_outs: int = 0  # browsers whose Global Privacy Control signal was honored in the year
 
     def as_dict(self) -> dict:
         return {"year": self.year, "timezone": str(PACIFIC),
                 "definitions": {"received": "received in the year",
                                 "complied_in_whole, complied_in_part, denied": "answered in the year",
-                                "days_to_respond": "receipt to final answer, calendar days, answered in the year"},
-                "request_types": [asdict(t) for t in self.types]}
+                                "days_to_respond": "receipt to final answer, calendar days, answered in the year",
+                                "gpc_opt_outs": "browsers whose Global Privacy Control opt-out was first "
+                                                "honored in the year (each applied at once)"},
+                "request_types": [asdict(t) for t in self.types], "gpc_opt_outs": self.gpc_opt_outs}
 
 
 def year_bounds(year: int) -> tuple[datetime, datetime]:
@@ -99,7 +102,15 @@ def annual(session: Session, *, year: int) -> YearMetrics:
         ranked.c.kind, func.avg(case((middle, ranked.c.days))), func.avg(ranked.c.days)).group_by(ranked.c.kind))
     for kind, median, mean in stats:
         by_type[kind].median_days_to_respond, by_type[kind].mean_days_to_respond = _round(median), _round(mean)
-    return YearMetrics(year, list(by_type.values()))
+    return YearMetrics(year, list(by_type.values()), gpc_opt_outs=gpc_opt_outs(session, year=year))
+
+
+def gpc_opt_outs(session: Session, *, year: int) -> int:
+    """Opt-outs received through the Global Privacy Control signal (§7025): browsers (consent ids)
+    whose signal was recorded in the year. Each is complied with at once, server-side."""
+    start, end = year_bounds(year)
+    return session.execute(select(func.count(func.distinct(ConsentRecord.consent_id))).where(
+        ConsentRecord.source == "gpc", ConsentRecord.created_at >= start, ConsentRecord.created_at < end)).scalar() or 0
 
 
 def metrics_csv(metrics: YearMetrics) -> str:
@@ -115,6 +126,9 @@ def metrics_csv(metrics: YearMetrics) -> str:
                          *[t.denied_by_basis.get(c, 0) for c in codes + extra],
                          "" if t.median_days_to_respond is None else t.median_days_to_respond,
                          "" if t.mean_days_to_respond is None else t.mean_days_to_respond])
+    # Opt-outs through the GPC signal: received and complied with at once, in the same year.
+    writer.writerow([metrics.year, "opt_out_gpc", metrics.gpc_opt_outs, metrics.gpc_opt_outs, 0, 0,
+                     *[0 for _c in codes + extra], 0, 0])
     return out.getvalue()
 
 

@@ -12,7 +12,7 @@ from .. import clock, lifecycle, normalize
 from ..db import atomic
 from ..lifecycle import AWAITING_EMAIL, EXPIRED, OPEN, REQUEST_TYPES, WITHDRAWN
 from ..models import AuditEvent, PrivacyRequest, RequestMessage
-from . import audit, drp_status, references, verification
+from . import audit, documents, drp_status, references, verification
 from .transitions import MailSpec, check_version, mail_requester, transition
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,8 @@ class NewRequest:
     lookback: str = "12_months"  # or "since_2022"
     declaration_signature: str | None = None
     language: str = "en"
+    # correct: supporting documents, each (stream, filename, declared type), checked by the documents service
+    documents: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,12 @@ def record(session: Session, *, new: NewRequest, manner: str, received_at: datet
     req = open_case(session, request_type=new.request_type, first_name=new.first_name, last_name=new.last_name,
                     email=normalize.email(new.email), manner=manner, language=new.language, received_at=received_at,
                     actor=actor, **fields)
+    if new.request_type == "correct":
+        # §7023: the requester's documentation, kept for staff to weigh. documents.DocumentRejected
+        # (raised before anything is committed) rolls the whole submission back.
+        for stream, filename, declared in new.documents:
+            documents.store(session, stream=stream, filename=filename, declared_type=declared, purpose="correction",
+                            request_id=req.id, uploaded_by="requester")
     if confirmed:
         mail_requester(session, req, MailSpec("acknowledgement", _l("We received your request: %(reference)s",
                                                                     reference=req.reference), {}))
@@ -183,7 +191,7 @@ def extend(session: Session, *, req: PrivacyRequest, days: int, reason: str, act
     check_version(req, expected_version)
     if not reason.strip():
         raise lifecycle.IllegalTransition("an extension needs a reason for the requester")
-    if not lifecycle.extension_allowed(status=req.status, response_due=req.response_due,
+    if not lifecycle.extension_allowed(request_type=req.request_type, status=req.status, response_due=req.response_due,
                                        extended_due=req.extended_due, today=today):
         raise lifecycle.IllegalTransition("this request cannot be extended: once only, before the original due date")
     req.extended_due = lifecycle.extended_due(req.response_due, days)

@@ -42,8 +42,19 @@ def _text(label, *, required=True, max_length=5000, rows=4, description=None):
         *checks, Length(max=max_length, message=_l("Use at most %(n)s characters.", n=max_length)), plain_text])
 
 
-def _bases():
-    return [SelectChoice(b["code"], f'{b["label"]} ({b["citation"]})') for b in current_app.config["DENIAL_BASES"]]
+def _bases(request_type: str | None = None):
+    return [SelectChoice(b["code"], f'{b["label"]} ({b["citation"]})')
+            for b in cases.denial_bases(request_type).values()]
+
+
+def _categories_field(label, required=False):
+    field = _text(label, required=False, rows=2, max_length=2000, description=_l(
+        "The categories of personal information this covers, in plain words (for example: medical "
+        "reports from your claim file). The requester receives them."))
+    if required:
+        field.kwargs["validators"][0] = DataRequired(
+            message=_l("Name the categories of personal information the denial covers."))
+    return field
 
 
 class QueueFilterForm(Form):
@@ -74,6 +85,11 @@ class CaseActionForm(EmptyForm):
     """Every case action carries the version of the case the page showed (optimistic locking)."""
 
     version = HiddenField()
+
+    def bind_case(self, req) -> "CaseActionForm":
+        """The case the form acts on: some choices depend on it (the bases for its request type)."""
+        self.case = req
+        return self
 
     def version_number(self) -> int | None:
         try:
@@ -123,15 +139,29 @@ class DenyForm(CaseActionForm):
     basis = SelectField(_l("Basis for the denial"), validate_choice=False,
                         choices=lambda: [SelectChoice("", _l("Choose a basis")), *_bases()], validators=[
         DataRequired(message=_l("Choose the basis."))])
+    categories = _categories_field(_l("Categories of personal information the denial covers"), required=True)
     explanation = _text(_l("Explanation for the requester"), description=_l(
         "The requester receives this explanation by email and on their status page, with the basis and its citation. "
-        "Use plain language and name the data and the exception."))
+        "Use plain language and name the data and the exception. For a suspected fraud, write the documented reason."))
+
+    def bind_case(self, req):
+        super().bind_case(req)
+        self.basis.choices = _bases(req.request_type)
+        return self
+
+    assessment = _text(_l("What you considered (corrections)"), required=False, rows=3, description=_l(
+        "The documentation the requester sent, the source of the data, and anything else you weighed (§7023(b)). "
+        "Kept with the record."))
     contested_statement = _text(_l("The requester's statement that the data is contested (optional)"),
                                 required=False, description=_l("Up to 250 words, kept with the record (§7023)."))
 
     def validate_basis(self, field):
-        if field.data not in cases.denial_bases():
+        if field.data not in cases.denial_bases(self.case.request_type):
             raise ValidationError(_l("Choose one of the bases listed."))
+
+    def validate_assessment(self, field):
+        if self.case.request_type == "correct" and not (field.data or "").strip():
+            raise ValidationError(_l("Record what you considered: the documentation and the source of the data."))
 
     def validate_contested_statement(self, field):
         limit = current_app.config["CONTESTED_STATEMENT_MAX_WORDS"]
@@ -150,8 +180,29 @@ class CompleteForm(CaseActionForm):
     kept_summary = _text(_l("What was kept, and why"), required=False, rows=3)
     kept_basis = SelectField(_l("Exception for what was kept"), validate_choice=False,
                              choices=lambda: [SelectChoice("", _l("None")), *_bases()])
+    covered_categories = _categories_field(_l("Categories of personal information the exception covers"))
+    assessment = _text(_l("What you considered (corrections)"), required=False, rows=3, description=_l(
+        "The documentation the requester sent, the source of the data, and anything else you weighed (§7023(b)). "
+        "Kept with the record."))
+
+    def bind_case(self, req):
+        super().bind_case(req)
+        self.kept_basis.choices = [SelectChoice("", _l("None")), *_bases(req.request_type)]
+        return self
     response_json = FileField(_l("Response file, JSON"))
     response_csv = FileField(_l("Response file, CSV"))
+    sensitive = RadioField(_l("If a file holds data that must never be disclosed (§7024(d))"), default="refuse",
+                           validate_choice=False, choices=[
+                               SelectChoice("refuse", _l("Refuse the file and tell me which field")),
+                               SelectChoice("mask", _l("Show such values as \u201ccollected: yes\u201d"))])
+    answer_categories = _text(cases.CATEGORIES_RESPONSE_PARTS["categories"], required=False, rows=3,
+                              description=_l("One per line."))
+    answer_sources = _text(cases.CATEGORIES_RESPONSE_PARTS["sources"], required=False, rows=3,
+                           description=_l("One per line."))
+    answer_purposes = _text(cases.CATEGORIES_RESPONSE_PARTS["purposes"], required=False, rows=3,
+                            description=_l("One per line."))
+    answer_recipients = _text(cases.CATEGORIES_RESPONSE_PARTS["recipients"], required=False, rows=3,
+                              description=_l("One per line; leave empty if none."))
 
     def completion(self) -> Completion:
         """What was sent, read once (an uploaded file's stream can only be read once)."""
@@ -167,6 +218,10 @@ class CompleteForm(CaseActionForm):
         return Completion(message=self.message.data or "", partial=self.outcome.data == "partially_completed",
                           deleted_summary=self.deleted_summary.data, kept_summary=self.kept_summary.data,
                           kept_basis=self.kept_basis.data or None, correction_result=self.correction_result.data,
+                          covered_categories=self.covered_categories.data, sensitive=self.sensitive.data or "refuse",
+                          assessment=self.assessment.data,
+                          categories_response={part: cases.lines(self[f"answer_{part}"].data)
+                                               for part in cases.CATEGORIES_RESPONSE_PARTS},
                           files=files)
 
     def validate(self, extra_validators=None):

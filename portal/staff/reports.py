@@ -4,7 +4,7 @@ import json
 from flask import Response, abort, render_template, request, stream_with_context
 from flask_login import current_user
 
-from .. import clock, db
+from .. import clock, db, lifecycle
 from ..services import audit, cases, metrics
 from ..services import consent as consent_service
 from . import bp
@@ -26,7 +26,8 @@ def metrics_page():
     if fmt == "json":
         return _download(json.dumps(result.as_dict(), indent=2), f"privacy-metrics-{year}.json", "application/json")
     return render_template("staff/metrics.html", result=result, year=year, this_year=clock.today().year,
-                           records_form=RecordsForm(), bases=cases.outcome_bases())
+                           records_form=RecordsForm(), bases=cases.outcome_bases(),
+                           holidays=lifecycle.holiday_calendar(year))
 
 
 @bp.get("/records.csv")
@@ -38,7 +39,8 @@ def records_export():
     if span is None:
         result = metrics.annual(db.session(), year=clock.today().year)
         return render_template("staff/metrics.html", result=result, year=result.year, this_year=result.year,
-                               records_form=form, bases=cases.outcome_bases()), 422
+                               records_form=form, bases=cases.outcome_bases(),
+                               holidays=lifecycle.holiday_calendar(result.year)), 422
     body = metrics.records_csv(db.session(), start=span[0], end=span[1])
     return _download(body, f"privacy-records-{span[0]}-{span[1]}.csv", "text/csv; charset=utf-8")
 

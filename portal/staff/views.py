@@ -69,6 +69,7 @@ ACTIONS = {
         _l("Deadline extended; the requester was told why.")),
     "deny": (DenyForm, lambda s, req, f: cases.deny(
         s, req=req, staff=current_user, basis=f.basis.data, explanation=f.explanation.data,
+        categories=f.categories.data, assessment=f.assessment.data if req.request_type == "correct" else None,
         contested_statement=f.contested_statement.data if req.request_type == "correct" else None,
         expected_version=f.version_number()), _l("The request was denied; the requester was sent the explanation.")),
     "accept_agent": (AgentAcceptForm, lambda s, req, f: agents.accept_authorization(
@@ -93,7 +94,7 @@ def _action_forms(req, submitted: dict | None = None) -> dict:
     forms = {}
     for name in cases.available_actions(req):
         form = (submitted or {}).get(name) or ACTIONS[name][0](prefix=name, formdata=None)
-        form.case = req
+        form.bind_case(req)
         if form.version.data in (None, ""):
             form.version.data = req.version
         forms[name] = form
@@ -104,6 +105,7 @@ def _render_case(req, *, submitted=None, note_form=None, status=200):
     return render_template(
         "staff/case.html", case=cases.case_file(db.session(), req), req=req, forms=_action_forms(req, submitted),
         note_form=note_form or NoteForm(prefix="note", formdata=None), bases=cases.outcome_bases(),
+        deny_bases_help=[b for b in cases.denial_bases(req.request_type).values() if b.get("help")],
         data_points=cases.DATA_POINTS, required_points=cases.required_data_points(req),
         can_act=current_user.role in CASE_WORKERS, max_extension=MAX_EXTENSION_DAYS,
         from_inquiry=inquiries.linking_to(db.session(), req), checklist_items=agents.REVIEW_CHECKLIST, agent_actions=agents.REVIEW_ACTIONS,
@@ -125,8 +127,7 @@ def case_action(reference, action):
         abort(404)
     req = _case_or_404(reference)
     form_class, run, done = ACTIONS[action]
-    form = form_class(prefix=action)
-    form.case = req
+    form = form_class(prefix=action).bind_case(req)
     # No readable version (missing, or out of range) is treated as a stale page: nothing is applied.
     if action not in cases.available_actions(req) or form.version_number() is None:
         return _conflict(reference)

@@ -12,6 +12,12 @@ from portal.models import AuditEvent, ConsentRecord
 
 from ..support import csrf_from, publish_policy
 
+
+@pytest.fixture(autouse=True)
+def _sells_or_shares(app_config):
+    """These tests exercise the sale/sharing category: on, with the policy text that discloses it."""
+    app_config["SELLS_OR_SHARES"] = True
+
 GPC = {"Sec-GPC": "1"}
 SITE = "https://www.billgenix.example"
 
@@ -379,3 +385,77 @@ def test_posts_are_rate_limited_but_the_hot_path_is_not(app_config):
     assert codes == [200, 200, 429]
     assert all(client.get("/api/consent").status_code == 200 for _ in range(5))
     app.extensions["db_engine"].dispose()
+
+
+# --- after an opt-out (§7026(k), §7028, §7025(c)(1)) ----------------------------------------------
+
+def test_after_an_opt_out_a_new_policy_asks_only_about_the_other_categories(client, app):
+    _choose(client, "reject_all")
+    publish_policy(app, "2027-01-01")
+    home = client.get("/").get_data(as_text=True)
+    banner = home[home.index('id="consent-banner"'):home.index("</section>", home.index('id="consent-banner"'))]
+    assert "Functional, Analytics" in banner and "Advertising" not in banner
+    resp = _choose(client, "accept_all", source="banner", next="/")
+    assert resp.status_code == 303 and resp.headers["Location"] == "/"
+    state = _api(client)
+    assert state["decided"] and state["choices"]["analytics"] and state["choices"]["advertising"] is False
+    assert 'id="consent-banner"' not in client.get("/").get_data(as_text=True)
+
+
+def test_turning_advertising_back_on_takes_a_confirmation_that_says_what_it_means(client, app):
+    _choose(client, "reject_all")
+    center = client.get("/preferences").get_data(as_text=True)
+    assert "Turning this on takes a second step" in center
+    resp = _choose(client, "save", advertising="y", functional="y")
+    assert resp.status_code == 303 and resp.headers["Location"].startswith("/preferences/confirm-sale")
+    assert _api(client)["choices"]["advertising"] is False and _api(client)["choices"]["functional"] is True
+    page = client.get(resp.headers["Location"])
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "a sale or sharing of your personal information" in html
+    resp = client.post(resp.headers["Location"], data={"csrf_token": csrf_from(html)})
+    assert resp.status_code == 303
+    assert _api(client)["choices"] == {"necessary": True, "functional": True, "analytics": False, "advertising": True}
+    # Without the CSRF token, nothing changes.
+    _choose(client, "reject_all")
+    assert client.post("/preferences/confirm-sale", data={}).status_code == 400
+    assert _api(client)["choices"]["advertising"] is False
+
+
+def test_while_gpc_is_on_the_confirmation_is_refused(client, app):
+    client.get("/preferences", headers=GPC)
+    page = client.get("/preferences/confirm-sale", headers=GPC)
+    assert page.status_code == 409 and "Opt-Out Request Honored" in page.get_data(as_text=True)
+    token = csrf_from(client.get("/preferences").get_data(as_text=True))
+    assert client.post("/preferences/confirm-sale", data={"csrf_token": token}, headers=GPC).status_code == 409
+    assert _api(client, headers=GPC)["choices"]["advertising"] is False
+
+
+def test_gpc_on_the_status_page_is_recorded_on_the_request(client, app, mailbox):
+    from ..support import link_in, new_case
+    req = new_case(app, "access")
+    page = client.get("/status")
+    client.post("/status", data={"csrf_token": csrf_from(page.get_data(as_text=True)), "reference": req.reference,
+                                 "email": req.email})
+    link = link_in(mailbox.last(req.email), "/status/")
+    page = client.get(link)
+    client.post(link, data={"csrf_token": csrf_from(page.get_data(as_text=True))})
+    assert client.get(f"/requests/{req.reference}", headers=GPC).status_code == 200
+    client.get(f"/requests/{req.reference}", headers=GPC)
+    with app.app_context():
+        actions = portal_db.session().execute(select(AuditEvent.action).where(
+            AuditEvent.request_id == req.id)).scalars().all()
+    assert actions.count("gpc_opt_out_recorded") == 1
+    # A visitor without the status session: nothing is written on any request.
+    other = app.test_client()
+    other.get("/", headers=GPC)
+    with app.app_context():
+        assert portal_db.session().execute(select(AuditEvent).where(
+            AuditEvent.action == "gpc_opt_out_recorded")).scalars().all().__len__() == 1
+
+
+def test_accept_all_in_the_center_after_an_opt_out_asks_for_the_confirmation(client, app):
+    _choose(client, "reject_all")
+    resp = _choose(client, "accept_all")
+    assert resp.status_code == 303 and resp.headers["Location"].startswith("/preferences/confirm-sale")
+    choices = _api(client)["choices"]
+    assert choices["functional"] and choices["analytics"] and choices["advertising"] is False

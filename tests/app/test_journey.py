@@ -122,6 +122,25 @@ def test_withdraw_from_the_status_page(client, app, mailbox):
     assert "Withdraw request" not in closed and "We will respond by" not in closed and "Closed" in closed
 
 
+def _open_status(client, mailbox, req):
+    post_form(client, "/status", {"reference": req.reference, "email": req.email})
+    link = link_in(mailbox.last(req.email), "/status/")
+    page = client.get(link)
+    client.post(link, data={"csrf_token": csrf_from(page.get_data(as_text=True))})
+    return client.get(f"/requests/{req.reference}").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("kind", "status"), [("delete", "verifying"), ("access", "in_progress"),
+                                              ("opt_out", "in_progress"), ("correct", "on_hold")])
+def test_withdraw_at_any_open_status_until_the_response_is_sent(client, app, mailbox, kind, status):
+    from ..support import new_case
+    req = new_case(app, kind, status)
+    detail = _open_status(client, mailbox, req)
+    assert "Withdraw request" in detail
+    resp = client.post(f"/requests/{req.reference}/withdraw", data={"csrf_token": csrf_from(detail), "confirm": "y"})
+    assert resp.status_code == 303 and _requests(app)[0].status == "withdrawn"
+
+
 def test_duplicate_points_to_the_open_request(client, app, mailbox):
     first = post_form(client, "/requests/new", request_form("access"))
     second = post_form(client, "/requests/new", request_form("access", email="Ana.Ruiz@Example.org"))

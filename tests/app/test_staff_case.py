@@ -28,11 +28,13 @@ from ..support import (
     csrf_from,
     days_ago,
     get_case,
+    hidden,
     link_in,
     make_staff,
     new_case,
     post_action,
     post_form,
+    request_form,
     sign_in,
 )
 
@@ -153,7 +155,7 @@ def test_forms_shown_follow_the_lifecycle(app, as_support):
     shown = lambda ref: set(re.findall(r"/actions/(\w+)\"", as_support.get(f"/staff/requests/{ref}").get_data(as_text=True)))  # noqa: E731
     assert shown(new_case(app, "access", "on_hold").reference) == {"verify", "clear_hold", "extend", "deny"}
     assert shown(new_case(app, "delete", "in_progress", email="b@example.org").reference) == {"complete", "extend", "deny"}
-    assert shown(new_case(app, "opt_out", "in_progress", email="c@example.org").reference) == {"complete", "extend", "deny"}
+    assert shown(new_case(app, "opt_out", "in_progress", email="c@example.org").reference) == {"complete", "deny"}
     assert shown(new_case(app, "access", "awaiting_email", email="d@example.org").reference) == {"extend"}
     late = new_case(app, "access", email="e@example.org", received_at=days_ago(50))
     assert "extend" not in shown(late.reference)
@@ -302,28 +304,37 @@ def test_deny_needs_a_basis_and_an_explanation_the_requester_receives(app, as_su
     req = new_case(app, "delete")
     page = as_support.get(f"/staff/requests/{req.reference}").get_data(as_text=True)
     assert "The requester will see the basis, its citation and your explanation" in page
-    assert "§1798.146" in page and "§10102" in page
-    resp = post_action(as_support, req.reference, "deny", {"basis": "made_up", "explanation": "x"})
+    assert "§1798.146(a)(1)(A)" in page and "§1798.146(a)(1)(B)" in page
+    assert "§10102" not in page  # the workers' compensation basis is off by default
+    resp = post_action(as_support, req.reference, "deny", {"basis": "made_up", "explanation": "x", "categories": "x"})
     assert resp.status_code == 422 and "Choose one of the bases listed" in resp.get_data(as_text=True)
-    resp = post_action(as_support, req.reference, "deny", {"basis": "legal_retention_wc", "explanation": ""})
+    resp = post_action(as_support, req.reference, "deny", {"basis": "exempt_cmia", "explanation": "",
+                                                           "categories": "Medical reports"})
     assert resp.status_code == 422
-    explanation = "Your 2024 claim file must be kept for 5 years from the injury date under the workers compensation rules."
-    resp = post_action(as_support, req.reference, "deny", {"basis": "legal_retention_wc", "explanation": explanation})
+    resp = post_action(as_support, req.reference, "deny", {"basis": "exempt_cmia", "explanation": "Kept.",
+                                                           "categories": ""})
+    assert resp.status_code == 422 and "Name the categories" in resp.get_data(as_text=True)
+    explanation = "The treating physician reports are medical information under the CMIA."
+    resp = post_action(as_support, req.reference, "deny", {"basis": "exempt_cmia", "explanation": explanation,
+                                                           "categories": "Medical reports from claim WC-1"})
     assert resp.status_code == 303
     denied = get_case(app, req.reference)
-    assert (denied.status, denied.outcome_code) == ("denied", "legal_retention_wc")
-    assert "8, §10102" in denied.outcome_citation and denied.closed_at is not None
+    assert (denied.status, denied.outcome_code) == ("denied", "exempt_cmia")
+    assert denied.outcome_citation == "Cal. Civ. Code §1798.146(a)(1)(A)" and denied.closed_at is not None
     mail = mailbox.last(req.email)
     assert "Our answer to request" in mail["Subject"]
     text = body(mail)
-    assert explanation in text and "Legal basis: Cal. Code Regs. tit. 8, §10102" in text
-    assert "Legal retention: workers' compensation claim file" in text
+    assert explanation in text and "Legal basis: Cal. Civ. Code §1798.146(a)(1)(A)" in text
+    assert "Medical information governed by the CMIA" in text
+    assert "The personal information this covers: Medical reports from claim WC-1" in text
+    assert "We use the information we keep only for the purpose of this exception." in text
     [outcome] = _rows(app, CaseOutcome)
-    assert outcome.outcome == "denied" and outcome.basis_code == "legal_retention_wc"
+    assert outcome.outcome == "denied" and outcome.basis_code == "exempt_cmia"
+    assert outcome.covered_categories == "Medical reports from claim WC-1"
     # The requester sees it on the status page too.
     requester = app.test_client()
     page = _open_status_page(requester, mailbox, denied)
-    assert explanation in page and "§10102" in page
+    assert explanation in page and "§1798.146(a)(1)(A)" in page and "Medical reports from claim WC-1" in page
     # Nothing more can be done.
     page = as_support.get(f"/staff/requests/{req.reference}").get_data(as_text=True)
     assert "/actions/" not in page and "No actions are possible" in page
@@ -336,8 +347,50 @@ def test_denial_bases_come_from_configuration(app_config, request):
     req = new_case(app, "access")
     page = client.get(f"/staff/requests/{req.reference}").get_data(as_text=True)
     assert "Counsel&#39;s own basis (Test §1)" in page and "§1798.146" not in page
-    assert post_action(client, req.reference, "deny", {"basis": "counsel_only", "explanation": "Because."}).status_code == 303
+    assert post_action(client, req.reference, "deny", {"basis": "counsel_only", "explanation": "Because.",
+                                                       "categories": "All"}).status_code == 303
     assert get_case(app, req.reference).outcome_citation == "Test §1"
+
+
+@pytest.mark.parametrize(("kind", "citation"), [("opt_out", "§7026(e)"), ("limit", "§7027(d)")])
+def test_opt_out_and_limit_no_extension_and_only_documented_fraud(app, as_support, mailbox, kind, citation):
+    """§7026, §7027, §7060(b): no extension, no "unverifiable"; only fraud, with the reason written."""
+    req = new_case(app, kind, "in_progress")
+    page = as_support.get(f"/staff/requests/{req.reference}").get_data(as_text=True)
+    assert "/actions/extend\"" not in page
+    deny_form = page[page.index('/actions/deny"'):]
+    deny_form = deny_form[:deny_form.index("</form>")]
+    assert re.findall(r'<option[^>]*value="(\w+)"', deny_form) == ["fraud_suspected"]
+    assert citation in deny_form and "Identity could not be verified" not in deny_form
+    resp = as_support.post(f"/staff/requests/{req.reference}/actions/extend", data={
+        "extend-csrf_token": hidden(page, "deny-csrf_token"), "extend-version": str(req.version),
+        "extend-days": "10", "extend-reason": "Busy."})
+    assert resp.status_code == 409 and get_case(app, req.reference).extended_due is None
+    resp = post_action(as_support, req.reference, "deny", {"basis": "unverifiable", "explanation": "No match.",
+                                                           "categories": "All"}, page=page)
+    assert resp.status_code == 422 and get_case(app, req.reference).status == "in_progress"
+    resp = post_action(as_support, req.reference, "deny", {"basis": "fraud_suspected", "explanation": "",
+                                                           "categories": "All"}, page=page)
+    assert resp.status_code == 422
+    reason = "Submitted 400 times in an hour from one address with made-up names (log ref 12)."
+    resp = post_action(as_support, req.reference, "deny", {"basis": "fraud_suspected", "explanation": reason,
+                                                           "categories": "Browsing identifiers"}, page=page)
+    assert resp.status_code == 303
+    done = get_case(app, req.reference)
+    assert (done.status, done.outcome_code) == ("denied", "fraud_suspected") and citation in done.outcome_citation
+    assert reason in body(mailbox.last(req.email))
+
+
+def test_the_workers_compensation_basis_is_turned_on_by_configuration(app_config, request):
+    app_config["DENIAL_BASIS_OVERRIDES"] = {"legal_retention_wc": {"enabled": True, "citation": "Counsel's §10102 cite"}}
+    app, client = request.getfixturevalue("app"), request.getfixturevalue("client")
+    sign_in(client, make_staff(app, "support"))
+    req = new_case(app, "delete")
+    page = client.get(f"/staff/requests/{req.reference}").get_data(as_text=True)
+    assert "Counsel&#39;s §10102 cite" in page and "Check with counsel" in page
+    assert post_action(client, req.reference, "deny", {"basis": "legal_retention_wc", "explanation": "Kept.",
+                                                       "categories": "Claim file"}, page=page).status_code == 303
+    assert get_case(app, req.reference).outcome_citation == "Counsel's §10102 cite"
 
 
 # ---- completion ------------------------------------------------------------------------------
@@ -355,15 +408,23 @@ def test_complete_a_deletion_with_what_was_deleted_and_kept(app, as_support, mai
         "outcome": "partially_completed", "message": "We deleted what the law lets us delete.",
         "deleted_summary": "Marketing contacts and portal account.",
         "kept_summary": "Medical billing records for claim WC-1, held as HIPAA protected health information.",
-        "kept_basis": "exempt_medical"})
+        "kept_basis": "exempt_hipaa_phi", "covered_categories": ""})
+    assert resp.status_code == 422 and "Name the categories" in resp.get_data(as_text=True)
+    resp = post_action(as_support, req.reference, "complete", {
+        "outcome": "partially_completed", "message": "We deleted what the law lets us delete.",
+        "deleted_summary": "Marketing contacts and portal account.",
+        "kept_summary": "Medical billing records for claim WC-1, held as HIPAA protected health information.",
+        "kept_basis": "exempt_hipaa_phi", "covered_categories": "Billing records with diagnosis codes"})
     assert resp.status_code == 303
     done = get_case(app, req.reference)
-    assert (done.status, done.outcome_code) == ("partially_completed", "exempt_medical")
-    assert done.outcome_citation == "Cal. Civ. Code §1798.146(a)"
+    assert (done.status, done.outcome_code) == ("partially_completed", "exempt_hipaa_phi")
+    assert done.outcome_citation == "Cal. Civ. Code §1798.146(a)(1)(B)-(a)(4)"
     mail = mailbox.last(req.email)
     text = body(mail)
     assert "completed part of your request" in text and "Marketing contacts and portal account." in text
-    assert "Medical billing records for claim WC-1" in text and "§1798.146(a)" in text
+    assert "Medical billing records for claim WC-1" in text and "§1798.146(a)(1)(B)" in text
+    assert "The personal information this covers: Billing records with diagnosis codes" in text
+    assert "We use the information we keep only for the purpose of this exception." in text
     [outcome] = _rows(app, CaseOutcome)
     assert outcome.deleted_summary.startswith("Marketing") and outcome.kept_summary.startswith("Medical")
     page = _open_status_page(app.test_client(), mailbox, done)
@@ -375,7 +436,8 @@ def test_correction_outcomes_and_the_contested_statement(app, as_support, mailbo
     fixed = new_case(app, "correct", "in_progress")
     assert post_action(as_support, fixed.reference, "complete", {"outcome": "completed", "message": "Fixed."}).status_code == 422
     resp = post_action(as_support, fixed.reference, "complete", {
-        "outcome": "completed", "correction_result": "corrected", "message": "Your address now reads 2 New Ave."})
+        "outcome": "completed", "correction_result": "corrected", "message": "Your address now reads 2 New Ave.",
+        "assessment": "The lease you sent shows 2 New Ave; our record came from a 2019 claim form."})
     assert resp.status_code == 303 and get_case(app, fixed.reference).status == "completed"
     assert _rows(app, CaseOutcome)[0].correction_result == "corrected"
 
@@ -383,11 +445,13 @@ def test_correction_outcomes_and_the_contested_statement(app, as_support, mailbo
     too_long = " ".join(["word"] * 251)
     resp = post_action(as_support, disputed.reference, "deny", {
         "basis": "legal_obligation", "explanation": "The record reflects the adjuster's finding.",
+        "categories": "Claim file: injury date", "assessment": "The adjuster's report, the source of the date.",
         "contested_statement": too_long})
     assert resp.status_code == 422 and "at most 250 words" in resp.get_data(as_text=True)
     statement = "I dispute the injury date recorded; it was March 3, not March 5. " * 3
     resp = post_action(as_support, disputed.reference, "deny", {
         "basis": "legal_obligation", "explanation": "The record reflects the adjuster's finding.",
+        "categories": "Claim file: injury date", "assessment": "The adjuster's report, the source of the date.",
         "contested_statement": statement})
     assert resp.status_code == 303
     [contested] = _rows(app, ContestedStatement)
@@ -403,7 +467,7 @@ ACCESS_CSV = b"category,value\nname,Ana Ruiz\nclaim,WC-1\n"
 
 
 def test_access_response_files_encrypted_downloaded_recorded_and_expiring(app, as_support, mailbox):
-    req = new_case(app, "access", "in_progress")
+    req = new_case(app, "access", "in_progress", access_scope="specific")
     page = as_support.get(f"/staff/requests/{req.reference}").get_data(as_text=True)
     assert 'enctype="multipart/form-data"' in page
     resp = post_action(as_support, req.reference, "complete", {
@@ -461,6 +525,112 @@ def test_files_are_only_for_access_requests(app, as_support):
     assert post_action(as_support, req.reference, "complete", {"outcome": "completed", "message": "Opted out."}).status_code == 303
 
 
+def test_a_response_file_with_an_ssn_is_refused_naming_the_field_or_masked(app, as_support, mailbox):
+    """§7024(d): refused by default with the field named; masked to "collected: yes" on request."""
+    req = new_case(app, "access", "in_progress", access_scope="specific")
+    leaky = b'{"name": "Ana Ruiz", "ids": {"ssn": "123-45-6789"}}'
+    resp = post_action(as_support, req.reference, "complete", {
+        "outcome": "completed", "message": "Attached.", "response_json": (io.BytesIO(leaky), "r.json")},
+        content_type="multipart/form-data")
+    text = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and "a Social Security number" in text and "ids.ssn" in text
+    assert get_case(app, req.reference).status == "in_progress"
+    resp = post_action(as_support, req.reference, "complete", {
+        "outcome": "completed", "message": "Attached.", "sensitive": "mask",
+        "response_json": (io.BytesIO(leaky), "r.json")}, content_type="multipart/form-data")
+    assert resp.status_code == 303
+    [row] = _rows(app, ResponseFile)
+    requester = app.test_client()
+    _open_status_page(requester, mailbox, get_case(app, req.reference))
+    got = requester.get(f"/requests/{req.reference}/files/{row.id}").get_data(as_text=True)
+    assert "123-45-6789" not in got and '"ssn": "collected: yes"' in got and "Ana Ruiz" in got
+
+
+def test_a_categories_request_is_answered_with_the_structured_form(app, as_support, mailbox):
+    req = new_case(app, "access", "in_progress")  # categories
+    page = as_support.get(f"/staff/requests/{req.reference}").get_data(as_text=True)
+    assert 'enctype="multipart/form-data"' not in page and "Categories of sources we collected it from" in page
+    resp = post_action(as_support, req.reference, "complete", {
+        "outcome": "completed", "message": "Here is what we hold.", "response_json": (io.BytesIO(b"{}"), "r.json")},
+        content_type="multipart/form-data")
+    assert resp.status_code == 422 and "Fill in this part" in resp.get_data(as_text=True)
+    resp = post_action(as_support, req.reference, "complete", {
+        "outcome": "completed", "message": "Here is what we hold.",
+        "answer_categories": "Identifiers\nMedical information in bills", "answer_sources": "Your treating physician",
+        "answer_purposes": "Billing your workers' compensation claim", "answer_recipients": "Claims administrators"})
+    assert resp.status_code == 303
+    text = body(mailbox.last(req.email))
+    assert "Categories of personal information we collected about you:\n- Identifiers\n- Medical information in bills" in text
+    assert "Categories of third parties we disclosed it to:\n- Claims administrators" in text
+    page = _open_status_page(app.test_client(), mailbox, get_case(app, req.reference))
+    assert "<li>Your treating physician</li>" in page and "<li>Medical information in bills</li>" in page
+
+
+def test_a_correction_with_documents_assessment_partial_and_the_requesters_contested_statement(app, as_support, mailbox):
+    """§7023: documents at submission, the assessment, a partial correction, then the requester files
+    the contested statement from the status page after the case is closed; it stays with the record."""
+    from ..files import PE, png
+    form = app.test_client()
+    resp = post_form(form, "/requests/new", {
+        **request_form("correct", email="cor@example.org"), "correction_document": (io.BytesIO(PE), "scan.pdf")},
+        content_type="multipart/form-data")
+    assert resp.status_code == 422 and "PDF, PNG or JPEG" in resp.get_data(as_text=True)
+    with app.app_context():
+        assert db.session().execute(select(ContestedStatement)).first() is None
+    resp = post_form(form, "/requests/new", {
+        **request_form("correct", email="cor@example.org"), "correction_document": (io.BytesIO(png()), "lease.png")},
+        content_type="multipart/form-data")
+    assert resp.status_code == 303
+    with app.app_context():
+        from portal.services import requests as rs
+        req = db.session().execute(select(PrivacyRequest).where(PrivacyRequest.email == "cor@example.org")).scalar_one()
+        from portal import lifecycle
+        from portal.services import transitions
+        s = db.session()
+        transitions.transition(s, req, lifecycle.VERIFYING, actor="requester")
+        transitions.transition(s, req, lifecycle.IN_PROGRESS, actor="system")
+        s.commit()
+        reference = req.reference
+        assert rs.get_by_reference(s, reference).status == "in_progress"
+    page = as_support.get(f"/staff/requests/{reference}").get_data(as_text=True)
+    assert "Documents sent with the correction request" in page and "lease.png" in page
+    assert "What you considered (corrections)" in page
+    partial = {"outcome": "partially_completed", "correction_result": "partially_corrected",
+               "message": "We corrected your address; the injury date stays as the adjuster recorded it.",
+               "kept_basis": "legal_obligation", "kept_summary": "The injury date", "covered_categories": "Claim file"}
+    resp = post_action(as_support, reference, "complete", {**partial, "assessment": ""})
+    assert resp.status_code == 422 and "Record what you considered" in resp.get_data(as_text=True)
+    resp = post_action(as_support, reference, "complete", {
+        **partial, "assessment": "Your lease (address); the adjuster's first report, the source of the date."})
+    assert resp.status_code == 303
+    done = get_case(app, reference)
+    assert done.status == "partially_completed"
+    mail = body(mailbox.last("cor@example.org"))
+    assert "file a statement of up to 250 words from your request page" in mail
+    assert "What was considered" in as_support.get(f"/staff/requests/{reference}").get_data(as_text=True)
+
+    requester = app.test_client()
+    page = _open_status_page(requester, mailbox, done)
+    assert "Tell us you contest the information" in page
+    too_long = " ".join(["word"] * 251)
+    resp = requester.post(f"/requests/{reference}/contest", data={"csrf_token": csrf_from(page), "statement": too_long})
+    assert resp.status_code == 422 and "at most 250 words" in resp.get_data(as_text=True)
+    assert requester.post(f"/requests/{reference}/contest", data={"statement": "No token"}).status_code == 400
+    statement = "The injury happened on March 3; my doctor's note about my back strain shows it."
+    resp = requester.post(f"/requests/{reference}/contest", data={"csrf_token": csrf_from(page), "statement": statement})
+    assert resp.status_code == 303
+    page = requester.get(f"/requests/{reference}").get_data(as_text=True)
+    assert "Your statement: the information is contested" in page and "Tell us you contest" not in page
+    [row] = _rows(app, ContestedStatement)
+    assert row.filed_by == "requester" and row.staff_id is None and "March 3" in row.statement
+    resp = requester.post(f"/requests/{reference}/contest", data={"csrf_token": csrf_from(page), "statement": "Again"})
+    assert resp.status_code == 303 and len(_rows(app, ContestedStatement)) == 1
+    staff_page = as_support.get(f"/staff/requests/{reference}").get_data(as_text=True)
+    assert "Filed by the requester from their status page" in staff_page and "March 3" in staff_page
+    # Someone else's session cannot file one.
+    assert app.test_client().post(f"/requests/{reference}/contest", data={"statement": "x"}).status_code in (400, 403)
+
+
 # ---- refused actions and optimistic locking ---------------------------------------------------
 
 def test_action_not_allowed_from_this_status_is_refused(app, as_support):
@@ -489,7 +659,7 @@ def test_two_people_on_one_case_nothing_is_overwritten(app, client, staff, mailb
     bob_page = bob.get(f"/staff/requests/{req.reference}").get_data(as_text=True)
 
     assert post_action(alice, req.reference, "verify", {"data_points": ["email", "phone"]}, page=alice_page).status_code == 303
-    resp = post_action(bob, req.reference, "deny", {"basis": "unverifiable", "explanation": "We could not match you."},
+    resp = post_action(bob, req.reference, "deny", {"basis": "unverifiable", "explanation": "We could not match you.", "categories": "All"},
                        page=bob_page)
     assert resp.status_code == 409
     text = resp.get_data(as_text=True)
@@ -592,12 +762,12 @@ def test_request_info_and_denial_mail_through_smtp(smtp_server, app, client):
     assert mail["To"] == req.email and "We need more information" in mail["Subject"]
     assert "Which claim is this about?" in body(mail)
     assert "Which claim is this about?" in mail.get_body(preferencelist=("html",)).get_content()
-    post_action(client, req.reference, "deny", {"basis": "exempt_medical",
+    post_action(client, req.reference, "deny", {"basis": "exempt_cmia", "categories": "Medical reports",
                                                      "explanation": "The records are medical records under CMIA."})
     deliver_for_app(app)
     denial = smtp_server.wait_for(start + 2)[-1]
     assert "Our answer to request " + req.reference == denial["Subject"]
-    assert "Legal basis: Cal. Civ. Code §1798.146(a)" in body(denial)
+    assert "Legal basis: Cal. Civ. Code §1798.146(a)(1)(A)" in body(denial)
     with app.app_context():
         sent = db.session().execute(select(OutboxMessage.status)).scalars().all()
     assert set(sent) == {"sent"}

@@ -9,6 +9,13 @@ from playwright.sync_api import expect
 from ..support import free_port
 from .axe import assert_no_axe_violations
 
+
+@pytest.fixture(autouse=True)
+def _sells_or_shares(app_config):
+    """These tests exercise the sale/sharing category: on, with the policy text that discloses it."""
+    app_config["SELLS_OR_SHARES"] = True
+
+
 ALL_OFF = {"necessary": True, "functional": False, "analytics": False, "advertising": False}
 ALL_ON = {"necessary": True, "functional": True, "analytics": True, "advertising": True}
 
@@ -154,12 +161,15 @@ def test_center_and_banner_work_without_javascript(no_js_page, live_server):
     page.get_by_role("switch", name="Functional").check()
     page.get_by_role("switch", name="Advertising (sale or sharing)").check()
     page.get_by_role("button", name="Save choices").click()
+    # After the rejection, advertising comes back only through the separate confirmation (§7028).
+    assert _choices(page, live_server) == {**ALL_OFF, "functional": True}
+    page.get_by_role("button", name="Yes, allow the sale or sharing").click()
     expect(page.get_by_text("Your cookie choices are saved.")).to_be_visible()
     expect(page.get_by_role("switch", name="Functional")).to_be_checked()
     expect(page.get_by_role("switch", name="Analytics")).not_to_be_checked()
     assert _choices(page, live_server) == {**ALL_OFF, "functional": True, "advertising": True}
     page.get_by_role("link", name="See the history of your choices").click()
-    expect(page.get_by_role("table", name="Your choices").locator("tbody tr")).to_have_count(2)
+    expect(page.get_by_role("table", name="Your choices").locator("tbody tr")).to_have_count(3)
 
 
 class _Site(http.server.SimpleHTTPRequestHandler):
@@ -211,3 +221,22 @@ def test_business_site_with_gpc_shows_the_honored_notice(gpc_page, live_server, 
     expect(banner.get_by_role("status")).to_have_text("Your cookie choices are saved. You can change them at any time.")
     assert page.evaluate("() => window.PortalConsent.allowed('advertising')") is False
     assert page.evaluate("() => window.PortalConsent.allowed('analytics')") is True
+
+
+def test_after_rejecting_advertising_comes_back_only_through_a_confirmation(page, live_server, csp_violations):
+    """§7028: a choice, then a separate confirmation that says what it means; accessible, CSP-clean."""
+    page.goto(live_server.url + "/")
+    page.get_by_role("region", name="Your cookie choices").get_by_role("button", name="Reject all").click()
+    expect(page.get_by_role("heading", name="Your cookie choices are saved")).to_be_visible()
+    page.goto(live_server.url + "/preferences")
+    expect(page.get_by_text("Turning this on takes a second step")).to_be_visible()
+    page.get_by_role("switch", name="Advertising (sale or sharing)").check()
+    page.get_by_role("button", name="Save choices").click()
+    expect(page.get_by_role("heading", name="Confirm: allow the sale or sharing of your personal information",
+                            level=1)).to_be_visible()
+    assert _choices(page, live_server)["advertising"] is False
+    assert_no_axe_violations(page)
+    page.get_by_role("button", name="Yes, allow the sale or sharing").click()
+    expect(page.get_by_text("Your cookie choices are saved.")).to_be_visible()
+    assert _choices(page, live_server)["advertising"] is True
+    assert csp_violations == []

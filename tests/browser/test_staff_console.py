@@ -27,8 +27,9 @@ def _sign_in(context, live_server, role="support"):
 def console(live_server):
     app = live_server.app
     refs = {
+        # Specific pieces: response files belong to a verified specific-pieces request (§7024(d)).
         "ortega": new_case(app, "access", email="luis.ortega@example.org", first_name="Luis", last_name="Ortega",
-                           received_at=clock.now() - timedelta(days=50)).reference,
+                           received_at=clock.now() - timedelta(days=50), access_scope="specific").reference,
         "ruiz": new_case(app, "delete", "on_hold", email="ana.ruiz@example.org", hold_reason="data_mismatch").reference,
         "chen": new_case(app, "opt_out", "in_progress", email="wei.chen@example.org", first_name="Wei",
                          last_name="Chen").reference,
@@ -81,10 +82,11 @@ def test_one_case_from_the_queue_to_the_requesters_download(page, live_server, c
     # Too few data points: refused beside the field, accessibly.
     page.get_by_label("Email address", exact=True).check()
     page.get_by_role("button", name="Mark identity verified").click()
-    expect(page.get_by_text("This request needs at least 2 matching data points.").last).to_be_visible()
+    expect(page.get_by_text("This request needs at least 3 matching data points.").last).to_be_visible()
     assert_no_axe_violations(page)
     page.get_by_label("Email address", exact=True).check()
     page.get_by_label("Claim or account number").check()
+    page.get_by_label("Name and date of birth").check()
     page.get_by_role("button", name="Mark identity verified").click()
     expect(page.get_by_text("Identity verified: the case is in progress.")).to_be_visible()
     expect(page.get_by_role("heading", name="Complete the request")).to_be_visible()

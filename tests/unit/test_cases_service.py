@@ -94,7 +94,7 @@ def test_a_stale_version_writes_nothing(session, staff):
         lambda: cases.clear_hold(session, req=req, staff=staff, reason="x", expected_version=seen),
         lambda: cases.verify_identity(session, req=req, staff=staff, data_points=["email", "phone"], note=None,
                                       expected_version=seen),
-        lambda: cases.deny(session, req=req, staff=staff, basis="duplicate", explanation="x", expected_version=seen),
+        lambda: cases.deny(session, req=req, staff=staff, basis="duplicate", categories="claim file", explanation="x", expected_version=seen),
         lambda: cases.extend(session, req=req, staff=staff, days=5, reason="x", expected_version=seen),
     ):
         with pytest.raises(StaleCase):
@@ -119,7 +119,7 @@ def test_a_concurrent_write_between_load_and_flush_is_refused(app, session, staf
         other.add(theirs)
         assert theirs.version == version == req.version - 1
         with pytest.raises(StaleDataError):
-            cases.deny(other, req=theirs, staff=staff, basis="unverifiable", explanation="No match.",
+            cases.deny(other, req=theirs, staff=staff, basis="unverifiable", categories="claim file", explanation="No match.",
                        expected_version=version)
         other.rollback()
     fresh = session.execute(select(PrivacyRequest).where(PrivacyRequest.id == req.id)
@@ -148,32 +148,69 @@ def test_deny_rules_and_the_contested_statement(session, staff):
     req = _case(session, "correct")
     for basis, explanation in (("nonsense", "x"), ("duplicate", "  ")):
         with pytest.raises(IllegalTransition):
-            cases.deny(session, req=req, staff=staff, basis=basis, explanation=explanation, expected_version=req.version)
+            cases.deny(session, req=req, staff=staff, basis=basis, categories="claim file", explanation=explanation, expected_version=req.version)
     with pytest.raises(IllegalTransition):
-        cases.deny(session, req=req, staff=staff, basis="duplicate", explanation="x",
-                   contested_statement=" ".join(["w"] * 251), expected_version=req.version)
+        cases.deny(session, req=req, staff=staff, basis="duplicate", categories="claim file", explanation="x",
+                   assessment="x", contested_statement=" ".join(["w"] * 251), expected_version=req.version)
     session.rollback()
     statement = " ".join(["w"] * 250)
-    cases.deny(session, req=req, staff=staff, basis="legal_obligation", explanation="Kept as filed.",
-               contested_statement=statement, expected_version=req.version)
+    cases.deny(session, req=req, staff=staff, basis="legal_obligation", categories="claim file", explanation="Kept as filed.",
+               contested_statement=statement, assessment="The adjuster's report is the source.", expected_version=req.version)
     assert (req.status, req.outcome_code, req.outcome_citation) == ("denied", "legal_obligation", "Cal. Civ. Code §1798.145(a)(1)")
     assert session.execute(select(ContestedStatement.statement)).scalar_one() == statement
     access = _case(session, email="x@example.org")
     with pytest.raises(IllegalTransition):  # a contested statement belongs to corrections only
-        cases.deny(session, req=access, staff=staff, basis="duplicate", explanation="x", contested_statement="Disputed",
+        cases.deny(session, req=access, staff=staff, basis="duplicate", categories="claim file", explanation="x", contested_statement="Disputed",
                    expected_version=access.version)
+
+
+@pytest.mark.parametrize("kind", ["opt_out", "limit"])
+def test_opt_out_and_limit_cannot_be_extended_or_denied_as_unverifiable(session, staff, kind):
+    """§7026(f), §7027(g): no extension; §7060(b): no verification, so no "unverifiable" denial."""
+    req = _case(session, kind, "in_progress")
+    assert cases.available_actions(req) == ["complete", "deny"]
+    assert list(cases.denial_bases(kind)) == ["fraud_suspected"]
+    with pytest.raises(IllegalTransition):
+        request_service.extend(session, req=req, days=10, reason="Busy", actor="staff:1")
+    assert req.extended_due is None
+    with pytest.raises(IllegalTransition):
+        cases.deny(session, req=req, staff=staff, basis="unverifiable", categories="all", explanation="x",
+                   expected_version=req.version)
+    assert req.status == "in_progress"
+    cases.deny(session, req=req, staff=staff, basis="fraud_suspected", categories="all",
+               explanation="Scripted submissions from one address.", expected_version=req.version)
+    assert req.status == "denied" and "§702" in req.outcome_citation
+
+
+@pytest.mark.parametrize(("kind", "cite"), [("delete", "§7022(a)"), ("correct", "§7023(a)"),
+                                            ("access", "§7024(a)-(b)")])
+def test_the_unverifiable_basis_cites_the_rule_of_the_request_type(session, staff, kind, cite):
+    req = _case(session, kind, email=f"{kind}@example.org")
+    cases.deny(session, req=req, staff=staff, basis="unverifiable", categories="all", explanation="No match.",
+               assessment="No match against our records." if kind == "correct" else None, expected_version=req.version)
+    assert req.outcome_citation.endswith(cite) and "7022(b)(1)" not in req.outcome_citation
+
+
+def test_denial_bases_split_medical_and_keep_workers_compensation_off(app, session):
+    bases = cases.denial_bases("delete")
+    assert bases["exempt_cmia"]["citation"] == "Cal. Civ. Code §1798.146(a)(1)(A)"
+    assert bases["exempt_hipaa_phi"]["citation"].startswith("Cal. Civ. Code §1798.146(a)(1)(B)")
+    assert "exempt_medical" not in bases and "legal_retention_wc" not in bases
+    app.config["DENIAL_BASIS_OVERRIDES"] = {"legal_retention_wc": {"enabled": True}}
+    assert "legal_retention_wc" in cases.denial_bases("delete")
+    assert "counsel" in cases.denial_bases("delete")["legal_retention_wc"]["help"]
 
 
 def test_completion_problems_per_type(session, staff):
     delete = _case(session, "delete", "in_progress")
     assert set(cases.completion_problems(delete, Completion(message=""))) == {"message", "deleted_summary"}
     assert set(cases.completion_problems(delete, Completion(message="m", partial=True, deleted_summary="d"))) == {
-        "kept_basis", "kept_summary"}
+        "kept_basis", "kept_summary", "covered_categories"}
     correct = _case(session, "correct", "in_progress", email="c@example.org")
-    assert set(cases.completion_problems(correct, Completion(message="m"))) == {"correction_result"}
-    assert set(cases.completion_problems(correct, Completion(message="m", correction_result="partially_corrected"))) == {
-        "correction_result"}
-    access = _case(session, "access", "in_progress", email="a@example.org")
+    assert set(cases.completion_problems(correct, Completion(message="m"))) == {"correction_result", "assessment"}
+    assert set(cases.completion_problems(correct, Completion(message="m", correction_result="partially_corrected",
+                                                             assessment="Your letter"))) == {"correction_result"}
+    access = _case(session, "access", "in_progress", scope="specific", email="a@example.org")
     assert set(cases.completion_problems(access, Completion(message="m", files={"json": b"[1,", "csv": b""}))) == {
         "response_json", "response_csv"}
     assert cases.completion_problems(access, Completion(message="m", files={"json": b"[]", "csv": b"a,b\n1,2\n"})) == {}
@@ -189,7 +226,7 @@ def test_complete_refused_before_verification(session, staff):
 
 
 def test_response_files_stored_as_documents_downloaded_and_expiring(app, session, staff):
-    req = _case(session, "access", "in_progress")
+    req = _case(session, "access", "in_progress", scope="specific")
     cases.complete(session, req=req, staff=staff, expected_version=req.version,
                    completion=Completion(message="Here it is.", files={"json": b'{"a": 1}', "csv": b"a\n1\n"}))
     [csv_file, json_file] = response_files.files_for(session, req)
@@ -215,13 +252,115 @@ def test_response_files_stored_as_documents_downloaded_and_expiring(app, session
 
 
 def test_a_rejected_response_file_sends_nothing(session, staff):
-    req = _case(session, "access", "in_progress")
+    req = _case(session, "access", "in_progress", scope="specific")
     with pytest.raises(IllegalTransition):
         cases.complete(session, req=req, staff=staff, expected_version=req.version,
                        completion=Completion(message="m", files={"csv": b"<html><script>x</script>"}))
     session.rollback()
     assert session.get(PrivacyRequest, req.id).status == "in_progress"
     assert session.execute(select(OutboxMessage).where(OutboxMessage.template == "completed")).first() is None
+
+
+def test_the_requester_files_a_contested_statement_after_a_partial_correction(app, session, staff):
+    """§7023: after a correction made in part, once, up to 250 words, after the close too; kept with
+    the record, and the hook for the recipients' notices fires."""
+    req = _case(session, "correct", "in_progress")
+    assert not cases.can_contest(session, req)
+    cases.complete(session, req=req, staff=staff, expected_version=req.version, completion=Completion(
+        message="We corrected the address, not the injury date.", partial=True, correction_result="partially_corrected",
+        kept_basis="legal_obligation", kept_summary="The injury date", covered_categories="Claim file: injury date",
+        assessment="Your letter, and the adjuster's report the date came from."))
+    assert req.status == "partially_completed" and cases.can_contest(session, req)
+    assert cases.outcome_for(session, req).assessment.startswith("Your letter")
+    with pytest.raises(IllegalTransition):
+        cases.file_contested_statement(session, req=req, statement=" ".join(["word"] * 251))
+    heard = []
+    cases.contested_statement_filed.connect(lambda sender, request_id: heard.append(request_id), weak=False)
+    try:
+        statement = "My injury was on March 3. My doctor's note (diagnosis: lumbar strain) says so."
+        row = cases.file_contested_statement(session, req=req, statement=statement)
+    finally:
+        cases.contested_statement_filed.receivers.clear()
+    assert (row.statement, row.filed_by, row.staff_id) == (statement, "requester", None)
+    assert heard == [req.id] and "contested_statement_filed" in _events(session, req)
+    assert not cases.can_contest(session, req)
+    with pytest.raises(IllegalTransition):
+        cases.file_contested_statement(session, req=req, statement="again")
+    other = _case(session, "correct", "in_progress", email="z@example.org")
+    session.refresh(staff)  # expired by the refused call's rollback; loading it must not flush the case
+    cases.complete(session, req=other, staff=staff, expected_version=other.version, completion=Completion(
+        message="Corrected.", correction_result="corrected", assessment="Your lease."))
+    assert not cases.can_contest(session, other)  # fully corrected: nothing to contest
+
+
+def test_correction_documents_at_submission_and_nothing_saved_when_refused(session):
+    import io
+    from portal.models import Document
+    from portal.services import documents
+    from ..files import PE, png
+    new = NewRequest(request_type="correct", first_name="Ana", last_name="Ruiz", email="doc@example.org",
+                     correction_current="old", correction_details="new", declaration_signature="Ana Ruiz",
+                     documents=((io.BytesIO(png()), "lease.png", "image/png"),))
+    req = request_service.submit(session, new=new).request
+    [doc] = documents.for_request(session, request_id=req.id, purpose="correction")
+    assert doc.original_name == "lease.png" and doc.uploaded_by == "requester"
+    bad = NewRequest(request_type="correct", first_name="Bo", last_name="Lee", email="bad@example.org",
+                     correction_current="old", correction_details="new", declaration_signature="Bo Lee",
+                     documents=((io.BytesIO(PE), "x.pdf", "application/pdf"),))
+    with pytest.raises(documents.DocumentRejected):
+        request_service.submit(session, new=bad)
+    assert session.execute(select(PrivacyRequest).where(PrivacyRequest.email == "bad@example.org")).first() is None
+    assert len(session.execute(select(Document)).all()) == 1
+
+
+SENSITIVE_JSON = (b'{"name": "Ana Ruiz", "claims": [{"claim_number": "WC-1", "ssn": "123-45-6789"}], '
+                  b'"notes": "card 4111 1111 1111 1111"}')
+
+
+@pytest.mark.parametrize(("kind", "data", "field"), [
+    ("json", SENSITIVE_JSON, "claims[0].ssn"),
+    ("json", b'{"profile": {"driversLicense": "D1234567"}}', "profile.driversLicense"),
+    ("json", b'{"bank": {"routing_number": "121000358"}}', "bank.routing_number"),
+    ("json", b'{"insurance": {"member_id": "XJH123"}}', "insurance.member_id"),
+    ("json", b'{"account": {"password": "hunter2"}}', "account.password"),
+    ("json", b'{"security_question": "First pet?"}', "security_question"),
+    ("csv", b"name,medical_record_number\nAna,MRN-77\n", "medical_record_number"),
+    ("csv", b"name,note\nAna,SSN 123-45-6789\n", "note"),
+])
+def test_response_files_never_disclose_what_7024d_forbids(session, staff, kind, data, field):
+    """Refused by default, naming the field; or masked to "collected: yes" when staff choose it."""
+    req = _case(session, "access", "in_progress", scope="specific")
+    problems = cases.completion_problems(req, Completion(message="m", files={kind: data}))
+    assert field in problems[f"response_{kind}"] and "never disclose" in problems[f"response_{kind}"]
+    with pytest.raises(IllegalTransition):
+        cases.complete(session, req=req, staff=staff, completion=Completion(message="m", files={kind: data}),
+                       expected_version=req.version)
+    session.rollback()
+    req = session.get(PrivacyRequest, req.id)
+    cases.complete(session, req=req, staff=staff, expected_version=req.version,
+                   completion=Completion(message="m", files={kind: data}, sensitive="mask"))
+    [offered] = response_files.files_for(session, req)
+    _doc, stored = response_files.download(session, req=req, file_id=offered.id)
+    assert b"collected: yes" in stored
+    for secret in (b"123-45-6789", b"D1234567", b"121000358", b"XJH123", b"hunter2", b"First pet", b"MRN-77",
+                   b"4111 1111"):
+        assert secret not in stored
+    assert b"Ana" in stored or b"WC-1" in stored or kind == "json"
+
+
+def test_files_only_for_specific_pieces_and_a_structured_categories_answer(session, staff):
+    categories = _case(session, "access", "in_progress", scope="categories")
+    problems = cases.completion_problems(categories, Completion(message="m", files={"json": b"[]"}))
+    assert "files" in problems and {"answer_categories", "answer_sources", "answer_purposes"} <= set(problems)
+    answer = {"categories": ["Identifiers", "Medical information"], "sources": ["Your treating physician"],
+              "purposes": ["Billing your claim"], "recipients": []}
+    cases.complete(session, req=categories, staff=staff, expected_version=categories.version,
+                   completion=Completion(message="Here is what we hold.", categories_response=answer))
+    outcome = cases.outcome_for(session, categories)
+    assert outcome.categories_response == {"categories": ["Identifiers", "Medical information"],
+                                           "sources": ["Your treating physician"], "purposes": ["Billing your claim"]}
+    mail = session.execute(select(OutboxMessage).where(OutboxMessage.template == "completed")).scalars().all()[-1]
+    assert mail is not None
 
 
 def test_intake_received_at_counts_from_the_california_date(app):

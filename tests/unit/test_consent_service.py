@@ -13,6 +13,12 @@ CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)
 from ..support import publish_policy
 
 
+@pytest.fixture(autouse=True)
+def _sells_or_shares(app_config):
+    """These tests exercise the sale/sharing category: on, with the policy text that discloses it."""
+    app_config["SELLS_OR_SHARES"] = True
+
+
 def _id():
     return consent.new_consent_id()
 
@@ -193,7 +199,8 @@ def test_statistics_count_each_visitors_latest_choice_per_version(app, session):
     _record(session, a, "accept_all")
     new, old = consent.statistics(session)
     assert (new.policy_version, new.records, new.visitors, new.decided, new.gpc) == ("2027-01-01", 1, 1, 1, 0)
-    assert new.granted == {"functional": 1, "analytics": 1, "advertising": 1}
+    # a turned advertising off before: "Accept all" never turns it back on (§7028: two steps)
+    assert new.granted == {"functional": 1, "analytics": 1, "advertising": 0}
     assert (old.policy_version, old.records, old.visitors, old.decided, old.gpc) == ("2026-11-01", 4, 3, 2, 1)
     assert old.granted == {"functional": 0, "analytics": 1, "advertising": 0}
 
@@ -209,3 +216,87 @@ def test_export_is_audited_and_lists_every_record(session):
     assert [(r["source"], r["gpc"], r["advertising"], r["analytics"], r["necessary"]) for r in rows] == [
         ("banner", "no", "granted", "granted", "always_on"), ("gpc", "yes", "declined", "granted", "always_on")]
     assert rows[0]["consent_id"] == cid and rows[0]["user_agent_family"] == "Chrome"
+
+
+# --- after an opt-out (§7026(k), §7028, §7025) ---------------------------------------------------
+
+def test_after_a_reject_a_new_policy_never_asks_about_sale_for_12_months(app, session, time_machine):
+    cid = _id()
+    time_machine.move_to("2026-06-01T12:00:00-07:00", tick=False)
+    _record(session, cid, "reject_all")
+    publish_policy(app, "2027-01-01")
+    state = consent.resolve(session, consent_id=cid, gpc_signal=False, user_agent=None)
+    assert not state.decided and state.sale_ask_suppressed  # the banner asks, but only about the others
+    assert [c.key for c in state.asked_categories] == ["functional", "analytics"]
+    assert "Advertising" not in consent.banner_intro(state)
+    # One click on "Accept all" covers the others, never sale/sharing.
+    state = _record(session, cid, "accept_all")
+    assert state.decided and state.choices["analytics"] and not state.choices["advertising"]
+    # 12 months on, the visitor may be asked again (the choice stays off until they opt in).
+    time_machine.move_to("2027-06-02T12:00:00-07:00", tick=False)
+    publish_policy(app, "2027-07-01")
+    state = consent.resolve(session, consent_id=cid, gpc_signal=False, user_agent=None)
+    assert not state.sale_ask_suppressed and "advertising" in [c.key for c in state.asked_categories]
+
+
+def test_turning_sale_back_on_takes_a_separate_confirmation(session):
+    cid = _id()
+    _record(session, cid, "accept_all")
+    _record(session, cid, "save", functional=True)  # advertising off: an opt-out
+    state = _record(session, cid, "save", functional=True, advertising=True)
+    assert state.confirmation_needed and not state.choices["advertising"]
+    state = consent.confirm_sale_opt_in(session, consent_id=cid, gpc_signal=False, user_agent=None)
+    assert state.choices["advertising"] and state.choices["functional"] and not state.sale_opted_out
+    assert consent.history(session, consent_id=cid)[0].sale_opt_out_at is None
+
+
+def test_gpc_keeps_the_switch_off_and_counts_as_the_opt_out(app, session):
+    cid = _id()
+    consent.resolve(session, consent_id=cid, gpc_signal=True, user_agent=None)
+    with pytest.raises(consent.SaleOptInRefused):
+        consent.confirm_sale_opt_in(session, consent_id=cid, gpc_signal=True, user_agent=None)
+    state = _record(session, cid, "save", gpc_signal=True, advertising=True)
+    assert not state.choices["advertising"] and not state.confirmation_needed
+    publish_policy(app, "2027-01-01")  # the signal gone, a new policy: still not asked about sale
+    state = consent.resolve(session, consent_id=cid, gpc_signal=False, user_agent=None)
+    assert state.sale_ask_suppressed and not state.choices["advertising"]
+
+
+def test_an_opt_out_is_recorded_on_the_known_persons_request_once(app, session):
+    from portal.services import requests as request_service
+    from portal.services.requests import NewRequest
+    req = request_service.submit(session, new=NewRequest(request_type="opt_out", first_name="Ana", last_name="Ruiz",
+                                                         email="ana@example.org")).request
+    cid = _id()
+    state = consent.resolve(session, consent_id=cid, gpc_signal=True, user_agent=None)
+    assert consent.record_for_known_person(session, state=state, reference=req.reference)
+    assert not consent.record_for_known_person(session, state=state, reference=req.reference)
+    actions = session.execute(select(AuditEvent.action).where(AuditEvent.request_id == req.id)).scalars().all()
+    assert actions.count("gpc_opt_out_recorded") == 1
+    other = _record(session, _id(), "reject_all")
+    assert consent.record_for_known_person(session, state=other, reference=req.reference)
+    accepted = _record(session, _id(), "accept_all")
+    assert consent.opt_out_kind(accepted) is None
+
+
+def test_the_default_ships_no_sale_category_and_a_policy_that_says_so(app_config, tmp_path):
+    from portal import create_app, policy
+    app_config["SELLS_OR_SHARES"] = False
+    app = create_app(app_config)
+    with app.app_context():
+        assert not any(c.sale_or_sharing for c in consent.categories())
+        current = policy.current()
+        assert not current.sells_or_shares and "We do not sell personal information" in current.html
+        assert "under 18" in current.html and "under 16" not in current.html
+    app_config["CONSENT_CATEGORIES"] = [*app_config.get("CONSENT_CATEGORIES", []),
+                                        {"key": "ads", "label": "Ads", "description": "x", "sale_or_sharing": True}]
+    with pytest.raises(policy.PolicyMismatch):
+        create_app(app_config)
+
+
+def test_sells_or_shares_brings_the_category_and_the_disclosing_policy(app, session):
+    from portal import policy
+    assert [c.key for c in consent.categories() if c.sale_or_sharing] == ["advertising"]
+    current = policy.current()
+    assert current.sells_or_shares and "Do Not Sell or Share My Personal Information" in current.html
+    assert "We do not sell personal information" not in current.html

@@ -51,14 +51,14 @@ def test_the_clock_uses_the_california_date():
     ("awaiting_email", "verifying"), ("awaiting_email", "expired"), ("awaiting_email", "withdrawn"),
     ("verifying", "in_progress"), ("verifying", "denied"), ("on_hold", "verifying"),
     ("on_hold", "withdrawn"), ("in_progress", "completed"), ("in_progress", "partially_completed"),
-    ("verifying", "withdrawn"), ("in_progress", "withdrawn"),
+    ("verifying", "withdrawn"), ("in_progress", "withdrawn"),  # withdrawn at any open status
 ])
 def test_allowed_transitions(src, dst):
     lifecycle.check_transition(src, dst)
 
 
 @pytest.mark.parametrize(("src", "dst"), [
-    ("awaiting_email", "in_progress"), ("awaiting_email", "completed"),
+    ("awaiting_email", "in_progress"), ("awaiting_email", "completed"), ("completed", "withdrawn"),
     ("in_progress", "verifying"), ("completed", "in_progress"), ("denied", "completed"),
     ("withdrawn", "verifying"), ("expired", "verifying"), ("verifying", "nonsense"),
 ])
@@ -75,6 +75,11 @@ def test_a_hold_needs_a_known_reason():
         lifecycle.check_transition("verifying", "on_hold", "because")
     with pytest.raises(IllegalTransition):
         lifecycle.check_transition("verifying", "in_progress", "data_mismatch")
+
+
+def test_a_requester_can_withdraw_at_every_open_status_until_the_response_is_sent():
+    assert all("withdrawn" in lifecycle.TRANSITIONS[s] for s in lifecycle.OPEN)
+    assert not any("withdrawn" in lifecycle.TRANSITIONS[s] for s in lifecycle.FINAL)
 
 
 def test_final_statuses_have_no_way_out():
@@ -95,8 +100,16 @@ def test_opt_out_and_limit_start_in_progress():
     (date(2026, 3, 1), None, "completed", False),        # closed
 ])
 def test_extension_rules(today, extended, status, allowed):
-    assert lifecycle.extension_allowed(status=status, response_due=date(2026, 3, 6), extended_due=extended,
+    assert lifecycle.extension_allowed(request_type="access", status=status, response_due=date(2026, 3, 6), extended_due=extended,
                                        today=today) is allowed
+
+
+@pytest.mark.parametrize("kind", ["opt_out", "limit"])
+def test_no_extension_for_opt_out_or_limit(kind):
+    """§7026(f), §7027(g): 15 business days, no extension, whatever the status or date."""
+    for status in ("in_progress", "on_hold"):
+        assert lifecycle.extension_allowed(request_type=kind, status=status, response_due=date(2026, 3, 6),
+                                           extended_due=None, today=date(2026, 3, 1)) is False
 
 
 @pytest.mark.parametrize("days", [0, 46, -1])
@@ -104,3 +117,18 @@ def test_extension_is_one_to_45_days(days):
     with pytest.raises(IllegalTransition):
         lifecycle.extended_due(date(2026, 3, 6), days)
     assert lifecycle.extended_due(date(2026, 3, 6), 45) == date(2026, 4, 20)
+
+
+def test_the_holiday_calendar_is_adjusted_by_configuration(app, session):
+    """HOLIDAYS_EXTRA / HOLIDAYS_EXCLUDE: dates, yearly dates or names; business days follow."""
+    default = dict(lifecycle.holiday_calendar(2026))
+    assert default[date(2026, 3, 31)] == "Cesar Chavez Day" and date(2026, 11, 8) in default  # Diwali
+    assert not lifecycle.is_business_day(date(2026, 3, 31))
+    app.config["HOLIDAYS_EXTRA"] = ["2026-12-24", "Columbus Day"]
+    app.config["HOLIDAYS_EXCLUDE"] = ["Cesar Chavez Day", "11-27"]
+    adjusted = dict(lifecycle.holiday_calendar(2026))
+    assert date(2026, 12, 24) in adjusted and adjusted[date(2026, 10, 12)] == "Columbus Day"
+    assert date(2026, 3, 31) not in adjusted and date(2026, 11, 27) not in adjusted
+    assert lifecycle.is_business_day(date(2026, 3, 31)) and not lifecycle.is_business_day(date(2026, 12, 24))
+    # 15 business days from Monday 21 December: the 24th and 25th and 1 January are skipped.
+    assert lifecycle.add_business_days(date(2026, 12, 21), 15) == date(2027, 1, 14)

@@ -90,7 +90,7 @@ def test_odd_count_median_and_another_year(session, year_2025):
 def test_metrics_csv_and_json(session, year_2025):
     result = metrics.annual(session, year=2025)
     rows = list(csv.DictReader(io.StringIO(metrics.metrics_csv(result))))
-    assert [r["request_type"] for r in rows] == ["access", "delete", "correct", "opt_out", "limit"]
+    assert [r["request_type"] for r in rows] == ["access", "delete", "correct", "opt_out", "limit", "opt_out_gpc"]
     delete = rows[1]
     assert delete["received"] == "5" and delete["denied"] == "2"
     assert delete["denied_legal_retention_wc"] == "1" and delete["denied_exempt_medical"] == "1"
@@ -98,6 +98,18 @@ def test_metrics_csv_and_json(session, year_2025):
     assert rows[2]["median_days_to_respond"] == ""
     data = json.loads(json.dumps(result.as_dict()))
     assert data["year"] == 2025 and data["request_types"][0]["denied_by_basis"] == {"unverifiable": 1}
+    assert data["gpc_opt_outs"] == 0 and rows[5]["received"] == "0"
+
+
+def test_gpc_opt_outs_are_counted_once_per_browser_in_the_year(session, time_machine):
+    from portal.services import consent
+    time_machine.move_to("2025-05-01T12:00:00-07:00", tick=False)
+    first, second = consent.new_consent_id(), consent.new_consent_id()
+    consent.resolve(session, consent_id=first, gpc_signal=True, user_agent=None)
+    consent.resolve(session, consent_id=second, gpc_signal=True, user_agent=None)
+    time_machine.move_to("2026-01-02T12:00:00-08:00", tick=False)
+    consent.resolve(session, consent_id=consent.new_consent_id(), gpc_signal=True, user_agent=None)
+    assert metrics.gpc_opt_outs(session, year=2025) == 2 and metrics.annual(session, year=2026).gpc_opt_outs == 1
 
 
 def test_records_csv_for_a_date_range(session, year_2025):
