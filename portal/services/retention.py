@@ -1,7 +1,7 @@
 """Retention: personal data has an end. The rules (days and months from config, see the README):
 
 - verification-only data (date of birth, phone, claim number, the matched data points, evidence and
-  authorization documents, correction texts, the typed declaration signature, an agent's consumer
+  authorization and correction documents, correction texts, the typed declaration signature, an agent's consumer
   phone) goes RETENTION_VERIFICATION_DAYS after the case closed (§7060(d));
 - response files go when their download window ends;
 - a completed deletion request's own case goes RETENTION_DELETION_CASE_DAYS after it closed: only
@@ -54,7 +54,7 @@ KINDS = ("verification_data", "identity_checks", "documents", "response_files", 
          "consent_records", "mail", "webhooks", "request_records")
 VERIFICATION_FIELDS = ("phone", "claim_number", "date_of_birth", "correction_current", "correction_details",
                        "declaration_signature")
-VERIFICATION_DOCUMENTS = ("evidence", "authorization")
+VERIFICATION_DOCUMENTS = ("evidence", "authorization", "correction")
 # The tables a purge deletes from or rewrites: vacuumed afterwards on PostgreSQL.
 TOUCHED_TABLES = ("privacy_request", "identity_check", "document", "response_file", "response_download",
                   "agent_authorization", "inquiry", "inquiry_message", "consent_record", "outbox_message",
