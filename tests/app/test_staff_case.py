@@ -2,7 +2,7 @@
 extension edges, optimistic locking, the requester's side (answers, downloads) and the mail sent."""
 import io
 import re
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -280,11 +280,14 @@ def test_extension_once_with_reason_mailed(app, as_support, mailbox):
 
 
 def test_extension_allowed_on_the_due_date_refused_the_day_after(app, as_support):
-    # Received 45 days ago: today is the original due date.
-    on_time = new_case(app, "access", received_at=clock.now() - timedelta(days=45))
-    assert get_case(app, on_time.reference).response_due == local_date(clock.now())
+    # Received 45 California days ago (at noon there, whatever the hour and the clock change since):
+    # today is the original due date.
+    def days_ago_at_noon(n):
+        return datetime.combine(clock.today() - timedelta(days=n), time(12), clock.PACIFIC)
+    on_time = new_case(app, "access", received_at=days_ago_at_noon(45))
+    assert get_case(app, on_time.reference).response_due == clock.today()
     assert post_action(as_support, on_time.reference, "extend", {"days": "45", "reason": "Volume"}).status_code == 303
-    late = new_case(app, "access", email="late@example.org", received_at=clock.now() - timedelta(days=46))
+    late = new_case(app, "access", email="late@example.org", received_at=days_ago_at_noon(46))
     page = as_support.get(f"/staff/requests/{late.reference}").get_data(as_text=True)
     assert "/actions/extend\"" not in page
     resp = as_support.post(f"/staff/requests/{late.reference}/actions/extend", data={
