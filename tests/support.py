@@ -4,7 +4,7 @@ import email
 import re
 import socket
 import threading
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from email import policy
 from pathlib import Path
 
@@ -203,7 +203,9 @@ def post_action(client, reference: str, action: str, data: dict, page: str | Non
 
 
 def days_ago(n: int) -> datetime:
-    return clock.now() - timedelta(days=n)
+    """Noon in California, n calendar days before today there: a receipt n days back whatever the
+    hour (n × 24 hours back can be another California day across a clock change)."""
+    return datetime.combine(clock.today() - timedelta(days=n), time(12), clock.PACIFIC)
 
 
 def sign_in_page(page, base_url: str, email: str, otp: str | None = None) -> None:

@@ -68,6 +68,7 @@ def test_published_metrics_page_and_csv_count_gpc_opt_outs(app_config, request, 
     app_config["PUBLISH_METRICS"] = True
     app, client = request.getfixturevalue("app"), request.getfixturevalue("client")
     from datetime import datetime
+
     from portal import db
     from portal.services import consent
     with app.app_context():

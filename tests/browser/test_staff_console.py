@@ -1,15 +1,12 @@
 """The console in a real Chromium: active search and filters, one case resolved end to end (staff
 to requester download), axe on every console page, and the queue without JavaScript."""
 import re
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from portal import clock
-
-from ..support import link_in, make_staff, new_case, sign_in_page
+from ..support import days_ago, link_in, make_staff, new_case, sign_in_page
 from .axe import assert_no_axe_violations
 
 
@@ -29,7 +26,7 @@ def console(live_server):
     refs = {
         # Specific pieces: response files belong to a verified specific-pieces request (§7024(d)).
         "ortega": new_case(app, "access", email="luis.ortega@example.org", first_name="Luis", last_name="Ortega",
-                           received_at=clock.now() - timedelta(days=50), access_scope="specific").reference,
+                           received_at=days_ago(50), access_scope="specific").reference,
         "ruiz": new_case(app, "delete", "on_hold", email="ana.ruiz@example.org", hold_reason="data_mismatch").reference,
         "chen": new_case(app, "opt_out", "in_progress", email="wei.chen@example.org", first_name="Wei",
                          last_name="Chen").reference,

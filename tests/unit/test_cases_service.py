@@ -295,8 +295,10 @@ def test_the_requester_files_a_contested_statement_after_a_partial_correction(ap
 
 def test_correction_documents_at_submission_and_nothing_saved_when_refused(session):
     import io
+
     from portal.models import Document
     from portal.services import documents
+
     from ..files import PE, png
     new = NewRequest(request_type="correct", first_name="Ana", last_name="Ruiz", email="doc@example.org",
                      correction_current="old", correction_details="new", declaration_signature="Ana Ruiz",
