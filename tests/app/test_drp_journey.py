@@ -83,7 +83,8 @@ def test_denial_bases_reach_the_agent_as_drp_reasons(app, client, agent, console
     made = send(client, agent, agent.exercise("access:specific")).get_json()
     reference = _reference(console, made["request_id"])
     resp = post_action(console, reference, "deny", {"basis": "not_california_resident",
-                                                     "explanation": "Our records show you live in Oregon."})
+                                                     "explanation": "Our records show you live in Oregon.",
+                                                     "categories": "Contact details; claim records"})
     assert resp.status_code == 303
     status = client.get(f"/drp/v1/data-rights-request/{made['request_id']}", headers=agent.auth()).get_json()
     assert (status["status"], status["reason"]) == ("denied", "outside_jurisdiction")

@@ -200,7 +200,8 @@ def test_a_denial_names_its_basis_in_the_request_language(app, client, mailbox):
     sign_in(staff, make_staff(app, "support"))
     console = staff.get(f"/staff/requests/{req.reference}").get_data(as_text=True)
     assert "Identity could not be verified" in console  # the console stays English
-    assert post_action(staff, req.reference, "deny", {"basis": "unverifiable", "explanation": "No coinciden los datos."},
+    assert post_action(staff, req.reference, "deny", {"basis": "unverifiable", "explanation": "No coinciden los datos.",
+                                                      "categories": "Datos de contacto"},
                        page=console).status_code == 303
     denial = mailbox.last(req.email)
     assert denial["Subject"] == f"Nuestra respuesta a la solicitud {req.reference}"
