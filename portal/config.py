@@ -121,6 +121,20 @@ DEFAULTS = dict(
     DUE_SOON_DAYS=7,
     RESPONSE_FILE_DAYS=14,  # how long the requester can download an access response
     CONTESTED_STATEMENT_MAX_WORDS=250,  # §7023 (secondary)
+    # Identity verification against the identity index (§7060, §7062). SUBJECT_HASH_KEY: None means
+    # generated once into <instance>/subject_hash_key. Tiers: how many data points must match per
+    # kind of request (categories 2: a reasonable degree of certainty; specific pieces 3 plus the
+    # signed declaration: a reasonably high degree; delete and correct take the high tier here, as the
+    # records are health-related). DECLARATION_REQUIRED_TYPES above says who signs the declaration.
+    SUBJECT_HASH_KEY=None,
+    VERIFICATION_TIERS={"access_categories": 2, "access_specific": 3, "delete": 3, "correct": 3},
+    # Fraud signals (§7060(f), §7061): a fraud hold, without telling the requester why, when within
+    # FRAUD_WINDOW_HOURS a subject has FRAUD_FAILED_PER_SUBJECT failed matches, one email address
+    # FRAUD_FAILED_PER_EMAIL failed matches, or one email address FRAUD_REQUESTS_PER_EMAIL requests.
+    FRAUD_WINDOW_HOURS=72,
+    FRAUD_FAILED_PER_SUBJECT=3,
+    FRAUD_FAILED_PER_EMAIL=3,
+    FRAUD_REQUESTS_PER_EMAIL=5,
 )
 
 
@@ -144,6 +158,9 @@ def load(app, test_config=None):
     if not keys:
         keys = _instance_secret(instance / "encryption_keys", lambda: Fernet.generate_key().decode())
     app.config["ENCRYPTION_KEYS"] = parse_keys(keys)
+    if not app.config.get("SUBJECT_HASH_KEY"):
+        app.config["SUBJECT_HASH_KEY"] = _instance_secret(instance / "subject_hash_key",
+                                                          lambda: secrets.token_urlsafe(48))
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = f"sqlite:///{instance / 'portal.db'}"
     app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URL"]
