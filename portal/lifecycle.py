@@ -80,6 +80,29 @@ HOLD_REASONS = {
     "fraud_suspected": _l("Held for a security review"),
 }
 
+# What the requester reads about a hold: never whether the records matched (enumeration-safe) nor
+# that a fraud review is under way (no tip-off).
+PUBLIC_HOLD_REASONS = {
+    "agent_authorization": _l("Checking the agent's authorization"),
+    "data_mismatch": _l("We need more details to confirm your identity"),
+    "high_certainty_required": _l("We need more details to confirm your identity"),
+    "information_requested": _l("We asked you for more information"),
+    "fraud_suspected": _l("Being reviewed by our privacy team"),
+}
+
+# The data points a request can match against the business's records (the identity index).
+DATA_POINT_LABELS = {
+    "email": _l("Email address"),
+    "phone": _l("Phone number"),
+    "name_dob": _l("Name and date of birth"),
+    "date_of_birth": _l("Date of birth"),
+    "claim_number": _l("Claim or account number"),
+    "date_of_injury": _l("Date of injury"),
+    "employer": _l("Employer"),
+    "postal_code": _l("ZIP code"),
+    "declaration": _l("Signed declaration"),
+}
+
 # How a request reached the business (§7101 records the manner of every request).
 MANNERS = {"web": _l("Web form"), "phone": _l("Phone"), "mail": _l("Mail"), "email": _l("Email")}
 INTAKE_MANNERS = ("phone", "mail")
