@@ -31,6 +31,10 @@ class NewRequest:
     phone: str | None = None
     claim_number: str | None = None
     date_of_birth: date | None = None
+    date_of_injury: date | None = None
+    employer: str | None = None
+    postal_code: str | None = None
+    correction_points: str | None = None  # comma-separated: the details a correction disputes
     details: str | None = None
     correction_current: str | None = None
     correction_details: str | None = None
@@ -113,12 +117,14 @@ def submit(session: Session, *, new: NewRequest, manner: str = "web", received_a
         return SubmitOutcome(duplicate, True)
 
     fields = dict(phone=new.phone or None, claim_number=new.claim_number or None, date_of_birth=new.date_of_birth,
-                  details=new.details or None)
+                  date_of_injury=new.date_of_injury, employer=new.employer or None,
+                  postal_code=new.postal_code or None, details=new.details or None)
     if new.request_type == "access":
         fields.update(access_scope=new.access_scope,
                       lookback_start=lookback_start(new.lookback, lifecycle.local_date(received_at)))
     if new.request_type == "correct":
-        fields.update(correction_current=new.correction_current, correction_details=new.correction_details)
+        fields.update(correction_current=new.correction_current, correction_details=new.correction_details,
+                      correction_points=new.correction_points or None)
     if declaration_required(new.request_type, new.access_scope):
         fields.update(declaration_signature=new.declaration_signature, declaration_signed_at=now)
     req = open_case(session, request_type=new.request_type, first_name=new.first_name, last_name=new.last_name,

@@ -114,6 +114,8 @@ CORRECTION_FIELD_POINTS = {"name": "name_dob", "date_of_birth": "name_dob", "ema
 # Holds the requester can answer by adding data points, and those only staff release.
 MATCHING_HOLDS = ("data_mismatch", "high_certainty_required")
 FAILED_OUTCOMES = ("data_mismatch", "high_certainty_required")
+# What the fraud checks count as a failed match: a failure, or an attempt already held for fraud.
+COUNTED_FAILURES = FAILED_OUTCOMES + ("fraud_suspected",)
 
 
 def tier(req: PrivacyRequest) -> int:
@@ -171,14 +173,14 @@ def _fraud_signal(session: Session, req: PrivacyRequest, subject_key: str | None
     if subject_key is not None:
         failed = session.execute(select(func.count()).select_from(VerificationAttempt).where(
             VerificationAttempt.subject_key == subject_key, VerificationAttempt.created_at >= since,
-            VerificationAttempt.outcome.in_(FAILED_OUTCOMES))).scalar_one()
+            VerificationAttempt.outcome.in_(COUNTED_FAILURES))).scalar_one()
         if failed + extra >= int(cfg["FRAUD_FAILED_PER_SUBJECT"]):
             return True
     if req.email:
         failed = session.execute(select(func.count()).select_from(VerificationAttempt).join(
             PrivacyRequest, PrivacyRequest.id == VerificationAttempt.request_id).where(
             PrivacyRequest.email == req.email, VerificationAttempt.created_at >= since,
-            VerificationAttempt.outcome.in_(FAILED_OUTCOMES))).scalar_one()
+            VerificationAttempt.outcome.in_(COUNTED_FAILURES))).scalar_one()
         if failed + extra >= int(cfg["FRAUD_FAILED_PER_EMAIL"]):
             return True
         recent = session.execute(select(func.count()).select_from(PrivacyRequest).where(
