@@ -77,11 +77,13 @@ def test_confirmation_moves_on_and_acknowledges(session):
     req = requests.submit(session, new=new()).request
     token = tokens.issue(session, purpose="verify", request_id=req.id, ttl=timedelta(hours=1)).value
     confirmed = verification.confirm_email(session, token=token)
-    assert confirmed.status == "verifying" and confirmed.acknowledged_at is not None
+    # Confirmed, then matched at once: with an empty identity index the case waits for details.
+    assert (confirmed.status, confirmed.hold_reason) == ("on_hold", "data_mismatch")
+    assert confirmed.acknowledged_at is not None
     [ack] = outbox(session, "acknowledgement")
     assert req.reference in ack.subject and "What happens next" in ack.text_body
     actions = [e.action for e in session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars()]
-    assert actions == ["submitted", "email_confirmed"]
+    assert actions == ["submitted", "email_confirmed", "verification_hold"]
 
 
 def test_a_withdrawn_request_cannot_be_confirmed(session):
@@ -175,4 +177,4 @@ def test_timeline_lists_status_changes_in_order(session):
     token = tokens.issue(session, purpose="verify", request_id=req.id, ttl=timedelta(hours=1)).value
     verification.confirm_email(session, token=token)
     entries = requests.timeline(session, req)
-    assert [e.status for e in entries] == [lifecycle.AWAITING_EMAIL, lifecycle.VERIFYING]
+    assert [e.status for e in entries] == [lifecycle.AWAITING_EMAIL, lifecycle.VERIFYING, lifecycle.ON_HOLD]
