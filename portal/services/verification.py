@@ -266,3 +266,9 @@ def add_points(session: Session, *, req: PrivacyRequest, values: dict, declarati
     attempt = match_identity(session, req, actor="system")
     session.commit()
     return attempt
+
+
+def attempts(session: Session, req: PrivacyRequest) -> list[VerificationAttempt]:
+    """Every matching of this case, newest first (for the case page)."""
+    return list(session.execute(select(VerificationAttempt).where(VerificationAttempt.request_id == req.id)
+                                .order_by(VerificationAttempt.id.desc())).scalars())

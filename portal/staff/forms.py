@@ -87,16 +87,32 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class VerifyForm(CaseActionForm):
-    data_points = MultiCheckboxField(_l("Data points that matched our records"), validate_choice=False,
-                                     choices=[SelectChoice(c, label) for c, label in cases.DATA_POINTS.items()])
+    """Verification by hand: for each data point staff confirmed, where they confirmed it."""
+
     note = _text(_l("How you checked (optional)"), required=False, rows=2)
 
-    def validate_data_points(self, field):
-        if any(p not in cases.DATA_POINTS for p in field.data or []):
-            raise ValidationError(_l("Choose from the data points listed."))
+    def source_fields(self):
+        return [self[f"source_{point}"] for point in cases.DATA_POINTS]
+
+    def sources(self) -> dict[str, str]:
+        return {point: self[f"source_{point}"].data for point in cases.DATA_POINTS if self[f"source_{point}"].data}
+
+    def validate(self, extra_validators=None):
+        ok = super().validate(extra_validators)
+        automatic = set(getattr(self, "automatic", ()))
         needed = cases.required_data_points(self.case)
-        if len(field.data or []) < needed:
-            raise ValidationError(_l("This request needs at least %(n)s matching data points.", n=needed))
+        if ok and len(set(self.sources()) | automatic) < needed:
+            self.source_email.errors.append(
+                _l("This request needs at least %(n)s matching data points, each with the source that confirmed it.",
+                   n=needed))
+            return False
+        return ok
+
+
+for _point, _label in cases.DATA_POINTS.items():
+    setattr(VerifyForm, f"source_{_point}", SelectField(
+        _label, default="", validate_choice=True,
+        choices=[SelectChoice("", _l("Not checked"))] + [SelectChoice(k, v) for k, v in cases.VERIFICATION_SOURCES.items()]))
 
 
 class HoldForm(CaseActionForm):

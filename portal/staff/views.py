@@ -8,7 +8,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from .. import db
 from ..lifecycle import MAX_EXTENSION_DAYS, IllegalTransition
-from ..services import agents, audit, cases, inquiries, references
+from ..services import agents, audit, cases, inquiries, references, verification
 from ..services import requests as request_service
 from ..services.transitions import StaleCase
 from ..web import is_htmx, send_document
@@ -53,7 +53,7 @@ def _case_or_404(reference: str):
 # One form per action: (form class, service call, message shown after it worked).
 ACTIONS = {
     "verify": (VerifyForm, lambda s, req, f: cases.verify_identity(
-        s, req=req, staff=current_user, data_points=f.data_points.data, note=f.note.data,
+        s, req=req, staff=current_user, sources=f.sources(), note=f.note.data,
         expected_version=f.version_number()), _l("Identity verified: the case is in progress.")),
     "fraud_hold": (HoldForm, lambda s, req, f: cases.place_fraud_hold(
         s, req=req, staff=current_user, reason=f.reason.data, expected_version=f.version_number()),
@@ -94,6 +94,7 @@ def _action_forms(req, submitted: dict | None = None) -> dict:
     for name in cases.available_actions(req):
         form = (submitted or {}).get(name) or ACTIONS[name][0](prefix=name, formdata=None)
         form.case = req
+        form.automatic = cases.matched_automatically(db.session(), req)
         if form.version.data in (None, ""):
             form.version.data = req.version
         forms[name] = form
@@ -105,6 +106,7 @@ def _render_case(req, *, submitted=None, note_form=None, status=200):
         "staff/case.html", case=cases.case_file(db.session(), req), req=req, forms=_action_forms(req, submitted),
         note_form=note_form or NoteForm(prefix="note", formdata=None), bases=cases.outcome_bases(),
         data_points=cases.DATA_POINTS, required_points=cases.required_data_points(req),
+        attempts=verification.attempts(db.session(), req), sources=cases.VERIFICATION_SOURCES,
         can_act=current_user.role in CASE_WORKERS, max_extension=MAX_EXTENSION_DAYS,
         from_inquiry=inquiries.linking_to(db.session(), req), checklist_items=agents.REVIEW_CHECKLIST, agent_actions=agents.REVIEW_ACTIONS,
         next_status=agents.next_status(req)), status
@@ -127,6 +129,7 @@ def case_action(reference, action):
     form_class, run, done = ACTIONS[action]
     form = form_class(prefix=action)
     form.case = req
+    form.automatic = cases.matched_automatically(db.session(), req)
     if action not in cases.available_actions(req):
         return _conflict(reference)
     if not form.validate_on_submit():

@@ -163,24 +163,24 @@ def test_forms_shown_follow_the_lifecycle(app, as_support):
 
 def test_verify_identity_needs_the_tier_and_records_who_checked(app, as_support, staff):
     req = new_case(app, "access")
-    resp = post_action(as_support, req.reference, "verify", {"data_points": ["email"]})
+    resp = post_action(as_support, req.reference, "verify", {"source_email": "claim_file"})
     assert resp.status_code == 422 and "at least 2 matching data points" in resp.get_data(as_text=True)
     assert get_case(app, req.reference).status == "verifying"
 
-    resp = post_action(as_support, req.reference, "verify", {"data_points": ["email", "claim_number"], "note": "Matched claim file"})
+    resp = post_action(as_support, req.reference, "verify", {"source_email": "claim_file", "source_claim_number": "claim_file", "note": "Matched claim file"})
     assert resp.status_code == 303
     assert get_case(app, req.reference).status == "in_progress"
     [check] = _rows(app, IdentityCheck)
-    assert check.staff_id == staff["support"].id and check.data_points == "claim_number,email"
+    assert check.staff_id == staff["support"].id and check.data_points == "claim_number:claim_file,email:claim_file"
     page = as_support.get(f"/staff/requests/{req.reference}").get_data(as_text=True)
     assert "support@billgenix.example" in page and "Claim or account number" in page
 
 
 def test_specific_pieces_need_three_data_points(app, as_support):
     req = new_case(app, "access", access_scope="specific")
-    resp = post_action(as_support, req.reference, "verify", {"data_points": ["email", "phone"]})
+    resp = post_action(as_support, req.reference, "verify", {"source_email": "claim_file", "source_phone": "phone_call"})
     assert resp.status_code == 422 and "at least 3" in resp.get_data(as_text=True)
-    resp = post_action(as_support, req.reference, "verify", {"data_points": ["email", "phone", "name_dob"]})
+    resp = post_action(as_support, req.reference, "verify", {"source_email": "claim_file", "source_phone": "phone_call", "source_name_dob": "document"})
     assert resp.status_code == 303 and get_case(app, req.reference).status == "in_progress"
 
 
@@ -488,7 +488,7 @@ def test_two_people_on_one_case_nothing_is_overwritten(app, client, staff, mailb
     alice_page = alice.get(f"/staff/requests/{req.reference}").get_data(as_text=True)
     bob_page = bob.get(f"/staff/requests/{req.reference}").get_data(as_text=True)
 
-    assert post_action(alice, req.reference, "verify", {"data_points": ["email", "phone"]}, page=alice_page).status_code == 303
+    assert post_action(alice, req.reference, "verify", {"source_email": "claim_file", "source_phone": "phone_call"}, page=alice_page).status_code == 303
     resp = post_action(bob, req.reference, "deny", {"basis": "unverifiable", "explanation": "We could not match you."},
                        page=bob_page)
     assert resp.status_code == 409
@@ -513,7 +513,7 @@ def test_a_requester_withdrawing_meanwhile_wins(app, as_support, mailbox):
     with app.app_context():
         from portal.services import requests as rs
         rs.withdraw(db.session(), req=rs.get_by_reference(db.session(), req.reference))
-    resp = post_action(as_support, req.reference, "verify", {"data_points": ["email", "phone"]}, page=page)
+    resp = post_action(as_support, req.reference, "verify", {"source_email": "claim_file", "source_phone": "phone_call"}, page=page)
     assert resp.status_code == 409 and get_case(app, req.reference).status == "withdrawn"
     assert _rows(app, IdentityCheck) == []
 
