@@ -57,7 +57,8 @@ STATUS_LABELS = {
 }
 
 TRANSITIONS: dict[str, frozenset[str]] = {
-    AWAITING_EMAIL: frozenset({VERIFYING, EXPIRED, WITHDRAWN}),
+    # awaiting_email -> denied: never confirmed by the response due date, so unverifiable (§7021(b)).
+    AWAITING_EMAIL: frozenset({VERIFYING, EXPIRED, WITHDRAWN, DENIED}),
     VERIFYING: frozenset({IN_PROGRESS, ON_HOLD, DENIED}),
     # on_hold -> on_hold changes only the reason: an agent's authorization review waits for the
     # documents staff asked the agent for, and goes back to the review when they arrive.

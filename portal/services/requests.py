@@ -190,16 +190,27 @@ def extend(session: Session, *, req: PrivacyRequest, days: int, reason: str, act
 
 @atomic
 def expire_unconfirmed(session: Session, *, now: datetime | None = None) -> int:
-    """Close requests whose email was never confirmed within the configured days."""
+    """Close what could not be verified, never before the response due date (§7021(b)): a web request
+    whose email was never confirmed within UNCONFIRMED_EXPIRY_DAYS, and a request still held for
+    details from the requester, are denied as unverifiable, with the reason mailed. Intake cases
+    never wait for an email link, so they are never closed this way."""
     now = now or clock.now()
+    today = lifecycle.local_date(now)
     cutoff = now - timedelta(days=current_app.config["UNCONFIRMED_EXPIRY_DAYS"])
-    stale = session.execute(select(PrivacyRequest).where(
+    unconfirmed = session.execute(select(PrivacyRequest).where(
         PrivacyRequest.status == AWAITING_EMAIL, PrivacyRequest.received_at < cutoff)).scalars().all()
-    for req in stale:
-        transition(session, req, EXPIRED, actor="system", action="expired", now=now,
-                   mail_spec=MailSpec("expired", _("Request %(reference)s closed", reference=req.reference), {}))
+    held = session.execute(select(PrivacyRequest).where(
+        PrivacyRequest.status == lifecycle.ON_HOLD,
+        PrivacyRequest.hold_reason.in_(verification.MATCHING_HOLDS))).scalars().all()
+    closed = 0
+    for req in [*unconfirmed, *held]:
+        if today < req.due:
+            continue  # the requester still has until the due date
+        verification.deny_unverifiable(session, req, now=now,
+                                       never_confirmed=req.status == AWAITING_EMAIL)
+        closed += 1
     session.commit()
-    return len(stale)
+    return closed
 
 
 @dataclass(frozen=True)

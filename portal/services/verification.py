@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from .. import clock
 from ..db import atomic
-from ..lifecycle import AWAITING_EMAIL, IN_PROGRESS, ON_HOLD, REQUEST_TYPES, VERIFYING, IllegalTransition
+from ..lifecycle import AWAITING_EMAIL, DENIED, IN_PROGRESS, ON_HOLD, REQUEST_TYPES, VERIFYING, IllegalTransition
 from ..models import AgentAuthorization, PrivacyRequest, VerificationAttempt
 from ..urls import external_url
 from . import audit, mail, subjects, tokens
@@ -272,3 +272,25 @@ def attempts(session: Session, req: PrivacyRequest) -> list[VerificationAttempt]
     """Every matching of this case, newest first (for the case page)."""
     return list(session.execute(select(VerificationAttempt).where(VerificationAttempt.request_id == req.id)
                                 .order_by(VerificationAttempt.id.desc())).scalars())
+
+
+def deny_unverifiable(session: Session, req: PrivacyRequest, *, now: datetime, never_confirmed: bool) -> None:
+    """Deny as unverifiable (§7022(b)(1), §7024(a), §7062(f)-(g)), in the caller's transaction, with the
+    basis, its citation and a pointer to the privacy policy mailed. The words do not say whether the
+    business holds data about the requester."""
+    basis = next(b for b in current_app.config["DENIAL_BASES"] if b["code"] == "unverifiable")
+    if never_confirmed:
+        explanation = _("The email address for this request was never confirmed, so we could not confirm "
+                        "that the request came from you.")
+    else:
+        explanation = _("With the details we received we could not confirm your identity to the degree "
+                        "the law requires for this kind of request.")
+    explanation += " " + _("You can make a new request at any time. Our privacy policy explains how we verify "
+                           "requests: %(url)s", url=external_url("public.privacy_policy"))
+    req.outcome_code, req.outcome_citation, req.response_message = "unverifiable", basis["citation"], explanation
+    transition(session, req, DENIED, actor="system", action="denied_unverifiable",
+               detail="basis=unverifiable; " + ("email never confirmed" if never_confirmed else "not verified by the due date"),
+               now=now,
+               mail_spec=MailSpec("denied", _("Our answer to request %(reference)s", reference=req.reference),
+                                  {"basis_label": basis["label"], "citation": basis["citation"],
+                                   "explanation": explanation, "contested": False}))
