@@ -65,6 +65,11 @@ def iso_date(value: str | date | None) -> str | None:
     if isinstance(value, date):
         return value.isoformat()
     text = value.strip()
+    if len(text) == 10 and text[4] == "-":
+        try:
+            return date.fromisoformat(text).isoformat()  # the common case, without strptime's cost
+        except ValueError:
+            pass
     for fmt in _DATE_FORMATS:
         try:
             return datetime.strptime(text, fmt).date().isoformat()

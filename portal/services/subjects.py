@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 from flask import current_app
 from sqlalchemy import delete, func, insert, or_, select
@@ -58,10 +59,17 @@ def hash_key() -> bytes:
     return current_app.config["SUBJECT_HASH_KEY"].encode()
 
 
+@lru_cache(maxsize=8)
+def _keyed(key: bytes):
+    return hmac.new(key, digestmod=hashlib.sha256)
+
+
 def point_hash(point: str, canonical: str, key: bytes | None = None) -> str:
     """The keyed hash of one point's canonical value; the point's name is part of the message, so
     equal text under two points (a date of birth and a date of injury) never hashes alike."""
-    return hmac.new(key or hash_key(), f"{point}\x1f{canonical}".encode(), hashlib.sha256).hexdigest()
+    mac = _keyed(key or hash_key()).copy()  # the key's inner and outer pads are computed once
+    mac.update(f"{point}\x1f{canonical}".encode())
+    return mac.hexdigest()
 
 
 def canonical_points(values: dict) -> tuple[dict[str, str], list[str]]:
