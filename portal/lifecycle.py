@@ -106,7 +106,18 @@ DATA_POINT_LABELS = {
 
 # How a request reached the business (§7101 records the manner of every request).
 MANNERS = {"web": _l("Web form"), "phone": _l("Phone"), "mail": _l("Mail"), "email": _l("Email")}
-INTAKE_MANNERS = ("phone", "mail")
+INTAKE_MANNERS = ("phone", "mail", "email")
+# Staff intake (§1798.130(a)(1), §7021): how identity and intent were confirmed, and how receipt was acknowledged.
+INTAKE_CONFIRMATIONS = {
+    "phone": _l("By phone: the requester answered our questions and confirmed the request"),
+    "letter": _l("By letter: the signed letter states who they are and what they ask"),
+    "email": _l("By email: the requester's message states who they are and what they ask"),
+}
+ACKNOWLEDGEMENT_MEANS = {
+    "orally": _l("Orally, during the call"),
+    "letter": _l("By letter"),
+    "email": _l("By email (sent now)"),
+}
 
 ACKNOWLEDGEMENT_BUSINESS_DAYS = 10
 MAX_EXTENSION_DAYS = 45

@@ -97,6 +97,11 @@ class PrivacyRequest(SQLModel, table=True):
     date_of_injury: date | None = None
     employer: str | None = Field(default=None, max_length=200)
     postal_code: str | None = Field(default=None, max_length=10)
+    # Staff intake: a postal address where the requester gave no email, how identity and intent were
+    # confirmed, and how receipt was acknowledged (phone and mail requests never get an email link).
+    postal_address: str | None = _text()
+    intake_confirmed_by: str | None = Field(default=None, max_length=16)
+    acknowledged_by: str | None = Field(default=None, max_length=16)
     # For a correction: the data points being corrected, which cannot verify it (§7060(h)).
     correction_points: str | None = Field(default=None, max_length=200)
     details: str | None = _text()

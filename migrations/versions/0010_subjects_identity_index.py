@@ -67,15 +67,40 @@ def upgrade():
         batch_op.add_column(sa.Column('employer', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True))
         batch_op.add_column(sa.Column('postal_code', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=True))
         batch_op.add_column(sa.Column('correction_points', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True))
+        batch_op.add_column(sa.Column('postal_address', sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column('intake_confirmed_by', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True))
+        batch_op.add_column(sa.Column('acknowledged_by', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True))
 
+
+
+def _queue_expression_indexes():
+    """0005's expression indexes on privacy_request: SQLite's batch mode rebuilds the table without
+    them (it cannot reflect them), so they are made again after a rebuild."""
+    due = sa.text("coalesce(extended_due, response_due)")
+    op.create_index('ix_privacy_request_due_order', 'privacy_request', [due, 'id'])
+    for column in ('status', 'request_type', 'hold_reason', 'manner'):
+        name = {'request_type': 'type', 'hold_reason': 'hold'}.get(column, column)
+        op.create_index(f'ix_privacy_request_{name}_due', 'privacy_request', [column, due, 'id'])
+    op.create_index('ix_privacy_request_last_name_lower', 'privacy_request', [sa.text('lower(last_name)')])
+    op.create_index('ix_privacy_request_first_name_lower', 'privacy_request', [sa.text('lower(first_name)')])
 
 
 def downgrade():
+    rebuilt = op.get_bind().dialect.name == 'sqlite'
+    if rebuilt:
+        for name in ('due_order', 'status_due', 'type_due', 'hold_due', 'manner_due', 'last_name_lower',
+                     'first_name_lower'):
+            op.drop_index(f'ix_privacy_request_{name}', table_name='privacy_request')
     with op.batch_alter_table('privacy_request', schema=None) as batch_op:
+        batch_op.drop_column('acknowledged_by')
+        batch_op.drop_column('intake_confirmed_by')
+        batch_op.drop_column('postal_address')
         batch_op.drop_column('correction_points')
         batch_op.drop_column('postal_code')
         batch_op.drop_column('employer')
         batch_op.drop_column('date_of_injury')
+    if rebuilt:
+        _queue_expression_indexes()
 
     with op.batch_alter_table('verification_attempt', schema=None) as batch_op:
         batch_op.drop_index('ix_verification_attempt_subject')

@@ -18,6 +18,7 @@ from sqlmodel import Session
 from .. import clock, lifecycle, normalize
 from ..db import atomic
 from ..lifecycle import (
+    AWAITING_EMAIL,
     COMPLETED,
     DENIED,
     FINAL,
@@ -128,7 +129,7 @@ def available_actions(req: PrivacyRequest, *, on: date | None = None) -> list[st
     if lifecycle.extension_allowed(status=req.status, response_due=req.response_due,
                                    extended_due=req.extended_due, today=on):
         actions.append("extend")
-    if DENIED in nxt:
+    if DENIED in nxt and req.status != AWAITING_EMAIL:  # an unconfirmed request is denied only at its due date
         actions.append("deny")
     return actions
 

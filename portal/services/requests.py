@@ -141,6 +141,66 @@ def submit(session: Session, *, new: NewRequest, manner: str = "web", received_a
     return SubmitOutcome(req, False)
 
 
+@dataclass(frozen=True)
+class Intake:
+    """What staff record about a phone, mail or email request beyond the request itself."""
+
+    manner: str  # lifecycle.INTAKE_MANNERS
+    received_at: datetime
+    confirmed_by: str  # lifecycle.INTAKE_CONFIRMATIONS
+    acknowledged_by: str  # lifecycle.ACKNOWLEDGEMENT_MEANS
+    postal_address: str | None = None
+
+
+@atomic
+def submit_intake(session: Session, *, new: NewRequest, intake: Intake, actor: str) -> SubmitOutcome:
+    """A request received by phone, mail or email and typed in by staff (§1798.130(a)(1), §7021). Staff
+    confirmed identity and intent with the requester, so there is no emailed link: the case is
+    acknowledged by the means recorded and matched against the identity index at once. An email
+    address is optional; a postal address is the alternative."""
+    now = clock.now()
+    email = normalize.email(new.email)
+    if not email and not (intake.postal_address or "").strip():
+        raise lifecycle.IllegalTransition(_("Give an email address or a postal address."))
+    if intake.acknowledged_by == "email" and not email:
+        raise lifecycle.IllegalTransition(_("An acknowledgement by email needs the email address."))
+    duplicate = find_open_duplicate(session, email=email, request_type=new.request_type) if email else None
+    if duplicate is not None:
+        audit.record(session, action="duplicate_submission", actor=actor, request_id=duplicate.id)
+        session.commit()
+        return SubmitOutcome(duplicate, True)
+    fields = dict(phone=new.phone or None, claim_number=new.claim_number or None, date_of_birth=new.date_of_birth,
+                  date_of_injury=new.date_of_injury, employer=new.employer or None,
+                  postal_code=new.postal_code or None, details=new.details or None,
+                  postal_address=(intake.postal_address or "").strip() or None,
+                  intake_confirmed_by=intake.confirmed_by, acknowledged_by=intake.acknowledged_by, acknowledged_at=now)
+    if new.request_type == "access":
+        fields.update(access_scope=new.access_scope,
+                      lookback_start=lookback_start(new.lookback, lifecycle.local_date(intake.received_at)))
+    if new.request_type == "correct":
+        fields.update(correction_current=new.correction_current, correction_details=new.correction_details,
+                      correction_points=new.correction_points or None)
+    if declaration_required(new.request_type, new.access_scope):
+        fields.update(declaration_signature=new.declaration_signature, declaration_signed_at=now)
+    needs_check = REQUEST_TYPES[new.request_type].needs_verification
+    req = open_case(session, request_type=new.request_type, first_name=new.first_name, last_name=new.last_name,
+                    email=email, manner=intake.manner, language=new.language, received_at=intake.received_at,
+                    actor=actor, status=lifecycle.VERIFYING if needs_check else lifecycle.IN_PROGRESS,
+                    detail=f"manner={intake.manner}; identity and intent confirmed {intake.confirmed_by}; "
+                           f"acknowledged {intake.acknowledged_by}", **fields)
+    if not needs_check:
+        req.effective_at = now  # §7060(b): in effect at once
+    if intake.acknowledged_by == "email":
+        template = "acknowledgement" if needs_check else "receipt"
+        mail_requester(session, req, MailSpec(template, _("We received your request: %(reference)s",
+                                                          reference=req.reference), {}))
+    if needs_check:
+        verification.match_identity(session, req, actor=actor, now=now)
+    session.commit()
+    log.info("request %s taken in (%s, %s)", req.reference, req.request_type, intake.manner)
+    return SubmitOutcome(req, False)
+
+
 def open_child_deletion(session: Session, *, inquiry) -> PrivacyRequest:
     """A deletion case for a child's information, linked to the report. The business must delete
     promptly, so it starts in progress: staff complete it without the usual identity tiers."""

@@ -195,9 +195,13 @@ def intake():
     """A request received by phone or mail becomes the same case, counted from the date received."""
     form = IntakeForm()
     if form.validate_on_submit():
-        outcome = request_service.submit(db.session(), new=form.to_new_request(), manner=form.manner.data,
-                                         received_at=cases.intake_received_at(form.received_date()),
-                                         actor=audit.staff_actor(current_user))
+        try:
+            outcome = request_service.submit_intake(
+                db.session(), new=form.to_new_request(), actor=audit.staff_actor(current_user),
+                intake=form.intake(cases.intake_received_at(form.received_date())))
+        except IllegalTransition as exc:
+            flash(str(exc), "error")
+            return render_template("staff/intake.html", form=form), 422
         flash(_("This person already has an open request of this kind: here it is.") if outcome.duplicate
               else _("Request %(reference)s recorded.", reference=outcome.request.reference))
         return redirect(url_for(".case", reference=outcome.request.reference), 303)

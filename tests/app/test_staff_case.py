@@ -543,7 +543,7 @@ def test_phone_intake_counts_deadlines_from_the_date_received(app, as_support, m
     data = {"manner": "phone", "received_on": received.isoformat(), "request_type": "access",
             "first_name": "Luis", "last_name": "Ortega", "email": "luis@example.org", "phone": "909 555 0100",
             "claim_number": "", "date_of_birth": "", "details": "Called on the toll-free line.",
-            "access_scope": "categories", "lookback": "12_months"}
+            "access_scope": "categories", "lookback": "12_months", "confirmed_by": "phone", "acknowledged_by": "email"}
     resp = post_form(as_support, "/staff/requests/new", data)
     assert resp.status_code == 303
     [req] = _rows(app, PrivacyRequest)
@@ -551,7 +551,11 @@ def test_phone_intake_counts_deadlines_from_the_date_received(app, as_support, m
     assert req.manner == "phone" and local_date(req.received_at) == received
     assert req.response_due == received + timedelta(days=45)
     assert _rows(app, AuditEvent, request_id=req.id)[0].actor.startswith("staff:")
-    assert "Confirm your privacy request" in mailbox.last("luis@example.org")["Subject"]
+    # No emailed link for intake: acknowledged by email as recorded, then matched at once.
+    subjects = [m["Subject"] for m in mailbox.to("luis@example.org")]
+    assert subjects[0] == f"We received your request: {req.reference}" and "Confirm" not in " ".join(subjects)
+    assert (req.status, req.hold_reason, req.acknowledged_by, req.intake_confirmed_by) == (
+        "on_hold", "data_mismatch", "email", "phone")
     queue = as_support.get("/staff/?manner=phone&status=all").get_data(as_text=True)
     assert req.reference in queue
 
@@ -559,7 +563,8 @@ def test_phone_intake_counts_deadlines_from_the_date_received(app, as_support, m
 def test_mail_intake_refuses_a_future_date_and_needs_the_declaration(app, as_support):
     tomorrow = local_date(clock.now()) + timedelta(days=1)
     data = {"manner": "mail", "received_on": tomorrow.isoformat(), "request_type": "delete",
-            "first_name": "Luis", "last_name": "Ortega", "email": "luis@example.org"}
+            "first_name": "Luis", "last_name": "Ortega", "email": "luis@example.org", "confirmed_by": "letter",
+            "acknowledged_by": "letter"}
     resp = post_form(as_support, "/staff/requests/new", data)
     text = resp.get_data(as_text=True)
     assert resp.status_code == 422 and "cannot be in the future" in text and "needs the signed declaration" in text
@@ -572,7 +577,8 @@ def test_mail_intake_refuses_a_future_date_and_needs_the_declaration(app, as_sup
 def test_intake_of_a_duplicate_goes_to_the_open_case(app, as_support):
     existing = new_case(app, "opt_out", "in_progress")
     data = {"manner": "phone", "received_on": local_date(clock.now()).isoformat(), "request_type": "opt_out",
-            "first_name": "Ana", "last_name": "Ruiz", "email": "ANA.RUIZ@example.org"}
+            "first_name": "Ana", "last_name": "Ruiz", "email": "ANA.RUIZ@example.org", "confirmed_by": "phone",
+            "acknowledged_by": "orally"}
     resp = post_form(as_support, "/staff/requests/new", data)
     assert resp.status_code == 303 and resp.headers["Location"] == f"/staff/requests/{existing.reference}"
     assert len(_rows(app, PrivacyRequest)) == 1
