@@ -591,3 +591,21 @@ def _is_status_clause(clause) -> bool:
 def _as_date(value) -> date:
     # SQLite returns coalesce() of two DATE columns as text; PostgreSQL as a date.
     return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+@dataclass(frozen=True)
+class Acknowledgements:
+    """§7021(a): open cases whose receipt has not been acknowledged, due within 10 business days."""
+
+    due: list[PrivacyRequest]
+    overdue: list[PrivacyRequest]
+
+
+def acknowledgements(session: Session, *, on: date | None = None, limit: int = 20) -> Acknowledgements:
+    """Open cases not yet acknowledged: those past their acknowledgement date, and the others."""
+    on = on or clock.today()
+    rows = session.execute(select(PrivacyRequest).where(
+        PrivacyRequest.status.in_(OPEN), PrivacyRequest.acknowledged_at.is_(None))
+        .order_by(PrivacyRequest.acknowledgement_due, PrivacyRequest.id).limit(limit * 2)).scalars().all()
+    return Acknowledgements(due=[r for r in rows if r.acknowledgement_due >= on][:limit],
+                            overdue=[r for r in rows if r.acknowledgement_due < on][:limit])

@@ -39,6 +39,7 @@ def queue():
     if is_htmx():
         return render_template("staff/_queue_rows.html", form=form, page=page)
     return render_template("staff/queue.html", form=form, page=page, urgent=inquiries.open_urgent(db.session()),
+                           acks=cases.acknowledgements(db.session()),
                            open_inquiries=inquiries.count_open(db.session()))
 
 

@@ -81,3 +81,17 @@ def test_intake_cases_are_never_expired(app, client):
         s = db.session()
         assert request_service.expire_unconfirmed(s, now=clock.now()) == 0
         assert s.get(PrivacyRequest, req.id).status == "on_hold"
+
+
+def test_the_console_shows_acknowledgements_due_and_overdue(app, client):
+    from ..support import new_case
+    overdue = new_case(app, "access", "awaiting_email", email="a@example.org",
+                       received_at=clock.now() - timedelta(days=20))
+    due = new_case(app, "delete", "awaiting_email", email="b@example.org")
+    done = new_case(app, "access", "verifying", email="c@example.org")  # acknowledged on confirmation
+    sign_in(client, make_staff(app, "support"))
+    page = client.get("/staff/").get_data(as_text=True)
+    section = page.split("Acknowledgements to send")[1].split("</section>")[0]
+    assert overdue.reference in section and "overdue since" in section
+    assert due.reference in section and "due by" in section
+    assert done.reference not in section
