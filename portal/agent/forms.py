@@ -7,7 +7,20 @@ from wtforms import BooleanField, EmailField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Email, Length, Optional, Regexp
 
-from ..forms import NAME, EmptyForm, plain_text, strip_filter
+from datetime import date
+
+from ..forms import (
+    NAME,
+    EmptyForm,
+    RequestForm,
+    claim_field,
+    dob_field,
+    employer_field,
+    injury_field,
+    plain_text,
+    postal_code_field,
+    strip_filter,
+)
 from ..lifecycle import REQUEST_TYPES
 from ..services import documents
 from ..services.agents import AGENT_KINDS, AUTHORIZATION_KINDS, NewAgentRequest, Upload
@@ -58,6 +71,17 @@ class AgentRequestForm(EmptyForm):
     consumer_phone = StringField(_l("Consumer's phone (optional)"), filters=F, render_kw={"type": "tel"}, validators=[
         Optional(), Length(max=40, message=_l("Use at most 40 characters.")),
         Regexp(r"^[0-9+()\-. ]{7,40}$", message=_l("Use digits, spaces and + ( ) - only."))])
+    date_of_birth = dob_field()
+    claim_number = claim_field()
+    date_of_injury = injury_field()
+    employer = employer_field()
+    postal_code = postal_code_field()
+    # What the consumer's own form asks for the type: the same fields, the same rules.
+    access_scope = RequestForm.access_scope
+    lookback = RequestForm.lookback
+    correction_current = RequestForm.correction_current
+    correction_details = RequestForm.correction_details
+    correction_points = RequestForm.correction_points
     request_type = RadioField(_l("What is the consumer asking us to do?"), validate_choice=False,
                               choices=[SelectChoice(c, t.label) for c, t in REQUEST_TYPES.items()], validators=[
                                   DataRequired(message=_l("Choose the kind of request.")),
@@ -87,10 +111,20 @@ class AgentRequestForm(EmptyForm):
                 self.agent_business_name.errors.append(_l("Please enter the business name."))
             if not self.agent_sos_number.data:
                 self.agent_sos_number.errors.append(_l("Please enter the business's entity number."))
+        kind = self.request_type.data
+        if kind == "access" and self.access_scope.data not in ("categories", "specific"):
+            self.access_scope.errors.append(_l("Choose what the consumer would like to receive."))
+        if kind == "access" and self.lookback.data not in ("12_months", "since_2022"):
+            self.lookback.errors.append(_l("Choose the period."))
+        if kind == "correct":
+            for field in (self.correction_current, self.correction_details):
+                if not field.data:
+                    field.errors.append(_l("This is needed to correct the consumer's information."))
         return ok and not any(f.errors for f in self)
 
     def to_new_request(self, language: str = "en") -> NewAgentRequest:
         business = self.agent_kind.data == "business"
+        kind = self.request_type.data
         return NewAgentRequest(
             request_type=self.request_type.data, agent_kind=self.agent_kind.data, agent_name=self.agent_name.data,
             agent_email=self.agent_email.data, consumer_first_name=self.consumer_first_name.data,
@@ -98,6 +132,14 @@ class AgentRequestForm(EmptyForm):
             agent_business_name=self.agent_business_name.data if business else None,
             agent_sos_number=self.agent_sos_number.data if business else None,
             consumer_email=self.consumer_email.data or None, consumer_phone=self.consumer_phone.data or None,
+            access_scope=self.access_scope.data if kind == "access" else None, lookback=self.lookback.data or "12_months",
+            correction_current=self.correction_current.data if kind == "correct" else None,
+            correction_details=self.correction_details.data if kind == "correct" else None,
+            correction_points=",".join(self.correction_points.data or []) if kind == "correct" else None,
+            date_of_birth=date.fromisoformat(self.date_of_birth.data) if self.date_of_birth.data else None,
+            claim_number=self.claim_number.data or None,
+            date_of_injury=date.fromisoformat(self.date_of_injury.data) if self.date_of_injury.data else None,
+            employer=self.employer.data or None, postal_code=self.postal_code.data or None,
             language=language)
 
     def upload(self) -> Upload:

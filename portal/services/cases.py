@@ -120,7 +120,9 @@ def available_actions(req: PrivacyRequest, *, on: date | None = None) -> list[st
         actions += list(agents.REVIEW_ACTIONS)
     elif req.status in (VERIFYING, ON_HOLD) and IN_PROGRESS in nxt and not reviewing:
         actions.append("verify")
-    if req.status == VERIFYING and ON_HOLD in nxt:
+    # Staff resolving a verification hold may ask the requester, or suspect fraud, as while verifying.
+    if (req.status == VERIFYING and ON_HOLD in nxt) or (
+            req.status == ON_HOLD and req.hold_reason in verification.MATCHING_HOLDS):
         actions += ["request_info", "fraud_hold"]
     if req.status == ON_HOLD and VERIFYING in nxt and not reviewing:
         actions.append("clear_hold")

@@ -54,7 +54,7 @@ def confirm_email(session: Session, *, token: str) -> PrivacyRequest:
     transition(session, req, VERIFYING, actor="agent" if agent else "requester", action="email_confirmed", now=now,
                mail_spec=_acknowledgement(req, agent))
     if agent:
-        _hold_for_authorization_review(session, req, agent, now=now)
+        hold_for_authorization_review(session, req, agent, now=now)
     else:
         match_identity(session, req, now=now)
     session.commit()
@@ -69,7 +69,7 @@ def _acknowledgement(req: PrivacyRequest, agent: AgentAuthorization | None) -> M
     return MailSpec("agent_acknowledgement", subject, {"waits_for_consumer": waits_for_consumer})
 
 
-def _hold_for_authorization_review(session: Session, req: PrivacyRequest, agent: AgentAuthorization, *,
+def hold_for_authorization_review(session: Session, req: PrivacyRequest, agent: AgentAuthorization, *,
                                    now: datetime) -> None:
     """After the agent's email is confirmed: the case waits for the authorization review, and a
     consumer named with an email is asked to confirm a signed permission (§7063(a)(2))."""
