@@ -183,16 +183,27 @@ CONSUMER_REJECTION_CITATION = "Cal. Code Regs., tit. 11, § 7063(a)"
 
 
 @atomic
-def record_consumer_decision(session: Session, *, token: str, confirmed: bool) -> PrivacyRequest:
+def record_consumer_decision(session: Session, *, token: str, confirmed: bool, points: dict | None = None,
+                             declaration_signature: str | None = None) -> PrivacyRequest:
     """Spend the consumer's link: a confirmation goes on file for the staff review; a rejection
-    ends the request and tells the agent."""
+    ends the request and tells the agent. Confirming, the consumer may verify directly (§7063(a)):
+    the data points they give are matched once the authorization is accepted, and they may sign
+    the declaration themselves for a high-tier request."""
     now = clock.now()
     req, auth = request_for_confirmation(session, token=token)
     tokens.spend(session, value=token, purpose="agent_confirm", now=now)
     auth.consumer_decision, auth.consumer_decided_at = ("confirmed" if confirmed else "rejected"), now
     session.add(auth)
     if confirmed:
-        audit.record(session, action="agent_confirmed_by_consumer", actor="consumer", request_id=req.id)
+        given = [p for p in verification.ADDABLE_POINTS if (points or {}).get(p) not in (None, "")]
+        for point in given:
+            setattr(req, point, points[point])
+        if declaration_signature and verification.declaration_needed(req):
+            req.declaration_signature, req.declaration_signed_at = declaration_signature.strip()[:200], now
+            given.append("declaration")
+        session.add(req)
+        audit.record(session, action="agent_confirmed_by_consumer", actor="consumer", request_id=req.id,
+                     detail=("consumer gave: " + ", ".join(given)) if given else None)
     else:
         req.outcome_code, req.outcome_citation = CONSUMER_REJECTION_CODE, CONSUMER_REJECTION_CITATION
         req.response_message = _("The consumer told us they did not authorize this request.")
