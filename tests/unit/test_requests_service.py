@@ -156,10 +156,15 @@ def test_unconfirmed_requests_expire(app, session):
     old = requests.submit(session, new=new(email="old@example.org"),
                           received_at=clock.now() - timedelta(days=15)).request
     fresh = requests.submit(session, new=new(email="fresh@example.org")).request
-    assert requests.expire_unconfirmed(session) == 1
-    assert session.get(PrivacyRequest, old.id).status == "expired"
+    # Past the configured days but before the response due date: never closed (§7021(b)).
+    assert requests.expire_unconfirmed(session) == 0
+    assert session.get(PrivacyRequest, old.id).status == "awaiting_email"
+    # At the due date: denied as unverifiable, mailed (tests/unit/test_unverifiable.py has the details).
+    at_due = datetime.combine(old.due, datetime.min.time(), tzinfo=clock.PACIFIC) + timedelta(hours=1)
+    assert requests.expire_unconfirmed(session, now=at_due) == 1
+    assert session.get(PrivacyRequest, old.id).status == "denied"
     assert session.get(PrivacyRequest, fresh.id).status == "awaiting_email"
-    assert [m.to_addr for m in outbox(session, "expired")] == ["old@example.org"]
+    assert [m.to_addr for m in outbox(session, "denied")] == ["old@example.org"]
 
 
 def test_the_audit_chain_detects_tampering(session):
