@@ -103,9 +103,9 @@ def postal_code_field():
 
 # What a correction may concern, for §7060(h): those details cannot verify it.
 CORRECTION_POINTS = {
-    "name": _l("My name"), "date_of_birth": _l("My date of birth"), "email": _l("My email address"),
-    "phone": _l("My phone number"), "postal_code": _l("My address"), "claim_number": _l("A claim or account number"),
-    "date_of_injury": _l("A date of injury"), "employer": _l("My employer"),
+    "name": _l("Name"), "date_of_birth": _l("Birth date"), "email": _l("Email"),
+    "phone": _l("Phone number"), "postal_code": _l("Address"), "claim_number": _l("A claim or account number"),
+    "date_of_injury": _l("An injury date"), "employer": _l("Employer"),
 }
 
 

@@ -120,10 +120,10 @@ def available_actions(req: PrivacyRequest, *, on: date | None = None) -> list[st
         actions += list(agents.REVIEW_ACTIONS)
     elif req.status in (VERIFYING, ON_HOLD) and IN_PROGRESS in nxt and not reviewing:
         actions.append("verify")
-    # Staff resolving a verification hold may ask the requester, or suspect fraud, as while verifying.
-    if (req.status == VERIFYING and ON_HOLD in nxt) or (
-            req.status == ON_HOLD and req.hold_reason in verification.MATCHING_HOLDS):
+    if req.status == VERIFYING and ON_HOLD in nxt:
         actions += ["request_info", "fraud_hold"]
+    elif req.status == ON_HOLD and req.hold_reason in verification.MATCHING_HOLDS:
+        actions.append("request_info")  # staff resolving a verification hold may ask the requester
     if req.status == ON_HOLD and VERIFYING in nxt and not reviewing:
         actions.append("clear_hold")
     if req.status == IN_PROGRESS:

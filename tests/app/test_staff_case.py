@@ -152,8 +152,8 @@ def test_viewer_reads_but_sees_no_action_forms(app, client, staff):
 def test_forms_shown_follow_the_lifecycle(app, as_support):
     shown = lambda ref: set(re.findall(r"/actions/(\w+)\"", as_support.get(f"/staff/requests/{ref}").get_data(as_text=True)))  # noqa: E731
     # A verification hold: verify by hand, ask, suspect fraud, release, extend or deny.
-    assert shown(new_case(app, "access", "on_hold").reference) == {"verify", "request_info", "fraud_hold",
-                                                                   "clear_hold", "extend", "deny"}
+    assert shown(new_case(app, "access", "on_hold").reference) == {"verify", "request_info", "clear_hold",
+                                                                   "extend", "deny"}
     assert shown(new_case(app, "access", "on_hold", email="f@example.org", hold_reason="fraud_suspected").reference) == {
         "verify", "clear_hold", "extend", "deny"}
     assert shown(new_case(app, "delete", "in_progress", email="b@example.org").reference) == {"complete", "extend", "deny"}

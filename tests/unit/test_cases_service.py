@@ -57,7 +57,7 @@ def test_available_actions_follow_the_lifecycle(session):
     req = _case(session)
     assert cases.available_actions(req) == ["verify", "request_info", "fraud_hold", "extend", "deny"]
     req.status, req.hold_reason = "on_hold", "data_mismatch"
-    assert cases.available_actions(req) == ["verify", "request_info", "fraud_hold", "clear_hold", "extend", "deny"]
+    assert cases.available_actions(req) == ["verify", "request_info", "clear_hold", "extend", "deny"]
     req.hold_reason = "fraud_suspected"
     assert cases.available_actions(req) == ["verify", "clear_hold", "extend", "deny"]
     req.status, req.hold_reason = "in_progress", None
