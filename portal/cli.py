@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from . import db as database
 from .models import AuditEvent, Document
-from .services import audit, delivery, documents, drp, mail, metrics, notices, requests, retention, staff
+from .services import audit, delivery, documents, drp, mail, metrics, notices, requests, retention, staff, subjects
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 
@@ -202,6 +202,52 @@ def drp_agent_remove(agent_id):
     except drp.AgentError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"agent {agent_id} removed; its token no longer works")
+subjects_cli = AppGroup("subjects", help="The identity index: the business's records of people, as keyed hashes.")
+
+
+@subjects_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Check the file and report; write nothing.")
+def subjects_import(file, dry_run):
+    """Import FILE.csv (header row; columns: subject_id, email, phone, first_name, last_name,
+    date_of_birth, claim_number, date_of_injury, employer, postal_code). A re-imported subject_id
+    replaces its row; rejected rows are listed with their line numbers; a malformed file imports nothing."""
+    import os
+    size = os.path.getsize(file)
+    with open(file, "rb") as stream, click.progressbar(length=size, label="importing" if not dry_run else "checking",
+                                                       file=sys.stderr) as bar:
+        try:
+            summary = subjects.import_csv(database.session(), stream=stream, dry_run=dry_run, progress=bar.update)
+        except subjects.MalformedFile as exc:
+            raise click.ClickException(f"{exc}. Nothing was imported.") from None
+    for rejection in summary.rejections:
+        click.echo(f"line {rejection.line}: rejected: {rejection.reason}")
+    verb = "would import" if dry_run else "imported"
+    click.echo(f"{summary.rows_read} rows read, {verb} {summary.rows_imported}, rejected {len(summary.rejections)}"
+               + (" (dry run: nothing written)" if dry_run else ""))
+
+
+@subjects_cli.command("status")
+def subjects_status():
+    """How many subjects the index holds, per data point, and the last import."""
+    result = subjects.status(database.session())
+    click.echo(f"{result.subjects} subjects")
+    for point, count in result.per_point.items():
+        click.echo(f"  {point:<15} {count}")
+    if result.last_import is None:
+        click.echo("no import yet")
+    else:
+        click.echo(f"last import {result.last_import.isoformat()}: {result.last_imported} rows imported, "
+                   f"{result.last_rejected} rejected")
+
+
+@subjects_cli.command("forget")
+@click.argument("subject_id")
+def subjects_forget(subject_id):
+    """Remove one subject (by the business's SUBJECT_ID) from the index."""
+    if not subjects.forget(database.session(), subject_key=subject_id):
+        raise click.ClickException(f"no subject {subject_id} in the index")
+    click.echo(f"subject {subject_id} removed from the index")
 
 
 def register(app):
@@ -213,3 +259,4 @@ def register(app):
     app.cli.add_command(audit_cli)
     app.cli.add_command(metrics_cmd)
     app.cli.add_command(drp_cli)
+    app.cli.add_command(subjects_cli)

@@ -194,6 +194,20 @@ DEFAULTS = dict(
     DRP_CALLBACK_RETRY_BASE_SECONDS=5,
     DRP_CALLBACK_RETRY_MAX_SECONDS=900,
     DRP_CALLBACK_MAX_ATTEMPTS=60,
+    # Identity verification against the identity index (§7060, §7062). SUBJECT_HASH_KEY: None means
+    # generated once into <instance>/subject_hash_key. Tiers: how many data points must match per
+    # kind of request (categories 2: a reasonable degree of certainty; specific pieces 3 plus the
+    # signed declaration: a reasonably high degree; delete and correct take the high tier here, as the
+    # records are health-related). DECLARATION_REQUIRED_TYPES above says who signs the declaration.
+    SUBJECT_HASH_KEY=None,
+    VERIFICATION_TIERS={"access_categories": 2, "access_specific": 3, "delete": 3, "correct": 3},
+    # Fraud signals (§7060(f), §7061): a fraud hold, without telling the requester why, when within
+    # FRAUD_WINDOW_HOURS a subject has FRAUD_FAILED_PER_SUBJECT failed matches, one email address
+    # FRAUD_FAILED_PER_EMAIL failed matches, or one email address FRAUD_REQUESTS_PER_EMAIL requests.
+    FRAUD_WINDOW_HOURS=72,
+    FRAUD_FAILED_PER_SUBJECT=3,
+    FRAUD_FAILED_PER_EMAIL=3,
+    FRAUD_REQUESTS_PER_EMAIL=5,
 )
 
 MIN_RECORD_MONTHS = 24  # §7101(a): request records are kept at least 24 months
@@ -222,6 +236,9 @@ def load(app, test_config=None):
     if not keys:
         keys = _instance_secret(instance / "encryption_keys", lambda: Fernet.generate_key().decode())
     app.config["ENCRYPTION_KEYS"] = parse_keys(keys)
+    if not app.config.get("SUBJECT_HASH_KEY"):
+        app.config["SUBJECT_HASH_KEY"] = _instance_secret(instance / "subject_hash_key",
+                                                          lambda: secrets.token_urlsafe(48))
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = f"sqlite:///{instance / 'portal.db'}"
     app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URL"]

@@ -32,6 +32,8 @@ def _label(table: dict, value):
 LABEL_FILTERS = {
     "status_label": lambda code: _label(lifecycle.STATUS_LABELS, code),
     "hold_reason_label": lambda code: _label(lifecycle.HOLD_REASONS, code),
+    "public_hold_label": lambda code: _label(lifecycle.PUBLIC_HOLD_REASONS, code),
+    "data_point_label": lambda code: _label(lifecycle.DATA_POINT_LABELS, code),
     "request_type_label": lambda code: lifecycle.REQUEST_TYPES[code].label if code in lifecycle.REQUEST_TYPES else code,
     "manner_label": lambda code: _label(lifecycle.MANNERS, code),
     "inquiry_kind_label": lambda code: _label(lifecycle.INQUIRY_KINDS, code),

@@ -5,9 +5,10 @@ from datetime import date
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, EmailField, RadioField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, RadioField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Email, Length, Optional, Regexp, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from . import clock
 from .lifecycle import REQUEST_TYPES
@@ -64,6 +65,63 @@ def required(label):
     return DataRequired(message=_l("Please enter %(label)s.", label=label))
 
 
+def past_date(earliest: date, message):
+    """A YYYY-MM-DD date from `earliest` up to yesterday (California date)."""
+    def check(form, field):
+        if not field.data:
+            return
+        try:
+            value = date.fromisoformat(field.data)
+        except ValueError:
+            raise ValidationError(_l("Enter the date as YYYY-MM-DD, for example 1980-04-23.")) from None
+        if not earliest <= value < clock.today():
+            raise ValidationError(message)
+    return check
+
+
+def phone_field(label):
+    return StringField(label, filters=STRIPPED, render_kw={"autocomplete": "tel", "type": "tel"}, validators=[
+        Optional(), Length(max=40, message=_l("Use at most 40 characters.")),
+        Regexp(r"^[0-9+()\-. ]{7,40}$", message=_l("Use digits, spaces and + ( ) - only."))])
+
+
+def claim_field():
+    return StringField(_l("Claim or account number (optional)"), filters=STRIPPED, validators=[
+        Optional(), Length(max=40, message=_l("Use at most 40 characters.")),
+        Regexp(r"^[A-Za-z0-9][A-Za-z0-9\-/ ]*$", message=_l("Use letters, digits, hyphens and slashes only."))])
+
+
+def dob_field():
+    return StringField(_l("Date of birth (optional)"), filters=STRIPPED, render_kw={"autocomplete": "bday", "type": "date"},
+                       validators=[Optional(), past_date(date(1900, 1, 1), _l("Enter a date of birth between 1900 and today."))])
+
+
+def injury_field():
+    return StringField(_l("Date of injury, if you had a work injury claim (optional)"), filters=STRIPPED,
+                       render_kw={"type": "date"}, validators=[
+                           Optional(), past_date(date(1950, 1, 1), _l("Enter a date of injury between 1950 and today."))])
+
+
+def employer_field():
+    return StringField(_l("Employer at the time of the claim (optional)"), filters=STRIPPED,
+                       render_kw={"autocomplete": "organization"}, validators=[
+                           Optional(), Length(max=200, message=_l("Use at most 200 characters.")), plain_text])
+
+
+def postal_code_field():
+    return StringField(_l("ZIP code (optional)"), filters=STRIPPED, render_kw={"autocomplete": "postal-code"},
+                       validators=[Optional(), Regexp(r"^\d{5}(-?\d{4})?$",
+                                                      message=_l("Enter a ZIP code like 92373 or 92373-1234."))])
+
+
+# What a correction may concern, for §7060(h): those details cannot verify it.
+CORRECTION_POINTS = {
+    "name": _l("Name"), "date_of_birth": _l("Birth date"), "email": _l("Email"),
+    "phone": _l("Phone number"), "postal_code": _l("Address"), "claim_number": _l("A claim or account number"),
+    "date_of_injury": _l("An injury date"), "employer": _l("Employer"),
+}
+
+
 class RequestForm(EmptyForm):
     request_type = RadioField(_l("What would you like us to do?"), choices=[SelectChoice(c, t.label) for c, t in REQUEST_TYPES.items()],
                               validate_choice=False, validators=[
@@ -76,14 +134,12 @@ class RequestForm(EmptyForm):
     email = EmailField(_l("Email address"), filters=STRIPPED, render_kw={"autocomplete": "email"}, validators=[
         required(_l("your email address")), Length(max=254, message=_l("Use at most 254 characters.")),
         Email(message=_l("Enter an email address like name@example.com."), check_deliverability=False)])
-    phone = StringField(_l("Phone (optional)"), filters=STRIPPED, render_kw={"autocomplete": "tel", "type": "tel"}, validators=[
-        Optional(), Length(max=40, message=_l("Use at most 40 characters.")),
-        Regexp(r"^[0-9+()\-. ]{7,40}$", message=_l("Use digits, spaces and + ( ) - only."))])
-    claim_number = StringField(_l("Claim or account number (optional)"), filters=STRIPPED, validators=[
-        Optional(), Length(max=40, message=_l("Use at most 40 characters.")),
-        Regexp(r"^[A-Za-z0-9][A-Za-z0-9\-/ ]*$", message=_l("Use letters, digits, hyphens and slashes only."))])
-    date_of_birth = StringField(_l("Date of birth (optional)"), filters=STRIPPED,
-                                render_kw={"autocomplete": "bday", "type": "date"}, validators=[Optional()])
+    phone = phone_field(_l("Phone (optional)"))
+    claim_number = claim_field()
+    date_of_birth = dob_field()
+    date_of_injury = injury_field()
+    employer = employer_field()
+    postal_code = postal_code_field()
     details = TextAreaField(_l("Anything else we should know (optional)"), filters=STRIPPED, render_kw={"rows": 4}, validators=[
         Optional(), Length(max=5000, message=_l("Use at most 5,000 characters.")), plain_text])
     access_scope = RadioField(_l("What would you like to receive?"), validate_choice=False, choices=[
@@ -93,6 +149,11 @@ class RequestForm(EmptyForm):
         SelectChoice("12_months", _l("The last 12 months")), SelectChoice("since_2022", _l("Everything since January 1, 2022"))])
     correction_current = TextAreaField(_l("What information is wrong?"), filters=STRIPPED, render_kw={"rows": 3}, validators=[
         Optional(), Length(max=5000, message=_l("Use at most 5,000 characters.")), plain_text])
+    correction_points = SelectMultipleField(
+        _l("Which of your details does the correction concern?"), validate_choice=False,
+        description=_l("We confirm who you are with your other details, not the ones being corrected."),
+        choices=[SelectChoice(k, label) for k, label in CORRECTION_POINTS.items()],
+        widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
     correction_details = TextAreaField(_l("What should it say instead?"), filters=STRIPPED, render_kw={"rows": 3}, validators=[
         Optional(), Length(max=5000, message=_l("Use at most 5,000 characters.")), plain_text])
     correction_document = FileField(_l("A document that supports the correction (optional)"), description=_l(
@@ -104,13 +165,9 @@ class RequestForm(EmptyForm):
                                         render_kw={"autocomplete": "name"}, validators=[
         Optional(), Length(max=200, message=_l("Use at most 200 characters.")), NAME])
 
-    def validate_date_of_birth(self, field):
-        try:
-            value = date.fromisoformat(field.data)
-        except ValueError:
-            raise ValidationError(_l("Enter the date as YYYY-MM-DD, for example 1980-04-23.")) from None
-        if not date(1900, 1, 1) <= value < clock.today():
-            raise ValidationError(_l("Enter a date of birth between 1900 and today."))
+    def validate_correction_points(self, field):
+        if any(p not in CORRECTION_POINTS for p in field.data or []):
+            raise ValidationError(_l("Choose from the details listed."))
 
     def validate(self, extra_validators=None):
         ok = super().validate(extra_validators)
@@ -143,6 +200,9 @@ class RequestForm(EmptyForm):
             request_type=kind, first_name=self.first_name.data, last_name=self.last_name.data,
             email=self.email.data, phone=self.phone.data, claim_number=self.claim_number.data,
             date_of_birth=date.fromisoformat(self.date_of_birth.data) if self.date_of_birth.data else None,
+            date_of_injury=date.fromisoformat(self.date_of_injury.data) if self.date_of_injury.data else None,
+            employer=self.employer.data or None, postal_code=self.postal_code.data or None,
+            correction_points=",".join(self.correction_points.data or []) if kind == "correct" else None,
             details=self.details.data, correction_current=self.correction_current.data if kind == "correct" else None,
             correction_details=self.correction_details.data if kind == "correct" else None,
             access_scope=self.access_scope.data if kind == "access" else None,

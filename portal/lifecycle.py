@@ -65,7 +65,8 @@ STATUS_LABELS = {
 
 # A requester may take a request back at any open status, until the response is sent (a final status).
 TRANSITIONS: dict[str, frozenset[str]] = {
-    AWAITING_EMAIL: frozenset({VERIFYING, EXPIRED, WITHDRAWN}),
+    # awaiting_email -> denied: never confirmed by the response due date, so unverifiable (§7021(b)).
+    AWAITING_EMAIL: frozenset({VERIFYING, EXPIRED, WITHDRAWN, DENIED}),
     # Withdrawal at any open status until the response is sent; a Data Rights Protocol agent revokes
     # the same way (DRP §2.04).
     VERIFYING: frozenset({IN_PROGRESS, ON_HOLD, DENIED, WITHDRAWN}),
@@ -90,10 +91,44 @@ HOLD_REASONS = {
     "fraud_suspected": _l("Held for a security review"),
 }
 
+# What the requester reads about a hold: never whether the records matched (enumeration-safe) nor
+# that a fraud review is under way (no tip-off).
+PUBLIC_HOLD_REASONS = {
+    "agent_authorization": _l("Checking the agent's authorization"),
+    "data_mismatch": _l("We need more details to confirm your identity"),
+    "high_certainty_required": _l("We need more details to confirm your identity"),
+    "information_requested": _l("We asked you for more information"),
+    "fraud_suspected": _l("Being reviewed by our privacy team"),
+}
+
+# The data points a request can match against the business's records (the identity index).
+DATA_POINT_LABELS = {
+    "email": _l("Email address"),
+    "phone": _l("Phone number"),
+    "name_dob": _l("Name and date of birth"),
+    "date_of_birth": _l("Date of birth"),
+    "claim_number": _l("Claim or account number"),
+    "date_of_injury": _l("Date of injury"),
+    "employer": _l("Employer"),
+    "postal_code": _l("ZIP code"),
+    "declaration": _l("Signed declaration"),
+}
+
 # How a request reached the business (§7101 records the manner of every request).
 MANNERS = {"web": _l("Web form"), "phone": _l("Phone"), "mail": _l("Mail"), "email": _l("Email"),
            "drp": _l("Data Rights Protocol")}
-INTAKE_MANNERS = ("phone", "mail")
+INTAKE_MANNERS = ("phone", "mail", "email")
+# Staff intake (§1798.130(a)(1), §7021): how identity and intent were confirmed, and how receipt was acknowledged.
+INTAKE_CONFIRMATIONS = {
+    "phone": _l("By phone: the requester answered our questions and confirmed the request"),
+    "letter": _l("By letter: the signed letter states who they are and what they ask"),
+    "email": _l("By email: the requester's message states who they are and what they ask"),
+}
+ACKNOWLEDGEMENT_MEANS = {
+    "orally": _l("Orally, during the call"),
+    "letter": _l("By letter"),
+    "email": _l("By email (sent now)"),
+}
 
 ACKNOWLEDGEMENT_BUSINESS_DAYS = 10
 MAX_EXTENSION_DAYS = 45

@@ -92,6 +92,18 @@ class PrivacyRequest(SQLModel, table=True):
     phone: str | None = Field(default=None, max_length=40)
     claim_number: str | None = Field(default=None, max_length=40)
     date_of_birth: date | None = None
+    # Further data points for matching against the identity index (verification only: purged
+    # with the rest of the verification data when the case closes, §7060(d)).
+    date_of_injury: date | None = None
+    employer: str | None = Field(default=None, max_length=200)
+    postal_code: str | None = Field(default=None, max_length=10)
+    # Staff intake: a postal address where the requester gave no email, how identity and intent were
+    # confirmed, and how receipt was acknowledged (phone and mail requests never get an email link).
+    postal_address: str | None = _text()
+    intake_confirmed_by: str | None = Field(default=None, max_length=16)
+    acknowledged_by: str | None = Field(default=None, max_length=16)
+    # For a correction: the data points being corrected, which cannot verify it (§7060(h)).
+    correction_points: str | None = Field(default=None, max_length=200)
     details: str | None = _text()
     correction_current: str | None = _text()
     correction_details: str | None = _text()
@@ -703,3 +715,53 @@ class DrpCallback(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
     created_at: datetime = _ts(nullable=False, default_factory=clock.now)
     sent_at: datetime | None = _ts()
+
+
+class IdentitySubject(SQLModel, table=True):
+    """One person in the business's records (the identity index), imported from its billing and claims
+    systems. Only keyed hashes (HMAC-SHA256 of the normalized value) are stored, never a value in clear;
+    `subject_key` is the business's own opaque key, kept so a re-import replaces the row and
+    `subjects forget` can remove it. Rows live until re-imported or forgotten."""
+
+    __tablename__ = "identity_subject"
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject_key: str = Field(max_length=100, unique=True)
+    email_hash: str | None = Field(default=None, max_length=64, index=True)
+    phone_hash: str | None = Field(default=None, max_length=64, index=True)
+    name_dob_hash: str | None = Field(default=None, max_length=64, index=True)
+    claim_number_hash: str | None = Field(default=None, max_length=64, index=True)
+    date_of_injury_hash: str | None = Field(default=None, max_length=64)
+    employer_hash: str | None = Field(default=None, max_length=64)
+    postal_code_hash: str | None = Field(default=None, max_length=64)
+    imported_at: datetime = _ts(nullable=False, default_factory=clock.now)
+
+
+class SubjectImport(SQLModel, table=True):
+    """One run of `subjects import` (counts only; no row content)."""
+
+    __tablename__ = "subject_import"
+
+    id: int | None = Field(default=None, primary_key=True)
+    started_at: datetime = _ts(nullable=False)
+    finished_at: datetime = _ts(nullable=False)
+    rows_imported: int = 0
+    rows_rejected: int = 0
+
+
+class VerificationAttempt(SQLModel, table=True):
+    """One matching of a request's data points against the identity index: which points matched
+    (names of points, never values), against which subject, and the outcome. Kept with the case as
+    the record of how it was verified; the fraud checks count the failed ones."""
+
+    __tablename__ = "verification_attempt"
+    __table_args__ = (Index("ix_verification_attempt_subject", "subject_key", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = _request_fk()
+    subject_key: str | None = Field(default=None, max_length=100)
+    matched: str = Field(default="", max_length=200)  # comma-separated point names
+    unmatched: str = Field(default="", max_length=200)  # given but not matching
+    required: int = 0
+    outcome: str = Field(max_length=32)  # verified | downgraded | data_mismatch | high_certainty_required | fraud_suspected
+    created_at: datetime = _ts(nullable=False, default_factory=clock.now)

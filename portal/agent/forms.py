@@ -1,5 +1,6 @@
 """Agent forms: a request made for a consumer, and the consumer's answer about the agent."""
 import re
+from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField, FileRequired
@@ -7,7 +8,18 @@ from wtforms import BooleanField, EmailField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Email, Length, Optional, Regexp
 
-from ..forms import NAME, EmptyForm, plain_text, strip_filter
+from ..forms import (
+    NAME,
+    EmptyForm,
+    RequestForm,
+    claim_field,
+    dob_field,
+    employer_field,
+    injury_field,
+    plain_text,
+    postal_code_field,
+    strip_filter,
+)
 from ..lifecycle import REQUEST_TYPES
 from ..services import documents
 from ..services.agents import AGENT_KINDS, AUTHORIZATION_KINDS, NewAgentRequest, Upload
@@ -58,6 +70,17 @@ class AgentRequestForm(EmptyForm):
     consumer_phone = StringField(_l("Consumer's phone (optional)"), filters=F, render_kw={"type": "tel"}, validators=[
         Optional(), Length(max=40, message=_l("Use at most 40 characters.")),
         Regexp(r"^[0-9+()\-. ]{7,40}$", message=_l("Use digits, spaces and + ( ) - only."))])
+    date_of_birth = dob_field()
+    claim_number = claim_field()
+    date_of_injury = injury_field()
+    employer = employer_field()
+    postal_code = postal_code_field()
+    # What the consumer's own form asks for the type: the same fields, the same rules.
+    access_scope = RequestForm.access_scope
+    lookback = RequestForm.lookback
+    correction_current = RequestForm.correction_current
+    correction_details = RequestForm.correction_details
+    correction_points = RequestForm.correction_points
     request_type = RadioField(_l("What is the consumer asking us to do?"), validate_choice=False,
                               choices=[SelectChoice(c, t.label) for c, t in REQUEST_TYPES.items()], validators=[
                                   DataRequired(message=_l("Choose the kind of request.")),
@@ -87,10 +110,20 @@ class AgentRequestForm(EmptyForm):
                 self.agent_business_name.errors.append(_l("Please enter the business name."))
             if not self.agent_sos_number.data:
                 self.agent_sos_number.errors.append(_l("Please enter the business's entity number."))
+        kind = self.request_type.data
+        if kind == "access" and self.access_scope.data not in ("categories", "specific"):
+            self.access_scope.errors.append(_l("Choose what the consumer would like to receive."))
+        if kind == "access" and self.lookback.data not in ("12_months", "since_2022"):
+            self.lookback.errors.append(_l("Choose the period."))
+        if kind == "correct":
+            for field in (self.correction_current, self.correction_details):
+                if not field.data:
+                    field.errors.append(_l("This is needed to correct the consumer's information."))
         return ok and not any(f.errors for f in self)
 
     def to_new_request(self, language: str = "en") -> NewAgentRequest:
         business = self.agent_kind.data == "business"
+        kind = self.request_type.data
         return NewAgentRequest(
             request_type=self.request_type.data, agent_kind=self.agent_kind.data, agent_name=self.agent_name.data,
             agent_email=self.agent_email.data, consumer_first_name=self.consumer_first_name.data,
@@ -98,6 +131,14 @@ class AgentRequestForm(EmptyForm):
             agent_business_name=self.agent_business_name.data if business else None,
             agent_sos_number=self.agent_sos_number.data if business else None,
             consumer_email=self.consumer_email.data or None, consumer_phone=self.consumer_phone.data or None,
+            access_scope=self.access_scope.data if kind == "access" else None, lookback=self.lookback.data or "12_months",
+            correction_current=self.correction_current.data if kind == "correct" else None,
+            correction_details=self.correction_details.data if kind == "correct" else None,
+            correction_points=",".join(self.correction_points.data or []) if kind == "correct" else None,
+            date_of_birth=date.fromisoformat(self.date_of_birth.data) if self.date_of_birth.data else None,
+            claim_number=self.claim_number.data or None,
+            date_of_injury=date.fromisoformat(self.date_of_injury.data) if self.date_of_injury.data else None,
+            employer=self.employer.data or None, postal_code=self.postal_code.data or None,
             language=language)
 
     def upload(self) -> Upload:
@@ -106,9 +147,34 @@ class AgentRequestForm(EmptyForm):
 
 
 class ConsumerDecisionForm(EmptyForm):
-    """Two buttons, one field: the consumer confirms or rejects the agent."""
+    """Two buttons: the consumer confirms or rejects the agent; confirming, they may verify their own
+    identity directly (§7063(a)): their data points and, for the high tier, the declaration."""
 
     decision = StringField(validators=[AnyOf(["confirm", "reject"])])
+    phone = StringField(_l("Your phone (optional)"), filters=F, render_kw={"type": "tel", "autocomplete": "tel"},
+                        validators=[Optional(), Length(max=40, message=_l("Use at most 40 characters.")),
+                                    Regexp(r"^[0-9+()\-. ]{7,40}$", message=_l("Use digits, spaces and + ( ) - only."))])
+    date_of_birth = dob_field()
+    claim_number = claim_field()
+    date_of_injury = injury_field()
+    employer = employer_field()
+    postal_code = postal_code_field()
+    declaration = BooleanField(_l("I declare under penalty of perjury under the laws of the State of California "
+                                  "that I am the person whose personal information is the subject of this request, "
+                                  "and that the information I have given is true and correct."))
+    declaration_signature = StringField(_l("Type your full name as your signature"), filters=F,
+                                        render_kw={"autocomplete": "name"}, validators=[
+        Optional(), Length(max=200, message=_l("Use at most 200 characters.")), NAME])
+
+    def points(self) -> dict:
+        out = {n: self[n].data for n in ("phone", "claim_number", "employer", "postal_code") if self[n].data}
+        for n in ("date_of_birth", "date_of_injury"):
+            if self[n].data:
+                out[n] = date.fromisoformat(self[n].data)
+        return out
+
+    def signature(self) -> str | None:
+        return self.declaration_signature.data if self.declaration.data and self.declaration_signature.data else None
 
 
 def upload_error(form: AgentRequestForm, exc: documents.DocumentRejected) -> None:

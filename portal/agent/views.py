@@ -7,6 +7,7 @@ from ..errors import render_error
 from ..extensions import configured_limit, limiter
 from ..lifecycle import REQUEST_TYPES
 from ..services import agents as agent_service
+from ..services import verification
 from ..services.documents import DocumentRejected
 from ..services.tokens import TokenError
 from ..web import link_problem
@@ -53,6 +54,8 @@ def confirm(token):
     except TokenError as exc:
         return link_problem("agent_confirm", exc.reason)
     return render_template("agent/confirm.html", req=req, auth=auth, form=ConsumerDecisionForm(), token=token,
+                           verifies=REQUEST_TYPES[req.request_type].needs_verification,
+                           needs_declaration=verification.declaration_needed(req) and not req.declaration_signature,
                            type_label=REQUEST_TYPES[req.request_type].label,
                            authorization_label=agent_service.AUTHORIZATION_KINDS[auth.authorization_kind])
 
@@ -63,10 +66,22 @@ def confirm_decision(token):
     """Spend the link: record the consumer's confirmation or rejection of the agent."""
     form = ConsumerDecisionForm()
     if not form.validate_on_submit():
-        return render_error(400)
+        if form.decision.errors or form.csrf_token.errors:
+            return render_error(400)
+        try:  # a detail that cannot be read: the page again, with the message beside it
+            req, auth = agent_service.request_for_confirmation(db.session(), token=token)
+        except TokenError as exc:
+            return link_problem("agent_confirm", exc.reason)
+        return render_template("agent/confirm.html", req=req, auth=auth, form=form, token=token,
+                               verifies=REQUEST_TYPES[req.request_type].needs_verification,
+                               needs_declaration=verification.declaration_needed(req) and not req.declaration_signature,
+                               type_label=REQUEST_TYPES[req.request_type].label,
+                               authorization_label=agent_service.AUTHORIZATION_KINDS[auth.authorization_kind]), 422
     try:
-        req = agent_service.record_consumer_decision(db.session(), token=token,
-                                                     confirmed=form.decision.data == "confirm")
+        confirmed = form.decision.data == "confirm"
+        req = agent_service.record_consumer_decision(
+            db.session(), token=token, confirmed=confirmed, points=form.points() if confirmed else None,
+            declaration_signature=form.signature() if confirmed else None)
     except TokenError as exc:
         return link_problem("agent_confirm", exc.reason)
     return render_template("agent/decided.html", confirmed=form.decision.data == "confirm", req=req)

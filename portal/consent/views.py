@@ -20,8 +20,8 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import clock, db
-from ..forms import EmptyForm
 from ..extensions import csrf, limiter
+from ..forms import EmptyForm
 from ..services import consent as consent_service
 from ..services.consent import ConsentState
 from ..web import is_htmx

@@ -24,7 +24,7 @@ from ..services import status as status_service
 from ..services.tokens import TokenError
 from ..urls import external_url
 from ..web import link_problem, send_document
-from .forms import AnswerForm, ContestForm, FollowUpForm, InquiryForm, StatusForm, WithdrawForm
+from .forms import AddDetailsForm, AnswerForm, ContestForm, FollowUpForm, InquiryForm, StatusForm, WithdrawForm
 
 bp = Blueprint("public", __name__)
 
@@ -208,8 +208,12 @@ def request_detail(reference):
     return _render_detail(case, WithdrawForm())
 
 
-def _render_detail(req, withdraw_form, status=200, answer_form=None, contest_form=None):
+def _render_detail(req, withdraw_form, status=200, answer_form=None, contest_form=None, details_form=None):
     return render_template("public/request_detail.html", req=req, type_label=REQUEST_TYPES[req.request_type].label,
+                           details_form=details_form or AddDetailsForm(formdata=None),
+                           can_add_details=verification.can_add_points(req),
+                           missing_points=verification.missing_points(req),
+                           needs_declaration=verification.declaration_needed(req) and not req.declaration_signature,
                            timeline=request_service.timeline(db.session(), req),
                            open_statuses=OPEN,
                            withdraw_form=withdraw_form,
@@ -366,6 +370,27 @@ def answer(reference):
         flash(_("This request is not waiting for information from you."), "error")
         return redirect(url_for(".request_detail", reference=reference), 303)
     flash(_("Thank you: your answer was sent to our privacy team."))
+    return redirect(url_for(".request_detail", reference=reference), 303)
+
+
+@bp.post("/requests/<reference>/details")
+@limiter.limit(configured_limit("RATELIMIT_TOKEN"))
+def add_details(reference):
+    """The requester adds details to confirm their identity; the request is matched again."""
+    req = _request_or_403(reference)
+    form = AddDetailsForm()
+    if not verification.can_add_points(req):
+        flash(_("This request is not waiting for more details from you."), "error")
+        return redirect(url_for(".request_detail", reference=reference), 303)
+    if not form.validate_on_submit():
+        return _render_detail(req, WithdrawForm(formdata=None), 422, details_form=form)
+    try:
+        verification.add_points(db.session(), req=req, values=form.values(), declaration_signature=form.signature())
+    except IllegalTransition:
+        flash(_("This request is not waiting for more details from you."), "error")
+        return redirect(url_for(".request_detail", reference=reference), 303)
+    # The same words whatever the outcome: the page shows the status that follows.
+    flash(_("Thank you: we have checked your request again with the details you added."))
     return redirect(url_for(".request_detail", reference=reference), 303)
 
 

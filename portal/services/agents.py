@@ -7,7 +7,7 @@ requester, receives the request's mail and tracks its status with the reference 
 import io
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import BinaryIO
 
 from flask_babel import gettext as _
@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import object_session
 from sqlmodel import Session
 
-from .. import clock, normalize
+from .. import clock, lifecycle, normalize
 from ..db import atomic
 from ..lifecycle import (
     AWAITING_EMAIL,
@@ -31,7 +31,7 @@ from ..lifecycle import (
 )
 from ..models import AgentAuthorization, CaseOutcome, PrivacyRequest, RequestMessage, StaffUser
 from . import audit, documents, tokens, verification
-from .requests import open_case
+from .requests import lookback_start, open_case
 from .transitions import MailSpec, agent_of, check_version, mail_requester, transition
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,18 @@ class NewAgentRequest:
     agent_sos_number: str | None = None
     consumer_email: str | None = None
     consumer_phone: str | None = None
+    # What the consumer's own form asks for the type (§7063: the same rules for an agent's request).
+    access_scope: str | None = None
+    lookback: str = "12_months"
+    correction_current: str | None = None
+    correction_details: str | None = None
+    correction_points: str | None = None
+    # The consumer's data points, matched against the identity index like a consumer's own.
+    date_of_birth: date | None = None
+    claim_number: str | None = None
+    date_of_injury: date | None = None
+    employer: str | None = None
+    postal_code: str | None = None
     language: str = "en"
 
 
@@ -101,11 +113,24 @@ def submit(session: Session, *, new: NewAgentRequest, upload: Upload) -> Privacy
     doc = documents.store(session, stream=io.BytesIO(data), filename=upload.filename,
                           declared_type=upload.content_type, purpose="authorization", uploaded_by="agent")
     business = new.agent_kind == "business"
-    # The agent confirms their own email first, whatever the request type.
+    # Know, delete and correct: the agent confirms their own email first. Opt-out and limit take
+    # effect on upload of the signed permission, staff review it afterwards (§7026(j), §7060(b)).
+    needs_check = REQUEST_TYPES[new.request_type].needs_verification
+    fields = dict(phone=new.consumer_phone or None, date_of_birth=new.date_of_birth,
+                  claim_number=new.claim_number or None, date_of_injury=new.date_of_injury,
+                  employer=new.employer or None, postal_code=new.postal_code or None)
+    if new.request_type == "access":
+        fields.update(access_scope=new.access_scope or "categories",
+                      lookback_start=lookback_start(new.lookback, lifecycle.local_date(now)))
+    if new.request_type == "correct":
+        fields.update(correction_current=new.correction_current, correction_details=new.correction_details,
+                      correction_points=new.correction_points or None)
+    if not needs_check:
+        fields.update(effective_at=now, acknowledged_at=now)
     req = open_case(session, request_type=new.request_type, first_name=new.consumer_first_name,
                     last_name=new.consumer_last_name, email=agent_email, manner="web", language=new.language,
-                    received_at=now, actor="agent", status=AWAITING_EMAIL,
-                    detail=f"manner=web; agent={new.agent_kind}; authorization={new.authorization_kind}")
+                    received_at=now, actor="agent", status=AWAITING_EMAIL if needs_check else VERIFYING,
+                    detail=f"manner=web; agent={new.agent_kind}; authorization={new.authorization_kind}", **fields)
     doc.request_id = req.id
     auth = AgentAuthorization(
         request_id=req.id, agent_kind=new.agent_kind, agent_name=new.agent_name.strip(),
@@ -118,7 +143,13 @@ def submit(session: Session, *, new: NewAgentRequest, upload: Upload) -> Privacy
     session.add(auth)
     audit.record(session, action="document_uploaded", actor="agent", request_id=req.id,
                  detail=f"document {doc.id} (authorization)")
-    verification.send_link(session, req, now=now)
+    if needs_check:
+        verification.send_link(session, req, now=now)
+    else:
+        mail_requester(session, req, MailSpec("agent_acknowledgement", _("We received your request: %(reference)s",
+                                                                        reference=req.reference),
+                                              {"waits_for_consumer": False, "in_effect": True}))
+        verification.hold_for_authorization_review(session, req, auth, now=now)
     session.commit()
     log.info("agent request %s submitted (%s, %s)", req.reference, req.request_type, new.authorization_kind)
     return req
@@ -152,16 +183,27 @@ CONSUMER_REJECTION_CITATION = "Cal. Code Regs., tit. 11, § 7063(a)"
 
 
 @atomic
-def record_consumer_decision(session: Session, *, token: str, confirmed: bool) -> PrivacyRequest:
+def record_consumer_decision(session: Session, *, token: str, confirmed: bool, points: dict | None = None,
+                             declaration_signature: str | None = None) -> PrivacyRequest:
     """Spend the consumer's link: a confirmation goes on file for the staff review; a rejection
-    ends the request and tells the agent."""
+    ends the request and tells the agent. Confirming, the consumer may verify directly (§7063(a)):
+    the data points they give are matched once the authorization is accepted, and they may sign
+    the declaration themselves for a high-tier request."""
     now = clock.now()
     req, auth = request_for_confirmation(session, token=token)
     tokens.spend(session, value=token, purpose="agent_confirm", now=now)
     auth.consumer_decision, auth.consumer_decided_at = ("confirmed" if confirmed else "rejected"), now
     session.add(auth)
     if confirmed:
-        audit.record(session, action="agent_confirmed_by_consumer", actor="consumer", request_id=req.id)
+        given = [p for p in verification.ADDABLE_POINTS if (points or {}).get(p) not in (None, "")]
+        for point in given:
+            setattr(req, point, points[point])
+        if declaration_signature and verification.declaration_needed(req):
+            req.declaration_signature, req.declaration_signed_at = declaration_signature.strip()[:200], now
+            given.append("declaration")
+        session.add(req)
+        audit.record(session, action="agent_confirmed_by_consumer", actor="consumer", request_id=req.id,
+                     detail=("consumer gave: " + ", ".join(given)) if given else None)
     else:
         req.outcome_code, req.outcome_citation = CONSUMER_REJECTION_CODE, CONSUMER_REJECTION_CITATION
         req.response_message = _("The consumer told us they did not authorize this request.")
@@ -267,6 +309,9 @@ def accept_authorization(session: Session, *, req: PrivacyRequest, staff: StaffU
                mail_spec=MailSpec("agent_accepted", _l("Your authorization for request %(reference)s was accepted",
                                                       reference=req.reference),
                                   {"auth": auth, "verifying": to_status == VERIFYING}))
+    if to_status == VERIFYING:
+        # The consumer's identity is checked with the same tiers as a consumer's own request.
+        verification.match_identity(session, req, actor=staff_actor, now=now)
     session.commit()
     log.info("agent authorization on request %s accepted", req.reference)
 

@@ -20,6 +20,7 @@ from .. import clock, lifecycle, normalize
 from ..db import atomic
 from ..input_guards import MAX_ID
 from ..lifecycle import (
+    AWAITING_EMAIL,
     COMPLETED,
     DENIED,
     FINAL,
@@ -43,20 +44,30 @@ from ..models import (
     RequestMessage,
     StaffUser,
 )
-from . import agents, audit, disclosure_scan, documents, drp_console, notices, references, response_files
+from . import agents, audit, disclosure_scan, documents, drp_console, notices, references, response_files, verification
 from . import requests as request_service
 from .transitions import MailSpec, agent_of, transition
 
 log = logging.getLogger(__name__)
 
-# What staff can match against the business's records when they verify identity by hand (§7060(c)).
+# What staff can match against the business's records when they verify identity by hand (§7060(c)):
+# the points of the identity index, and two only a person can check.
 DATA_POINTS = {
-    "email": _l("Email address"),
+    "email": _l("Email address (only one the business holds for this person)"),
     "phone": _l("Phone number"),
     "name_dob": _l("Name and date of birth"),
     "claim_number": _l("Claim or account number"),
+    "date_of_injury": _l("Date of injury"),
+    "employer": _l("Employer"),
+    "postal_code": _l("ZIP code"),
     "postal_address": _l("Postal address"),
     "transaction": _l("A recent invoice or payment detail"),
+}
+# Where a point checked by hand was confirmed: recorded with each point.
+VERIFICATION_SOURCES = {
+    "phone_call": _l("A phone call with the requester"),
+    "document": _l("A document the requester sent"),
+    "claim_file": _l("The claim or billing file"),
 }
 DEADLINE_BANDS = {
     "overdue": _l("Overdue"),
@@ -103,8 +114,16 @@ def outcome_bases() -> dict[str, dict]:
 
 
 def required_data_points(req: PrivacyRequest) -> int:
-    """§7062: 3 matching data points for the high tier (specific pieces, configured types), 2 otherwise."""
-    return 3 if request_service.declaration_required(req.request_type, req.access_scope) else 2
+    """§7062: the request's tier (VERIFICATION_TIERS): 3 for specific pieces, delete and correct, 2 otherwise."""
+    return verification.tier(req)
+
+
+def matched_automatically(session: Session, req: PrivacyRequest) -> tuple[str, ...]:
+    """The points the identity index matched for this case at its latest matching."""
+    attempt = verification.latest_attempt(session, req)
+    if attempt is None or not attempt.subject_key or not attempt.matched:
+        return ()
+    return tuple(attempt.matched.split(","))
 
 
 def word_count(text: str) -> int:
@@ -126,6 +145,8 @@ def available_actions(req: PrivacyRequest, *, on: date | None = None) -> list[st
         actions.append("verify")
     if req.status == VERIFYING and ON_HOLD in nxt:
         actions += ["request_info", "fraud_hold"]
+    elif req.status == ON_HOLD and req.hold_reason in verification.MATCHING_HOLDS:
+        actions.append("request_info")  # staff resolving a verification hold may ask the requester
     if req.status == ON_HOLD and VERIFYING in nxt and not reviewing:
         actions.append("clear_hold")
     if req.status == IN_PROGRESS:
@@ -133,7 +154,7 @@ def available_actions(req: PrivacyRequest, *, on: date | None = None) -> list[st
     if lifecycle.extension_allowed(request_type=req.request_type, status=req.status, response_due=req.response_due,
                                    extended_due=req.extended_due, today=on):
         actions.append("extend")
-    if DENIED in nxt:
+    if DENIED in nxt and req.status != AWAITING_EMAIL:  # an unconfirmed request is denied only at its due date
         actions.append("deny")
     return actions
 
@@ -146,19 +167,30 @@ def _require(req: PrivacyRequest, action: str) -> None:
 # ---- actions ---------------------------------------------------------------------------------
 
 @atomic
-def verify_identity(session: Session, *, req: PrivacyRequest, staff: StaffUser, data_points: list[str],
+def verify_identity(session: Session, *, req: PrivacyRequest, staff: StaffUser, sources: dict[str, str],
                     note: str | None, expected_version: int) -> None:
-    """Staff matched the requester against the records: the case moves to in progress."""
+    """Staff matched the requester against the records by hand: each point with the source that
+    confirmed it (a phone call, a document, the claim file). The points the identity index already
+    matched count too. The case moves to in progress."""
     _require(req, "verify")
-    points = sorted(set(data_points))
-    if any(p not in DATA_POINTS for p in points):
+    sources = {p: s for p, s in sources.items() if s}
+    if any(p not in DATA_POINTS for p in sources):
         raise IllegalTransition("unknown data point")
+    if any(s not in VERIFICATION_SOURCES for s in sources.values()):
+        raise IllegalTransition("unknown source")
+    for point in verification.excluded_points(req):
+        sources.pop(point, None)  # §7060(h): a correction's disputed details never verify it
+    automatic = matched_automatically(session, req)
     needed = required_data_points(req)
-    if len(points) < needed:
+    if len(set(sources) | set(automatic)) < needed:
         raise IllegalTransition(_("This request needs at least %(n)s matching data points.", n=needed))
+    points = ",".join(f"{p}:{sources[p]}" for p in sorted(sources))
+    detail = "by hand: " + (", ".join(f"{p} ({sources[p]})" for p in sorted(sources)) or "none")
+    if automatic:
+        detail += "; matched automatically: " + ", ".join(automatic)
     transition(session, req, IN_PROGRESS, actor=audit.staff_actor(staff), action="identity_verified",
-                               detail="data points: " + ", ".join(points), expected_version=expected_version)
-    session.add(IdentityCheck(request_id=req.id, staff_id=staff.id, data_points=",".join(points),
+               detail=detail, expected_version=expected_version)
+    session.add(IdentityCheck(request_id=req.id, staff_id=staff.id, data_points=points[:200],
                               note=(note or "").strip() or None))
     session.commit()
 
@@ -698,3 +730,21 @@ def _is_status_clause(clause) -> bool:
 def _as_date(value) -> date:
     # SQLite returns coalesce() of two DATE columns as text; PostgreSQL as a date.
     return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+@dataclass(frozen=True)
+class Acknowledgements:
+    """§7021(a): open cases whose receipt has not been acknowledged, due within 10 business days."""
+
+    due: list[PrivacyRequest]
+    overdue: list[PrivacyRequest]
+
+
+def acknowledgements(session: Session, *, on: date | None = None, limit: int = 20) -> Acknowledgements:
+    """Open cases not yet acknowledged: those past their acknowledgement date, and the others."""
+    on = on or clock.today()
+    rows = session.execute(select(PrivacyRequest).where(
+        PrivacyRequest.status.in_(OPEN), PrivacyRequest.acknowledged_at.is_(None))
+        .order_by(PrivacyRequest.acknowledgement_due, PrivacyRequest.id).limit(limit * 2)).scalars().all()
+    return Acknowledgements(due=[r for r in rows if r.acknowledgement_due >= on][:limit],
+                            overdue=[r for r in rows if r.acknowledgement_due < on][:limit])

@@ -4,13 +4,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlmodel import Session
 
 from .. import clock, lifecycle, normalize
 from ..db import atomic
-from ..lifecycle import AWAITING_EMAIL, EXPIRED, OPEN, REQUEST_TYPES, WITHDRAWN
+from ..lifecycle import AWAITING_EMAIL, OPEN, REQUEST_TYPES, WITHDRAWN
 from ..models import AuditEvent, PrivacyRequest, RequestMessage
 from . import audit, documents, drp_status, references, verification
 from .transitions import MailSpec, check_version, mail_requester, transition
@@ -31,6 +32,10 @@ class NewRequest:
     phone: str | None = None
     claim_number: str | None = None
     date_of_birth: date | None = None
+    date_of_injury: date | None = None
+    employer: str | None = None
+    postal_code: str | None = None
+    correction_points: str | None = None  # comma-separated: the details a correction disputes
     details: str | None = None
     correction_current: str | None = None
     correction_details: str | None = None
@@ -126,12 +131,14 @@ def record(session: Session, *, new: NewRequest, manner: str, received_at: datet
     rule = REQUEST_TYPES[new.request_type]
     confirmed = email_confirmed and rule.needs_verification
     fields = dict(phone=new.phone or None, claim_number=new.claim_number or None, date_of_birth=new.date_of_birth,
-                  details=new.details or None)
+                  date_of_injury=new.date_of_injury, employer=new.employer or None,
+                  postal_code=new.postal_code or None, details=new.details or None)
     if new.request_type == "access":
         fields.update(access_scope=new.access_scope,
                       lookback_start=lookback_start(new.lookback, lifecycle.local_date(received_at)))
     if new.request_type == "correct":
-        fields.update(correction_current=new.correction_current, correction_details=new.correction_details)
+        fields.update(correction_current=new.correction_current, correction_details=new.correction_details,
+                      correction_points=new.correction_points or None)
     if declaration_required(new.request_type, new.access_scope):
         fields.update(declaration_signature=new.declaration_signature, declaration_signed_at=now)
     if confirmed:
@@ -156,6 +163,66 @@ def record(session: Session, *, new: NewRequest, manner: str, received_at: datet
         mail_requester(session, req, MailSpec("receipt", _l("We received your request: %(reference)s",
                                                             reference=req.reference), {}))
     return req
+
+
+@dataclass(frozen=True)
+class Intake:
+    """What staff record about a phone, mail or email request beyond the request itself."""
+
+    manner: str  # lifecycle.INTAKE_MANNERS
+    received_at: datetime
+    confirmed_by: str  # lifecycle.INTAKE_CONFIRMATIONS
+    acknowledged_by: str  # lifecycle.ACKNOWLEDGEMENT_MEANS
+    postal_address: str | None = None
+
+
+@atomic
+def submit_intake(session: Session, *, new: NewRequest, intake: Intake, actor: str) -> SubmitOutcome:
+    """A request received by phone, mail or email and typed in by staff (§1798.130(a)(1), §7021). Staff
+    confirmed identity and intent with the requester, so there is no emailed link: the case is
+    acknowledged by the means recorded and matched against the identity index at once. An email
+    address is optional; a postal address is the alternative."""
+    now = clock.now()
+    email = normalize.email(new.email)
+    if not email and not (intake.postal_address or "").strip():
+        raise lifecycle.IllegalTransition(_("Give an email address or a postal address."))
+    if intake.acknowledged_by == "email" and not email:
+        raise lifecycle.IllegalTransition(_("An acknowledgement by email needs the email address."))
+    duplicate = find_open_duplicate(session, email=email, request_type=new.request_type) if email else None
+    if duplicate is not None:
+        audit.record(session, action="duplicate_submission", actor=actor, request_id=duplicate.id)
+        session.commit()
+        return SubmitOutcome(duplicate, True)
+    fields = dict(phone=new.phone or None, claim_number=new.claim_number or None, date_of_birth=new.date_of_birth,
+                  date_of_injury=new.date_of_injury, employer=new.employer or None,
+                  postal_code=new.postal_code or None, details=new.details or None,
+                  postal_address=(intake.postal_address or "").strip() or None,
+                  intake_confirmed_by=intake.confirmed_by, acknowledged_by=intake.acknowledged_by, acknowledged_at=now)
+    if new.request_type == "access":
+        fields.update(access_scope=new.access_scope,
+                      lookback_start=lookback_start(new.lookback, lifecycle.local_date(intake.received_at)))
+    if new.request_type == "correct":
+        fields.update(correction_current=new.correction_current, correction_details=new.correction_details,
+                      correction_points=new.correction_points or None)
+    if declaration_required(new.request_type, new.access_scope):
+        fields.update(declaration_signature=new.declaration_signature, declaration_signed_at=now)
+    needs_check = REQUEST_TYPES[new.request_type].needs_verification
+    req = open_case(session, request_type=new.request_type, first_name=new.first_name, last_name=new.last_name,
+                    email=email, manner=intake.manner, language=new.language, received_at=intake.received_at,
+                    actor=actor, status=lifecycle.VERIFYING if needs_check else lifecycle.IN_PROGRESS,
+                    detail=f"manner={intake.manner}; identity and intent confirmed {intake.confirmed_by}; "
+                           f"acknowledged {intake.acknowledged_by}", **fields)
+    if not needs_check:
+        req.effective_at = now  # §7060(b): in effect at once
+    if intake.acknowledged_by == "email":
+        template = "acknowledgement" if needs_check else "receipt"
+        mail_requester(session, req, MailSpec(template, _l("We received your request: %(reference)s",
+                                                           reference=req.reference), {}))
+    if needs_check:
+        verification.match_identity(session, req, actor=actor, now=now)
+    session.commit()
+    log.info("request %s taken in (%s, %s)", req.reference, req.request_type, intake.manner)
+    return SubmitOutcome(req, False)
 
 
 def open_child_deletion(session: Session, *, inquiry) -> PrivacyRequest:
@@ -208,16 +275,27 @@ def extend(session: Session, *, req: PrivacyRequest, days: int, reason: str, act
 
 @atomic
 def expire_unconfirmed(session: Session, *, now: datetime | None = None) -> int:
-    """Close requests whose email was never confirmed within the configured days."""
+    """Close what could not be verified, never before the response due date (§7021(b)): a web request
+    whose email was never confirmed within UNCONFIRMED_EXPIRY_DAYS, and a request still held for
+    details from the requester, are denied as unverifiable, with the reason mailed. Intake cases
+    never wait for an email link, so they are never closed this way."""
     now = now or clock.now()
+    today = lifecycle.local_date(now)
     cutoff = now - timedelta(days=current_app.config["UNCONFIRMED_EXPIRY_DAYS"])
-    stale = session.execute(select(PrivacyRequest).where(
+    unconfirmed = session.execute(select(PrivacyRequest).where(
         PrivacyRequest.status == AWAITING_EMAIL, PrivacyRequest.received_at < cutoff)).scalars().all()
-    for req in stale:
-        transition(session, req, EXPIRED, actor="system", action="expired", now=now,
-                   mail_spec=MailSpec("expired", _l("Request %(reference)s closed", reference=req.reference), {}))
+    held = session.execute(select(PrivacyRequest).where(
+        PrivacyRequest.status == lifecycle.ON_HOLD,
+        PrivacyRequest.hold_reason.in_(verification.MATCHING_HOLDS))).scalars().all()
+    closed = 0
+    for req in [*unconfirmed, *held]:
+        if today < req.due:
+            continue  # the requester still has until the due date
+        verification.deny_unverifiable(session, req, now=now,
+                                       never_confirmed=req.status == AWAITING_EMAIL)
+        closed += 1
     session.commit()
-    return len(stale)
+    return closed
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,11 @@ def recipient_name(agent: AgentAuthorization | None, req: PrivacyRequest) -> str
 
 def mail_requester(session: Session, req: PrivacyRequest, spec: MailSpec) -> None:
     """Queue a mail to the request's address (the agent's, for an agent's request) with what every
-    request mail shows: the request, its type, the status page, and whom to greet."""
+    request mail shows: the request, its type, the status page, and whom to greet. A request taken
+    by phone or mail without an email address gets its answers by letter from staff instead."""
+    if not req.email:
+        log.info("request %s has no email address: %s is for staff to send by letter", req.reference, spec.template)
+        return
     agent = agent_of(session, req)
     context = dict(spec.context, req=req, auth=agent, type_label=REQUEST_TYPES[req.request_type].label,
                    status_url=external_url("public.status"), recipient_name=recipient_name(agent, req))

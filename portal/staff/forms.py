@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
+    EmailField,
     Form,
     HiddenField,
     IntegerField,
@@ -16,7 +17,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import AnyOf, DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from .. import clock, db, lifecycle
@@ -32,6 +33,7 @@ from ..lifecycle import (
 )
 from ..services import agents, cases, notices
 from ..services.cases import Completion, QueueFilters
+from ..services.requests import Intake
 
 F = [strip_filter]
 
@@ -105,16 +107,32 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class VerifyForm(CaseActionForm):
-    data_points = MultiCheckboxField(_l("Data points that matched our records"), validate_choice=False,
-                                     choices=[SelectChoice(c, label) for c, label in cases.DATA_POINTS.items()])
+    """Verification by hand: for each data point staff confirmed, where they confirmed it."""
+
     note = _text(_l("How you checked (optional)"), required=False, rows=2)
 
-    def validate_data_points(self, field):
-        if any(p not in cases.DATA_POINTS for p in field.data or []):
-            raise ValidationError(_l("Choose from the data points listed."))
+    def source_fields(self):
+        return [self[f"source_{point}"] for point in cases.DATA_POINTS]
+
+    def sources(self) -> dict[str, str]:
+        return {point: self[f"source_{point}"].data for point in cases.DATA_POINTS if self[f"source_{point}"].data}
+
+    def validate(self, extra_validators=None):
+        ok = super().validate(extra_validators)
+        automatic = set(getattr(self, "automatic", ()))
         needed = cases.required_data_points(self.case)
-        if len(field.data or []) < needed:
-            raise ValidationError(_l("This request needs at least %(n)s matching data points.", n=needed))
+        if ok and len(set(self.sources()) | automatic) < needed:
+            self.source_email.errors.append(
+                _l("This request needs at least %(n)s matching data points, each with the source that confirmed it.",
+                   n=needed))
+            return False
+        return ok
+
+
+for _point, _label in cases.DATA_POINTS.items():
+    setattr(VerifyForm, f"source_{_point}", SelectField(
+        _label, default="", validate_choice=True,
+        choices=[SelectChoice("", _l("Not checked"))] + [SelectChoice(k, v) for k, v in cases.VERIFICATION_SOURCES.items()]))
 
 
 class HoldForm(CaseActionForm):
@@ -283,6 +301,17 @@ class IntakeForm(RequestForm):
     received_on = StringField(_l("Date received"), filters=F, render_kw={"type": "date"},
                               description=_l("The day the call or letter came in, as YYYY-MM-DD. Deadlines count from it."),
                               validators=[DataRequired(message=_l("Enter the date the request was received."))])
+    email = EmailField(_l("Email address (optional)"), filters=F, validators=[
+        Optional(), Length(max=254, message=_l("Use at most 254 characters.")),
+        Email(message=_l("Enter an email address like name@example.com."), check_deliverability=False)])
+    postal_address = _text(_l("Postal address (where there is no email address)"), required=False, rows=3,
+                           max_length=500)
+    confirmed_by = RadioField(_l("How the requester's identity and intent were confirmed"), validate_choice=False,
+                              choices=[SelectChoice(c, label) for c, label in lifecycle.INTAKE_CONFIRMATIONS.items()],
+                              validators=[DataRequired(message=_l("Choose how identity and intent were confirmed."))])
+    acknowledged_by = RadioField(_l("How receipt was acknowledged"), validate_choice=False,
+                                 choices=[SelectChoice(c, label) for c, label in lifecycle.ACKNOWLEDGEMENT_MEANS.items()],
+                                 validators=[DataRequired(message=_l("Choose how receipt was acknowledged."))])
     declaration = BooleanField(_l(
         "The requester made the declaration under penalty of perjury (signed on paper, or read back and agreed by phone)."))
     declaration_signature = StringField(_l("Requester's name as declared"), filters=F, validators=[
@@ -297,7 +326,21 @@ class IntakeForm(RequestForm):
 
     def validate_manner(self, field):
         if field.data not in lifecycle.INTAKE_MANNERS:
-            raise ValidationError(_l("Choose phone or mail."))
+            raise ValidationError(_l("Choose phone, mail or email."))
+
+    def validate_confirmed_by(self, field):
+        if field.data not in lifecycle.INTAKE_CONFIRMATIONS:
+            raise ValidationError(_l("Choose how identity and intent were confirmed."))
+
+    def validate_acknowledged_by(self, field):
+        if field.data not in lifecycle.ACKNOWLEDGEMENT_MEANS:
+            raise ValidationError(_l("Choose how receipt was acknowledged."))
+        if field.data == "email" and not self.email.data:
+            raise ValidationError(_l("An acknowledgement by email needs the email address."))
+
+    def validate_postal_address(self, field):
+        if not field.data and not self.email.data:
+            raise ValidationError(_l("Give an email address or a postal address."))
 
     def validate_received_on(self, field):
         try:
@@ -311,6 +354,10 @@ class IntakeForm(RequestForm):
 
     def received_date(self) -> date:
         return date.fromisoformat(self.received_on.data)
+
+    def intake(self, received_at) -> Intake:
+        return Intake(manner=self.manner.data, received_at=received_at, confirmed_by=self.confirmed_by.data,
+                      acknowledged_by=self.acknowledged_by.data, postal_address=self.postal_address.data or None)
 
 
 class RecordsForm(Form):

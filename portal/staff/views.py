@@ -8,7 +8,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from .. import db
 from ..lifecycle import MAX_EXTENSION_DAYS, IllegalTransition
-from ..services import agents, audit, cases, inquiries, references
+from ..services import agents, audit, cases, inquiries, references, verification
 from ..services import requests as request_service
 from ..services.transitions import StaleCase
 from ..web import is_htmx, send_document
@@ -39,6 +39,7 @@ def queue():
     if is_htmx():
         return render_template("staff/_queue_rows.html", form=form, page=page)
     return render_template("staff/queue.html", form=form, page=page, urgent=inquiries.open_urgent(db.session()),
+                           acks=cases.acknowledgements(db.session()),
                            open_inquiries=inquiries.count_open(db.session()))
 
 
@@ -53,7 +54,7 @@ def _case_or_404(reference: str):
 # One form per action: (form class, service call, message shown after it worked).
 ACTIONS = {
     "verify": (VerifyForm, lambda s, req, f: cases.verify_identity(
-        s, req=req, staff=current_user, data_points=f.data_points.data, note=f.note.data,
+        s, req=req, staff=current_user, sources=f.sources(), note=f.note.data,
         expected_version=f.version_number()), _l("Identity verified: the case is in progress.")),
     "fraud_hold": (HoldForm, lambda s, req, f: cases.place_fraud_hold(
         s, req=req, staff=current_user, reason=f.reason.data, expected_version=f.version_number()),
@@ -95,6 +96,7 @@ def _action_forms(req, submitted: dict | None = None) -> dict:
     for name in cases.available_actions(req):
         form = (submitted or {}).get(name) or ACTIONS[name][0](prefix=name, formdata=None)
         form.bind_case(req)
+        form.automatic = cases.matched_automatically(db.session(), req)
         if form.version.data in (None, ""):
             form.version.data = req.version
         forms[name] = form
@@ -107,6 +109,7 @@ def _render_case(req, *, submitted=None, note_form=None, status=200):
         note_form=note_form or NoteForm(prefix="note", formdata=None), bases=cases.outcome_bases(),
         deny_bases_help=[b for b in cases.denial_bases(req.request_type).values() if b.get("help")],
         data_points=cases.DATA_POINTS, required_points=cases.required_data_points(req),
+        attempts=verification.attempts(db.session(), req), sources=cases.VERIFICATION_SOURCES,
         can_act=current_user.role in CASE_WORKERS, max_extension=MAX_EXTENSION_DAYS,
         from_inquiry=inquiries.linking_to(db.session(), req), checklist_items=agents.REVIEW_CHECKLIST, agent_actions=agents.REVIEW_ACTIONS,
         next_status=agents.next_status(req)), status
@@ -128,6 +131,7 @@ def case_action(reference, action):
     req = _case_or_404(reference)
     form_class, run, done = ACTIONS[action]
     form = form_class(prefix=action).bind_case(req)
+    form.automatic = cases.matched_automatically(db.session(), req)
     # No readable version (missing, or out of range) is treated as a stale page: nothing is applied.
     if action not in cases.available_actions(req) or form.version_number() is None:
         return _conflict(reference)
@@ -194,10 +198,13 @@ def intake():
     """A request received by phone or mail becomes the same case, counted from the date received."""
     form = IntakeForm()
     if form.validate_on_submit():
-        outcome = request_service.submit(db.session(), new=form.to_new_request(language=form.language.data),
-                                         manner=form.manner.data,
-                                         received_at=cases.intake_received_at(form.received_date()),
-                                         actor=audit.staff_actor(current_user))
+        try:
+            outcome = request_service.submit_intake(
+                db.session(), new=form.to_new_request(language=form.language.data), actor=audit.staff_actor(current_user),
+                intake=form.intake(cases.intake_received_at(form.received_date())))
+        except IllegalTransition as exc:
+            flash(str(exc), "error")
+            return render_template("staff/intake.html", form=form), 422
         flash(_("This person already has an open request of this kind: here it is.") if outcome.duplicate
               else _("Request %(reference)s recorded.", reference=outcome.request.reference))
         return redirect(url_for(".case", reference=outcome.request.reference), 303)

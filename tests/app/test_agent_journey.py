@@ -17,7 +17,7 @@ AGENT = {"agent_kind": "business", "agent_name": "Maria Lopez", "agent_email": "
          "agent_business_name": "Lien Partners LLC", "agent_sos_number": "2019-1234-5678",
          "consumer_first_name": "Ana", "consumer_last_name": "Ruiz", "consumer_email": "ana.ruiz@example.org",
          "consumer_phone": "", "request_type": "delete", "authorization_kind": "signed_permission",
-         "declaration": "y"}
+         "declaration": "y", "access_scope": "categories", "lookback": "12_months"}
 
 
 def submit(client, data=None, upload=None, **overrides):
@@ -234,7 +234,7 @@ def test_a_resubmission_points_to_the_open_case(client, app, mailbox):
     assert req.reference in body(mailbox.last("maria@lienpartners.example"))
     # Another consumer, or another kind of request, is a new case.
     submit(client, consumer_first_name="Luis")
-    submit(client, request_type="access")
+    submit(client, request_type="access", access_scope="categories", lookback="12_months")
     assert count(app, PrivacyRequest) == 3
     # A refused file gets its message even when a case is open.
     assert submit(client, upload=(files.ELF, "letter.pdf", "application/pdf")).status_code == 422
@@ -246,8 +246,10 @@ def test_opt_out_through_an_agent_waits_only_for_the_signed_permission(client, a
     [req] = rows(app, PrivacyRequest)
     # §7026(f): 15 business days from receipt, whatever the authorization review takes.
     assert req.response_due == lifecycle.add_business_days(lifecycle.local_date(req.received_at), 15)
-    confirm_agent_email(client, mailbox.last("maria@lienpartners.example"))
-    [req] = rows(app, PrivacyRequest)
+    # In effect on upload (§7026(j), §7060(b)): no email link to wait for; staff review afterwards.
+    assert req.effective_at == req.received_at and req.acknowledged_at is not None
     assert (req.status, req.hold_reason) == ("on_hold", "agent_authorization")
+    receipt = mailbox.last("maria@lienpartners.example")
+    assert "in effect now" in body(receipt) and "/verify/" not in body(receipt)
     assert req.declaration_signature is None  # §7026(j): no identity verification of the consumer
     assert link_in(mailbox.last("ana.ruiz@example.org"), "/agent/confirm/")

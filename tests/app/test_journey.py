@@ -43,8 +43,11 @@ def test_know_delete_correct_need_email_confirmation(client, app, mailbox, reque
     assert req.reference in detail and "Verifying identity" in detail
 
     [req] = _requests(app)
-    assert req.status == "verifying" and req.email_confirmed_at and req.acknowledged_at
-    ack = mailbox.last("ana.ruiz@example.org")
+    # No identity index holds the requester here: the case waits for more details (never "no data").
+    assert (req.status, req.hold_reason) == ("on_hold", "data_mismatch") and req.email_confirmed_at and req.acknowledged_at
+    assert "We need more details to confirm your identity" in detail and "Help us confirm it is you" in detail
+    ack, hold = [m for m in mailbox.to("ana.ruiz@example.org")][-2:]
+    assert "more details" in hold["Subject"]
     text = body(ack)
     assert req.reference in text and "What happens next" in text
     assert f"{req.response_due:%B} {req.response_due.day}, {req.response_due.year}" in text

@@ -153,7 +153,11 @@ def test_viewer_reads_but_sees_no_action_forms(app, client, staff):
 
 def test_forms_shown_follow_the_lifecycle(app, as_support):
     shown = lambda ref: set(re.findall(r"/actions/(\w+)\"", as_support.get(f"/staff/requests/{ref}").get_data(as_text=True)))  # noqa: E731
-    assert shown(new_case(app, "access", "on_hold").reference) == {"verify", "clear_hold", "extend", "deny"}
+    # A verification hold: verify by hand, ask, suspect fraud, release, extend or deny.
+    assert shown(new_case(app, "access", "on_hold").reference) == {"verify", "request_info", "clear_hold",
+                                                                   "extend", "deny"}
+    assert shown(new_case(app, "access", "on_hold", email="f@example.org", hold_reason="fraud_suspected").reference) == {
+        "verify", "clear_hold", "extend", "deny"}
     assert shown(new_case(app, "delete", "in_progress", email="b@example.org").reference) == {"complete", "extend", "deny"}
     assert shown(new_case(app, "opt_out", "in_progress", email="c@example.org").reference) == {"complete", "deny"}
     assert shown(new_case(app, "access", "awaiting_email", email="d@example.org").reference) == {"extend"}
@@ -165,24 +169,24 @@ def test_forms_shown_follow_the_lifecycle(app, as_support):
 
 def test_verify_identity_needs_the_tier_and_records_who_checked(app, as_support, staff):
     req = new_case(app, "access")
-    resp = post_action(as_support, req.reference, "verify", {"data_points": ["email"]})
+    resp = post_action(as_support, req.reference, "verify", {"source_email": "claim_file"})
     assert resp.status_code == 422 and "at least 2 matching data points" in resp.get_data(as_text=True)
     assert get_case(app, req.reference).status == "verifying"
 
-    resp = post_action(as_support, req.reference, "verify", {"data_points": ["email", "claim_number"], "note": "Matched claim file"})
+    resp = post_action(as_support, req.reference, "verify", {"source_email": "claim_file", "source_claim_number": "claim_file", "note": "Matched claim file"})
     assert resp.status_code == 303
     assert get_case(app, req.reference).status == "in_progress"
     [check] = _rows(app, IdentityCheck)
-    assert check.staff_id == staff["support"].id and check.data_points == "claim_number,email"
+    assert check.staff_id == staff["support"].id and check.data_points == "claim_number:claim_file,email:claim_file"
     page = as_support.get(f"/staff/requests/{req.reference}").get_data(as_text=True)
     assert "support@billgenix.example" in page and "Claim or account number" in page
 
 
 def test_specific_pieces_need_three_data_points(app, as_support):
     req = new_case(app, "access", access_scope="specific")
-    resp = post_action(as_support, req.reference, "verify", {"data_points": ["email", "phone"]})
+    resp = post_action(as_support, req.reference, "verify", {"source_email": "claim_file", "source_phone": "phone_call"})
     assert resp.status_code == 422 and "at least 3" in resp.get_data(as_text=True)
-    resp = post_action(as_support, req.reference, "verify", {"data_points": ["email", "phone", "name_dob"]})
+    resp = post_action(as_support, req.reference, "verify", {"source_email": "claim_file", "source_phone": "phone_call", "source_name_dob": "document"})
     assert resp.status_code == 303 and get_case(app, req.reference).status == "in_progress"
 
 
@@ -661,7 +665,7 @@ def test_two_people_on_one_case_nothing_is_overwritten(app, client, staff, mailb
     alice_page = alice.get(f"/staff/requests/{req.reference}").get_data(as_text=True)
     bob_page = bob.get(f"/staff/requests/{req.reference}").get_data(as_text=True)
 
-    assert post_action(alice, req.reference, "verify", {"data_points": ["email", "phone"]}, page=alice_page).status_code == 303
+    assert post_action(alice, req.reference, "verify", {"source_email": "claim_file", "source_phone": "phone_call"}, page=alice_page).status_code == 303
     resp = post_action(bob, req.reference, "deny", {"basis": "unverifiable", "explanation": "We could not match you.", "categories": "All"},
                        page=bob_page)
     assert resp.status_code == 409
@@ -686,7 +690,7 @@ def test_a_requester_withdrawing_meanwhile_wins(app, as_support, mailbox):
     with app.app_context():
         from portal.services import requests as rs
         rs.withdraw(db.session(), req=rs.get_by_reference(db.session(), req.reference))
-    resp = post_action(as_support, req.reference, "verify", {"data_points": ["email", "phone"]}, page=page)
+    resp = post_action(as_support, req.reference, "verify", {"source_email": "claim_file", "source_phone": "phone_call"}, page=page)
     assert resp.status_code == 409 and get_case(app, req.reference).status == "withdrawn"
     assert _rows(app, IdentityCheck) == []
 
@@ -716,7 +720,7 @@ def test_phone_intake_counts_deadlines_from_the_date_received(app, as_support, m
     data = {"manner": "phone", "received_on": received.isoformat(), "request_type": "access",
             "first_name": "Luis", "last_name": "Ortega", "email": "luis@example.org", "phone": "909 555 0100",
             "claim_number": "", "date_of_birth": "", "details": "Called on the toll-free line.",
-            "access_scope": "categories", "lookback": "12_months"}
+            "access_scope": "categories", "lookback": "12_months", "confirmed_by": "phone", "acknowledged_by": "email"}
     resp = post_form(as_support, "/staff/requests/new", data)
     assert resp.status_code == 303
     [req] = _rows(app, PrivacyRequest)
@@ -724,7 +728,11 @@ def test_phone_intake_counts_deadlines_from_the_date_received(app, as_support, m
     assert req.manner == "phone" and local_date(req.received_at) == received
     assert req.response_due == received + timedelta(days=45)
     assert _rows(app, AuditEvent, request_id=req.id)[0].actor.startswith("staff:")
-    assert "Confirm your privacy request" in mailbox.last("luis@example.org")["Subject"]
+    # No emailed link for intake: acknowledged by email as recorded, then matched at once.
+    subjects = [m["Subject"] for m in mailbox.to("luis@example.org")]
+    assert subjects[0] == f"We received your request: {req.reference}" and "Confirm" not in " ".join(subjects)
+    assert (req.status, req.hold_reason, req.acknowledged_by, req.intake_confirmed_by) == (
+        "on_hold", "data_mismatch", "email", "phone")
     queue = as_support.get("/staff/?manner=phone&status=all").get_data(as_text=True)
     assert req.reference in queue
 
@@ -732,7 +740,8 @@ def test_phone_intake_counts_deadlines_from_the_date_received(app, as_support, m
 def test_mail_intake_refuses_a_future_date_and_needs_the_declaration(app, as_support):
     tomorrow = local_date(clock.now()) + timedelta(days=1)
     data = {"manner": "mail", "received_on": tomorrow.isoformat(), "request_type": "delete",
-            "first_name": "Luis", "last_name": "Ortega", "email": "luis@example.org"}
+            "first_name": "Luis", "last_name": "Ortega", "email": "luis@example.org", "confirmed_by": "letter",
+            "acknowledged_by": "letter"}
     resp = post_form(as_support, "/staff/requests/new", data)
     text = resp.get_data(as_text=True)
     assert resp.status_code == 422 and "cannot be in the future" in text and "needs the signed declaration" in text
@@ -745,7 +754,8 @@ def test_mail_intake_refuses_a_future_date_and_needs_the_declaration(app, as_sup
 def test_intake_of_a_duplicate_goes_to_the_open_case(app, as_support):
     existing = new_case(app, "opt_out", "in_progress")
     data = {"manner": "phone", "received_on": local_date(clock.now()).isoformat(), "request_type": "opt_out",
-            "first_name": "Ana", "last_name": "Ruiz", "email": "ANA.RUIZ@example.org"}
+            "first_name": "Ana", "last_name": "Ruiz", "email": "ANA.RUIZ@example.org", "confirmed_by": "phone",
+            "acknowledged_by": "orally"}
     resp = post_form(as_support, "/staff/requests/new", data)
     assert resp.status_code == 303 and resp.headers["Location"] == f"/staff/requests/{existing.reference}"
     assert len(_rows(app, PrivacyRequest)) == 1

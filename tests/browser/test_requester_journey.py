@@ -120,7 +120,7 @@ def test_whole_journey_without_javascript(no_js_page, live_server):
     page.get_by_label("Email address used for the request").fill(EMAIL)
     page.get_by_role("button", name="Email me a link").click()
     expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
-    status_mail = live_server.mail_to(EMAIL, count=3)[-1]
+    status_mail = live_server.mail_to(EMAIL, count=4)[-1]  # confirm, acknowledgement, details needed, status
     page.goto(live_server.url + link_in(status_mail, "/status/"))
     page.get_by_role("button", name="Show my request").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Request {reference}")
@@ -167,7 +167,7 @@ def test_link_pages_and_printing_the_receipt(page, live_server, csp_violations):
     page.get_by_label("Request reference").fill(reference)
     page.get_by_label("Email address used for the request").fill(EMAIL)
     page.get_by_role("button", name="Email me a link").click()
-    page.goto(live_server.url + link_in(live_server.mail_to(EMAIL, count=4)[-1], "/status/"))
+    page.goto(live_server.url + link_in(live_server.mail_to(EMAIL, count=5)[-1], "/status/"))
     expect(page.get_by_role("button", name="Show my request")).to_be_visible()
     assert_no_axe_violations(page)
     page.get_by_role("button", name="Show my request").click()

@@ -29,7 +29,9 @@ def _in_review(session, request_type="delete", kind="signed_permission", consume
                                  agent_email="maria@example.org", consumer_first_name="Ana", consumer_last_name="Ruiz",
                                  authorization_kind=kind, consumer_email=consumer_email)
     upload = agents.Upload(io.BytesIO(files.pdf()), "letter.pdf", "application/pdf")
-    agents.submit(session, new=new, upload=upload)
+    req = agents.submit(session, new=new, upload=upload)
+    if request_type in ("opt_out", "limit"):
+        return req  # in effect on upload, in review at once: no email link (§7026(j))
     token = link_in(Mailbox(current_app).last("maria@example.org"), "/verify/").rpartition("/")[2]
     return verification.confirm_email(session, token=token)
 
@@ -41,10 +43,11 @@ def test_the_review_replaces_verify_and_clear_hold(session, staff):
     assert agents.consumer_state(agent_of(session, req)) == "waiting"
 
 
-@pytest.mark.parametrize("request_type,to_status", [("delete", "verifying"), ("access", "verifying"),
-                                                    ("correct", "verifying"), ("opt_out", "in_progress"),
-                                                    ("limit", "in_progress")])
-def test_accept_moves_the_case_on(session, staff, request_type, to_status):
+@pytest.mark.parametrize("request_type,to_status,hold", [
+    # Accepted, know/delete/correct go to identity matching (here, an empty index: held for details).
+    ("delete", "on_hold", "data_mismatch"), ("access", "on_hold", "data_mismatch"),
+    ("correct", "on_hold", "data_mismatch"), ("opt_out", "in_progress", None), ("limit", "in_progress", None)])
+def test_accept_moves_the_case_on(session, staff, request_type, to_status, hold):
     req = _in_review(session, request_type=request_type)
     with pytest.raises(IllegalTransition):
         agents.accept_authorization(session, req=req, staff=staff, checklist=ALL[:-1], note=None,
@@ -54,7 +57,7 @@ def test_accept_moves_the_case_on(session, staff, request_type, to_status):
                                     expected_version=req.version - 1)
     agents.accept_authorization(session, req=req, staff=staff, checklist=ALL, note=" ok ", expected_version=req.version)
     auth = agent_of(session, req)
-    assert (req.status, req.hold_reason) == (to_status, None)
+    assert (req.status, req.hold_reason) == (to_status, hold)
     assert (auth.review_decision, auth.review_reason) == ("accepted", "ok")
     assert auth.reviewed_by == f"staff:{staff.id}"
     assert (req.effective_at is not None) == (to_status == "in_progress")

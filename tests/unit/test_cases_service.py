@@ -57,6 +57,8 @@ def test_available_actions_follow_the_lifecycle(session):
     req = _case(session)
     assert cases.available_actions(req) == ["verify", "request_info", "fraud_hold", "extend", "deny"]
     req.status, req.hold_reason = "on_hold", "data_mismatch"
+    assert cases.available_actions(req) == ["verify", "request_info", "clear_hold", "extend", "deny"]
+    req.hold_reason = "fraud_suspected"
     assert cases.available_actions(req) == ["verify", "clear_hold", "extend", "deny"]
     req.status, req.hold_reason = "in_progress", None
     assert cases.available_actions(req) == ["complete", "extend", "deny"]
@@ -72,16 +74,16 @@ def test_verify_identity_tiers(session, staff):
     delete = _case(session, "delete", email="c@example.org")
     assert [cases.required_data_points(r) for r in (categories, specific, delete)] == [2, 3, 3]
     with pytest.raises(IllegalTransition):
-        cases.verify_identity(session, req=specific, staff=staff, data_points=["email", "phone"], note=None,
+        cases.verify_identity(session, req=specific, staff=staff, sources={"email": "claim_file", "phone": "phone_call"}, note=None,
                               expected_version=specific.version)
     with pytest.raises(IllegalTransition):
-        cases.verify_identity(session, req=categories, staff=staff, data_points=["email", "shoe_size"], note=None,
+        cases.verify_identity(session, req=categories, staff=staff, sources={"email": "claim_file", "shoe_size": "document"}, note=None,
                               expected_version=categories.version)
     session.rollback()
-    cases.verify_identity(session, req=categories, staff=staff, data_points=["phone", "email", "email"], note=" ",
+    cases.verify_identity(session, req=categories, staff=staff, sources={"phone": "phone_call", "email": "claim_file", "postal_code": ""}, note=" ",
                           expected_version=categories.version)
     check = session.execute(select(IdentityCheck)).scalar_one()
-    assert (check.data_points, check.note, check.staff_id) == ("email,phone", None, staff.id)
+    assert (check.data_points, check.note, check.staff_id) == ("email:claim_file,phone:phone_call", None, staff.id)
     assert categories.status == "in_progress" and _events(session, categories)[-1] == "identity_verified"
 
 
@@ -92,7 +94,7 @@ def test_a_stale_version_writes_nothing(session, staff):
     before = len(_events(session, req))
     for action in (
         lambda: cases.clear_hold(session, req=req, staff=staff, reason="x", expected_version=seen),
-        lambda: cases.verify_identity(session, req=req, staff=staff, data_points=["email", "phone"], note=None,
+        lambda: cases.verify_identity(session, req=req, staff=staff, sources={"email": "claim_file", "phone": "phone_call"}, note=None,
                                       expected_version=seen),
         lambda: cases.deny(session, req=req, staff=staff, basis="duplicate", categories="claim file", explanation="x", expected_version=seen),
         lambda: cases.extend(session, req=req, staff=staff, days=5, reason="x", expected_version=seen),
@@ -114,7 +116,7 @@ def test_a_concurrent_write_between_load_and_flush_is_refused(app, session, staf
         version = theirs.version
         other.expunge(theirs)  # keep what this reader saw, as a page that stays open in a browser does
         other.rollback()  # and release SQLite's lock so the first writer can go ahead
-        cases.verify_identity(session, req=req, staff=staff, data_points=["email", "phone"], note=None,
+        cases.verify_identity(session, req=req, staff=staff, sources={"email": "claim_file", "phone": "phone_call"}, note=None,
                               expected_version=req.version)
         other.add(theirs)
         assert theirs.version == version == req.version - 1

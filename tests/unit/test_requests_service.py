@@ -77,11 +77,13 @@ def test_confirmation_moves_on_and_acknowledges(session):
     req = requests.submit(session, new=new()).request
     token = tokens.issue(session, purpose="verify", request_id=req.id, ttl=timedelta(hours=1)).value
     confirmed = verification.confirm_email(session, token=token)
-    assert confirmed.status == "verifying" and confirmed.acknowledged_at is not None
+    # Confirmed, then matched at once: with an empty identity index the case waits for details.
+    assert (confirmed.status, confirmed.hold_reason) == ("on_hold", "data_mismatch")
+    assert confirmed.acknowledged_at is not None
     [ack] = outbox(session, "acknowledgement")
     assert req.reference in ack.subject and "What happens next" in ack.text_body
     actions = [e.action for e in session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars()]
-    assert actions == ["submitted", "email_confirmed"]
+    assert actions == ["submitted", "email_confirmed", "verification_hold"]
 
 
 def test_a_withdrawn_request_cannot_be_confirmed(session):
@@ -154,10 +156,15 @@ def test_unconfirmed_requests_expire(app, session):
     old = requests.submit(session, new=new(email="old@example.org"),
                           received_at=clock.now() - timedelta(days=15)).request
     fresh = requests.submit(session, new=new(email="fresh@example.org")).request
-    assert requests.expire_unconfirmed(session) == 1
-    assert session.get(PrivacyRequest, old.id).status == "expired"
+    # Past the configured days but before the response due date: never closed (§7021(b)).
+    assert requests.expire_unconfirmed(session) == 0
+    assert session.get(PrivacyRequest, old.id).status == "awaiting_email"
+    # At the due date: denied as unverifiable, mailed (tests/unit/test_unverifiable.py has the details).
+    at_due = datetime.combine(old.due, datetime.min.time(), tzinfo=clock.PACIFIC) + timedelta(hours=1)
+    assert requests.expire_unconfirmed(session, now=at_due) == 1
+    assert session.get(PrivacyRequest, old.id).status == "denied"
     assert session.get(PrivacyRequest, fresh.id).status == "awaiting_email"
-    assert [m.to_addr for m in outbox(session, "expired")] == ["old@example.org"]
+    assert [m.to_addr for m in outbox(session, "denied")] == ["old@example.org"]
 
 
 def test_the_audit_chain_detects_tampering(session):
@@ -175,4 +182,4 @@ def test_timeline_lists_status_changes_in_order(session):
     token = tokens.issue(session, purpose="verify", request_id=req.id, ttl=timedelta(hours=1)).value
     verification.confirm_email(session, token=token)
     entries = requests.timeline(session, req)
-    assert [e.status for e in entries] == [lifecycle.AWAITING_EMAIL, lifecycle.VERIFYING]
+    assert [e.status for e in entries] == [lifecycle.AWAITING_EMAIL, lifecycle.VERIFYING, lifecycle.ON_HOLD]
