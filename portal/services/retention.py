@@ -52,7 +52,8 @@ PR = PrivacyRequest
 # Counted kinds, in the order they are printed.
 KINDS = ("verification_data", "identity_checks", "documents", "response_files", "cases", "inquiries",
          "consent_records", "mail", "webhooks", "request_records")
-VERIFICATION_FIELDS = ("phone", "claim_number", "date_of_birth", "correction_current", "correction_details",
+VERIFICATION_FIELDS = ("phone", "claim_number", "date_of_birth", "date_of_injury", "employer", "postal_code",
+                       "postal_address", "correction_current", "correction_details", "correction_points",
                        "declaration_signature")
 VERIFICATION_DOCUMENTS = ("evidence", "authorization", "correction")
 # The tables a purge deletes from or rewrites: vacuumed afterwards on PostgreSQL.
