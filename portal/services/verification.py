@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from .. import clock
+from .. import clock, i18n
 from ..db import atomic
 from ..lifecycle import AWAITING_EMAIL, DENIED, IN_PROGRESS, ON_HOLD, REQUEST_TYPES, VERIFYING, IllegalTransition
 from ..models import AgentAuthorization, PrivacyRequest, VerificationAttempt
@@ -281,14 +281,15 @@ def deny_unverifiable(session: Session, req: PrivacyRequest, *, now: datetime, n
     business holds data about the requester."""
     basis = next(b for b in current_app.config["DENIAL_BASES"] if b["code"] == "unverifiable")
     citation = (basis.get("citations") or {}).get(req.request_type, basis["citation"])
-    if never_confirmed:
-        explanation = _("The email address for this request was never confirmed, so we could not confirm "
-                        "that the request came from you.")
-    else:
-        explanation = _("With the details we received we could not confirm your identity to the degree "
-                        "the law requires for this kind of request.")
-    explanation += " " + _("You can make a new request at any time. Our privacy policy explains how we verify "
-                           "requests: %(url)s", url=external_url("public.privacy_policy"))
+    with i18n.language(req.language):  # stored and mailed in the request's language, whoever closes it
+        if never_confirmed:
+            explanation = _("The email address for this request was never confirmed, so we could not confirm "
+                            "that the request came from you.")
+        else:
+            explanation = _("With the details we received we could not confirm your identity to the degree "
+                            "the law requires for this kind of request.")
+        explanation += " " + _("You can make a new request at any time. Our privacy policy explains how we verify "
+                               "requests: %(url)s", url=external_url("public.privacy_policy"))
     req.outcome_code, req.outcome_citation, req.response_message = "unverifiable", citation, explanation
     transition(session, req, DENIED, actor="system", action="denied_unverifiable",
                detail="basis=unverifiable; " + ("email never confirmed" if never_confirmed else "not verified by the due date"),

@@ -52,8 +52,8 @@ def test_deletion_from_exercise_to_fulfilled_with_staff_in_the_console(app, clie
         assert "1 Main St, Ontario CA" in page and "Data Rights Protocol" in page
 
         # Staff verify the identity through the form: the agent hears "identity verified".
-        assert post_action(console, reference, "verify", {"data_points": ["email", "phone", "postal_address"]},
-                           page=page).status_code == 303
+        assert post_action(console, reference, "verify", {"source_email": "phone_call", "source_phone": "phone_call",
+                                                          "source_name_dob": "claim_file"}, page=page).status_code == 303
         assert drp_callbacks.deliver_for_app(app) == 1
         verified = receiver.wait_for(1)[0]["body"]
         assert verified["status"] == "in_progress" and verified["processing_details"].startswith("Identity verified")

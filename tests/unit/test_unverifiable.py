@@ -33,7 +33,8 @@ def test_unconfirmed_requests_are_denied_at_the_due_date_not_before(app):
         assert requests.expire_unconfirmed(s, now=at_local(req.due, 0)) == 1
         req = s.get(PrivacyRequest, req.id)
         assert (req.status, req.outcome_code) == ("denied", "unverifiable")
-        assert "7062" in req.outcome_citation and "/privacy" in req.response_message
+        # The access request's own citation (§7024(a)-(b)); a deletion would cite §7022(a).
+        assert req.outcome_citation.endswith("§7024(a)-(b)") and "/privacy" in req.response_message
         denial = s.execute(select(OutboxMessage).where(OutboxMessage.template == "denied")).scalar_one()
         assert "never confirmed" in denial.text_body and "Identity could not be verified" in denial.text_body
 
