@@ -41,8 +41,10 @@ def test_staff_see_and_verify_a_drp_case(page, live_server, csp_violations):
     expect(section).to_contain_text("outside_jurisdiction")
     assert_no_axe_violations(page)
 
-    for point in ("Email address", "Phone number", "Postal address"):
-        page.get_by_role("checkbox", name=point).check()
+    # Each point checked by hand, with the source that confirmed it.
+    for point, source in (("Phone number", "phone_call"), ("Claim or account number", "claim_file"),
+                          ("Name and date of birth", "document")):
+        page.get_by_label(point, exact=True).select_option(source)
     page.get_by_role("button", name="Mark identity verified").click()
     expect(page.get_by_role("region", name="Sent by an agent through the Data Rights Protocol")).to_contain_text(
         "Identity verified. We are preparing our response.")

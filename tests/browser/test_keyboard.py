@@ -99,6 +99,8 @@ def test_agent_form_by_keyboard(page, live_server, tmp_path):
         tab_to(page, selector)
         page.keyboard.type(text)
     tab_to(page, "input[name=request_type]")
+    page.keyboard.press("Space")  # the first type: know (access), which asks what the consumer wants to receive
+    tab_to(page, "input[name=access_scope]")
     page.keyboard.press("Space")
     tab_to(page, "input[name=authorization_kind]")
     page.keyboard.press("Space")

@@ -82,6 +82,8 @@ def test_one_case_from_the_queue_to_the_requesters_download(page, live_server, c
     expect(page.get_by_text("each with the source that confirmed it").last).to_be_visible()
     assert_no_axe_violations(page)
     page.get_by_label("Claim or account number", exact=True).select_option("claim_file")
+    # Specific pieces: the high tier, three points.
+    page.get_by_label("Name and date of birth", exact=True).select_option("document")
     page.get_by_role("button", name="Mark identity verified").click()
     expect(page.get_by_text("Identity verified: the case is in progress.")).to_be_visible()
     expect(page.get_by_role("heading", name="Complete the request")).to_be_visible()
