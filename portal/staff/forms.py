@@ -164,7 +164,7 @@ class DenyForm(CaseActionForm):
 
     def bind_case(self, req):
         super().bind_case(req)
-        self.basis.choices = _bases(req.request_type)
+        self.basis.choices = [SelectChoice("", _l("Choose a basis")), *_bases(req.request_type)]
         return self
 
     assessment = _text(_l("What you considered (corrections)"), required=False, rows=3, description=_l(
