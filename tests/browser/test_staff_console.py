@@ -60,7 +60,7 @@ def test_queue_active_search_and_filters(page, live_server, console, csp_violati
     page.get_by_label("Type", exact=True).select_option("opt_out")
     expect(page.locator("table.queue tbody th[scope=row]")).to_have_text([console["chen"]])
     page.get_by_label("Deadline").select_option("overdue")
-    expect(page.get_by_text("No cases match these filters.")).to_be_visible()
+    expect(page.get_by_text("No cases match these filters.", exact=True)).to_be_visible()
     assert page.evaluate("window.__stillHere") is True
     assert_no_axe_violations(page)
     # Back restores the earlier results.
