@@ -210,3 +210,32 @@ class RequestForm(EmptyForm):
             declaration_signature=self.declaration_signature.data if self.needs_declaration() else None,
             language=language,
             documents=tuple(d for d in [upload_of(self.correction_document)] if d) if kind == "correct" else ())
+
+
+class IdentityDetailsForm(EmptyForm):
+    """Data points for matching a person against the business's records, and the declaration where
+    the tier needs it: given later from the status page, or by the consumer confirming an agent."""
+
+    phone = phone_field(_l("Phone (optional)"))
+    date_of_birth = dob_field()
+    claim_number = claim_field()
+    date_of_injury = injury_field()
+    employer = employer_field()
+    postal_code = postal_code_field()
+    declaration = BooleanField(_l("I declare under penalty of perjury under the laws of the State of California "
+                                  "that I am the person whose personal information is the subject of this request, "
+                                  "and that the information I have given is true and correct."))
+    declaration_signature = StringField(_l("Type your full name as your signature"), filters=STRIPPED,
+                                        render_kw={"autocomplete": "name"}, validators=[
+        Optional(), Length(max=200, message=_l("Use at most 200 characters.")), NAME])
+
+    def values(self) -> dict:
+        """The data points given, dates as dates."""
+        out = {name: self[name].data for name in ("phone", "claim_number", "employer", "postal_code") if self[name].data}
+        for name in ("date_of_birth", "date_of_injury"):
+            if self[name].data:
+                out[name] = date.fromisoformat(self[name].data)
+        return out
+
+    def signature(self) -> str | None:
+        return self.declaration_signature.data if self.declaration.data and self.declaration_signature.data else None

@@ -11,11 +11,13 @@ from wtforms.validators import AnyOf, DataRequired, Email, Length, Optional, Reg
 from ..forms import (
     NAME,
     EmptyForm,
+    IdentityDetailsForm,
     RequestForm,
     claim_field,
     dob_field,
     employer_field,
     injury_field,
+    phone_field,
     plain_text,
     postal_code_field,
     strip_filter,
@@ -146,35 +148,12 @@ class AgentRequestForm(EmptyForm):
         return Upload(stream=f.stream, filename=f.filename, content_type=f.mimetype)
 
 
-class ConsumerDecisionForm(EmptyForm):
+class ConsumerDecisionForm(IdentityDetailsForm):
     """Two buttons: the consumer confirms or rejects the agent; confirming, they may verify their own
     identity directly (§7063(a)): their data points and, for the high tier, the declaration."""
 
     decision = StringField(validators=[AnyOf(["confirm", "reject"])])
-    phone = StringField(_l("Your phone (optional)"), filters=F, render_kw={"type": "tel", "autocomplete": "tel"},
-                        validators=[Optional(), Length(max=40, message=_l("Use at most 40 characters.")),
-                                    Regexp(r"^[0-9+()\-. ]{7,40}$", message=_l("Use digits, spaces and + ( ) - only."))])
-    date_of_birth = dob_field()
-    claim_number = claim_field()
-    date_of_injury = injury_field()
-    employer = employer_field()
-    postal_code = postal_code_field()
-    declaration = BooleanField(_l("I declare under penalty of perjury under the laws of the State of California "
-                                  "that I am the person whose personal information is the subject of this request, "
-                                  "and that the information I have given is true and correct."))
-    declaration_signature = StringField(_l("Type your full name as your signature"), filters=F,
-                                        render_kw={"autocomplete": "name"}, validators=[
-        Optional(), Length(max=200, message=_l("Use at most 200 characters.")), NAME])
-
-    def points(self) -> dict:
-        out = {n: self[n].data for n in ("phone", "claim_number", "employer", "postal_code") if self[n].data}
-        for n in ("date_of_birth", "date_of_injury"):
-            if self[n].data:
-                out[n] = date.fromisoformat(self[n].data)
-        return out
-
-    def signature(self) -> str | None:
-        return self.declaration_signature.data if self.declaration.data and self.declaration_signature.data else None
+    phone = phone_field(_l("Your phone (optional)"))
 
 
 def upload_error(form: AgentRequestForm, exc: documents.DocumentRejected) -> None:

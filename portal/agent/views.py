@@ -80,7 +80,7 @@ def confirm_decision(token):
     try:
         confirmed = form.decision.data == "confirm"
         req = agent_service.record_consumer_decision(
-            db.session(), token=token, confirmed=confirmed, points=form.points() if confirmed else None,
+            db.session(), token=token, confirmed=confirmed, points=form.values() if confirmed else None,
             declaration_signature=form.signature() if confirmed else None)
     except TokenError as exc:
         return link_problem("agent_confirm", exc.reason)

@@ -7,16 +7,10 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Email, Length, Optional, ValidationError
 
 from ..forms import (
-    NAME,
     STRIPPED,
     EmptyForm,
-    claim_field,
-    dob_field,
-    employer_field,
-    injury_field,
-    phone_field,
+    IdentityDetailsForm,
     plain_text,
-    postal_code_field,
     required,
     upload_of,
 )
@@ -93,32 +87,8 @@ class AnswerForm(EmptyForm):
         return upload_of(self.attachment)
 
 
-class AddDetailsForm(EmptyForm):
+class AddDetailsForm(IdentityDetailsForm):
     """More data points for matching, from the status page; and the declaration where it is needed."""
-
-    phone = phone_field(_l("Phone (optional)"))
-    date_of_birth = dob_field()
-    claim_number = claim_field()
-    date_of_injury = injury_field()
-    employer = employer_field()
-    postal_code = postal_code_field()
-    declaration = BooleanField(_l("I declare under penalty of perjury under the laws of the State of California "
-                                  "that I am the person whose personal information is the subject of this request, "
-                                  "and that the information I have given is true and correct."))
-    declaration_signature = StringField(_l("Type your full name as your signature"), filters=STRIPPED,
-                                        render_kw={"autocomplete": "name"}, validators=[
-        Optional(), Length(max=200, message=_l("Use at most 200 characters.")), NAME])
-
-    def values(self) -> dict:
-        from datetime import date
-        out = {name: self[name].data for name in ("phone", "claim_number", "employer", "postal_code") if self[name].data}
-        for name in ("date_of_birth", "date_of_injury"):
-            if self[name].data:
-                out[name] = date.fromisoformat(self[name].data)
-        return out
-
-    def signature(self) -> str | None:
-        return self.declaration_signature.data if self.declaration.data and self.declaration_signature.data else None
 
     def validate(self, extra_validators=None):
         ok = super().validate(extra_validators)
