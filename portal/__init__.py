@@ -38,8 +38,8 @@ def register_extensions(app):
     login_manager.init_app(app)
     login_manager.login_view = "staff.login"
     babel.init_app(app, locale_selector=i18n.select_locale)
-    from .services import delivery, mail
-    app.extensions["mail_delivery"] = mail.BackgroundDelivery(app, deliverers=delivery.DELIVERERS)
+    from .services import delivery, worker
+    app.extensions["mail_delivery"] = worker.BackgroundDelivery(app, deliverers=delivery.DELIVERERS)
     if app.config["MAIL_BACKGROUND_DELIVERY"]:
         # Started by the first request, so CLI commands (db upgrade, staff create) never start it.
         app.before_request(app.extensions["mail_delivery"].ensure_started)

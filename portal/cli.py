@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from . import db as database
 from .models import AuditEvent, Document
 from .services import audit, delivery, documents, drp, mail, metrics, notices, requests, retention, staff, subjects
+from .services import worker as worker_service
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 
@@ -31,24 +32,47 @@ def db_downgrade(revision):
     click.echo(f"database at {revision}")
 
 
+def _job(name, run):
+    def job():
+        return run(database.session())
+    job.job_name = job.__name__ = name
+    return job
+
+
 def scheduled_jobs():
-    """The jobs the worker runs on every pass, each in its own transaction."""
-    return [lambda: requests.expire_unconfirmed(database.session()),
-            lambda: staff.send_daily_digests(database.session()),
-            lambda: retention.run_daily(database.session())]
+    """The jobs the worker runs every minute, each in its own transactions and under its own lock
+    (two workers never run the same job together)."""
+    return [_job("expire_unconfirmed", requests.expire_unconfirmed),
+            _job("daily_digests", staff.send_daily_digests),
+            _job("retention", retention.run_daily)]
 
 
 @click.command("worker")
 @with_appcontext
 @click.option("--once", is_flag=True, help="Run one pass and exit.")
 def worker(once):
-    """Deliver queued mail and run scheduled jobs, in the foreground."""
+    """Deliver queued mail and run scheduled jobs, in the foreground; SIGTERM or Ctrl-C stops it
+    after the message in hand."""
     app = current_app._get_current_object()
-    click.echo("worker started" + (" (one pass)" if once else "; Ctrl-C stops it"))
-    try:
-        mail.run_worker(app, once=once, jobs=scheduled_jobs(), deliverers=delivery.DELIVERERS)
-    except KeyboardInterrupt:
-        click.echo("worker stopped")
+    click.echo("worker started" + (" (one pass)" if once else "; SIGTERM or Ctrl-C stops it"))
+    worker_service.run_worker(app, once=once, jobs=scheduled_jobs(), deliverers=delivery.DELIVERERS,
+                              handle_signals=True)
+    click.echo("worker stopped")
+
+
+mail_cli = AppGroup("mail", help="The outgoing mail queue.")
+
+
+@mail_cli.command("retry")
+@click.option("--failed", is_flag=True, help="Also queue again failed messages whose text is still kept.")
+def mail_retry(failed):
+    """Make every pending message due now (the worker sends it on its next pass); with --failed, also
+    failed messages that ran out of retries (permanently refused ones cannot be sent again)."""
+    result = mail.retry(database.session(), failed=failed)
+    click.echo(f"{result.pending} pending messages due now")
+    if failed:
+        click.echo(f"{result.failed} failed messages queued again; {result.lost} cannot be sent again "
+                   "(refused for good or impossible to build: their text was dropped)")
 
 
 staff_cli = AppGroup("staff", help="Staff accounts for the console.")
@@ -255,6 +279,7 @@ def register(app):
     app.cli.add_command(db_cli)
     app.cli.add_command(keys_cli)
     app.cli.add_command(worker)
+    app.cli.add_command(mail_cli)
     app.cli.add_command(staff_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(metrics_cmd)

@@ -24,7 +24,14 @@ DEFAULTS = dict(
     MAIL_POLL_SECONDS=1.0,
     MAIL_RETRY_BASE_SECONDS=5,
     MAIL_RETRY_MAX_SECONDS=900,
-    MAIL_MAX_ATTEMPTS=60,
+    # Passing failures (server down, 4xx) are retried at the capped interval for this long after
+    # queuing, then the message is `failed` (kept for `flask mail retry --failed` until retention).
+    MAIL_RETRY_FOR_SECONDS=7 * 24 * 3600,
+    MAIL_MAX_ATTEMPTS=None,  # older limit on attempts; None: only MAIL_RETRY_FOR_SECONDS counts
+    # Admins are alerted (console banner, daily digest) when mail failed within MAIL_ALERT_FAILED_DAYS
+    # or the oldest pending mail was queued more than MAIL_ALERT_PENDING_SECONDS ago.
+    MAIL_ALERT_FAILED_DAYS=7,
+    MAIL_ALERT_PENDING_SECONDS=3600,
     RATELIMIT_STORAGE_URL="memory://",
     RATELIMIT_ENABLED=True,
     RATELIMIT_SUBMIT="10 per hour;30 per day",
@@ -249,6 +256,13 @@ def load(app, test_config=None):
     app.config["BABEL_DEFAULT_TIMEZONE"] = clock.PACIFIC.key
     app.config["SESSION_COOKIE_SECURE"] = str(app.config["BASE_URL"]).startswith("https://")
     app.config["SMTP_PORT"] = int(app.config["SMTP_PORT"])
+    for key in ("MAIL_RETRY_FOR_SECONDS", "MAIL_RETRY_BASE_SECONDS", "MAIL_RETRY_MAX_SECONDS", "MAIL_POLL_SECONDS",
+                "MAIL_ALERT_FAILED_DAYS", "MAIL_ALERT_PENDING_SECONDS", "SMTP_TIMEOUT"):
+        app.config[key] = float(app.config[key])
+    if app.config.get("MAIL_MAX_ATTEMPTS") in ("", "none", "None"):
+        app.config["MAIL_MAX_ATTEMPTS"] = None
+    elif app.config.get("MAIL_MAX_ATTEMPTS") is not None:
+        app.config["MAIL_MAX_ATTEMPTS"] = int(app.config["MAIL_MAX_ATTEMPTS"])
     app.config["DOCUMENT_MAX_BYTES"] = int(app.config["DOCUMENT_MAX_BYTES"])
     if int(app.config["RETENTION_RECORD_MONTHS"]) < MIN_RECORD_MONTHS:
         raise ValueError(f"RETENTION_RECORD_MONTHS must be at least {MIN_RECORD_MONTHS} (§7101 records)")

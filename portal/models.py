@@ -210,6 +210,9 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
     created_at: datetime = _ts(nullable=False, default_factory=clock.now)
     sent_at: datetime | None = _ts()
+    # Passing failures are retried for MAIL_RETRY_FOR_SECONDS from this moment (None: created_at);
+    # `mail retry --failed` sets it, so a re-queued message gets a whole retry period again.
+    retry_from: datetime | None = _ts()
 
 
 class StaffUser(SQLModel, table=True):

@@ -1,19 +1,24 @@
 """The transactional outbox: mail is queued with the action that causes it, delivered later.
 
-Delivery claims a row with a conditional UPDATE before sending, so any number of app processes
-and workers can deliver side by side without sending a message twice.
+Delivery is the shared core's (services/outbox.py): any number of app processes and workers claim
+due messages side by side, each claim re-checked with a fresh clock, so a message is not sent twice
+without a crash. Delivery is at least once: a process killed between the mail server's "250" and
+the `sent` update sends that message again, with the same Message-ID (stored at queue time), so
+receivers can drop the copy. This module only says how to build and send one message and which
+errors are permanent.
 
 The bodies hold live links (verify, status, agent confirmation, staff invitation): they are kept
-only while the message is pending. Once it is sent, or has failed for good, they are emptied and
-only the metadata stays (template, recipient, subject, times, attempts, error). A message that
-cannot be built or is refused permanently is marked failed with its error, for admins to see,
-and never holds up the others.
+only while the message may still be sent. Once it is sent, or refused for good (5xx, or it cannot
+be built), they are emptied and only the metadata stays (template, recipient, subject, times,
+attempts, error). Passing failures (the mail server down or answering 4xx) are retried at a capped
+interval for MAIL_RETRY_FOR_SECONDS (7 days by default); a message that runs out of that time is
+`failed` but keeps its bodies until retention, so `flask mail retry --failed` can send it. Admins
+see failed and stuck mail in a console banner and in the daily digest. A failing message never
+holds up the others.
 """
 import logging
 import smtplib
 import ssl
-import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -25,11 +30,13 @@ from sqlalchemy import func, or_, select, update
 from sqlmodel import Session
 
 from .. import clock, i18n
+from . import outbox
+from ..db import atomic
 from ..models import OutboxMessage, PrivacyRequest
 from ..storage import write_atomic
 
 log = logging.getLogger(__name__)
-CLAIM_SECONDS = 120
+CLAIM_SECONDS = outbox.CLAIM_SECONDS  # the least a claim lasts (see services/outbox.py)
 
 
 def render(*, template: str, subject: str, context: dict) -> tuple[str, str]:
@@ -97,58 +104,40 @@ def _is_permanent(exc: Exception) -> bool:
         exc, smtplib.SMTPServerDisconnected)
 
 
-def backoff(attempts: int, base: float, cap: float) -> timedelta:
-    return timedelta(seconds=min(cap, base * 2 ** max(0, attempts - 1)))
+backoff = outbox.backoff  # kept for callers that imported it from here
 
 
-def deliver_due(engine, cfg, outbox_dir: Path, *, now: datetime | None = None, limit: int = 50) -> int:
+def _classify(exc: Exception, row: OutboxMessage) -> outbox.Failure:
+    return outbox.Failure(permanent=_is_permanent(exc), error=f"{type(exc).__name__}: {exc}")
+
+
+def channel(cfg, outbox_dir: Path) -> outbox.Channel:
+    """Mail as the delivery core sees it: build and send one message; 5xx and unbuildable are permanent."""
+    def send(row: OutboxMessage) -> None:
+        try:
+            message = build_message(row, cfg["MAIL_FROM"])
+        except Exception as exc:  # noqa: BLE001  a poison message: it can never be built
+            raise Unbuildable(f"{type(exc).__name__}: {exc}") from exc
+        _send(cfg, outbox_dir, message, row)
+
+    return outbox.Channel(
+        name="mail", model=OutboxMessage, send=send, classify=_classify,
+        retry_base=cfg["MAIL_RETRY_BASE_SECONDS"], retry_max=cfg["MAIL_RETRY_MAX_SECONDS"],
+        retry_for=cfg.get("MAIL_RETRY_FOR_SECONDS"), max_attempts=cfg.get("MAIL_MAX_ATTEMPTS"),
+        claim_for=outbox.claim_seconds(cfg["SMTP_TIMEOUT"]), on_success=DROPPED_BODIES,
+        # A permanent failure can never be sent: its live links go at once. One that ran out of
+        # retries (an outage) keeps its bodies until retention, so `mail retry --failed` can send it.
+        on_failed=lambda failure: DROPPED_BODIES if failure.permanent else {},
+        label=lambda row: f" (template {row.template}, request {row.request_id})")
+
+
+class Unbuildable(ValueError):
+    """A message that cannot be turned into mail (e.g. a header with a line break): permanent."""
+
+
+def deliver_due(engine, cfg, outbox_dir: Path, *, now: datetime | None = None, limit: int = 50, stop=None) -> int:
     """Send every message that is due; returns how many were delivered."""
-    now = now or clock.now()
-    with Session(engine, expire_on_commit=False) as session:
-        ids = session.execute(select(OutboxMessage.id).where(
-            OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now,
-            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
-        ).order_by(OutboxMessage.id).limit(limit)).scalars().all()
-        session.rollback()
-        delivered = 0
-        for msg_id in ids:
-            claimed = session.execute(update(OutboxMessage).where(
-                OutboxMessage.id == msg_id, OutboxMessage.status == "pending",
-                or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
-            ).values(claimed_until=now + timedelta(seconds=CLAIM_SECONDS), attempts=OutboxMessage.attempts + 1))
-            session.commit()
-            if claimed.rowcount != 1:
-                continue  # another process took it
-            row = session.get(OutboxMessage, msg_id)
-            session.rollback()  # send outside any transaction, so the database stays free meanwhile
-            try:
-                message = build_message(row, cfg["MAIL_FROM"])
-            except Exception as exc:  # noqa: BLE001  a poison message: it can never be built
-                _record_failure(session, row, exc, cfg, permanent=True)
-                continue
-            try:
-                _send(cfg, outbox_dir, message, row)
-            except Exception as exc:  # noqa: BLE001  one message's failure never stops the pass
-                _record_failure(session, row, exc, cfg)
-                continue
-            session.execute(update(OutboxMessage).where(OutboxMessage.id == msg_id).values(
-                status="sent", sent_at=clock.now(), claimed_until=None, last_error=None, **DROPPED_BODIES))
-            session.commit()
-            delivered += 1
-            log.info("mail %s delivered (template %s, request %s)", row.id, row.template, row.request_id)
-        return delivered
-
-
-def _record_failure(session: Session, row: OutboxMessage, exc: Exception, cfg, *, permanent: bool = False) -> None:
-    permanent = permanent or _is_permanent(exc) or row.attempts >= cfg["MAIL_MAX_ATTEMPTS"]
-    wait = backoff(row.attempts, cfg["MAIL_RETRY_BASE_SECONDS"], cfg["MAIL_RETRY_MAX_SECONDS"])
-    session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(
-        status="failed" if permanent else "pending", claimed_until=None,
-        next_attempt_at=clock.now() + wait, last_error=f"{type(exc).__name__}: {exc}"[:500],
-        **(DROPPED_BODIES if permanent else {})))
-    session.commit()
-    log.warning("mail %s not delivered (attempt %s, %s): %s", row.id, row.attempts,
-                "giving up" if permanent else f"retry in {wait.total_seconds():.0f}s", type(exc).__name__)
+    return outbox.deliver_due(engine, channel(cfg, outbox_dir), now=now, limit=limit, stop=stop)
 
 
 @dataclass
@@ -169,55 +158,63 @@ def overview(session: Session, *, limit: int = 100) -> OutboxOverview:
     return OutboxOverview({s: counts.get(s, 0) for s in ("pending", "sent", "failed")}, [tuple(r) for r in failed])
 
 
+@dataclass
+class MailHealth:
+    """What admins are alerted about: mail that failed lately, and mail waiting too long."""
+    failed: int  # messages that failed within MAIL_ALERT_FAILED_DAYS
+    pending: int
+    oldest_pending: datetime | None  # when the oldest pending message was queued
+    stuck: bool  # the oldest pending message is older than MAIL_ALERT_PENDING_SECONDS
+
+    @property
+    def alarming(self) -> bool:
+        return bool(self.failed) or self.stuck
+
+
+def health(session: Session, *, now: datetime | None = None) -> MailHealth:
+    """Failed and stuck mail, for the console banner and the daily digest (two small indexed queries)."""
+    cfg = current_app.config
+    now = now or clock.now()
+    since = now - timedelta(days=float(cfg["MAIL_ALERT_FAILED_DAYS"]))
+    failed = session.execute(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.status == "failed", OutboxMessage.next_attempt_at >= since)).scalar_one()
+    pending, oldest = session.execute(select(func.count(), func.min(OutboxMessage.created_at)).where(
+        OutboxMessage.status == "pending")).one()
+    session.rollback()
+    stuck = oldest is not None and now - oldest > timedelta(seconds=float(cfg["MAIL_ALERT_PENDING_SECONDS"]))
+    return MailHealth(failed=failed, pending=pending, oldest_pending=oldest, stuck=stuck)
+
+
+@dataclass
+class RetryResult:
+    pending: int  # pending messages made due now
+    failed: int  # failed messages queued again
+    lost: int  # failed messages that cannot be sent again: their text was dropped (a permanent failure)
+
+
+@atomic
+def retry(session: Session, *, failed: bool = False, now: datetime | None = None) -> RetryResult:
+    """`mail retry [--failed]`: make every pending message due now (not those in a sender's hands);
+    with `failed`, also queue again each failed message whose text is still kept (it ran out of
+    retries; its Message-ID stays, and it gets a whole MAIL_RETRY_FOR_SECONDS again). A message that
+    failed permanently (refused with 5xx, or impossible to build) had its text dropped: it cannot be
+    sent again, only counted, as the links it held may have expired and re-rendering them is not possible."""
+    now = now or clock.now()
+    free = or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now)
+    pending = session.execute(update(OutboxMessage).where(OutboxMessage.status == "pending", free).values(
+        next_attempt_at=now)).rowcount
+    requeued = lost = 0
+    if failed:
+        requeued = session.execute(update(OutboxMessage).where(
+            OutboxMessage.status == "failed", OutboxMessage.text_body != "").values(
+            status="pending", next_attempt_at=now, claimed_until=None, retry_from=now)).rowcount
+        lost = session.execute(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.status == "failed")).scalar_one()
+    session.commit()
+    log.info("mail retry: %s pending made due, %s failed queued again, %s cannot be sent again", pending, requeued, lost)
+    return RetryResult(pending=pending, failed=requeued, lost=lost)
+
+
 def deliver_for_app(app, **kw) -> int:
+    """Deliver the app's due mail (tests' Mailbox, the worker and the web process's thread call this)."""
     return deliver_due(app.extensions["db_engine"], app.config, Path(app.instance_path) / "outbox", **kw)
-
-
-class BackgroundDelivery:
-    """A daemon thread in the web process that delivers the outbox every few seconds."""
-
-    def __init__(self, app, deliverers=(deliver_for_app,)):
-        self.app = app
-        self.deliverers = deliverers  # mail, and whatever else is delivered the same way (webhooks)
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self.stopping = threading.Event()
-
-    def ensure_started(self) -> None:
-        if self._thread is not None:
-            return
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="outbox-delivery", daemon=True)
-                self._thread.start()
-
-    def stop(self, timeout: float = 10) -> None:
-        """Ask the thread to finish its pass and wait for it."""
-        self.stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                for deliver in self.deliverers:
-                    deliver(self.app)
-            except Exception:  # keep the thread alive through a database outage; retried next tick
-                log.exception("outbox delivery pass failed")
-            self.stopping.wait(self.app.config["MAIL_POLL_SECONDS"])
-
-
-def run_worker(app, *, once: bool = False, jobs=(), jobs_every: float = 60.0, deliverers=(deliver_for_app,)) -> None:
-    """The `flask worker` loop: deliver mail every poll, run scheduled jobs every minute."""
-    last_jobs = float("-inf")
-    while True:
-        with app.app_context():
-            if time.monotonic() - last_jobs >= jobs_every:
-                for job in jobs:
-                    job()
-                last_jobs = time.monotonic()
-            for deliver in deliverers:
-                deliver(app)
-        if once:
-            return
-        time.sleep(app.config["MAIL_POLL_SECONDS"])

@@ -3,8 +3,9 @@
 Each POST carries a JSON body and three headers: `Idempotency-Key` (the same on every attempt, so a
 receiver applies it once), `X-Portal-Timestamp` (Unix seconds) and `X-Portal-Signature`
 (`sha256=` + hex HMAC-SHA256 of `<timestamp>.<body>` under the shared secret). A receiver checks the
-signature with `verify_signature` and refuses old timestamps. Delivery claims a row with a
-conditional UPDATE before sending (any number of processes side by side, no double send), retries
+signature with `verify_signature` and refuses old timestamps. Delivery is the shared core's
+(services/outbox.py: any number of processes side by side, at least once, each copy with the same
+Idempotency-Key), retries
 timeouts, connection errors, 408, 425, 429 and 5xx with exponential backoff, and gives up on other
 answers (a 4xx, a redirect) or after WEBHOOK_MAX_ATTEMPTS. Rows live in the database: a restart
 loses none. Secrets are stored encrypted with the documents' Fernet keys.
@@ -15,24 +16,23 @@ import json
 import logging
 import urllib.error
 import urllib.request
-from datetime import datetime, timedelta
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from cryptography.fernet import InvalidToken
-from sqlalchemy import or_, select, update
 from sqlmodel import Session
 
 from .. import clock
 from ..models import WebhookDelivery
 from . import documents
-from .mail import backoff
+from . import outbox
 
 log = logging.getLogger(__name__)
+CLAIM_SECONDS = outbox.CLAIM_SECONDS  # the least a claim lasts (see services/outbox.py)
 
 KEY_HEADER = "Idempotency-Key"
 TIMESTAMP_HEADER = "X-Portal-Timestamp"
 SIGNATURE_HEADER = "X-Portal-Signature"
-CLAIM_SECONDS = 120
 RETRY_STATUSES = frozenset({408, 425, 429})
 
 
@@ -121,47 +121,27 @@ def reencrypt_secret(token: str) -> str:
     return documents.keyring().fernet.rotate(token.encode()).decode()
 
 
-def deliver_due(engine, cfg, *, now: datetime | None = None, limit: int = 50) -> int:
+def _classify(exc: Exception, row: WebhookDelivery) -> outbox.Failure:
+    if isinstance(exc, DeliveryFailed):
+        return outbox.Failure(permanent=exc.permanent, error=str(exc))
+    return outbox.Failure(permanent=True, error=f"{type(exc).__name__}: {exc}")  # a bug, not the network
+
+
+def channel(cfg) -> outbox.Channel:
+    """Webhooks as the delivery core sees them: one signed POST; 4xx, redirects and undecryptable secrets are permanent."""
+    def send(row: WebhookDelivery) -> None:
+        post(row, _secret(row), timeout=cfg["WEBHOOK_TIMEOUT_SECONDS"], now=clock.now())
+
+    return outbox.Channel(
+        name="webhook", model=WebhookDelivery, send=send, classify=_classify, done_status="delivered",
+        done_at="delivered_at", retry_base=cfg["MAIL_RETRY_BASE_SECONDS"], retry_max=cfg["MAIL_RETRY_MAX_SECONDS"],
+        max_attempts=cfg.get("WEBHOOK_MAX_ATTEMPTS"), claim_for=outbox.claim_seconds(cfg["WEBHOOK_TIMEOUT_SECONDS"]),
+        label=lambda row: f" ({row.topic})")
+
+
+def deliver_due(engine, cfg, *, now: datetime | None = None, limit: int = 50, stop=None) -> int:
     """Send every webhook that is due; returns how many were delivered. Needs an app context (keys)."""
-    now = now or clock.now()
-    free = or_(WebhookDelivery.claimed_until.is_(None), WebhookDelivery.claimed_until < now)
-    with Session(engine, expire_on_commit=False) as session:
-        ids = session.execute(select(WebhookDelivery.id).where(
-            WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now, free,
-        ).order_by(WebhookDelivery.id).limit(limit)).scalars().all()
-        session.rollback()
-        delivered = 0
-        for row_id in ids:
-            claimed = session.execute(update(WebhookDelivery).where(
-                WebhookDelivery.id == row_id, WebhookDelivery.status == "pending", free,
-            ).values(claimed_until=now + timedelta(seconds=CLAIM_SECONDS), attempts=WebhookDelivery.attempts + 1))
-            session.commit()
-            if claimed.rowcount != 1:
-                continue  # another process took it
-            row = session.get(WebhookDelivery, row_id)
-            session.rollback()  # post outside any transaction, so the database stays free meanwhile
-            try:
-                post(row, _secret(row), timeout=cfg["WEBHOOK_TIMEOUT_SECONDS"], now=clock.now())
-            except DeliveryFailed as exc:
-                _record_failure(session, row, exc, cfg)
-                continue
-            session.execute(update(WebhookDelivery).where(WebhookDelivery.id == row_id).values(
-                status="delivered", delivered_at=clock.now(), claimed_until=None, last_error=None))
-            session.commit()
-            delivered += 1
-            log.info("webhook %s delivered (%s)", row.id, row.topic)
-        return delivered
-
-
-def _record_failure(session: Session, row: WebhookDelivery, exc: DeliveryFailed, cfg) -> None:
-    permanent = exc.permanent or row.attempts >= cfg["WEBHOOK_MAX_ATTEMPTS"]
-    wait = backoff(row.attempts, cfg["MAIL_RETRY_BASE_SECONDS"], cfg["MAIL_RETRY_MAX_SECONDS"])
-    session.execute(update(WebhookDelivery).where(WebhookDelivery.id == row.id).values(
-        status="failed" if permanent else "pending", claimed_until=None,
-        next_attempt_at=clock.now() + wait, last_error=str(exc)[:500]))
-    session.commit()
-    log.warning("webhook %s not delivered (attempt %s, %s): %s", row.id, row.attempts,
-                "giving up" if permanent else f"retry in {wait.total_seconds():.0f}s", exc)
+    return outbox.deliver_due(engine, channel(cfg), now=now, limit=limit, stop=stop)
 
 
 def deliver_for_app(app, **kw) -> int:
