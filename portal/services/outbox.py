@@ -113,7 +113,11 @@ def claim_one(session: Session, channel: Channel, *, now: datetime | None = None
     if claimed.rowcount != 1:
         return row_id, None  # taken meanwhile (cannot happen under the row lock or the write lock; a guard)
     row = session.get(model, row_id, populate_existing=True)
-    session.rollback()  # send outside any transaction, so the database stays free meanwhile
+    # Send outside any transaction, so the database stays free meanwhile. The row is detached first:
+    # a rollback expires what the session holds, and reading an expired row during the send would
+    # open a transaction again (on SQLite, the write lock, held for the whole send).
+    session.expunge(row)
+    session.rollback()
     return row_id, row
 
 

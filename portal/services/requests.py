@@ -7,6 +7,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
 from .. import clock, lifecycle, normalize
@@ -289,10 +290,17 @@ def expire_unconfirmed(session: Session, *, now: datetime | None = None) -> int:
         PrivacyRequest.hold_reason.in_(verification.MATCHING_HOLDS))).scalars().all()
     closed = 0
     for req in [*unconfirmed, *held]:
-        if today < req.due:
-            continue  # the requester still has until the due date
-        verification.deny_unverifiable(session, req, now=now,
-                                       never_confirmed=req.status == AWAITING_EMAIL)
+        if today < req.due or req.status not in (AWAITING_EMAIL, lifecycle.ON_HOLD):
+            continue  # the requester still has until the due date (or it was closed meanwhile)
+        req_id = req.id
+        try:  # each in its own transaction: another worker (or staff) may have closed it meanwhile
+            verification.deny_unverifiable(session, req, now=now,
+                                           never_confirmed=req.status == AWAITING_EMAIL)
+            session.commit()
+        except StaleDataError:
+            session.rollback()  # the version check failed: someone else changed it first; nothing to do
+            log.info("request %s changed meanwhile; not expired here", req_id)
+            continue
         closed += 1
     session.commit()
     return closed
