@@ -170,6 +170,20 @@ class MailHealth:
     def alarming(self) -> bool:
         return bool(self.failed) or self.stuck
 
+    def alerts(self, *, now: datetime | None = None) -> list[str]:
+        """What to tell admins, in English (the console and the digest's operator notes): nothing when all is well."""
+        alerts = []
+        if self.failed:
+            alerts.append(f"{self.failed} message{'s' if self.failed != 1 else ''} could not be delivered "
+                          f"in the last {current_app.config['MAIL_ALERT_FAILED_DAYS']:g} days.")
+        if self.stuck:
+            waited = int(((now or clock.now()) - self.oldest_pending).total_seconds())
+            hours = waited // 3600
+            span = f"{hours} hour{'s' if hours != 1 else ''}" if hours else f"{waited // 60} minutes"
+            alerts.append(f"{self.pending} message{'s' if self.pending != 1 else ''} waiting to be sent, the oldest "
+                          f"waiting for {span}: is the worker running and the mail server reachable?")
+        return alerts
+
 
 def health(session: Session, *, now: datetime | None = None) -> MailHealth:
     """Failed and stuck mail, for the console banner and the daily digest (two small indexed queries)."""

@@ -466,10 +466,10 @@ def digest_cases(session: Session, *, today: date) -> list[DigestCase]:
             for ref, kind, status, day in rows]
 
 
-def _digest_recipients(session: Session, today: date) -> list[tuple[int, str, str]]:
-    """(id, email, name) of active admin and support staff who have not had today's digest."""
+def _digest_recipients(session: Session, today: date) -> list[tuple[int, str, str, str]]:
+    """(id, email, name, role) of active admin and support staff who have not had today's digest."""
     done_today = select(DigestRun.staff_id).where(DigestRun.day == today)
-    return [tuple(row) for row in session.execute(select(StaffUser.id, StaffUser.email, StaffUser.name).where(
+    return [tuple(row) for row in session.execute(select(StaffUser.id, StaffUser.email, StaffUser.name, StaffUser.role).where(
         StaffUser.active.is_(True), StaffUser.role.in_(CASE_WORKERS), StaffUser.password_hash.is_not(None),
         StaffUser.id.not_in(done_today)).order_by(StaffUser.id))]
 
@@ -484,21 +484,27 @@ def send_daily_digests(session: Session, *, now: datetime | None = None) -> int:
     today = local.date()
     recipients = _digest_recipients(session, today)
     cases = digest_cases(session, today=today) if recipients else []
+    # Admins also hear about outgoing mail that failed or waits too long (English operator notes).
+    mail_alerts = mail.health(session, now=now).alerts(now=now) if recipients else []
     session.rollback()
-    if not cases:
+    if not cases and not mail_alerts:
         return 0
     overdue = [c for c in cases if c.days_left < 0]
     due_soon = [c for c in cases if c.days_left >= 0]
     subject = _("Privacy requests: %(overdue)s overdue, %(soon)s due within %(days)s days",
                 overdue=len(overdue), soon=len(due_soon), days=due_soon_days())
     sent = 0
-    for staff_id, email, name in recipients:
+    for staff_id, email, name, role in recipients:
+        alerts = mail_alerts if role == ADMIN else []
+        if not cases and not alerts:
+            continue
         try:
             session.add(DigestRun(staff_id=staff_id, day=today, case_count=len(cases), sent_at=now))
             session.flush()  # another worker that got here first makes this fail: no second mail
             mail.queue(session, to=email, subject=subject, template="staff_digest", context=dict(
                 name=name, today=today, overdue=overdue, due_soon=due_soon, days=due_soon_days(),
-                console=current_app.config["BASE_URL"].rstrip("/") + "/staff/"))
+                console=current_app.config["BASE_URL"].rstrip("/") + "/staff/", mail_alerts=alerts,
+                outbox_link=current_app.config["BASE_URL"].rstrip("/") + "/staff/admin/outbox"))
             session.commit()
         except IntegrityError:
             session.rollback()

@@ -1,9 +1,9 @@
 """The console's navigation: the links a staff member's role may use."""
-from flask import current_app, request, url_for
+from flask import request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import clock, db
+from .. import db
 from ..services import mail
 from . import bp
 from .access import ADMIN, ROLES, SUPPORT
@@ -18,18 +18,7 @@ def _mail_alert() -> list[str]:
     """For admins: what is wrong with outgoing mail (failed lately, or waiting too long); else nothing."""
     if not current_user.is_authenticated or current_user.role != ADMIN:
         return []
-    health = mail.health(db.session())
-    alerts = []
-    if health.failed:
-        alerts.append(f"{health.failed} message{'s' if health.failed != 1 else ''} could not be delivered "
-                      f"in the last {current_app.config['MAIL_ALERT_FAILED_DAYS']:g} days.")
-    if health.stuck:
-        waited = int((clock.now() - health.oldest_pending).total_seconds())
-        hours = waited // 3600
-        span = f"{hours} hour{'s' if hours != 1 else ''}" if hours else f"{waited // 60} minutes"
-        alerts.append(f"{health.pending} message{'s' if health.pending != 1 else ''} waiting to be sent, "
-                      f"the oldest waiting for {span}: is the worker running and the mail server reachable?")
-    return alerts
+    return mail.health(db.session()).alerts()
 
 
 def _console_links() -> list[dict]:

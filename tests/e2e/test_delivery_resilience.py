@@ -270,3 +270,22 @@ def test_admins_see_a_banner_when_mail_failed_or_waits_too_long(app, client, mai
     other = app.test_client()
     sign_in(other, support)
     assert "mail-alert" not in other.get("/staff/").get_data(as_text=True)
+
+
+def test_the_daily_digest_tells_admins_about_failed_mail(app, mailbox):
+    from portal.services import staff as staff_service
+    make_staff(app, "admin")
+    make_staff(app, "support")
+    app.config["STAFF_DIGEST_HOUR"] = 0
+    with app.app_context():
+        s = db.session()
+        mail_service.queue(s, to="poison@example.org", subject="Broken\r\nsubject", template="status_link",
+                           context={"link": "http://portal.test/status/T", "reference": "PR-1", "minutes": 30})
+        s.commit()
+    mailbox.deliver()  # fails for good
+    with app.app_context():  # no case is due: only the admin, for the mail, gets a digest
+        assert staff_service.send_daily_digests(db.session()) == 1
+    [digest] = [m for m in mailbox.messages if m["To"] == "admin@billgenix.example"]
+    text = digest.get_body(preferencelist=("plain",)).get_content()
+    assert "Outgoing mail needs attention: 1 message could not be delivered" in text and "/staff/admin/outbox" in text
+    assert not [m for m in mailbox.read() if m["To"] == "support@billgenix.example"]
