@@ -131,7 +131,7 @@ def run_worker(app, *, once: bool = False, jobs: Iterable[Callable] = (), jobs_e
     stop = stop or Stop()
     jobs, deliverers = list(jobs), list(deliverers)
     previous = {}
-    if handle_signals:
+    if handle_signals and threading.current_thread() is threading.main_thread():  # Python allows no other
         for sig in (signal.SIGTERM, signal.SIGINT):
             previous[sig] = signal.signal(sig, stop.set)
     last_jobs = float("-inf")
