@@ -8,6 +8,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    String,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -595,12 +596,15 @@ class DownstreamNotice(SQLModel, table=True):
     """One recipient told (or to be told) to act on one request: by webhook, by mail, or by hand."""
 
     __tablename__ = "downstream_notice"
-    __table_args__ = (UniqueConstraint("request_id", "recipient_id", name="uq_downstream_notice_request_id_recipient_id"),)
+    __table_args__ = (UniqueConstraint("request_id", "recipient_id", "purpose",
+                                       name="uq_downstream_notice_request_id_recipient_id_purpose"),)
 
     id: int | None = Field(default=None, primary_key=True)
     notice_key: str = Field(max_length=36, unique=True)  # the idempotency key the recipient sees
     request_id: int = _request_fk()
     recipient_id: int = Field(sa_column=Column(Integer, ForeignKey("recipient.id"), nullable=False))
+    # act: delete, correct, stop selling or limit; contested_statement: note the consumer's statement (§7023(f))
+    purpose: str = Field(default="act", sa_column=Column(String(24), nullable=False, server_default="act"))
     method: str = Field(max_length=16)  # webhook | email | manual, as configured when it was made
     state: str = Field(max_length=16)  # queued | delivered | failed | awaiting_staff | recorded | explained
     webhook_delivery_id: int | None = Field(default=None, sa_column=Column(

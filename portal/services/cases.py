@@ -9,7 +9,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from blinker import Namespace
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -316,9 +315,9 @@ def deny(session: Session, *, req: PrivacyRequest, staff: StaffUser, basis: str,
                             staff_id=staff.id))
     if statement:
         session.add(ContestedStatement(request_id=req.id, statement=statement, staff_id=staff.id, filed_by="staff"))
+        session.flush()
+        notices.send_contested_statement(session, req=req, actor=audit.staff_actor(staff))
     session.commit()
-    if statement:
-        contested_statement_filed.send(current_app._get_current_object(), request_id=req.id)
 
 
 def _contested(req: PrivacyRequest, statement: str | None) -> str | None:
@@ -331,11 +330,6 @@ def _contested(req: PrivacyRequest, statement: str | None) -> str | None:
     if word_count(statement) > limit:
         raise IllegalTransition(f"a contested statement is at most {limit} words")
     return statement
-
-
-# The hook for the notices of issue 11 ("Records that outlive the data"): a receiver sends a filed
-# contested statement on to the recipients of the data. Sent after the commit, with request_id.
-contested_statement_filed = Namespace().signal("contested-statement-filed")
 
 
 def can_contest(session: Session, req: PrivacyRequest) -> bool:
@@ -357,7 +351,7 @@ def contested_for(session: Session, req: PrivacyRequest) -> ContestedStatement |
 def file_contested_statement(session: Session, *, req: PrivacyRequest, statement: str) -> ContestedStatement:
     """The requester's statement, from the status page: up to CONTESTED_STATEMENT_MAX_WORDS words
     (health information may be part of it), kept with the record and sent on to the recipients
-    of the data by the receivers of `contested_statement_filed`."""
+    of corrections in the same transaction."""
     if not can_contest(session, req):
         raise IllegalTransition("a contested statement follows a correction denied or made in part, once")
     statement = _contested(req, statement)
@@ -366,8 +360,9 @@ def file_contested_statement(session: Session, *, req: PrivacyRequest, statement
     row = ContestedStatement(request_id=req.id, statement=statement, filed_by="requester")
     session.add(row)
     audit.record(session, action="contested_statement_filed", actor="requester", request_id=req.id)
+    session.flush()
+    notices.send_contested_statement(session, req=req, actor="requester")
     session.commit()
-    contested_statement_filed.send(current_app._get_current_object(), request_id=req.id)
     log.info("request %s: contested statement filed", req.reference)
     return row
 
