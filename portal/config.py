@@ -64,6 +64,10 @@ DEFAULTS = dict(
     SESSION_COOKIE_SAMESITE="Lax",
     WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
     WTF_CSRF_HEADERS=["X-CSRFToken"],
+    # Flask-WTF's extra check on HTTPS wants a same-origin Referer, but every page says
+    # `Referrer-Policy: no-referrer` (tokens live in URLs), so browsers send none and every form
+    # posted over HTTPS would fail. The session-bound CSRF token and SameSite cookies protect forms.
+    WTF_CSRF_SSL_STRICT=False,
     # Staff console sign-in
     RATELIMIT_LOGIN="10 per minute;100 per hour",
     STAFF_LOCKOUT_ATTEMPTS=5,

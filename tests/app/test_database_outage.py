@@ -21,3 +21,21 @@ def test_a_page_that_needs_the_database_answers_503_while_it_is_down(app_config,
                                                    "email": "ana@example.org"})
     assert spanish.status_code == 503 and "We are briefly unavailable" not in spanish.get_data(as_text=True)
     app.extensions["db_engine"].dispose()
+
+
+def test_forms_post_over_https_without_a_referer(app_config):
+    """Behind TLS (nginx sets X-Forwarded-Proto) browsers send no Referer (Referrer-Policy: no-referrer):
+    a form must still go through, on its CSRF token; and without the token it is still refused."""
+    from portal import create_app
+    from ..support import request_form
+    app = create_app({**app_config, "BASE_URL": "https://privacy.example.org", "PROXY_FIX_X_FOR": 1})
+    client = app.test_client()
+    https = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
+    page = client.get("/requests/new?type=opt_out", headers=https)
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    sent = client.post("/requests/new", headers=https,
+                       data={"csrf_token": csrf_from(page.get_data(as_text=True)), **request_form("opt_out")})
+    assert sent.status_code == 303
+    forged = client.post("/requests/new", headers=https, data=request_form("opt_out"))
+    assert forged.status_code == 400
+    app.extensions["db_engine"].dispose()
