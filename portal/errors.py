@@ -2,12 +2,14 @@
 import logging
 from urllib.parse import urlsplit
 
-from flask import current_app, jsonify, make_response, render_template, request
+from flask import current_app, g, jsonify, make_response, render_template, request
 from flask.globals import request_ctx
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from .extensions import login_manager
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,9 @@ def register(app):
         # The database is restarting or unreachable: a clean 503 the client may retry (and no stack
         # trace in the log for every request of an outage; the health check reports it).
         log.warning("database unavailable on %s %s: %s", request.method, request.url_rule, type(exc.orig).__name__)
+        # The page is drawn for an anonymous visitor: loading the signed-in member of staff would
+        # ask the database again, and fail again, inside this handler.
+        g._login_user = login_manager.anonymous_user()
         response = make_response(render_error(503))
         response.headers["Retry-After"] = "5"
         return response

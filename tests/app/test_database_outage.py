@@ -39,3 +39,15 @@ def test_forms_post_over_https_without_a_referer(app_config):
     forged = client.post("/requests/new", headers=https, data=request_form("opt_out"))
     assert forged.status_code == 400
     app.extensions["db_engine"].dispose()
+
+
+def test_a_signed_in_console_page_answers_503_while_the_database_is_down(app, client):
+    """Loading the member of staff fails too; the error page must not try again (a 500 then)."""
+    from portal import db as portal_db
+    from ..support import make_staff, sign_in
+    sign_in(client, make_staff(app, "admin"))
+    assert client.get("/staff/").status_code == 200
+    app.extensions["db_engine"].dispose()
+    app.extensions["db_engine"] = portal_db.make_engine("postgresql+psycopg://portal@127.0.0.1:9/unreachable")
+    resp = client.get("/staff/")
+    assert resp.status_code == 503 and "We are briefly unavailable" in resp.get_data(as_text=True)
