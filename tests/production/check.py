@@ -10,6 +10,7 @@ Restart=always would, and the restarts are counted.
 
 Then, through nginx over HTTPS: the redirect, HSTS and Secure cookies; the requester journey (mail
 read from the SMTP server); a staff action; a rate limit shared by the two instances through Redis;
+uploads that stall mid-body without holding up the portal;
 a worker killed with SIGKILL in the middle of a batch of mail; PostgreSQL restarted under load
 (clean 503s, then recovery); and finally every queued mail accounted for (none lost; duplicates
 counted and explained). Exit status 1 on any failure.
@@ -22,6 +23,7 @@ import os
 import re
 import secrets
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -375,6 +377,33 @@ def step_rate_limit(top: Topology, report: dict) -> None:
                             f"over web-1 ({served[1]} POSTs) and web-2 ({served[2]})")
 
 
+def step_slow_clients(top: Topology, report: dict) -> None:
+    """Clients that never finish their body hold nginx connections, not gunicorn workers: with more
+    of them than there are gunicorn workers (2 instances x 2), the portal still answers at once."""
+    context = ssl.create_default_context(cafile=str(top.cert))
+    stalled = []
+    try:
+        for _ in range(6):
+            raw = socket.create_connection(("127.0.0.1", top.args.https_port), timeout=10)
+            conn = context.wrap_socket(raw, server_hostname="localhost")
+            conn.sendall(b"POST /requests/new HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\nrequest_type=")
+            stalled.append(conn)
+        time.sleep(1)
+        timings = []
+        with top.client() as c:
+            for _ in range(8):
+                began = time.monotonic()
+                code = c.get("/healthz").status_code
+                timings.append(time.monotonic() - began)
+                expect(code == 200, f"/healthz answered {code} with slow clients connected")
+    finally:
+        for conn in stalled:
+            conn.close()
+    expect(max(timings) < 2, f"/healthz took up to {max(timings):.1f} s with 6 stalled uploads")
+    report["slow_clients"] = f"6 uploads stalled mid-body; /healthz answered in at most {max(timings) * 1000:.0f} ms"
+
+
 def step_kill_worker(top: Topology, report: dict) -> float:
     """Queue a batch of mail while the workers deliver it; SIGKILL one of them in the middle."""
     bulk_before = sum("bulk-" in str(m["To"]) for m in top.mails())
@@ -542,6 +571,8 @@ def main() -> int:
         say("staff: " + report["staff"])
         step_rate_limit(top, report)
         say("rate limit: " + report["rate_limit"])
+        step_slow_clients(top, report)
+        say("slow clients: " + report["slow_clients"])
         killed_at = step_kill_worker(top, report)
         say("kill: " + report["kill"])
         step_database_restart(top, report, readyz)
