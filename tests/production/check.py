@@ -44,7 +44,7 @@ VENV_BIN = Path(sys.executable).parent
 ADMIN_EMAIL, ADMIN_PASSWORD = "admin@check.example", "production check passphrase 7"
 STATUS_LIMIT = 5  # RATELIMIT_STATUS for the run: small, so the shared count is quick to show
 BULK = 40  # mails queued for the worker-kill step
-SMTP_DELAY = 0.15  # seconds the relay takes per message
+SMTP_DELAY = 0.4  # seconds the relay takes per message: a worker spends most of its time waiting for the 250
 REFERENCE = re.compile(r"PR-[0-9A-Z]{4}-[0-9A-Z]{4}")
 LEAK = re.compile(r"Traceback|sqlalchemy|psycopg|OperationalError", re.I)
 
@@ -425,12 +425,24 @@ def step_kill_worker(top: Topology, report: dict) -> float:
         delivered = sum("bulk-" in str(m["To"]) for m in top.mails()) - bulk_before
     top.services["worker-1"].kill9()
     killed_at = time.monotonic()
+    in_hand = orphaned_claims(top)
     submitter.join()
     expect(not failures, f"bulk submissions answered {failures}")
     expect(delivered < BULK, f"the batch was delivered before the kill ({delivered} of {BULK})")
     report["kill"] = (f"worker-1 killed with SIGKILL after {delivered} of {BULK} queued mails had arrived, "
-                      "while submissions went on; restarted as Restart=always would")
+                      f"while submissions went on, with {in_hand} mail(s) in hand (claimed, never marked sent); "
+                      "restarted as Restart=always would")
     return killed_at
+
+
+def orphaned_claims(top: Topology) -> int:
+    """Mails the killed worker held: claims that stay unchanged while the live worker's come and go."""
+    query = "SELECT id, claimed_until FROM outbox_message WHERE status = 'pending' AND claimed_until IS NOT NULL"
+    with top.db() as conn:
+        first = set(conn.execute(query).fetchall())
+        time.sleep(2 * SMTP_DELAY + 1)
+        second = set(conn.execute(query).fetchall())
+    return len(first & second)
 
 
 def step_database_restart(top: Topology, report: dict, readyz: bool) -> None:
