@@ -14,6 +14,7 @@ def create_app(test_config=None):
     input_guards.register(app)
     check_policy(app)
     register_extensions(app)
+    check_keys(app)
     register_blueprints(app)
     errors.register(app)
     formatting.register(app)
@@ -29,6 +30,13 @@ def check_policy(app):
     from . import policy
     with app.app_context():
         policy.check_agreement()
+
+
+def check_keys(app):
+    """Refuse to start when the database holds data made with keys this process does not have."""
+    from .services import instance_keys
+    instance_keys.check(app.extensions["db_engine"], keys=app.config["ENCRYPTION_KEYS"],
+                        generated=app.config["GENERATED_SECRETS"])
 
 
 def register_extensions(app):

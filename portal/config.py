@@ -64,6 +64,10 @@ DEFAULTS = dict(
     SESSION_COOKIE_SAMESITE="Lax",
     WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
     WTF_CSRF_HEADERS=["X-CSRFToken"],
+    # Flask-WTF's extra check on HTTPS wants a same-origin Referer, but every page says
+    # `Referrer-Policy: no-referrer` (tokens live in URLs), so browsers send none and every form
+    # posted over HTTPS would fail. The session-bound CSRF token and SameSite cookies protect forms.
+    WTF_CSRF_SSL_STRICT=False,
     # Staff console sign-in
     RATELIMIT_LOGIN="10 per minute;100 per hour",
     STAFF_LOCKOUT_ATTEMPTS=5,
@@ -227,18 +231,22 @@ def load(app, test_config=None):
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         if folder.stat().st_mode & 0o077:
             os.chmod(folder, 0o700)
+    # Secrets this start had to create (paths): a database that already holds data encrypted or
+    # hashed with the old ones makes the app refuse to start instead (services/instance_keys.py).
+    generated = app.config["GENERATED_SECRETS"] = []
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = _instance_secret(instance / "secret_key", lambda: secrets.token_urlsafe(48))
+        app.config["SECRET_KEY"] = _instance_secret(instance / "secret_key", lambda: secrets.token_urlsafe(48),
+                                                    generated)
     keys = app.config.get("ENCRYPTION_KEYS")
     # Where the keys came from decides how `keys rotate` works: a file it can rewrite, or an
     # environment variable (or config file) only the operator can change.
     app.config["ENCRYPTION_KEYS_FILE"] = None if keys else str(instance / "encryption_keys")
     if not keys:
-        keys = _instance_secret(instance / "encryption_keys", lambda: Fernet.generate_key().decode())
+        keys = _instance_secret(instance / "encryption_keys", lambda: Fernet.generate_key().decode(), generated)
     app.config["ENCRYPTION_KEYS"] = parse_keys(keys)
     if not app.config.get("SUBJECT_HASH_KEY"):
         app.config["SUBJECT_HASH_KEY"] = _instance_secret(instance / "subject_hash_key",
-                                                          lambda: secrets.token_urlsafe(48))
+                                                          lambda: secrets.token_urlsafe(48), generated)
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = f"sqlite:///{instance / 'portal.db'}"
     app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URL"]
@@ -268,8 +276,9 @@ def instance_path_from_env():
     return str(Path(os.environ.get("PORTAL_INSTANCE_PATH") or REPO_ROOT / "instance").resolve())
 
 
-def _instance_secret(path: Path, make) -> str:
-    """Read a generated secret from the instance folder, creating it owner-only on first start."""
+def _instance_secret(path: Path, make, generated: list | None = None) -> str:
+    """Read a generated secret from the instance folder, creating it owner-only on first start
+    (and then naming it in `generated`)."""
     try:
         return path.read_text().strip()
     except FileNotFoundError:
@@ -281,4 +290,6 @@ def _instance_secret(path: Path, make) -> str:
         return path.read_text().strip()
     with os.fdopen(fd, "w") as f:
         f.write(value + "\n")
+    if generated is not None:
+        generated.append(str(path))
     return value

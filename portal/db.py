@@ -1,4 +1,5 @@
 """Engine, per-request session, service transactions and the migrations entry point."""
+import logging
 import os
 from functools import wraps
 from pathlib import Path
@@ -8,8 +9,10 @@ from alembic.config import Config as AlembicConfig
 from flask import current_app, g
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
+log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
@@ -91,7 +94,10 @@ def session() -> Session:
 def _close_session(_exc=None):
     s = g.pop("db_session", None)
     if s is not None:
-        s.close()
+        try:
+            s.close()
+        except DBAPIError:  # the server went away mid-request (a restart): the pool drops that connection
+            log.warning("database connection lost while closing the session")
 
 
 def atomic(service):
