@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import re
+import sys
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -103,6 +104,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a record comes (a test's capture, a redirected stream)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value):
+        pass
+
+
 # Loggers that may have their own handlers (gunicorn's) and do not pass records up to the root.
 _OWN_HANDLER_LOGGERS = ("gunicorn.error", "gunicorn.access")
 
@@ -115,7 +128,7 @@ def configure_logging(app: Flask) -> None:
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, "portal_json", False)]:
         root.removeHandler(old)  # one handler, however many apps are built in this process
-    handler = logging.StreamHandler()
+    handler = _StderrHandler()
     handler.portal_json = True
     handler.setFormatter(formatter)
     handler.addFilter(RedactTokens())  # also for loggers without the filter of their own
@@ -124,6 +137,11 @@ def configure_logging(app: Flask) -> None:
     for name in _OWN_HANDLER_LOGGERS:
         for h in logging.getLogger(name).handlers:
             h.setFormatter(formatter)
+    # Werkzeug gives its logger a plain handler of its own when the root had none; the root's
+    # JSON handler now writes its records, so that one would only add a second, plain line.
+    werkzeug = logging.getLogger("werkzeug")
+    for h in [h for h in werkzeug.handlers if type(h).__name__ == "_ColorStreamHandler"]:
+        werkzeug.removeHandler(h)
 
 
 class DatabaseCollector:
