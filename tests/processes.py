@@ -76,14 +76,14 @@ class RedisServer:
 class Gunicorn:
     """`gunicorn wsgi:app` on a free loopback port with the given environment."""
 
-    def __init__(self, env: dict, *, workers: int = 1, log: Path | None = None):
+    def __init__(self, env: dict, *, workers: int = 1, log: Path | None = None, args: tuple = ()):
         self.port = free_port()
         self.log = log
         out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115  closed in stop()
         self._out = out
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
-             "wsgi:app"], cwd=REPO, env={**os.environ, **env}, stdout=out, stderr=out)
+             *args, "wsgi:app"], cwd=REPO, env={**os.environ, **env}, stdout=out, stderr=out)
         wait_for_port(self.port, self.proc, timeout=60)
 
     def url(self, path: str) -> str:
