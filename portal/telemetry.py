@@ -11,7 +11,6 @@ import os
 import re
 import sys
 import time
-import uuid
 from datetime import datetime, timedelta, timezone
 
 from flask import Flask, has_request_context, request
@@ -43,6 +42,16 @@ class RequestMetrics:
         self.latency = Histogram("portal_http_request_duration_seconds", "Time to answer a request, by endpoint",
                                  ["endpoint", "method"], registry=self.registry,
                                  buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
+        self._children: dict[tuple[str, str, str], tuple] = {}  # the labelled series, found once
+
+    def record(self, endpoint: str, method: str, status: str, seconds: float) -> None:
+        key = (endpoint, method, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (self.requests.labels(endpoint, method, status),
+                                              self.latency.labels(endpoint, method))
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 class Middleware:
@@ -55,7 +64,7 @@ class Middleware:
         given = environ.get("HTTP_X_REQUEST_ID", "")
         # A caller's id is kept only from a trusted proxy (it ends up in the logs); otherwise a new one.
         trusted = self.app.config["PROXY_FIX_X_FOR"] and _REQUEST_ID.match(given)
-        request_id = given if trusted else uuid.uuid4().hex
+        request_id = given if trusted else os.urandom(16).hex()
         environ[_ENVIRON_KEY] = request_id
         status_seen = []
 
@@ -69,10 +78,17 @@ class Middleware:
             return self.wsgi_app(environ, start)
         finally:
             if self.metrics is not None:
-                endpoint = _endpoint(environ)
-                method = environ.get("REQUEST_METHOD", "")[:10]
-                self.metrics.requests.labels(endpoint, method, status_seen[0] if status_seen else "500").inc()
-                self.metrics.latency.labels(endpoint, method).observe(time.monotonic() - started)
+                self.metrics.record(_endpoint(environ), _method(environ), status_seen[0] if status_seen else "500",
+                                    time.monotonic() - started)
+
+
+_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
+
+
+def _method(environ) -> str:
+    """The method, or "other": label values stay a small set whatever clients send."""
+    method = environ.get("REQUEST_METHOD", "")
+    return method if method in _METHODS else "other"
 
 
 def _endpoint(environ) -> str:
