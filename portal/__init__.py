@@ -1,7 +1,7 @@
 """Privacy Portal: the app factory."""
 from flask import Flask
 
-from . import config, db, errors, formatting, i18n, input_guards, security, web
+from . import config, db, errors, formatting, i18n, input_guards, security, telemetry, web
 from .extensions import babel, csrf, limiter, login_manager
 
 
@@ -21,6 +21,7 @@ def create_app(test_config=None):
     i18n.register(app)
     security.register(app)
     web.register(app)
+    telemetry.register(app)  # outermost: request ids and metrics cover everything below
     register_cli(app)
     return app
 
@@ -58,12 +59,14 @@ def register_blueprints(app):
     from .agent.views import bp as agent
     from .consent.views import bp as consent
     from .drp.views import bp as drp
+    from .ops.views import bp as ops
     from .public.views import bp as public
     app.register_blueprint(public)
     app.register_blueprint(agent)
     app.register_blueprint(consent)
     staff.register(app)
     app.register_blueprint(drp)
+    app.register_blueprint(ops)
 
 
 def register_cli(app):

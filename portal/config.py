@@ -27,6 +27,11 @@ DEFAULTS = dict(
     MAIL_MAX_ATTEMPTS=60,
     RATELIMIT_STORAGE_URL="memory://",
     RATELIMIT_ENABLED=True,
+    # With the shared store (Redis) unreachable, limits are counted per process in memory, with a
+    # warning in the log, until it answers again; a form never fails because the store is down.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+    RATELIMIT_SWALLOW_ERRORS=True,
+    RATELIMIT_REDIS_TIMEOUT_SECONDS=0.5,  # connect and answer timeout for a redis:// store
     RATELIMIT_SUBMIT="10 per hour;30 per day",
     RATELIMIT_TOKEN="30 per hour",
     RATELIMIT_STATUS="10 per hour",
@@ -212,6 +217,20 @@ DEFAULTS = dict(
     FRAUD_FAILED_PER_SUBJECT=3,
     FRAUD_FAILED_PER_EMAIL=3,
     FRAUD_REQUESTS_PER_EMAIL=5,
+
+    # Operators: readiness (/readyz) thresholds, metrics (/metrics), logs. Readiness answers 503
+    # when any check is past its threshold.
+    READY_MAX_WORKER_AGE_SECONDS=120,  # newest heartbeat of a delivering process (worker or web thread)
+    READY_MAX_PENDING_MAIL_AGE_SECONDS=1800,  # the oldest mail still waiting to go out
+    READY_MAX_FAILED_MAIL=0,  # mail given up on (status failed) still in the outbox
+    READY_MAX_WEBHOOK_BACKLOG=1000,  # webhooks and DRP callbacks waiting to go out
+    METRICS_ENABLED=True,
+    # Who may read /metrics: clients in these networks, or with "Authorization: Bearer <METRICS_TOKEN>".
+    # Anyone else gets 404. Behind a proxy, set PROXY_FIX_X_FOR so the client's address is the one checked.
+    METRICS_ALLOWED_NETWORKS=["127.0.0.1/32", "::1/128"],
+    METRICS_TOKEN=None,
+    LOG_FORMAT="text",  # "json": one JSON object per line (time, level, logger, message, request_id)
+    LOG_LEVEL="INFO",
 )
 
 MIN_RECORD_MONTHS = 24  # §7101(a): request records are kept at least 24 months
@@ -250,6 +269,12 @@ def load(app, test_config=None):
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = f"sqlite:///{instance / 'portal.db'}"
     app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URL"]
+    if str(app.config["RATELIMIT_STORAGE_URL"]).startswith("redis"):
+        timeout = float(app.config["RATELIMIT_REDIS_TIMEOUT_SECONDS"])
+        app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": timeout, "socket_connect_timeout": timeout})
+    if isinstance(app.config["METRICS_ALLOWED_NETWORKS"], str):
+        app.config["METRICS_ALLOWED_NETWORKS"] = [n.strip() for n in app.config["METRICS_ALLOWED_NETWORKS"].split(",")
+                                                  if n.strip()]
     for key in ("HOLIDAYS_EXTRA", "HOLIDAYS_EXCLUDE"):
         if isinstance(app.config[key], str):
             app.config[key] = [item.strip() for item in app.config[key].split(",") if item.strip()]

@@ -769,3 +769,20 @@ class VerificationAttempt(SQLModel, table=True):
     required: int = 0
     outcome: str = Field(max_length=32)  # verified | downgraded | data_mismatch | high_certainty_required | fraud_suspected
     created_at: datetime = _ts(nullable=False, default_factory=clock.now)
+
+
+class WorkerHeartbeat(SQLModel, table=True):
+    """The last sign of life of a process that delivers the outbox (a worker, or a web process's
+    delivery thread): one row per process, rewritten as it beats; readiness reads the newest."""
+
+    __tablename__ = "worker_heartbeat"
+
+    id: int | None = Field(default=None, primary_key=True)
+    process: str = Field(max_length=200, unique=True)  # host:pid
+    name: str = Field(max_length=32)  # worker | web
+    started_at: datetime = _ts(nullable=False, default_factory=clock.now)
+    beat_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
+# Mail delivered in the last hour (the metrics' deliveries): a range over this index, not every sent row.
+Index("ix_outbox_message_sent_at", OutboxMessage.sent_at)

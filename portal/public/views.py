@@ -38,7 +38,8 @@ def home():
 
 @bp.get("/healthz")
 def healthz():
-    """200 with the database reachable, 503 otherwise."""
+    """200 with the database reachable, 503 otherwise (the contract's check, for load balancers);
+    /readyz, in the ops blueprint, checks the rest: workers, mail, Redis."""
     ok = db.ping()
     return {"status": "ok" if ok else "unavailable", "database": ok}, 200 if ok else 503
 

@@ -27,6 +27,7 @@ from sqlmodel import Session
 from .. import clock, i18n
 from ..models import OutboxMessage, PrivacyRequest
 from ..storage import write_atomic
+from . import heartbeat
 
 log = logging.getLogger(__name__)
 CLAIM_SECONDS = 120
@@ -202,6 +203,7 @@ class BackgroundDelivery:
             try:
                 for deliver in self.deliverers:
                     deliver(self.app)
+                heartbeat.beat(self.app.extensions["db_engine"], "web")
             except Exception:  # keep the thread alive through a database outage; retried next tick
                 log.exception("outbox delivery pass failed")
             self.stopping.wait(self.app.config["MAIL_POLL_SECONDS"])
@@ -218,6 +220,7 @@ def run_worker(app, *, once: bool = False, jobs=(), jobs_every: float = 60.0, de
                 last_jobs = time.monotonic()
             for deliver in deliverers:
                 deliver(app)
+            heartbeat.beat(app.extensions["db_engine"], "worker")
         if once:
             return
         time.sleep(app.config["MAIL_POLL_SECONDS"])
