@@ -1,0 +1,37 @@
+"""indexes: partial indexes over the open cases (the queue's page and counts)
+
+Revision ID: 0015_indexes
+Revises: 0014_subjects
+Create Date: 2026-11-30
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0015_indexes'
+down_revision = '0014_subjects'
+branch_labels = None
+depends_on = None
+
+# Written out, not imported: a migration keeps the statuses that were open when it was written.
+# The same literal condition as portal.models.IS_OPEN, so both databases match queries to it.
+OPEN = "status IN ('awaiting_email', 'in_progress', 'on_hold', 'verifying')"
+DUE = "coalesce(extended_due, response_due)"
+INDEXES = {
+    'ix_privacy_request_open_due': [DUE, 'id', 'status'],
+    'ix_privacy_request_open_type_due': ['request_type', DUE, 'id', 'status'],
+    'ix_privacy_request_open_hold_due': ['hold_reason', DUE, 'id', 'status'],
+    'ix_privacy_request_open_manner_due': ['manner', DUE, 'id', 'status'],
+}
+
+
+def upgrade():
+    where = sa.text(OPEN)
+    for name, columns in INDEXES.items():
+        op.create_index(name, 'privacy_request', [sa.text(c) if c == DUE else c for c in columns],
+                        postgresql_where=where, sqlite_where=where)
+
+
+def downgrade():
+    for name in reversed(list(INDEXES)):
+        op.drop_index(name, table_name='privacy_request')
