@@ -48,6 +48,9 @@ REQUEST_COLUMNS = ["id", "reference", "request_type", "status", "hold_reason", "
                    "closed_at", "outcome_code", "version", "created_at", "updated_at"]
 RECORD_COLUMNS = ["reference", "request_type", "manner", "status", "received_at", "closed_at", "outcome_code",
                   "extended_due", "notice_count"]
+OUTBOX_COLUMNS = ["message_id", "request_id", "template", "to_addr", "subject", "text_body", "html_body", "status",
+                  "attempts", "next_attempt_at", "created_at", "sent_at"]
+OUTBOX_DAYS = 30  # RETENTION_OUTBOX_DAYS: sent mail older than this is purged
 EVENT_COLUMNS = ["request_id", "actor", "action", "from_status", "to_status", "detail", "created_at", "prev_hash",
                  "hash", "request_ref", "chain_version"]
 
@@ -62,9 +65,10 @@ def reference(i: int) -> str:
 
 
 def generate(n: int, now: datetime):
-    """(request rows, record rows, audit event rows), in id order."""
+    """(request rows, record rows, audit event rows, outbox rows), in id order. The outbox holds what
+    retention leaves: the last OUTBOX_DAYS of mail (three per request), sent, bodies emptied."""
     rng = random.Random(7)
-    requests, records, events = [], [], []
+    requests, records, events, outbox = [], [], [], []
     prev = audit.GENESIS
     for i in range(1, n + 1):
         received = now - timedelta(days=DAYS * (n - i) / n, minutes=rng.randint(0, 600))
@@ -82,6 +86,10 @@ def generate(n: int, now: datetime):
                          f"person{i}@example.org", received, received.date() + timedelta(days=14), due, extended,
                          closed, code, 1, received, closed or received))
         records.append((ref, kind, requests[-1][5], status, received, closed, code, extended, 0))
+        if age < OUTBOX_DAYS:
+            for template in ("acknowledgement", "verify_email", "completed"):
+                outbox.append((f"<{ref}.{template}@portal.example>", i, template, f"person{i}@example.org",
+                               f"Your privacy request {ref}", "", "", "sent", 1, received, received, received))
         for action, at, frm, to in (("submitted", received, None, "awaiting_email"),
                                     *([(status, closed, "in_progress", status)] if closed else [])):
             event = SimpleNamespace(chain_version=2, request_ref=ref, inquiry_ref=None, actor="system", action=action,
@@ -89,15 +97,16 @@ def generate(n: int, now: datetime):
             digest = audit._digest(prev, event)
             events.append((i, "system", action, frm, to, None, at, prev, digest, ref, 2))
             prev = digest
-    return requests, records, events
+    return requests, records, events, outbox
 
 
 def load(engine, n: int, now: datetime) -> None:
     start = time.perf_counter()
-    requests, records, events = generate(n, now)
-    print(f"generated {n} requests, {len(events)} audit events in {time.perf_counter() - start:.1f} s")
+    requests, records, events, outbox = generate(n, now)
+    print(f"generated {n} requests, {len(events)} audit events, {len(outbox)} mails in "
+          f"{time.perf_counter() - start:.1f} s")
     tables = [("privacy_request", REQUEST_COLUMNS, requests), ("request_record", RECORD_COLUMNS, records),
-              ("audit_event", EVENT_COLUMNS, events)]
+              ("audit_event", EVENT_COLUMNS, events), ("outbox_message", OUTBOX_COLUMNS, outbox)]
     raw = engine.raw_connection()
     try:
         cur = raw.cursor()
@@ -123,15 +132,19 @@ def load(engine, n: int, now: datetime) -> None:
         conn.exec_driver_sql("VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE")
 
 
-def sizes(engine) -> None:
-    """Table sizes (PostgreSQL): what the partitioning question is about."""
+def sizes(engine, n: int) -> None:
+    """Table sizes (PostgreSQL): what the partitioning question is about, per month of load too."""
     if engine.dialect.name != "postgresql":
         return
+    months = DAYS / 30.4
     with engine.connect() as conn:
         for table in ("privacy_request", "request_record", "audit_event", "outbox_message"):
             rows, size = conn.execute(text(
                 f"SELECT count(*), pg_total_relation_size('{table}') FROM {table}")).one()  # fixed names
-            print(f"  {table:<16} {rows:>10} rows {size / 2**20:9.1f} MB (with indexes)")
+            per_month = "" if table == "outbox_message" else \
+                f"; {rows / months:,.0f} rows, {size / months / 2**20:.1f} MB a month"
+            print(f"  {table:<16} {rows:>10} rows {size / 2**20:9.1f} MB with indexes{per_month}")
+    print(f"  ({n / months:,.0f} requests a month; the outbox holds {OUTBOX_DAYS} days of sent mail, bodies emptied)")
 
 
 def timed(fn, repeat: int) -> tuple[float, float]:
@@ -235,7 +248,7 @@ def main() -> None:
     db.upgrade(args.database_url)
     now = clock.now()
     load(engine, args.requests, now)
-    sizes(engine)
+    sizes(engine, args.requests)
     app = create_app({"INSTANCE_PATH": args.instance, "DATABASE_URL": args.database_url,
                       "MAIL_BACKGROUND_DELIVERY": False})
     n = args.requests
