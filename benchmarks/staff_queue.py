@@ -17,17 +17,15 @@ peak RSS (a fresh child per operation), so the interpreter and the app are inclu
 is printed too).
 """
 import argparse
-import io
 import json
 import random
 import resource
 import statistics
-import string
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -166,6 +164,15 @@ def open_counts(session, *where):
                            .group_by(PrivacyRequest.status)).all()
 
 
+def peak_rss_mb() -> float:
+    """This process' peak resident memory since it started (VmHWM: unlike ru_maxrss, not inherited
+    from the parent that forked it)."""
+    for status_line in Path("/proc/self/status").read_text().splitlines():
+        if status_line.startswith("VmHWM:"):
+            return int(status_line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child(args) -> None:
     """One memory-measured operation in this fresh process; prints a JSON line."""
     app = create_app({"INSTANCE_PATH": args.instance, "DATABASE_URL": args.database_url,
@@ -173,7 +180,7 @@ def child(args) -> None:
     with app.app_context():
         with db.read_session() as warm:  # the app, the driver and a connection: the baseline
             warm.execute(text("SELECT 1"))
-        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        base = peak_rss_mb()
         start = time.perf_counter()
         if args.child == "verify":
             with db.read_session() as reader:
@@ -188,7 +195,7 @@ def child(args) -> None:
                 rows += chunk.count("\n")
             result = {"bytes": size, "rows": rows - 1}
         elapsed = time.perf_counter() - start
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak = peak_rss_mb()
     print(json.dumps({**result, "seconds": elapsed, "baseline_mb": base, "peak_mb": peak}))
 
 
@@ -231,6 +238,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--database-url")
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of the queue queries")
+    parser.add_argument("--no-load", action="store_true",
+                        help="measure the database loaded by an earlier run (migrated to head first), loading nothing")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--instance", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -239,15 +248,18 @@ def main() -> None:
     args.instance = tempfile.mkdtemp(prefix="queue-bench-")
     args.database_url = args.database_url or f"sqlite:///{Path(args.instance) / 'bench.db'}"
     engine = db.make_engine(args.database_url)
-    if engine.dialect.name == "postgresql":
+    if engine.dialect.name == "postgresql" and not args.no_load:
         with engine.begin() as conn:  # a clean slate: the benchmark owns this database
             meta = MetaData()
             meta.reflect(conn)
             meta.drop_all(conn)
             conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
     db.upgrade(args.database_url)
-    now = clock.now()
-    load(engine, args.requests, now)
+    if not args.no_load:
+        load(engine, args.requests, clock.now())
+    else:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE")
     sizes(engine, args.requests)
     app = create_app({"INSTANCE_PATH": args.instance, "DATABASE_URL": args.database_url,
                       "MAIL_BACKGROUND_DELIVERY": False})

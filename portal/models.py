@@ -539,6 +539,7 @@ Index("ix_privacy_request_closed_at", _pr.closed_at)  # §7102 metrics
 # status are read from the index alone.
 IS_OPEN = _pr.status.in_([literal_column(f"'{status}'") for status in sorted(OPEN)])
 _open = {"postgresql_where": IS_OPEN, "sqlite_where": IS_OPEN}
+Index("ix_privacy_request_open_status", _pr.status, **_open)  # the counts per status, unfiltered
 Index("ix_privacy_request_open_due", DUE_ORDER, _pr.id, _pr.status, **_open)
 Index("ix_privacy_request_open_type_due", _pr.request_type, DUE_ORDER, _pr.id, _pr.status, **_open)
 Index("ix_privacy_request_open_hold_due", _pr.hold_reason, DUE_ORDER, _pr.id, _pr.status, **_open)
@@ -564,6 +565,15 @@ class RequestRecord(SQLModel, table=True):
     outcome_citation: str | None = Field(default=None, max_length=200)
     extended_due: date | None = None
     notice_count: int = Field(default=0)  # notices sent downstream (§7022(b), §7023(c), §7026(f), §7027(g))
+
+
+# §7102 metrics read a year of records from these alone (index-only scans): what was received, by
+# type; and what was answered, with its outcome and both dates for the days to respond.
+_rr = RequestRecord.__table__.c
+IS_ANSWERED = _rr.status.in_([literal_column(f"'{status}'") for status in ("completed", "denied", "partially_completed")])
+Index("ix_request_record_received_type", _rr.received_at, _rr.request_type)
+Index("ix_request_record_answered", _rr.closed_at, _rr.request_type, _rr.status, _rr.outcome_code, _rr.received_at,
+      postgresql_where=IS_ANSWERED, sqlite_where=IS_ANSWERED)
 
 
 class Recipient(SQLModel, table=True):
