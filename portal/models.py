@@ -14,10 +14,12 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
     func,
+    literal_column,
 )
 from sqlmodel import Field, SQLModel
 
 from . import clock
+from .lifecycle import OPEN
 
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -530,6 +532,21 @@ Index("ix_privacy_request_hold_status", _pr.hold_reason, _pr.status)
 Index("ix_privacy_request_manner_status", _pr.manner, _pr.status)
 Index("ix_privacy_request_received_at", _pr.received_at)  # §7101 records, §7102 metrics
 Index("ix_privacy_request_closed_at", _pr.closed_at)  # §7102 metrics
+# The open cases: a few percent of the table once it has grown (cases close within weeks, and stay
+# for years). Partial indexes over them alone serve the default queue (its page and its counts)
+# without walking past the closed rows, and stay as small as the open work. The condition is
+# written out as literals, identical in the indexes and in the queries (IS_OPEN), so PostgreSQL and
+# SQLite both prove that a query's rows are in the index. Each ends in `status` so the counts per
+# status are read from the index alone.
+IS_OPEN = _pr.status.in_([literal_column(f"'{status}'") for status in sorted(OPEN)])
+_open = {"postgresql_where": IS_OPEN, "sqlite_where": IS_OPEN}
+Index("ix_privacy_request_open_status", _pr.status, **_open)  # the counts per status, unfiltered
+# The two dates behind DUE_ORDER too: PostgreSQL answers from an index alone only when it holds the
+# columns an expression reads (the overdue band's counts).
+Index("ix_privacy_request_open_due", DUE_ORDER, _pr.id, _pr.status, _pr.extended_due, _pr.response_due, **_open)
+Index("ix_privacy_request_open_type_due", _pr.request_type, DUE_ORDER, _pr.id, _pr.status, **_open)
+Index("ix_privacy_request_open_hold_due", _pr.hold_reason, DUE_ORDER, _pr.id, _pr.status, **_open)
+Index("ix_privacy_request_open_manner_due", _pr.manner, DUE_ORDER, _pr.id, _pr.status, **_open)
 
 
 # ---- Retention, §7101 records, notices downstream ---------------------------------------------
@@ -551,6 +568,15 @@ class RequestRecord(SQLModel, table=True):
     outcome_citation: str | None = Field(default=None, max_length=200)
     extended_due: date | None = None
     notice_count: int = Field(default=0)  # notices sent downstream (§7022(b), §7023(c), §7026(f), §7027(g))
+
+
+# §7102 metrics read a year of records from these alone (index-only scans): what was received, by
+# type; and what was answered, with its outcome and both dates for the days to respond.
+_rr = RequestRecord.__table__.c
+IS_ANSWERED = _rr.status.in_([literal_column(f"'{status}'") for status in ("completed", "denied", "partially_completed")])
+Index("ix_request_record_received_type", _rr.received_at, _rr.request_type)
+Index("ix_request_record_answered", _rr.closed_at, _rr.request_type, _rr.status, _rr.outcome_code, _rr.received_at,
+      postgresql_where=IS_ANSWERED, sqlite_where=IS_ANSWERED)
 
 
 class Recipient(SQLModel, table=True):

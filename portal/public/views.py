@@ -301,6 +301,7 @@ def privacy_policy():
 
 
 @bp.get("/privacy/metrics")
+@db.reads_only
 def published_metrics():
     """§7102: the previous calendar year's request metrics, as a page or CSV, when PUBLISH_METRICS."""
     if not current_app.config["PUBLISH_METRICS"]:
