@@ -1,4 +1,4 @@
-"""0015_indexes: partial indexes over the open cases and over the answered §7101 records, on SQLite
+"""0017_indexes: partial indexes over the open cases and over the answered §7101 records, on SQLite
 and PostgreSQL, both ways."""
 from sqlalchemy import text
 

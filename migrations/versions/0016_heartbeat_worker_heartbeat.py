@@ -1,7 +1,7 @@
 """worker heartbeat; outbox sent_at index for the metrics
 
-Revision ID: 0015_heartbeat
-Revises: 0014_subjects
+Revision ID: 0016_heartbeat
+Revises: 0015_contested_notices
 Create Date: 2026-11-30
 """
 from alembic import op
@@ -11,8 +11,8 @@ import sqlmodel
 import portal.models  # noqa: F401  (UTCDateTime)
 
 
-revision = '0015_heartbeat'
-down_revision = '0014_subjects'
+revision = '0016_heartbeat'
+down_revision = '0015_contested_notices'
 branch_labels = None
 depends_on = None
 

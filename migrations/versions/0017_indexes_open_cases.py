@@ -1,15 +1,15 @@
 """indexes: partial indexes over the open cases (the queue's page and counts), covering ones for §7102 metrics
 
-Revision ID: 0015_indexes
-Revises: 0014_subjects
+Revision ID: 0017_indexes
+Revises: 0016_heartbeat
 Create Date: 2026-11-30
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0015_indexes'
-down_revision = '0014_subjects'
+revision = '0017_indexes'
+down_revision = '0016_heartbeat'
 branch_labels = None
 depends_on = None
 
