@@ -1,7 +1,7 @@
 """Privacy Portal: the app factory."""
 from flask import Flask
 
-from . import config, db, errors, formatting, i18n, input_guards, security, web
+from . import config, db, errors, formatting, i18n, input_guards, security, telemetry, web
 from .extensions import babel, csrf, limiter, login_manager
 
 
@@ -14,12 +14,14 @@ def create_app(test_config=None):
     input_guards.register(app)
     check_policy(app)
     register_extensions(app)
+    check_keys(app)
     register_blueprints(app)
     errors.register(app)
     formatting.register(app)
     i18n.register(app)
     security.register(app)
     web.register(app)
+    telemetry.register(app)  # outermost: request ids and metrics cover everything below
     register_cli(app)
     return app
 
@@ -29,6 +31,13 @@ def check_policy(app):
     from . import policy
     with app.app_context():
         policy.check_agreement()
+
+
+def check_keys(app):
+    """Refuse to start when the database holds data made with keys this process does not have."""
+    from .services import instance_keys
+    instance_keys.check(app.extensions["db_engine"], keys=app.config["ENCRYPTION_KEYS"],
+                        generated=app.config["GENERATED_SECRETS"])
 
 
 def register_extensions(app):
@@ -50,12 +59,14 @@ def register_blueprints(app):
     from .agent.views import bp as agent
     from .consent.views import bp as consent
     from .drp.views import bp as drp
+    from .ops.views import bp as ops
     from .public.views import bp as public
     app.register_blueprint(public)
     app.register_blueprint(agent)
     app.register_blueprint(consent)
     staff.register(app)
     app.register_blueprint(drp)
+    app.register_blueprint(ops)
 
 
 def register_cli(app):

@@ -105,14 +105,14 @@ audit_cli = AppGroup("audit", help="The hash-chained audit log.")
 
 @audit_cli.command("verify")
 def audit_verify():
-    """Walk the hash chain; exit 1 at the first broken link."""
-    session = database.session()
-    broken = audit.first_broken_link(session)
-    if broken is not None:
-        click.echo(f"audit chain broken at event {broken.id} (action {broken.action}, {broken.created_at.isoformat()})",
-                   err=True)
-        raise SystemExit(1)
-    count = session.execute(select(func.count()).select_from(AuditEvent)).scalar_one()
+    """Walk the hash chain, streamed (flat memory, no write lock); exit 1 at the first broken link."""
+    with database.read_session() as reader:
+        broken_id, count = audit.walk(reader)
+        if broken_id is not None:
+            broken = reader.get(AuditEvent, broken_id)
+            click.echo(f"audit chain broken at event {broken.id} (action {broken.action}, "
+                       f"{broken.created_at.isoformat()})", err=True)
+            raise SystemExit(1)
     click.echo(f"audit chain OK: {count} events")
 
 @click.command("metrics")
@@ -121,7 +121,8 @@ def audit_verify():
 def metrics_cmd(year, fmt):
     """The annual request metrics (§7102): per request type, received, complied, denied, days to respond."""
     import json
-    result = metrics.annual(database.session(), year=year)
+    with database.read_session() as reader:
+        result = metrics.annual(reader, year=year)
     if fmt == "json":
         click.echo(json.dumps(result.as_dict(), indent=2))
     else:

@@ -34,6 +34,11 @@ DEFAULTS = dict(
     MAIL_ALERT_PENDING_SECONDS=3600,
     RATELIMIT_STORAGE_URL="memory://",
     RATELIMIT_ENABLED=True,
+    # With the shared store (Redis) unreachable, limits are counted per process in memory, with a
+    # warning in the log, until it answers again; a form never fails because the store is down.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+    RATELIMIT_SWALLOW_ERRORS=True,
+    RATELIMIT_REDIS_TIMEOUT_SECONDS=0.5,  # connect and answer timeout for a redis:// store
     RATELIMIT_SUBMIT="10 per hour;30 per day",
     RATELIMIT_TOKEN="30 per hour",
     RATELIMIT_STATUS="10 per hour",
@@ -71,6 +76,10 @@ DEFAULTS = dict(
     SESSION_COOKIE_SAMESITE="Lax",
     WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
     WTF_CSRF_HEADERS=["X-CSRFToken"],
+    # Flask-WTF's extra check on HTTPS wants a same-origin Referer, but every page says
+    # `Referrer-Policy: no-referrer` (tokens live in URLs), so browsers send none and every form
+    # posted over HTTPS would fail. The session-bound CSRF token and SameSite cookies protect forms.
+    WTF_CSRF_SSL_STRICT=False,
     # Staff console sign-in
     RATELIMIT_LOGIN="10 per minute;100 per hour",
     STAFF_LOCKOUT_ATTEMPTS=5,
@@ -215,6 +224,20 @@ DEFAULTS = dict(
     FRAUD_FAILED_PER_SUBJECT=3,
     FRAUD_FAILED_PER_EMAIL=3,
     FRAUD_REQUESTS_PER_EMAIL=5,
+
+    # Operators: readiness (/readyz) thresholds, metrics (/metrics), logs. Readiness answers 503
+    # when any check is past its threshold.
+    READY_MAX_WORKER_AGE_SECONDS=120,  # newest heartbeat of a delivering process (worker or web thread)
+    READY_MAX_PENDING_MAIL_AGE_SECONDS=1800,  # the oldest mail still waiting to go out
+    READY_MAX_FAILED_MAIL=0,  # mail given up on (status failed) still in the outbox
+    READY_MAX_WEBHOOK_BACKLOG=1000,  # webhooks and DRP callbacks waiting to go out
+    METRICS_ENABLED=True,
+    # Who may read /metrics: clients in these networks, or with "Authorization: Bearer <METRICS_TOKEN>".
+    # Anyone else gets 404. Behind a proxy, set PROXY_FIX_X_FOR so the client's address is the one checked.
+    METRICS_ALLOWED_NETWORKS=["127.0.0.1/32", "::1/128"],
+    METRICS_TOKEN=None,
+    LOG_FORMAT="text",  # "json": one JSON object per line (time, level, logger, message, request_id)
+    LOG_LEVEL="INFO",
 )
 
 MIN_RECORD_MONTHS = 24  # §7101(a): request records are kept at least 24 months
@@ -234,21 +257,31 @@ def load(app, test_config=None):
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         if folder.stat().st_mode & 0o077:
             os.chmod(folder, 0o700)
+    # Secrets this start had to create (paths): a database that already holds data encrypted or
+    # hashed with the old ones makes the app refuse to start instead (services/instance_keys.py).
+    generated = app.config["GENERATED_SECRETS"] = []
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = _instance_secret(instance / "secret_key", lambda: secrets.token_urlsafe(48))
+        app.config["SECRET_KEY"] = _instance_secret(instance / "secret_key", lambda: secrets.token_urlsafe(48),
+                                                    generated)
     keys = app.config.get("ENCRYPTION_KEYS")
     # Where the keys came from decides how `keys rotate` works: a file it can rewrite, or an
     # environment variable (or config file) only the operator can change.
     app.config["ENCRYPTION_KEYS_FILE"] = None if keys else str(instance / "encryption_keys")
     if not keys:
-        keys = _instance_secret(instance / "encryption_keys", lambda: Fernet.generate_key().decode())
+        keys = _instance_secret(instance / "encryption_keys", lambda: Fernet.generate_key().decode(), generated)
     app.config["ENCRYPTION_KEYS"] = parse_keys(keys)
     if not app.config.get("SUBJECT_HASH_KEY"):
         app.config["SUBJECT_HASH_KEY"] = _instance_secret(instance / "subject_hash_key",
-                                                          lambda: secrets.token_urlsafe(48))
+                                                          lambda: secrets.token_urlsafe(48), generated)
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = f"sqlite:///{instance / 'portal.db'}"
     app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URL"]
+    if str(app.config["RATELIMIT_STORAGE_URL"]).startswith("redis"):
+        timeout = float(app.config["RATELIMIT_REDIS_TIMEOUT_SECONDS"])
+        app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": timeout, "socket_connect_timeout": timeout})
+    if isinstance(app.config["METRICS_ALLOWED_NETWORKS"], str):
+        app.config["METRICS_ALLOWED_NETWORKS"] = [n.strip() for n in app.config["METRICS_ALLOWED_NETWORKS"].split(",")
+                                                  if n.strip()]
     for key in ("HOLIDAYS_EXTRA", "HOLIDAYS_EXCLUDE"):
         if isinstance(app.config[key], str):
             app.config[key] = [item.strip() for item in app.config[key].split(",") if item.strip()]
@@ -282,8 +315,9 @@ def instance_path_from_env():
     return str(Path(os.environ.get("PORTAL_INSTANCE_PATH") or REPO_ROOT / "instance").resolve())
 
 
-def _instance_secret(path: Path, make) -> str:
-    """Read a generated secret from the instance folder, creating it owner-only on first start."""
+def _instance_secret(path: Path, make, generated: list | None = None) -> str:
+    """Read a generated secret from the instance folder, creating it owner-only on first start
+    (and then naming it in `generated`)."""
     try:
         return path.read_text().strip()
     except FileNotFoundError:
@@ -295,4 +329,6 @@ def _instance_secret(path: Path, make) -> str:
         return path.read_text().strip()
     with os.fdopen(fd, "w") as f:
         f.write(value + "\n")
+    if generated is not None:
+        generated.append(str(path))
     return value

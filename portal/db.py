@@ -1,15 +1,23 @@
 """Engine, per-request session, service transactions and the migrations entry point."""
+import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from flask import current_app, g
+from flask import current_app, g, has_app_context
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
+log = logging.getLogger(__name__)
+
+# An execution option (and a flag on `g` for a view's whole request): transactions that only read.
+READ_ONLY = "portal_read_only"
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
@@ -66,10 +74,26 @@ def make_engine(url: str) -> Engine:
     def _sqlite_begin(conn):
         # BEGIN IMMEDIATE takes the write lock up front. A deferred transaction that reads and
         # then writes can fail at once with "database is locked" (the busy timeout does not
-        # apply to a stale read snapshot), so every transaction waits its turn instead.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # apply to a stale read snapshot), so every transaction that may write waits its turn.
+        # Work marked read-only (read_session(), @reads_only views) begins deferred: in WAL mode
+        # it reads a snapshot and never blocks a writer, however long it runs; and it cannot write
+        # (the flush guard below), so the stale-snapshot failure cannot happen to it.
+        read_only = conn.get_execution_options().get(READ_ONLY) or (has_app_context() and g.get(READ_ONLY, False))
+        conn.info[READ_ONLY] = bool(read_only)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+@event.listens_for(Session, "before_flush")
+def _no_writes_when_reading(session, _flush_context, _instances):
+    """A write in a deferred (read-only) SQLite transaction is a programming error: it would fail
+    now and then with "database is locked". Writes go through `atomic`, which begins them IMMEDIATE."""
+    if not (session.new or session.dirty or session.deleted):
+        return
+    conn = session.connection()
+    if conn.dialect.name == "sqlite" and conn.info.get(READ_ONLY):
+        raise RuntimeError("a write in a read-only transaction: run it through db.atomic")
 
 
 def init_app(app):
@@ -91,20 +115,57 @@ def session() -> Session:
 def _close_session(_exc=None):
     s = g.pop("db_session", None)
     if s is not None:
-        s.close()
+        try:
+            s.close()
+        except DBAPIError:  # the server went away mid-request (a restart): the pool drops that connection
+            log.warning("database connection lost while closing the session")
 
 
 def atomic(service):
     """A service owns its transaction: it commits what it did, and when it raises instead, what it
-    had written is rolled back before the caller sees the error (views never roll back)."""
+    had written is rolled back before the caller sees the error (views never roll back).
+
+    It is a write: called from a read-only view, it ends the view's read transaction (nothing was
+    written in it) so that its own begins IMMEDIATE on SQLite, then lets the view read on."""
     @wraps(service)
     def run(session: Session, *args, **kwargs):
+        reading = has_app_context() and g.get(READ_ONLY, False)
+        if reading:
+            if session.in_transaction():
+                session.commit()  # a read transaction: this only ends it (objects stay loaded)
+            g.pop(READ_ONLY)
         try:
             return service(session, *args, **kwargs)
         except BaseException:
             session.rollback()
             raise
+        finally:
+            if reading:
+                if session.in_transaction():
+                    session.commit()  # what the service left open ends before reading resumes
+                g.setdefault(READ_ONLY, True)
     return run
+
+
+def reads_only(view):
+    """A view that only reads (a page, a report, an export): on SQLite its transactions begin
+    deferred, so it never takes, or waits for, the write lock. Any write in it goes through `atomic`."""
+    @wraps(view)
+    def run(*args, **kwargs):
+        if "db_session" in g and g.db_session.in_transaction() and not (
+                g.db_session.new or g.db_session.dirty or g.db_session.deleted):
+            g.db_session.commit()  # a transaction begun before the view (nothing written): end it
+        g.setdefault(READ_ONLY, True)
+        return view(*args, **kwargs)
+    return run
+
+
+@contextmanager
+def read_session() -> Iterator[Session]:
+    """A session of its own for read-only work that may outlive the request's (a streamed export,
+    a CLI walk of a whole table): deferred transactions on SQLite, closed at the end."""
+    with Session(engine().execution_options(**{READ_ONLY: True}), expire_on_commit=False) as reader:
+        yield reader
 
 
 def ping() -> bool:

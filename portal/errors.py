@@ -2,11 +2,14 @@
 import logging
 from urllib.parse import urlsplit
 
-from flask import current_app, jsonify, render_template, request
+from flask import current_app, g, jsonify, make_response, render_template, request
 from flask.globals import request_ctx
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from .extensions import login_manager
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +22,8 @@ MESSAGES = {
     405: (_l("That action is not available here"), _l("This page does not accept that kind of request.")),
     413: (_l("That upload is too large"), _l("The file or form was larger than we accept. Try a smaller file.")),
     429: (_l("Too many attempts"), _l("You have tried this too many times. Please wait a while and try again.")),
+    503: (_l("We are briefly unavailable"),
+          _l("We could not reach our records just now. Nothing you sent was half-saved; please try again in a minute.")),
     500: (_l("Something went wrong on our side"),
           _l("We could not finish your request. Nothing you sent was half-saved; please try again in a few minutes.")),
 }
@@ -56,6 +61,19 @@ def register(app):
         if exc.code is None or exc.code < 400:
             return exc
         return render_error(exc.code)
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def _database_unavailable(exc):
+        # The database is restarting or unreachable: a clean 503 the client may retry (and no stack
+        # trace in the log for every request of an outage; the health check reports it).
+        log.warning("database unavailable on %s %s: %s", request.method, request.url_rule, type(exc.orig).__name__)
+        # The page is drawn for an anonymous visitor: loading the signed-in member of staff would
+        # ask the database again, and fail again, inside this handler.
+        g._login_user = login_manager.anonymous_user()
+        response = make_response(render_error(503))
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc):

@@ -8,15 +8,18 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    String,
     Text,
     TypeDecorator,
     UniqueConstraint,
     event,
     func,
+    literal_column,
 )
 from sqlmodel import Field, SQLModel
 
 from . import clock
+from .lifecycle import OPEN
 
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -532,6 +535,21 @@ Index("ix_privacy_request_hold_status", _pr.hold_reason, _pr.status)
 Index("ix_privacy_request_manner_status", _pr.manner, _pr.status)
 Index("ix_privacy_request_received_at", _pr.received_at)  # §7101 records, §7102 metrics
 Index("ix_privacy_request_closed_at", _pr.closed_at)  # §7102 metrics
+# The open cases: a few percent of the table once it has grown (cases close within weeks, and stay
+# for years). Partial indexes over them alone serve the default queue (its page and its counts)
+# without walking past the closed rows, and stay as small as the open work. The condition is
+# written out as literals, identical in the indexes and in the queries (IS_OPEN), so PostgreSQL and
+# SQLite both prove that a query's rows are in the index. Each ends in `status` so the counts per
+# status are read from the index alone.
+IS_OPEN = _pr.status.in_([literal_column(f"'{status}'") for status in sorted(OPEN)])
+_open = {"postgresql_where": IS_OPEN, "sqlite_where": IS_OPEN}
+Index("ix_privacy_request_open_status", _pr.status, **_open)  # the counts per status, unfiltered
+# The two dates behind DUE_ORDER too: PostgreSQL answers from an index alone only when it holds the
+# columns an expression reads (the overdue band's counts).
+Index("ix_privacy_request_open_due", DUE_ORDER, _pr.id, _pr.status, _pr.extended_due, _pr.response_due, **_open)
+Index("ix_privacy_request_open_type_due", _pr.request_type, DUE_ORDER, _pr.id, _pr.status, **_open)
+Index("ix_privacy_request_open_hold_due", _pr.hold_reason, DUE_ORDER, _pr.id, _pr.status, **_open)
+Index("ix_privacy_request_open_manner_due", _pr.manner, DUE_ORDER, _pr.id, _pr.status, **_open)
 
 
 # ---- Retention, §7101 records, notices downstream ---------------------------------------------
@@ -553,6 +571,15 @@ class RequestRecord(SQLModel, table=True):
     outcome_citation: str | None = Field(default=None, max_length=200)
     extended_due: date | None = None
     notice_count: int = Field(default=0)  # notices sent downstream (§7022(b), §7023(c), §7026(f), §7027(g))
+
+
+# §7102 metrics read a year of records from these alone (index-only scans): what was received, by
+# type; and what was answered, with its outcome and both dates for the days to respond.
+_rr = RequestRecord.__table__.c
+IS_ANSWERED = _rr.status.in_([literal_column(f"'{status}'") for status in ("completed", "denied", "partially_completed")])
+Index("ix_request_record_received_type", _rr.received_at, _rr.request_type)
+Index("ix_request_record_answered", _rr.closed_at, _rr.request_type, _rr.status, _rr.outcome_code, _rr.received_at,
+      postgresql_where=IS_ANSWERED, sqlite_where=IS_ANSWERED)
 
 
 class Recipient(SQLModel, table=True):
@@ -598,12 +625,15 @@ class DownstreamNotice(SQLModel, table=True):
     """One recipient told (or to be told) to act on one request: by webhook, by mail, or by hand."""
 
     __tablename__ = "downstream_notice"
-    __table_args__ = (UniqueConstraint("request_id", "recipient_id", name="uq_downstream_notice_request_id_recipient_id"),)
+    __table_args__ = (UniqueConstraint("request_id", "recipient_id", "purpose",
+                                       name="uq_downstream_notice_request_id_recipient_id_purpose"),)
 
     id: int | None = Field(default=None, primary_key=True)
     notice_key: str = Field(max_length=36, unique=True)  # the idempotency key the recipient sees
     request_id: int = _request_fk()
     recipient_id: int = Field(sa_column=Column(Integer, ForeignKey("recipient.id"), nullable=False))
+    # act: delete, correct, stop selling or limit; contested_statement: note the consumer's statement (§7023(f))
+    purpose: str = Field(default="act", sa_column=Column(String(24), nullable=False, server_default="act"))
     method: str = Field(max_length=16)  # webhook | email | manual, as configured when it was made
     state: str = Field(max_length=16)  # queued | delivered | failed | awaiting_staff | recorded | explained
     webhook_delivery_id: int | None = Field(default=None, sa_column=Column(
@@ -768,3 +798,20 @@ class VerificationAttempt(SQLModel, table=True):
     required: int = 0
     outcome: str = Field(max_length=32)  # verified | downgraded | data_mismatch | high_certainty_required | fraud_suspected
     created_at: datetime = _ts(nullable=False, default_factory=clock.now)
+
+
+class WorkerHeartbeat(SQLModel, table=True):
+    """The last sign of life of a process that delivers the outbox (a worker, or a web process's
+    delivery thread): one row per process, rewritten as it beats; readiness reads the newest."""
+
+    __tablename__ = "worker_heartbeat"
+
+    id: int | None = Field(default=None, primary_key=True)
+    process: str = Field(max_length=200, unique=True)  # host:pid
+    name: str = Field(max_length=32)  # worker | web
+    started_at: datetime = _ts(nullable=False, default_factory=clock.now)
+    beat_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
+# Mail delivered in the last hour (the metrics' deliveries): a range over this index, not every sent row.
+Index("ix_outbox_message_sent_at", OutboxMessage.sent_at)

@@ -1,12 +1,17 @@
 """Test helpers: read mail, find links and CSRF tokens, run a real SMTP server, submit forms; staff
 accounts and signing them in (test client or browser), cases in a given state, case action forms."""
 import email
+import os
 import re
+import shutil
 import socket
+import sys
 import threading
 from datetime import datetime, time, timedelta
 from email import policy
 from pathlib import Path
+
+import pytest
 
 from portal import clock, db
 from portal.lifecycle import IN_PROGRESS, ON_HOLD, VERIFYING
@@ -216,3 +221,14 @@ def sign_in_page(page, base_url: str, email: str, otp: str | None = None) -> Non
     if otp:
         page.get_by_label("Authentication code", exact=False).fill(otp)
     page.get_by_role("button", name="Sign in").click()
+
+
+def require_binary(name: str, hint: str) -> str:
+    """The path of an executable (on PATH or beside this Python); skip without it, fail in CI."""
+    found = shutil.which(name) or shutil.which(name, path=os.path.dirname(sys.executable))
+    if found:
+        return found
+    message = f"{name} not found: {hint}"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)

@@ -38,7 +38,8 @@ def home():
 
 @bp.get("/healthz")
 def healthz():
-    """200 with the database reachable, 503 otherwise."""
+    """200 with the database reachable, 503 otherwise (the contract's check, for load balancers);
+    /readyz, in the ops blueprint, checks the rest: workers, mail, Redis."""
     ok = db.ping()
     return {"status": "ok" if ok else "unavailable", "database": ok}, 200 if ok else 503
 
@@ -300,6 +301,7 @@ def privacy_policy():
 
 
 @bp.get("/privacy/metrics")
+@db.reads_only
 def published_metrics():
     """§7102: the previous calendar year's request metrics, as a page or CSV, when PUBLISH_METRICS."""
     if not current_app.config["PUBLISH_METRICS"]:

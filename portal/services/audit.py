@@ -50,14 +50,31 @@ def record(session: Session, *, action: str, actor: str, request_id: int | None 
     return event
 
 
+# What the walk reads of each event: plain rows, never ORM objects (the session would keep them all).
+_CHAIN_COLUMNS = [AuditEvent.id, AuditEvent.prev_hash, AuditEvent.hash, AuditEvent.chain_version,
+                  AuditEvent.hashed_ids, AuditEvent.request_ref, AuditEvent.inquiry_ref, AuditEvent.actor,
+                  AuditEvent.action, AuditEvent.from_status, AuditEvent.to_status, AuditEvent.detail,
+                  AuditEvent.created_at]
+BATCH = 2000  # events fetched at a time (a server-side cursor on PostgreSQL): memory stays flat at any size
+
+
+def walk(session: Session) -> tuple[int | None, int]:
+    """Check the whole chain in id order, streamed: (the id of the first event whose hash or link to
+    its predecessor does not hold, or None; how many events were checked)."""
+    prev, count = GENESIS, 0
+    rows = session.execute(select(*_CHAIN_COLUMNS).order_by(AuditEvent.id).execution_options(yield_per=BATCH))
+    for row in rows:
+        if row.prev_hash != prev or row.hash != _digest(prev, row):
+            rows.close()
+            return row.id, count
+        prev, count = row.hash, count + 1
+    return None, count
+
+
 def first_broken_link(session: Session) -> AuditEvent | None:
     """The first event whose hash or link to its predecessor does not hold, or None."""
-    prev = GENESIS
-    for event in session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars():
-        if event.prev_hash != prev or event.hash != _digest(prev, event):
-            return event
-        prev = event.hash
-    return None
+    broken, _count = walk(session)
+    return None if broken is None else session.get(AuditEvent, broken)
 
 
 def staff_actor(staff) -> str:

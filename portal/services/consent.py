@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from .. import clock, policy
+from .. import clock, db, policy
 from ..db import atomic
 from ..models import AuditEvent, ConsentRecord, PrivacyRequest
 from ..urls import external_url
@@ -556,8 +556,9 @@ def export_csv(session: Session, *, actor: str) -> Iterator[str]:
         writer = csv.writer(buffer)
         writer.writerow(header)
         stmt = select(ConsentRecord).order_by(ConsentRecord.id).execution_options(yield_per=2000)
-        # The stream outlives the request's session, so it reads through its own and closes it.
-        with Session(session.get_bind()) as reader:
+        # The stream outlives the request's session, so it reads through its own and closes it;
+        # read-only, so on SQLite it never holds the write lock while the visitor downloads.
+        with Session(session.get_bind().execution_options(**{db.READ_ONLY: True})) as reader:
             yield from _rows(reader, stmt, writer, buffer)
 
     def _rows(reader: Session, stmt, writer, buffer) -> Iterator[str]:

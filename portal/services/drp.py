@@ -27,9 +27,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from .. import clock
-from ..lifecycle import WITHDRAWN
+from ..lifecycle import VERIFYING, WITHDRAWN
 from ..models import DrpAgent, DrpRequest, PrivacyRequest
-from . import audit, drp_status
+from . import audit, drp_status, verification
 from . import requests as request_service
 from .requests import NewRequest
 
@@ -268,12 +268,26 @@ def exercise(session: Session, *, token: str | None, body: bytes, now: datetime 
 
 
 def _open_case(session: Session, *, agent: DrpAgent, ex: Exercise, now: datetime) -> PrivacyRequest:
-    """The case, made by the one constructor every channel uses; an email the agent verified
-    counts as confirmed (DRP §3.04), otherwise the consumer confirms it by the usual link."""
+    """The case, made by the one constructor every channel uses. An email the agent verified counts
+    as confirmed (DRP §3.04) and the claims are matched against our records at once, as a web
+    request's are when its email is confirmed; otherwise the consumer confirms it by the usual link,
+    which matches them then."""
     new = NewRequest(request_type=ex.request_type, first_name=ex.first_name, last_name=ex.last_name,
-                     email=ex.email, phone=ex.phone, access_scope=ex.access_scope)
-    return request_service.record(session, new=new, manner=MANNER, received_at=now, actor=actor(agent),
-                                  email_confirmed=ex.email_verified)
+                     email=ex.email, phone=ex.phone, access_scope=ex.access_scope,
+                     postal_code=postal_code(ex.claims.get("address")))
+    req = request_service.record(session, new=new, manner=MANNER, received_at=now, actor=actor(agent),
+                                 email_confirmed=ex.email_verified)
+    if req.status == VERIFYING:
+        verification.match_identity(session, req, actor=actor(agent), now=now)
+    return req
+
+
+def postal_code(address) -> str | None:
+    """The ZIP code of an address claim: the OpenID Connect object's postal_code, or the last
+    five-digit group of a one-line address."""
+    text = address.get("postal_code", "") if isinstance(address, dict) else address or ""
+    found = re.findall(r"\b(\d{5})(?:-\d{4})?\b", text)
+    return found[-1] if found else None
 
 
 def _earlier(session: Session, *, agent: DrpAgent, digest: str, agent_request_id: str | None) -> DrpRequest | None:

@@ -65,9 +65,14 @@ def state(req: PrivacyRequest) -> tuple[str, str | None]:
     return status, None
 
 
+# Holds the consumer ends: our request for information, and details to add before the claims match.
+CONSUMER_HOLDS = frozenset({"information_requested", "data_mismatch", "high_certainty_required"})
+
+
 def needs_user(req: PrivacyRequest) -> bool:
-    """The consumer must act: confirm their email, or answer our request for information."""
-    return req.status == AWAITING_EMAIL or (req.status == ON_HOLD and req.hold_reason == "information_requested")
+    """The consumer must act: confirm their email, answer our request for information, or add
+    details so that the identity claims match our records."""
+    return req.status == AWAITING_EMAIL or (req.status == ON_HOLD and req.hold_reason in CONSUMER_HOLDS)
 
 
 def _basis(code: str | None) -> str:
@@ -79,6 +84,9 @@ def processing_details(req: PrivacyRequest) -> str:
     """A plain sentence the agent can show the consumer: where the case stands, and any extension."""
     if req.status == AWAITING_EMAIL:
         text = "We emailed the consumer a link to confirm this request; it goes ahead once they use it."
+    elif needs_user(req) and req.hold_reason != "information_requested":
+        text = ("The identity claims did not match our records closely enough; we asked the consumer by email "
+                "for more details, which they add on our status page.")
     elif needs_user(req):
         text = "We asked the consumer by email for more information; they answer from our status page."
     elif req.status == ON_HOLD:

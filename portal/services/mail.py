@@ -30,7 +30,7 @@ from sqlalchemy import func, or_, select, update
 from sqlmodel import Session
 
 from .. import clock, i18n
-from . import outbox
+from . import outbox, worker
 from ..db import atomic
 from ..models import OutboxMessage, PrivacyRequest
 from ..storage import write_atomic
@@ -232,3 +232,13 @@ def retry(session: Session, *, failed: bool = False, now: datetime | None = None
 def deliver_for_app(app, **kw) -> int:
     """Deliver the app's due mail (tests' Mailbox, the worker and the web process's thread call this)."""
     return deliver_due(app.extensions["db_engine"], app.config, Path(app.instance_path) / "outbox", **kw)
+
+
+def run_worker(app, **kw) -> None:
+    """The worker loop of services/worker.py, delivering mail unless told what else (kept for callers
+    of mail.run_worker; `flask worker` passes every deliverer of services/delivery.py)."""
+    kw.setdefault("deliverers", (deliver_for_app,))
+    worker.run_worker(app, **kw)
+
+
+BackgroundDelivery = worker.BackgroundDelivery  # kept for callers of mail.BackgroundDelivery

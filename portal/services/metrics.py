@@ -7,22 +7,24 @@ Definitions (stated on the metrics page and in the JSON):
 - complied with in whole / in part, denied (by basis): requests that reached that final status in
   the year;
 - days to respond: from receipt to that final answer, in days (fractional), over the requests
-  answered in the year; the median is computed with window functions, the same on both databases.
+  answered in the year; the median from a histogram in steps of 0.01 day (exact to 0.005 day,
+  shown to 0.1), the same on both databases, without sorting the year's rows.
 """
 import csv
 import io
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from flask import current_app
-from sqlalchemy import Float, and_, case, cast, func, select, true
+from sqlalchemy import Float, and_, cast, func, literal_column, select, true
 from sqlmodel import Session
 
+from .. import db
 from ..lifecycle import COMPLETED, DENIED, PACIFIC, PARTIALLY_COMPLETED, REQUEST_TYPES, local_date
-from ..models import ConsentRecord, RequestRecord
+from ..models import IS_ANSWERED, ConsentRecord, RequestRecord
 
 PR = RequestRecord
-ANSWERED = (COMPLETED, PARTIALLY_COMPLETED, DENIED)
 
 
 @dataclass
@@ -60,10 +62,31 @@ def year_bounds(year: int) -> tuple[datetime, datetime]:
 
 
 def _days(session: Session):
-    """Days from receipt to the final answer, as a SQL expression for this database."""
+    """Days from receipt to the final answer, as a floating-point SQL expression for this database
+    (constants as literals: the expression is grouped on, and must read the same in SELECT and GROUP BY)."""
     if session.get_bind().dialect.name == "sqlite":
         return func.julianday(PR.closed_at) - func.julianday(PR.received_at)
-    return func.extract("epoch", PR.closed_at - PR.received_at) / 86400.0
+    # date_part is double precision; extract() would be numeric, several times slower per row.
+    return func.date_part("epoch", PR.closed_at - PR.received_at) / literal_column("86400.0")
+
+
+# The median is read from a histogram of days to respond in steps of 1/MEDIAN_STEPS day (about 14
+# minutes): one hash-aggregated pass over an index, no sort of the year's rows, a few thousand
+# buckets back. It is exact to 0.005 day, and shown to 0.1; the mean is exact.
+MEDIAN_STEPS = 100
+
+
+def _median(buckets: list[tuple[float, int]]) -> float | None:
+    """The median of a histogram [(value, count)] sorted by value: the middle value, or the mean of the two."""
+    n = sum(count for _value, count in buckets)
+    if not n:
+        return None
+    wanted, seen, middle = ((n + 1) // 2, (n + 2) // 2), 0, []
+    for value, count in buckets:
+        seen += count
+        while len(middle) < 2 and seen >= wanted[len(middle)]:
+            middle.append(value)
+    return sum(middle) / 2
 
 
 def _round(value) -> float | None:
@@ -79,7 +102,7 @@ def annual(session: Session, *, year: int) -> YearMetrics:
     for kind, n in received:
         by_type[kind].received = n
 
-    answered = and_(PR.status.in_(ANSWERED), PR.closed_at >= start, PR.closed_at < end)
+    answered = and_(IS_ANSWERED, PR.closed_at >= start, PR.closed_at < end)  # the partial index's own condition
     outcomes = session.execute(select(PR.request_type, PR.status, PR.outcome_code, func.count())
                                .where(answered).group_by(PR.request_type, PR.status, PR.outcome_code))
     for kind, status, code, n in outcomes:
@@ -93,15 +116,19 @@ def annual(session: Session, *, year: int) -> YearMetrics:
             m.denied_by_basis[code or "unspecified"] = m.denied_by_basis.get(code or "unspecified", 0) + n
 
     days = cast(_days(session), Float)
-    ranked = select(PR.request_type.label("kind"), days.label("days"),
-                    func.row_number().over(partition_by=PR.request_type, order_by=days).label("rn"),
-                    func.count().over(partition_by=PR.request_type).label("n")).where(answered).subquery()
-    # The median: the middle row, or the mean of the two middle rows, with integer division on both databases.
-    middle = and_(ranked.c.rn >= (ranked.c.n + 1) // 2, ranked.c.rn <= (ranked.c.n + 2) // 2)
-    stats = session.execute(select(
-        ranked.c.kind, func.avg(case((middle, ranked.c.days))), func.avg(ranked.c.days)).group_by(ranked.c.kind))
-    for kind, median, mean in stats:
-        by_type[kind].median_days_to_respond, by_type[kind].mean_days_to_respond = _round(median), _round(mean)
+    bucket = func.round(days * literal_column(str(MEDIAN_STEPS)))
+    histogram: dict[str, list[tuple[float, int]]] = {}
+    sums: dict[str, float] = {}
+    for kind, step, n, total in session.execute(
+            select(PR.request_type, bucket, func.count(), func.sum(days)).where(answered)
+            .group_by(PR.request_type, bucket)):
+        histogram.setdefault(kind, []).append((float(step) / MEDIAN_STEPS, n))
+        sums[kind] = sums.get(kind, 0.0) + float(total)
+    for kind, buckets in histogram.items():
+        buckets.sort()
+        m = by_type[kind]
+        m.median_days_to_respond = _round(_median(buckets))
+        m.mean_days_to_respond = _round(sums[kind] / sum(n for _v, n in buckets))
     return YearMetrics(year, list(by_type.values()), gpc_opt_outs=gpc_opt_outs(session, year=year))
 
 
@@ -136,10 +163,13 @@ RECORD_COLUMNS = ["reference", "received_date", "request_type", "manner", "statu
                   "outcome", "denial_basis", "basis_citation", "extended_due_date", "notice_count"]
 
 
-def records_csv(session: Session, *, start: date, end: date) -> str:
-    """§7101 records of the requests received from `start` to `end` (California dates, inclusive).
+RECORDS_BATCH = 2000  # rows fetched at a time (a server-side cursor on PostgreSQL), and per chunk sent
 
-    Only what the record-keeping rule names: no names, emails or other personal data."""
+
+def records_lines(session: Session, *, start: date, end: date) -> Iterator[str]:
+    """§7101 records of the requests received from `start` to `end` (California dates, inclusive),
+    as CSV text in chunks of RECORDS_BATCH rows: fetched in batches, so memory stays flat whatever
+    the range. Only what the record-keeping rule names: no names, emails or other personal data."""
     lo = datetime.combine(start, time(0), PACIFIC)
     # The day after `end`; 9999-12-31 has none, so the range then stays open at the top.
     hi = datetime.combine(end + timedelta(days=1), time(0), PACIFIC) if end < date.max else None
@@ -148,12 +178,29 @@ def records_csv(session: Session, *, start: date, end: date) -> str:
     writer.writerow(RECORD_COLUMNS)
     rows = session.execute(select(PR.reference, PR.received_at, PR.request_type, PR.manner, PR.status, PR.closed_at,
                                   PR.outcome_code, PR.outcome_citation, PR.extended_due, PR.notice_count)
-                           .where(PR.received_at >= lo, PR.received_at < hi if hi else true()).order_by(PR.received_at, PR.id))
-    for ref, received, kind, manner, status, closed, code, citation, extended, notices in rows:
+                           .where(PR.received_at >= lo, PR.received_at < hi if hi else true())
+                           .order_by(PR.received_at, PR.id).execution_options(yield_per=RECORDS_BATCH))
+    for i, (ref, received, kind, manner, status, closed, code, citation, extended, notices) in enumerate(rows, 1):
         final = closed is not None
         writer.writerow([ref, local_date(received).isoformat(), kind, manner, status,
                          local_date(closed).isoformat() if final else "", status if final else "",
                          code if status in (DENIED, PARTIALLY_COMPLETED) else "", citation or "", extended.isoformat() if extended else "", notices])
-    # Built whole, then the transaction ends: a streamed read would hold SQLite's write lock meanwhile.
+        if i % RECORDS_BATCH == 0:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue()
+
+
+def records_stream(*, start: date, end: date) -> Iterator[str]:
+    """records_lines through a read-only session of its own, for a streamed response: it outlives the
+    request's session, and on SQLite its deferred transaction never holds the write lock."""
+    with db.read_session() as reader:
+        yield from records_lines(reader, start=start, end=end)
+
+
+def records_csv(session: Session, *, start: date, end: date) -> str:
+    """The §7101 records of a date range as one CSV text (records_lines, joined)."""
+    text = "".join(records_lines(session, start=start, end=end))
     session.rollback()
-    return out.getvalue()
+    return text

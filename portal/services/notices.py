@@ -5,6 +5,10 @@ selling or sharing, or limit their use, before the case may be completed.
 A recipient is told by signed webhook (services/webhooks.py), by mail (the outbox), or by hand:
 staff then record when and how, or explain why telling it is impossible or takes disproportionate
 effort. A notice is settled when delivered, recorded or explained; completion waits for all of them.
+
+When a requester contests data we did not correct (§7023(f)), the statement goes to the same
+recipients of corrections, as notices of their own ("contested_statement"), whether or not the case
+is closed; they never hold up completion.
 """
 import logging
 import uuid
@@ -18,8 +22,9 @@ from sqlalchemy import func, select, update
 from sqlmodel import Session
 
 from .. import clock
-from ..lifecycle import IN_PROGRESS, REQUEST_TYPES, local_date
-from ..models import DownstreamNotice, OutboxMessage, PrivacyRequest, Recipient, RequestRecord, WebhookDelivery
+from ..lifecycle import IN_PROGRESS, OPEN, REQUEST_TYPES, local_date
+from ..models import (ContestedStatement, DownstreamNotice, OutboxMessage, PrivacyRequest, Recipient, RequestRecord,
+                      WebhookDelivery)
 from . import audit, mail, webhooks
 from .transitions import agent_of
 
@@ -45,6 +50,9 @@ STATES = {
 }
 SETTLED = frozenset({"delivered", "recorded", "explained"})
 WEBHOOK_TOPIC = "downstream_notice"
+ACT, CONTESTED = "act", "contested_statement"
+PURPOSES = {ACT: _l("Act on the request"), CONTESTED: _l("The consumer's contested statement")}
+CONTESTED_ACTION = "note_contested_statement"
 
 
 class NoticeError(Exception):
@@ -154,10 +162,13 @@ def concerned(session: Session, req: PrivacyRequest) -> list[Recipient]:
     return [r for r in rows if req.request_type in r.request_types.split(",")]
 
 
-def for_request(session: Session, req: PrivacyRequest) -> list[tuple[DownstreamNotice, Recipient]]:
-    rows = session.execute(select(DownstreamNotice, Recipient).join(Recipient, Recipient.id == DownstreamNotice.recipient_id)
-                           .where(DownstreamNotice.request_id == req.id).order_by(DownstreamNotice.id)).all()
-    return [(n, r) for n, r in rows]
+def for_request(session: Session, req: PrivacyRequest, *, purpose: str | None = None) -> list[tuple[DownstreamNotice, Recipient]]:
+    """The request's notices with their recipients: those of one purpose, or all."""
+    query = (select(DownstreamNotice, Recipient).join(Recipient, Recipient.id == DownstreamNotice.recipient_id)
+             .where(DownstreamNotice.request_id == req.id).order_by(DownstreamNotice.id))
+    if purpose is not None:
+        query = query.where(DownstreamNotice.purpose == purpose)
+    return [(n, r) for n, r in session.execute(query).all()]
 
 
 def _subject(session: Session, req: PrivacyRequest) -> dict:
@@ -177,7 +188,15 @@ def payload(session: Session, req: PrivacyRequest, notice: DownstreamNotice) -> 
             "instructions": str(INSTRUCTIONS[req.request_type])}
     if req.request_type == "correct":
         body["correction"] = {"current": req.correction_current, "should_be": req.correction_details}
+    if notice.purpose == CONTESTED:
+        statement = contested_statement_of(session, req)
+        body.update(action=CONTESTED_ACTION, instructions=str(CONTESTED_INSTRUCTIONS),
+                    contested_statement={"statement": statement.statement, "filed_at": statement.created_at.isoformat()})
     return body
+
+
+def contested_statement_of(session: Session, req: PrivacyRequest) -> ContestedStatement:
+    return session.execute(select(ContestedStatement).where(ContestedStatement.request_id == req.id)).scalar_one()
 
 
 INSTRUCTIONS = {
@@ -190,6 +209,10 @@ INSTRUCTIONS = {
     "limit": _l("Stop using and disclosing this consumer's sensitive personal information beyond the purposes "
                 "allowed by §7027(m) (§7027(g))."),
 }
+CONTESTED_INSTRUCTIONS = _l(
+    "We did not correct this consumer's information as asked, and the consumer contests its accuracy. Note that the "
+    "information is contested and keep the consumer's statement with it; give the statement with the information "
+    "whenever you disclose it (Cal. Code Regs. tit. 11, §7023(f); Civil Code §56.16).")
 
 
 def can_send(req: PrivacyRequest) -> bool:
@@ -201,16 +224,38 @@ def send(session: Session, *, req: PrivacyRequest, actor: str) -> int:
     for staff. Returns how many were created; all in one transaction."""
     if not can_send(req):
         raise NoticeError(_l("Notices are sent while a deletion, correction, opt-out or limit request is in progress."))
-    told = {n.recipient_id for n, _r in for_request(session, req)}
+    created = _notify(session, req, ACT)
+    if created:
+        audit.record(session, action="notices_sent", actor=actor, request_id=req.id, detail=f"{created} notices")
+    session.commit()
+    log.info("request %s: %s notices downstream", req.reference, created)
+    return created
+
+
+def send_contested_statement(session: Session, *, req: PrivacyRequest, actor: str) -> int:
+    """§7023(f): the statement just filed goes to every recipient of corrections, in the caller's
+    transaction (the statement's own), whether or not the case is closed. Returns how many notices."""
+    created = _notify(session, req, CONTESTED)
+    if created:
+        audit.record(session, action="contested_statement_sent", actor=actor, request_id=req.id,
+                     detail=f"{created} notices")
+    return created
+
+
+def _notify(session: Session, req: PrivacyRequest, purpose: str) -> int:
+    """One notice of `purpose` per concerned recipient not told of it yet: webhooks and mail queued,
+    manual ones listed for staff."""
+    told = {n.recipient_id for n, _r in for_request(session, req, purpose=purpose)}
     created = 0
     for recipient in concerned(session, req):
         if recipient.id in told:
             continue
         notice = DownstreamNotice(notice_key=str(uuid.uuid4()), request_id=req.id, recipient_id=recipient.id,
-                                  method=recipient.method, created_at=clock.now(),
+                                  purpose=purpose, method=recipient.method, created_at=clock.now(),
                                   state="awaiting_staff" if recipient.method == "manual" else "queued")
         session.add(notice)
         session.flush()
+        action = CONTESTED_ACTION if purpose == CONTESTED else ACTIONS[req.request_type]
         if recipient.method == "webhook":
             notice.webhook_delivery_id = webhooks.queue(
                 session, topic=WEBHOOK_TOPIC, url=recipient.webhook_url, secret=recipient.webhook_secret,
@@ -218,14 +263,11 @@ def send(session: Session, *, req: PrivacyRequest, actor: str) -> int:
         elif recipient.method == "email":
             notice.outbox_message_id = mail.queue(
                 session, to=recipient.email, template="recipient_notice", request_id=req.id,
-                subject=f"{current_app.config['ORG_NAME']}: privacy request {req.reference} ({ACTIONS[req.request_type]})",
+                subject=f"{current_app.config['ORG_NAME']}: privacy request {req.reference} ({action})",
                 context={"notice": payload(session, req, notice), "recipient": recipient}).id
         created += 1
     if created:
         _count_on_record(session, req)
-        audit.record(session, action="notices_sent", actor=actor, request_id=req.id, detail=f"{created} notices")
-    session.commit()
-    log.info("request %s: %s notices downstream", req.reference, created)
     return created
 
 
@@ -299,7 +341,7 @@ def blocking_completion(session: Session, req: PrivacyRequest) -> str | None:
     if req.request_type not in NOTICE_TYPES:
         return None
     refresh_states(session, request_id=req.id)
-    told = {n.recipient_id: n for n, _r in for_request(session, req)}
+    told = {n.recipient_id: n for n, _r in for_request(session, req, purpose=ACT)}
     missing = [r for r in concerned(session, req) if r.id not in told]
     if missing:
         return str(_l("Send the notices to the %(n)s recipients this request concerns first (Notices downstream).",
@@ -326,8 +368,9 @@ def panel(session: Session, req: PrivacyRequest) -> Panel:
         refresh_states(session, request_id=req.id)
         session.commit()
     notices = for_request(session, req) if applies else []
-    told = {n.recipient_id for n, _r in notices}
-    missing = [r for r in concerned(session, req) if r.id not in told] if applies else []
+    told = {n.recipient_id for n, _r in notices if n.purpose == ACT}
+    # A closed case needs no more notices to act (a completed one had them all; a denied one none).
+    missing = [r for r in concerned(session, req) if r.id not in told] if applies and req.status in OPEN else []
     return Panel(notices, missing, can_send(req) and bool(missing), applies)
 
 

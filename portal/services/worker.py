@@ -21,6 +21,7 @@ from typing import Callable, Iterable
 from sqlalchemy import text
 
 from .. import db as database
+from . import heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +105,10 @@ class Stop:
         return self.event.wait(seconds)
 
 
-def on_pass(app) -> None:
+def on_pass(app, name: str = "worker") -> None:
     """The per-pass hook point of every delivery loop: called once per pass, after the pass's
-    deliveries, whether they succeeded or not (the worker heartbeat, `heartbeat.beat(...)`, goes here)."""
+    deliveries, whether they succeeded or not: the heartbeat readiness reads (`/readyz`)."""
+    heartbeat.beat(app.extensions["db_engine"], name)
 
 
 def deliver_pass(app, deliverers: Iterable[Callable], stop: Stop | None = None) -> int:
@@ -183,4 +185,8 @@ class BackgroundDelivery:
     def _run(self) -> None:
         while not self.stopping():
             deliver_pass(self.app, self.deliverers, self.stopping)
+            try:
+                on_pass(self.app, "web")  # per-pass hook point (heartbeat)
+            except Exception:  # noqa: BLE001  the database is down: the next pass beats again
+                log.exception("outbox delivery heartbeat failed")
             self.stopping.wait(self.app.config["MAIL_POLL_SECONDS"])

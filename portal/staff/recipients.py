@@ -27,7 +27,7 @@ def _notice_panel():
                     submitted.get((notice.id, "record")) or NoticeRecordForm(prefix=f"n{notice.id}-record", formdata=None),
                     submitted.get((notice.id, "explain")) or NoticeExplainForm(prefix=f"n{notice.id}-explain", formdata=None))
         return {"data": data, "forms": forms, "send_form": EmptyForm(formdata=None), "states": notices.STATES,
-                "methods": notices.METHODS, "kinds": notices.KINDS}
+                "methods": notices.METHODS, "kinds": notices.KINDS, "purposes": notices.PURPOSES}
     return {"notice_panel": panel}
 
 

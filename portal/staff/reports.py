@@ -13,6 +13,7 @@ from .forms import RecordsForm
 
 
 @bp.get("/metrics")
+@db.reads_only
 @role_required(ADMIN)
 def metrics_page():
     """§7102 metrics for a calendar year, as a page, CSV or JSON; and the §7101 records export form."""
@@ -31,9 +32,10 @@ def metrics_page():
 
 
 @bp.get("/records.csv")
+@db.reads_only
 @role_required(ADMIN)
 def records_export():
-    """§7101 records for a date range, as CSV."""
+    """§7101 records for a date range, as CSV streamed in batches (flat memory whatever the range)."""
     form = RecordsForm(request.args)
     span = form.dates() if form.validate() else None
     if span is None:
@@ -41,7 +43,7 @@ def records_export():
         return render_template("staff/metrics.html", result=result, year=result.year, this_year=result.year,
                                records_form=form, bases=cases.outcome_bases(),
                                holidays=lifecycle.holiday_calendar(result.year)), 422
-    body = metrics.records_csv(db.session(), start=span[0], end=span[1])
+    body = stream_with_context(metrics.records_stream(start=span[0], end=span[1]))
     return _download(body, f"privacy-records-{span[0]}-{span[1]}.csv", "text/csv; charset=utf-8")
 
 

@@ -31,6 +31,7 @@ from .forms import (
 
 
 @bp.get("/")
+@db.reads_only
 @role_required(*ROLES)
 def queue():
     """Cases by due date, with filters and search; htmx gets only the results."""

@@ -1,6 +1,7 @@
 """The Data Rights Protocol API through the test client, with messages signed by PyNaCl in the tests."""
 import base64
 import hashlib
+import io
 import json
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from portal import clock, db
 from portal.models import AuditEvent, DrpAgent, DrpRequest, PrivacyRequest
 from portal.services import drp as drp_service
+from portal.services import subjects
 
 from ..drp_agents import DRP_CONFIG, Agent, pair, register, send
 from ..support import body
@@ -34,6 +36,22 @@ def agent(app):
 def paired(app, client, agent):
     pair(client, agent)
     return agent
+
+
+RECORDS = ("subject_id,email,phone,first_name,last_name,date_of_birth,postal_code\n"
+           "S-1,ana.ruiz@example.org,(909) 555-0100,Ana,Ruiz,1980-04-23,92373\n")
+
+
+@pytest.fixture
+def indexed(app):
+    """The business's records hold the consumer the test agent speaks for."""
+    with app.app_context():
+        subjects.import_csv(db.session(), stream=io.BytesIO(RECORDS.encode()))
+
+
+def _events(app, req) -> list[str]:
+    with app.app_context():
+        return list(db.session().execute(select(AuditEvent.action).where(AuditEvent.request_id == req.id)).scalars())
 
 
 def _case(app, request_uuid) -> PrivacyRequest:
@@ -150,22 +168,53 @@ def test_a_removed_agents_token_stops_working_at_once(app, client, paired, runne
     ("access", "access", "categories"), ("access:categories", "access", "categories"),
     ("access:specific", "access", "specific"),
 ])
-def test_every_supported_action_opens_a_case_in_the_same_queue(app, client, paired, mailbox, exercise,
+def test_every_supported_action_opens_a_case_in_the_same_queue(app, client, paired, mailbox, indexed, exercise,
                                                                 request_type, scope):
-    resp = send(client, paired, paired.exercise(exercise))
+    resp = send(client, paired, paired.exercise(exercise, address={"postal_code": "92373"}))
     assert resp.status_code == 200, resp.get_json()
     status = resp.get_json()
-    assert status["status"] == "in_progress" and "reason" not in status
     req = _case(app, status["request_id"])
-    assert (req.request_type, req.access_scope, req.manner) == (request_type, scope, "drp")
+    assert (req.request_type, req.manner) == (request_type, "drp")
     assert (req.first_name, req.last_name, req.email, req.phone) == ("Ana", "Ruiz", "ana.ruiz@example.org",
                                                                      "+19095550100")
+    if request_type == "delete":  # every point matches, but this business asks deletions for a signed declaration
+        assert (req.status, req.hold_reason) == ("on_hold", "high_certainty_required")
+        assert (status["status"], status["reason"]) == ("in_progress", "need_user_verification")
+        return
+    assert status["status"] == "in_progress" and "reason" not in status
+    assert req.status == "in_progress"
     if request_type == "opt_out":  # §7026: takes effect at once, no verification gate
-        assert req.status == "in_progress" and req.effective_at is not None
+        assert req.effective_at is not None and "verified" not in _events(app, req)
         assert "received" in mailbox.last("ana.ruiz@example.org")["Subject"].lower()
-    else:  # the agent verified the email: no confirmation link; staff verify the identity
-        assert req.status == "verifying" and req.email_confirmed_at is not None
-        assert "verify/" not in body(mailbox.last("ana.ruiz@example.org"))
+    else:  # the agent verified the email: no link; the claims matched our records as a web request's would
+        assert req.email_confirmed_at is not None and "verify/" not in body(mailbox.last("ana.ruiz@example.org"))
+        assert status["processing_details"] == "Identity verified. We are preparing our response."
+        if scope == "specific":  # no declaration under penalty of perjury comes by DRP (§7024(a))
+            assert req.access_scope == "categories" and "downgraded_to_categories" in _events(app, req)
+        else:
+            assert req.access_scope == scope and "identity_verified" in _events(app, req)
+
+
+def test_claims_that_do_not_match_our_records_ask_the_consumer_for_more(app, client, paired, mailbox, indexed):
+    """The same tiers as the web form: a verified email that matches, but a phone that does not, are
+    one point of the two a request to know needs. The consumer adds details on the status page."""
+    status = send(client, paired, paired.exercise("access", phone_number="+14155550199")).get_json()
+    assert (status["status"], status["reason"]) == ("in_progress", "need_user_verification")
+    assert status["user_verification_url"] == "http://portal.test/status"
+    assert "did not match our records" in status["processing_details"]
+    req = _case(app, status["request_id"])
+    assert (req.status, req.hold_reason) == ("on_hold", "data_mismatch")
+    with app.app_context():
+        audit = db.session().execute(select(AuditEvent).where(AuditEvent.action == "verification_hold")).scalar_one()
+        assert audit.actor == f"drp:{paired.agent_id}" and "+1415" not in audit.detail
+    hold_mail = body(mailbox.last("ana.ruiz@example.org"))  # what would help, and where to add it
+    assert "These details would help" in hold_mail and "http://portal.test/status" in hold_mail
+
+
+def test_postal_codes_come_from_either_form_of_the_address_claim():
+    assert drp_service.postal_code({"postal_code": "92373-1234", "locality": "Redlands"}) == "92373"
+    assert drp_service.postal_code("12 Main St, Redlands, CA 92373") == "92373"
+    assert drp_service.postal_code(None) is None
 
 
 def test_an_email_the_agent_did_not_verify_is_confirmed_by_the_usual_link(app, client, paired, mailbox):
@@ -176,16 +225,17 @@ def test_an_email_the_agent_did_not_verify_is_confirmed_by_the_usual_link(app, c
     assert "/verify/" in body(mailbox.last("ana.ruiz@example.org"))
 
 
-def test_the_status_object_has_the_specifications_fields_and_formats(app, client, paired, time_machine):
+def test_the_status_object_has_the_specifications_fields_and_formats(app, client, paired, indexed, time_machine):
     time_machine.move_to(datetime(2026, 12, 1, 18, 30, 15, 123456, tzinfo=timezone.utc), tick=False)
-    status = send(client, paired, paired.exercise("deletion", **{"agent-request-id": "ps-123"})).get_json()
+    status = send(client, paired, paired.exercise("access", address="12 Main St, Redlands, CA 92373",
+                                                  **{"agent-request-id": "ps-123"})).get_json()
     assert uuid.UUID(status["request_id"]).version == 4
     assert status == {
         "request_id": status["request_id"], "agent_request_id": "ps-123", "status": "in_progress",
         "received_at": "2026-12-01T18:30:15+00:00",
         # 45 days from 1 December (California): 15 January, to its last second, in UTC.
         "expected_by": "2027-01-16T07:59:59+00:00",
-        "processing_details": "Received. We are matching the identity claims against our records.",
+        "processing_details": "Identity verified. We are preparing our response.",
     }
     assert "Z" not in json.dumps(status)
 
@@ -289,7 +339,7 @@ def test_status_only_for_the_agent_that_made_the_request(app, client, paired):
     assert unknown.status_code == 404 and unknown.get_json()["code"] == "404"
     # and another agent cannot revoke it either
     assert client.delete(url, data=other.sign({"reason": "x"}), headers=other.auth()).status_code == 403
-    assert _case(app, made["request_id"]).status == "verifying"
+    assert _case(app, made["request_id"]).status == "on_hold"  # as it was: no records to match, not withdrawn
 
 
 def test_revoke_withdraws_the_case_and_answers_revoked(app, client, paired, mailbox):

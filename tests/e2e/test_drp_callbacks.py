@@ -98,8 +98,8 @@ def test_a_newer_status_supersedes_an_unsent_one_and_order_holds(app, client, ag
 
 def test_an_unchanged_status_object_is_not_sent_twice(app, client, agent):
     made = send(client, agent, agent.exercise("access", status_callback="http://127.0.0.1:9/cb")).get_json()
-    _move(app, made["request_id"], "on_hold", hold_reason="data_mismatch")
-    _move(app, made["request_id"], "on_hold", hold_reason="fraud_suspected")  # the agent is not told why
+    _move(app, made["request_id"], "on_hold", hold_reason="high_certainty_required")
+    _move(app, made["request_id"], "on_hold", hold_reason="data_mismatch")  # the consumer still adds details
     assert len(_deliveries(app)) == 1
 
 

@@ -184,3 +184,57 @@ def test_the_background_delivery_thread_sends_webhooks_too(hook_config, app, rec
         time.sleep(0.1)
     delivery.stop()
     assert len(r.applied) == 1
+
+
+def test_a_contested_statement_goes_to_every_recipient_of_corrections(hook_config, app, receiver, mailbox):
+    """§7023(f): staff deny a correction with the requester's statement; the statement goes as its own
+    notice to the webhook, mail and by-hand recipients of corrections, after the case is closed."""
+    from ..support import body, make_staff, post_action, sign_in
+    r = receiver()
+    with app.app_context():
+        s = db.session()
+        for data in (dict(name="Ledger Cloud", method="webhook", webhook_url=r.url, webhook_secret=SECRET),
+                     dict(name="Mailroom LLC", method="email", email="privacy@mailroom.example"),
+                     dict(name="Paper Archive", method="manual"),
+                     dict(name="Only Deletions", method="email", email="del@example.org", request_types=["delete"])):
+            notices.save_recipient(s, data=notices.RecipientData(
+                kind="service_provider", **{"request_types": ["correct"], **data}), actor="test")
+    req = new_case(app, "correct", "in_progress", email="dana@example.org", first_name="Dana", last_name="Lee")
+    client = app.test_client()
+    sign_in(client, make_staff(app, "support"))
+    statement = "The injury date is wrong: it was March 3, as my physician's note on lumbar strain shows."
+    resp = post_action(client, req.reference, "deny", {
+        "basis": "legal_obligation", "explanation": "The record reflects the adjuster's finding.",
+        "categories": "Claim file: injury date", "assessment": "The adjuster's report.", "contested_statement": statement})
+    assert resp.status_code == 303
+
+    assert webhooks.deliver_for_app(app) == 1
+    [payload] = r.applied
+    assert payload["action"] == notices.CONTESTED_ACTION and payload["reference"] == req.reference
+    assert payload["contested_statement"]["statement"] == statement and "§7023(f)" in payload["instructions"]
+    mail = mailbox.last("privacy@mailroom.example")
+    assert statement in body(mail) and notices.CONTESTED_ACTION in mail["Subject"]
+    assert mailbox.to("del@example.org") == []
+    with app.app_context():
+        s = db.session()
+        notices.refresh_states(s)
+        s.commit()
+        rows = s.execute(select(DownstreamNotice).order_by(DownstreamNotice.id)).scalars().all()
+        assert [(n.purpose, n.method, n.state) for n in rows] == [
+            ("contested_statement", "webhook", "delivered"), ("contested_statement", "email", "delivered"),
+            ("contested_statement", "manual", "awaiting_staff")]
+        manual = rows[2]
+    page = client.get(f"/staff/requests/{req.reference}").get_data(as_text=True)
+    assert page.count("contested statement · notice") == 3 and "Settle the notice to Paper Archive" in page
+    assert "have not been told yet" not in page  # a denied case needs no notices to act
+    # The case is closed; staff still record the one told by hand.
+    token = client.get(f"/staff/requests/{req.reference}").get_data(as_text=True)
+    prefix = f"n{manual.id}-record"
+    from ..support import csrf_from
+    form = token[token.index(f"/notices/{manual.id}/record"):]
+    resp = client.post(f"/staff/requests/{req.reference}/notices/{manual.id}/record", data={
+        f"{prefix}-csrf_token": csrf_from(form.replace(f'name="{prefix}-csrf_token"', 'name="csrf_token"', 1)),
+        f"{prefix}-told_on": clock.today().isoformat(), f"{prefix}-method": "Letter with the statement enclosed"})
+    assert resp.status_code == 303
+    with app.app_context():
+        assert db.session().get(DownstreamNotice, manual.id).state == "recorded"

@@ -12,13 +12,14 @@ from portal.models import (
     AuditEvent,
     CaseOutcome,
     ContestedStatement,
+    DownstreamNotice,
     IdentityCheck,
     OutboxMessage,
     PrivacyRequest,
     ResponseDownload,
     StaffUser,
 )
-from portal.services import audit, cases, response_files, transitions
+from portal.services import audit, cases, notices, response_files, transitions
 from portal.services import requests as request_service
 from portal.services.cases import Completion
 from portal.services.requests import NewRequest
@@ -265,7 +266,7 @@ def test_a_rejected_response_file_sends_nothing(session, staff):
 
 def test_the_requester_files_a_contested_statement_after_a_partial_correction(app, session, staff):
     """§7023: after a correction made in part, once, up to 250 words, after the close too; kept with
-    the record, and the hook for the recipients' notices fires."""
+    the record (tests/app/test_notices.py follows it to the recipients)."""
     req = _case(session, "correct", "in_progress")
     assert not cases.can_contest(session, req)
     cases.complete(session, req=req, staff=staff, expected_version=req.version, completion=Completion(
@@ -276,15 +277,18 @@ def test_the_requester_files_a_contested_statement_after_a_partial_correction(ap
     assert cases.outcome_for(session, req).assessment.startswith("Your letter")
     with pytest.raises(IllegalTransition):
         cases.file_contested_statement(session, req=req, statement=" ".join(["word"] * 251))
-    heard = []
-    cases.contested_statement_filed.connect(lambda sender, request_id: heard.append(request_id), weak=False)
-    try:
-        statement = "My injury was on March 3. My doctor's note (diagnosis: lumbar strain) says so."
-        row = cases.file_contested_statement(session, req=req, statement=statement)
-    finally:
-        cases.contested_statement_filed.receivers.clear()
+    recipient = notices.RecipientData(name="Mailroom LLC", kind="contractor", request_types=["correct"], method="email",
+                                      email="privacy@mailroom.example")
+    mailroom = notices.save_recipient(session, data=recipient, actor="test")
+    statement = "My injury was on March 3. My doctor's note (diagnosis: lumbar strain) says so."
+    row = cases.file_contested_statement(session, req=req, statement=statement)
     assert (row.statement, row.filed_by, row.staff_id) == (statement, "requester", None)
-    assert heard == [req.id] and "contested_statement_filed" in _events(session, req)
+    assert {"contested_statement_filed", "contested_statement_sent"} <= set(_events(session, req))
+    [notice] = session.execute(select(DownstreamNotice).where(DownstreamNotice.purpose == "contested_statement")).scalars()
+    sent = session.get(OutboxMessage, notice.outbox_message_id)
+    assert sent.to_addr == "privacy@mailroom.example" and statement in sent.text_body
+    recipient.active = False  # so the next correction completes without notices
+    notices.save_recipient(session, data=recipient, recipient=mailroom, actor="test")
     assert not cases.can_contest(session, req)
     with pytest.raises(IllegalTransition):
         cases.file_contested_statement(session, req=req, statement="again")

@@ -136,3 +136,14 @@ def test_metrics_cli(runner, session, year_2025):
     out = runner.invoke(args=["metrics", "--year", "2025"])
     assert out.exit_code == 0 and out.output.startswith("year,request_type,received,")
     assert runner.invoke(args=["metrics"]).exit_code != 0
+
+
+@pytest.mark.parametrize("buckets, expected", [
+    ([], None),
+    ([(4.0, 1)], 4.0),
+    ([(1.0, 1), (2.0, 1), (9.0, 1)], 2.0),  # the middle one
+    ([(1.0, 2), (3.0, 2)], 2.0),  # the two middle ones fall in different buckets
+    ([(1.0, 1), (2.5, 3), (7.0, 2)], 2.5),  # both middle ones in one bucket
+])
+def test_the_median_of_a_histogram(buckets, expected):
+    assert metrics._median(buckets) == expected

@@ -1,7 +1,7 @@
 """delivery: outbox_message.retry_from (when a re-queued message's retry period starts)
 
-Revision ID: 0015_delivery
-Revises: 0014_subjects
+Revision ID: 0018_delivery
+Revises: 0017_indexes
 Create Date: 2026-11-30
 """
 from alembic import op
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 import portal.models  # noqa: F401  (UTCDateTime)
 
 
-revision = '0015_delivery'
-down_revision = '0014_subjects'
+revision = '0018_delivery'
+down_revision = '0017_indexes'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""Operators' endpoints: readiness and metrics (English only, JSON and Prometheus text, not pages)."""

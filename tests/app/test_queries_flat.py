@@ -1,0 +1,168 @@
+"""Queries that stay flat (issue 16), through the app: the §7101 export is streamed and complete,
+`audit verify` walks the chain streamed, and on SQLite reads never take the write lock."""
+import csv
+import io
+import threading
+from datetime import timedelta
+
+import pytest
+from flask import request_finished
+from sqlalchemy import func, select, text
+
+from portal import clock, create_app, db
+from portal.models import AuditEvent, PrivacyRequest
+from portal.services import cases, metrics
+
+from ..support import csrf_from, make_staff, new_case, request_form, sign_in
+
+
+def _records_url(days: int = 30) -> str:
+    today = clock.today()
+    return f"/staff/records.csv?start={today - timedelta(days=days)}&end={today}"
+
+
+def _submit(app, email: str) -> int:
+    """A requester's submission through the public form, on a client of its own."""
+    client = app.test_client()
+    page = client.get("/requests/new").get_data(as_text=True)
+    return client.post("/requests/new", data={"csrf_token": csrf_from(page),
+                                              **request_form("opt_out", email=email)}).status_code
+
+
+@pytest.fixture
+def admin(app, client):
+    sign_in(client, make_staff(app, "admin"))
+    return client
+
+
+@pytest.fixture
+def sent(app):
+    """The responses the app sent (the test client wraps every body in an iterator of its own)."""
+    responses = []
+
+    def keep(_sender, response, **_extra):
+        responses.append(response)
+    request_finished.connect(keep, app)
+    yield responses
+    request_finished.disconnect(keep, app)
+
+
+def test_the_records_export_is_streamed_and_complete(app, admin, sent, monkeypatch):
+    monkeypatch.setattr(metrics, "RECORDS_BATCH", 3)  # several chunks from a handful of cases
+    made = [new_case(app, "opt_out", "in_progress", email=f"r{i}@example.org").reference for i in range(8)]
+    resp = admin.get(_records_url(), buffered=False)
+    chunks = list(resp.response)
+    assert resp.status_code == 200 and sent[-1].is_streamed and len(chunks) == 3  # header and 3 rows, 3, 2
+    assert resp.headers["Content-Disposition"].startswith('attachment; filename="privacy-records-')
+    rows = list(csv.DictReader(io.StringIO(b"".join(chunks).decode())))
+    assert sorted(r["reference"] for r in rows) == sorted(made) and len(rows) == 8
+    assert {r["status"] for r in rows} == {"in_progress"} and list(rows[0]) == metrics.RECORD_COLUMNS
+
+
+def test_a_bad_range_is_refused_not_streamed(admin, sent):
+    resp = admin.get("/staff/records.csv?start=2026-02-30&end=2026-01-01")
+    assert resp.status_code == 422 and not sent[-1].is_streamed
+
+
+def test_audit_verify_walks_the_chain(app, runner):
+    for i in range(3):
+        new_case(app, "opt_out", "in_progress", email=f"v{i}@example.org")
+    with app.app_context():
+        events = db.session().execute(select(func.count()).select_from(AuditEvent)).scalar()
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0 and result.output.strip() == f"audit chain OK: {events} events"
+    with app.app_context():
+        s = db.session()
+        middle = s.execute(select(AuditEvent.id).order_by(AuditEvent.id).offset(events // 2).limit(1)).scalar()
+        s.execute(text("UPDATE audit_event SET detail = 'edited' WHERE id = :id"), {"id": middle})
+        s.commit()
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1 and f"audit chain broken at event {middle} " in result.output
+
+
+# ---- SQLite: reads do not take the write lock --------------------------------------------------
+
+@pytest.fixture
+def sqlite_app(app_config):
+    if not app_config["DATABASE_URL"].startswith("sqlite"):
+        pytest.skip("SQLite's locking: PostgreSQL readers never block writers")
+    app = create_app({**app_config, "RATELIMIT_ENABLED": False})
+    yield app
+    app.extensions["db_engine"].dispose()
+
+
+def test_a_streaming_export_does_not_block_a_submission(sqlite_app, monkeypatch):
+    monkeypatch.setattr(metrics, "RECORDS_BATCH", 2)
+    app = sqlite_app
+    for i in range(6):
+        new_case(app, "opt_out", "in_progress", email=f"s{i}@example.org")
+    staff = app.test_client()
+    sign_in(staff, make_staff(app, "admin"))
+    resp = staff.get(_records_url())
+    chunks = iter(resp.response)
+    first = next(chunks)  # the export is under way: its read transaction is open
+    assert first.startswith(b"reference,")
+    with app.app_context():
+        assert db.engine().pool.checkedout() >= 1
+    outcome = []
+    writer = threading.Thread(target=lambda: outcome.append(_submit(app, "new@example.org")))
+    writer.start()
+    writer.join(timeout=10)  # a write lock held by the export would make it wait 30 s, then fail
+    assert not writer.is_alive() and outcome == [303]
+    rest = b"".join(chunks)
+    resp.close()
+    # The export reads its own snapshot: the six cases, not the one submitted meanwhile.
+    assert (first + rest).decode().count("\n") == 1 + 6
+    with app.app_context():
+        assert db.session().execute(select(func.count()).select_from(PrivacyRequest)).scalar() == 7
+
+
+def test_a_held_read_does_not_block_a_submission(sqlite_app):
+    app = sqlite_app
+    new_case(app, "opt_out", "in_progress", email="held@example.org")
+    with app.app_context(), db.read_session() as reader:
+        assert reader.execute(select(func.count()).select_from(PrivacyRequest)).scalar() == 1  # transaction open
+        outcome = []
+        writer = threading.Thread(target=lambda: outcome.append(_submit(app, "other@example.org")))
+        writer.start()
+        writer.join(timeout=10)
+        assert not writer.is_alive() and outcome == [303]
+        assert reader.execute(select(func.count()).select_from(PrivacyRequest)).scalar() == 1  # its snapshot
+
+
+def test_read_then_write_in_a_read_only_view_is_never_locked(sqlite_app):
+    """The reason writes begin IMMEDIATE: a deferred transaction that read, then writes after another
+    connection committed, fails at once with "database is locked". `atomic` ends the read first."""
+    app = sqlite_app
+    case = new_case(app, "opt_out", "in_progress", email="rw@example.org")
+    staff = make_staff(app, "support")
+
+    @db.reads_only
+    def view():
+        s = db.session()
+        req = s.execute(select(PrivacyRequest).where(PrivacyRequest.reference == case.reference)).scalar_one()
+        assert _submit(app, "meanwhile@example.org") == 303  # another connection writes and commits
+        cases.add_note(s, req=req, staff=s.get(type(staff), staff.id), body="Called back.")
+        # Reading goes on, deferred again, and sees both writes.
+        return s.execute(select(func.count()).select_from(PrivacyRequest)).scalar()
+
+    with app.test_request_context("/staff/"):
+        assert view() == 2
+    with app.app_context():
+        notes = db.session().execute(text("SELECT count(*) FROM case_note")).scalar()
+    assert notes == 1
+
+
+def test_a_write_outside_atomic_in_a_read_only_view_is_refused(sqlite_app):
+    app = sqlite_app
+    case = new_case(app, "opt_out", "in_progress", email="guard@example.org")
+
+    @db.reads_only
+    def view():
+        s = db.session()
+        req = s.execute(select(PrivacyRequest).where(PrivacyRequest.reference == case.reference)).scalar_one()
+        req.response_message = "written without atomic"
+        s.flush()
+
+    with app.test_request_context("/staff/"), pytest.raises(RuntimeError, match="read-only transaction"):
+        view()
