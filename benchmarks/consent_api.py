@@ -89,7 +89,7 @@ class Gunicorn:
         raise RuntimeError(f"gunicorn {target} did not start")
 
     def get(self, path: str, headers: dict) -> tuple[int, bytes]:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
         conn.request("GET", path, headers=headers)
         resp = conn.getresponse()
         body = resp.read()

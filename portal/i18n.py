@@ -70,10 +70,13 @@ def _translations():
     gettext dozens of times, and Flask-Babel's own lookup (context, locale, domain, cache key)
     was about a third of a page's rendering time. Keyed by the locale object, so `language()`
     (force_locale) inside a request still switches catalogs."""
-    locale = get_locale()
-    memo = g.get("_i18n_catalog")
-    if memo is None or memo[0] is not locale:
-        memo = g._i18n_catalog = (locale, get_translations())
+    namespace = g._get_current_object()
+    # Flask-Babel keeps the request's locale here once chosen (force_locale swaps it, refresh drops it).
+    locale = getattr(getattr(namespace, "_flask_babel", None), "babel_locale", None)
+    memo = getattr(namespace, "_i18n_catalog", None)
+    if locale is None or memo is None or memo[0] is not locale:
+        locale = get_locale()
+        memo = namespace._i18n_catalog = (locale, get_translations())
     return memo[1]
 
 
