@@ -87,7 +87,7 @@ def memory_figures(url: str, tmp: str) -> None:
         r = json.loads(out.strip().splitlines()[-1])
         mb = r["size"] / 2**20
         print(f"one {what} of {mb:.1f} MB: {r['ms']:.0f} ms, peak Python memory growth {r['peak'] / 2**20:.1f} MB "
-              f"({r['peak'] / r['size']:.2f} x the file; target < 2 x), peak RSS growth {r['rss']:.1f} MB "
+              f"({r['peak'] / r['size']:.3f} x the file; target < 2 x), peak RSS growth {r['rss']:.1f} MB "
               f"({r['rss'] / mb:.2f} x)")
 
 
