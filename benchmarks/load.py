@@ -18,6 +18,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -58,6 +59,35 @@ def seed(env: dict) -> dict:
             "status": f"{consent_cookies}; {app.config['SESSION_COOKIE_NAME']}={signed}"}
 
 
+def cpu_per_request(env: dict, scenarios: list, count: int) -> dict:
+    """CPU milliseconds per request in this process (Flask test client, no server, no network):
+    steadier than req/s on a busy machine, and its inverse ratio to the bare route's predicts the
+    share of bare a server can reach."""
+    from hello_app import app as hello
+    os.environ.update({k: v for k, v in env.items() if k.startswith("PORTAL_")})
+    from portal import create_app
+    portal = create_app()
+    clients = {"hello": hello.test_client(), "portal": portal.test_client()}
+    figures = {}
+    for key, _label, which, path, headers in scenarios:
+        client = clients[which]
+        client._cookies.clear()
+        for part in filter(None, headers.get("Cookie", "").split("; ")):
+            name, value = part.split("=", 1)
+            client.set_cookie(name, value)
+        for _ in range(20):  # warm: templates compiled, connections pooled
+            assert client.get(path).status_code == 200, (key, path)
+        batches = []
+        for _ in range(5):  # the best of 5 batches: other work on the machine only ever adds
+            started = time.process_time()
+            for _ in range(count // 5):
+                client.get(path)
+            batches.append((time.process_time() - started) * 1000 / (count // 5))
+        figures[key] = min(batches)
+    portal.extensions["db_engine"].dispose()
+    return figures
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=5)
@@ -65,6 +95,8 @@ def main():
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--database-url", help="default: a SQLite file in a temporary instance folder")
     parser.add_argument("--port-base", type=int, default=0, help="ports for the two servers (0: any free ones)")
+    parser.add_argument("--cpu-requests", type=int, default=500, help="requests per scenario for the CPU figures")
+    parser.add_argument("--cpu-only", action="store_true", help="only the in-process CPU figures (no wrk)")
     opts = parser.parse_args()
     load = run_wrk if shutil.which("wrk") else run_python
     tmp = tempfile.mkdtemp(prefix="load-bench-")
@@ -80,6 +112,16 @@ def main():
         ("status", "requester status page", "portal", f"/requests/{cookies['reference']}",
          {"Cookie": cookies["status"]}),
     ]
+    cpu = cpu_per_request(env, scenarios, opts.cpu_requests)
+    print(f"\n{database}: CPU per request in-process (Flask test client, {opts.cpu_requests} requests each)")
+    print(f"{'scenario':40} {'CPU ms':>8} {'bare/this':>10} {'target':>7}")
+    for key, label, *_ in scenarios:
+        share_target = TARGETS.get(key, (None, None))[0]
+        print(f"{label:40} {cpu[key]:8.3f} {cpu['bare'] / cpu[key]:10.0%} "
+              f"{'' if share_target is None else f'>={share_target:.0%}':>7}")
+    if opts.cpu_only:
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
     results: dict[str, list[dict]] = {key: [] for key, *_ in scenarios}
     ratios: dict[str, list[float]] = {key: [] for key, *_ in scenarios}
     servers = {}
