@@ -70,8 +70,8 @@ def seed(env: dict, visitors: int) -> dict:
 class Gunicorn:
     """gunicorn with 2 workers on a loopback port; the same settings for every app."""
 
-    def __init__(self, target: str, chdir: Path, env: dict):
-        self.port = free_port()
+    def __init__(self, target: str, chdir: Path, env: dict, port: int | None = None):
+        self.port = port or free_port()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{self.port}",
              "--chdir", str(chdir), "--log-level", "warning", target],
@@ -89,7 +89,7 @@ class Gunicorn:
         raise RuntimeError(f"gunicorn {target} did not start")
 
     def get(self, path: str, headers: dict) -> tuple[int, bytes]:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
         conn.request("GET", path, headers=headers)
         resp = conn.getresponse()
         body = resp.read()

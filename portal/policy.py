@@ -3,6 +3,8 @@
 `<instance>/privacy_policy.md` when present, otherwise the default shipped in portal/content/. A
 translation sits beside it as `privacy_policy.<language>.md` (e.g. `privacy_policy.es.md`) with the
 same version; a language without one is shown the policy in the default language."""
+import os
+import stat
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -36,35 +38,65 @@ def _split(text: str) -> tuple[dict[str, str], str]:
     return header, text
 
 
-def _source(language: str | None) -> Path:
-    """The instance's policy (or else the shipped one), in `language` when translated."""
-    path = Path(current_app.instance_path) / current_app.config["PRIVACY_POLICY_FILE"]
-    if not path.is_file():
-        path = DEFAULT_SELLS if current_app.config.get("SELLS_OR_SHARES") else DEFAULT
-    if language and language != current_app.config["LANGUAGES"][0]:
-        translated = path.with_name(f"{path.stem}.{language}{path.suffix}")
-        if translated.is_file():
-            return translated
-    return path
+def _families(language: str | None) -> tuple[tuple[str, str | None], ...]:
+    """(file, its translation into `language` or None) for the instance's policy, then the shipped
+    one: computed once per language (building paths cost more than the stat calls themselves)."""
+    cache = current_app.extensions.setdefault("privacy_policy_paths", {})
+    found = cache.get(language)
+    if found is None:
+        instance = Path(current_app.instance_path) / current_app.config["PRIVACY_POLICY_FILE"]
+        shipped = DEFAULT_SELLS if current_app.config.get("SELLS_OR_SHARES") else DEFAULT
+        translated = bool(language) and language != current_app.config["LANGUAGES"][0]
+        found = cache[language] = tuple(
+            (str(path), str(path.with_name(f"{path.stem}.{language}{path.suffix}")) if translated else None)
+            for path in (instance, shipped))
+    return found
+
+
+def _stat(path: str) -> os.stat_result | None:
+    try:
+        result = os.stat(path)
+    except OSError:
+        return None
+    return result if stat.S_ISREG(result.st_mode) else None
+
+
+def _source(language: str | None) -> tuple[str, os.stat_result]:
+    """The instance's policy (or else the shipped one), in `language` when translated, and its stat."""
+    (instance, instance_translated), (shipped, shipped_translated) = _families(language)
+    base, translated = instance, instance_translated
+    found = _stat(instance)
+    if found is None:
+        base, translated = shipped, shipped_translated
+        found = _stat(shipped)
+        if found is None:
+            raise FileNotFoundError(shipped)
+    if translated:
+        found_translated = _stat(translated)
+        if found_translated is not None:
+            return translated, found_translated
+    return base, found
 
 
 def current(language: str | None = None) -> Policy:
     """The policy in force, read from the instance folder or the shipped default, in `language`
     (None: the default language, whose version is the one consent records cite).
 
-    Cached until the file changes: the consent API asks for the version on every call."""
-    path = _source(language)
-    stamp = (str(path), path.stat().st_mtime_ns)
+    Cached until the file changes: the consent API asks for the version on every call (one or
+    two stat calls, so an edited policy is in force at the next request)."""
+    name, found = _source(language)
+    stamp = (name, found.st_mtime_ns)
     cache = current_app.extensions.setdefault("privacy_policy", {})
-    cached = cache.get(str(path))
+    cached = cache.get(name)
     if cached is not None and cached[0] == stamp:
         return cached[1]
+    path = Path(name)
     header, body = _split(path.read_text(encoding="utf-8"))
     # The file is the business's own text; raw HTML in it is not rendered, only Markdown.
     html = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table").render(body)
     policy = Policy(version=header.get("version", "1"), effective=date.fromisoformat(header["effective"]),
                     html=Markup(html), sells_or_shares=header.get("sells_or_shares", "no").lower() in ("yes", "true"))
-    cache[str(path)] = (stamp, policy)
+    cache[name] = (stamp, policy)
     return policy
 
 

@@ -3,7 +3,7 @@ import re
 import unicodedata
 from urllib.parse import quote
 
-from flask import Flask, Response, g, render_template, request
+from flask import Flask, Response, g, has_request_context, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 
 from .forms import EmptyForm
@@ -18,7 +18,37 @@ def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true" and request.headers.get("HX-History-Restore-Request") != "true"
 
 
+URL_CACHE_SIZE = 4096
+
+
+def _template_url_for(app: Flask):
+    """`url_for` for templates, remembering what it built: a page builds two dozen URLs (stylesheets,
+    navigation, footer), each about a tenth of the page's rendering time, and a relative URL
+    depends only on its arguments and the mount point. Absolute (_external), relative ('.name'),
+    unhashable and out-of-request calls (mail) build as before."""
+    cache: dict = {}
+
+    def cached_url_for(endpoint: str, **values) -> str:
+        if endpoint.startswith(".") or "_external" in values or "_scheme" in values or not has_request_context():
+            return url_for(endpoint, **values)
+        try:
+            key = (request.script_root, endpoint, *sorted(values.items()))
+            return cache[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable argument
+            return url_for(endpoint, **values)
+        url = url_for(endpoint, **values)
+        if len(cache) >= URL_CACHE_SIZE:
+            cache.clear()  # bounded: URLs with references in them come and go
+        cache[key] = url
+        return url
+    return cached_url_for
+
+
 def register(app: Flask) -> None:
+    app.jinja_env.globals["url_for"] = _template_url_for(app)
+
     @app.after_request
     def _vary_on_htmx(response: Response) -> Response:
         # One URL, two renderings: caches must keep them apart.

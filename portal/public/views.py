@@ -31,6 +31,7 @@ bp = Blueprint("public", __name__)
 
 
 @bp.get("/")
+@db.reads_only
 def home():
     """Choose a right."""
     return render_template("public/home.html", types=REQUEST_TYPES)
@@ -201,6 +202,7 @@ def _inquiry_or_403(reference: str) -> Inquiry:
 
 
 @bp.get("/requests/<reference>")
+@db.reads_only
 def request_detail(reference):
     """Timeline, due date, messages and actions, for the session that proved the email."""
     case = _case_or_403(reference)

@@ -4,8 +4,10 @@ A file is accepted for what its bytes are, never for its name or the type the br
 magic bytes (`filetype`) first, then a check of the whole file by a real parser (a PDF read by
 qpdf, every object and stream, for active content; an image's header by Pillow, for its pixel
 count, then its chunks or markers, with metadata dropped; see upload_checks), then the name and
-the declared type must agree with what was found. What passes is encrypted with the newest key of a MultiFernet and written
+the declared type must agree with what was found. What passes is encrypted in 64 KiB chunks
+(AES-256-GCM under a key derived from the newest instance key; see chunked_crypto) and written
 under a random name to the document storage; the SHA-256 of the plaintext is checked on every read.
+Documents stored before that as one Fernet token are still read; `keys rotate` moves them over.
 """
 import csv
 import hashlib
@@ -16,6 +18,7 @@ import logging
 import os
 import re
 import struct
+import tempfile
 import unicodedata
 import zlib
 from dataclasses import dataclass
@@ -31,8 +34,8 @@ from sqlmodel import Session
 
 from ..config import parse_keys
 from ..models import Document
-from ..storage import StorageError, get_storage, new_name, write_atomic
-from . import audit, upload_checks
+from ..storage import StorageError, get_storage, new_name, open_blob, put_chunks, write_atomic
+from . import audit, chunked_crypto, upload_checks
 
 log = logging.getLogger(__name__)
 
@@ -93,18 +96,45 @@ def size_label(n: int) -> str:
 
 # ---------------------------------------------------------------- reading the upload
 
+def _too_large(limit: int) -> DocumentRejected:
+    return DocumentRejected(_l("The file is larger than %(size)s. Send a smaller file.", size=size_label(limit)),
+                            code="too_large")
+
+
+def _seekable(stream) -> bool:
+    try:
+        return bool(stream.seekable())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
 def read_capped(stream, limit: int) -> bytes:
-    """Read a file-like object in chunks, refusing as soon as it passes `limit` bytes."""
-    buf = io.BytesIO()
-    while True:
-        chunk = stream.read(CHUNK)
-        if not chunk:
-            return buf.getvalue()
-        buf.write(chunk)
-        if buf.tell() > limit:
-            # Stop here: a 100 MB upload costs one chunk past the cap, never the whole body.
-            raise DocumentRejected(_l("The file is larger than %(size)s. Send a smaller file.",
-                                      size=size_label(limit)), code="too_large")
+    """Read a file-like object, refusing as soon as it passes `limit` bytes.
+
+    The upload ends up in memory once: a seekable stream (werkzeug spools uploads to a file) is
+    measured and read in one piece; any other is first copied to a temporary file in chunks.
+    """
+    if not _seekable(stream):
+        with tempfile.TemporaryFile() as spool:
+            while True:
+                chunk = stream.read(CHUNK)
+                if not chunk:
+                    break
+                spool.write(chunk)
+                if spool.tell() > limit:
+                    # Stop here: a 100 MB upload costs one chunk past the cap, never the whole body.
+                    raise _too_large(limit)
+            spool.seek(0)
+            return read_capped(spool, limit)
+    start = stream.tell()
+    size = stream.seek(0, io.SEEK_END) - start
+    stream.seek(start)
+    if size > limit:
+        raise _too_large(limit)
+    data = stream.read(size + 1)
+    if len(data) > limit:  # grew since it was measured
+        raise _too_large(limit)
+    return data
 
 
 # ---------------------------------------------------------------- deciding what a file is
@@ -281,9 +311,11 @@ def key_id(key: str) -> str:
 
 @dataclass(frozen=True)
 class Keyring:
-    fernet: MultiFernet
+    fernet: MultiFernet  # reads documents stored as Fernet tokens, and webhook secrets
     primary_id: str
     stamp: int | None
+    chunk_keys: dict  # key id (8 bytes) -> the key's 32 bytes, for chunked documents
+    primary_raw: bytes
 
 
 def keyring() -> Keyring:
@@ -305,7 +337,9 @@ def keyring() -> Keyring:
     keys = app.config["ENCRYPTION_KEYS"]
     if not keys:
         raise RuntimeError("no encryption keys configured")
-    ring = Keyring(MultiFernet([Fernet(k.encode()) for k in keys]), key_id(keys[0]), stamp)
+    raw = {bytes.fromhex(key_id(k)): chunked_crypto.raw_key(k) for k in keys}
+    ring = Keyring(MultiFernet([Fernet(k.encode()) for k in keys]), key_id(keys[0]), stamp, raw,
+                   chunked_crypto.raw_key(keys[0]))
     app.extensions["document_keyring"] = ring
     return ring
 
@@ -366,7 +400,7 @@ def store(session: Session, *, stream, filename: str | None, declared_type: str 
     data, kind = _inspect(stream=stream, filename=filename, declared_type=declared_type, purpose=purpose)
     ring = keyring()
     storage, name = get_storage(), new_name()
-    storage.put(name, ring.fernet.encrypt(data))
+    put_chunks(storage, name, _encrypt(data, ring))
     _forget_blob_on_rollback(session, storage, name)
     doc = Document(request_id=request_id, purpose=purpose, storage_name=name,
                    original_name=sanitize_filename(filename, kind), content_type=kind.content_type,
@@ -378,10 +412,36 @@ def store(session: Session, *, stream, filename: str | None, declared_type: str 
     return doc
 
 
-def _decrypt(document: Document, ring: Keyring) -> bytes:
+def _encrypt(data, ring: Keyring):
+    return chunked_crypto.encrypt(data, key=ring.primary_raw, key_id=bytes.fromhex(ring.primary_id))
+
+
+def _stored_format(document: Document) -> tuple[str, str | None]:
+    """("chunked", the key id its header names) or ("fernet", None), from the blob's first bytes."""
+    with open_blob(get_storage(), document.storage_name) as f:
+        head = f.read(chunked_crypto.HEADER_SIZE)
+    if not chunked_crypto.is_chunked(head):
+        return "fernet", None
     try:
-        data = ring.fernet.decrypt(get_storage().get(document.storage_name))
-    except (InvalidToken, StorageError) as exc:
+        return "chunked", chunked_crypto.header_key_id(io.BytesIO(head)).hex()
+    except chunked_crypto.Tampered:
+        return "chunked", None
+
+
+def _decrypt(document: Document, ring: Keyring) -> bytearray | bytes:
+    try:
+        with open_blob(get_storage(), document.storage_name) as f:
+            if chunked_crypto.is_chunked(f.read(len(chunked_crypto.MAGIC))):
+                f.seek(0)
+                # Decrypted chunk by chunk into one buffer of the recorded size: no whole copies.
+                data = chunked_crypto.join_into(chunked_crypto.decrypt(f, keys=ring.chunk_keys), document.size)
+            else:
+                f.seek(0)
+                data = ring.fernet.decrypt(f.read())  # stored before chunked encryption
+    except chunked_crypto.WrongLength as exc:
+        log.warning("document %s does not match its recorded hash", document.id)
+        raise DocumentTampered(f"document {document.id} does not match its recorded hash") from exc
+    except (InvalidToken, StorageError, chunked_crypto.Tampered) as exc:
         log.warning("document %s could not be decrypted or is missing", document.id)
         raise DocumentTampered(f"document {document.id} could not be decrypted") from exc
     # Constant-time compare: the hash of the plaintext must be what was recorded at upload.
@@ -391,8 +451,9 @@ def _decrypt(document: Document, ring: Keyring) -> bytes:
     return data
 
 
-def read(session: Session, *, document: Document) -> bytes:
-    """The plaintext of a stored document, checked against its hash; DocumentTampered otherwise."""
+def read(session: Session, *, document: Document) -> bytearray | bytes:
+    """The plaintext of a stored document, checked against its hash; DocumentTampered otherwise.
+    (A bytearray for chunked documents: filled in place, so reading costs the file's size once.)"""
     return _decrypt(document, keyring())
 
 
@@ -433,10 +494,11 @@ class ReencryptResult:
 
 
 def reencrypt_all(session: Session, *, batch: int = 100) -> ReencryptResult:
-    """Re-encrypt every stored document not yet under the newest key.
+    """Re-encrypt every stored document not yet under the newest key, or still in the Fernet
+    format (which moves to chunked encryption).
 
     Each blob is replaced atomically, so readers see the old or the new ciphertext, and both
-    decrypt while the MultiFernet keeps the old keys. Resumable: a second run skips what is done.
+    decrypt while the key ring keeps the old keys. Resumable: a second run skips what is done.
     """
     ring = keyring()
     storage, result, last_id = get_storage(), ReencryptResult(), 0
@@ -448,7 +510,12 @@ def reencrypt_all(session: Session, *, batch: int = 100) -> ReencryptResult:
             return result
         for doc in docs:
             last_id = doc.id
-            if doc.key_id == ring.primary_id:
+            try:
+                form, header_key = _stored_format(doc)
+            except StorageError:
+                result.failed += 1
+                continue
+            if form == "chunked" and header_key == doc.key_id == ring.primary_id:
                 result.current += 1
                 continue
             try:
@@ -456,7 +523,8 @@ def reencrypt_all(session: Session, *, batch: int = 100) -> ReencryptResult:
             except DocumentTampered:
                 result.failed += 1
                 continue
-            storage.put(doc.storage_name, ring.fernet.encrypt(data))
+            put_chunks(storage, doc.storage_name, _encrypt(data, ring))
+            del data
             doc.key_id = ring.primary_id
             result.reencrypted += 1
         session.commit()

@@ -113,6 +113,11 @@ def _decoded_size(stream: pikepdf.Stream) -> int:
     """
     if stream.get("/Subtype") == pikepdf.Name.Image:
         return 0
+    if stream.get("/Filter") is None:
+        # Unfiltered: the decoded bytes are the raw bytes qpdf delimited when it parsed the object,
+        # so there is nothing to decode differently, and no bomb (they are part of the file). Not
+        # copying them keeps a large uncompressed page from doubling an upload's memory.
+        return 0
     return len(stream.read_bytes())
 
 
