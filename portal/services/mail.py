@@ -30,7 +30,7 @@ from sqlalchemy import func, or_, select, update
 from sqlmodel import Session
 
 from .. import clock, i18n
-from . import outbox, worker
+from . import outbox
 from ..db import atomic
 from ..models import OutboxMessage, PrivacyRequest
 from ..storage import write_atomic
@@ -233,12 +233,3 @@ def deliver_for_app(app, **kw) -> int:
     """Deliver the app's due mail (tests' Mailbox, the worker and the web process's thread call this)."""
     return deliver_due(app.extensions["db_engine"], app.config, Path(app.instance_path) / "outbox", **kw)
 
-
-def run_worker(app, **kw) -> None:
-    """The worker loop of services/worker.py, delivering mail unless told what else (kept for callers
-    of mail.run_worker; `flask worker` passes every deliverer of services/delivery.py)."""
-    kw.setdefault("deliverers", (deliver_for_app,))
-    worker.run_worker(app, **kw)
-
-
-BackgroundDelivery = worker.BackgroundDelivery  # kept for callers of mail.BackgroundDelivery

@@ -3,7 +3,6 @@ self-signed certificate), compose.yaml's services, and the settings that must ag
 import configparser
 import re
 import subprocess
-from pathlib import Path
 
 import yaml
 
