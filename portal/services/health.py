@@ -90,9 +90,9 @@ def readiness(session: Session, cfg, *, started_at: datetime, rate_limit_storage
     try:
         session.execute(text("SELECT 1"))
         report.checks["database"] = Check(ok=True, value=True)
-    except Exception as exc:  # any driver error means "not reachable"
+    except Exception:  # any driver error means "not reachable"
         session.rollback()
-        report.checks["database"] = Check(ok=False, value=False, detail=type(exc).__name__)
+        report.checks["database"] = Check(ok=False, value=False, detail="unreachable")
     if rate_limit_storage is not None:
         try:
             reachable = bool(rate_limit_storage.check())
@@ -104,8 +104,8 @@ def readiness(session: Session, cfg, *, started_at: datetime, rate_limit_storage
     if report.checks["database"].ok:
         try:
             figures = snapshot(session, alive_within=timedelta(seconds=max_worker))
-        except Exception as exc:  # the database went away between the two queries
-            report.checks["database"] = Check(ok=False, value=False, detail=type(exc).__name__)
+        except Exception:  # the database went away between the two queries
+            report.checks["database"] = Check(ok=False, value=False, detail="unreachable")
     if figures is None:
         for name, key in (("worker_heartbeat_age_seconds", "READY_MAX_WORKER_AGE_SECONDS"),
                           ("oldest_pending_mail_age_seconds", "READY_MAX_PENDING_MAIL_AGE_SECONDS"),
