@@ -582,6 +582,18 @@ Index("ix_request_record_answered", _rr.closed_at, _rr.request_type, _rr.status,
       postgresql_where=IS_ANSWERED, sqlite_where=IS_ANSWERED)
 
 
+class AnnualMetrics(SQLModel, table=True):
+    """§7102 metrics of a California year that has ended, as computed once it had (services.metrics).
+    Nothing answered later can fall in that year; a request recorded late with a receipt date in it
+    (staff intake of a letter) removes the row, and the figures are computed again."""
+
+    __tablename__ = "annual_metrics"
+
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    figures: dict = Field(sa_column=Column(JSON, nullable=False))
+    computed_at: datetime = _ts(nullable=False, default_factory=clock.now)
+
+
 class Recipient(SQLModel, table=True):
     """A service provider, contractor or third party told of deletions, corrections and opt-outs."""
 
@@ -674,6 +686,9 @@ def _keep_request_record(_mapper, connection, target):
     done = connection.execute(records.update().where(records.c.reference == target.reference).values(**values))
     if done.rowcount == 0:
         connection.execute(records.insert().values(reference=target.reference, notice_count=0, **values))
+        received_year = clock.local_date(target.received_at).year
+        if received_year < clock.today().year:  # a late entry changes that year's published figures
+            connection.execute(AnnualMetrics.__table__.delete().where(AnnualMetrics.year == received_year))
 
 
 # ---- Data Rights Protocol: agents that send requests machine to machine, and status callbacks ----

@@ -309,7 +309,7 @@ def published_metrics():
     if not current_app.config["PUBLISH_METRICS"]:
         abort(404)
     year = clock.today().year - 1
-    result = metrics.annual(db.session(), year=year)
+    result = metrics.for_year(db.session(), year=year)
     if request.args.get("format") == "csv":
         return metrics.metrics_csv(result), 200, {
             "Content-Type": "text/csv; charset=utf-8",

@@ -18,11 +18,12 @@ from datetime import date, datetime, time, timedelta
 
 from flask import current_app
 from sqlalchemy import Float, and_, cast, func, literal_column, select, true
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from .. import db
+from .. import clock, db
 from ..lifecycle import COMPLETED, DENIED, PACIFIC, PARTIALLY_COMPLETED, REQUEST_TYPES, local_date
-from ..models import IS_ANSWERED, ConsentRecord, RequestRecord
+from ..models import IS_ANSWERED, AnnualMetrics, ConsentRecord, RequestRecord
 
 PR = RequestRecord
 
@@ -53,6 +54,11 @@ class YearMetrics:
                                 "gpc_opt_outs": "browsers whose Global Privacy Control opt-out was first "
                                                 "honored in the year (each applied at once)"},
                 "request_types": [asdict(t) for t in self.types], "gpc_opt_outs": self.gpc_opt_outs}
+
+    @classmethod
+    def from_dict(cls, figures: dict) -> "YearMetrics":
+        return cls(figures["year"], [TypeMetrics(**t) for t in figures["request_types"]],
+                   gpc_opt_outs=figures["gpc_opt_outs"])
 
 
 def year_bounds(year: int) -> tuple[datetime, datetime]:
@@ -130,6 +136,30 @@ def annual(session: Session, *, year: int) -> YearMetrics:
         m.median_days_to_respond = _round(_median(buckets))
         m.mean_days_to_respond = _round(sums[kind] / sum(n for _v, n in buckets))
     return YearMetrics(year, list(by_type.values()), gpc_opt_outs=gpc_opt_outs(session, year=year))
+
+
+def for_year(session: Session, *, year: int) -> YearMetrics:
+    """The metrics of `year`: computed live while the year runs; once it has ended, computed once
+    and stored (AnnualMetrics), so the published page costs a key lookup however many records
+    there are. The stored figures stay as published when a retention purge later removes records."""
+    if year >= clock.today().year:
+        return annual(session, year=year)
+    stored = session.get(AnnualMetrics, year)
+    if stored is not None:
+        return YearMetrics.from_dict(stored.figures)
+    result = annual(session, year=year)
+    _store(session, result)
+    return result
+
+
+@db.atomic
+def _store(session: Session, result: YearMetrics) -> None:
+    if session.get(AnnualMetrics, result.year) is None:
+        session.add(AnnualMetrics(year=result.year, figures=result.as_dict()))
+    try:
+        session.commit()
+    except IntegrityError:  # another process stored the same year first: its figures are the same
+        session.rollback()
 
 
 def gpc_opt_outs(session: Session, *, year: int) -> int:

@@ -20,7 +20,7 @@ def metrics_page():
     year = request.args.get("year", type=int) or clock.today().year
     if not 2020 <= year <= clock.today().year:
         abort(404)
-    result = metrics.annual(db.session(), year=year)
+    result = metrics.for_year(db.session(), year=year)
     fmt = request.args.get("format")
     if fmt == "csv":
         return _download(metrics.metrics_csv(result), f"privacy-metrics-{year}.csv", "text/csv; charset=utf-8")

@@ -5,9 +5,10 @@ import json
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import delete, select
 
 from portal import lifecycle
-from portal.models import PrivacyRequest
+from portal.models import AnnualMetrics, PrivacyRequest, RequestRecord
 from portal.services import metrics
 from portal.services.references import new as new_reference
 
@@ -147,3 +148,28 @@ def test_metrics_cli(runner, session, year_2025):
 ])
 def test_the_median_of_a_histogram(buckets, expected):
     assert metrics._median(buckets) == expected
+
+
+def _stored_years(session) -> list[int]:
+    session.expire_all()
+    return list(session.execute(select(AnnualMetrics.year).order_by(AnnualMetrics.year)).scalars())
+
+
+def test_an_ended_year_is_computed_once_then_read_back(session, year_2025, time_machine):
+    time_machine.move_to("2026-02-01T12:00:00-08:00", tick=False)
+    first = metrics.for_year(session, year=2025)
+    assert _stored_years(session) == [2025] and first == metrics.annual(session, year=2025)
+    # Records purged later (retention): the published figures stay as they were.
+    session.execute(delete(RequestRecord).where(RequestRecord.request_type == "access"))
+    session.commit()
+    assert metrics.for_year(session, year=2025) == first
+    assert {t.request_type: t.received for t in metrics.annual(session, year=2025).types}["access"] == 0
+    # A request recorded late with a receipt date in 2025 (a letter taken in by staff) drops them.
+    _case(session, "delete", datetime(2025, 12, 30, 18, 0, tzinfo=UTC))
+    session.commit()
+    assert _stored_years(session) == []
+    again = {t.request_type: t for t in metrics.for_year(session, year=2025).types}
+    assert (again["access"].received, again["delete"].received) == (0, 6)
+    # The running year is always computed live.
+    metrics.for_year(session, year=2026)
+    assert _stored_years(session) == [2025]
