@@ -33,7 +33,7 @@ def test_an_admin_sees_the_message_that_could_not_be_delivered(page, live_server
     page.get_by_label("Email address").fill(admin.email)
     page.get_by_label("Password", exact=True).fill(STAFF_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("link", name="Outgoing mail").click()
+    page.get_by_role("link", name="Outgoing mail", exact=True).click()
     expect(page.get_by_role("heading", name="Outgoing mail", level=1)).to_be_visible()
     expect(page.get_by_text("Could not be delivered: 1")).to_be_visible()
     row = page.get_by_role("row").filter(has_text="agent@lienpartners.example")
