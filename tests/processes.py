@@ -16,20 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from .support import free_port
+from .support import free_port, require_binary
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def require_binary(name: str, hint: str) -> str:
-    """The binary's path; fails in CI, skips elsewhere, when it is not installed."""
-    path = shutil.which(name)
-    if path:
-        return path
-    message = f"{name} not found: {hint}"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 def wait_for_port(port: int, proc: subprocess.Popen | None = None, timeout: float = 30) -> None:

@@ -232,3 +232,13 @@ def require_binary(name: str, hint: str) -> str:
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)
+
+
+def settle_notice(client, reference: str, notice_id: int, how: str, data: dict):
+    """Post the case page's form that settles a notice downstream ("record" or "explain"), with its token."""
+    page = client.get(f"/staff/requests/{reference}").get_data(as_text=True)
+    url = f"/staff/requests/{reference}/notices/{notice_id}/{how}"
+    form = page[page.index(f'action="{url}"'):]
+    prefix = f"n{notice_id}-{how}"
+    token = csrf_from(form.replace(f'name="{prefix}-csrf_token"', 'name="csrf_token"', 1))
+    return client.post(url, data={f"{prefix}-csrf_token": token, **{f"{prefix}-{k}": v for k, v in data.items()}})

@@ -10,7 +10,7 @@ from portal.models import DownstreamNotice, Recipient, RequestRecord
 from portal.services import metrics
 from portal.services import notices as notice_service
 
-from ..support import body, csrf_from, get_case, make_staff, new_case, post_action, post_form, sign_in
+from ..support import body, csrf_from, get_case, make_staff, new_case, post_action, post_form, settle_notice, sign_in
 
 SECRET = "a shared signing secret of forty chars!!"
 DONE = {"outcome": "completed", "message": "We deleted your data.", "deleted_summary": "Everything we held."}
@@ -41,13 +41,7 @@ def _send(client, req):
 
 
 def _settle(client, req, notice, how, data):
-    page = client.get(f"/staff/requests/{req.reference}").get_data(as_text=True)
-    url = f"/staff/requests/{req.reference}/notices/{notice.id}/{how}"
-    form = page[page.index(f'action="{url}"'):]
-    prefix = f"n{notice.id}-{how}"
-    return client.post(url, data={f"{prefix}-csrf_token": csrf_from(form.replace(f'name="{prefix}-csrf_token"',
-                                                                                  'name="csrf_token"', 1)),
-                                  **{f"{prefix}-{k}": v for k, v in data.items()}})
+    return settle_notice(client, req.reference, notice.id, how, data)
 
 
 # ---- who may see and change recipients ----------------------------------------------------------

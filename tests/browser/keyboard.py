@@ -39,6 +39,7 @@ FOCUSED = """() => {
 def assert_tab_order(page) -> int:
     """Tab from the top of the page through every control: each is reached once, in document order,
     with a visible focus indicator, scrolled into view. Returns how many controls there are."""
+    page.wait_for_load_state("load")  # portal.js shows its controls (print) at DOMContentLoaded
     count = page.evaluate(MARK_TABBABLE)
     assert count > 0
     # Start from the top, as after loading the page: focus a marker placed before everything.

@@ -189,7 +189,7 @@ def test_the_background_delivery_thread_sends_webhooks_too(hook_config, app, rec
 def test_a_contested_statement_goes_to_every_recipient_of_corrections(hook_config, app, receiver, mailbox):
     """§7023(f): staff deny a correction with the requester's statement; the statement goes as its own
     notice to the webhook, mail and by-hand recipients of corrections, after the case is closed."""
-    from ..support import body, make_staff, post_action, sign_in
+    from ..support import body, make_staff, post_action, settle_notice, sign_in
     r = receiver()
     with app.app_context():
         s = db.session()
@@ -228,13 +228,8 @@ def test_a_contested_statement_goes_to_every_recipient_of_corrections(hook_confi
     assert page.count("contested statement · notice") == 3 and "Settle the notice to Paper Archive" in page
     assert "have not been told yet" not in page  # a denied case needs no notices to act
     # The case is closed; staff still record the one told by hand.
-    token = client.get(f"/staff/requests/{req.reference}").get_data(as_text=True)
-    prefix = f"n{manual.id}-record"
-    from ..support import csrf_from
-    form = token[token.index(f"/notices/{manual.id}/record"):]
-    resp = client.post(f"/staff/requests/{req.reference}/notices/{manual.id}/record", data={
-        f"{prefix}-csrf_token": csrf_from(form.replace(f'name="{prefix}-csrf_token"', 'name="csrf_token"', 1)),
-        f"{prefix}-told_on": clock.today().isoformat(), f"{prefix}-method": "Letter with the statement enclosed"})
+    resp = settle_notice(client, req.reference, manual.id, "record", {
+        "told_on": clock.today().isoformat(), "method": "Letter with the statement enclosed"})
     assert resp.status_code == 303
     with app.app_context():
         assert db.session().get(DownstreamNotice, manual.id).state == "recorded"
