@@ -175,8 +175,10 @@ def peak_rss_mb() -> float:
 
 def child(args) -> None:
     """One memory-measured operation in this fresh process; prints a JSON line."""
+    # A fixed secret key: a --no-load run opens a database made by an earlier run, in a new instance
+    # folder, and the portal refuses to start with a newly generated key over existing requests.
     app = create_app({"INSTANCE_PATH": args.instance, "DATABASE_URL": args.database_url,
-                      "MAIL_BACKGROUND_DELIVERY": False})
+                      "SECRET_KEY": "benchmark-only secret key", "MAIL_BACKGROUND_DELIVERY": False})
     with app.app_context():
         with db.read_session() as warm:  # the app, the driver and a connection: the baseline
             warm.execute(text("SELECT 1"))
@@ -262,8 +264,10 @@ def main() -> None:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE")
     sizes(engine, args.requests)
+    # A fixed secret key: a --no-load run opens a database made by an earlier run, in a new instance
+    # folder, and the portal refuses to start with a newly generated key over existing requests.
     app = create_app({"INSTANCE_PATH": args.instance, "DATABASE_URL": args.database_url,
-                      "MAIL_BACKGROUND_DELIVERY": False})
+                      "SECRET_KEY": "benchmark-only secret key", "MAIL_BACKGROUND_DELIVERY": False})
     n = args.requests
     with app.app_context():
         session = db.session()
