@@ -11,11 +11,11 @@ import sys
 import threading
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlmodel import Session
 
 from portal import clock, create_app, db
@@ -245,6 +245,9 @@ def test_a_signal_stops_the_worker_after_the_message_in_hand(app_config, app, si
         for i in range(3):
             mail.queue(s, to=f"w{i}@example.org", subject="Hello", template="status_link",
                        context={"link": "http://portal.test/status/T", "reference": "PR-1", "minutes": 30})
+        # Due whatever the worker's clock: it runs on the real one, this test may run frozen at another
+        # moment (PORTAL_TEST_NOW).
+        s.execute(update(OutboxMessage).values(next_attempt_at=datetime(2000, 1, 1, tzinfo=timezone.utc)))
         s.commit()
     env = {**os.environ, "PORTAL_INSTANCE_PATH": app_config["INSTANCE_PATH"],
            "PORTAL_DATABASE_URL": app_config["DATABASE_URL"], "PORTAL_SMTP_HOST": "127.0.0.1",
@@ -257,8 +260,9 @@ def test_a_signal_stops_the_worker_after_the_message_in_hand(app_config, app, si
         proc.send_signal(sig)  # while the first message is in the relay's hands
         out, err = proc.communicate(timeout=60)
     finally:
-        if proc.poll() is None:
+        if proc.poll() is None or not proc.stdout.closed:  # it failed before its output was read
             proc.kill()
+            proc.communicate()  # reaps it and closes its pipes
         relay.stop()
     assert proc.returncode == 0, err
     assert "worker stopped" in out
