@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from . import db as database
 from .models import AuditEvent, Document
-from .services import audit, delivery, documents, drp, mail, metrics, notices, requests, retention, staff, subjects
+from .services import audit, delivery, documents, drp, mail, metrics, notices, open_counts, requests, retention, staff, subjects
 from .services import worker as worker_service
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
@@ -44,7 +44,8 @@ def scheduled_jobs():
     (two workers never run the same job together)."""
     return [_job("expire_unconfirmed", requests.expire_unconfirmed),
             _job("daily_digests", staff.send_daily_digests),
-            _job("retention", retention.run_daily)]
+            _job("retention", retention.run_daily),
+            _job("open_case_counts", open_counts.compact)]
 
 
 @click.command("worker")

@@ -552,6 +552,28 @@ Index("ix_privacy_request_open_hold_due", _pr.hold_reason, DUE_ORDER, _pr.id, _p
 Index("ix_privacy_request_open_manner_due", _pr.manner, DUE_ORDER, _pr.id, _pr.status, **_open)
 
 
+class OpenCaseCount(SQLModel, table=True):
+    """How many open cases there are per status, type, hold reason, manner and due date in force: the
+    queue's counts, read from a few rows however many cases there are (services.open_counts).
+
+    Database triggers on privacy_request (migration 0020, both dialects) write it: every insert,
+    delete or change of one of these columns in an open case adds a row of +1 for the new key and
+    -1 for the old one, so no transaction waits on another's counter. Each key is counted twice:
+    with its due date, and with due_on NULL for the views that filter on no due date (a few dozen
+    rows to add up). The worker folds the rows into one per key (`open_counts.compact`). Holds no
+    personal data; it lives as long as the cases do."""
+
+    __tablename__ = "open_case_count"
+
+    id: int | None = Field(default=None, primary_key=True)
+    status: str = Field(max_length=24)
+    request_type: str = Field(max_length=16)
+    hold_reason: str | None = Field(default=None, max_length=32)
+    manner: str = Field(max_length=16)
+    due_on: date | None = Field(default=None, index=True)  # coalesce(extended_due, response_due), or NULL
+    n: int
+
+
 # ---- Retention, §7101 records, notices downstream ---------------------------------------------
 
 class RequestRecord(SQLModel, table=True):

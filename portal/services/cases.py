@@ -40,11 +40,12 @@ from ..models import (
     ContestedStatement,
     Document,
     IdentityCheck,
+    OpenCaseCount,
     PrivacyRequest,
     RequestMessage,
     StaffUser,
 )
-from . import agents, audit, disclosure_scan, documents, drp_console, notices, references, response_files, verification
+from . import agents, audit, disclosure_scan, documents, drp_console, notices, open_counts, references, response_files, verification
 from . import requests as request_service
 from .transitions import MailSpec, agent_of, transition
 
@@ -689,27 +690,10 @@ def queue(session: Session, *, filters: QueueFilters, on: date | None = None, pa
         where.append(PrivacyRequest.status.in_(sorted(FINAL)))
     elif f.status in lifecycle.TRANSITIONS:
         where.append(PrivacyRequest.status == f.status)
-    if f.request_type in lifecycle.REQUEST_TYPES:
-        where.append(PrivacyRequest.request_type == f.request_type)
-    if f.hold_reason in lifecycle.HOLD_REASONS:
-        where.append(PrivacyRequest.hold_reason == f.hold_reason)
-    if f.manner in lifecycle.MANNERS:
-        where.append(PrivacyRequest.manner == f.manner)
-    soon = on + timedelta(days=due_soon_days())
-    if f.band == "overdue":
-        where.append(DUE_ORDER < on)
-    elif f.band == "due_soon":
-        where.append(and_(DUE_ORDER >= on, DUE_ORDER <= soon))
-    elif f.band == "later":
-        where.append(DUE_ORDER > soon)
+    pr = PrivacyRequest
+    where += _filters(f, on, request_type=pr.request_type, hold_reason=pr.hold_reason, manner=pr.manner, due=DUE_ORDER)
     if f.q.strip():
         where.append(_search(f.q))
-    # Counts of the open statuses only, whatever the status filter (they are how you choose it): an
-    # index-only scan of the open rows, which stay few; the closed ones would grow without end and
-    # need no live count (the status filter still lists them, and §7102 metrics count them).
-    found_counts = dict(session.execute(select(PrivacyRequest.status, func.count()).where(IS_OPEN, *[
-        w for w in where if not _is_status_clause(w)]).group_by(PrivacyRequest.status)).all())
-    counts = {status: found_counts[status] for status in lifecycle.STATUS_LABELS if status in found_counts}
     cursor = _cursor(f.after) if f.after else None
     page_where = list(where)
     if cursor:
@@ -718,12 +702,48 @@ def queue(session: Session, *, filters: QueueFilters, on: date | None = None, pa
                             .order_by(DUE_ORDER, PrivacyRequest.id).limit(size + 1)).all()
     rows = [QueueRow(req, _as_date(due), (_as_date(due) - on).days) for req, due in found[:size]]
     next_cursor = f"{rows[-1].due.isoformat()}.{rows[-1].req.id}" if len(found) > size else None
-    return QueuePage(rows, next_cursor, counts)
+    return QueuePage(rows, next_cursor, queue_counts(session, filters=f, on=on))
 
 
-def _is_status_clause(clause) -> bool:
-    """The counts per status ignore the status filter (they are how you choose it)."""
-    return clause is IS_OPEN or getattr(getattr(clause, "left", None), "key", None) == "status"
+def queue_counts(session: Session, *, filters: QueueFilters, on: date) -> dict[str, int]:
+    """The open cases per status under the queue's filters but status (the counts are how you choose
+    it), in lifecycle order. Closed ones are not counted: they grow without end and need no live
+    count (the status filter still lists them; §7102 metrics count them). Read from the counts the
+    triggers keep (open_counts), or counted live with a search."""
+    f = filters
+    if f.q.strip():
+        pr = PrivacyRequest
+        found = dict(session.execute(select(pr.status, func.count()).where(IS_OPEN, _search(f.q), *_filters(
+            f, on, request_type=pr.request_type, hold_reason=pr.hold_reason, manner=pr.manner, due=DUE_ORDER)
+        ).group_by(pr.status)).all())
+    else:
+        c = OpenCaseCount
+        found = open_counts.per_status(session, *_filters(
+            f, on, request_type=c.request_type, hold_reason=c.hold_reason, manner=c.manner, due=c.due_on),
+            by_due=f.band in DUE_BANDS)
+    return {status: found[status] for status in lifecycle.STATUS_LABELS if status in found}
+
+
+DUE_BANDS = ("overdue", "due_soon", "later")
+
+
+def _filters(f: QueueFilters, on: date, *, request_type, hold_reason, manner, due) -> list:
+    """The queue's filters but status and search, on the given columns (the cases', or the counts')."""
+    where = []
+    if f.request_type in lifecycle.REQUEST_TYPES:
+        where.append(request_type == f.request_type)
+    if f.hold_reason in lifecycle.HOLD_REASONS:
+        where.append(hold_reason == f.hold_reason)
+    if f.manner in lifecycle.MANNERS:
+        where.append(manner == f.manner)
+    soon = on + timedelta(days=due_soon_days())
+    if f.band == "overdue":
+        where.append(due < on)
+    elif f.band == "due_soon":
+        where.append(and_(due >= on, due <= soon))
+    elif f.band == "later":
+        where.append(due > soon)
+    return where
 
 
 def _as_date(value) -> date:
