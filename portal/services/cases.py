@@ -45,7 +45,18 @@ from ..models import (
     RequestMessage,
     StaffUser,
 )
-from . import agents, audit, disclosure_scan, documents, drp_console, notices, open_counts, references, response_files, verification
+from . import (
+    agents,
+    audit,
+    disclosure_scan,
+    documents,
+    drp_console,
+    notices,
+    open_counts,
+    references,
+    response_files,
+    verification,
+)
 from . import requests as request_service
 from .transitions import MailSpec, agent_of, transition
 

@@ -1,7 +1,8 @@
 """Readiness and the operational figures behind /readyz and /metrics.
 
 Every figure comes from a cheap query: counts and ages over the outbox's (status, next_attempt_at)
-index, the heartbeat table, and the open cases; nothing reads message bodies or personal data.
+index, the heartbeat table, and the counts of open cases the triggers keep (open_counts); nothing
+reads message bodies or personal data.
 """
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -11,8 +12,8 @@ from sqlmodel import Session
 
 from .. import clock
 from ..lifecycle import OPEN
-from ..models import DUE_ORDER, DrpCallback, OutboxMessage, PrivacyRequest, WebhookDelivery
-from . import heartbeat
+from ..models import DrpCallback, OpenCaseCount, OutboxMessage, WebhookDelivery
+from . import heartbeat, open_counts
 
 
 @dataclass
@@ -70,11 +71,8 @@ def snapshot(session: Session, *, alive_within: timedelta) -> Snapshot:
                       .scalar_one() for model in (WebhookDelivery, DrpCallback))
         beat = heartbeat.latest(session)
         alive = heartbeat.alive(session, within=alive_within)
-        cases = dict(session.execute(select(PrivacyRequest.status, func.count())
-                                     .where(PrivacyRequest.status.in_(sorted(OPEN)))
-                                     .group_by(PrivacyRequest.status)).all())
-        overdue = session.execute(select(func.count()).select_from(PrivacyRequest).where(
-            PrivacyRequest.status.in_(sorted(OPEN)), DUE_ORDER < clock.today())).scalar_one()
+        cases = open_counts.per_status(session)
+        overdue = sum(open_counts.per_status(session, OpenCaseCount.due_on < clock.today(), by_due=True).values())
     finally:
         session.rollback()
     return Snapshot(pending_mail=by_status.get("pending", 0), failed_mail=by_status.get("failed", 0),

@@ -10,7 +10,16 @@ from sqlalchemy import create_engine, func, select, text
 
 from portal import clock, db
 from portal.cli import scheduled_jobs
-from portal.lifecycle import AWAITING_EMAIL, COMPLETED, HOLD_REASONS, IN_PROGRESS, ON_HOLD, OPEN, REQUEST_TYPES, TRANSITIONS
+from portal.lifecycle import (
+    AWAITING_EMAIL,
+    COMPLETED,
+    HOLD_REASONS,
+    IN_PROGRESS,
+    ON_HOLD,
+    OPEN,
+    REQUEST_TYPES,
+    TRANSITIONS,
+)
 from portal.models import DUE_ORDER, IS_OPEN, OpenCaseCount, PrivacyRequest
 from portal.services import cases, open_counts, transitions, worker
 from portal.services import requests as request_service
@@ -71,7 +80,7 @@ def test_plain_sql_inserts_updates_and_deletes_keep_the_counts(app):
                                             ("first_name", "C")])  # not a counted column: no row
                 session.execute(text(f"UPDATE privacy_request SET {column} = :v WHERE id = :id"), {"v": value, "id": ident})
             gone = rng.sample(ids, 5)
-            session.execute(text("DELETE FROM privacy_request WHERE id IN (%s)" % ", ".join(map(str, gone))))
+            session.execute(text(f"DELETE FROM privacy_request WHERE id IN ({', '.join(map(str, gone))})"))
             ids = [i for i in ids if i not in gone]
             session.commit()
             assert_in_step(session)
