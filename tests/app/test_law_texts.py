@@ -86,3 +86,6 @@ def test_published_metrics_page_and_csv_count_gpc_opt_outs(app_config, request, 
     rows = csv_text.splitlines()
     assert rows[0].startswith("year,request_type,received")
     assert any(r.startswith("2026,opt_out,1,") for r in rows) and any(r.startswith("2026,opt_out_gpc,2,2,") for r in rows)
+    sign_in(client, make_staff(app, "admin"))  # the console shows the same table, with the GPC row
+    staff_html = client.get("/staff/metrics?year=2026").get_data(as_text=True)
+    assert "Opt-outs through the Global Privacy Control signal</th>\n      <td>2</td>" in staff_html
