@@ -102,9 +102,9 @@ def test_a_job_whose_lock_another_worker_holds_is_skipped(app):
         assert mine
         with worker.job_lock(engine, "expire_unconfirmed") as again:
             assert not again  # not twice, even in one process
-        assert worker.run_jobs(app, scheduled_jobs()) == 2  # the digest and retention ran; expiry did not
+        assert worker.run_jobs(app, scheduled_jobs()) == 3  # the digest, retention, metrics ran; expiry did not
         assert denied(app) == 0
-    assert worker.run_jobs(app, scheduled_jobs()) == 3
+    assert worker.run_jobs(app, scheduled_jobs()) == 4
     assert denied(app) == 1
 
 
