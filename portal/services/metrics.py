@@ -184,16 +184,17 @@ def compute(session: Session, start: datetime, end: datetime) -> Tallies:
     """The figures of every request type over [start, end) (UTC instants), from the records: what
     was received in the span, and what was answered in it, with the histogram and sum of its days."""
     by_type = {code: Tally() for code in REQUEST_TYPES}
-    received = session.execute(select(PR.request_type, func.count()).where(
+    run = session.connection().execute  # Core rows, fetched at once: the ORM's processing doubled a month's time
+    received = run(select(PR.request_type, func.count()).where(
         PR.received_at >= start, PR.received_at < end).group_by(PR.request_type))
     for kind, n in received:
         by_type[kind].received = n
 
     answered = and_(IS_ANSWERED, PR.closed_at >= start, PR.closed_at < end)  # the partial index's own condition
     days = cast(_days(session), Float)
-    outcomes = session.execute(select(PR.request_type, PR.status, PR.outcome_code, func.count(),
-                                      func.sum(func.round(days * literal_column(str(SUM_STEPS)))))
-                               .where(answered).group_by(PR.request_type, PR.status, PR.outcome_code))
+    outcomes = run(select(PR.request_type, PR.status, PR.outcome_code, func.count(),
+                          func.sum(func.round(days * literal_column(str(SUM_STEPS)))))
+                   .where(answered).group_by(PR.request_type, PR.status, PR.outcome_code))
     for kind, status, code, n, total in outcomes:
         t = by_type[kind]
         t.days_sum += int(total)
@@ -206,8 +207,8 @@ def compute(session: Session, start: datetime, end: datetime) -> Tallies:
 
     bucket = cast(func.round(days * literal_column(str(MEDIAN_STEPS))), Integer)
     steps: dict[str, dict[int, int]] = {}
-    for kind, step, n in session.execute(select(PR.request_type, bucket, func.count()).where(answered)
-                                         .group_by(PR.request_type, bucket)):
+    for kind, step, n in run(select(PR.request_type, bucket, func.count()).where(answered)
+                             .group_by(PR.request_type, bucket)).all():
         steps.setdefault(kind, {})[step] = n
     for kind, counts in steps.items():
         t, low = by_type[kind], min(counts)
