@@ -103,6 +103,10 @@ class Tally:
                                     _padded(other.days_from, other.days_counts, low, high)))
         self.days_from = low
 
+    def as_dict(self) -> dict:
+        """For JSON (not dataclasses.asdict: it deep-copies the counts one by one, thousands of them)."""
+        return {**vars(self), "denied_by_basis": dict(self.denied_by_basis), "days_counts": list(self.days_counts)}
+
     @classmethod
     def from_dict(cls, figures: dict) -> "Tally":
         return cls(**figures)
@@ -312,7 +316,7 @@ def _store(session: Session, result: YearMetrics) -> None:
 def _store_month(session: Session, year: int, month: int, figures: Tallies) -> None:
     if session.get(MetricsMonth, (year, month)) is None:
         session.add(MetricsMonth(year=year, month=month,
-                                 figures={"request_types": {kind: asdict(t) for kind, t in figures.items()}}))
+                                 figures={"request_types": {kind: t.as_dict() for kind, t in figures.items()}}))
     try:
         session.commit()
     except IntegrityError:  # another process stored the same month first: its figures are the same
