@@ -211,3 +211,15 @@ def test_the_worker_stores_the_month_that_ended_once(app, session, records, time
     computed.clear()
     metrics.annual(session, year=year)
     assert len(computed) == (0 if len(stored) == 12 else 1)
+
+
+def test_pages_store_months_but_a_refused_export_does_not(app, client, staff_login, time_machine):
+    time_machine.move_to("2026-05-10T12:00:00-07:00", tick=True)
+    staff_login(client, role="admin")
+    with app.app_context():
+        from portal import db
+        session = db.session()
+        assert client.get("/staff/records.csv", query_string={"start": "nonsense"}).status_code == 422
+        assert _stored_months(session) == []  # a refusal stores nothing
+        assert client.get("/staff/metrics").status_code == 200
+        assert _stored_months(session) == [(2026, 1), (2026, 2), (2026, 3), (2026, 4)]
