@@ -742,7 +742,8 @@ def _drop_stored_metrics(connection, before, after, *, receipt_changed: bool) ->
         if row.status in ANSWERED and row.closed_at is not None:
             moments.append(row.closed_at)
     today = clock.today()
-    ended = {(day.year, day.month) for day in map(clock.local_date, moments) if (day.year, day.month) < (today.year, today.month)}
+    ended = {(day.year, day.month) for day in map(clock.local_date, moments)
+             if (day.year, day.month) < (today.year, today.month)}
     if not ended:
         return
     months = MetricsMonth.__table__
