@@ -45,7 +45,8 @@ def scheduled_jobs():
     return [_job("expire_unconfirmed", requests.expire_unconfirmed),
             _job("daily_digests", staff.send_daily_digests),
             _job("retention", retention.run_daily),
-            _job("open_case_counts", open_counts.compact)]
+            _job("open_case_counts", open_counts.compact),
+            _job("metrics_months", metrics.store_ended_months)]
 
 
 @click.command("worker")
@@ -123,7 +124,7 @@ def metrics_cmd(year, fmt):
     """The annual request metrics (§7102): per request type, received, complied, denied, days to respond."""
     import json
     with database.read_session() as reader:
-        result = metrics.annual(reader, year=year)
+        result = metrics.annual(reader, year=year, store=False)  # a read-only session: months read, not stored
     if fmt == "json":
         click.echo(json.dumps(result.as_dict(), indent=2))
     else:

@@ -14,7 +14,9 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
     func,
+    inspect,
     literal_column,
+    select,
 )
 from sqlmodel import Field, SQLModel
 
@@ -556,7 +558,7 @@ class OpenCaseCount(SQLModel, table=True):
     """How many open cases there are per status, type, hold reason, manner and due date in force: the
     queue's counts, read from a few rows however many cases there are (services.open_counts).
 
-    Database triggers on privacy_request (migration 0020, both dialects) write it: every insert,
+    Database triggers on privacy_request (migration 0021, both dialects) write it: every insert,
     delete or change of one of these columns in an open case adds a row of +1 for the new key and
     -1 for the old one, so no transaction waits on another's counter. Each key is counted twice:
     with its due date, and with due_on NULL for the views that filter on no due date (a few dozen
@@ -598,7 +600,8 @@ class RequestRecord(SQLModel, table=True):
 # §7102 metrics read a year of records from these alone (index-only scans): what was received, by
 # type; and what was answered, with its outcome and both dates for the days to respond.
 _rr = RequestRecord.__table__.c
-IS_ANSWERED = _rr.status.in_([literal_column(f"'{status}'") for status in ("completed", "denied", "partially_completed")])
+ANSWERED = ("completed", "denied", "partially_completed")  # the final answers the metrics count
+IS_ANSWERED = _rr.status.in_([literal_column(f"'{status}'") for status in ANSWERED])
 Index("ix_request_record_received_type", _rr.received_at, _rr.request_type)
 Index("ix_request_record_answered", _rr.closed_at, _rr.request_type, _rr.status, _rr.outcome_code, _rr.received_at,
       postgresql_where=IS_ANSWERED, sqlite_where=IS_ANSWERED)
@@ -607,11 +610,27 @@ Index("ix_request_record_answered", _rr.closed_at, _rr.request_type, _rr.status,
 class AnnualMetrics(SQLModel, table=True):
     """§7102 metrics of a California year that has ended, as computed once it had (services.metrics).
     Nothing answered later can fall in that year; a request recorded late with a receipt date in it
-    (staff intake of a letter) removes the row, and the figures are computed again."""
+    (staff intake of a letter), or a record changed in one of its months, removes the row, and the
+    figures are computed again (from its months, MetricsMonth)."""
 
     __tablename__ = "annual_metrics"
 
     year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    figures: dict = Field(sa_column=Column(JSON, nullable=False))
+    computed_at: datetime = _ts(nullable=False, default_factory=clock.now)
+
+
+class MetricsMonth(SQLModel, table=True):
+    """The partial §7102 figures of a California calendar month that has ended, per request type
+    (services.metrics): counts only (received, answered by outcome and basis, a histogram of days to
+    respond and their sum), no reference, date or other data about any one request or person. A
+    year's metrics add up its months. A request recorded or changed later with a receipt or answer
+    in the month removes the row, and the month is computed again."""
+
+    __tablename__ = "metrics_month"
+
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    month: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})  # 1 to 12
     figures: dict = Field(sa_column=Column(JSON, nullable=False))
     computed_at: datetime = _ts(nullable=False, default_factory=clock.now)
 
@@ -699,18 +718,62 @@ _RECORD_FIELDS = ("request_type", "manner", "status", "received_at", "closed_at"
                   "extended_due")
 
 
+# What a record's part in the §7102 metrics depends on: its receipt month (type, receipt) and its
+# answer month (these and the final status, its basis and date).
+_RECEIVED_FIELDS = ("request_type", "received_at")
+_METRICS_FIELDS = ("request_type", "status", "received_at", "closed_at", "outcome_code")
+
+
 @event.listens_for(PrivacyRequest, "after_insert")
+def _record_new_request(_mapper, connection, target):
+    _keep_request_record(connection, target, changed=set(_METRICS_FIELDS), inserted=True)
+
+
 @event.listens_for(PrivacyRequest, "after_update")
-def _keep_request_record(_mapper, connection, target):
+def _record_changed_request(_mapper, connection, target):
+    state = inspect(target)
+    _keep_request_record(connection, target, inserted=False,
+                         changed={name for name in _METRICS_FIELDS if state.attrs[name].history.has_changes()})
+
+
+def _keep_request_record(connection, target, *, changed: set[str], inserted: bool) -> None:
     """Every write of a request writes its §7101 record too, in the same transaction, whatever the path."""
     values = {name: getattr(target, name) for name in _RECORD_FIELDS}
     records = RequestRecord.__table__
+    before = None
+    if changed and not inserted:  # what the record said before this write: its months change too
+        before = connection.execute(select(records.c.status, records.c.received_at, records.c.closed_at)
+                                    .where(records.c.reference == target.reference)).first()
     done = connection.execute(records.update().where(records.c.reference == target.reference).values(**values))
     if done.rowcount == 0:
         connection.execute(records.insert().values(reference=target.reference, notice_count=0, **values))
-        received_year = clock.local_date(target.received_at).year
-        if received_year < clock.today().year:  # a late entry changes that year's published figures
-            connection.execute(AnnualMetrics.__table__.delete().where(AnnualMetrics.year == received_year))
+    if changed:
+        _drop_stored_metrics(connection, before, target, receipt_changed=bool(changed & set(_RECEIVED_FIELDS)))
+
+
+def _drop_stored_metrics(connection, before, after, *, receipt_changed: bool) -> None:
+    """A late entry or change in a month that has ended changes its stored figures, and its year's:
+    drop them (services.metrics computes them again). Receipt months when the type or receipt
+    changed; answer months, before and after, whenever an answered record changed."""
+    moments = []
+    for row in (before, after):
+        if row is None:
+            continue
+        if receipt_changed:
+            moments.append(row.received_at)
+        if row.status in ANSWERED and row.closed_at is not None:
+            moments.append(row.closed_at)
+    today = clock.today()
+    ended = {(day.year, day.month) for day in map(clock.local_date, moments)
+             if (day.year, day.month) < (today.year, today.month)}
+    if not ended:
+        return
+    months = MetricsMonth.__table__
+    for year, month in ended:
+        connection.execute(months.delete().where(months.c.year == year, months.c.month == month))
+    years = {year for year, _month in ended if year < today.year}
+    if years:
+        connection.execute(AnnualMetrics.__table__.delete().where(AnnualMetrics.year.in_(years)))
 
 
 # ---- Data Rights Protocol: agents that send requests machine to machine, and status callbacks ----

@@ -9,21 +9,31 @@ Definitions (stated on the metrics page and in the JSON):
 - days to respond: from receipt to that final answer, in days (fractional), over the requests
   answered in the year; the median from a histogram in steps of 0.01 day (exact to 0.005 day,
   shown to 0.1), the same on both databases, without sorting the year's rows.
+
+A year is the sum of its California months: each month that has ended is computed once from the
+records (`compute`, three grouped queries over its range) and stored (MetricsMonth: counts, a
+histogram and a sum, no personal data); a year's figures add its stored months to a live
+computation of the month that runs. Every part adds up exactly (counts, histogram steps, and the
+days summed in whole millionths of a day), so the median and the mean of a year read from its
+months are the ones a single computation over the year gives.
 """
 import csv
 import io
+from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
+from itertools import accumulate
+from operator import add
 
 from flask import current_app
-from sqlalchemy import Float, and_, cast, func, literal_column, select, true
+from sqlalchemy import Float, Integer, and_, cast, func, literal_column, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from .. import clock, db
 from ..lifecycle import COMPLETED, DENIED, PACIFIC, PARTIALLY_COMPLETED, REQUEST_TYPES, local_date
-from ..models import IS_ANSWERED, AnnualMetrics, ConsentRecord, RequestRecord
+from ..models import IS_ANSWERED, AnnualMetrics, ConsentRecord, MetricsMonth, RequestRecord
 
 PR = RequestRecord
 
@@ -61,10 +71,64 @@ class YearMetrics:
                    gpc_opt_outs=figures["gpc_opt_outs"])
 
 
+@dataclass
+class Tally:
+    """One request type's figures over a span of time, before medians and means: parts add up.
+    The histogram of days to respond is a dense list of counts, one per step of 1/MEDIAN_STEPS
+    day from step `days_from` (from its first answer to its last): lists add up element-wise in
+    C (map), where a year's dozen months of dicts of thousands of steps each took Python loops."""
+    received: int = 0
+    complied_in_whole: int = 0
+    complied_in_part: int = 0
+    denied_by_basis: dict[str, int] = field(default_factory=dict)
+    days_from: int = 0  # the step of days_counts[0]
+    days_counts: list[int] = field(default_factory=list)  # answers per step; empty when none
+    days_sum: int = 0  # days to respond, summed in whole 1/SUM_STEPS days
+
+    def add(self, other: "Tally") -> None:
+        self.received += other.received
+        self.complied_in_whole += other.complied_in_whole
+        self.complied_in_part += other.complied_in_part
+        for basis, n in other.denied_by_basis.items():
+            self.denied_by_basis[basis] = self.denied_by_basis.get(basis, 0) + n
+        self.days_sum += other.days_sum
+        if not other.days_counts:
+            return
+        if not self.days_counts:
+            self.days_from, self.days_counts = other.days_from, list(other.days_counts)
+            return
+        low = min(self.days_from, other.days_from)
+        high = max(self.days_from + len(self.days_counts), other.days_from + len(other.days_counts))
+        self.days_counts = list(map(add, _padded(self.days_from, self.days_counts, low, high),
+                                    _padded(other.days_from, other.days_counts, low, high)))
+        self.days_from = low
+
+    def as_dict(self) -> dict:
+        """For JSON (not dataclasses.asdict: it deep-copies the counts one by one, thousands of them)."""
+        return {**vars(self), "denied_by_basis": dict(self.denied_by_basis), "days_counts": list(self.days_counts)}
+
+    @classmethod
+    def from_dict(cls, figures: dict) -> "Tally":
+        return cls(**figures)
+
+
+def _padded(first: int, counts: list[int], low: int, high: int) -> list[int]:
+    return [0] * (first - low) + counts + [0] * (high - first - len(counts))
+
+
+Tallies = dict[str, Tally]  # request type -> its figures
+
+
 def year_bounds(year: int) -> tuple[datetime, datetime]:
     """The UTC instants where the California calendar year starts and ends."""
     return (datetime.combine(date(year, 1, 1), time(0), PACIFIC),
             datetime.combine(date(year + 1, 1, 1), time(0), PACIFIC))
+
+
+def month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
+    """The UTC instants where a California calendar month (1 to 12) starts and ends."""
+    after = date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
+    return datetime.combine(date(year, month, 1), time(0), PACIFIC), datetime.combine(after, time(0), PACIFIC)
 
 
 def _days(session: Session):
@@ -78,12 +142,22 @@ def _days(session: Session):
 
 # The median is read from a histogram of days to respond in steps of 1/MEDIAN_STEPS day (about 14
 # minutes): one hash-aggregated pass over an index, no sort of the year's rows, a few thousand
-# buckets back. It is exact to 0.005 day, and shown to 0.1; the mean is exact.
+# buckets back. It is exact to 0.005 day, and shown to 0.1; the mean is exact to a millionth of a day.
 MEDIAN_STEPS = 100
+# The mean's sum counts each answer's days in whole millionths of a day (86 ms): sums of whole
+# numbers are exact in any order and grouping (a month's, then its year's), where sums of fractions
+# differ in their last bits with the order the database adds them in. A million years of answers
+# stay far below 2**53.
+SUM_STEPS = 1_000_000
+# A month is stored once it has ended and settled: a transaction that stamped a request just
+# before midnight may commit just after, unseen by a month computed at midnight (and its write
+# judged the month as running, so dropped nothing). Until then the month is computed live.
+MONTH_SETTLES = timedelta(minutes=5)
 
 
 def _median(buckets: list[tuple[float, int]]) -> float | None:
-    """The median of a histogram [(value, count)] sorted by value: the middle value, or the mean of the two."""
+    """The median of a histogram [(value, count)] sorted by value: the middle value, or the mean of
+    the two. (The definition; _middle reads the same from the dense counts a Tally keeps.)"""
     n = sum(count for _value, count in buckets)
     if not n:
         return None
@@ -95,54 +169,130 @@ def _median(buckets: list[tuple[float, int]]) -> float | None:
     return sum(middle) / 2
 
 
+def _middle(first: int, counts: list[int]) -> float | None:
+    """_median of a dense histogram (counts per step from step `first`), by bisecting its running
+    total: the same middle values, added and halved the same way."""
+    running = list(accumulate(counts))
+    if not running or not running[-1]:
+        return None
+    n = running[-1]
+    low, high = bisect_left(running, (n + 1) // 2), bisect_left(running, (n + 2) // 2)
+    return ((first + low) / MEDIAN_STEPS + (first + high) / MEDIAN_STEPS) / 2
+
+
 def _round(value) -> float | None:
     return None if value is None else round(float(value), 1)
 
 
-def annual(session: Session, *, year: int) -> YearMetrics:
-    """Per request type: received, complied in whole or in part, denied by basis, median and mean days."""
-    start, end = year_bounds(year)
-    by_type = {code: TypeMetrics(code) for code in REQUEST_TYPES}
-    received = session.execute(select(PR.request_type, func.count()).where(
+def compute(session: Session, start: datetime, end: datetime) -> Tallies:
+    """The figures of every request type over [start, end) (UTC instants), from the records: what
+    was received in the span, and what was answered in it, with the histogram and sum of its days."""
+    by_type = {code: Tally() for code in REQUEST_TYPES}
+    run = session.connection().execute  # Core rows, fetched at once: the ORM's processing doubled a month's time
+    received = run(select(PR.request_type, func.count()).where(
         PR.received_at >= start, PR.received_at < end).group_by(PR.request_type))
     for kind, n in received:
         by_type[kind].received = n
 
     answered = and_(IS_ANSWERED, PR.closed_at >= start, PR.closed_at < end)  # the partial index's own condition
-    outcomes = session.execute(select(PR.request_type, PR.status, PR.outcome_code, func.count())
-                               .where(answered).group_by(PR.request_type, PR.status, PR.outcome_code))
-    for kind, status, code, n in outcomes:
-        m = by_type[kind]
-        if status == COMPLETED:
-            m.complied_in_whole += n
-        elif status == PARTIALLY_COMPLETED:
-            m.complied_in_part += n
-        else:
-            m.denied += n
-            m.denied_by_basis[code or "unspecified"] = m.denied_by_basis.get(code or "unspecified", 0) + n
-
     days = cast(_days(session), Float)
-    bucket = func.round(days * literal_column(str(MEDIAN_STEPS)))
-    histogram: dict[str, list[tuple[float, int]]] = {}
-    sums: dict[str, float] = {}
-    for kind, step, n, total in session.execute(
-            select(PR.request_type, bucket, func.count(), func.sum(days)).where(answered)
-            .group_by(PR.request_type, bucket)):
-        histogram.setdefault(kind, []).append((float(step) / MEDIAN_STEPS, n))
-        sums[kind] = sums.get(kind, 0.0) + float(total)
-    for kind, buckets in histogram.items():
-        buckets.sort()
-        m = by_type[kind]
-        m.median_days_to_respond = _round(_median(buckets))
-        m.mean_days_to_respond = _round(sums[kind] / sum(n for _v, n in buckets))
-    return YearMetrics(year, list(by_type.values()), gpc_opt_outs=gpc_opt_outs(session, year=year))
+    outcomes = run(select(PR.request_type, PR.status, PR.outcome_code, func.count(),
+                          func.sum(func.round(days * literal_column(str(SUM_STEPS)))))
+                   .where(answered).group_by(PR.request_type, PR.status, PR.outcome_code))
+    for kind, status, code, n, total in outcomes:
+        t = by_type[kind]
+        t.days_sum += int(total)
+        if status == COMPLETED:
+            t.complied_in_whole += n
+        elif status == PARTIALLY_COMPLETED:
+            t.complied_in_part += n
+        else:
+            t.denied_by_basis[code or "unspecified"] = t.denied_by_basis.get(code or "unspecified", 0) + n
+
+    bucket = cast(func.round(days * literal_column(str(MEDIAN_STEPS))), Integer)
+    steps: dict[str, dict[int, int]] = {}
+    for kind, step, n in run(select(PR.request_type, bucket, func.count()).where(answered)
+                             .group_by(PR.request_type, bucket)).all():
+        steps.setdefault(kind, {})[step] = n
+    for kind, counts in steps.items():
+        t, low = by_type[kind], min(counts)
+        t.days_from, t.days_counts = low, [0] * (max(counts) - low + 1)
+        for step, n in counts.items():
+            t.days_counts[step - low] = n
+    return by_type
+
+
+def _year_metrics(year: int, tallies: Tallies, gpc: int) -> YearMetrics:
+    """A year's metrics from its figures: the median from the histogram, the mean from the sum."""
+    types = []
+    for kind, t in tallies.items():
+        answered = sum(t.days_counts)
+        types.append(TypeMetrics(
+            kind, t.received, t.complied_in_whole, t.complied_in_part, sum(t.denied_by_basis.values()),
+            dict(sorted(t.denied_by_basis.items())), _round(_middle(t.days_from, t.days_counts)),
+            _round(t.days_sum / SUM_STEPS / answered) if answered else None))
+    return YearMetrics(year, types, gpc_opt_outs=gpc)
+
+
+def direct(session: Session, *, year: int) -> YearMetrics:
+    """The metrics of `year` computed from its records in one pass, no month read or stored."""
+    return _year_metrics(year, compute(session, *year_bounds(year)), gpc_opt_outs(session, year=year))
+
+
+def _ended_months(year: int) -> int:
+    """How many months of `year`, from January, have ended (and settled) by now."""
+    cutoff = clock.local_datetime(clock.now() - MONTH_SETTLES)
+    return 12 if year < cutoff.year else 0 if year > cutoff.year else cutoff.month - 1
+
+
+def _months(session: Session, *, year: int, ended: int, store: bool) -> tuple[Tallies, int]:
+    """Months 1 to `ended` of `year` added up: stored ones read back, missing ones computed (and
+    stored when `store`). Returns their sum and how many months were computed."""
+    totals = {code: Tally() for code in REQUEST_TYPES}
+    stored = dict(session.execute(select(MetricsMonth.month, MetricsMonth.figures).where(
+        MetricsMonth.year == year, MetricsMonth.month <= ended)).all())
+    computed = 0
+    for month in range(1, ended + 1):
+        if month in stored:
+            figures = {kind: Tally.from_dict(t) for kind, t in stored[month]["request_types"].items()}
+        else:
+            figures = compute(session, *month_bounds(year, month))
+            computed += 1
+            if store:
+                _store_month(session, year, month, figures)
+        for kind, t in figures.items():
+            totals[kind].add(t)
+    return totals, computed
+
+
+def annual(session: Session, *, year: int, store: bool = True) -> YearMetrics:
+    """Per request type: received, complied in whole or in part, denied by basis, median and mean days:
+    the year's ended months, stored (computed and stored first when missing, unless not `store`),
+    plus a live computation from the start of the running month to the end of the year."""
+    ended = _ended_months(year)  # read once: the stored months and the live span meet where it says
+    totals, _computed = _months(session, year=year, ended=ended, store=store)
+    if ended < 12:  # the running month (and any after it) to the end of the year
+        for kind, t in compute(session, month_bounds(year, ended + 1)[0], year_bounds(year)[1]).items():
+            totals[kind].add(t)
+    return _year_metrics(year, totals, gpc_opt_outs(session, year=year))
+
+
+def store_ended_months(session: Session) -> int:
+    """The worker's job: store the last ended month, and any other of its year not stored yet, so
+    that pages find them (at most a lookup when they are). Returns how many months it computed."""
+    cutoff = clock.local_datetime(clock.now() - MONTH_SETTLES)
+    year, ended = (cutoff.year, cutoff.month - 1) if cutoff.month > 1 else (cutoff.year - 1, 12)
+    _totals, computed = _months(session, year=year, ended=ended, store=True)
+    session.rollback()  # only read since the last store: end that transaction
+    return computed
 
 
 def for_year(session: Session, *, year: int) -> YearMetrics:
-    """The metrics of `year`: computed live while the year runs; once it has ended, computed once
-    and stored (AnnualMetrics), so the published page costs a key lookup however many records
-    there are. The stored figures stay as published when a retention purge later removes records."""
-    if year >= clock.today().year:
+    """The metrics of `year`: while the year runs, its stored months and the running one live; once
+    it has ended, computed once and stored (AnnualMetrics), so the published page costs a key lookup
+    however many records there are. The stored figures stay as published when a retention purge
+    later removes records."""
+    if _ended_months(year) < 12:
         return annual(session, year=year)
     stored = session.get(AnnualMetrics, year)
     if stored is not None:
@@ -159,6 +309,17 @@ def _store(session: Session, result: YearMetrics) -> None:
     try:
         session.commit()
     except IntegrityError:  # another process stored the same year first: its figures are the same
+        session.rollback()
+
+
+@db.atomic
+def _store_month(session: Session, year: int, month: int, figures: Tallies) -> None:
+    if session.get(MetricsMonth, (year, month)) is None:
+        session.add(MetricsMonth(year=year, month=month,
+                                 figures={"request_types": {kind: t.as_dict() for kind, t in figures.items()}}))
+    try:
+        session.commit()
+    except IntegrityError:  # another process stored the same month first: its figures are the same
         session.rollback()
 
 

@@ -39,7 +39,8 @@ def records_export():
     form = RecordsForm(request.args)
     span = form.dates() if form.validate() else None
     if span is None:
-        result = metrics.annual(db.session(), year=clock.today().year)
+        # A refusal stores nothing: months not stored yet are computed for this page only.
+        result = metrics.annual(db.session(), year=clock.today().year, store=False)
         return render_template("staff/metrics.html", result=result, year=result.year, this_year=result.year,
                                records_form=form, bases=cases.outcome_bases(),
                                holidays=lifecycle.holiday_calendar(result.year)), 422

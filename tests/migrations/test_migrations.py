@@ -2,7 +2,7 @@
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 
 import portal.models  # noqa: F401
@@ -50,5 +50,28 @@ def test_every_step_goes_down_and_up(database_url):
         down = script.get_revision(revision).down_revision or "base"
         db.downgrade(database_url, down)
         db.upgrade(database_url, revision)
+    db.upgrade(database_url)
+    assert _diff(database_url) == []
+
+
+def test_metrics_months_go_up_and_down_beside_the_stored_years(database_url):
+    """0020 adds metrics_month beside 0019's annual_metrics, and takes it away again, the years kept."""
+    db.downgrade(database_url, "0019_annual_metrics")
+    assert "metrics_month" not in _tables(database_url)
+    engine = db.make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO annual_metrics (year, figures, computed_at) "
+                              "VALUES (2025, '{}', '2026-01-02 00:00:00+00:00')"))
+        db.upgrade(database_url, "0020_metrics_months")
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO metrics_month (year, month, figures, computed_at) "
+                              "VALUES (2026, 1, '{}', '2026-02-01 09:00:00+00:00')"))
+        db.downgrade(database_url, "0019_annual_metrics")
+        assert "metrics_month" not in _tables(database_url)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT year FROM annual_metrics")).scalars().all() == [2025]
+    finally:
+        engine.dispose()
     db.upgrade(database_url)
     assert _diff(database_url) == []

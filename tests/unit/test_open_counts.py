@@ -1,4 +1,4 @@
-"""The queue's counts of open cases, kept by triggers (migration 0020) and folded by the worker: equal
+"""The queue's counts of open cases, kept by triggers (migration 0021) and folded by the worker: equal
 to a live count of the cases after any mix of writes, through the services or in plain SQL."""
 import random
 from collections import Counter
@@ -182,3 +182,26 @@ def test_folding_leaves_the_rows_of_a_transaction_still_open(app, database_url):
 
 def live_by_key_total(session, status: str) -> int:
     return sum(n for key, n in live_by_key(session, dated=False).items() if key[0] == status)
+
+
+def test_the_migration_counts_the_cases_already_open(app, database_url):
+    """0021 on a database with cases: the counts start equal to them, and the triggers take over."""
+    new_case(app, "access", IN_PROGRESS, email="a@example.org")
+    new_case(app, "delete", ON_HOLD, hold_reason="data_mismatch", email="b@example.org")
+    finished = new_case(app, "delete", IN_PROGRESS, email="c@example.org").reference
+    app.extensions["db_engine"].dispose()
+    db.downgrade(database_url, "0020_metrics_months")
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(INSERT, {"ref": "PR-OLD0-0000", "kind": "correct", "status": "verifying", "hold": None,
+                              "manner": "mail", "due": date(2026, 12, 1), "extended": None})
+        conn.execute(text("UPDATE privacy_request SET status = 'completed' WHERE reference = :r"), {"r": finished})
+    engine.dispose()
+    db.upgrade(database_url)
+    with app.app_context():
+        session = db.session()
+        assert open_counts.per_status(session) == {"in_progress": 1, "on_hold": 1, "verifying": 1}
+        assert_in_step(session)
+        new_case(app, "opt_out", IN_PROGRESS, email="d@example.org")
+        assert open_counts.per_status(session)["in_progress"] == 2
+        assert_in_step(session)

@@ -1,7 +1,7 @@
 """The queue's counts of open cases, kept by triggers on privacy_request
 
-Revision ID: 0020_open_case_counts
-Revises: 0019_annual_metrics
+Revision ID: 0021_open_case_counts
+Revises: 0020_metrics_months
 Create Date: 2026-11-30 12:00:00
 
 Each trigger only inserts (+1 for the key a case enters, -1 for the key it leaves; once with the due
@@ -14,8 +14,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0020_open_case_counts'
-down_revision = '0019_annual_metrics'
+revision = '0021_open_case_counts'
+down_revision = '0020_metrics_months'
 branch_labels = None
 depends_on = None
 
