@@ -430,6 +430,13 @@ def _staff_fk(nullable: bool = False):
     return Field(default=None, sa_column=Column(Integer, ForeignKey("staff_user.id"), nullable=nullable))
 
 
+
+# §7102: the browsers whose Global Privacy Control signal was recorded in a year, from a partial
+# index over those rows alone (a literal condition, as IS_OPEN, so both planners match it).
+IS_GPC = ConsentRecord.__table__.c.source == literal_column("'gpc'")
+Index("ix_consent_record_gpc", ConsentRecord.__table__.c.created_at, ConsentRecord.__table__.c.consent_id,
+      postgresql_where=IS_GPC, sqlite_where=IS_GPC)
+
 class CaseNote(SQLModel, table=True):
     """An internal note on a case: staff only, never shown to the requester."""
 

@@ -33,7 +33,7 @@ from sqlmodel import Session
 
 from .. import clock, db
 from ..lifecycle import COMPLETED, DENIED, PACIFIC, PARTIALLY_COMPLETED, REQUEST_TYPES, local_date
-from ..models import IS_ANSWERED, AnnualMetrics, ConsentRecord, MetricsMonth, RequestRecord
+from ..models import IS_ANSWERED, IS_GPC, AnnualMetrics, ConsentRecord, MetricsMonth, RequestRecord
 
 PR = RequestRecord
 
@@ -328,7 +328,7 @@ def gpc_opt_outs(session: Session, *, year: int) -> int:
     whose signal was recorded in the year. Each is complied with at once, server-side."""
     start, end = year_bounds(year)
     return session.execute(select(func.count(func.distinct(ConsentRecord.consent_id))).where(
-        ConsentRecord.source == "gpc", ConsentRecord.created_at >= start, ConsentRecord.created_at < end)).scalar() or 0
+        IS_GPC, ConsentRecord.created_at >= start, ConsentRecord.created_at < end)).scalar() or 0
 
 
 def metrics_csv(metrics: YearMetrics) -> str:
