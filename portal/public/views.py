@@ -208,26 +208,31 @@ def request_detail(reference):
     case = _case_or_403(reference)
     if isinstance(case, Inquiry):
         return _render_inquiry(case, FollowUpForm())
-    return _render_detail(case, WithdrawForm())
+    return _render_detail(case)
 
 
-def _render_detail(req, withdraw_form, status=200, answer_form=None, contest_form=None, details_form=None):
+def _render_detail(req, status=200, *, withdraw_form=None, answer_form=None, contest_form=None, details_form=None):
+    """The status page; a form is built only when the page shows it (a POST that failed passes its own)."""
+    page = status_service.request_page(db.session(), req)
+    can_add_details, can_withdraw, can_answer = (verification.can_add_points(req), request_service.can_withdraw(req),
+                                                 cases.can_answer(req))
     return render_template("public/request_detail.html", req=req, type_label=REQUEST_TYPES[req.request_type].label,
-                           details_form=details_form or AddDetailsForm(formdata=None),
-                           can_add_details=verification.can_add_points(req),
+                           can_add_details=can_add_details,
+                           details_form=details_form or (AddDetailsForm(formdata=None) if can_add_details else None),
                            missing_points=verification.missing_points(req),
                            needs_declaration=verification.declaration_needed(req) and not req.declaration_signature,
-                           timeline=request_service.timeline(db.session(), req),
+                           timeline=page.timeline,
                            open_statuses=OPEN,
-                           withdraw_form=withdraw_form,
-                           can_withdraw=request_service.can_withdraw(req),
-                           answer_form=answer_form or AnswerForm(formdata=None), can_answer=cases.can_answer(req),
-                           files=response_files.files_for(db.session(), req), now=clock.now(),
-                           outcome=cases.outcome_for(db.session(), req),
+                           can_withdraw=can_withdraw,
+                           withdraw_form=withdraw_form or (WithdrawForm(formdata=None) if can_withdraw else None),
+                           can_answer=can_answer,
+                           answer_form=answer_form or (AnswerForm(formdata=None) if can_answer else None),
+                           files=page.files, now=clock.now(),
+                           outcome=page.outcome,
                            categories_parts=cases.CATEGORIES_RESPONSE_PARTS,
-                           can_contest=cases.can_contest(db.session(), req),
-                           contested=cases.contested_for(db.session(), req),
-                           contest_form=contest_form or ContestForm(formdata=None)), status
+                           can_contest=page.can_contest,
+                           contested=page.contested,
+                           contest_form=contest_form or (ContestForm(formdata=None) if page.can_contest else None)), status
 
 
 @bp.post("/requests/<reference>/withdraw")
@@ -240,7 +245,7 @@ def withdraw(reference):
         flash(_("This request can no longer be withdrawn."), "error")
         return redirect(url_for(".request_detail", reference=reference), 303)
     if not form.validate_on_submit():
-        return _render_detail(req, form, 422)
+        return _render_detail(req, 422, withdraw_form=form)
     request_service.withdraw(db.session(), req=req)
     flash(_("Your request %(reference)s has been withdrawn.", reference=reference))
     return redirect(url_for(".request_detail", reference=reference), 303)
@@ -343,7 +348,7 @@ def contest(reference):
         flash(_("A statement can be filed once, after a correction was denied or made only in part."), "error")
         return redirect(url_for(".request_detail", reference=reference), 303)
     if not form.validate_on_submit():
-        return _render_detail(req, WithdrawForm(formdata=None), 422, contest_form=form)
+        return _render_detail(req, 422, contest_form=form)
     try:
         cases.file_contested_statement(db.session(), req=req, statement=form.statement.data)
     except IllegalTransition:
@@ -363,13 +368,12 @@ def answer(reference):
         flash(_("This request is not waiting for information from you."), "error")
         return redirect(url_for(".request_detail", reference=reference), 303)
     if not form.validate_on_submit():
-        return _render_detail(req, WithdrawForm(formdata=None), 422, answer_form=form)
+        return _render_detail(req, 422, answer_form=form)
     try:
         cases.answer_information(db.session(), req=req, body=form.body.data, attachment=form.upload())
     except documents.DocumentRejected as exc:
         form.attachment.errors = [exc.message]
-        return _render_detail(req, WithdrawForm(formdata=None), 413 if exc.code == "too_large" else 422,
-                              answer_form=form)
+        return _render_detail(req, 413 if exc.code == "too_large" else 422, answer_form=form)
     except IllegalTransition:  # the case moved on meanwhile (for example, staff closed it)
         flash(_("This request is not waiting for information from you."), "error")
         return redirect(url_for(".request_detail", reference=reference), 303)
@@ -387,7 +391,7 @@ def add_details(reference):
         flash(_("This request is not waiting for more details from you."), "error")
         return redirect(url_for(".request_detail", reference=reference), 303)
     if not form.validate_on_submit():
-        return _render_detail(req, WithdrawForm(formdata=None), 422, details_form=form)
+        return _render_detail(req, 422, details_form=form)
     try:
         verification.add_points(db.session(), req=req, values=form.values(), declaration_signature=form.signature())
     except IllegalTransition:

@@ -1,20 +1,54 @@
 """Status access for requesters, agents and inquiry senders: reference + email -> magic link -> session."""
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
 from .. import normalize
-from ..models import Inquiry, PrivacyRequest
+from ..models import CaseOutcome, ContestedStatement, Document, Inquiry, PrivacyRequest, ResponseFile
 from ..urls import external_url
-from . import audit, inquiries, mail, references, requests, tokens, transitions
+from . import audit, cases, inquiries, mail, references, requests, response_files, tokens, transitions
 
 
 def find(session: Session, reference: str) -> PrivacyRequest | Inquiry | None:
     """The request or inquiry with this reference."""
     return requests.get_by_reference(session, reference) or inquiries.get_by_reference(session, reference)
+
+
+@dataclass(frozen=True)
+class RequestPage:
+    """What the requester's status page shows besides the request itself."""
+
+    timeline: list[requests.TimelineEntry]
+    files: list[response_files.OfferedFile]
+    outcome: CaseOutcome | None
+    contested: ContestedStatement | None
+    can_contest: bool
+
+
+# The outcome, the contested statement (at most one of each per request) and the response files
+# (any number) in one statement built once: a row per file, at least one row.
+_OUTCOME_STATEMENT_FILES = (
+    select(CaseOutcome, ContestedStatement, ResponseFile, Document).select_from(PrivacyRequest)
+    .outerjoin(CaseOutcome, CaseOutcome.request_id == PrivacyRequest.id)
+    .outerjoin(ContestedStatement, ContestedStatement.request_id == PrivacyRequest.id)
+    .outerjoin(ResponseFile, ResponseFile.request_id == PrivacyRequest.id)
+    .outerjoin(Document, Document.id == ResponseFile.document_id)
+    .where(PrivacyRequest.id == bindparam("request_id")).order_by(ResponseFile.id))
+
+
+def request_page(session: Session, req: PrivacyRequest) -> RequestPage:
+    """The status page's reads in two queries (the page is the requester's most visited): the
+    timeline, then the outcome, the contested statement and the response files together."""
+    rows = session.execute(_OUTCOME_STATEMENT_FILES, {"request_id": req.id}).all()
+    outcome, contested = (rows[0][0], rows[0][1]) if rows else (None, None)  # rows: unless purged meanwhile
+    files = [response_files.OfferedFile(row, doc) for _o, _c, row, doc in rows if row is not None]
+    return RequestPage(timeline=requests.timeline(session, req), files=files, outcome=outcome, contested=contested,
+                       can_contest=cases.contest_open(req, outcome, contested))
 
 
 def send_link(session: Session, *, reference: str, email: str) -> None:
