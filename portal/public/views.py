@@ -176,11 +176,16 @@ def _grant_status_access(reference: str) -> None:
     session["status_access"] = {"ref": reference, "until": int(clock.timestamp()) + minutes * 60}
 
 
-def _case_or_403(reference: str):
-    """The request or inquiry this browser's status session opened; the same 403 page for everyone else."""
+def _status_session_or_403(reference: str) -> None:
+    """Only the browser whose status session opened this reference; the same 403 page for everyone else."""
     access = session.get("status_access") or {}
     if access.get("ref") != reference or access.get("until", 0) < clock.timestamp():
         abort(403)
+
+
+def _case_or_403(reference: str):
+    """The request or inquiry this browser's status session opened; the same 403 page for everyone else."""
+    _status_session_or_403(reference)
     case = status_service.find(db.session(), reference)
     if case is None:
         abort(403)
@@ -205,15 +210,19 @@ def _inquiry_or_403(reference: str) -> Inquiry:
 @db.reads_only
 def request_detail(reference):
     """Timeline, due date, messages and actions, for the session that proved the email."""
-    case = _case_or_403(reference)
+    _status_session_or_403(reference)
+    case, page = status_service.find_with_page(db.session(), reference)
+    if case is None:
+        abort(403)
     if isinstance(case, Inquiry):
         return _render_inquiry(case, FollowUpForm())
-    return _render_detail(case)
+    return _render_detail(case, page=page)
 
 
-def _render_detail(req, status=200, *, withdraw_form=None, answer_form=None, contest_form=None, details_form=None):
+def _render_detail(req, status=200, *, page=None, withdraw_form=None, answer_form=None, contest_form=None,
+                   details_form=None):
     """The status page; a form is built only when the page shows it (a POST that failed passes its own)."""
-    page = status_service.request_page(db.session(), req)
+    page = page or status_service.request_page(db.session(), req)
     can_add_details, can_withdraw, can_answer = (verification.can_add_points(req), request_service.can_withdraw(req),
                                                  cases.can_answer(req))
     return render_template("public/request_detail.html", req=req, type_label=REQUEST_TYPES[req.request_type].label,

@@ -30,25 +30,43 @@ class RequestPage:
     can_contest: bool
 
 
-# The outcome, the contested statement (at most one of each per request) and the response files
-# (any number) in one statement built once: a row per file, at least one row.
-_OUTCOME_STATEMENT_FILES = (
-    select(CaseOutcome, ContestedStatement, ResponseFile, Document).select_from(PrivacyRequest)
-    .outerjoin(CaseOutcome, CaseOutcome.request_id == PrivacyRequest.id)
-    .outerjoin(ContestedStatement, ContestedStatement.request_id == PrivacyRequest.id)
-    .outerjoin(ResponseFile, ResponseFile.request_id == PrivacyRequest.id)
-    .outerjoin(Document, Document.id == ResponseFile.document_id)
-    .where(PrivacyRequest.id == bindparam("request_id")).order_by(ResponseFile.id))
+def _with_extras(*leading):
+    """`leading` with the outcome and the contested statement (at most one of each per request) and
+    the response files (any number), in one statement: a row per file, at least one row."""
+    return (select(*leading, CaseOutcome, ContestedStatement, ResponseFile, Document).select_from(PrivacyRequest)
+            .outerjoin(CaseOutcome, CaseOutcome.request_id == PrivacyRequest.id)
+            .outerjoin(ContestedStatement, ContestedStatement.request_id == PrivacyRequest.id)
+            .outerjoin(ResponseFile, ResponseFile.request_id == PrivacyRequest.id)
+            .outerjoin(Document, Document.id == ResponseFile.document_id)
+            .order_by(ResponseFile.id))
 
 
-def request_page(session: Session, req: PrivacyRequest) -> RequestPage:
-    """The status page's reads in two queries (the page is the requester's most visited): the
-    timeline, then the outcome, the contested statement and the response files together."""
-    rows = session.execute(_OUTCOME_STATEMENT_FILES, {"request_id": req.id}).all()
+# Built once: the status page is the requester's most visited.
+_EXTRAS = _with_extras().where(PrivacyRequest.id == bindparam("request_id"))
+_REQUEST_WITH_EXTRAS = _with_extras(PrivacyRequest).where(PrivacyRequest.reference == bindparam("reference"))
+
+
+def _page(session: Session, req: PrivacyRequest, rows) -> RequestPage:
+    """The page from rows of (outcome, statement, file, document), and the timeline (one query)."""
     outcome, contested = (rows[0][0], rows[0][1]) if rows else (None, None)  # rows: unless purged meanwhile
     files = [response_files.OfferedFile(row, doc) for _o, _c, row, doc in rows if row is not None]
     return RequestPage(timeline=requests.timeline(session, req), files=files, outcome=outcome, contested=contested,
                        can_contest=cases.contest_open(req, outcome, contested))
+
+
+def request_page(session: Session, req: PrivacyRequest) -> RequestPage:
+    """What the status page shows about a request already read: two queries."""
+    return _page(session, req, session.execute(_EXTRAS, {"request_id": req.id}).all())
+
+
+def find_with_page(session: Session, reference: str) -> tuple[PrivacyRequest | Inquiry | None, RequestPage | None]:
+    """`find`, and for a request what its status page shows: two queries in all (an inquiry: two
+    as well, and no page)."""
+    rows = session.execute(_REQUEST_WITH_EXTRAS, {"reference": reference}).all()
+    if not rows:
+        return inquiries.get_by_reference(session, reference), None
+    req = rows[0][0]
+    return req, _page(session, req, [row[1:] for row in rows])
 
 
 def send_link(session: Session, *, reference: str, email: str) -> None:
