@@ -12,10 +12,11 @@ person or the request. The tag renders with the whole page's context, so nothing
 edit: a test renders each fragment for two people and compares.
 """
 from flask import has_request_context, request
-from flask_babel import get_locale
 from jinja2 import nodes
 from jinja2.ext import Extension
 from markupsafe import Markup
+
+from .i18n import current_locale
 
 # Fragments are few (a handful of names, each per language and mount point); the bound only
 # guards against a mount point that changes per request.
@@ -39,7 +40,7 @@ class SameForEveryone(Extension):
         if not has_request_context():  # mail and other renderings outside a request: as written
             return caller()
         cache = self.environment.shared_fragments
-        key = (name, str(get_locale()), request.script_root)
+        key = (name, str(current_locale()), request.script_root)
         html = cache.get(key)
         if html is None:
             html = caller()

@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from flask import current_app, g, has_request_context, request
+from flask import current_app, g, has_app_context, has_request_context, request
 from flask_babel import force_locale, get_locale, get_translations
 from jinja2 import pass_context
 from markupsafe import Markup
@@ -35,6 +35,13 @@ def select_locale() -> str:
     return chosen or request.accept_languages.best_match(current_app.config["LANGUAGES"]) or default_language()
 
 
+def current_locale():
+    """Flask-Babel's get_locale(), read straight from where it keeps the request's locale once
+    chosen (force_locale swaps it there too): a page asks a dozen times, each a chain of lookups."""
+    locale = getattr(g.get("_flask_babel"), "babel_locale", None) if has_app_context() else None
+    return locale if locale is not None else get_locale()
+
+
 def remember_choice(response):
     """`?lang=` on a page sets the language cookie: strictly necessary, it keeps the visitor's choice."""
     cfg = current_app.config
@@ -50,7 +57,7 @@ def remember_choice(response):
 
 def switch_links() -> list[dict]:
     """The switcher: this page in each other language (a plain link, so it works without JavaScript)."""
-    current = str(get_locale())
+    current = str(current_locale())
     args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
     links = []
     for code in current_app.config["LANGUAGES"]:
