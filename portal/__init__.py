@@ -1,5 +1,6 @@
 """Privacy Portal: the app factory."""
 from flask import Flask
+from flask_login import current_user
 
 from . import config, db, errors, formatting, i18n, input_guards, security, telemetry, web
 from .extensions import babel, csrf, limiter, login_manager
@@ -44,7 +45,10 @@ def register_extensions(app):
     db.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
-    login_manager.init_app(app)
+    # Templates get the lazy `current_user` proxy rather than Flask-Login's context processor, which
+    # loads the user (and checks the session's identifier) for every page, the requesters' too.
+    login_manager.init_app(app, add_context_processor=False)
+    app.jinja_env.globals["current_user"] = current_user
     login_manager.login_view = "staff.login"
     babel.init_app(app, locale_selector=i18n.select_locale)
     from .services import delivery, worker

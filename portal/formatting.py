@@ -1,9 +1,10 @@
 """Jinja filters: dates and times shown to people, in California time and in their language."""
 from datetime import date, datetime
 
-from flask_babel import format_date, format_time, get_locale
+from flask_babel import format_date, format_time
 
 from . import clock, lifecycle
+from .i18n import current_locale
 from .services import agents, staff
 
 
@@ -56,4 +57,4 @@ def register(app):
     for name, label in LABEL_FILTERS.items():
         app.add_template_filter(label, name)
     app.add_template_filter(machine_datetime)
-    app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.globals["get_locale"] = current_locale

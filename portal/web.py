@@ -7,6 +7,7 @@ from flask import Flask, Response, g, has_request_context, render_template, requ
 from flask_babel import lazy_gettext as _l
 
 from .forms import EmptyForm
+from .fragments import SameForEveryone
 from .models import Document
 from .services.documents import CSV, INLINE_TYPES, JSON
 
@@ -48,6 +49,7 @@ def _template_url_for(app: Flask):
 
 def register(app: Flask) -> None:
     app.jinja_env.globals["url_for"] = _template_url_for(app)
+    app.jinja_env.add_extension(SameForEveryone)
 
     @app.after_request
     def _vary_on_htmx(response: Response) -> Response:

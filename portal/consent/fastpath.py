@@ -9,7 +9,8 @@ answer alone (no or stale cookie, a GPC signal still to record, no choice yet), 
 import json
 import logging
 
-from werkzeug.wrappers import Request, Response
+from werkzeug.http import parse_cookie
+from werkzeug.wrappers import Response
 
 from ..security import apply_headers
 from ..services import consent as consent_service
@@ -21,33 +22,54 @@ PATH = "/api/consent"
 class ConsentFastPath:
     def __init__(self, app, wsgi_app):
         self.app, self.wsgi_app = app, wsgi_app
+        self._headers: dict[bool, list[tuple[str, str]]] = {}
 
     def __call__(self, environ, start_response):
         if environ.get("REQUEST_METHOD") == "GET" and environ.get("PATH_INFO") == PATH:
             try:
-                response = self.answer(Request(environ))
+                answer = self.answer(environ)
             except Exception:  # never worse than the normal path: Flask answers (and reports) instead
                 log.exception("consent fast path failed; answering through Flask")
-                response = None
-            if response is not None:
-                return response(environ, start_response)
+                answer = None
+            if answer is not None:
+                body, headers = answer
+                start_response("200 OK", headers)
+                return [body]
         return self.wsgi_app(environ, start_response)
 
-    def answer(self, request: Request) -> Response | None:
+    def answer(self, environ) -> tuple[bytes, list[tuple[str, str]]] | None:
+        """The body and headers, straight from the WSGI environ: no Request or Response objects
+        (their header bookkeeping cost as much as the answer itself)."""
         config = self.app.config
-        consent_id = request.cookies.get(config["CONSENT_COOKIE_NAME"])
+        cookies = parse_cookie(environ)
+        consent_id = cookies.get(config["CONSENT_COOKIE_NAME"])
         if not consent_service.is_consent_id(consent_id):
             return None
         with self.app.app_context():
-            state = consent_service.state_from_cookie(request.cookies.get(config["CONSENT_STATE_COOKIE_NAME"]),
+            state = consent_service.state_from_cookie(cookies.get(config["CONSENT_STATE_COOKIE_NAME"]),
                                                       consent_id=consent_id,
-                                                      gpc_signal=request.headers.get("Sec-GPC", "").strip() == "1")
+                                                      gpc_signal=environ.get("HTTP_SEC_GPC", "").strip() == "1")
             if state is None or not state.decided:
                 return None
             payload = consent_service.api_view(state, token=consent_service.api_token(consent_id))
-        response = Response(json.dumps(payload, separators=(",", ":")), mimetype="application/json")
-        api_headers(response, request.headers.get("Origin"), config)
-        return apply_headers(response, config)
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        headers = [*self.fixed_headers(config), ("Content-Length", str(len(body)))]
+        origin = environ.get("HTTP_ORIGIN")
+        if origin and origin in config["CONSENT_ALLOWED_ORIGINS"]:
+            headers += [("Access-Control-Allow-Origin", origin), ("Access-Control-Allow-Credentials", "true")]
+        return body, headers
+
+    def fixed_headers(self, config) -> list[tuple[str, str]]:
+        """The headers every answer carries, made once by the same functions as the Flask path's
+        (apply_headers reads only SESSION_COOKIE_SECURE, so that is the key)."""
+        secure = bool(config["SESSION_COOKIE_SECURE"])
+        headers = self._headers.get(secure)
+        if headers is None:
+            response = Response(mimetype="application/json")
+            api_headers(response, None, config)
+            apply_headers(response, config)
+            headers = self._headers[secure] = [(k, v) for k, v in response.headers.items() if k != "Content-Length"]
+        return headers
 
 
 def api_headers(response, origin: str | None, config) -> None:

@@ -176,11 +176,16 @@ def _grant_status_access(reference: str) -> None:
     session["status_access"] = {"ref": reference, "until": int(clock.timestamp()) + minutes * 60}
 
 
-def _case_or_403(reference: str):
-    """The request or inquiry this browser's status session opened; the same 403 page for everyone else."""
+def _status_session_or_403(reference: str) -> None:
+    """Only the browser whose status session opened this reference; the same 403 page for everyone else."""
     access = session.get("status_access") or {}
     if access.get("ref") != reference or access.get("until", 0) < clock.timestamp():
         abort(403)
+
+
+def _case_or_403(reference: str):
+    """The request or inquiry this browser's status session opened; the same 403 page for everyone else."""
+    _status_session_or_403(reference)
     case = status_service.find(db.session(), reference)
     if case is None:
         abort(403)
@@ -205,29 +210,38 @@ def _inquiry_or_403(reference: str) -> Inquiry:
 @db.reads_only
 def request_detail(reference):
     """Timeline, due date, messages and actions, for the session that proved the email."""
-    case = _case_or_403(reference)
+    _status_session_or_403(reference)
+    case, page = status_service.find_with_page(db.session(), reference)
+    if case is None:
+        abort(403)
     if isinstance(case, Inquiry):
         return _render_inquiry(case, FollowUpForm())
-    return _render_detail(case, WithdrawForm())
+    return _render_detail(case, page=page)
 
 
-def _render_detail(req, withdraw_form, status=200, answer_form=None, contest_form=None, details_form=None):
+def _render_detail(req, status=200, *, page=None, withdraw_form=None, answer_form=None, contest_form=None,
+                   details_form=None):
+    """The status page; a form is built only when the page shows it (a POST that failed passes its own)."""
+    page = page or status_service.request_page(db.session(), req)
+    can_add_details, can_withdraw, can_answer = (verification.can_add_points(req), request_service.can_withdraw(req),
+                                                 cases.can_answer(req))
     return render_template("public/request_detail.html", req=req, type_label=REQUEST_TYPES[req.request_type].label,
-                           details_form=details_form or AddDetailsForm(formdata=None),
-                           can_add_details=verification.can_add_points(req),
+                           can_add_details=can_add_details,
+                           details_form=details_form or (AddDetailsForm(formdata=None) if can_add_details else None),
                            missing_points=verification.missing_points(req),
                            needs_declaration=verification.declaration_needed(req) and not req.declaration_signature,
-                           timeline=request_service.timeline(db.session(), req),
+                           timeline=page.timeline,
                            open_statuses=OPEN,
-                           withdraw_form=withdraw_form,
-                           can_withdraw=request_service.can_withdraw(req),
-                           answer_form=answer_form or AnswerForm(formdata=None), can_answer=cases.can_answer(req),
-                           files=response_files.files_for(db.session(), req), now=clock.now(),
-                           outcome=cases.outcome_for(db.session(), req),
+                           can_withdraw=can_withdraw,
+                           withdraw_form=withdraw_form or (WithdrawForm(formdata=None) if can_withdraw else None),
+                           can_answer=can_answer,
+                           answer_form=answer_form or (AnswerForm(formdata=None) if can_answer else None),
+                           files=page.files, now=clock.now(),
+                           outcome=page.outcome,
                            categories_parts=cases.CATEGORIES_RESPONSE_PARTS,
-                           can_contest=cases.can_contest(db.session(), req),
-                           contested=cases.contested_for(db.session(), req),
-                           contest_form=contest_form or ContestForm(formdata=None)), status
+                           can_contest=page.can_contest,
+                           contested=page.contested,
+                           contest_form=contest_form or (ContestForm(formdata=None) if page.can_contest else None)), status
 
 
 @bp.post("/requests/<reference>/withdraw")
@@ -240,7 +254,7 @@ def withdraw(reference):
         flash(_("This request can no longer be withdrawn."), "error")
         return redirect(url_for(".request_detail", reference=reference), 303)
     if not form.validate_on_submit():
-        return _render_detail(req, form, 422)
+        return _render_detail(req, 422, withdraw_form=form)
     request_service.withdraw(db.session(), req=req)
     flash(_("Your request %(reference)s has been withdrawn.", reference=reference))
     return redirect(url_for(".request_detail", reference=reference), 303)
@@ -343,7 +357,7 @@ def contest(reference):
         flash(_("A statement can be filed once, after a correction was denied or made only in part."), "error")
         return redirect(url_for(".request_detail", reference=reference), 303)
     if not form.validate_on_submit():
-        return _render_detail(req, WithdrawForm(formdata=None), 422, contest_form=form)
+        return _render_detail(req, 422, contest_form=form)
     try:
         cases.file_contested_statement(db.session(), req=req, statement=form.statement.data)
     except IllegalTransition:
@@ -363,13 +377,12 @@ def answer(reference):
         flash(_("This request is not waiting for information from you."), "error")
         return redirect(url_for(".request_detail", reference=reference), 303)
     if not form.validate_on_submit():
-        return _render_detail(req, WithdrawForm(formdata=None), 422, answer_form=form)
+        return _render_detail(req, 422, answer_form=form)
     try:
         cases.answer_information(db.session(), req=req, body=form.body.data, attachment=form.upload())
     except documents.DocumentRejected as exc:
         form.attachment.errors = [exc.message]
-        return _render_detail(req, WithdrawForm(formdata=None), 413 if exc.code == "too_large" else 422,
-                              answer_form=form)
+        return _render_detail(req, 413 if exc.code == "too_large" else 422, answer_form=form)
     except IllegalTransition:  # the case moved on meanwhile (for example, staff closed it)
         flash(_("This request is not waiting for information from you."), "error")
         return redirect(url_for(".request_detail", reference=reference), 303)
@@ -387,7 +400,7 @@ def add_details(reference):
         flash(_("This request is not waiting for more details from you."), "error")
         return redirect(url_for(".request_detail", reference=reference), 303)
     if not form.validate_on_submit():
-        return _render_detail(req, WithdrawForm(formdata=None), 422, details_form=form)
+        return _render_detail(req, 422, details_form=form)
     try:
         verification.add_points(db.session(), req=req, values=form.values(), declaration_signature=form.signature())
     except IllegalTransition:

@@ -351,9 +351,13 @@ def can_contest(session: Session, req: PrivacyRequest) -> bool:
     if req.request_type != "correct" or req.status not in (DENIED, PARTIALLY_COMPLETED):
         return False
     outcome = outcome_for(session, req)
-    if outcome is None or outcome.correction_result not in ("not_corrected", "partially_corrected"):
-        return False
-    return contested_for(session, req) is None
+    return contest_open(req, outcome, contested_for(session, req) if outcome is not None else None)
+
+
+def contest_open(req: PrivacyRequest, outcome: CaseOutcome | None, contested: ContestedStatement | None) -> bool:
+    """`can_contest` from the case's outcome and statement already read (the status page reads them together)."""
+    return (req.request_type == "correct" and req.status in (DENIED, PARTIALLY_COMPLETED) and outcome is not None
+            and outcome.correction_result in ("not_corrected", "partially_corrected") and contested is None)
 
 
 def contested_for(session: Session, req: PrivacyRequest) -> ContestedStatement | None:

@@ -152,12 +152,13 @@ def reask_after(opted_out_at: datetime) -> datetime:
 
 
 def state_for(snapshot: Snapshot | None, *, consent_id: str | None, gpc_signal: bool,
-              confirmation_needed: bool = False) -> ConsentState:
+              confirmation_needed: bool = False, version: str | None = None) -> ConsentState:
     """The effective state from the latest record (or none): no record, or an older policy
     version, means no choice yet, so every optional category is off until the visitor chooses.
     After an opt-out of sale/sharing, those categories count as decided (off) for 12 months,
-    whatever the policy version (§7026(k)): the banner asks only about the others."""
-    version = policy_version()
+    whatever the policy version (§7026(k)): the banner asks only about the others. `version`: the
+    policy version when the caller has just read it (each reading stats the policy file)."""
+    version = version or policy_version()
     current = snapshot is not None and snapshot.policy_version == version
     recorded = snapshot.choices if current else {}
     opted_out_at = snapshot.sale_opt_out_at if snapshot else None
@@ -434,10 +435,11 @@ def state_from_cookie(value: str | None, *, consent_id: str, gpc_signal: bool) -
                             sale_opt_out_at=datetime.fromisoformat(opted_out) if opted_out else None)
     except (ValueError, TypeError):
         return None
-    if cid != consent_id or version != policy_version() or \
+    current_version = policy_version()
+    if cid != consent_id or version != current_version or \
             not 0 <= clock.timestamp() - issued <= current_app.config["CONSENT_STATE_CACHE_SECONDS"]:
         return None
-    state = state_for(snapshot, consent_id=consent_id, gpc_signal=gpc_signal)
+    state = state_for(snapshot, consent_id=consent_id, gpc_signal=gpc_signal, version=current_version)
     if gpc_signal and not state.gpc_honored:
         return None
     return state

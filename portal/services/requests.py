@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import bindparam, literal, null, select, union_all
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
@@ -72,8 +72,11 @@ def declaration_required(request_type: str, access_scope: str | None) -> bool:
     return request_type in current_app.config["DECLARATION_REQUIRED_TYPES"]
 
 
+_BY_REFERENCE = select(PrivacyRequest).where(PrivacyRequest.reference == bindparam("reference"))  # built once
+
+
 def get_by_reference(session: Session, reference: str) -> PrivacyRequest | None:
-    return session.execute(select(PrivacyRequest).where(PrivacyRequest.reference == reference)).scalar()
+    return session.execute(_BY_REFERENCE, {"reference": reference}).scalar()
 
 
 def find_open_duplicate(session: Session, *, email: str, request_type: str) -> PrivacyRequest | None:
@@ -314,12 +317,20 @@ class TimelineEntry:
     body: str | None = None
 
 
+# Status changes and messages in one statement, built once: the status page reads it on every view.
+_TIMELINE = union_all(
+    select(AuditEvent.created_at.label("at"), literal(0).label("source"), AuditEvent.id.label("id"),
+           AuditEvent.to_status.label("status"), null().label("direction"), null().label("body"))
+    .where(AuditEvent.request_id == bindparam("request_id"), AuditEvent.to_status.is_not(None)),
+    select(RequestMessage.created_at, literal(1), RequestMessage.id, null(), RequestMessage.direction,
+           RequestMessage.body)
+    .where(RequestMessage.request_id == bindparam("request_id")))
+
+
 def timeline(session: Session, req: PrivacyRequest) -> list[TimelineEntry]:
-    """What the requester sees: every status change and every message, oldest first."""
-    events = session.execute(select(AuditEvent).where(
-        AuditEvent.request_id == req.id, AuditEvent.to_status.is_not(None))).scalars()
-    entries = [TimelineEntry(e.created_at, "status", status=e.to_status) for e in events]
-    messages = session.execute(select(RequestMessage).where(RequestMessage.request_id == req.id)).scalars()
-    entries += [TimelineEntry(m.created_at, "message_out" if m.direction == "to_requester" else "message_in",
-                              body=m.body) for m in messages]
-    return sorted(entries, key=lambda e: e.at)
+    """What the requester sees: every status change and every message, oldest first (on the same
+    moment, status changes before messages)."""
+    rows = sorted(session.execute(_TIMELINE, {"request_id": req.id}).all(), key=lambda r: (r.at, r.source, r.id))
+    return [TimelineEntry(r.at, "status", status=r.status) if r.source == 0 else
+            TimelineEntry(r.at, "message_out" if r.direction == "to_requester" else "message_in", body=r.body)
+            for r in rows]

@@ -1,20 +1,72 @@
 """Status access for requesters, agents and inquiry senders: reference + email -> magic link -> session."""
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
 from .. import normalize
-from ..models import Inquiry, PrivacyRequest
+from ..models import CaseOutcome, ContestedStatement, Document, Inquiry, PrivacyRequest, ResponseFile
 from ..urls import external_url
-from . import audit, inquiries, mail, references, requests, tokens, transitions
+from . import audit, cases, inquiries, mail, references, requests, response_files, tokens, transitions
 
 
 def find(session: Session, reference: str) -> PrivacyRequest | Inquiry | None:
     """The request or inquiry with this reference."""
     return requests.get_by_reference(session, reference) or inquiries.get_by_reference(session, reference)
+
+
+@dataclass(frozen=True)
+class RequestPage:
+    """What the requester's status page shows besides the request itself."""
+
+    timeline: list[requests.TimelineEntry]
+    files: list[response_files.OfferedFile]
+    outcome: CaseOutcome | None
+    contested: ContestedStatement | None
+    can_contest: bool
+
+
+def _with_extras(*leading):
+    """`leading` with the outcome and the contested statement (at most one of each per request) and
+    the response files (any number), in one statement: a row per file, at least one row."""
+    return (select(*leading, CaseOutcome, ContestedStatement, ResponseFile, Document).select_from(PrivacyRequest)
+            .outerjoin(CaseOutcome, CaseOutcome.request_id == PrivacyRequest.id)
+            .outerjoin(ContestedStatement, ContestedStatement.request_id == PrivacyRequest.id)
+            .outerjoin(ResponseFile, ResponseFile.request_id == PrivacyRequest.id)
+            .outerjoin(Document, Document.id == ResponseFile.document_id)
+            .order_by(ResponseFile.id))
+
+
+# Built once: the status page is the requester's most visited.
+_EXTRAS = _with_extras().where(PrivacyRequest.id == bindparam("request_id"))
+_REQUEST_WITH_EXTRAS = _with_extras(PrivacyRequest).where(PrivacyRequest.reference == bindparam("reference"))
+
+
+def _page(session: Session, req: PrivacyRequest, rows) -> RequestPage:
+    """The page from rows of (outcome, statement, file, document), and the timeline (one query)."""
+    outcome, contested = (rows[0][0], rows[0][1]) if rows else (None, None)  # rows: unless purged meanwhile
+    files = [response_files.OfferedFile(row, doc) for _o, _c, row, doc in rows if row is not None]
+    return RequestPage(timeline=requests.timeline(session, req), files=files, outcome=outcome, contested=contested,
+                       can_contest=cases.contest_open(req, outcome, contested))
+
+
+def request_page(session: Session, req: PrivacyRequest) -> RequestPage:
+    """What the status page shows about a request already read: two queries."""
+    return _page(session, req, session.execute(_EXTRAS, {"request_id": req.id}).all())
+
+
+def find_with_page(session: Session, reference: str) -> tuple[PrivacyRequest | Inquiry | None, RequestPage | None]:
+    """`find`, and for a request what its status page shows: two queries in all (an inquiry: two
+    as well, and no page)."""
+    rows = session.execute(_REQUEST_WITH_EXTRAS, {"reference": reference}).all()
+    if not rows:
+        return inquiries.get_by_reference(session, reference), None
+    req = rows[0][0]
+    return req, _page(session, req, [row[1:] for row in rows])
 
 
 def send_link(session: Session, *, reference: str, email: str) -> None:

@@ -1,0 +1,79 @@
+"""Page speed (issue 16) without changing a page: fragments the same for everyone are rendered once
+per language and never carry anyone's data, and the status page reads in few queries."""
+import re
+import time
+
+import pytest
+from sqlalchemy import event
+
+from .. import support
+
+
+def _status_client(app, reference: str):
+    """A browser whose status session opened `reference` (as a spent status link does)."""
+    client = app.test_client()
+    with client.session_transaction() as s:
+        s["status_access"] = {"ref": reference, "until": int(time.time()) + 600}
+    return client
+
+
+def _page(client, url: str) -> str:
+    resp = client.get(url)
+    assert resp.status_code == 200, url
+    # The CSRF token differs from one rendering to the next; everything else must not.
+    return re.sub(r'(name="csrf_token"(?: type="hidden")? value=|"X-CSRFToken": )"[^"]*"', r"\1-", resp.get_data(as_text=True))
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_pages_are_the_same_with_the_shared_fragments_kept_or_not(app, lang):
+    ana = support.new_case(app, "delete", email="ana@example.org")
+    for url, client in (("/", app.test_client()), (f"/requests/{ana.reference}", _status_client(app, ana.reference))):
+        url = f"{url}?lang={lang}"
+        first = _page(client, url)  # renders the fragments and keeps them
+        assert app.jinja_env.shared_fragments
+        kept = _page(client, url)
+        app.jinja_env.shared_fragments.clear()
+        assert kept == first == _page(client, url)
+
+
+def test_each_language_gets_its_own_fragments(client):
+    assert "Make a request" in client.get("/").get_data(as_text=True)
+    spanish = client.get("/?lang=es").get_data(as_text=True)
+    assert "Hacer una solicitud" in spanish and "Make a request" not in spanish
+    assert "Make a request" in client.get("/?lang=en").get_data(as_text=True)
+
+
+def test_one_persons_page_shows_nothing_of_another(app):
+    ana = support.new_case(app, "delete", email="ana@example.org", first_name="Ana", last_name="Ruiz")
+    ben = support.new_case(app, "access", email="ben@example.org", first_name="Ben", last_name="Okafor")
+    ana_page = _page(_status_client(app, ana.reference), f"/requests/{ana.reference}")
+    ben_page = _page(_status_client(app, ben.reference), f"/requests/{ben.reference}")
+    assert ana.reference in ana_page and ana.reference not in ben_page
+    assert ben.reference in ben_page and ben.reference not in ana_page
+
+
+def test_the_status_page_reads_in_two_queries(app):
+    ana = support.new_case(app, "delete", email="ana@example.org")
+    client = _status_client(app, ana.reference)
+    client.get(f"/requests/{ana.reference}")  # the session's first page
+    statements = []
+    listener = lambda _conn, _cursor, statement, *_rest: statements.append(statement)  # noqa: E731
+    event.listen(app.extensions["db_engine"], "before_cursor_execute", listener)
+    try:
+        assert client.get(f"/requests/{ana.reference}").status_code == 200
+    finally:
+        event.remove(app.extensions["db_engine"], "before_cursor_execute", listener)
+    # The request with its outcome, contested statement and files; its timeline.
+    assert len([s for s in statements if s.lstrip().upper().startswith(("SELECT", "(SELECT"))]) == 2, statements
+
+
+def test_the_home_page_reads_nothing(app, client):
+    statements = []
+    listener = lambda _conn, _cursor, statement, *_rest: statements.append(statement)  # noqa: E731
+    client.get("/")  # the consent cookie's first visit is the one that may read
+    event.listen(app.extensions["db_engine"], "before_cursor_execute", listener)
+    try:
+        assert client.get("/").status_code == 200
+    finally:
+        event.remove(app.extensions["db_engine"], "before_cursor_execute", listener)
+    assert statements == []
