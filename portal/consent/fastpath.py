@@ -54,10 +54,7 @@ class ConsentFastPath:
             payload = consent_service.api_view(state, token=consent_service.api_token(consent_id))
         body = json.dumps(payload, separators=(",", ":")).encode()
         headers = [*self.fixed_headers(config), ("Content-Length", str(len(body)))]
-        origin = environ.get("HTTP_ORIGIN")
-        if origin and origin in config["CONSENT_ALLOWED_ORIGINS"]:
-            headers += [("Access-Control-Allow-Origin", origin), ("Access-Control-Allow-Credentials", "true")]
-        return body, headers
+        return body, headers + cors_headers(environ.get("HTTP_ORIGIN"), config)
 
     def fixed_headers(self, config) -> list[tuple[str, str]]:
         """The headers every answer carries, made once by the same functions as the Flask path's
@@ -76,6 +73,11 @@ def api_headers(response, origin: str | None, config) -> None:
     """No caching anywhere; credentialed CORS only for the configured origins."""
     response.headers["Cache-Control"] = "no-store, private"
     response.vary.update(("Origin", "Cookie", "Sec-GPC"))
+    response.headers.extend(cors_headers(origin, config))
+
+
+def cors_headers(origin: str | None, config) -> list[tuple[str, str]]:
+    """Credentialed CORS for a configured origin; nothing for any other."""
     if origin and origin in config["CONSENT_ALLOWED_ORIGINS"]:
-        response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Access-Control-Allow-Credentials"] = "true"
+        return [("Access-Control-Allow-Origin", origin), ("Access-Control-Allow-Credentials", "true")]
+    return []

@@ -276,6 +276,10 @@ def test_fast_path_answers_like_the_flask_path(client):
     for name in ("Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options",
                  "Cache-Control", "Vary", "Access-Control-Allow-Origin", "Access-Control-Allow-Credentials"):
         assert fast.headers[name] == slow.headers[name], name
+    refused = client.get("/api/consent", headers={"Origin": "https://evil.example"})  # the fast path again
+    assert refused.get_json()["decided"] is True and "Set-Cookie" not in refused.headers
+    assert "Access-Control-Allow-Origin" not in refused.headers
+    assert "Access-Control-Allow-Credentials" not in refused.headers
 
 
 def test_api_cors_allowed_and_refused_origins(client):
