@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 # An execution option (and a flag on `g` for a view's whole request): transactions that only read.
 READ_ONLY = "portal_read_only"
+REQUEST_SESSION = "portal_request_session"
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
@@ -55,7 +56,7 @@ def secure_sqlite_file(url: str) -> None:
 def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite gets WAL, a busy timeout and write-ahead locking."""
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        return _server_engine(url)
     secure_sqlite_file(url)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
@@ -85,14 +86,43 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def _server_engine(url: str) -> Engine:
+    """PostgreSQL: connections are checked before use (a restarted server costs no request); one
+    that read in autocommit (below) goes back to the pool in transaction mode."""
+    engine = create_engine(url, pool_pre_ping=True)
+
+    @event.listens_for(engine, "checkin")
+    def _transactions_again(dbapi_conn, record):
+        if record.info.pop(READ_ONLY, False) and dbapi_conn is not None:
+            dbapi_conn.autocommit = False
+
+    return engine
+
+
+@event.listens_for(Session, "after_begin")
+def _reads_in_autocommit(session, _transaction, connection):
+    """On PostgreSQL the request's own session, in a read-only view (@reads_only), reads in
+    autocommit: under READ COMMITTED every statement takes its own snapshot anyway, so the
+    transaction gave the view nothing but two round trips, BEGIN and ROLLBACK.
+
+    This runs before the transaction's first statement, and psycopg sends BEGIN only with that.
+    `atomic` ends the read before it writes, so its writes begin a real transaction on a
+    connection checked out afresh. `read_session()` keeps its transaction: server-side cursors
+    (`yield_per`) need one."""
+    if (session.info.get(REQUEST_SESSION) and connection.dialect.name == "postgresql"
+            and has_app_context() and g.get(READ_ONLY, False)):
+        connection.connection.dbapi_connection.autocommit = True
+        connection.info[READ_ONLY] = True  # the flush guard below; reset at checkin
+
+
 @event.listens_for(Session, "before_flush")
 def _no_writes_when_reading(session, _flush_context, _instances):
-    """A write in a deferred (read-only) SQLite transaction is a programming error: it would fail
-    now and then with "database is locked". Writes go through `atomic`, which begins them IMMEDIATE."""
+    """A write in a read-only transaction is a programming error: on SQLite (begun deferred) it
+    would fail now and then with "database is locked"; on PostgreSQL (autocommit) each statement
+    would commit on its own. Writes go through `atomic`, which begins a real transaction."""
     if not (session.new or session.dirty or session.deleted):
         return
-    conn = session.connection()
-    if conn.dialect.name == "sqlite" and conn.info.get(READ_ONLY):
+    if session.connection().info.get(READ_ONLY):
         raise RuntimeError("a write in a read-only transaction: run it through db.atomic")
 
 
@@ -108,7 +138,7 @@ def engine() -> Engine:
 def session() -> Session:
     """The session for the current request or app context, opened on first use."""
     if "db_session" not in g:
-        g.db_session = Session(engine(), expire_on_commit=False)
+        g.db_session = Session(engine(), expire_on_commit=False, info={REQUEST_SESSION: True})
     return g.db_session
 
 

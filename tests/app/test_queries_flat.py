@@ -1,5 +1,6 @@
 """Queries that stay flat (issue 16), through the app: the §7101 export is streamed and complete,
-`audit verify` walks the chain streamed, and on SQLite reads never take the write lock."""
+`audit verify` walks the chain streamed, on SQLite reads never take the write lock, and on
+PostgreSQL a read-only view reads without a transaction while its writes keep theirs."""
 import csv
 import io
 import threading
@@ -7,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from flask import request_finished
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select, text
 
 from portal import clock, create_app, db
@@ -14,6 +16,10 @@ from portal.models import AuditEvent, PrivacyRequest
 from portal.services import cases, metrics
 
 from ..support import csrf_from, make_staff, new_case, request_form, sign_in
+
+
+def db_engine(app):
+    return app.extensions["db_engine"]
 
 
 def _records_url(days: int = 30) -> str:
@@ -153,8 +159,7 @@ def test_read_then_write_in_a_read_only_view_is_never_locked(sqlite_app):
     assert notes == 1
 
 
-def test_a_write_outside_atomic_in_a_read_only_view_is_refused(sqlite_app):
-    app = sqlite_app
+def test_a_write_outside_atomic_in_a_read_only_view_is_refused(app):
     case = new_case(app, "opt_out", "in_progress", email="guard@example.org")
 
     @db.reads_only
@@ -166,3 +171,74 @@ def test_a_write_outside_atomic_in_a_read_only_view_is_refused(sqlite_app):
 
     with app.test_request_context("/staff/"), pytest.raises(RuntimeError, match="read-only transaction"):
         view()
+
+
+# ---- PostgreSQL: a read-only view reads in autocommit ------------------------------------------
+
+@pytest.fixture
+def pg_app(app_config):
+    if not app_config["DATABASE_URL"].startswith("postgresql"):
+        pytest.skip("PostgreSQL's transactions: SQLite's read-only views begin deferred instead")
+    app = create_app({**app_config, "RATELIMIT_ENABLED": False})
+    yield app
+    app.extensions["db_engine"].dispose()
+
+
+def _in_transaction(session) -> bool:
+    """Whether PostgreSQL holds a transaction open on the session's connection (psycopg's view)."""
+    from psycopg.pq import TransactionStatus
+    return session.connection().connection.dbapi_connection.info.transaction_status != TransactionStatus.IDLE
+
+
+def test_a_read_only_view_reads_outside_a_transaction_and_writes_in_one(pg_app):
+    app = pg_app
+    case = new_case(app, "opt_out", "in_progress", email="auto@example.org")
+
+    @db.atomic
+    def write_then_fail(session, req):
+        req.response_message = "half written"
+        session.flush()
+        assert _in_transaction(session)  # the write is in a transaction of its own...
+        raise RuntimeError("after the write")
+
+    seen = {}
+
+    @db.reads_only
+    def view():
+        s = db.session()
+        req = s.execute(select(PrivacyRequest).where(PrivacyRequest.reference == case.reference)).scalar_one()
+        seen["reading"] = _in_transaction(s)
+        with pytest.raises(RuntimeError, match="after the write"):
+            write_then_fail(s, req)
+        s.execute(select(func.count()).select_from(PrivacyRequest)).scalar()
+        seen["reading again"] = _in_transaction(s)
+
+    with app.test_request_context("/staff/"):
+        view()
+        db.session().close()
+    assert seen == {"reading": False, "reading again": False}
+    with app.app_context():
+        s = db.session()
+        assert s.get(PrivacyRequest, case.id).response_message is None  # ...so it was rolled back whole
+        # The connection went back to the pool as it came: a plain transaction is a transaction.
+        s.execute(select(func.count()).select_from(PrivacyRequest)).scalar()
+        assert _in_transaction(s)
+
+
+def test_the_status_page_on_postgresql_sends_no_begin(pg_app):
+    """Through the app: the requester's status page reads its two statements in autocommit."""
+    from psycopg.pq import TransactionStatus
+    app = pg_app
+    case = new_case(app, "delete", "in_progress", email="page@example.org")
+    statuses = []
+
+    def after(conn, *_args):
+        statuses.append(conn.connection.dbapi_connection.info.transaction_status)
+    sqlalchemy_event.listen(db_engine(app), "after_cursor_execute", after)
+    client = app.test_client()
+    with client.session_transaction() as browser:
+        browser["status_access"] = {"ref": case.reference, "until": int(clock.timestamp()) + 600}
+    resp = client.get(f"/requests/{case.reference}")
+    sqlalchemy_event.remove(db_engine(app), "after_cursor_execute", after)
+    assert resp.status_code == 200 and case.reference in resp.get_data(as_text=True)
+    assert statuses and set(statuses) == {TransactionStatus.IDLE}
