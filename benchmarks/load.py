@@ -51,9 +51,17 @@ def seed(env: dict) -> dict:
         req = submit(session, new=NewRequest(request_type="delete", first_name="Ana", last_name="Ruiz",
                                              email="ana@example.org")).request
         reference = req.reference
-        # The session a spent status link opens (public.views._grant_status_access), for the run's length.
-        serializer = app.session_interface.get_signing_serializer(app)
-        signed = serializer.dumps({"status_access": {"ref": reference, "until": int(clock.timestamp()) + 3600}})
+    # The session a spent status link opens (public.views._grant_status_access), for the run's
+    # length, as the browser holds it once it has shown the page: with the CSRF token of the
+    # page's forms. (Without it, every request would mint a token and send a new cookie, which
+    # a browser only gets on its first view.)
+    browser = app.test_client()
+    with browser.session_transaction() as held:
+        held["status_access"] = {"ref": reference, "until": int(clock.timestamp()) + 3600}
+    first = browser.get(f"/requests/{reference}")
+    assert first.status_code == 200, first.status_code
+    signed = browser.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
+    assert "csrf_token" in app.session_interface.get_signing_serializer(app).loads(signed)
     app.extensions["db_engine"].dispose()
     return {"consent": consent_cookies, "reference": reference,
             "status": f"{consent_cookies}; {app.config['SESSION_COOKIE_NAME']}={signed}"}

@@ -1,11 +1,28 @@
 """Jinja filters: dates and times shown to people, in California time and in their language."""
-from datetime import date, datetime
+from datetime import date, datetime, time
+from functools import lru_cache
 
-from flask_babel import format_date, format_time
+from babel import dates as babel_dates
 
 from . import clock, lifecycle
-from .i18n import current_locale
+from .i18n import current_locale, default_language
 from .services import agents, staff
+
+
+# A date or a clock time in a language and width is always the same text: the texts are kept
+# (a few thousand at most: a queue page shows fifty cases' dates, a day has 1,440 minutes).
+@lru_cache(maxsize=4096)
+def _date_text(day: date, width: str, locale: str) -> str:
+    return babel_dates.format_date(day, width, locale=locale)
+
+
+@lru_cache(maxsize=4096)
+def _time_text(moment: time, width: str, locale: str) -> str:
+    return babel_dates.format_time(moment, width, locale=locale)
+
+
+def _language() -> str:
+    return str(current_locale() or default_language())
 
 
 def local_date(value: datetime | date | None) -> str:
@@ -14,7 +31,7 @@ def local_date(value: datetime | date | None) -> str:
         return ""
     if isinstance(value, datetime):
         value = clock.local_date(value)
-    return format_date(value, "long")
+    return _date_text(value, "long", _language())
 
 
 def local_datetime(value: datetime | None) -> str:
@@ -22,7 +39,9 @@ def local_datetime(value: datetime | None) -> str:
     if not value:
         return ""
     local = clock.local_datetime(value)
-    return f"{format_date(local.date(), 'medium')}, {format_time(local, 'short', rebase=False)} {local.tzname()}"
+    locale = _language()
+    minute = time(local.hour, local.minute)  # the short time shows no seconds and no zone
+    return f"{_date_text(local.date(), 'medium', locale)}, {_time_text(minute, 'short', locale)} {local.tzname()}"
 
 
 def _label(table: dict, value):

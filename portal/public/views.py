@@ -219,9 +219,15 @@ def request_detail(reference):
     return _render_detail(case, page=page)
 
 
+# The status page's forms as first shown: built only the first time a language renders them.
+_BLANK_FORMS = {"withdraw": lambda: WithdrawForm(formdata=None), "answer": lambda: AnswerForm(formdata=None),
+                "contest": lambda: ContestForm(formdata=None)}
+
+
 def _render_detail(req, status=200, *, page=None, withdraw_form=None, answer_form=None, contest_form=None,
                    details_form=None):
-    """The status page; a form is built only when the page shows it (a POST that failed passes its own)."""
+    """The status page. A POST that failed passes its own form; the others are shown blank
+    (_BLANK_FORMS). The details form depends on what is missing: built when shown."""
     page = page or status_service.request_page(db.session(), req)
     can_add_details, can_withdraw, can_answer = (verification.can_add_points(req), request_service.can_withdraw(req),
                                                  cases.can_answer(req))
@@ -233,15 +239,15 @@ def _render_detail(req, status=200, *, page=None, withdraw_form=None, answer_for
                            timeline=page.timeline,
                            open_statuses=OPEN,
                            can_withdraw=can_withdraw,
-                           withdraw_form=withdraw_form or (WithdrawForm(formdata=None) if can_withdraw else None),
+                           withdraw_form=withdraw_form,
                            can_answer=can_answer,
-                           answer_form=answer_form or (AnswerForm(formdata=None) if can_answer else None),
+                           answer_form=answer_form, blank_forms=_BLANK_FORMS,
                            files=page.files, now=clock.now(),
                            outcome=page.outcome,
                            categories_parts=cases.CATEGORIES_RESPONSE_PARTS,
                            can_contest=page.can_contest,
                            contested=page.contested,
-                           contest_form=contest_form or (ContestForm(formdata=None) if page.can_contest else None)), status
+                           contest_form=contest_form), status
 
 
 @bp.post("/requests/<reference>/withdraw")

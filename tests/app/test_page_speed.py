@@ -36,6 +36,36 @@ def test_pages_are_the_same_with_the_shared_fragments_kept_or_not(app, lang):
         assert kept == first == _page(client, url)
 
 
+def test_blank_forms_kept_read_as_built_and_a_failed_one_shows_its_own(app):
+    """The answer, contest and withdraw forms, shown blank from kept fragments, read as when built
+    afresh; a failed submission brings back its own values and errors."""
+    staff = support.make_staff(app, "support")
+    console = app.test_client()
+    support.sign_in(console, staff)
+    asked = support.new_case(app, "access", email="asked@example.org")
+    assert support.post_action(console, asked.reference, "request_info",
+                               {"message": "Which claim number?"}).status_code == 303
+    denied = support.new_case(app, "correct", "in_progress", email="denied@example.org")
+    assert support.post_action(console, denied.reference, "deny", {
+        "basis": "legal_obligation", "explanation": "The record reflects the adjuster's finding.",
+        "categories": "Claim file: injury date", "assessment": "The adjuster's report."}).status_code == 303
+    for case, shows in ((asked, ('name="body"', 'name="attachment"')), (denied, ('name="statement"',))):
+        client = _status_client(app, case.reference)
+        for lang in ("en", "es"):
+            url = f"/requests/{case.reference}?lang={lang}"
+            first = _page(client, url)
+            kept = _page(client, url)
+            app.jinja_env.shared_fragments.clear()
+            assert kept == first == _page(client, url) and all(name in first for name in shows)
+    withdrawn = support.new_case(app, "delete", email="withdraw@example.org")
+    client = _status_client(app, withdrawn.reference)
+    page = client.get(f"/requests/{withdrawn.reference}").get_data(as_text=True)
+    refused = client.post(f"/requests/{withdrawn.reference}/withdraw", data={"csrf_token": support.csrf_from(page)})
+    assert refused.status_code == 422
+    assert 'aria-invalid="true"' in refused.get_data(as_text=True) and "Tick the box" in refused.get_data(as_text=True)
+    assert 'aria-invalid' not in client.get(f"/requests/{withdrawn.reference}").get_data(as_text=True)
+
+
 def test_each_language_gets_its_own_fragments(client):
     assert "Make a request" in client.get("/").get_data(as_text=True)
     spanish = client.get("/?lang=es").get_data(as_text=True)
