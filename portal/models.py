@@ -17,6 +17,7 @@ from sqlalchemy import (
     inspect,
     literal_column,
     select,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -775,12 +776,31 @@ def _drop_stored_metrics(connection, before, after, *, receipt_changed: bool) ->
              if (day.year, day.month) < (today.year, today.month)}
     if not ended:
         return
+    years = {year for year, _month in ended if year < today.year}
+    lock_stored_figures(connection, ended | {(year, 0) for year in years})
     months = MetricsMonth.__table__
     for year, month in ended:
         connection.execute(months.delete().where(months.c.year == year, months.c.month == month))
-    years = {year for year, _month in ended if year < today.year}
     if years:
         connection.execute(AnnualMetrics.__table__.delete().where(AnnualMetrics.year.in_(years)))
+
+
+# PostgreSQL advisory locks (two-key form) on stored §7102 periods: (FIGURES_LOCK, year * 100 + month),
+# month 0 for the year.
+FIGURES_LOCK = 7102
+
+
+def lock_stored_figures(connection, periods) -> None:
+    """Hold each (year, month) period (month 0: the whole year) until the transaction ends, so that
+    storing a period's figures and dropping them for a late write never interleave: a store
+    computed before a late record commits would otherwise outlive the drop that ran before it.
+    Taken in one order everywhere (no deadlock). On SQLite the write lock already serializes them:
+    both run in transactions begun IMMEDIATE."""
+    if connection.dialect.name != "postgresql":
+        return
+    for year, month in sorted(periods):
+        connection.execute(text("SELECT pg_advisory_xact_lock(:kind, :period)"),
+                           {"kind": FIGURES_LOCK, "period": year * 100 + month})
 
 
 # ---- Data Rights Protocol: agents that send requests machine to machine, and status callbacks ----

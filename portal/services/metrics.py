@@ -28,12 +28,12 @@ from operator import add
 
 from flask import current_app
 from sqlalchemy import Float, Integer, and_, cast, func, literal_column, select, true
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from .. import clock, db
 from ..lifecycle import COMPLETED, DENIED, PACIFIC, PARTIALLY_COMPLETED, REQUEST_TYPES, local_date
-from ..models import IS_ANSWERED, IS_GPC, AnnualMetrics, ConsentRecord, MetricsMonth, RequestRecord
+from ..models import (IS_ANSWERED, IS_GPC, AnnualMetrics, ConsentRecord, MetricsMonth, RequestRecord,
+                      lock_stored_figures)
 
 PR = RequestRecord
 
@@ -256,10 +256,8 @@ def _months(session: Session, *, year: int, ended: int, store: bool) -> tuple[Ta
         if month in stored:
             figures = {kind: Tally.from_dict(t) for kind, t in stored[month]["request_types"].items()}
         else:
-            figures = compute(session, *month_bounds(year, month))
+            figures = _store_month(session, year, month) if store else compute(session, *month_bounds(year, month))
             computed += 1
-            if store:
-                _store_month(session, year, month, figures)
         for kind, t in figures.items():
             totals[kind].add(t)
     return totals, computed
@@ -294,33 +292,55 @@ def for_year(session: Session, *, year: int) -> YearMetrics:
     later removes records."""
     if _ended_months(year) < 12:
         return annual(session, year=year)
-    stored = session.get(AnnualMetrics, year)
+    stored = _stored_year(session, year)
     if stored is not None:
-        return YearMetrics.from_dict(stored.figures)
-    result = annual(session, year=year)
-    _store(session, result)
-    return result
+        return YearMetrics.from_dict(stored)
+    _months(session, year=year, ended=12, store=True)  # its months first: the year then adds them up
+    return _store_year(session, year)
+
+
+# Read from the database each time, never from the session's identity map: a late write may have
+# dropped the row since this session last saw it.
+def _stored_year(session: Session, year: int) -> dict | None:
+    return session.execute(select(AnnualMetrics.figures).where(AnnualMetrics.year == year)).scalar()
+
+
+def _stored_month(session: Session, year: int, month: int) -> dict | None:
+    return session.execute(select(MetricsMonth.figures).where(MetricsMonth.year == year,
+                                                             MetricsMonth.month == month)).scalar()
+
+
+# A period's figures are computed and stored in one transaction that holds the period
+# (models.lock_stored_figures), so a late record either commits first and is counted, or drops
+# the stored figures after they are stored.
+
+@db.atomic
+def _store_year(session: Session, year: int) -> YearMetrics:
+    """An ended year's metrics, from its stored months (one dropped meanwhile computed again here),
+    stored as published."""
+    lock_stored_figures(session.connection(), [(year, 0)])
+    figures = _stored_year(session, year)
+    if figures is None:
+        totals, _computed = _months(session, year=year, ended=12, store=False)
+        figures = _year_metrics(year, totals, gpc_opt_outs(session, year=year)).as_dict()
+        session.add(AnnualMetrics(year=year, figures=figures))
+    session.commit()
+    return YearMetrics.from_dict(figures)
 
 
 @db.atomic
-def _store(session: Session, result: YearMetrics) -> None:
-    if session.get(AnnualMetrics, result.year) is None:
-        session.add(AnnualMetrics(year=result.year, figures=result.as_dict()))
-    try:
-        session.commit()
-    except IntegrityError:  # another process stored the same year first: its figures are the same
-        session.rollback()
-
-
-@db.atomic
-def _store_month(session: Session, year: int, month: int, figures: Tallies) -> None:
-    if session.get(MetricsMonth, (year, month)) is None:
+def _store_month(session: Session, year: int, month: int) -> Tallies:
+    """An ended month's figures: computed and stored, or read when another process stored them first."""
+    lock_stored_figures(session.connection(), [(year, month)])
+    stored = _stored_month(session, year, month)
+    if stored is not None:
+        figures = {kind: Tally.from_dict(t) for kind, t in stored["request_types"].items()}
+    else:
+        figures = compute(session, *month_bounds(year, month))
         session.add(MetricsMonth(year=year, month=month,
                                  figures={"request_types": {kind: t.as_dict() for kind, t in figures.items()}}))
-    try:
-        session.commit()
-    except IntegrityError:  # another process stored the same month first: its figures are the same
-        session.rollback()
+    session.commit()
+    return figures
 
 
 def gpc_opt_outs(session: Session, *, year: int) -> int:

@@ -2,6 +2,7 @@
 the year, at California month boundaries and across DST; late records drop their months; the
 worker stores the month that ended. On SQLite and PostgreSQL."""
 import random
+import threading
 import statistics
 from datetime import datetime, timedelta, timezone
 
@@ -223,3 +224,75 @@ def test_pages_store_months_but_a_refused_export_does_not(app, client, staff_log
         assert _stored_months(session) == []  # a refusal stores nothing
         assert client.get("/staff/metrics").status_code == 200
         assert _stored_months(session) == [(2026, 1), (2026, 2), (2026, 3), (2026, 4)]
+
+
+# ---- a late record while a period is being stored ----------------------------------------------
+
+def _in_thread(app, work):
+    """`work(session)` in a thread of its own, with its own app context and database connection."""
+    from portal import db
+
+    def run():
+        with app.app_context():
+            work(db.session())
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def _late_record(received):
+    def write(s):
+        _case(s, "correct", received)
+        s.commit()
+    return write
+
+
+def _stored_with_a_late_record_meanwhile(app, session, monkeypatch, *, pause_in, paused_on, store, late):
+    """Pause `store` inside `pause_in` (a metrics function, once its call matches `paused_on`), send
+    a late record meanwhile, then let both finish. Returns whether the late write waited."""
+    session.rollback()  # the test's own session holds no transaction (on SQLite: no write lock)
+    reached, release = threading.Event(), threading.Event()
+    real = getattr(metrics, pause_in)
+
+    def paused(*args, **kwargs):
+        result = real(*args, **kwargs)
+        if paused_on(*args):
+            reached.set()
+            release.wait(20)
+        return result
+    monkeypatch.setattr(metrics, pause_in, paused)
+    storer = _in_thread(app, store)
+    assert reached.wait(20)  # the period computed, not stored yet
+    writer = _in_thread(app, late)
+    writer.join(1.5)
+    waited = writer.is_alive()
+    release.set()
+    storer.join(20)
+    writer.join(40)
+    assert not storer.is_alive() and not writer.is_alive()
+    monkeypatch.setattr(metrics, pause_in, real)
+    session.expire_all()
+    return waited
+
+
+def test_a_late_record_while_its_month_is_stored_is_counted(app, session, records, time_machine, monkeypatch):
+    """The late write waits for the month being stored, then drops it: never a stale month kept."""
+    time_machine.move_to("2026-11-15T12:00:00-08:00", tick=False)
+    march = metrics.month_bounds(2026, 3)
+    waited = _stored_with_a_late_record_meanwhile(
+        app, session, monkeypatch, pause_in="compute", paused_on=lambda _s, start, end: (start, end) == march,
+        store=metrics.store_ended_months, late=_late_record(_pt(2026, 3, 10, 9, 0)))
+    assert waited
+    assert (2026, 3) not in _stored_months(session) and (2026, 4) in _stored_months(session)
+    assert metrics.annual(session, year=2026) == metrics.direct(session, year=2026)
+
+
+def test_a_late_record_while_its_year_is_published_is_counted(app, session, records, time_machine, monkeypatch):
+    """The same for an ended year being stored as published: the late write drops it once stored."""
+    time_machine.move_to("2027-02-10T12:00:00-08:00", tick=False)
+    waited = _stored_with_a_late_record_meanwhile(
+        app, session, monkeypatch, pause_in="gpc_opt_outs", paused_on=lambda *_args: True,
+        store=lambda s: metrics.for_year(s, year=2026), late=_late_record(_pt(2026, 6, 30, 23, 59, 59)))
+    assert waited
+    assert session.get(AnnualMetrics, 2026) is None and (2026, 6) not in _stored_months(session)
+    assert metrics.for_year(session, year=2026) == metrics.direct(session, year=2026)
