@@ -6,9 +6,10 @@ The site's header links, its footer and the home page's list of rights read only
 the configuration and the URL map, yet each costs dozens of gettext and url_for calls on every
 page. The first rendering in a language (and mount point) is kept and served to everyone after.
 
-Only for what is the same for everyone: never around a form (its CSRF token), a flash message,
-the consent banner, the language switch (it carries the page's own query) or anything about the
-person or the request. The tag renders with the whole page's context, so nothing stops a careless
+Only for what is the same for everyone (a blank form's fields are: `fields_of` in _macros.html
+keeps them, the CSRF token outside): never around a form's token, a form brought back with its
+values or errors, a flash message, the consent banner, the language switch (it carries the page's
+own query) or anything about the person or the request. The tag renders with the whole page's context, so nothing stops a careless
 edit: a test renders each fragment for two people and compares.
 """
 from flask import has_request_context, request

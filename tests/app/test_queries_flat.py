@@ -88,13 +88,19 @@ def test_audit_verify_walks_the_chain(app, runner):
 
 # ---- SQLite: reads do not take the write lock --------------------------------------------------
 
-@pytest.fixture
-def sqlite_app(app_config):
-    if not app_config["DATABASE_URL"].startswith("sqlite"):
-        pytest.skip("SQLite's locking: PostgreSQL readers never block writers")
-    app = create_app({**app_config, "RATELIMIT_ENABLED": False})
-    yield app
-    app.extensions["db_engine"].dispose()
+def _app_only_on(database: str, reason: str):
+    """A fixture: an app (rate limits off) on `database`, the test skipped on the other one."""
+    @pytest.fixture
+    def app_on(app_config):
+        if not app_config["DATABASE_URL"].startswith(database):
+            pytest.skip(reason)
+        app = create_app({**app_config, "RATELIMIT_ENABLED": False})
+        yield app
+        app.extensions["db_engine"].dispose()
+    return app_on
+
+
+sqlite_app = _app_only_on("sqlite", "SQLite's locking: PostgreSQL readers never block writers")
 
 
 def test_a_streaming_export_does_not_block_a_submission(sqlite_app, monkeypatch):
@@ -175,13 +181,7 @@ def test_a_write_outside_atomic_in_a_read_only_view_is_refused(app):
 
 # ---- PostgreSQL: a read-only view reads in autocommit ------------------------------------------
 
-@pytest.fixture
-def pg_app(app_config):
-    if not app_config["DATABASE_URL"].startswith("postgresql"):
-        pytest.skip("PostgreSQL's transactions: SQLite's read-only views begin deferred instead")
-    app = create_app({**app_config, "RATELIMIT_ENABLED": False})
-    yield app
-    app.extensions["db_engine"].dispose()
+pg_app = _app_only_on("postgresql", "PostgreSQL's transactions: SQLite's read-only views begin deferred instead")
 
 
 def _in_transaction(session) -> bool:
