@@ -9,8 +9,8 @@ page. The first rendering in a language (and mount point) is kept and served to 
 Only for what is the same for everyone (a blank form's fields are: `fields_of` in _macros.html
 keeps them, the CSRF token outside): never around a form's token, a form brought back with its
 values or errors, a flash message, the consent banner, the language switch (it carries the page's
-own query) or anything about the person or the request. The tag renders with the whole page's context, so nothing stops a careless
-edit: a test renders each fragment for two people and compares.
+own query) or anything about the person or the request. The tag renders with the whole page's
+context, so nothing stops a careless edit: a test renders each fragment for two people and compares.
 """
 from flask import has_request_context, request
 from jinja2 import nodes
