@@ -38,7 +38,7 @@ def test_pages_are_the_same_with_the_shared_fragments_kept_or_not(app, lang):
 
 def test_blank_forms_kept_read_as_built_and_a_failed_one_shows_its_own(app):
     """The answer, contest and withdraw forms, shown blank from kept fragments, read as when built
-    afresh; a failed submission brings back its own values and errors."""
+    afresh; a failed withdrawal shows its own error, and the next view a blank form again."""
     staff = support.make_staff(app, "support")
     console = app.test_client()
     support.sign_in(console, staff)
