@@ -76,12 +76,16 @@ def make_engine(url: str) -> Engine:
         # BEGIN IMMEDIATE takes the write lock up front. A deferred transaction that reads and
         # then writes can fail at once with "database is locked" (the busy timeout does not
         # apply to a stale read snapshot), so every transaction that may write waits its turn.
-        # Work marked read-only (read_session(), @reads_only views) begins deferred: in WAL mode
-        # it reads a snapshot and never blocks a writer, however long it runs; and it cannot write
-        # (the flush guard below), so the stale-snapshot failure cannot happen to it.
-        read_only = conn.get_execution_options().get(READ_ONLY) or (has_app_context() and g.get(READ_ONLY, False))
-        conn.info[READ_ONLY] = bool(read_only)
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        # read_session() begins deferred: in WAL mode it reads one snapshot and never blocks a
+        # writer, however long it runs. A @reads_only view begins nothing: each of its statements
+        # reads in SQLite's autocommit, its own snapshot, as on PostgreSQL (_reads_in_autocommit),
+        # which spares a page the BEGIN and ROLLBACK. Neither can write (the flush guard below),
+        # so the stale-snapshot failure cannot happen to them.
+        snapshot = conn.get_execution_options().get(READ_ONLY)
+        view_reads = not snapshot and has_app_context() and g.get(READ_ONLY, False)
+        conn.info[READ_ONLY] = bool(snapshot or view_reads)
+        if not view_reads:
+            conn.exec_driver_sql("BEGIN" if snapshot else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -117,9 +121,10 @@ def _reads_in_autocommit(session, _transaction, connection):
 
 @event.listens_for(Session, "before_flush")
 def _no_writes_when_reading(session, _flush_context, _instances):
-    """A write in a read-only transaction is a programming error: on SQLite (begun deferred) it
-    would fail now and then with "database is locked"; on PostgreSQL (autocommit) each statement
-    would commit on its own. Writes go through `atomic`, which begins a real transaction."""
+    """A write in a read-only transaction is a programming error: in a deferred SQLite transaction
+    it would fail now and then with "database is locked"; in autocommit (a read-only view, on either
+    database) each statement would commit on its own. Writes go through `atomic`, which begins a
+    real transaction."""
     if not (session.new or session.dirty or session.deleted):
         return
     if session.connection().info.get(READ_ONLY):
@@ -178,8 +183,8 @@ def atomic(service):
 
 
 def reads_only(view):
-    """A view that only reads (a page, a report, an export): on SQLite its transactions begin
-    deferred, so it never takes, or waits for, the write lock. Any write in it goes through `atomic`."""
+    """A view that only reads (a page, a report, an export): its session reads in autocommit, so on
+    SQLite it never takes, or waits for, the write lock. Any write in it goes through `atomic`."""
     @wraps(view)
     def run(*args, **kwargs):
         if "db_session" in g and g.db_session.in_transaction() and not (
