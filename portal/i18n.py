@@ -44,14 +44,14 @@ def current_locale():
 
 def remember_choice(response):
     """`?lang=` on a page sets the language cookie: strictly necessary, it keeps the visitor's choice."""
+    if response.mimetype != "text/html":
+        return response
     cfg = current_app.config
-    chosen = supported(request.args.get("lang"))
-    if chosen and response.mimetype == "text/html" and request.cookies.get(cfg["LANGUAGE_COOKIE_NAME"]) != chosen:
+    chosen = supported(request.args.get("lang")) if request.args else None
+    if chosen and request.cookies.get(cfg["LANGUAGE_COOKIE_NAME"]) != chosen:
         response.set_cookie(cfg["LANGUAGE_COOKIE_NAME"], chosen, max_age=timedelta(days=cfg["LANGUAGE_COOKIE_DAYS"]),
                             secure=cfg["SESSION_COOKIE_SECURE"], httponly=True, samesite="Lax")
-    if response.mimetype == "text/html":
-        response.vary.add("Accept-Language")
-        response.vary.add("Cookie")
+    response.vary.update(("Accept-Language", "Cookie"))
     return response
 
 

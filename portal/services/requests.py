@@ -330,7 +330,8 @@ _TIMELINE = union_all(
 def timeline(session: Session, req: PrivacyRequest) -> list[TimelineEntry]:
     """What the requester sees: every status change and every message, oldest first (on the same
     moment, status changes before messages)."""
-    rows = sorted(session.execute(_TIMELINE, {"request_id": req.id}).all(), key=lambda r: (r.at, r.source, r.id))
+    rows = sorted(session.connection().execute(_TIMELINE, {"request_id": req.id}).all(),
+                  key=lambda r: (r.at, r.source, r.id))
     return [TimelineEntry(r.at, "status", status=r.status) if r.source == 0 else
             TimelineEntry(r.at, "message_out" if r.direction == "to_requester" else "message_in", body=r.body)
             for r in rows]
