@@ -51,3 +51,47 @@ def test_a_signed_in_console_page_answers_503_while_the_database_is_down(app, cl
     app.extensions["db_engine"] = portal_db.make_engine("postgresql+psycopg://portal@127.0.0.1:9/unreachable")
     resp = client.get("/staff/")
     assert resp.status_code == 503 and "We are briefly unavailable" in resp.get_data(as_text=True)
+
+
+def _backend_pid(app) -> int:
+    """The server process behind the (only) pooled connection, which goes back to the pool."""
+    from portal import db
+    with app.app_context(), db.engine().connect() as conn:
+        return conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+
+
+def _drop_connection(app, pid: int) -> None:
+    """What a server restart or a firewall does to a pooled connection, from another connection."""
+    import psycopg
+    url = app.config["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as admin:
+        assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
+
+
+def test_a_connection_dropped_while_idle_costs_no_request(app, monkeypatch):
+    """PostgreSQL: a pooled connection idle for PING_AFTER_IDLE_SECONDS is pinged before use and,
+    found dead, replaced; one back in the pool a moment ago is used without a round trip, and a
+    dead one then costs that one request a clean 503."""
+    import pytest
+    from portal import db
+    if not app.config["DATABASE_URL"].startswith("postgresql"):
+        pytest.skip("the pool's liveness check is PostgreSQL's (SQLite is a local file)")
+    engine = app.extensions["db_engine"]
+    pings = []
+    real_ping = engine.dialect.do_ping
+    monkeypatch.setattr(engine.dialect, "do_ping", lambda conn: pings.append(1) or real_ping(conn))
+    client = app.test_client()
+
+    # Busy: requests one after another reuse the connection without a ping.
+    assert [client.get("/healthz").status_code for _ in range(3)] == [200, 200, 200] and pings == []
+
+    # Quiet: the connection sat idle, the server dropped it; the next request does not notice.
+    _drop_connection(app, _backend_pid(app))
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)
+    assert client.get("/healthz").status_code == 200 and len(pings) == 1
+
+    # Dropped within the moment (no ping): that request answers 503, and the next one recovers.
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 3600.0)
+    _drop_connection(app, _backend_pid(app))
+    assert client.get("/healthz").status_code == 503
+    assert client.get("/healthz").status_code == 200 and len(pings) == 1
