@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, exists, or_, select
 from sqlmodel import Session
 
 from .. import normalize
@@ -30,20 +30,23 @@ class RequestPage:
     can_contest: bool
 
 
-def _with_extras(*leading):
-    """`leading` with the outcome and the contested statement (at most one of each per request) and
-    the response files (any number), in one statement: a row per file, at least one row."""
-    return (select(*leading, CaseOutcome, ContestedStatement, ResponseFile, Document).select_from(PrivacyRequest)
-            .outerjoin(CaseOutcome, CaseOutcome.request_id == PrivacyRequest.id)
-            .outerjoin(ContestedStatement, ContestedStatement.request_id == PrivacyRequest.id)
-            .outerjoin(ResponseFile, ResponseFile.request_id == PrivacyRequest.id)
-            .outerjoin(Document, Document.id == ResponseFile.document_id)
-            .order_by(ResponseFile.id))
+# The outcome and the contested statement (at most one of each per request) and the response
+# files (any number), in one statement: a row per file, at least one row while any exists.
+_EXTRAS = (select(CaseOutcome, ContestedStatement, ResponseFile, Document).select_from(PrivacyRequest)
+           .outerjoin(CaseOutcome, CaseOutcome.request_id == PrivacyRequest.id)
+           .outerjoin(ContestedStatement, ContestedStatement.request_id == PrivacyRequest.id)
+           .outerjoin(ResponseFile, ResponseFile.request_id == PrivacyRequest.id)
+           .outerjoin(Document, Document.id == ResponseFile.document_id)
+           .where(PrivacyRequest.id == bindparam("request_id"))
+           .order_by(ResponseFile.id))
 
-
-# Built once: the status page is the requester's most visited.
-_EXTRAS = _with_extras().where(PrivacyRequest.id == bindparam("request_id"))
-_REQUEST_WITH_EXTRAS = _with_extras(PrivacyRequest).where(PrivacyRequest.reference == bindparam("reference"))
+# The request, and whether it has any of those: most views are of a request still open, which has
+# none, and reading the four empty entities alongside cost more than the request itself.
+_REQUEST = select(PrivacyRequest, or_(
+    exists().where(CaseOutcome.request_id == PrivacyRequest.id),
+    exists().where(ContestedStatement.request_id == PrivacyRequest.id),
+    exists().where(ResponseFile.request_id == PrivacyRequest.id)).label("has_extras")
+).where(PrivacyRequest.reference == bindparam("reference"))
 
 
 def _page(session: Session, req: PrivacyRequest, rows) -> RequestPage:
@@ -60,13 +63,13 @@ def request_page(session: Session, req: PrivacyRequest) -> RequestPage:
 
 
 def find_with_page(session: Session, reference: str) -> tuple[PrivacyRequest | Inquiry | None, RequestPage | None]:
-    """`find`, and for a request what its status page shows: two queries in all (an inquiry: two
-    as well, and no page)."""
-    rows = session.execute(_REQUEST_WITH_EXTRAS, {"reference": reference}).all()
-    if not rows:
+    """`find`, and for a request what its status page shows: two queries while it has no outcome,
+    contested statement or files, three once it has (an inquiry: two, and no page)."""
+    row = session.execute(_REQUEST, {"reference": reference}).first()
+    if row is None:
         return inquiries.get_by_reference(session, reference), None
-    req = rows[0][0]
-    return req, _page(session, req, [row[1:] for row in rows])
+    req, has_extras = row
+    return req, _page(session, req, session.execute(_EXTRAS, {"request_id": req.id}).all() if has_extras else [])
 
 
 def send_link(session: Session, *, reference: str, email: str) -> None:

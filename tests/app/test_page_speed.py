@@ -82,19 +82,37 @@ def test_one_persons_page_shows_nothing_of_another(app):
     assert ben.reference in ben_page and ben.reference not in ana_page
 
 
-def test_the_status_page_reads_in_two_queries(app):
-    ana = support.new_case(app, "delete", email="ana@example.org")
-    client = _status_client(app, ana.reference)
-    client.get(f"/requests/{ana.reference}")  # the session's first page
+def _selects(app, client, url) -> tuple[list[str], str]:
     statements = []
     listener = lambda _conn, _cursor, statement, *_rest: statements.append(statement)  # noqa: E731
     event.listen(app.extensions["db_engine"], "before_cursor_execute", listener)
     try:
-        assert client.get(f"/requests/{ana.reference}").status_code == 200
+        resp = client.get(url)
     finally:
         event.remove(app.extensions["db_engine"], "before_cursor_execute", listener)
-    # The request with its outcome, contested statement and files; its timeline.
-    assert len([s for s in statements if s.lstrip().upper().startswith(("SELECT", "(SELECT"))]) == 2, statements
+    assert resp.status_code == 200
+    return [s for s in statements if s.lstrip().upper().startswith(("SELECT", "(SELECT"))], resp.get_data(as_text=True)
+
+
+def test_the_status_page_reads_in_two_queries_three_with_an_outcome(app):
+    ana = support.new_case(app, "delete", email="ana@example.org")
+    client = _status_client(app, ana.reference)
+    client.get(f"/requests/{ana.reference}")  # the session's first page
+    # The request, with whether it has an outcome, a contested statement or files; its timeline.
+    selects, _html = _selects(app, client, f"/requests/{ana.reference}")
+    assert len(selects) == 2, selects
+    # Denied: the outcome (and any statement or files) is read too, and shown.
+    console = app.test_client()
+    support.sign_in(console, support.make_staff(app, "support"))
+    denied = support.new_case(app, "correct", "in_progress", email="denied@example.org")
+    assert support.post_action(console, denied.reference, "deny", {
+        "basis": "legal_obligation", "explanation": "The record reflects the adjuster's finding.",
+        "categories": "Claim file: injury date", "assessment": "The adjuster's report."}).status_code == 303
+    client = _status_client(app, denied.reference)
+    client.get(f"/requests/{denied.reference}")
+    selects, html = _selects(app, client, f"/requests/{denied.reference}")
+    assert len(selects) == 3, selects
+    assert "Claim file: injury date" in html and 'name="statement"' in html  # the outcome's categories; contest
 
 
 def test_the_home_page_reads_nothing(app, client):
