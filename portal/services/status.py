@@ -31,7 +31,7 @@ class RequestPage:
 
 
 # The outcome and the contested statement (at most one of each per request) and the response
-# files (any number), in one statement: a row per file, at least one row while any exists.
+# files (any number), in one statement: a row per file, at least one row.
 _EXTRAS = (select(CaseOutcome, ContestedStatement, ResponseFile, Document).select_from(PrivacyRequest)
            .outerjoin(CaseOutcome, CaseOutcome.request_id == PrivacyRequest.id)
            .outerjoin(ContestedStatement, ContestedStatement.request_id == PrivacyRequest.id)
