@@ -125,3 +125,25 @@ def test_the_home_page_reads_nothing(app, client):
     finally:
         event.remove(app.extensions["db_engine"], "before_cursor_execute", listener)
     assert statements == []
+
+
+def test_a_visitor_who_only_reads_the_home_page_gets_no_session(app):
+    """The home page posts nothing through htmx, so it carries no CSRF token and mints no session
+    for a visitor who has made their cookie choices; the banner, while shown, carries its own."""
+    session_cookie = app.config["SESSION_COOKIE_NAME"]
+    browser = app.test_client()
+    first = browser.get("/")
+    home = first.get_data(as_text=True)
+    assert 'id="consent-banner"' in home and session_cookie in first.headers.get("Set-Cookie", "")
+    assert browser.post("/preferences", data={"csrf_token": support.csrf_from(home), "action": "reject_all",
+                                              "source": "banner", "next": "/"}).status_code == 303
+    reader = app.test_client()  # the same choices, and no session yet
+    for name in (app.config["CONSENT_COOKIE_NAME"], app.config["CONSENT_STATE_COOKIE_NAME"]):
+        reader.set_cookie(name, browser.get_cookie(name).value)
+    resp = reader.get("/")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and 'id="consent-banner"' not in html
+    assert "csrf" not in html.lower() and session_cookie not in resp.headers.get("Set-Cookie", "")
+    # A page with a form still gives htmx the token (STYLE: hx-headers on <body>).
+    form_page = reader.get("/requests/new").get_data(as_text=True)
+    assert f'data-hx-headers=\'{{"X-CSRFToken": "{support.csrf_from(form_page)}"}}\'' in form_page
