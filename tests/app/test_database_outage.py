@@ -2,6 +2,8 @@
 retry: the site's error page with Retry-After, never a stack trace or a 500."""
 import logging
 
+import pytest
+
 from ..support import csrf_from
 
 
@@ -72,7 +74,6 @@ def test_a_connection_dropped_while_idle_costs_no_request(app, monkeypatch):
     """PostgreSQL: a pooled connection idle for PING_AFTER_IDLE_SECONDS is pinged before use and,
     found dead, replaced; one back in the pool a moment ago is used without a round trip, and a
     dead one then costs that one request a clean 503."""
-    import pytest
     from portal import db
     if not app.config["DATABASE_URL"].startswith("postgresql"):
         pytest.skip("the pool's liveness check is PostgreSQL's (SQLite is a local file)")
