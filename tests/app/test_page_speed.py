@@ -82,7 +82,8 @@ def test_one_persons_page_shows_nothing_of_another(app):
     assert ben.reference in ben_page and ben.reference not in ana_page
 
 
-def _selects(app, client, url) -> tuple[list[str], str]:
+def _statements(app, client, url) -> tuple[list[str], str]:
+    """The SQL a page view sends, and the page."""
     statements = []
     listener = lambda _conn, _cursor, statement, *_rest: statements.append(statement)  # noqa: E731
     event.listen(app.extensions["db_engine"], "before_cursor_execute", listener)
@@ -91,7 +92,12 @@ def _selects(app, client, url) -> tuple[list[str], str]:
     finally:
         event.remove(app.extensions["db_engine"], "before_cursor_execute", listener)
     assert resp.status_code == 200
-    return [s for s in statements if s.lstrip().upper().startswith(("SELECT", "(SELECT"))], resp.get_data(as_text=True)
+    return statements, resp.get_data(as_text=True)
+
+
+def _selects(app, client, url) -> tuple[list[str], str]:
+    statements, html = _statements(app, client, url)
+    return [s for s in statements if s.lstrip().upper().startswith(("SELECT", "(SELECT"))], html
 
 
 def test_the_status_page_reads_in_two_queries_three_with_an_outcome(app):
@@ -116,14 +122,8 @@ def test_the_status_page_reads_in_two_queries_three_with_an_outcome(app):
 
 
 def test_the_home_page_reads_nothing(app, client):
-    statements = []
-    listener = lambda _conn, _cursor, statement, *_rest: statements.append(statement)  # noqa: E731
     client.get("/")  # the consent cookie's first visit is the one that may read
-    event.listen(app.extensions["db_engine"], "before_cursor_execute", listener)
-    try:
-        assert client.get("/").status_code == 200
-    finally:
-        event.remove(app.extensions["db_engine"], "before_cursor_execute", listener)
+    statements, _html = _statements(app, client, "/")
     assert statements == []
 
 

@@ -18,10 +18,6 @@ from portal.services import cases, metrics
 from ..support import csrf_from, make_staff, new_case, request_form, sign_in
 
 
-def db_engine(app):
-    return app.extensions["db_engine"]
-
-
 def _records_url(days: int = 30) -> str:
     today = clock.today()
     return f"/staff/records.csv?start={today - timedelta(days=days)}&end={today}"
@@ -88,19 +84,13 @@ def test_audit_verify_walks_the_chain(app, runner):
 
 # ---- SQLite: reads do not take the write lock --------------------------------------------------
 
-def _app_only_on(database: str, reason: str):
-    """A fixture: an app (rate limits off) on `database`, the test skipped on the other one."""
-    @pytest.fixture
-    def app_on(app_config):
-        if not app_config["DATABASE_URL"].startswith(database):
-            pytest.skip(reason)
-        app = create_app({**app_config, "RATELIMIT_ENABLED": False})
-        yield app
-        app.extensions["db_engine"].dispose()
-    return app_on
-
-
-sqlite_app = _app_only_on("sqlite", "SQLite's locking: PostgreSQL readers never block writers")
+@pytest.fixture
+def sqlite_app(app_config):
+    if not app_config["DATABASE_URL"].startswith("sqlite"):
+        pytest.skip("SQLite's locking: PostgreSQL readers never block writers")
+    app = create_app({**app_config, "RATELIMIT_ENABLED": False})
+    yield app
+    app.extensions["db_engine"].dispose()
 
 
 def test_a_streaming_export_does_not_block_a_submission(sqlite_app, monkeypatch):
@@ -236,12 +226,12 @@ def test_the_status_page_sends_no_begin(app):
     def after(conn, _cursor, statement, *_args):
         sent.append(statement.split(None, 1)[0].upper())
         open_after.append(_in_transaction_on(conn))
-    sqlalchemy_event.listen(db_engine(app), "after_cursor_execute", after)
+    sqlalchemy_event.listen(app.extensions["db_engine"], "after_cursor_execute", after)
     client = app.test_client()
     with client.session_transaction() as browser:
         browser["status_access"] = {"ref": case.reference, "until": int(clock.timestamp()) + 600}
     resp = client.get(f"/requests/{case.reference}")
-    sqlalchemy_event.remove(db_engine(app), "after_cursor_execute", after)
+    sqlalchemy_event.remove(app.extensions["db_engine"], "after_cursor_execute", after)
     assert resp.status_code == 200 and case.reference in resp.get_data(as_text=True)
     assert sent == ["SELECT", "SELECT"] and open_after == [False, False]
 
