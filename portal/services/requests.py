@@ -317,21 +317,29 @@ class TimelineEntry:
     body: str | None = None
 
 
-# Status changes and messages in one statement, built once: the status page reads it on every view.
-_TIMELINE = union_all(
-    select(AuditEvent.created_at.label("at"), literal(0).label("source"), AuditEvent.id.label("id"),
-           AuditEvent.to_status.label("status"), null().label("direction"), null().label("body"))
-    .where(AuditEvent.request_id == bindparam("request_id"), AuditEvent.to_status.is_not(None)),
-    select(RequestMessage.created_at, literal(1), RequestMessage.id, null(), RequestMessage.direction,
-           RequestMessage.body)
-    .where(RequestMessage.request_id == bindparam("request_id")))
+def timeline_union(request_id):
+    """Status changes and messages of one request (`request_id`: a value or a SQL expression),
+    in one statement: rows of (at, source, id, status, direction, body); `entries` orders them."""
+    return union_all(
+        select(AuditEvent.created_at.label("at"), literal(0).label("source"), AuditEvent.id.label("id"),
+               AuditEvent.to_status.label("status"), null().label("direction"), null().label("body"))
+        .where(AuditEvent.request_id == request_id, AuditEvent.to_status.is_not(None)),
+        select(RequestMessage.created_at, literal(1), RequestMessage.id, null(), RequestMessage.direction,
+               RequestMessage.body)
+        .where(RequestMessage.request_id == request_id))
+
+
+_TIMELINE = timeline_union(bindparam("request_id"))
+
+
+def entries(rows) -> list[TimelineEntry]:
+    """Timeline rows (timeline_union) as entries, oldest first (on the same moment, status changes
+    before messages)."""
+    return [TimelineEntry(at, "status", status=status) if source == 0 else
+            TimelineEntry(at, "message_out" if direction == "to_requester" else "message_in", body=body)
+            for at, source, _id, status, direction, body in sorted(rows, key=lambda r: (r[0], r[1], r[2]))]
 
 
 def timeline(session: Session, req: PrivacyRequest) -> list[TimelineEntry]:
-    """What the requester sees: every status change and every message, oldest first (on the same
-    moment, status changes before messages)."""
-    rows = sorted(session.connection().execute(_TIMELINE, {"request_id": req.id}).all(),
-                  key=lambda r: (r.at, r.source, r.id))
-    return [TimelineEntry(r.at, "status", status=r.status) if r.source == 0 else
-            TimelineEntry(r.at, "message_out" if r.direction == "to_requester" else "message_in", body=r.body)
-            for r in rows]
+    """What the requester sees: every status change and every message, oldest first."""
+    return entries(session.connection().execute(_TIMELINE, {"request_id": req.id}).all())

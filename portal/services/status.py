@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, exists, or_, select
+from sqlalchemy import bindparam, exists, or_, select, true
 from sqlmodel import Session
 
 from .. import normalize
@@ -40,36 +40,45 @@ _EXTRAS = (select(CaseOutcome, ContestedStatement, ResponseFile, Document).selec
            .where(PrivacyRequest.id == bindparam("request_id"))
            .order_by(ResponseFile.id))
 
-# The request, and whether it has any of those: most views are of a request still open, which has
-# none, and reading the four empty entities alongside cost more than the request itself.
+# The request's timeline, found by its reference.
+_TIMELINE = requests.timeline_union(
+    select(PrivacyRequest.id).where(PrivacyRequest.reference == bindparam("reference")).scalar_subquery()
+).subquery("timeline")
+
+# The request, whether it has any of those (most views are of a request still open, which has
+# none, and reading the four empty entities alongside cost more than the request itself), and its
+# timeline: a row per entry, at least one row. One round trip, where two cost a third of the
+# page's time on PostgreSQL.
 _REQUEST = select(PrivacyRequest, or_(
     exists().where(CaseOutcome.request_id == PrivacyRequest.id),
     exists().where(ContestedStatement.request_id == PrivacyRequest.id),
-    exists().where(ResponseFile.request_id == PrivacyRequest.id)).label("has_extras")
-).where(PrivacyRequest.reference == bindparam("reference"))
+    exists().where(ResponseFile.request_id == PrivacyRequest.id)).label("has_extras"),
+    *_TIMELINE.c
+).outerjoin(_TIMELINE, true()).where(PrivacyRequest.reference == bindparam("reference"))
 
 
-def _page(session: Session, req: PrivacyRequest, rows) -> RequestPage:
-    """The page from rows of (outcome, statement, file, document), and the timeline (one query)."""
+def _page(req: PrivacyRequest, timeline: list[requests.TimelineEntry], rows) -> RequestPage:
+    """The page from rows of (outcome, statement, file, document), and the timeline."""
     outcome, contested = (rows[0][0], rows[0][1]) if rows else (None, None)  # rows: unless purged meanwhile
     files = [response_files.OfferedFile(row, doc) for _o, _c, row, doc in rows if row is not None]
-    return RequestPage(timeline=requests.timeline(session, req), files=files, outcome=outcome, contested=contested,
+    return RequestPage(timeline=timeline, files=files, outcome=outcome, contested=contested,
                        can_contest=cases.contest_open(req, outcome, contested))
 
 
 def request_page(session: Session, req: PrivacyRequest) -> RequestPage:
     """What the status page shows about a request already read: two queries."""
-    return _page(session, req, session.execute(_EXTRAS, {"request_id": req.id}).all())
+    return _page(req, requests.timeline(session, req), session.execute(_EXTRAS, {"request_id": req.id}).all())
 
 
 def find_with_page(session: Session, reference: str) -> tuple[PrivacyRequest | Inquiry | None, RequestPage | None]:
-    """`find`, and for a request what its status page shows: two queries while it has no outcome,
-    contested statement or files, three once it has (an inquiry: two, and no page)."""
-    row = session.execute(_REQUEST, {"reference": reference}).first()
-    if row is None:
+    """`find`, and for a request what its status page shows: one query while it has no outcome,
+    contested statement or files, two once it has (an inquiry: two, and no page)."""
+    rows = session.execute(_REQUEST, {"reference": reference}).all()
+    if not rows:
         return inquiries.get_by_reference(session, reference), None
-    req, has_extras = row
-    return req, _page(session, req, session.execute(_EXTRAS, {"request_id": req.id}).all() if has_extras else [])
+    req, has_extras = rows[0][0], rows[0][1]
+    timeline = requests.entries([row[2:] for row in rows if row[2] is not None])
+    return req, _page(req, timeline, session.execute(_EXTRAS, {"request_id": req.id}).all() if has_extras else [])
 
 
 def send_link(session: Session, *, reference: str, email: str) -> None:
