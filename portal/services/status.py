@@ -31,6 +31,13 @@ class RequestPage:
     can_contest: bool
 
 
+class RequestSnapshot(SimpleNamespace):
+    """A request as its status page reads it: its columns, read without the ORM (whose
+    bookkeeping cost a tenth of the page), and nothing ever written through it."""
+
+    due = PrivacyRequest.due
+
+
 # The outcome and the contested statement (at most one of each per request) and the response
 # files (any number), in one statement: a row per file, at least one row.
 _EXTRAS = (select(CaseOutcome, ContestedStatement, ResponseFile, Document).select_from(PrivacyRequest)
@@ -46,14 +53,7 @@ _TIMELINE = requests.timeline_union(
     select(PrivacyRequest.id).where(PrivacyRequest.reference == bindparam("reference")).scalar_subquery()
 ).subquery("timeline")
 
-class RequestSnapshot(SimpleNamespace):
-    """A request as its status page reads it: its columns, read without the ORM (whose
-    bookkeeping cost a tenth of the page), and nothing ever written through it."""
-
-    due = PrivacyRequest.due
-
-
-# The request's columns and whether it has any of those: most views are of a request still open,
+# The request's columns and whether it has any of _EXTRAS: most views are of a request still open,
 # which has none, and reading the four empty entities alongside cost more than the request itself.
 # (LIMIT keeps it a subquery of its own, so the three EXISTS run once, not once per timeline row.)
 _HEAD = select(*PrivacyRequest.__table__.c, or_(
