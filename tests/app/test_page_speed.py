@@ -6,7 +6,7 @@ import time
 import pytest
 from sqlalchemy import event
 
-from portal import db
+from portal import db, formatting
 from portal.models import PrivacyRequest
 from portal.services import requests
 
@@ -111,9 +111,11 @@ def test_the_status_page_reads_in_one_query_two_with_an_outcome(app):
     # The request, whether it has an outcome, a contested statement or files, and its timeline.
     selects, html = _selects(app, client, f"/requests/{ana.reference}")
     assert len(selects) == 1, selects
-    with app.app_context():  # the same entries the timeline's own query reads
-        expected = requests.timeline(db.session(), db.session().get(PrivacyRequest, ana.id))
+    with app.test_request_context():  # the same entries the timeline's own query reads, and due date
+        stored = db.session().get(PrivacyRequest, ana.id)
+        expected, due = requests.timeline(db.session(), stored), formatting.local_date(stored.due)
     assert len(expected) >= 2 and html.count('<li class="timeline-') == len(expected)
+    assert f"<dd>{due}</dd>" in html  # the model's due date, read from the columns alone
     # Asked, then answered: the messages too, oldest first.
     console = app.test_client()
     support.sign_in(console, support.make_staff(app, "support"))
