@@ -211,12 +211,13 @@ def _inquiry_or_403(reference: str) -> Inquiry:
 def request_detail(reference):
     """Timeline, due date, messages and actions, for the session that proved the email."""
     _status_session_or_403(reference)
-    case, page = status_service.find_with_page(db.session(), reference)
-    if case is None:
-        abort(403)
-    if isinstance(case, Inquiry):
-        return _render_inquiry(case, FollowUpForm())
-    return _render_detail(case, page=page)
+    found = status_service.find_request(db.read_connection(), reference)
+    if found is None:
+        inquiry = status_service.find_inquiry(db.session(), reference)
+        if inquiry is None:
+            abort(403)
+        return _render_inquiry(inquiry, FollowUpForm())
+    return _render_detail(found.request, page=status_service.page_of(found, db.session))
 
 
 # The status page's forms as first shown: built only the first time a language renders them.

@@ -1,5 +1,6 @@
 """Status access for requesters, agents and inquiry senders: reference + email -> magic link -> session."""
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from types import SimpleNamespace
@@ -7,6 +8,7 @@ from types import SimpleNamespace
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, exists, or_, select, true
+from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from .. import normalize
@@ -81,18 +83,36 @@ def request_page(session: Session, req: PrivacyRequest) -> RequestPage:
     return _page(req, requests.timeline(session, req), session.execute(_EXTRAS, {"request_id": req.id}).all())
 
 
-def find_with_page(session: Session, reference: str) \
-        -> tuple[RequestSnapshot | Inquiry | None, RequestPage | None]:
-    """`find` for the status page, and for a request what the page shows: one query while it has
-    no outcome, contested statement or files, two once it has (an inquiry: two, and no page)."""
-    rows = session.connection().execute(_REQUEST, {"reference": reference}).all()
+@dataclass(frozen=True)
+class FoundRequest:
+    """A request as `find_request` read it for its status page."""
+
+    request: RequestSnapshot
+    timeline: list[requests.TimelineEntry]
+    has_extras: bool  # an outcome, a contested statement or response files: `page_of` reads them
+
+
+def find_request(reader: Connection, reference: str) -> FoundRequest | None:
+    """The request with this reference and its timeline, in one statement, on a read-only view's
+    connection (db.read_connection); None when no request has it."""
+    rows = reader.execute(_REQUEST, {"reference": reference}).all()
     if not rows:
-        return inquiries.get_by_reference(session, reference), None
+        return None
     width = len(_REQUEST_KEYS)
-    req = RequestSnapshot(**dict(zip(_REQUEST_KEYS, rows[0][:width])))
-    timeline = requests.entries([row[width + 1:] for row in rows if row[width + 1] is not None])
-    extras = session.execute(_EXTRAS, {"request_id": req.id}).all() if rows[0][width] else []
-    return req, _page(req, timeline, extras)
+    return FoundRequest(request=RequestSnapshot(**dict(zip(_REQUEST_KEYS, rows[0][:width]))),
+                        timeline=requests.entries([row[width + 1:] for row in rows if row[width + 1] is not None]),
+                        has_extras=bool(rows[0][width]))
+
+
+def page_of(found: FoundRequest, session: Callable[[], Session]) -> RequestPage:
+    """What the status page shows of a request `find_request` read: its outcome, statement and
+    files are read through the ORM (`session()`, asked for only then) when it has any."""
+    extras = session().execute(_EXTRAS, {"request_id": found.request.id}).all() if found.has_extras else []
+    return _page(found.request, found.timeline, extras)
+
+
+def find_inquiry(session: Session, reference: str) -> Inquiry | None:
+    return inquiries.get_by_reference(session, reference)
 
 
 def send_link(session: Session, *, reference: str, email: str) -> None:

@@ -218,6 +218,37 @@ def test_a_read_only_view_reads_outside_a_transaction_and_writes_in_one(app):
         assert _in_transaction(s)
 
 
+def test_a_read_only_views_core_connection_reads_outside_a_transaction_and_goes_back_as_it_came(app):
+    case = new_case(app, "delete", "in_progress", email="core@example.org")
+    seen = {}
+
+    @db.reads_only
+    def view():
+        conn = db.read_connection()
+        seen["reference"] = conn.execute(select(PrivacyRequest.reference).where(PrivacyRequest.id == case.id)).scalar()
+        seen["reading"] = _in_transaction_on(conn)
+        seen["one per request"] = db.read_connection() is conn
+        seen["driver"] = conn.connection.dbapi_connection
+
+    with app.test_request_context("/"):
+        view()
+    assert seen["reference"] == case.reference
+    assert seen["reading"] is False and seen["one per request"] is True
+    driver = seen["driver"]  # back in the pool at teardown, as it came: not in a transaction, nor autocommit
+    assert not (driver.in_transaction if app.config["DATABASE_URL"].startswith("sqlite") else driver.autocommit)
+
+    @db.reads_only
+    def view_with_a_session():
+        s = db.session()
+        s.execute(select(func.count()).select_from(PrivacyRequest)).scalar()
+        return db.read_connection() is s.connection()  # no second checkout
+
+    with app.test_request_context("/"):
+        assert view_with_a_session()
+    with app.test_request_context("/"), pytest.raises(RuntimeError, match="reads_only"):
+        db.read_connection()  # outside a read-only view: writes go through atomic
+
+
 def test_the_status_page_sends_no_begin(app):
     """Through the app: the requester's status page reads in autocommit."""
     case = new_case(app, "delete", "in_progress", email="page@example.org")
