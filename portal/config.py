@@ -4,9 +4,9 @@ import secrets
 from pathlib import Path
 
 from cryptography.fernet import Fernet
-from flask_babel import lazy_gettext as _l
 
 from . import clock
+from .i18n import lazy_gettext as _l
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

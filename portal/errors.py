@@ -4,12 +4,12 @@ from urllib.parse import urlsplit
 
 from flask import current_app, g, jsonify, make_response, render_template, request
 from flask.globals import request_ctx
-from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from .extensions import login_manager
+from .i18n import lazy_gettext as _l
 
 log = logging.getLogger(__name__)
 

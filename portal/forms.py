@@ -2,7 +2,6 @@
 import re
 from datetime import date
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, EmailField, RadioField, SelectMultipleField, StringField, TextAreaField
@@ -14,6 +13,7 @@ from . import clock
 from .lifecycle import REQUEST_TYPES
 from .services import requests as request_service
 from .services.requests import NewRequest
+from .i18n import lazy_gettext as _l
 
 _TAG = re.compile(r"<\s*/?\s*[a-zA-Z!?]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

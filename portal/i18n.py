@@ -6,8 +6,11 @@ from contextlib import contextmanager
 from datetime import timedelta
 from urllib.parse import urlencode
 
+from babel import Locale
 from flask import current_app, g, has_app_context, has_request_context, request
 from flask_babel import force_locale, get_locale, get_translations
+from flask_babel import gettext as babel_gettext
+from flask_babel.speaklater import LazyString
 from jinja2 import pass_context
 from markupsafe import Markup
 
@@ -24,15 +27,31 @@ def supported(code: str | None) -> str | None:
     return code if code in current_app.config["LANGUAGES"] else None
 
 
-def select_locale() -> str:
-    """Flask-Babel's locale selector."""
+def select_locale() -> Locale:
+    """Flask-Babel's locale selector: a Locale kept per language (parsing one cost as much as choosing it)."""
+    code = _page_language()
+    locale = _LOCALES.get(code)
+    if locale is None:
+        locale = _LOCALES[code] = Locale.parse(code)
+    return locale
+
+
+_LOCALES: dict[str, Locale] = {}
+
+
+def _page_language() -> str:
+    languages = current_app.config["LANGUAGES"]
     if not has_request_context():
-        return default_language()
-    if request.blueprint == "staff":
-        return default_language()
-    chosen = (supported(request.args.get("lang"))
-              or supported(request.cookies.get(current_app.config["LANGUAGE_COOKIE_NAME"])))
-    return chosen or request.accept_languages.best_match(current_app.config["LANGUAGES"]) or default_language()
+        return languages[0]
+    req = request._get_current_object()
+    if req.blueprint == "staff":
+        return languages[0]
+    chosen = req.args.get("lang") if req.query_string else None
+    if chosen not in languages:
+        chosen = req.cookies.get(current_app.config["LANGUAGE_COOKIE_NAME"])
+    if chosen not in languages and "HTTP_ACCEPT_LANGUAGE" in req.environ:
+        chosen = req.accept_languages.best_match(languages)
+    return chosen if chosen in languages else languages[0]
 
 
 def current_locale():
@@ -87,6 +106,20 @@ def _translations():
         locale = get_locale()
         memo = namespace._i18n_catalog = (locale, get_translations())
     return memo[1]
+
+
+def lazy_gettext(string: str, **variables) -> LazyString:
+    """Flask-Babel's lazy_gettext (a label or message defined at import, translated when shown),
+    translated through the request's catalog: Flask-Babel's own lookup, at each showing, cost
+    about fifteen times the translation itself."""
+    return LazyString(_gettext_now, string, **variables)
+
+
+def _gettext_now(string: str, **variables) -> str:
+    if not has_app_context():
+        return babel_gettext(string, **variables)
+    rv = _translations().ugettext(string)
+    return rv % variables if variables else rv
 
 
 @pass_context

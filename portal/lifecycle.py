@@ -5,9 +5,9 @@ from functools import lru_cache
 
 import holidays
 from flask import current_app, has_app_context
-from flask_babel import lazy_gettext as _l
 
 from .clock import PACIFIC, local_date  # noqa: F401  (the deadline rules count on this calendar)
+from .i18n import lazy_gettext as _l
 
 
 @dataclass(frozen=True)

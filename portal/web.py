@@ -4,12 +4,12 @@ import unicodedata
 from urllib.parse import quote
 
 from flask import Flask, Response, g, has_request_context, render_template, request, url_for
-from flask_babel import lazy_gettext as _l
 
 from .forms import EmptyForm
 from .fragments import SameForEveryone
 from .models import Document
 from .services.documents import CSV, INLINE_TYPES, JSON
+from .i18n import lazy_gettext as _l
 
 
 def is_htmx() -> bool:

@@ -2,7 +2,6 @@
 import re
 from datetime import date
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, EmailField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -22,6 +21,7 @@ from ..forms import (
     postal_code_field,
     strip_filter,
 )
+from ..i18n import lazy_gettext as _l
 from ..lifecycle import REQUEST_TYPES
 from ..services import documents
 from ..services.agents import AGENT_KINDS, AUTHORIZATION_KINDS, NewAgentRequest, Upload

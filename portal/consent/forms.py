@@ -1,9 +1,9 @@
 """The preference form: one switch per optional category, and the button that was pressed."""
-from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, HiddenField, StringField
 from wtforms.validators import AnyOf, Length, Optional
 
 from ..forms import EmptyForm
+from ..i18n import lazy_gettext as _l
 from ..services.consent import ACTIONS, Category, ConsentState
 
 

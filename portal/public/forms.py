@@ -1,6 +1,5 @@
 """Requester forms: the status form, withdrawal, inquiries and answers (the request form is shared)."""
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
 from wtforms import BooleanField, EmailField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -17,6 +16,7 @@ from ..forms import (
 from ..lifecycle import INQUIRY_KINDS
 from ..services import references
 from ..services.inquiries import NewInquiry
+from ..i18n import lazy_gettext as _l
 
 
 class StatusForm(EmptyForm):

@@ -11,7 +11,6 @@ from datetime import date, datetime
 from typing import BinaryIO
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import object_session
 from sqlmodel import Session
@@ -33,6 +32,7 @@ from ..models import AgentAuthorization, CaseOutcome, PrivacyRequest, RequestMes
 from . import audit, documents, tokens, verification
 from .requests import lookback_start, open_case
 from .transitions import MailSpec, agent_of, check_version, mail_requester, transition
+from ..i18n import lazy_gettext as _l
 
 log = logging.getLogger(__name__)
 

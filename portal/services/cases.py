@@ -11,12 +11,12 @@ from datetime import date, datetime, time, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, or_, select
 from sqlmodel import Session
 
 from .. import clock, lifecycle, normalize
 from ..db import atomic
+from ..i18n import lazy_gettext as _l
 from ..input_guards import MAX_ID
 from ..lifecycle import (
     AWAITING_EMAIL,

@@ -13,7 +13,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from flask_babel import lazy_gettext as _l
+from ..i18n import lazy_gettext as _l
 
 MASK = "collected: yes"
 

@@ -27,7 +27,6 @@ from pathlib import Path
 import filetype
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
@@ -36,6 +35,7 @@ from ..config import parse_keys
 from ..models import Document
 from ..storage import StorageError, get_storage, new_name, open_blob, put_chunks, write_atomic
 from . import audit, chunked_crypto, upload_checks
+from ..i18n import lazy_gettext as _l
 
 log = logging.getLogger(__name__)
 

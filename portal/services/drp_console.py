@@ -5,9 +5,9 @@ import json
 from dataclasses import dataclass, field
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from sqlmodel import Session
 
+from ..i18n import lazy_gettext as _l
 from ..models import DrpAgent, DrpCallback, DrpRequest, PrivacyRequest
 from . import drp_callbacks, drp_status
 

@@ -4,12 +4,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlmodel import Session
 
 from .. import clock, lifecycle, normalize
 from ..db import atomic
+from ..i18n import lazy_gettext as _l
 from ..lifecycle import INQUIRY_ANSWERED, INQUIRY_CLOSED, INQUIRY_KINDS, INQUIRY_OPEN
 from ..models import AuditEvent, Document, Inquiry, InquiryMessage, PrivacyRequest
 from ..urls import external_url

@@ -17,7 +17,6 @@ from datetime import date
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlmodel import Session
 
@@ -27,6 +26,7 @@ from ..models import (ContestedStatement, DownstreamNotice, OutboxMessage, Priva
                       WebhookDelivery)
 from . import audit, mail, webhooks
 from .transitions import agent_of
+from ..i18n import lazy_gettext as _l
 
 log = logging.getLogger(__name__)
 

@@ -5,13 +5,13 @@ from datetime import date, datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, literal, null, select, union_all
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
 from .. import clock, lifecycle, normalize
 from ..db import atomic
+from ..i18n import lazy_gettext as _l
 from ..lifecycle import AWAITING_EMAIL, OPEN, REQUEST_TYPES, WITHDRAWN
 from ..models import AuditEvent, PrivacyRequest, RequestMessage
 from . import audit, documents, drp_status, references, verification

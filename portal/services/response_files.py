@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlmodel import Session
 
 from .. import clock
+from ..i18n import lazy_gettext as _l
 from ..models import Document, PrivacyRequest, ResponseDownload, ResponseFile
 from . import documents
 

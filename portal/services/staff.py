@@ -13,13 +13,13 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from .. import clock, lifecycle, normalize
+from ..i18n import lazy_gettext as _l
 from ..models import DUE_ORDER, DigestRun, PrivacyRequest, StaffInvitation, StaffUser
 from ..urls import external_url
 from . import audit, mail

@@ -6,7 +6,6 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, exists, or_, select, true
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
@@ -15,6 +14,7 @@ from .. import normalize
 from ..models import CaseOutcome, ContestedStatement, Document, Inquiry, PrivacyRequest, ResponseFile
 from ..urls import external_url
 from . import audit, cases, inquiries, mail, references, requests, response_files, tokens, transitions
+from ..i18n import lazy_gettext as _l
 
 
 def find(session: Session, reference: str) -> PrivacyRequest | Inquiry | None:

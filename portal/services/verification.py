@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlmodel import Session
 
@@ -18,6 +17,7 @@ from ..models import AgentAuthorization, PrivacyRequest, VerificationAttempt
 from ..urls import external_url
 from . import audit, mail, subjects, tokens
 from .transitions import MailSpec, agent_of, mail_requester, transition
+from ..i18n import lazy_gettext as _l
 
 log = logging.getLogger(__name__)
 

@@ -1,12 +1,12 @@
 """Staff administration, for admins: the accounts, invitations, roles, deactivation and TOTP resets."""
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from .. import db, normalize
 from ..errors import render_error
 from ..forms import EmptyForm
+from ..i18n import lazy_gettext as _l
 from ..services import staff as staff_service
 from ..services.staff import StaffError
 from . import bp

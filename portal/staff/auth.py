@@ -3,7 +3,6 @@ from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 
 from .. import db
@@ -16,6 +15,7 @@ from ..web import link_problem
 from . import bp
 from .access import start_session_clock
 from .auth_forms import ChangePasswordForm, LoginForm, SetPasswordForm, TotpConfirmForm
+from ..i18n import lazy_gettext as _l
 
 # The same words for an unknown email, a wrong password or code, a locked or a deactivated account.
 SIGN_IN_FAILED = _l("The email address, password or code is not right. After %(n)s failed attempts in a row, "

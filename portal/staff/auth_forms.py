@@ -1,11 +1,11 @@
 """Forms for sign-in, the staff member's own account and staff administration."""
-from flask_babel import lazy_gettext as _l
 from wtforms import EmailField, PasswordField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Email, EqualTo, Length, Optional, Regexp, ValidationError
 
 from ..forms import EmptyForm, plain_text, strip_filter
 from ..services import staff as staff_service
+from ..i18n import lazy_gettext as _l
 
 F = [strip_filter]
 ROLE_CHOICES = [

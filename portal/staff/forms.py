@@ -2,7 +2,6 @@
 from datetime import date
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
@@ -34,6 +33,7 @@ from ..lifecycle import (
 from ..services import agents, cases, notices
 from ..services.cases import Completion, QueueFilters
 from ..services.requests import Intake
+from ..i18n import lazy_gettext as _l
 
 F = [strip_filter]
 

@@ -1,5 +1,4 @@
 """Forms for recipients of notices downstream (admins) and for settling a notice by hand (case workers)."""
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, PasswordField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -9,6 +8,7 @@ from ..forms import plain_text, strip_filter
 from ..services import notices
 from ..services.notices import RecipientData
 from .forms import MultiCheckboxField
+from ..i18n import lazy_gettext as _l
 
 F = [strip_filter]
 

@@ -2,11 +2,11 @@
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
 from .. import db
+from ..i18n import lazy_gettext as _l
 from ..lifecycle import MAX_EXTENSION_DAYS, IllegalTransition
 from ..services import agents, audit, cases, inquiries, references, verification
 from ..services import requests as request_service

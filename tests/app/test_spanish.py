@@ -211,3 +211,20 @@ def test_a_denial_names_its_basis_in_the_request_language(app, client, mailbox):
     denial = mailbox.last(req.email)
     assert denial["Subject"] == f"Nuestra respuesta a la solicitud {req.reference}"
     assert "Motivo: No se pudo verificar la identidad" in body(denial) and "No coinciden los datos." in body(denial)
+
+
+def test_a_lazy_label_is_translated_where_it_is_shown(app):
+    """Labels defined at import (i18n.lazy_gettext) read the request's catalog: the page's language,
+    the language a mail is rendered in inside that request, and the msgid outside any app."""
+    from portal import i18n
+    from portal.lifecycle import REQUEST_TYPES
+    label = REQUEST_TYPES["delete"].label
+    titled = i18n.lazy_gettext("Request %(reference)s", reference="PR-0000-0000")
+    assert str(label) == "Delete my information"  # no app: as written
+    with app.test_request_context("/?lang=es"):
+        assert str(label) == "Eliminar mi información"
+        with i18n.language("en"):
+            assert str(label) == "Delete my information"
+        assert str(label) == "Eliminar mi información" and str(titled) == "Solicitud PR-0000-0000"
+    with app.app_context(), i18n.language("es"):  # the worker's mail, outside any request
+        assert str(label) == "Eliminar mi información"
