@@ -4,6 +4,7 @@ from flask_login import current_user
 
 from . import config, db, errors, formatting, i18n, input_guards, security, telemetry, web
 from .extensions import babel, csrf, limiter, login_manager
+from .template_languages import LanguageEnvironment
 
 
 def create_app(test_config=None):
@@ -11,6 +12,7 @@ def create_app(test_config=None):
     instance_path = (test_config or {}).get("INSTANCE_PATH") or config.instance_path_from_env()
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True,
                 template_folder="../templates", static_folder="../static")
+    app.jinja_environment = LanguageEnvironment  # before anything builds app.jinja_env
     config.load(app, test_config)
     input_guards.register(app)
     check_policy(app)

@@ -93,7 +93,7 @@ def language(code: str | None):
         yield
 
 
-def _translations():
+def catalog():
     """The catalog for the current locale, looked up once per locale per request: a page calls
     gettext dozens of times, and Flask-Babel's own lookup (context, locale, domain, cache key)
     was about a third of a page's rendering time. Keyed by the locale object, so `language()`
@@ -118,7 +118,7 @@ def lazy_gettext(string: str, **variables) -> LazyString:
 def _gettext_now(string: str, **variables) -> str:
     if not has_app_context():
         return babel_gettext(string, **variables)
-    rv = _translations().ugettext(string)
+    rv = catalog().ugettext(string)
     return rv % variables if variables else rv
 
 
@@ -127,7 +127,7 @@ def _template_gettext(context, string: str, **variables) -> str:
     """Jinja's newstyle gettext (the translation, Markup under autoescape, always %-formatted) in
     one call: `_()` otherwise goes through an alias and two context calls, about half the cost of
     a page's text. A string with no "%" formats to itself, so that step is left out for it."""
-    rv = _translations().ugettext(string)
+    rv = catalog().ugettext(string)
     if context.eval_ctx.autoescape:
         rv = Markup(rv)
     return rv % variables if variables or "%" in rv else rv
@@ -138,9 +138,9 @@ def register(app):
     app.jinja_env.globals["language_switch_links"] = switch_links
     # Flask-Babel installed the same callables; these only look the catalog up faster.
     app.jinja_env.install_gettext_callables(
-        gettext=lambda s: _translations().ugettext(s),
-        ngettext=lambda s, p, n: _translations().ungettext(s, p, n),
-        pgettext=lambda c, s: _translations().upgettext(c, s),
-        npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
+        gettext=lambda s: catalog().ugettext(s),
+        ngettext=lambda s, p, n: catalog().ungettext(s, p, n),
+        pgettext=lambda c, s: catalog().upgettext(c, s),
+        npgettext=lambda c, s, p, n: catalog().unpgettext(c, s, p, n),
         newstyle=True)
     app.jinja_env.globals.update(gettext=_template_gettext, _=_template_gettext)

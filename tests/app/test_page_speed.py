@@ -40,6 +40,40 @@ def test_pages_are_the_same_with_the_shared_fragments_kept_or_not(app, lang):
         assert kept == first == _page(client, url)
 
 
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_pages_are_the_same_with_texts_translated_when_compiled_or_when_shown(app, lang):
+    """template_languages: each language's templates are compiled with their fixed texts translated;
+    the pages read exactly as when every text is translated at each showing."""
+    ana = support.new_case(app, "access", email="ana@example.org")
+    status = _status_client(app, ana.reference)
+    visitor = app.test_client()
+    pages = [(visitor, "/"), (visitor, "/requests/new"), (visitor, "/status"), (visitor, "/preferences"),
+             (visitor, "/privacy"), (visitor, "/inquiries/new"), (status, f"/requests/{ana.reference}")]
+    compiled = {url: _page(client, f"{url}?lang={lang}") for client, url in pages}
+    overlay = app.jinja_env.language_overlays[lang]
+    assert overlay.language == lang and "public/request_detail.html" in {key[1] for key in overlay.cache.keys()}
+    app.jinja_env.by_language = False
+    app.jinja_env.shared_fragments.clear()
+    shown = {url: _page(client, f"{url}?lang={lang}") for client, url in pages}
+    assert compiled == shown
+    assert ("Retirar la solicitud" if lang == "es" else "Withdraw this request") in shown[f"/requests/{ana.reference}"]
+
+
+def test_only_fixed_texts_are_translated_when_compiled(app):
+    with app.test_request_context("/?lang=es"):
+        spanish = app.jinja_env.for_language()
+        assert spanish.language == "es" and spanish.for_language() is spanish
+        code = spanish.compile('<h2>{{ _("Status") }}</h2>{{ _("Request %(reference)s", reference=ref) }}', raw=True)
+        assert "<h2>Estado</h2>" in code and "Request %(reference)s" in code  # the second is still a call
+        named = spanish.compile('{% set _ = gettext %}<h2>{{ _("Status") }}</h2>', raw=True)
+        assert "Estado" not in named  # a template that names `_` itself is compiled as written
+        texts = '{{ _("Status") }}|{{ _("A & B") }}|{{ _("100%%") }}|{{ _("Request %(reference)s", reference="<b>") }}'
+        folded = spanish.from_string(texts).render()
+        app.jinja_env.by_language = False
+        assert app.jinja_env.for_language() is app.jinja_env
+        assert folded == app.jinja_env.from_string(texts).render() == "Estado|A & B|100%|Solicitud &lt;b&gt;"
+
+
 def test_blank_forms_kept_read_as_built_and_a_failed_one_shows_its_own(app):
     """The answer, contest and withdraw forms, shown blank from kept fragments, read as when built
     afresh; a failed withdrawal shows its own error, and the next view a blank form again."""
