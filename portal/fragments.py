@@ -40,8 +40,10 @@ class SameForEveryone(Extension):
     def _render(self, name: str, caller) -> Markup:
         if not has_request_context():  # mail and other renderings outside a request: as written
             return caller()
-        cache = self.environment.shared_fragments
-        key = (name, str(current_locale()), request.script_root)
+        env = self.environment
+        cache = env.shared_fragments
+        # A language's own environment (template_languages) knows its language without asking.
+        key = (name, getattr(env, "language", None) or str(current_locale()), request.script_root)
         html = cache.get(key)
         if html is None:
             html = caller()

@@ -14,6 +14,8 @@ from flask_babel.speaklater import LazyString
 from jinja2 import pass_context
 from markupsafe import Markup
 
+from .security import add_vary
+
 # Each language's name in itself, for the switcher.
 NATIVE_NAMES = {"en": "English", "es": "Español"}
 
@@ -70,7 +72,7 @@ def remember_choice(response):
     if chosen and request.cookies.get(cfg["LANGUAGE_COOKIE_NAME"]) != chosen:
         response.set_cookie(cfg["LANGUAGE_COOKIE_NAME"], chosen, max_age=timedelta(days=cfg["LANGUAGE_COOKIE_DAYS"]),
                             secure=cfg["SESSION_COOKIE_SECURE"], httponly=True, samesite="Lax")
-    response.vary.update(("Accept-Language", "Cookie"))
+    add_vary(response, "Accept-Language", "Cookie")
     return response
 
 

@@ -60,16 +60,39 @@ def register(app):
         return apply_headers(response, app.config)
 
 
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), interest-cohort=()"
+HSTS = "max-age=31536000; includeSubDomains"
+
+
 def apply_headers(response, config):
     """The baseline headers; also used by the consent API's fast path, which bypasses Flask."""
     h = response.headers
-    h.setdefault("Content-Security-Policy", CSP)
-    h["X-Content-Type-Options"] = "nosniff"
-    h["Referrer-Policy"] = "no-referrer"
-    h["X-Frame-Options"] = "DENY"
-    h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
+    present = {key.lower() for key in h.keys()}
+    if "content-security-policy" not in present:
+        h.add("Content-Security-Policy", CSP)
+    for key, value in (("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer"),
+                       ("X-Frame-Options", "DENY")):
+        if key.lower() in present:
+            h.set(key, value)
+        else:
+            h.add(key, value)
+    if "permissions-policy" not in present:
+        h.add("Permissions-Policy", PERMISSIONS_POLICY)
     if config["SESSION_COOKIE_SECURE"]:
-        h["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-    if response.mimetype in ("text/html", "application/json"):
-        h.setdefault("Cache-Control", "no-store")
+        h.set("Strict-Transport-Security", HSTS)
+    if "cache-control" not in present and response.mimetype in ("text/html", "application/json"):
+        h.add("Cache-Control", "no-store")
     return response
+
+
+def add_vary(response, *names: str) -> None:
+    """Add `names` to the Vary header, each once (werkzeug's `response.vary` parses and rewrites
+    the header at each change, and a page changes it twice)."""
+    current = response.headers.get("Vary")
+    if not current:
+        response.headers["Vary"] = ", ".join(names)
+        return
+    have = {part.strip().lower() for part in current.split(",")}
+    missing = [name for name in names if name.lower() not in have]
+    if missing:
+        response.headers["Vary"] = ", ".join((current, *missing))

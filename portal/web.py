@@ -7,9 +7,10 @@ from flask import Flask, Response, g, has_request_context, render_template, requ
 
 from .forms import EmptyForm
 from .fragments import SameForEveryone
-from .models import Document
-from .services.documents import CSV, INLINE_TYPES, JSON
 from .i18n import lazy_gettext as _l
+from .models import Document
+from .security import add_vary
+from .services.documents import CSV, INLINE_TYPES, JSON
 
 
 def is_htmx() -> bool:
@@ -55,7 +56,7 @@ def register(app: Flask) -> None:
     def _vary_on_htmx(response: Response) -> Response:
         # One URL, two renderings: caches must keep them apart.
         if g.get("answer_varies_on_htmx"):
-            response.vary.add("HX-Request")
+            add_vary(response, "HX-Request")
         return response
 
 

@@ -24,6 +24,26 @@ def test_headers_on_every_page(client):
     assert "Strict-Transport-Security" not in client.get("/").headers  # plain http in tests
 
 
+def test_baseline_headers_keep_a_views_own_and_vary_lists_each_once(app):
+    from flask import Response
+
+    from portal.security import CSP, add_vary, apply_headers
+    own = Response("{}", mimetype="application/json", headers={"Content-Security-Policy": "default-src 'none'",
+                                                                 "X-Frame-Options": "SAMEORIGIN", "Vary": "Origin"})
+    apply_headers(own, {"SESSION_COOKIE_SECURE": True})
+    assert own.headers["Content-Security-Policy"] == "default-src 'none'"  # a view's own policy stays
+    assert own.headers.getlist("X-Frame-Options") == ["DENY"] and own.headers["Cache-Control"] == "no-store"
+    assert own.headers["Strict-Transport-Security"].startswith("max-age=")
+    plain = apply_headers(Response(b"x", mimetype="text/csv"), {"SESSION_COOKIE_SECURE": False})
+    assert plain.headers["Content-Security-Policy"] == CSP and "Cache-Control" not in plain.headers
+    assert "Strict-Transport-Security" not in plain.headers
+    add_vary(own, "Cookie", "Accept-Language")
+    add_vary(own, "accept-language", "HX-Request", "origin")
+    assert own.headers["Vary"] == "Origin, Cookie, Accept-Language, HX-Request"
+    add_vary(plain, "HX-Request")
+    assert plain.headers["Vary"] == "HX-Request"
+
+
 def test_no_inline_script_or_style_in_pages(client):
     for path in ("/", "/requests/new", "/status"):
         page = client.get(path).get_data(as_text=True)
