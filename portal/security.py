@@ -4,6 +4,7 @@ import re
 import time
 from contextlib import contextmanager
 
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -47,7 +48,20 @@ def minimum_duration(seconds: float):
         time.sleep(remaining)
 
 
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, its serializer built once per set of keys rather than each
+    time a session is opened or saved."""
+
+    def get_signing_serializer(self, app):
+        keys = (app.secret_key, *(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        built = app.extensions.get("session_serializer")
+        if built is None or built[0] != keys:
+            built = app.extensions["session_serializer"] = (keys, super().get_signing_serializer(app))
+        return built[1]
+
+
 def register(app):
+    app.session_interface = SessionInterface()
     if app.config["PROXY_FIX_X_FOR"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(app.config["PROXY_FIX_X_FOR"]), x_proto=1)
     for name in REDACTED_LOGGERS:

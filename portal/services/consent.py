@@ -421,24 +421,45 @@ def state_cookie(state: ConsentState) -> str | None:
     return f"{body}.{_mac('consent-state', body)}"
 
 
-def state_from_cookie(value: str | None, *, consent_id: str, gpc_signal: bool) -> ConsentState | None:
-    """The state the cookie holds, when it is ours, fresh, for this consent id and this policy
-    version, and does not need a GPC record written; otherwise None (ask the database)."""
-    body, _, mac = (value or "").rpartition(".")
+# Verified state cookies, by their text: a visitor sends the same one with every page until it changes.
+_VERIFIED_STATES_MAX = 4096
+
+
+def _verified_payload(value: str) -> tuple | None:
+    """The state cookie's fields when its MAC is ours (as `state_cookie` wrote them), else None."""
+    verified = current_app.extensions.setdefault("consent_verified_states", {})
+    payload = verified.get(value)
+    if payload is not None:
+        return payload
+    body, _, mac = value.rpartition(".")
     if not body or not hmac.compare_digest(mac.encode(), _mac("consent-state", body).encode()):
         return None
     try:
         cid, record_id, receipt_id, choices, version, source, gpc, created, issued, opted_out = json.loads(
             base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-        snapshot = Snapshot(record_id=record_id, receipt_id=receipt_id, choices=choices, policy_version=version,
-                            source=source, gpc=gpc, created_at=datetime.fromisoformat(created),
-                            sale_opt_out_at=datetime.fromisoformat(opted_out) if opted_out else None)
-    except (ValueError, TypeError):
+        payload = (cid, record_id, receipt_id, tuple(choices.items()), version, source, gpc,
+                   datetime.fromisoformat(created), issued, datetime.fromisoformat(opted_out) if opted_out else None)
+    except (ValueError, TypeError, AttributeError):
         return None
+    if len(verified) >= _VERIFIED_STATES_MAX:
+        verified.clear()
+    verified[value] = payload
+    return payload
+
+
+def state_from_cookie(value: str | None, *, consent_id: str, gpc_signal: bool) -> ConsentState | None:
+    """The state the cookie holds, when it is ours, fresh, for this consent id and this policy
+    version, and does not need a GPC record written; otherwise None (ask the database)."""
+    payload = _verified_payload(value) if value else None
+    if payload is None:
+        return None
+    cid, record_id, receipt_id, choices, version, source, gpc, created, issued, opted_out = payload
     current_version = policy_version()
     if cid != consent_id or version != current_version or \
             not 0 <= clock.timestamp() - issued <= current_app.config["CONSENT_STATE_CACHE_SECONDS"]:
         return None
+    snapshot = Snapshot(record_id=record_id, receipt_id=receipt_id, choices=dict(choices), policy_version=version,
+                        source=source, gpc=gpc, created_at=created, sale_opt_out_at=opted_out)
     state = state_for(snapshot, consent_id=consent_id, gpc_signal=gpc_signal, version=current_version)
     if gpc_signal and not state.gpc_honored:
         return None

@@ -44,6 +44,20 @@ def test_baseline_headers_keep_a_views_own_and_vary_lists_each_once(app):
     assert plain.headers["Vary"] == "HX-Request"
 
 
+def test_the_session_follows_the_secret_key_and_its_fallbacks(app):
+    """The session's serializer is kept between requests, never past a change of keys."""
+    client = app.test_client()
+    with client.session_transaction() as s:
+        s["marker"] = "signed with the first key"
+    first_key = app.secret_key
+    app.config["SECRET_KEY"] = "rotated-" + "y" * 40
+    with client.session_transaction() as s:
+        assert "marker" not in s  # the old key is no longer trusted
+    app.config["SECRET_KEY_FALLBACKS"] = [first_key]
+    with client.session_transaction() as s:
+        assert s["marker"] == "signed with the first key"  # ...until it is named as a fallback
+
+
 def test_no_inline_script_or_style_in_pages(client):
     for path in ("/", "/requests/new", "/status"):
         page = client.get(path).get_data(as_text=True)

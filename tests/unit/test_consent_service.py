@@ -149,6 +149,21 @@ def test_state_cookie_round_trip_and_refusals(app, session):
     assert consent.state_from_cookie(value, consent_id=cid, gpc_signal=False) is None
 
 
+def test_a_state_cookie_verified_before_is_still_checked_each_time(app, session, time_machine):
+    """Verified cookies are kept by their text; their freshness, visitor and version are not."""
+    time_machine.move_to("2026-11-30T18:00:00+00:00", tick=False)
+    cid = _id()
+    state = consent.record_choice(session, consent_id=cid, action="save", source="center", gpc_signal=False,
+                                  user_agent=None, selected={"functional": True})
+    value = consent.state_cookie(state)
+    first = consent.state_from_cookie(value, consent_id=cid, gpc_signal=False)
+    first.snapshot.choices["functional"] = False  # one reading's copy, changed
+    assert consent.state_from_cookie(value, consent_id=cid, gpc_signal=False).snapshot.choices["functional"] is True
+    assert consent.state_from_cookie(value, consent_id=_id(), gpc_signal=False) is None
+    time_machine.shift(app.config["CONSENT_STATE_CACHE_SECONDS"] + 1)
+    assert consent.state_from_cookie(value, consent_id=cid, gpc_signal=False) is None  # stale, though verified
+
+
 def test_api_token_is_bound_to_the_consent_id(app):
     with app.app_context():
         cid = _id()
