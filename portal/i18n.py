@@ -128,8 +128,10 @@ def _gettext_now(string: str, **variables) -> str:
 def _template_gettext(context, string: str, **variables) -> str:
     """Jinja's newstyle gettext (the translation, Markup under autoescape, always %-formatted) in
     one call: `_()` otherwise goes through an alias and two context calls, about half the cost of
-    a page's text. A string with no "%" formats to itself, so that step is left out for it."""
-    rv = catalog().ugettext(string)
+    a page's text. A string with no "%" formats to itself, so that step is left out for it. A
+    template compiled for one language (template_languages) has that language's catalog at hand."""
+    translations = getattr(context.environment, "translations", None)
+    rv = (catalog() if translations is None else translations).ugettext(string)
     if context.eval_ctx.autoescape:
         rv = Markup(rv)
     return rv % variables if variables or "%" in rv else rv

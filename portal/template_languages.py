@@ -23,6 +23,7 @@ class LanguageEnvironment(Environment):
     """The app's Jinja environment (Flask's), handing each template to its language's overlay."""
 
     language: str | None = None  # an overlay's language; None for the app's own environment
+    translations = None  # an overlay's catalog (Flask-Babel's, for its language)
     by_language = True  # False: every template is compiled as written (the tests compare both)
 
     def __init__(self, app, **options):
@@ -43,7 +44,7 @@ class LanguageEnvironment(Environment):
         overlay = self.language_overlays.get(code)
         if overlay is None:
             overlay = self.overlay()
-            overlay.language, overlay.catalog = code, catalog()
+            overlay.language, overlay.translations = code, catalog()
             self.language_overlays[code] = overlay
         return overlay
 
@@ -54,10 +55,10 @@ class LanguageEnvironment(Environment):
 
 
 def translate_fixed_texts(tree: nodes.Template, env: LanguageEnvironment) -> nodes.Template:
-    """`tree` with its gettext calls of one literal replaced by their translation in `env.catalog`."""
+    """`tree` with its gettext calls of one literal replaced by their translation in `env.translations`."""
     if any(n.name in GETTEXT_NAMES and n.ctx in ("store", "param") for n in tree.find_all(nodes.Name)):
         return tree
-    tree = _Translate(env.catalog).visit(tree)
+    tree = _Translate(env.translations).visit(tree)
     tree.set_environment(env)
     return tree
 

@@ -56,8 +56,9 @@ def _issue_consent_id() -> str:
 def visitor() -> ConsentState:
     """This visitor's state, once per request: from the signed state cookie when it is fresh,
     else one query; a GPC signal is honored and recorded here, before any click."""
-    if "consent_state" in g:
-        return g.consent_state
+    state = g.get("consent_state")
+    if state is not None:
+        return state
     consent_id, gpc = _cookie_consent_id(), gpc_signal()
     state = consent_id and consent_service.state_from_cookie(
         request.cookies.get(current_app.config["CONSENT_STATE_COOKIE_NAME"]), consent_id=consent_id, gpc_signal=gpc)
@@ -102,7 +103,8 @@ NOT_PAGES = frozenset({"public.healthz", "public.security_txt", "public.response
 def _resolve_banner():
     """The banner's state is settled in the request, before any template renders: a GPC signal is
     honored and recorded here, never as a side effect of rendering a page."""
-    if request.blueprint not in BANNER_BLUEPRINTS or request.endpoint in NOT_PAGES or is_htmx():
+    page = request._get_current_object()
+    if page.blueprint not in BANNER_BLUEPRINTS or page.endpoint in NOT_PAGES or is_htmx():
         return
     try:
         g.consent_banner = visitor()

@@ -163,16 +163,17 @@ def state_for(snapshot: Snapshot | None, *, consent_id: str | None, gpc_signal: 
     recorded = snapshot.choices if current else {}
     opted_out_at = snapshot.sale_opt_out_at if snapshot else None
     suppressed = opted_out_at is not None and clock.now() < reask_after(opted_out_at)
+    configured = categories()
     choices = {}
-    for c in categories():
+    for c in configured:
         on = c.required or bool(recorded.get(c.key, False))
         if c.sale_or_sharing and gpc_signal:
             on = False  # §7025: the signal is an opt-out of sale/sharing, whatever was chosen before
         choices[c.key] = on
     decided = (current or suppressed) and all(
-        c.key in recorded or (c.sale_or_sharing and suppressed) for c in categories() if not c.required)
+        c.key in recorded or (c.sale_or_sharing and suppressed) for c in configured if not c.required)
     honored = gpc_signal and snapshot is not None and snapshot.gpc and (current or suppressed) and not any(
-        recorded.get(c.key, False) for c in categories() if c.sale_or_sharing)
+        recorded.get(c.key, False) for c in configured if c.sale_or_sharing)
     return ConsentState(consent_id=consent_id, snapshot=snapshot, policy_version=version, choices=choices,
                         decided=decided, gpc_signal=gpc_signal, gpc_honored=honored, sale_ask_suppressed=suppressed,
                         sale_opted_out=opted_out_at is not None, confirmation_needed=confirmation_needed)
