@@ -53,21 +53,23 @@ _EXTRAS = (select(CaseOutcome, ContestedStatement, ResponseFile, Document).selec
 # The request's timeline, found by its reference.
 _TIMELINE = requests.timeline_union(
     select(PrivacyRequest.id).where(PrivacyRequest.reference == bindparam("reference")).scalar_subquery()
-).subquery("timeline")
+).subquery("t")
 
 # The request's columns and whether it has any of _EXTRAS: most views are of a request still open,
 # which has none, and reading the four empty entities alongside cost more than the request itself.
 # (LIMIT keeps it a subquery of its own, so the three EXISTS run once, not once per timeline row.)
-_HEAD = select(*PrivacyRequest.__table__.c, or_(
-    exists().where(CaseOutcome.request_id == PrivacyRequest.id),
-    exists().where(ContestedStatement.request_id == PrivacyRequest.id),
-    exists().where(ResponseFile.request_id == PrivacyRequest.id)).label("has_extras")
-).where(PrivacyRequest.reference == bindparam("reference")).limit(1).subquery("request")
+_ROW = PrivacyRequest.__table__.alias("p")
+_HEAD = select(*_ROW.c, or_(
+    exists().where(CaseOutcome.request_id == _ROW.c.id),
+    exists().where(ContestedStatement.request_id == _ROW.c.id),
+    exists().where(ResponseFile.request_id == _ROW.c.id)).label("has_extras")
+).where(_ROW.c.reference == bindparam("reference")).limit(1).subquery("r")
 
 # ...and its timeline: a row per entry, at least one row. One round trip, where two cost a third
-# of the page's time on PostgreSQL.
+# of the page's time on PostgreSQL. The short aliases keep its text under the length up to which
+# psycopg keeps a statement's conversion to PostgreSQL's placeholders (4,096 characters).
 _REQUEST_KEYS = tuple(c.key for c in PrivacyRequest.__table__.c)
-_REQUEST = select(*_HEAD.c, *(c.label(f"timeline_{c.key}") for c in _TIMELINE.c)).outerjoin(_TIMELINE, true())
+_REQUEST = select(*_HEAD.c, *(c.label(f"t_{c.key}") for c in _TIMELINE.c)).outerjoin(_TIMELINE, true())
 
 
 def _page(req: PrivacyRequest | RequestSnapshot, timeline: list[requests.TimelineEntry], rows) -> RequestPage:

@@ -74,6 +74,17 @@ def test_only_fixed_texts_are_translated_when_compiled(app):
         assert folded == app.jinja_env.from_string(texts).render() == "Estado|A & B|100%|Solicitud &lt;b&gt;"
 
 
+def test_the_status_statement_is_short_enough_for_psycopg_to_keep_its_conversion():
+    """psycopg converts a statement's %(name)s placeholders to PostgreSQL's $1 at every execution
+    unless it is at most MAX_CACHED_STATEMENT_LENGTH long (then it keeps the conversion)."""
+    from psycopg import _queries
+    from sqlalchemy.dialects import postgresql
+
+    from portal.services import status
+    sql = str(status._REQUEST.compile(dialect=postgresql.psycopg.dialect()))
+    assert len(sql) <= _queries.MAX_CACHED_STATEMENT_LENGTH, len(sql)
+
+
 def test_blank_forms_kept_read_as_built_and_a_failed_one_shows_its_own(app):
     """The answer, contest and withdraw forms, shown blank from kept fragments, read as when built
     afresh; a failed withdrawal shows its own error, and the next view a blank form again."""
