@@ -2,7 +2,7 @@
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
@@ -154,6 +154,43 @@ def _no_writes_when_reading(session, _flush_context, _instances):
         return
     if session.connection().info.get(READ_ONLY):
         raise RuntimeError("a write in a read-only transaction: run it through db.atomic")
+
+
+class IdentityCompiledCache(MutableMapping):
+    """A compiled cache (SQLAlchemy's `compiled_cache` execution option) for one statement run on
+    every page view: its compiled form is found by the identity of the statement's cache key,
+    which SQLAlchemy keeps on the statement, instead of by hashing that key in the engine's cache
+    (for the status page's statement, a tuple of some two thousand parts: 12 µs a lookup).
+
+        connection.execute(STATEMENT, params, execution_options={"compiled_cache": CACHE})
+    """
+
+    MAX_ENTRIES = 16  # an entry per engine (dialect) and set of parameter names, in practice one or two
+
+    def __init__(self):
+        self._entries: list[tuple[tuple, object]] = []
+
+    def __getitem__(self, key):
+        dialect, cache_key, *rest = key
+        for (kept_dialect, kept_key, *kept_rest), compiled in self._entries:
+            if kept_dialect is dialect and kept_key is cache_key and kept_rest == rest:
+                return compiled
+        raise KeyError(key)
+
+    def __setitem__(self, key, compiled):
+        if len(self._entries) >= self.MAX_ENTRIES:
+            del self._entries[0]
+        self._entries.append((key, compiled))
+
+    def __delitem__(self, key):
+        dialect, cache_key, *rest = key
+        self._entries = [(k, c) for k, c in self._entries if not (k[0] is dialect and k[1] is cache_key)]
+
+    def __iter__(self):
+        return iter([key for key, _compiled in self._entries])
+
+    def __len__(self):
+        return len(self._entries)
 
 
 def init_app(app):

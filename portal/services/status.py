@@ -11,10 +11,11 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from .. import normalize
+from ..db import IdentityCompiledCache
+from ..i18n import lazy_gettext as _l
 from ..models import CaseOutcome, ContestedStatement, Document, Inquiry, PrivacyRequest, ResponseFile
 from ..urls import external_url
 from . import audit, cases, inquiries, mail, references, requests, response_files, tokens, transitions
-from ..i18n import lazy_gettext as _l
 
 
 def find(session: Session, reference: str) -> PrivacyRequest | Inquiry | None:
@@ -70,6 +71,7 @@ _HEAD = select(*_ROW.c, or_(
 # psycopg keeps a statement's conversion to PostgreSQL's placeholders (4,096 characters).
 _REQUEST_KEYS = tuple(c.key for c in PrivacyRequest.__table__.c)
 _REQUEST = select(*_HEAD.c, *(c.label(f"t_{c.key}") for c in _TIMELINE.c)).outerjoin(_TIMELINE, true())
+_REQUEST_OPTIONS = {"compiled_cache": IdentityCompiledCache()}
 
 
 def _page(req: PrivacyRequest | RequestSnapshot, timeline: list[requests.TimelineEntry], rows) -> RequestPage:
@@ -97,7 +99,7 @@ class FoundRequest:
 def find_request(reader: Connection, reference: str) -> FoundRequest | None:
     """The request with this reference and its timeline, in one statement, on a read-only view's
     connection (db.read_connection); None when no request has it."""
-    rows = reader.execute(_REQUEST, {"reference": reference}).all()
+    rows = reader.execute(_REQUEST, {"reference": reference}, execution_options=_REQUEST_OPTIONS).all()
     if not rows:
         return None
     width = len(_REQUEST_KEYS)

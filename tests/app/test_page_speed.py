@@ -85,6 +85,22 @@ def test_the_status_statement_is_short_enough_for_psycopg_to_keep_its_conversion
     assert len(sql) <= _queries.MAX_CACHED_STATEMENT_LENGTH, len(sql)
 
 
+def test_the_status_statement_is_compiled_once_per_engine_and_found_by_identity(app):
+    from portal.db import IdentityCompiledCache
+    from portal.services import status
+    cache = status._REQUEST_OPTIONS["compiled_cache"]
+    dialect = app.extensions["db_engine"].dialect
+    ana = support.new_case(app, "delete", email="ana@example.org")
+    client = _status_client(app, ana.reference)
+    for _ in range(3):
+        assert ana.reference in _page(client, f"/requests/{ana.reference}")
+    assert len([key for key in cache if key[0] is dialect]) == 1
+    bounded = IdentityCompiledCache()
+    for n in range(IdentityCompiledCache.MAX_ENTRIES + 4):
+        bounded[(object(), (n,), (), False, False)] = n
+    assert len(bounded) == IdentityCompiledCache.MAX_ENTRIES and bounded.get((dialect, (0,), (), False, False)) is None
+
+
 def test_blank_forms_kept_read_as_built_and_a_failed_one_shows_its_own(app):
     """The answer, contest and withdraw forms, shown blank from kept fragments, read as when built
     afresh; a failed withdrawal shows its own error, and the next view a blank form again."""
