@@ -99,14 +99,19 @@ def catalog():
     """The catalog for the current locale, looked up once per locale per request: a page calls
     gettext dozens of times, and Flask-Babel's own lookup (context, locale, domain, cache key)
     was about a third of a page's rendering time. Keyed by the locale object, so `language()`
-    (force_locale) inside a request still switches catalogs."""
+    (force_locale) inside a request still switches catalogs. Flask-Babel keeps each catalog
+    once loaded, for the process; so does the app here, by locale, without its lookup."""
     namespace = g._get_current_object()
     # Flask-Babel keeps the request's locale here once chosen (force_locale swaps it, refresh drops it).
     locale = getattr(getattr(namespace, "_flask_babel", None), "babel_locale", None)
     memo = getattr(namespace, "_i18n_catalog", None)
     if locale is None or memo is None or memo[0] is not locale:
         locale = get_locale()
-        memo = namespace._i18n_catalog = (locale, get_translations())
+        loaded = current_app.extensions.setdefault("i18n_catalogs", {})
+        translations = loaded.get(locale)
+        if translations is None:
+            translations = loaded[locale] = get_translations()
+        memo = namespace._i18n_catalog = (locale, translations)
     return memo[1]
 
 
