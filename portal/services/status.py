@@ -15,7 +15,7 @@ from ..db import IdentityCompiledCache
 from ..i18n import lazy_gettext as _l
 from ..models import CaseOutcome, ContestedStatement, Document, Inquiry, PrivacyRequest, ResponseFile
 from ..urls import external_url
-from . import audit, cases, inquiries, mail, references, requests, response_files, tokens, transitions
+from . import audit, cases, inquiries, mail, references, requests, response_files, tokens, transitions, verification
 
 
 def find(session: Session, reference: str) -> PrivacyRequest | Inquiry | None:
@@ -34,11 +34,22 @@ class RequestPage:
     can_contest: bool
 
 
+# What the status page shows of a request and decides its forms by (the template, _render_detail's
+# checks, verification.missing_points): the personal details beyond these are not read for it.
+PAGE_COLUMNS = ("id", "reference", "request_type", "status", "hold_reason", "access_scope", "declaration_signature",
+                "received_at", "response_due", "extended_due", "extension_reason", "effective_at", "closed_at",
+                "outcome_citation", "response_message", *verification.ADDABLE_POINTS)
+
+
 class RequestSnapshot(SimpleNamespace):
-    """A request as its status page reads it: its columns, read without the ORM (whose
+    """A request as its status page reads it: its PAGE_COLUMNS, read without the ORM (whose
     bookkeeping cost a tenth of the page), and nothing ever written through it."""
 
     due = PrivacyRequest.due
+
+    def __getitem__(self, name):
+        # Jinja looks up obj[name] when obj.name is missing, and shows a miss as nothing: make it an error.
+        raise RuntimeError(f"the status page does not read a request's {name!r} (status.PAGE_COLUMNS)")
 
 
 # The outcome and the contested statement (at most one of each per request) and the response
@@ -56,11 +67,11 @@ _TIMELINE = requests.timeline_union(
     select(PrivacyRequest.id).where(PrivacyRequest.reference == bindparam("reference")).scalar_subquery()
 ).subquery("t")
 
-# The request's columns and whether it has any of _EXTRAS: most views are of a request still open,
+# The request's PAGE_COLUMNS and whether it has any of _EXTRAS: most views are of a request still open,
 # which has none, and reading the four empty entities alongside cost more than the request itself.
 # (LIMIT keeps it a subquery of its own, so the three EXISTS run once, not once per timeline row.)
 _ROW = PrivacyRequest.__table__.alias("p")
-_HEAD = select(*_ROW.c, or_(
+_HEAD = select(*(_ROW.c[name] for name in PAGE_COLUMNS), or_(
     exists().where(CaseOutcome.request_id == _ROW.c.id),
     exists().where(ContestedStatement.request_id == _ROW.c.id),
     exists().where(ResponseFile.request_id == _ROW.c.id)).label("has_extras")
@@ -69,7 +80,6 @@ _HEAD = select(*_ROW.c, or_(
 # ...and its timeline: a row per entry, at least one row. One round trip, where two cost a third
 # of the page's time on PostgreSQL. The short aliases keep its text under the length up to which
 # psycopg keeps a statement's conversion to PostgreSQL's placeholders (4,096 characters).
-_REQUEST_KEYS = tuple(c.key for c in PrivacyRequest.__table__.c)
 _REQUEST = select(*_HEAD.c, *(c.label(f"t_{c.key}") for c in _TIMELINE.c)).outerjoin(_TIMELINE, true())
 _REQUEST_OPTIONS = {"compiled_cache": IdentityCompiledCache()}
 
@@ -102,8 +112,8 @@ def find_request(reader: Connection, reference: str) -> FoundRequest | None:
     rows = reader.execute(_REQUEST, {"reference": reference}, execution_options=_REQUEST_OPTIONS).all()
     if not rows:
         return None
-    width = len(_REQUEST_KEYS)
-    return FoundRequest(request=RequestSnapshot(**dict(zip(_REQUEST_KEYS, rows[0][:width]))),
+    width = len(PAGE_COLUMNS)
+    return FoundRequest(request=RequestSnapshot(**dict(zip(PAGE_COLUMNS, rows[0][:width]))),
                         timeline=requests.entries([row[width + 1:] for row in rows if row[width + 1] is not None]),
                         has_extras=bool(rows[0][width]))
 

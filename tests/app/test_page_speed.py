@@ -101,6 +101,45 @@ def test_the_status_statement_is_compiled_once_per_engine_and_found_by_identity(
     assert len(bounded) == IdentityCompiledCache.MAX_ENTRIES and bounded.get((dialect, (0,), (), False, False)) is None
 
 
+def test_the_status_page_reads_the_same_from_its_columns_as_from_the_whole_request(app):
+    """The page reads only status.PAGE_COLUMNS of a request: in each state it is shown in, the
+    page reads exactly as when rendered from the whole request (the path a failed form takes)."""
+    from portal.public import views
+
+    staff = support.make_staff(app, "support")
+    console = app.test_client()
+    support.sign_in(console, staff)
+
+    def acted(case, action, data):
+        assert support.post_action(console, case.reference, action, data).status_code == 303
+        return case
+
+    cases = [
+        support.new_case(app, "delete", "awaiting_email", email="new@example.org"),
+        support.new_case(app, "access", "on_hold", email="held@example.org", hold_reason="data_mismatch"),
+        support.new_case(app, "access", "on_hold", email="sure@example.org", access_scope="specific",
+                         hold_reason="high_certainty_required"),
+        acted(support.new_case(app, "access", email="asked@example.org"), "request_info", {"message": "Which claim?"}),
+        acted(support.new_case(app, "delete", "in_progress", email="late@example.org"), "extend",
+              {"days": "30", "reason": "Records are in storage"}),
+        acted(support.new_case(app, "correct", "in_progress", email="denied@example.org"), "deny", {
+            "basis": "legal_obligation", "explanation": "The record reflects the adjuster's finding.",
+            "categories": "Claim file: injury date", "assessment": "The adjuster's report."}),
+        acted(support.new_case(app, "opt_out", "in_progress", email="out@example.org"), "complete",
+              {"outcome": "completed", "message": "Done."}),
+    ]
+    for case in cases:
+        for lang in ("en", "es"):
+            url = f"/requests/{case.reference}?lang={lang}"
+            read = _page(_status_client(app, case.reference), url)
+            with app.test_request_context(url):
+                app.preprocess_request()  # the banner, as for the page
+                whole = support.get_case(app, case.reference)
+                html, _status = views._render_detail(whole)
+            assert re.sub(r'(name="csrf_token"(?: type="hidden")? value=|"X-CSRFToken": )"[^"]*"', r"\1-", html) \
+                == read, (case.request_type, case.status, lang)
+
+
 def test_blank_forms_kept_read_as_built_and_a_failed_one_shows_its_own(app):
     """The answer, contest and withdraw forms, shown blank from kept fragments, read as when built
     afresh; a failed withdrawal shows its own error, and the next view a blank form again."""
