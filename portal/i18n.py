@@ -79,12 +79,13 @@ def remember_choice(response):
 def switch_links() -> list[dict]:
     """The switcher: this page in each other language (a plain link, so it works without JavaScript)."""
     current = str(current_locale())
-    args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+    page = request._get_current_object()
+    args = [(k, v) for k, v in page.args.items(multi=True) if k != "lang"] if page.query_string else []
     links = []
     for code in current_app.config["LANGUAGES"]:
         if code != current:
             query = urlencode([*args, ("lang", code)])
-            links.append({"code": code, "name": NATIVE_NAMES.get(code, code), "url": f"{request.path}?{query}"})
+            links.append({"code": code, "name": NATIVE_NAMES.get(code, code), "url": f"{page.path}?{query}"})
     return links
 
 
