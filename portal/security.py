@@ -4,7 +4,9 @@ import re
 import time
 from contextlib import contextmanager
 
+from flask import current_app, g, session
 from flask.sessions import SecureCookieSessionInterface
+from flask_wtf.csrf import generate_csrf
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -60,8 +62,41 @@ class SessionInterface(SecureCookieSessionInterface):
         return built[1]
 
 
+# Signed CSRF tokens kept by (raw token, secret): bounded, as sessions come and go.
+_SIGNED_TOKENS_MAX = 4096
+
+
+def csrf_token() -> str:
+    """Flask-WTF's CSRF token for the session (templates' `csrf_token()`): the one signed for the
+    session before, kept per process, rather than a signing on every page (an itsdangerous
+    serializer and an HMAC, a twentieth of a status page). With WTF_CSRF_TIME_LIMIT None a signed
+    token is good for the session's life whenever it was signed, so a kept one is accepted exactly
+    as a fresh one; a token's first part is the session's raw token either way, so pages carry
+    nothing they did not. A view that builds a form has Flask-WTF sign its own first, as before."""
+    config = current_app.config
+    if config["WTF_CSRF_TIME_LIMIT"] is not None:
+        return generate_csrf()
+    field = config["WTF_CSRF_FIELD_NAME"]
+    kept = current_app.extensions.setdefault("csrf_signed_tokens", {})
+    secret = config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key
+    signed = g.get(field)  # signed in this request already (a form the view built)
+    if signed is None:
+        signed = kept.get((session.get(field), secret))
+        if signed is not None:
+            setattr(g, field, signed)  # where Flask-WTF keeps the request's token: its own calls return it
+            return signed
+        signed = generate_csrf()  # makes the session's raw token if it has none
+    if len(kept) >= _SIGNED_TOKENS_MAX:
+        kept.clear()
+    kept.setdefault((session[field], secret), signed)
+    return signed
+
+
 def register(app):
     app.session_interface = SessionInterface()
+    # Instead of Flask-WTF's generate_csrf, which it installs both ways (a later processor wins).
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    app.context_processor(lambda: {"csrf_token": csrf_token})
     if app.config["PROXY_FIX_X_FOR"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(app.config["PROXY_FIX_X_FOR"]), x_proto=1)
     for name in REDACTED_LOGGERS:
