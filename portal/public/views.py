@@ -213,7 +213,7 @@ def request_detail(reference):
     _status_session_or_403(reference)
     found = status_service.find_request(db.read_connection(), reference)
     if found is None:
-        inquiry = status_service.find_inquiry(db.session(), reference)
+        inquiry = inquiry_service.get_by_reference(db.session(), reference)
         if inquiry is None:
             abort(403)
         return _render_inquiry(inquiry, FollowUpForm())

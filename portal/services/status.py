@@ -125,10 +125,6 @@ def page_of(found: FoundRequest, session: Callable[[], Session]) -> RequestPage:
     return _page(found.request, found.timeline, extras)
 
 
-def find_inquiry(session: Session, reference: str) -> Inquiry | None:
-    return inquiries.get_by_reference(session, reference)
-
-
 def send_link(session: Session, *, reference: str, email: str) -> None:
     """Mail a status link when reference and email match. Says nothing either way (enumeration)."""
     ref = references.normalize(reference)
