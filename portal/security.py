@@ -86,9 +86,11 @@ def csrf_token() -> str:
             setattr(g, field, signed)  # where Flask-WTF keeps the request's token: its own calls return it
             return signed
         signed = generate_csrf()  # makes the session's raw token if it has none
-    if len(kept) >= _SIGNED_TOKENS_MAX:
-        kept.clear()
-    kept.setdefault((session[field], secret), signed)
+    raw = session.get(field)  # none when the view emptied the session after signing (sign-in, sign-out)
+    if raw is not None:
+        if len(kept) >= _SIGNED_TOKENS_MAX:
+            kept.clear()
+        kept.setdefault((raw, secret), signed)
     return signed
 
 

@@ -78,6 +78,13 @@ def test_a_sessions_csrf_token_is_signed_once_and_accepted_as_a_fresh_one(app, t
     with other.session_transaction() as s:
         s["status_access"] = {"ref": ana.reference, "until": int(time.time()) + 3600}
     assert csrf_from(other.get(f"/requests/{ana.reference}").get_data(as_text=True)) != first  # its own
+    with app.test_request_context("/"):
+        from flask import session
+
+        from portal.security import csrf_token
+        signed = csrf_token()
+        session.clear()  # as signing in does, before a page could ask again
+        assert csrf_token() == signed
     app.config["WTF_CSRF_TIME_LIMIT"] = 3600  # tokens that expire are signed afresh on each page
     time_machine.move_to("2026-11-30T18:10:00+00:00", tick=False)
     assert csrf_from(client.get(f"/requests/{ana.reference}").get_data(as_text=True)) != first
