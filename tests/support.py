@@ -184,6 +184,14 @@ def new_case(app, request_type: str = "access", status: str = VERIFYING, *, emai
         return req
 
 
+def status_client(app, reference: str, seconds: int = 600):
+    """A browser whose status session opened `reference`, as a spent status link leaves it."""
+    client = app.test_client()
+    with client.session_transaction() as s:
+        s["status_access"] = {"ref": reference, "until": int(clock.timestamp()) + seconds}
+    return client
+
+
 def get_case(app, reference: str) -> PrivacyRequest:
     with app.app_context():
         return request_service.get_by_reference(db.session(), reference)

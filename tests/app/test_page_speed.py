@@ -1,7 +1,6 @@
 """Page speed (issue 16) without changing a page: fragments the same for everyone are rendered once
 per language and never carry anyone's data, and the status page reads in few queries."""
 import re
-import time
 
 import pytest
 from sqlalchemy import event
@@ -13,25 +12,21 @@ from portal.services import requests
 from .. import support
 
 
-def _status_client(app, reference: str):
-    """A browser whose status session opened `reference` (as a spent status link does)."""
-    client = app.test_client()
-    with client.session_transaction() as s:
-        s["status_access"] = {"ref": reference, "until": int(time.time()) + 600}
-    return client
+def _without_tokens(html: str) -> str:
+    # The CSRF token may differ from one rendering to the next; everything else must not.
+    return re.sub(r'(name="csrf_token"(?: type="hidden")? value=|"X-CSRFToken": )"[^"]*"', r"\1-", html)
 
 
 def _page(client, url: str) -> str:
     resp = client.get(url)
     assert resp.status_code == 200, url
-    # The CSRF token differs from one rendering to the next; everything else must not.
-    return re.sub(r'(name="csrf_token"(?: type="hidden")? value=|"X-CSRFToken": )"[^"]*"', r"\1-", resp.get_data(as_text=True))
+    return _without_tokens(resp.get_data(as_text=True))
 
 
 @pytest.mark.parametrize("lang", ["en", "es"])
 def test_pages_are_the_same_with_the_shared_fragments_kept_or_not(app, lang):
     ana = support.new_case(app, "delete", email="ana@example.org")
-    for url, client in (("/", app.test_client()), (f"/requests/{ana.reference}", _status_client(app, ana.reference))):
+    for url, client in (("/", app.test_client()), (f"/requests/{ana.reference}", support.status_client(app, ana.reference))):
         url = f"{url}?lang={lang}"
         first = _page(client, url)  # renders the fragments and keeps them
         assert app.jinja_env.shared_fragments
@@ -45,7 +40,7 @@ def test_pages_are_the_same_with_texts_translated_when_compiled_or_when_shown(ap
     """template_languages: each language's templates are compiled with their fixed texts translated;
     the pages read exactly as when every text is translated at each showing."""
     ana = support.new_case(app, "access", email="ana@example.org")
-    status = _status_client(app, ana.reference)
+    status = support.status_client(app, ana.reference)
     visitor = app.test_client()
     pages = [(visitor, "/"), (visitor, "/requests/new"), (visitor, "/status"), (visitor, "/preferences"),
              (visitor, "/privacy"), (visitor, "/inquiries/new"), (status, f"/requests/{ana.reference}")]
@@ -91,7 +86,7 @@ def test_the_status_statement_is_compiled_once_per_engine_and_found_by_identity(
     cache = status._REQUEST_OPTIONS["compiled_cache"]
     dialect = app.extensions["db_engine"].dialect
     ana = support.new_case(app, "delete", email="ana@example.org")
-    client = _status_client(app, ana.reference)
+    client = support.status_client(app, ana.reference)
     for _ in range(3):
         assert ana.reference in _page(client, f"/requests/{ana.reference}")
     assert len([key for key in cache if key[0] is dialect]) == 1
@@ -131,13 +126,12 @@ def test_the_status_page_reads_the_same_from_its_columns_as_from_the_whole_reque
     for case in cases:
         for lang in ("en", "es"):
             url = f"/requests/{case.reference}?lang={lang}"
-            read = _page(_status_client(app, case.reference), url)
+            read = _page(support.status_client(app, case.reference), url)
             with app.test_request_context(url):
                 app.preprocess_request()  # the banner, as for the page
                 whole = support.get_case(app, case.reference)
                 html, _status = views._render_detail(whole)
-            assert re.sub(r'(name="csrf_token"(?: type="hidden")? value=|"X-CSRFToken": )"[^"]*"', r"\1-", html) \
-                == read, (case.request_type, case.status, lang)
+            assert _without_tokens(html) == read, (case.request_type, case.status, lang)
 
 
 def test_blank_forms_kept_read_as_built_and_a_failed_one_shows_its_own(app):
@@ -154,7 +148,7 @@ def test_blank_forms_kept_read_as_built_and_a_failed_one_shows_its_own(app):
         "basis": "legal_obligation", "explanation": "The record reflects the adjuster's finding.",
         "categories": "Claim file: injury date", "assessment": "The adjuster's report."}).status_code == 303
     for case, shows in ((asked, ('name="body"', 'name="attachment"')), (denied, ('name="statement"',))):
-        client = _status_client(app, case.reference)
+        client = support.status_client(app, case.reference)
         for lang in ("en", "es"):
             url = f"/requests/{case.reference}?lang={lang}"
             first = _page(client, url)
@@ -162,7 +156,7 @@ def test_blank_forms_kept_read_as_built_and_a_failed_one_shows_its_own(app):
             app.jinja_env.shared_fragments.clear()
             assert kept == first == _page(client, url) and all(name in first for name in shows)
     withdrawn = support.new_case(app, "delete", email="withdraw@example.org")
-    client = _status_client(app, withdrawn.reference)
+    client = support.status_client(app, withdrawn.reference)
     page = client.get(f"/requests/{withdrawn.reference}").get_data(as_text=True)
     refused = client.post(f"/requests/{withdrawn.reference}/withdraw", data={"csrf_token": support.csrf_from(page)})
     assert refused.status_code == 422
@@ -180,8 +174,8 @@ def test_each_language_gets_its_own_fragments(client):
 def test_one_persons_page_shows_nothing_of_another(app):
     ana = support.new_case(app, "delete", email="ana@example.org", first_name="Ana", last_name="Ruiz")
     ben = support.new_case(app, "access", email="ben@example.org", first_name="Ben", last_name="Okafor")
-    ana_page = _page(_status_client(app, ana.reference), f"/requests/{ana.reference}")
-    ben_page = _page(_status_client(app, ben.reference), f"/requests/{ben.reference}")
+    ana_page = _page(support.status_client(app, ana.reference), f"/requests/{ana.reference}")
+    ben_page = _page(support.status_client(app, ben.reference), f"/requests/{ben.reference}")
     assert ana.reference in ana_page and ana.reference not in ben_page
     assert ben.reference in ben_page and ben.reference not in ana_page
 
@@ -206,7 +200,7 @@ def _selects(app, client, url) -> tuple[list[str], str]:
 
 def test_the_status_page_reads_in_one_query_two_with_an_outcome(app):
     ana = support.new_case(app, "delete", email="ana@example.org")
-    client = _status_client(app, ana.reference)
+    client = support.status_client(app, ana.reference)
     client.get(f"/requests/{ana.reference}")  # the session's first page
     # The request, whether it has an outcome, a contested statement or files, and its timeline.
     selects, html = _selects(app, client, f"/requests/{ana.reference}")
@@ -222,7 +216,7 @@ def test_the_status_page_reads_in_one_query_two_with_an_outcome(app):
     asked = support.new_case(app, "access", email="asked@example.org")
     assert support.post_action(console, asked.reference, "request_info",
                                {"message": "Which claim number?"}).status_code == 303
-    client = _status_client(app, asked.reference)
+    client = support.status_client(app, asked.reference)
     page = client.get(f"/requests/{asked.reference}").get_data(as_text=True)
     assert client.post(f"/requests/{asked.reference}/answer", data={
         "csrf_token": support.csrf_from(page), "body": "Claim 4471."}).status_code == 303
@@ -234,7 +228,7 @@ def test_the_status_page_reads_in_one_query_two_with_an_outcome(app):
     assert support.post_action(console, denied.reference, "deny", {
         "basis": "legal_obligation", "explanation": "The record reflects the adjuster's finding.",
         "categories": "Claim file: injury date", "assessment": "The adjuster's report."}).status_code == 303
-    client = _status_client(app, denied.reference)
+    client = support.status_client(app, denied.reference)
     client.get(f"/requests/{denied.reference}")
     selects, html = _selects(app, client, f"/requests/{denied.reference}")
     assert len(selects) == 2, selects

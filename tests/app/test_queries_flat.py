@@ -15,7 +15,7 @@ from portal import clock, create_app, db
 from portal.models import AuditEvent, PrivacyRequest
 from portal.services import cases, metrics
 
-from ..support import csrf_from, make_staff, new_case, request_form, sign_in
+from ..support import csrf_from, make_staff, new_case, request_form, sign_in, status_client
 
 
 def _records_url(days: int = 30) -> str:
@@ -258,10 +258,7 @@ def test_the_status_page_sends_no_begin(app):
         sent.append(statement.split(None, 1)[0].upper())
         open_after.append(_in_transaction_on(conn))
     sqlalchemy_event.listen(app.extensions["db_engine"], "after_cursor_execute", after)
-    client = app.test_client()
-    with client.session_transaction() as browser:
-        browser["status_access"] = {"ref": case.reference, "until": int(clock.timestamp()) + 600}
-    resp = client.get(f"/requests/{case.reference}")
+    resp = status_client(app, case.reference).get(f"/requests/{case.reference}")
     sqlalchemy_event.remove(app.extensions["db_engine"], "after_cursor_execute", after)
     assert resp.status_code == 200 and case.reference in resp.get_data(as_text=True)
     assert sent == ["SELECT"] and open_after == [False]

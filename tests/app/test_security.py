@@ -60,12 +60,10 @@ def test_the_session_follows_the_secret_key_and_its_fallbacks(app):
 
 def test_a_sessions_csrf_token_is_signed_once_and_accepted_as_a_fresh_one(app, time_machine):
     """Pages show the token signed for the session before (a view that builds a form signs its own)."""
-    from ..support import csrf_from, new_case
+    from ..support import csrf_from, new_case, status_client
     ana = new_case(app, "delete", email="ana@example.org")
     time_machine.move_to("2026-11-30T18:00:00+00:00", tick=False)
-    client = app.test_client()
-    with client.session_transaction() as s:
-        s["status_access"] = {"ref": ana.reference, "until": int(time.time()) + 3600}
+    client = status_client(app, ana.reference, seconds=3600)
     first = csrf_from(client.get(f"/requests/{ana.reference}").get_data(as_text=True))
     time_machine.move_to("2026-11-30T18:05:00+00:00", tick=False)
     again = csrf_from(client.get(f"/requests/{ana.reference}").get_data(as_text=True))
@@ -74,9 +72,7 @@ def test_a_sessions_csrf_token_is_signed_once_and_accepted_as_a_fresh_one(app, t
     assert answered.status_code != 400  # accepted as any token signed for the session
     assert client.post("/status", data={"csrf_token": again[:-3] + "abc", "reference": ana.reference,
                                         "email": "b@example.org"}).status_code == 400
-    other = app.test_client()
-    with other.session_transaction() as s:
-        s["status_access"] = {"ref": ana.reference, "until": int(time.time()) + 3600}
+    other = status_client(app, ana.reference, seconds=3600)
     assert csrf_from(other.get(f"/requests/{ana.reference}").get_data(as_text=True)) != first  # its own
     with app.test_request_context("/"):
         from flask import session
