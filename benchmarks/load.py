@@ -15,15 +15,28 @@ against the bare route's run of the same round; medians are reported.
 "mean floor" is the mean latency wrk's closed loop implies (Little's law: connections / req/s).
 No percentile can be below it, so a p99 target is out of reach until req/s exceeds
 connections / target (1,000 req/s for 50 ms at 50 connections), however the page spends its time.
+
+Measure what production runs; the header names the interpreter:
+- Python: the servers run on this script's interpreter. Production runs Debian's python3 or the
+  official image's (python:3.11-slim), both built with profile-guided optimization. A pyenv
+  build without --enable-optimizations runs this code about 15% slower (status page in-process:
+  1.34 against 1.14 ms), so run the script from a venv made with that interpreter
+  (`/usr/bin/python3 -m venv /tmp/bench && /tmp/bench/bin/pip install -e .`).
+- PostgreSQL on the same host: connect through its Unix socket, as deploy/ does
+  (`postgresql+psycopg://USER@/DB?host=/var/run/postgresql&port=5432`); over TCP loopback every
+  round trip costs about 40 µs more of wall time, which two sync workers cannot use for anything else.
 """
 import argparse
 import os
+import platform
 import shutil
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -157,7 +170,9 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"\n{database}: gunicorn -w 2 (sync) per app, {opts.connections} connections, {opts.seconds} s per run, "
           f"median of {opts.rounds} interleaved rounds, load by {'wrk' if load is run_wrk else 'a Python loop'}, "
-          f"{os.cpu_count()} CPUs, load average at the end {os.getloadavg()[0]:.1f}")
+          f"{os.cpu_count()} CPUs, load average at the end {os.getloadavg()[0]:.1f}\n"
+          f"Python {platform.python_version()} at {os.path.realpath(sys.executable)}"
+          f"{'' if not opts.database_url else ', database ' + make_url(opts.database_url).render_as_string()}")
     print(f"{'scenario':40} {'req/s':>8} {'% bare':>7} {'target':>7} {'p50 ms':>7} {'p99 ms':>7} {'target':>7} "
           f"{'mean floor':>10} {'errors':>6}  verdict")
     for key, label, *_ in scenarios:

@@ -68,7 +68,7 @@ def remember_choice(response):
     if response.mimetype != "text/html":
         return response
     cfg = current_app.config
-    chosen = supported(request.args.get("lang")) if request.args else None
+    chosen = supported(request.args.get("lang")) if request.query_string else None
     if chosen and request.cookies.get(cfg["LANGUAGE_COOKIE_NAME"]) != chosen:
         response.set_cookie(cfg["LANGUAGE_COOKIE_NAME"], chosen, max_age=timedelta(days=cfg["LANGUAGE_COOKIE_DAYS"]),
                             secure=cfg["SESSION_COOKIE_SECURE"], httponly=True, samesite="Lax")

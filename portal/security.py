@@ -7,7 +7,10 @@ from contextlib import contextmanager
 from flask import current_app, g, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import generate_csrf
+from itsdangerous import BadSignature
 from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import clock
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
@@ -52,14 +55,58 @@ def minimum_duration(seconds: float):
 
 class SessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie session, its serializer built once per set of keys rather than each
-    time a session is opened or saved."""
+    time a session is opened or saved, and a cookie verified before read from memory.
 
-    def get_signing_serializer(self, app):
+    A browser sends the same session cookie with every page until the session changes, and
+    verifying it (an HMAC, base64 and JSON) was a twentieth of a status page under load. A cookie
+    is kept, by its exact text, with its data and the moment it was signed, for as long as the
+    keys stay the same: its age is checked on every request as itsdangerous checks it, and every
+    request gets its own copy of the data."""
+
+    def _serializer_and_verified(self, app) -> tuple:
         keys = (app.secret_key, *(app.config["SECRET_KEY_FALLBACKS"] or ()))
         built = app.extensions.get("session_serializer")
         if built is None or built[0] != keys:
-            built = app.extensions["session_serializer"] = (keys, super().get_signing_serializer(app))
-        return built[1]
+            built = app.extensions["session_serializer"] = (keys, super().get_signing_serializer(app), {})
+        return built
+
+    def get_signing_serializer(self, app):
+        return self._serializer_and_verified(app)[1]
+
+    def open_session(self, app, request):
+        _keys, serializer, verified = self._serializer_and_verified(app)
+        value = request.cookies.get(self.get_cookie_name(app))
+        if serializer is None or not value:
+            return super().open_session(app, request)
+        max_age = int(app.permanent_session_lifetime.total_seconds())
+        kept = verified.get(value)
+        if kept is None:
+            try:
+                data, signed_at = serializer.loads(value, max_age=max_age, return_timestamp=True)
+            except BadSignature:
+                return self.session_class()
+            if len(verified) >= _VERIFIED_SESSIONS_MAX:
+                verified.clear()
+            kept = verified[value] = (data, int(signed_at.timestamp()))
+        elif not 0 <= int(clock.timestamp()) - kept[1] <= max_age:  # as itsdangerous: SignatureExpired
+            return self.session_class()
+        return self.session_class(_own_copy(kept[0]))
+
+
+# Session cookies kept once verified: bounded, as sessions come and go.
+_VERIFIED_SESSIONS_MAX = 4096
+
+
+def _own_copy(value):
+    """A copy whose dicts and lists (at any depth) are new: what one request changes in its
+    session never reaches another's. The rest a session holds (text, numbers, dates) is immutable."""
+    if isinstance(value, dict):
+        return {key: _own_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_own_copy(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_own_copy(item) for item in value)
+    return value
 
 
 # Signed CSRF tokens kept by (raw token, secret): bounded, as sessions come and go.

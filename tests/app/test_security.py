@@ -58,6 +58,31 @@ def test_the_session_follows_the_secret_key_and_its_fallbacks(app):
         assert s["marker"] == "signed with the first key"  # ...until it is named as a fallback
 
 
+def test_a_session_cookie_verified_before_is_still_checked_each_time(app, time_machine):
+    """A session cookie read before comes from memory: each request still gets its own copy, and
+    the cookie is still refused when tampered with or once older than the session's lifetime."""
+    from datetime import datetime, timedelta, timezone
+
+    from flask import request
+    signed_at = datetime(2026, 11, 30, 18, 0, tzinfo=timezone.utc)
+    time_machine.move_to(signed_at, tick=False)
+    interface, name = app.session_interface, app.config["SESSION_COOKIE_NAME"]
+    with app.test_request_context("/"):
+        cookie = interface.get_signing_serializer(app).dumps({"status_access": {"ref": "PR-1", "until": 1}})
+
+    def opened(value):
+        with app.test_request_context("/", headers={"Cookie": f"{name}={value}"}):
+            return interface.open_session(app, request)
+
+    opened(cookie)["status_access"]["ref"] = "changed in place by one request"
+    assert opened(cookie)["status_access"] == {"ref": "PR-1", "until": 1}
+    assert dict(opened(cookie[:-2] + ("xx" if not cookie.endswith("xx") else "yy"))) == {}
+    time_machine.move_to(signed_at + app.permanent_session_lifetime, tick=False)
+    assert opened(cookie)["status_access"]["ref"] == "PR-1"  # at its lifetime: still good
+    time_machine.move_to(signed_at + app.permanent_session_lifetime + timedelta(seconds=1), tick=False)
+    assert dict(opened(cookie)) == {}  # expired, though verified before
+
+
 def test_a_sessions_csrf_token_is_signed_once_and_accepted_as_a_fresh_one(app, time_machine):
     """Pages show the token signed for the session before (a view that builds a form signs its own)."""
     from ..support import csrf_from, new_case, status_client
