@@ -61,7 +61,8 @@ class SessionInterface(SecureCookieSessionInterface):
     verifying it (an HMAC, base64 and JSON) was a twentieth of a status page under load. A cookie
     is kept, by its exact text, with its data and the moment it was signed, for as long as the
     keys stay the same: its age is checked on every request as itsdangerous checks it, and every
-    request gets its own copy of the data."""
+    request gets its own copy of the data. What is kept is what the cookie itself holds (a status
+    page's reference, a staff member's id and times, the CSRF token), never a flash message."""
 
     def _serializer_and_verified(self, app) -> tuple:
         keys = (app.secret_key, *(app.config["SECRET_KEY_FALLBACKS"] or ()))
@@ -85,6 +86,8 @@ class SessionInterface(SecureCookieSessionInterface):
                 data, signed_at = serializer.loads(value, max_age=max_age, return_timestamp=True)
             except BadSignature:
                 return self.session_class()
+            if "_flashes" in data:  # a message shown once, which may name a person (an email): not kept
+                return self.session_class(data)
             if len(verified) >= _VERIFIED_SESSIONS_MAX:
                 verified.clear()
             kept = verified[value] = (data, int(signed_at.timestamp()))

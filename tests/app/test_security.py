@@ -81,6 +81,11 @@ def test_a_session_cookie_verified_before_is_still_checked_each_time(app, time_m
     assert opened(cookie)["status_access"]["ref"] == "PR-1"  # at its lifetime: still good
     time_machine.move_to(signed_at + app.permanent_session_lifetime + timedelta(seconds=1), tick=False)
     assert dict(opened(cookie)) == {}  # expired, though verified before
+    with app.test_request_context("/"):
+        flashed = interface.get_signing_serializer(app).dumps({"_flashes": [("message", "Sent to ana@example.org.")]})
+    assert opened(flashed)["_flashes"] == [("message", "Sent to ana@example.org.")]
+    kept = app.extensions["session_serializer"][2]
+    assert cookie in kept and flashed not in kept  # a message that may name a person is not kept in memory
 
 
 def test_a_sessions_csrf_token_is_signed_once_and_accepted_as_a_fresh_one(app, time_machine):
