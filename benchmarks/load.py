@@ -23,8 +23,8 @@ Measure what production runs; the header names the interpreter:
   1.34 against 1.14 ms), so run the script from a venv made with that interpreter
   (`/usr/bin/python3 -m venv /tmp/bench && /tmp/bench/bin/pip install -e .`).
 - PostgreSQL on the same host: connect through its Unix socket, as deploy/ does
-  (`postgresql+psycopg://USER@/DB?host=/var/run/postgresql&port=5432`); over TCP loopback every
-  round trip costs about 40 µs more of wall time, which two sync workers cannot use for anything else.
+  (`postgresql+psycopg://USER@/DB?host=/var/run/postgresql&port=5432`); over TCP loopback each
+  round trip costs 20–40 µs more of wall time, which two sync workers cannot use for anything else.
 """
 import argparse
 import os
