@@ -58,9 +58,9 @@ class SessionInterface(SecureCookieSessionInterface):
     time a session is opened or saved, and a cookie verified before read from memory.
 
     A browser sends the same session cookie with every page until the session changes, and
-    verifying it (an HMAC, base64 and JSON) was 4% of a worker's time on status pages under load. A cookie
-    is kept, by its exact text, with its data and the moment it was signed, for as long as the
-    keys stay the same: its age is checked on every request as itsdangerous checks it, and every
+    verifying it (an HMAC, base64 and JSON) was 4% of a worker's time on status pages under load.
+    A cookie is kept, by its exact text, with its data and the moment it was signed, for as long
+    as the keys stay the same: its age is checked on every request as itsdangerous checks it, and every
     request gets its own copy of the data. What is kept is what the cookie itself holds (a status
     page's reference, a staff member's id and times, the CSRF token), never a flash message."""
 
