@@ -60,9 +60,10 @@ class SessionInterface(SecureCookieSessionInterface):
     A browser sends the same session cookie with every page until the session changes, and
     verifying it (an HMAC, base64 and JSON) was 4% of a worker's time on status pages under load.
     A cookie is kept, by its exact text, with its data and the moment it was signed, for as long
-    as the keys stay the same: its age is checked on every request as itsdangerous checks it, and every
-    request gets its own copy of the data. What is kept is what the cookie itself holds (a status
-    page's reference, a staff member's id and times, the CSRF token), never a flash message."""
+    as the keys stay the same: its age is checked on every request as itsdangerous checks it,
+    and every request gets its own copy of the data. What is kept is what the cookie itself holds
+    (a status page's reference, a staff member's id and times, the CSRF token), never a flash
+    message."""
 
     def _serializer_and_verified(self, app) -> tuple:
         keys = (app.secret_key, *(app.config["SECRET_KEY_FALLBACKS"] or ()))
