@@ -170,10 +170,14 @@ class IdentityCompiledCache(MutableMapping):
     def __init__(self):
         self._entries: list[tuple[tuple, object]] = []
 
+    @staticmethod
+    def _same(kept, key) -> bool:
+        # (dialect, cache key, the rest): the first two by identity, the rest (small) by value
+        return kept[0] is key[0] and kept[1] is key[1] and kept[2:] == key[2:]
+
     def __getitem__(self, key):
-        dialect, cache_key, *rest = key
-        for (kept_dialect, kept_key, *kept_rest), compiled in self._entries:
-            if kept_dialect is dialect and kept_key is cache_key and kept_rest == rest:
+        for kept, compiled in self._entries:
+            if self._same(kept, key):
                 return compiled
         raise KeyError(key)
 
@@ -183,8 +187,10 @@ class IdentityCompiledCache(MutableMapping):
         self._entries.append((key, compiled))
 
     def __delitem__(self, key):
-        dialect, cache_key, *rest = key
-        self._entries = [(k, c) for k, c in self._entries if not (k[0] is dialect and k[1] is cache_key)]
+        kept_before = len(self._entries)
+        self._entries = [(kept, c) for kept, c in self._entries if not self._same(kept, key)]
+        if len(self._entries) == kept_before:
+            raise KeyError(key)
 
     def __iter__(self):
         return iter([key for key, _compiled in self._entries])

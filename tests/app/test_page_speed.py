@@ -94,6 +94,13 @@ def test_the_status_statement_is_compiled_once_per_engine_and_found_by_identity(
     for n in range(IdentityCompiledCache.MAX_ENTRIES + 4):
         bounded[(object(), (n,), (), False, False)] = n
     assert len(bounded) == IdentityCompiledCache.MAX_ENTRIES and bounded.get((dialect, (0,), (), False, False)) is None
+    same_key, other_rest = (dialect, (99,)), ((), True, False)
+    bounded[(*same_key, (), False, False)] = "kept"
+    bounded[(*same_key, *other_rest)] = "other"
+    del bounded[(*same_key, (), False, False)]  # deleted as found: the whole key, not only its first two parts
+    assert bounded.get((*same_key, (), False, False)) is None and bounded[(*same_key, *other_rest)] == "other"
+    with pytest.raises(KeyError):
+        del bounded[(*same_key, (), False, False)]
 
 
 def test_the_status_page_reads_the_same_from_its_columns_as_from_the_whole_request(app):
