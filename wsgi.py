@@ -2,8 +2,10 @@
 import gc
 
 from portal import create_app
+from portal.warmup import prepare_worker
 
 app = create_app()
+prepare_worker(app)
 
 # What the app keeps for its whole life (modules, compiled templates, the URL map, SQLAlchemy's
 # metadata: about 150,000 objects) is moved out of the garbage collector's sight: its full passes

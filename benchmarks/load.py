@@ -10,7 +10,10 @@ of the bare route's req/s, p50 and p99, beside the targets:
                                         [--database-url postgresql+psycopg://...] [--port-base 8140]
 
 The machine may be shared: the scenarios interleave round after round and each ratio is taken
-against the bare route's run of the same round; medians are reported.
+against the bare route's run of the same round; medians are reported. A second's unmeasured load
+on each scenario comes first, so that both workers have served it once: a worker's first request
+opens its database connection and compiles its statements (wsgi.py has already compiled the
+templates: portal/warmup.py).
 
 "mean floor" is the mean latency wrk's closed loop implies (Little's law: connections / req/s).
 No percentile can be below it, so a p99 target is out of reach until req/s exceeds
@@ -157,6 +160,8 @@ def main():
             status, body = servers[which].get(path, headers)
             assert status == 200, (label, status, body[:300])
             assert key != "status" or cookies["reference"].encode() in body, body[:300]
+            # Unmeasured (see above): both workers serve the page before the rounds.
+            load(f"http://127.0.0.1:{servers[which].port}{path}", headers, 1, opts.connections)
         for _ in range(opts.rounds):
             for key, _label, which, path, headers in scenarios:
                 results[key].append(load(f"http://127.0.0.1:{servers[which].port}{path}", headers,

@@ -162,7 +162,7 @@ def sign_in(client, user: StaffUser) -> None:
 
 def new_case(app, request_type: str = "access", status: str = VERIFYING, *, email: str = "ana.ruiz@example.org",
              first_name: str = "Ana", last_name: str = "Ruiz", received_at: datetime | None = None,
-             access_scope: str | None = None, hold_reason: str | None = None) -> PrivacyRequest:
+             access_scope: str | None = None, hold_reason: str | None = None, language: str = "en") -> PrivacyRequest:
     """A case submitted on the web and moved to `status` through the lifecycle."""
     with app.app_context():
         s = db.session()
@@ -171,7 +171,7 @@ def new_case(app, request_type: str = "access", status: str = VERIFYING, *, emai
         new = NewRequest(request_type=request_type, first_name=first_name, last_name=last_name, email=email,
                          access_scope=scope, correction_current="1 Old St" if request_type == "correct" else None,
                          correction_details="2 New Ave" if request_type == "correct" else None,
-                         declaration_signature=f"{first_name} {last_name}" if needs_sig else None)
+                         declaration_signature=f"{first_name} {last_name}" if needs_sig else None, language=language)
         req = request_service.submit(s, new=new, received_at=received_at).request
         if req.status == "awaiting_email" and status != "awaiting_email":
             req.email_confirmed_at = req.acknowledged_at = received_at or clock.now()

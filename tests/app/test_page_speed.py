@@ -8,6 +8,8 @@ from sqlalchemy import event
 from portal import db, formatting
 from portal.models import PrivacyRequest
 from portal.services import requests
+from portal.template_languages import LanguageEnvironment
+from portal.warmup import prepare_worker
 
 from .. import support
 
@@ -169,6 +171,28 @@ def test_blank_forms_kept_read_as_built_and_a_failed_one_shows_its_own(app):
     assert refused.status_code == 422
     assert 'aria-invalid="true"' in refused.get_data(as_text=True) and "Tick the box" in refused.get_data(as_text=True)
     assert 'aria-invalid' not in client.get(f"/requests/{withdrawn.reference}").get_data(as_text=True)
+
+
+def test_a_prepared_worker_compiles_no_template_for_its_first_pages(app, monkeypatch):
+    """wsgi.py prepares each worker (warmup.prepare_worker): every template is compiled in each
+    language before the first request, so a new worker's first pages and mails compile nothing."""
+    compiled = []
+    compile_as_written = LanguageEnvironment.compile
+
+    def compile_and_count(environment, source, name=None, *args, **kwargs):
+        compiled.append((environment.language, name))
+        return compile_as_written(environment, source, name, *args, **kwargs)
+
+    monkeypatch.setattr(LanguageEnvironment, "compile", compile_and_count)
+    languages, templates = app.config["LANGUAGES"], app.jinja_env.list_templates()
+    assert prepare_worker(app) == len(languages) * len(templates)
+    assert sorted(compiled) == sorted((code, name) for code in languages for name in templates)
+    compiled.clear()
+    for code in languages:
+        ana = support.new_case(app, "delete", email="ana@example.org", language=code)  # mails the link
+        assert ana.reference in _page(support.status_client(app, ana.reference), f"/requests/{ana.reference}?lang={code}")
+        assert _page(app.test_client(), f"/?lang={code}")
+    assert compiled == []
 
 
 def test_each_language_gets_its_own_fragments(client):
