@@ -27,6 +27,10 @@ class LanguageEnvironment(Environment):
     by_language = True  # False: every template is compiled as written (the tests compare both)
 
     def __init__(self, app, **options):
+        # Every template kept once compiled, in a plain dict (the overlays copy the kind): the portal's
+        # templates are a fixed set of files, and Jinja's default, an LRU of 400, scans a queue of
+        # all those kept at each lookup (three or four a page), under a lock.
+        options.setdefault("cache_size", -1)
         super().__init__(app, **options)
         self.language_overlays: dict[str, LanguageEnvironment] = {}
 
