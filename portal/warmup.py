@@ -1,9 +1,10 @@
 """A web worker's one-time work, done before it takes its first request.
 
-Left to the first requests, it made each new worker's first status page take 85–120 ms instead
-of about 1 (its templates compiled in its language, and Babel's data for that language read
-from disk), while the requests queued behind it waited: after every start, restart and
-recycling of a worker (gunicorn's max_requests). Called from wsgi.py, not create_app: the tests
+Left to the first requests, it made a new worker's first status page take 85–135 ms instead of
+21–28 (its templates compiled in its language, and Babel's data for that language read from
+disk), while the requests queued behind it waited: after every start, restart and recycling of
+a worker (gunicorn's max_requests). What remains is the worker's database connection and its
+statements' compiled forms, made on first use. Called from wsgi.py, not create_app: the tests
 build many apps and render few of their templates."""
 from babel import localedata
 from flask import Flask

@@ -187,6 +187,8 @@ def test_a_prepared_worker_compiles_no_template_for_its_first_pages(app, monkeyp
     languages, templates = app.config["LANGUAGES"], app.jinja_env.list_templates()
     assert prepare_worker(app) == len(languages) * len(templates)
     assert sorted(compiled) == sorted((code, name) for code in languages for name in templates)
+    # kept for good, in plain dicts (Jinja's LRU scans its whole queue at each lookup)
+    assert all(type(overlay.cache) is dict for overlay in app.jinja_env.language_overlays.values())
     compiled.clear()
     for code in languages:
         ana = support.new_case(app, "delete", email="ana@example.org", language=code)  # mails the link
