@@ -191,6 +191,9 @@ def main():
               f"{'' if share_target is None else f'>={share_target:.0%}':>7} {med['p50']:7.2f} {med['p99']:7.2f} "
               f"{'' if p99_target is None else f'<={p99_target:.0f}':>7} "
               f"{opts.connections / med['rps'] * 1000 if med['rps'] else float('inf'):10.1f} {errors:6d}  {verdict}")
+    # The rounds behind each median: on a shared machine they can differ more than the medians do.
+    print("each round, req/s and p99 ms: " + "; ".join(
+        f"{key} " + " ".join(f"{r['rps']:.0f}/{r['p99']:.1f}" for r in results[key]) for key, *_ in scenarios))
 
 
 if __name__ == "__main__":
