@@ -36,8 +36,8 @@ def free_port() -> int:
 
 def seed(env: dict, visitors: int) -> dict:
     """Fill the database with `visitors` visitors' records; return the cookies of two of them."""
-    from portal import create_app, db
-    from portal.models import ConsentRecord, utcnow
+    from portal import clock, create_app, db
+    from portal.models import ConsentRecord
     from portal.services import consent
     app = create_app({"INSTANCE_PATH": env["PORTAL_INSTANCE_PATH"], "SECRET_KEY": env["PORTAL_SECRET_KEY"],
                       "DATABASE_URL": env["PORTAL_DATABASE_URL"], "MAIL_BACKGROUND_DELIVERY": False})
@@ -50,7 +50,7 @@ def seed(env: dict, visitors: int) -> dict:
                                            consent_id=consent.new_consent_id(), policy_version=version,
                                            choices={"functional": i % 2 == 0, "analytics": i % 3 == 0,
                                                     "advertising": i % 5 == 0},
-                                           source="banner", created_at=utcnow())
+                                           source="banner", created_at=clock.now())
                              for i in range(start, min(visitors, start + 1000))])
             session.commit()
         visitor, gpc_visitor = consent.new_consent_id(), consent.new_consent_id()
@@ -80,13 +80,30 @@ class Gunicorn:
         while time.monotonic() < deadline:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
+                    break
             except OSError:
                 if self.proc.poll() is not None:
                     detail = self.proc.stderr.read().decode()[-2000:]
                     raise RuntimeError(f"gunicorn {target} exited: {detail}") from None
                 time.sleep(0.2)
-        raise RuntimeError(f"gunicorn {target} did not start")
+        else:
+            raise RuntimeError(f"gunicorn {target} did not start")
+        self._wait_for_booted_workers(target, deadline)
+
+    def _wait_for_booted_workers(self, target: str, deadline: float, workers: int = 2):
+        """gunicorn opens its port before its workers have built the app (a second or more for the
+        portal's): requests sent meanwhile queue and are answered late, or after their client gave
+        up. Wait until both workers exist and have used no CPU for a moment: booted, waiting."""
+        last, quiet = None, 0
+        while time.monotonic() < deadline:
+            pids = _children(self.proc.pid)
+            used = sum(_cpu_ticks(pid) for pid in pids) if len(pids) == workers else None
+            quiet = quiet + 1 if used is not None and used == last else 0
+            if quiet >= 3:
+                return
+            last = used
+            time.sleep(0.2)
+        raise RuntimeError(f"gunicorn {target}: its workers did not finish booting")
 
     def get(self, path: str, headers: dict) -> tuple[int, bytes]:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
@@ -99,6 +116,25 @@ class Gunicorn:
     def stop(self):
         os.killpg(self.proc.pid, signal.SIGTERM)
         self.proc.wait(timeout=30)
+
+
+def _stat_fields(pid: str) -> list[str]:
+    """/proc/<pid>/stat after the command's name: state, ppid, ... (none once the process is gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return []
+
+
+def _children(parent: int) -> list[str]:
+    return [entry.name for entry in Path("/proc").iterdir()
+            if entry.name.isdigit() and _stat_fields(entry.name)[1:2] == [str(parent)]]
+
+
+def _cpu_ticks(pid: str) -> int:
+    """User and system CPU a process has used so far, in clock ticks (0 once it is gone)."""
+    fields = _stat_fields(pid)
+    return int(fields[11]) + int(fields[12]) if fields else 0
 
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}

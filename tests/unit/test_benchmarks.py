@@ -1,4 +1,6 @@
 """Every benchmark script still imports: they print figures on demand, so nothing else runs them."""
+import ast
+import importlib
 import importlib.util
 from pathlib import Path
 
@@ -12,3 +14,14 @@ def test_the_benchmark_imports(script):
     spec = importlib.util.spec_from_file_location(f"benchmark_{script.stem}", script)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)  # raises on a broken import; the figures are printed only under __main__
+
+
+@pytest.mark.parametrize("script", BENCHMARKS, ids=lambda p: p.name)
+def test_what_the_benchmark_imports_when_it_runs_exists(script):
+    """The portal's names a benchmark imports inside its functions (after it has set the environment)."""
+    for node in ast.walk(ast.parse(script.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "portal":
+            module = importlib.import_module(node.module)
+            for alias in node.names:
+                assert hasattr(module, alias.name) or importlib.util.find_spec(f"{node.module}.{alias.name}"), \
+                    f"{script.name}: from {node.module} import {alias.name}"
