@@ -1,6 +1,11 @@
 """Page speed (issue 16) without changing a page: fragments the same for everyone are rendered once
 per language and never carry anyone's data, and the status page reads in few queries."""
+import json
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from sqlalchemy import event
@@ -195,6 +200,22 @@ def test_a_prepared_worker_compiles_no_template_for_its_first_pages(app, monkeyp
         assert ana.reference in _page(support.status_client(app, ana.reference), f"/requests/{ana.reference}?lang={code}")
         assert _page(app.test_client(), f"/?lang={code}")
     assert compiled == []
+
+
+def test_the_wsgi_entry_point_prepares_its_worker(app_config, tmp_path):
+    """gunicorn's entry point (wsgi.py), in a process of its own as a worker runs it: the templates
+    are compiled in every language, then frozen out of the garbage collector's sight."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
+    env.update(PORTAL_INSTANCE_PATH=str(tmp_path), PORTAL_DATABASE_URL=app_config["DATABASE_URL"],
+               PORTAL_MAIL_BACKGROUND_DELIVERY="false")
+    report = ("import gc, json, wsgi; e = wsgi.app.jinja_env; print(json.dumps({'templates': len(e.list_templates()), "
+              "'languages': wsgi.app.config['LANGUAGES'], 'kept': {code: len(o.cache) for code, o in e.language_overlays.items()}, 'frozen': gc.get_freeze_count()}))")
+    run = subprocess.run([sys.executable, "-c", report], env=env, cwd=Path(__file__).resolve().parents[2],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    found = json.loads(run.stdout.strip().splitlines()[-1])
+    assert found["kept"] == {code: found["templates"] for code in found["languages"]}
+    assert found["frozen"] > 100_000
 
 
 def test_each_language_gets_its_own_fragments(client):
