@@ -167,7 +167,8 @@ def keys_rotate(reencrypt_only):
 def keys_status():
     """How many stored documents each key encrypts (keys shown by fingerprint)."""
     documents.keyring()  # picks up a key file changed since start
-    counts = dict(database.session().execute(select(Document.key_id, func.count()).group_by(Document.key_id)).all())
+    with database.read_session() as reader:
+        counts = dict(reader.execute(select(Document.key_id, func.count()).group_by(Document.key_id)).all())
     for position, key in enumerate(current_app.config["ENCRYPTION_KEYS"]):
         fingerprint = documents.key_id(key)
         label = "newest" if position == 0 else f"older #{position}"
@@ -211,7 +212,8 @@ def drp_agent_add(agent_id, verify_key, name):
 @drp_agent_cli.command("list")
 def drp_agent_list():
     """Every agent: id, name, whether it has paired, and removed ones."""
-    agents = drp.list_agents(database.session())
+    with database.read_session() as reader:
+        agents = drp.list_agents(reader)
     if not agents:
         click.echo("no agents")
     for agent in agents:
@@ -257,7 +259,8 @@ def subjects_import(file, dry_run):
 @subjects_cli.command("status")
 def subjects_status():
     """How many subjects the index holds, per data point, and the last import."""
-    result = subjects.status(database.session())
+    with database.read_session() as reader:
+        result = subjects.status(reader)
     click.echo(f"{result.subjects} subjects")
     for point, count in result.per_point.items():
         click.echo(f"  {point:<15} {count}")

@@ -283,6 +283,25 @@ def reads_only(view):
 
 
 @contextmanager
+def reading(session: Session) -> Iterator[None]:
+    """The block's statements read as in a @reads_only view, in autocommit (on SQLite: without the
+    write lock), for a service that reads on every request and writes only now and then: before
+    a view (a `before_request` hook), or in a view that writes. When it must write, it calls an
+    `atomic` service, which reads again under the lock. A transaction already open (or a
+    read-only view) reads on as it was."""
+    if g.get(READ_ONLY, False) or session.in_transaction():
+        yield
+        return
+    g.setdefault(READ_ONLY, True)
+    try:
+        yield
+    finally:
+        g.pop(READ_ONLY)
+        if session.in_transaction():
+            session.commit()  # ends the read (nothing was written), so a write after it begins afresh
+
+
+@contextmanager
 def read_session() -> Iterator[Session]:
     """A session of its own for read-only work that may outlive the request's (a streamed export,
     a CLI walk of a whole table): deferred transactions on SQLite, closed at the end."""

@@ -169,8 +169,8 @@ class DatabaseCollector:
     def collect(self):
         up = GaugeMetricFamily("portal_database_up", "1 when the figures below could be read from the database")
         try:
-            with self.app.app_context():
-                s = health.snapshot(db.session(), alive_within=timedelta(
+            with self.app.app_context(), db.read_session() as reader:  # on SQLite: no write lock
+                s = health.snapshot(reader, alive_within=timedelta(
                     seconds=float(self.app.config["READY_MAX_WORKER_AGE_SECONDS"])))
         except Exception:  # the scrape still answers, saying the database is down
             logging.getLogger(__name__).warning("metrics: database figures unavailable")

@@ -5,8 +5,10 @@ import os
 import re
 import shutil
 import socket
+import sqlite3
 import sys
 import threading
+from contextlib import contextmanager
 from datetime import datetime, time, timedelta
 from email import policy
 from pathlib import Path
@@ -250,3 +252,31 @@ def settle_notice(client, reference: str, notice_id: int, how: str, data: dict):
     prefix = f"n{notice_id}-{how}"
     token = csrf_from(form.replace(f'name="{prefix}-csrf_token"', 'name="csrf_token"', 1))
     return client.post(url, data={f"{prefix}-csrf_token": token, **{f"{prefix}-{k}": v for k, v in data.items()}})
+
+
+@contextmanager
+def sqlite_write_lock_held(app):
+    """Another connection holds SQLite's write lock (as a long write would) until the block ends."""
+    holder = sqlite3.connect(db.sqlite_file(app.config["DATABASE_URL"]), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+def answers_within(seconds: float, *calls) -> list:
+    """Run each call in a thread of its own; fail unless all of them return within `seconds`."""
+    results = [None] * len(calls)
+
+    def run(i, call):
+        results[i] = call()
+
+    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=seconds)
+    assert not any(t.is_alive() for t in threads), f"still waiting after {seconds} s"
+    return results

@@ -183,6 +183,7 @@ def confirm_sale():
 
 
 @bp.get("/preferences/history")
+@db.reads_only
 def history():
     """The visitor's own consent records, newest first."""
     state = visitor()
@@ -193,6 +194,7 @@ def history():
 
 @bp.get("/preferences/receipt", defaults={"receipt_id": None})
 @bp.get("/preferences/receipt/<receipt_id>")
+@db.reads_only
 def receipt(receipt_id):
     """A consent receipt (JSON, Kantara fields) for the latest or a named record of this visitor."""
     state = visitor()

@@ -27,6 +27,7 @@ def _setup(setup_state):
 
 
 @bp.get("/readyz")
+@db.reads_only
 @limiter.exempt
 def readyz():
     """200 when every check passes, 503 otherwise; each check with its value and threshold."""

@@ -38,6 +38,7 @@ def home():
 
 
 @bp.get("/healthz")
+@db.reads_only
 def healthz():
     """200 with the database reachable, 503 otherwise (the contract's check, for load balancers);
     /readyz, in the ops blueprint, checks the rest: workers, mail, Redis."""

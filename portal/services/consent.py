@@ -185,16 +185,29 @@ def latest_record(session: Session, *, consent_id: str) -> ConsentRecord | None:
                            .order_by(ConsentRecord.id.desc()).limit(1)).scalar()
 
 
-@atomic
 def resolve(session: Session, *, consent_id: str | None, gpc_signal: bool, user_agent: str | None) -> ConsentState:
     """The visitor's state; with the GPC signal present it is honored server-side and recorded
-    (source "gpc") the first time, before the visitor clicks anything."""
-    record = latest_record(session, consent_id=consent_id) if consent_id else None
-    state = state_for(Snapshot.of(record) if record else None, consent_id=consent_id, gpc_signal=gpc_signal)
+    (source "gpc") the first time, before the visitor clicks anything. It runs on every page of a
+    visitor without a state cookie, so it reads without the write lock, and takes it only to
+    record the signal."""
+    with db.reading(session):
+        record = latest_record(session, consent_id=consent_id) if consent_id else None
+        state = state_for(Snapshot.of(record) if record else None, consent_id=consent_id, gpc_signal=gpc_signal)
     if not gpc_signal or state.gpc_honored:
         return state
     if consent_id is None:
         raise ValueError("a GPC opt-out needs a consent id to record it under")
+    return _honor_gpc(session, consent_id=consent_id, user_agent=user_agent)
+
+
+@atomic
+def _honor_gpc(session: Session, *, consent_id: str, user_agent: str | None) -> ConsentState:
+    """Record the GPC opt-out, reading the latest record again under the write lock: another
+    request of the same visitor may have recorded it since `resolve` read."""
+    record = latest_record(session, consent_id=consent_id)
+    state = state_for(Snapshot.of(record) if record else None, consent_id=consent_id, gpc_signal=True)
+    if state.gpc_honored:
+        return state
     current = state.snapshot is not None and state.snapshot.policy_version == state.policy_version
     kept = dict(state.snapshot.choices) if current else {}
     for c in categories():
@@ -372,19 +385,34 @@ def opt_out_kind(state: ConsentState) -> str | None:
     return None
 
 
-@atomic
 def record_for_known_person(session: Session, *, state: ConsentState, reference: str) -> bool:
     """§7025(c)(1): a GPC signal or a cookie opt-out sent while the person is identified (their
-    status session) is recorded on their request record too, once per kind. True when written."""
+    status session) is recorded on their request record too, once per kind. True when written.
+    It runs on every page of that session, so it looks without the write lock, and takes it only
+    to write."""
     kind = opt_out_kind(state)
     if kind is None:
         return False
-    req_id = session.execute(select(PrivacyRequest.id).where(PrivacyRequest.reference == reference)).scalar()
-    if req_id is None:
-        return False
     action = KNOWN_PERSON_ACTIONS[kind]
-    if session.execute(select(AuditEvent.id).where(AuditEvent.request_id == req_id,
-                                                   AuditEvent.action == action).limit(1)).scalar():
+    with db.reading(session):
+        unrecorded = _request_without(session, reference=reference, action=action)
+    return unrecorded is not None and _record_for_known_person(session, state=state, reference=reference,
+                                                               action=action)
+
+
+def _request_without(session: Session, *, reference: str, action: str) -> int | None:
+    """The id of the request `reference` when `action` is not on its record yet."""
+    req_id = session.execute(select(PrivacyRequest.id).where(PrivacyRequest.reference == reference)).scalar()
+    if req_id is None or session.execute(select(AuditEvent.id).where(
+            AuditEvent.request_id == req_id, AuditEvent.action == action).limit(1)).scalar():
+        return None
+    return req_id
+
+
+@atomic
+def _record_for_known_person(session: Session, *, state: ConsentState, reference: str, action: str) -> bool:
+    req_id = _request_without(session, reference=reference, action=action)  # again, under the write lock
+    if req_id is None:
         return False
     audit.record(session, action=action, actor="requester", request_id=req_id,
                  detail=f"receipt {state.snapshot.receipt_id}: sale and sharing off for this person")

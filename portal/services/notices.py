@@ -20,7 +20,8 @@ from flask import current_app
 from sqlalchemy import func, select, update
 from sqlmodel import Session
 
-from .. import clock
+from .. import clock, db
+from ..db import atomic
 from ..lifecycle import IN_PROGRESS, OPEN, REQUEST_TYPES, local_date
 from ..models import (ContestedStatement, DownstreamNotice, OutboxMessage, PrivacyRequest, Recipient, RequestRecord,
                       WebhookDelivery)
@@ -279,9 +280,18 @@ def _count_on_record(session: Session, req: PrivacyRequest) -> None:
 
 def refresh_states(session: Session, *, request_id: int | None = None) -> None:
     """Carry what the webhook and mail deliveries did into their notices (in the caller's transaction)."""
+    for notice, state, at in _finished_deliveries(session, request_id=request_id):
+        notice.state = state
+        if state == "delivered":
+            notice.delivered_at = at
+
+
+def _finished_deliveries(session: Session, *, request_id: int | None = None) -> list[tuple]:
+    """Queued notices whose webhook or mail delivery has ended: (notice, "delivered" or "failed", when)."""
     query = select(DownstreamNotice).where(DownstreamNotice.state == "queued")
     if request_id is not None:
         query = query.where(DownstreamNotice.request_id == request_id)
+    finished = []
     for notice in session.execute(query).scalars().all():
         if notice.webhook_delivery_id is not None:
             hook = session.get(WebhookDelivery, notice.webhook_delivery_id)
@@ -291,10 +301,15 @@ def refresh_states(session: Session, *, request_id: int | None = None) -> None:
             status, at = ({"sent": "delivered"}.get(sent.status, sent.status), sent.sent_at) if sent else (None, None)
         else:
             continue
-        if status == "delivered":
-            notice.state, notice.delivered_at = "delivered", at
-        elif status == "failed":
-            notice.state = "failed"
+        if status in ("delivered", "failed"):
+            finished.append((notice, status, at))
+    return finished
+
+
+@atomic
+def _carry_deliveries(session: Session, *, request_id: int) -> None:
+    refresh_states(session, request_id=request_id)  # read again, under the write lock
+    session.commit()
 
 
 def _unsettled(session: Session, req: PrivacyRequest, notice_id: int) -> DownstreamNotice:
@@ -364,9 +379,11 @@ class Panel:
 
 def panel(session: Session, req: PrivacyRequest) -> Panel:
     applies = req.request_type in NOTICE_TYPES
-    if applies:
-        refresh_states(session, request_id=req.id)
-        session.commit()
+    # Shown on every look at the case: it reads, and writes only when a delivery has ended since.
+    with db.reading(session):
+        ended = applies and _finished_deliveries(session, request_id=req.id)
+    if ended:
+        _carry_deliveries(session, request_id=req.id)
     notices = for_request(session, req) if applies else []
     told = {n.recipient_id for n, _r in notices if n.purpose == ACT}
     # A closed case needs no more notices to act (a completed one had them all; a denied one none).

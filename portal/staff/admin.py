@@ -46,6 +46,7 @@ def _render_member(member, role_form=None, error=None, status=200):
 
 
 @bp.get("/admin/staff/<int:staff_id>")
+@db.reads_only
 @role_required(ADMIN)
 def admin_staff_member(staff_id):
     """One staff account and what an admin can do with it."""

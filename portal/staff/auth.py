@@ -77,6 +77,7 @@ def logout():
 
 
 @bp.get("/account")
+@db.reads_only
 @login_required
 def account():
     """The staff member's own account: role, password, two-step sign-in."""

@@ -14,6 +14,7 @@ from .forms import InquiryAnswerForm, InquiryCloseForm, InquiryFilterForm
 
 
 @bp.get("/inquiries")
+@db.reads_only
 @role_required(*ROLES)
 def inquiry_list():
     """Inquiries, urgent first, then by the date an answer is due."""
@@ -43,6 +44,7 @@ def _render(inquiry, *, answer_form=None, status=200):
 
 
 @bp.get("/inquiries/<reference>")
+@db.reads_only
 @role_required(*ROLES)
 def inquiry(reference):
     """One inquiry: the message, the conversation, the linked deletion case and the audit trail."""

@@ -8,6 +8,7 @@ from .access import ADMIN, role_required
 
 
 @bp.get("/admin/outbox")
+@db.reads_only
 @role_required(ADMIN)
 def admin_outbox():
     """Pending, sent and failed counts; the failed messages with their errors (the bodies are gone)."""

@@ -32,6 +32,7 @@ def _notice_panel():
 
 
 @bp.get("/recipients")
+@db.reads_only
 @role_required(ADMIN)
 def recipients():
     """Every service provider, contractor and third party told of deletions, corrections and opt-outs."""

@@ -54,10 +54,13 @@ def _download(body, filename: str, mimetype: str) -> Response:
 
 
 @bp.get("/consent")
+@db.reads_only
 @role_required(ADMIN)
 def consent_stats():
     """Consent by policy version and category: each visitor's latest choice counts once."""
-    return render_template("consent/staff_stats.html", stats=consent_service.statistics(db.session()),
+    with db.read_session() as reader:  # a transaction of its own: the statistics read in batches (yield_per)
+        stats = consent_service.statistics(reader)
+    return render_template("consent/staff_stats.html", stats=stats,
                            categories=[c for c in consent_service.categories() if not c.required])
 
 

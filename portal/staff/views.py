@@ -117,6 +117,7 @@ def _render_case(req, *, submitted=None, note_form=None, status=200):
 
 
 @bp.get("/requests/<reference>")
+@db.reads_only
 @role_required(*ROLES)
 def case(reference):
     """Everything about one case, with one form per action the lifecycle allows."""

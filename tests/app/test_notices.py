@@ -10,7 +10,19 @@ from portal.models import DownstreamNotice, Recipient, RequestRecord
 from portal.services import metrics
 from portal.services import notices as notice_service
 
-from ..support import body, csrf_from, get_case, make_staff, new_case, post_action, post_form, settle_notice, sign_in
+from ..support import (
+    answers_within,
+    body,
+    csrf_from,
+    get_case,
+    make_staff,
+    new_case,
+    post_action,
+    post_form,
+    settle_notice,
+    sign_in,
+    sqlite_write_lock_held,
+)
 
 SECRET = "a shared signing secret of forty chars!!"
 DONE = {"outcome": "completed", "message": "We deleted your data.", "deleted_summary": "Everything we held."}
@@ -125,6 +137,24 @@ def test_an_unknown_recipient_is_a_404(app, client, staff):
 
 
 # ---- completion waits for the notices ---------------------------------------------------------
+
+def test_the_case_page_marks_a_delivery_once_then_only_reads(app, client, staff, mailbox):
+    """The notices panel carries a finished delivery into its notice on the next look at the case (a
+    write), and after that only reads: on SQLite the page does not wait for another connection's write."""
+    if not app.config["DATABASE_URL"].startswith("sqlite"):
+        pytest.skip("SQLite's write lock")
+    _recipient(app, name="Mailroom LLC", method="email", email="privacy@mailroom.example", kind="contractor")
+    req = new_case(app, "delete", "in_progress", email="lee@example.org")
+    sign_in(client, staff["support"])
+    assert _send(client, req).status_code == 303
+    mailbox.last("privacy@mailroom.example")  # delivers the outbox
+    assert [n.state for n in _notices(app, req)] == ["queued"]
+    assert "Delivered" in client.get(f"/staff/requests/{req.reference}").get_data(as_text=True)
+    assert [n.state for n in _notices(app, req)] == ["delivered"]
+    with sqlite_write_lock_held(app):
+        [page] = answers_within(10, lambda: client.get(f"/staff/requests/{req.reference}"))
+    assert page.status_code == 200 and "Delivered" in page.get_data(as_text=True)
+
 
 def test_a_deletion_completes_only_after_every_recipient_was_told(app, client, staff, mailbox):
     _recipient(app, name="Ledger Cloud")  # by hand

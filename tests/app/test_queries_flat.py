@@ -3,7 +3,9 @@
 databases a read-only view reads without a transaction while its writes keep theirs."""
 import csv
 import io
+import json
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -12,10 +14,19 @@ from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select, text
 
 from portal import clock, create_app, db
-from portal.models import AuditEvent, PrivacyRequest
-from portal.services import cases, metrics
+from portal.models import AuditEvent, ConsentRecord, PrivacyRequest
+from portal.services import cases, consent, metrics
 
-from ..support import csrf_from, make_staff, new_case, request_form, sign_in, status_client
+from ..support import (
+    answers_within,
+    csrf_from,
+    make_staff,
+    new_case,
+    request_form,
+    sign_in,
+    sqlite_write_lock_held,
+    status_client,
+)
 
 
 def _records_url(days: int = 30) -> str:
@@ -84,10 +95,14 @@ def test_audit_verify_walks_the_chain(app, runner):
 
 # ---- SQLite: reads do not take the write lock --------------------------------------------------
 
-@pytest.fixture
-def sqlite_app(app_config):
+def _sqlite_only(app_config):
     if not app_config["DATABASE_URL"].startswith("sqlite"):
         pytest.skip("SQLite's locking: PostgreSQL readers never block writers")
+
+
+@pytest.fixture
+def sqlite_app(app_config):
+    _sqlite_only(app_config)
     app = create_app({**app_config, "RATELIMIT_ENABLED": False})
     yield app
     app.extensions["db_engine"].dispose()
@@ -130,6 +145,95 @@ def test_a_held_read_does_not_block_a_submission(sqlite_app):
         writer.join(timeout=10)
         assert not writer.is_alive() and outcome == [303]
         assert reader.execute(select(func.count()).select_from(PrivacyRequest)).scalar() == 1  # its snapshot
+
+
+@pytest.fixture
+def selling_sqlite_app(app_config):
+    """A business that sells or shares: the consent categories include sale/sharing, and GPC applies."""
+    _sqlite_only(app_config)
+    app = create_app({**app_config, "RATELIMIT_ENABLED": False, "SELLS_OR_SHARES": True})
+    yield app
+    app.extensions["db_engine"].dispose()
+
+
+def test_a_visitor_without_a_consent_state_cookie_reads_past_a_writer(selling_sqlite_app):
+    """The banner's state is read on every page of a visitor whose signed state cookie is missing or
+    expired, and by the consent API: one query, which must not wait for the write lock. That includes
+    the status page of a person whose opt-out is already on their request's record (§7025(c)(1))."""
+    app = selling_sqlite_app
+    case = new_case(app, "access", "in_progress", email="reader@example.org")
+    with app.app_context():
+        cid = consent.new_consent_id()
+        rejected = consent.record_choice(db.session(), consent_id=cid, action="reject_all", source="banner",
+                                         gpc_signal=False, user_agent=None)
+        assert consent.record_for_known_person(db.session(), state=rejected, reference=case.reference)
+        recorded = db.session().execute(select(func.count()).select_from(AuditEvent)).scalar()
+    newcomer, known = app.test_client(), status_client(app, case.reference)
+    newcomer.set_cookie("portal_consent_id", consent.new_consent_id())  # no choice recorded yet
+    known.set_cookie("portal_consent_id", cid)
+    pages = [(newcomer, "/"), (newcomer, "/preferences"), (known, f"/requests/{case.reference}"),
+             (known, "/api/consent")]
+    with sqlite_write_lock_held(app):  # a page waiting for the lock would wait 30 s, then lose its banner
+        [answers] = answers_within(10, lambda: [client.get(url) for client, url in pages])
+    answers = {url: (resp.status_code, resp.get_data(as_text=True)) for (_client, url), resp in zip(pages, answers)}
+    assert [status for status, _ in answers.values()] == [200] * 4
+    assert 'id="consent-banner"' in answers["/"][1]  # the state was read: nothing chosen yet
+    assert json.loads(answers["/api/consent"][1])["receipt_id"] == rejected.snapshot.receipt_id
+    with app.app_context():
+        assert db.session().execute(select(func.count()).select_from(AuditEvent)).scalar() == recorded
+
+
+def test_a_gpc_signal_sent_twice_at_once_is_recorded_once(selling_sqlite_app):
+    """Two requests of one visitor with the GPC signal both read "not honored yet" without the lock;
+    each then records it under the lock, reading again first: one record, one entry on the request."""
+    app = selling_sqlite_app
+    case = new_case(app, "access", "in_progress", email="twice@example.org")
+    cid, statuses = consent.new_consent_id(), []
+
+    def page():
+        visitor = status_client(app, case.reference)
+        visitor.set_cookie("portal_consent_id", cid)
+        return visitor.get(f"/requests/{case.reference}", headers={"Sec-GPC": "1"}).status_code
+
+    with sqlite_write_lock_held(app):
+        both = threading.Thread(target=lambda: statuses.extend(answers_within(20, page, page)))
+        both.start()
+        time.sleep(1)  # both have read by now, and wait for the lock
+        assert both.is_alive()
+    both.join(timeout=20)
+    assert statuses == [200, 200]
+    with app.app_context():
+        s = db.session()
+        assert s.execute(select(ConsentRecord.source).where(ConsentRecord.consent_id == cid)).scalars().all() == ["gpc"]
+        actions = s.execute(select(AuditEvent.action).where(AuditEvent.request_id == case.id)).scalars().all()
+    assert actions.count("gpc_opt_out_recorded") == 1
+
+
+def test_pages_that_only_read_answer_while_another_connection_writes(sqlite_app):
+    """Every page that only reads, the health checks included: none waits for the write lock (a
+    load balancer's check that waited out a long write would take the host out of service)."""
+    app = sqlite_app
+    case = new_case(app, "access", "in_progress", email="pages@example.org")
+    staff = app.test_client()
+    sign_in(staff, make_staff(app, "admin"))
+    visitor = status_client(app, case.reference)
+    visitor.set_cookie("portal_consent_id", consent.new_consent_id())
+    pages = [(visitor, url) for url in (
+        "/", "/status", f"/requests/{case.reference}", "/requests/new", "/agent/requests/new", "/inquiries/new",
+        "/privacy", "/preferences", "/preferences/history", "/api/consent", "/healthz", "/readyz", "/metrics")]
+    pages += [(staff, url) for url in (
+        "/staff/", f"/staff/requests/{case.reference}", "/staff/inquiries", "/staff/account", "/staff/admin/outbox",
+        "/staff/recipients", "/staff/consent", "/staff/admin/staff/1", "/staff/metrics")]
+    assert staff.get("/staff/metrics").status_code == 200  # its ended months are stored once, here
+    answers = {}
+
+    def read_pages():
+        for client, url in pages:
+            answers[url] = client.get(url).status_code
+
+    with sqlite_write_lock_held(app):
+        answers_within(20, read_pages)  # each page waiting for the lock would wait 30 s
+    assert answers == dict.fromkeys(answers, 200) and len(answers) == len(pages)
 
 
 def test_read_then_write_in_a_read_only_view_is_never_locked(sqlite_app):
@@ -216,6 +320,27 @@ def test_a_read_only_view_reads_outside_a_transaction_and_writes_in_one(app):
         # The connection went back to the pool as it came: a plain transaction is a transaction.
         s.execute(select(func.count()).select_from(PrivacyRequest)).scalar()
         assert _in_transaction(s)
+
+
+def test_a_read_before_the_view_is_outside_a_transaction_and_ends_before_the_view(app):
+    """`db.reading`, as the consent banner's hook uses it: it reads in autocommit, leaves no
+    transaction behind for a view that writes, and inside a transaction already open reads there."""
+    case = new_case(app, "opt_out", "in_progress", email="before@example.org")
+    staff = make_staff(app, "support")
+    with app.test_request_context("/"):
+        s = db.session()
+        with db.reading(s):
+            assert s.get(PrivacyRequest, case.id).reference == case.reference
+            reading = _in_transaction(s)
+        assert (reading, s.in_transaction()) == (False, False)
+        cases.add_note(s, req=s.get(PrivacyRequest, case.id), staff=s.get(type(staff), staff.id), body="After.")
+        s.execute(select(func.count()).select_from(PrivacyRequest)).scalar()  # a plain transaction begins
+        with db.reading(s):
+            s.execute(select(func.count()).select_from(PrivacyRequest)).scalar()
+        assert _in_transaction(s)  # left as it was
+        s.rollback()
+    with app.app_context():
+        assert db.session().execute(text("SELECT count(*) FROM case_note")).scalar() == 1
 
 
 def test_a_read_only_views_core_connection_reads_outside_a_transaction_and_goes_back_as_it_came(app):
