@@ -16,7 +16,7 @@ from datetime import datetime
 from flask import current_app
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlmodel import Session
 
 from .. import clock, db, policy
@@ -185,14 +185,32 @@ def latest_record(session: Session, *, consent_id: str) -> ConsentRecord | None:
                            .order_by(ConsentRecord.id.desc()).limit(1)).scalar()
 
 
+# The current record's Snapshot, built once: on the read that runs for every visitor without a
+# fresh state cookie, building the statement and the ORM's bookkeeping cost more than the query.
+_SNAPSHOT_COLUMNS = (ConsentRecord.id, ConsentRecord.receipt_id, ConsentRecord.choices, ConsentRecord.policy_version,
+                     ConsentRecord.source, ConsentRecord.gpc, ConsentRecord.created_at, ConsentRecord.sale_opt_out_at)
+_LATEST_SNAPSHOT = (select(*_SNAPSHOT_COLUMNS).where(ConsentRecord.consent_id == bindparam("consent_id"))
+                    .order_by(ConsentRecord.id.desc()).limit(1))
+
+
+def latest_snapshot(session: Session, *, consent_id: str) -> Snapshot | None:
+    """What the current record says (latest_record's row, without the ORM)."""
+    row = session.connection().execute(_LATEST_SNAPSHOT, {"consent_id": consent_id}).first()
+    if row is None:
+        return None
+    record_id, receipt_id, choices, version, source, gpc, created_at, opted_out_at = row
+    return Snapshot(record_id=record_id, receipt_id=receipt_id, choices=dict(choices), policy_version=version,
+                    source=source, gpc=gpc, created_at=created_at, sale_opt_out_at=opted_out_at)
+
+
 def resolve(session: Session, *, consent_id: str | None, gpc_signal: bool, user_agent: str | None) -> ConsentState:
     """The visitor's state; with the GPC signal present it is honored server-side and recorded
     (source "gpc") the first time, before the visitor clicks anything. It runs on every page of a
     visitor without a state cookie, so it reads without the write lock, and takes it only to
     record the signal."""
     with db.reading(session):
-        record = latest_record(session, consent_id=consent_id) if consent_id else None
-        state = state_for(Snapshot.of(record) if record else None, consent_id=consent_id, gpc_signal=gpc_signal)
+        latest = latest_snapshot(session, consent_id=consent_id) if consent_id else None
+    state = state_for(latest, consent_id=consent_id, gpc_signal=gpc_signal)
     if not gpc_signal or state.gpc_honored:
         return state
     if consent_id is None:
@@ -204,8 +222,7 @@ def resolve(session: Session, *, consent_id: str | None, gpc_signal: bool, user_
 def _honor_gpc(session: Session, *, consent_id: str, user_agent: str | None) -> ConsentState:
     """Record the GPC opt-out, reading the latest record again under the write lock: another
     request of the same visitor may have recorded it since `resolve` read."""
-    record = latest_record(session, consent_id=consent_id)
-    state = state_for(Snapshot.of(record) if record else None, consent_id=consent_id, gpc_signal=True)
+    state = state_for(latest_snapshot(session, consent_id=consent_id), consent_id=consent_id, gpc_signal=True)
     if state.gpc_honored:
         return state
     current = state.snapshot is not None and state.snapshot.policy_version == state.policy_version
@@ -231,8 +248,7 @@ def record_choice(session: Session, *, consent_id: str, action: str, source: str
         raise ValueError(f"unknown consent categories: {sorted(unknown)}")
     choices = {c.key: action == "accept_all" or (action == "save" and bool(selected.get(c.key)))
                for c in optional}
-    latest = latest_record(session, consent_id=consent_id)
-    previous = Snapshot.of(latest) if latest else None
+    previous = latest_snapshot(session, consent_id=consent_id)
     before = state_for(previous, consent_id=consent_id, gpc_signal=gpc_signal)
     sale = [c for c in optional if c.sale_or_sharing]
     asked_for_sale = any(choices[c.key] and not before.choices[c.key] for c in sale)
@@ -268,8 +284,7 @@ def confirm_sale_opt_in(session: Session, *, consent_id: str, gpc_signal: bool, 
         raise SaleOptInRefused("the Global Privacy Control signal is on")
     if not is_consent_id(consent_id):
         raise SaleOptInRefused("unknown consent id")
-    latest = latest_record(session, consent_id=consent_id)
-    previous = Snapshot.of(latest) if latest else None
+    previous = latest_snapshot(session, consent_id=consent_id)
     current = previous is not None and previous.policy_version == policy_version()
     choices = {c.key: (c.sale_or_sharing or bool(current and previous.choices.get(c.key)))
                for c in categories() if not c.required}
