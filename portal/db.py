@@ -9,7 +9,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from flask import current_app, g, has_app_context
+from flask import current_app, g, has_app_context, has_request_context, request
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, InvalidatePoolError
@@ -271,9 +271,12 @@ def atomic(service):
 
 def reads_only(view):
     """A view that only reads (a page, a report, an export): its session reads in autocommit, so on
-    SQLite it never takes, or waits for, the write lock. Any write in it goes through `atomic`."""
+    SQLite it never takes, or waits for, the write lock. Any write in it goes through `atomic`.
+    On a form's page it applies to GET only: a POST's reads stay in the transaction of its write."""
     @wraps(view)
     def run(*args, **kwargs):
+        if has_request_context() and request.method not in ("GET", "HEAD"):
+            return view(*args, **kwargs)
         if "db_session" in g and g.db_session.in_transaction() and not (
                 g.db_session.new or g.db_session.dirty or g.db_session.deleted):
             g.db_session.commit()  # a transaction begun before the view (nothing written): end it

@@ -15,6 +15,7 @@ from .auth_forms import InviteForm, RoleForm
 
 
 @bp.route("/admin/staff", methods=["GET", "POST"])
+@db.reads_only
 @role_required(ADMIN)
 def admin_staff():
     """Every staff account, and the invitation form."""

@@ -56,6 +56,7 @@ def _save(form, recipient=None):
 
 
 @bp.route("/recipients/new", methods=["GET", "POST"])
+@db.reads_only
 @role_required(ADMIN)
 def recipient_new():
     """Add a recipient."""
@@ -66,6 +67,7 @@ def recipient_new():
 
 
 @bp.route("/recipients/<int:recipient_id>", methods=["GET", "POST"])
+@db.reads_only
 @role_required(ADMIN)
 def recipient_edit(recipient_id):
     """Change a recipient (the stored signing secret is kept unless a new one is given)."""

@@ -195,6 +195,7 @@ def add_note(reference):
 
 
 @bp.route("/requests/new", methods=["GET", "POST"])
+@db.reads_only
 @role_required(*CASE_WORKERS)
 def intake():
     """A request received by phone or mail becomes the same case, counted from the date received."""

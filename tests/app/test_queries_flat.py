@@ -9,13 +9,13 @@ import time
 from datetime import timedelta
 
 import pytest
-from flask import request_finished
+from flask import request, request_finished
 from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select, text
 
 from portal import clock, create_app, db
 from portal.models import AuditEvent, ConsentRecord, PrivacyRequest
-from portal.services import cases, consent, metrics
+from portal.services import cases, consent, metrics, notices
 
 from ..support import (
     answers_within,
@@ -216,6 +216,9 @@ def test_pages_that_only_read_answer_while_another_connection_writes(sqlite_app)
     case = new_case(app, "access", "in_progress", email="pages@example.org")
     staff = app.test_client()
     sign_in(staff, make_staff(app, "admin"))
+    with app.app_context():
+        recipient = notices.save_recipient(db.session(), actor="test", data=notices.RecipientData(
+            name="Ledger Cloud", kind="service_provider", request_types=["delete"], method="manual")).id
     visitor = status_client(app, case.reference)
     visitor.set_cookie("portal_consent_id", consent.new_consent_id())
     pages = [(visitor, url) for url in (
@@ -223,7 +226,8 @@ def test_pages_that_only_read_answer_while_another_connection_writes(sqlite_app)
         "/privacy", "/preferences", "/preferences/history", "/api/consent", "/healthz", "/readyz", "/metrics")]
     pages += [(staff, url) for url in (
         "/staff/", f"/staff/requests/{case.reference}", "/staff/inquiries", "/staff/account", "/staff/admin/outbox",
-        "/staff/recipients", "/staff/consent", "/staff/admin/staff/1", "/staff/metrics")]
+        "/staff/recipients", "/staff/consent", "/staff/admin/staff/1", "/staff/metrics",
+        "/staff/admin/staff", "/staff/requests/new", "/staff/recipients/new", f"/staff/recipients/{recipient}")]
     assert staff.get("/staff/metrics").status_code == 200  # its ended months are stored once, here
     answers = {}
 
@@ -320,6 +324,24 @@ def test_a_read_only_view_reads_outside_a_transaction_and_writes_in_one(app):
         # The connection went back to the pool as it came: a plain transaction is a transaction.
         s.execute(select(func.count()).select_from(PrivacyRequest)).scalar()
         assert _in_transaction(s)
+
+
+def test_a_read_only_forms_post_reads_in_the_transaction_of_its_write(app):
+    """On a form's page (GET and POST), @reads_only applies to the GET: what a POST reads before it
+    writes stays in one transaction with the write (on SQLite, under the write lock)."""
+    seen = {}
+
+    @db.reads_only
+    def view():
+        s = db.session()
+        s.execute(select(func.count()).select_from(PrivacyRequest)).scalar()
+        seen[request.method] = _in_transaction(s)
+        s.rollback()
+
+    for method in ("GET", "POST"):
+        with app.test_request_context("/staff/requests/new", method=method):
+            view()
+    assert seen == {"GET": False, "POST": True}
 
 
 def test_a_read_before_the_view_is_outside_a_transaction_and_ends_before_the_view(app):
