@@ -267,11 +267,15 @@ def sqlite_write_lock_held(app):
 
 
 def answers_within(seconds: float, *calls) -> list:
-    """Run each call in a thread of its own; fail unless all of them return within `seconds`."""
-    results = [None] * len(calls)
+    """Run each call in a thread of its own; fail unless all of them return within `seconds`. A call
+    that raised raises here."""
+    results, errors = [None] * len(calls), []
 
     def run(i, call):
-        results[i] = call()
+        try:
+            results[i] = call()
+        except BaseException as exc:  # raised again in the test's thread, below
+            errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
     for t in threads:
@@ -279,4 +283,6 @@ def answers_within(seconds: float, *calls) -> list:
     for t in threads:
         t.join(timeout=seconds)
     assert not any(t.is_alive() for t in threads), f"still waiting after {seconds} s"
+    if errors:
+        raise errors[0]
     return results

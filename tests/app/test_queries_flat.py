@@ -113,8 +113,8 @@ def test_a_streaming_export_does_not_block_a_submission(sqlite_app, monkeypatch)
     app = sqlite_app
     for i in range(6):
         new_case(app, "opt_out", "in_progress", email=f"s{i}@example.org")
-    staff = app.test_client()
-    sign_in(staff, make_staff(app, "admin"))
+    staff, admin = app.test_client(), make_staff(app, "admin")
+    sign_in(staff, admin)
     resp = staff.get(_records_url())
     chunks = iter(resp.response)
     first = next(chunks)  # the export is under way: its read transaction is open
@@ -214,8 +214,8 @@ def test_pages_that_only_read_answer_while_another_connection_writes(sqlite_app)
     load balancer's check that waited out a long write would take the host out of service)."""
     app = sqlite_app
     case = new_case(app, "access", "in_progress", email="pages@example.org")
-    staff = app.test_client()
-    sign_in(staff, make_staff(app, "admin"))
+    staff, admin = app.test_client(), make_staff(app, "admin")
+    sign_in(staff, admin)
     with app.app_context():
         recipient = notices.save_recipient(db.session(), actor="test", data=notices.RecipientData(
             name="Ledger Cloud", kind="service_provider", request_types=["delete"], method="manual")).id
@@ -226,7 +226,7 @@ def test_pages_that_only_read_answer_while_another_connection_writes(sqlite_app)
         "/privacy", "/preferences", "/preferences/history", "/api/consent", "/healthz", "/readyz", "/metrics")]
     pages += [(staff, url) for url in (
         "/staff/", f"/staff/requests/{case.reference}", "/staff/inquiries", "/staff/account", "/staff/admin/outbox",
-        "/staff/recipients", "/staff/consent", "/staff/admin/staff/1", "/staff/metrics",
+        "/staff/recipients", "/staff/consent", f"/staff/admin/staff/{admin.id}", "/staff/metrics",
         "/staff/admin/staff", "/staff/requests/new", "/staff/recipients/new", f"/staff/recipients/{recipient}")]
     assert staff.get("/staff/metrics").status_code == 200  # its ended months are stored once, here
     answers = {}
