@@ -10,7 +10,8 @@ import socket
 import threading
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -53,13 +54,16 @@ def beat(target: Engine | Session, name: str) -> bool:
     return True
 
 
+_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
 @atomic
 def _upsert(session: Session, *, process: str, name: str, now: datetime) -> None:
-    # Only this process writes its row, so update-then-insert cannot race with itself.
-    updated = session.execute(update(WorkerHeartbeat).where(WorkerHeartbeat.process == process)
-                              .values(beat_at=now, name=name))
-    if updated.rowcount == 0:
-        session.add(WorkerHeartbeat(process=process, name=name, started_at=now, beat_at=now))
+    # One statement: two delivering threads of one process (a worker's and the web's, or two in a
+    # test) share the row, and an update-then-insert would let both insert it.
+    insert = _INSERT[session.get_bind().dialect.name](WorkerHeartbeat.__table__)
+    session.execute(insert.values(process=process, name=name, started_at=now, beat_at=now)
+                    .on_conflict_do_update(index_elements=["process"], set_={"beat_at": now, "name": name}))
     session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.beat_at < now - FORGET_AFTER))
     session.commit()
 

@@ -1,8 +1,9 @@
 """The heartbeat table: one row per delivering process, written at most every BEAT_EVERY, old rows cleaned."""
+import threading
 from datetime import timedelta
 
 import time_machine
-from sqlmodel import select
+from sqlmodel import Session, delete, select
 
 from portal import clock
 from portal.models import WorkerHeartbeat
@@ -43,3 +44,33 @@ def test_a_beat_forgets_processes_silent_for_a_day(app, session):
 
 def test_no_beat_reads_as_none(session):
     assert heartbeat.latest(session) is None
+
+
+def test_threads_of_one_process_beating_together_share_its_row(app, session):
+    """A worker's thread and the web's delivery thread (or two workers in one test process) have one
+    host:pid: beats that race to create its row both land, on the one row."""
+    engine = app.extensions["db_engine"]
+    start = threading.Barrier(4)
+    failures = []
+
+    def beat_often():
+        start.wait()
+        for _ in range(25):
+            heartbeat._last_written.clear()  # every call writes, as two processes' first beats do
+            try:
+                heartbeat.beat(engine, "worker")
+            except Exception as error:  # noqa: BLE001 - collected for the assertion below
+                failures.append(error)
+            with Session(engine) as own:
+                own.execute(delete(WorkerHeartbeat))  # back to no row: the next beats race to insert it
+                own.commit()
+
+    threads = [threading.Thread(target=beat_often) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert failures == []
+    heartbeat._last_written.clear()
+    assert heartbeat.beat(engine, "worker")
+    assert [r.process for r in rows(session)] == [heartbeat.process_id()]
