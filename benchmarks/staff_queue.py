@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/staff_queue.py --requests 1000000 --database-url postgresql+psycopg://...
     .venv/bin/python benchmarks/staff_queue.py --requests 10000            # a throwaway SQLite file
 
-With a PostgreSQL URL, that database is emptied (every table dropped) and migrated here. Rows are
+With a PostgreSQL URL, that database is emptied (its public schema dropped and made again) and migrated here. Rows are
 generated in Python and bulk-loaded (COPY on PostgreSQL, executemany on SQLite), not through the
 app: requests received evenly over three years, those older than about two months closed (as cases
 close within weeks), a realistic few percent open; two hash-chained audit events per request (a
@@ -31,7 +31,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
-from sqlalchemy import MetaData, delete, func, select, text
+from sqlalchemy import delete, func, select, text
 
 from portal import clock, create_app, db
 from portal.lifecycle import OPEN
@@ -269,10 +269,9 @@ def main() -> None:
     engine = db.make_engine(args.database_url)
     if engine.dialect.name == "postgresql" and not args.no_load:
         with engine.begin() as conn:  # a clean slate: the benchmark owns this database
-            meta = MetaData()
-            meta.reflect(conn)
-            meta.drop_all(conn)
-            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+            # The schema, not its tables only: the migrations also create functions and triggers.
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+            conn.exec_driver_sql("CREATE SCHEMA public")
     db.upgrade(args.database_url)
     if not args.no_load:
         load(engine, args.requests, clock.now())
@@ -310,7 +309,8 @@ def main() -> None:
         this_year = clock.today().year
         ended = metrics._ended_months(this_year)
         med, worst = first_views(session, this_year)
-        line(f"§7102 {this_year}, first view: {ended} months computed+stored, 1 live", med, worst, "<= 200 ms")
+        line(f"§7102 {this_year}, first view: {ended} months computed+stored, 1 live", med, worst,
+             "for reference: only before the worker first stores the months (then each as it ends)")
         metrics.store_ended_months(session)  # the worker's job (they are stored already: a lookup)
         med, worst = timed(lambda: (metrics.for_year(session, year=this_year), session.rollback()), 30)
         line(f"§7102 {this_year}, as staff see it: {ended} months stored, 1 live", med, worst, "<= 200 ms")
