@@ -4,11 +4,12 @@
     .venv/bin/python benchmarks/staff_queue.py --requests 1000000 --database-url postgresql+psycopg://...
     .venv/bin/python benchmarks/staff_queue.py --requests 10000            # a throwaway SQLite file
 
-With a PostgreSQL URL, that database is emptied (its public schema dropped and made again) and migrated here. Rows are
-generated in Python and bulk-loaded (COPY on PostgreSQL, executemany on SQLite), not through the
-app: requests received evenly over three years, those older than about two months closed (as cases
-close within weeks), a realistic few percent open; two hash-chained audit events per request (a
-valid chain, so `audit verify` walks all of it); the §7101 record of each request.
+With a PostgreSQL URL, that database is emptied (its public schema dropped and made again) and
+migrated here. Rows are generated in Python and bulk-loaded (COPY on PostgreSQL, executemany on
+SQLite), not through the app: requests received evenly over three years, those older than about
+two months closed (as cases close within weeks), a realistic few percent open; two hash-chained
+audit events per request (a valid chain, so `audit verify` walks all of it); the §7101 record of
+each request.
 
 Targets (issue 16, at 1,000,000 requests): queue pages within 1.5x the 10k figure (run both and
 compare), counts per status <= 5 ms, metrics for a year <= 200 ms (the running year as staff see
