@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-BENCHMARKS = sorted((Path(__file__).resolve().parents[2] / "benchmarks").glob("*.py"))
+BENCHMARKS_DIR = Path(__file__).resolve().parents[2] / "benchmarks"
+BENCHMARKS = sorted(BENCHMARKS_DIR.glob("*.py"))
 
 
 @pytest.mark.parametrize("script", BENCHMARKS, ids=lambda p: p.name)
@@ -33,9 +34,9 @@ def test_what_the_benchmark_imports_when_it_runs_exists(script):
 def test_the_queue_benchmark_runs_on_a_database_the_portal_has_migrated(database_url):
     """On PostgreSQL it empties the database it is given: a migrated one holds functions and
     triggers as well as tables (dropping the tables alone left them, and the migrations then failed)."""
-    script = BENCHMARKS[0].parent / "staff_queue.py"
-    run = subprocess.run([sys.executable, str(script), "--requests", "300", "--database-url", database_url],
-                         capture_output=True, text=True, timeout=300)
+    command = [sys.executable, str(BENCHMARKS_DIR / "staff_queue.py"), "--requests", "300",
+               "--database-url", database_url]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "300 requests on" in run.stdout
     assert re.search(r"audit verify .* \d+ events, intact", run.stdout), run.stdout[-2000:]
