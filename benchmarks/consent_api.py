@@ -38,7 +38,7 @@ def seed(env: dict, visitors: int) -> dict:
     """Fill the database with `visitors` visitors' records; return the cookies of two of them."""
     from portal import clock, create_app, db
     from portal.models import ConsentRecord
-    from portal.services import consent
+    from portal.services.consent import choices as consent
     app = create_app({"INSTANCE_PATH": env["PORTAL_INSTANCE_PATH"], "SECRET_KEY": env["PORTAL_SECRET_KEY"],
                       "DATABASE_URL": env["PORTAL_DATABASE_URL"], "MAIL_BACKGROUND_DELIVERY": False})
     db.upgrade(app.config["DATABASE_URL"])

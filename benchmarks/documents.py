@@ -21,7 +21,7 @@ from portal import (
     create_app,  # noqa: E402
     db,  # noqa: E402
 )
-from portal.services import documents  # noqa: E402
+from portal.services.documents import store as documents  # noqa: E402
 from tests import files  # noqa: E402
 
 

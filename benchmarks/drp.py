@@ -23,7 +23,7 @@ from nacl.signing import SigningKey
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from portal import create_app, db  # noqa: E402
-from portal.services import drp  # noqa: E402
+from portal.services.drp import exchange as drp  # noqa: E402
 
 BUSINESS = "BENCH_BUSINESS"
 

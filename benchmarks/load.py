@@ -57,8 +57,8 @@ TARGETS = {  # scenario: (minimum share of bare, maximum p99 in ms)
 def seed(env: dict) -> dict:
     """A visitor who has chosen (consent cookies) and a requester signed in to their status page."""
     from portal import clock, create_app, db
-    from portal.services import consent
-    from portal.services.requests import NewRequest, submit
+    from portal.services.consent import choices as consent
+    from portal.services.cases.submission import NewRequest, submit
     app = create_app({"INSTANCE_PATH": env["PORTAL_INSTANCE_PATH"], "SECRET_KEY": env["PORTAL_SECRET_KEY"],
                       "DATABASE_URL": env["PORTAL_DATABASE_URL"], "MAIL_BACKGROUND_DELIVERY": False})
     db.upgrade(app.config["DATABASE_URL"])

@@ -29,7 +29,7 @@ def _deliverer(config: dict, ready, stop) -> None:
     import logging
     logging.disable(logging.WARNING)  # one line per failed attempt otherwise
     from portal import create_app
-    from portal.services import mail, worker
+    from portal.services.delivery import mail, worker
     app = create_app(config)
     flag = worker.Stop()
     ready.release()
@@ -91,7 +91,7 @@ def run(deliverers: int, args, folder: Path) -> dict:
 
     from portal import clock, create_app, db
     from portal.models import OutboxMessage
-    from portal.services import mail
+    from portal.services.delivery import mail
     from tests.support import free_port
 
     url, drop = _database(args.database_url, folder)

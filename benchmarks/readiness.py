@@ -18,8 +18,9 @@ from sqlalchemy import insert, text
 
 from portal import clock, create_app, db, lifecycle
 from portal.models import OutboxMessage, PrivacyRequest
-from portal.services import health, heartbeat
-from portal.services.references import new as new_reference
+from portal.services import health
+from portal.services.delivery import heartbeat
+from portal.services.cases.references import new as new_reference
 
 TARGET_MS = 20  # each: the readiness figures, a /readyz answer, a /metrics scrape
 

@@ -21,7 +21,7 @@ sys.path.insert(0, str(REPO))
 def seed(session, cases: int) -> None:
     from portal import clock, lifecycle
     from portal.models import IdentityCheck, OutboxMessage, PrivacyRequest, StaffUser
-    from portal.services.references import new as new_reference
+    from portal.services.cases.references import new as new_reference
     now = clock.now()
     staff = StaffUser(email="bench@billgenix.example", role="support", password_hash="x")
     session.add(staff)
@@ -64,7 +64,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
     from portal import create_app, db
-    from portal.services import retention
+    from portal.services.records import retention
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{tmp}/bench.db"
         db.upgrade(url)

@@ -7,7 +7,7 @@ import statistics
 import time
 
 from portal import create_app
-from portal.services import staff
+from portal.services.staff import accounts as staff
 
 
 def main(rounds: int = 10) -> None:

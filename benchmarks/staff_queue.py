@@ -37,7 +37,9 @@ from sqlalchemy import delete, func, select, text
 from portal import clock, create_app, db
 from portal.lifecycle import OPEN
 from portal.models import IS_OPEN, AnnualMetrics, MetricsMonth, PrivacyRequest
-from portal.services import audit, cases, metrics, open_counts
+from portal.services import audit
+from portal.services.cases import casework as cases, open_counts
+from portal.services.records import annual_metrics as metrics
 
 DAYS = 3 * 365  # received evenly over three years, up to today
 OPEN_STATUSES = sorted(OPEN)

@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from people import COLUMNS, csv_line, genuine_request, person  # noqa: E402
 
 from portal import create_app, db  # noqa: E402
-from portal.services import subjects  # noqa: E402
+from portal.services.identity import subjects  # noqa: E402
 
 
 def peak_mib() -> float:

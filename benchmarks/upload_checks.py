@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from PIL import Image  # noqa: E402
 
-from portal.services import upload_checks  # noqa: E402
+from portal.services.documents import upload_checks  # noqa: E402
 from tests import files  # noqa: E402
 from tests.evasions import EVASIONS, pdf_with_object_stream  # noqa: E402
 

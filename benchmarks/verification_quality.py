@@ -21,10 +21,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from people import COLUMNS, csv_line, genuine_request, impostor_request, person  # noqa: E402
 
 from portal import clock, create_app, db  # noqa: E402
-from portal.services import requests as request_service  # noqa: E402
-from portal.services import subjects, verification  # noqa: E402
-from portal.services.requests import NewRequest  # noqa: E402
-from portal.services.transitions import transition  # noqa: E402
+from portal.services.cases import submission as request_service  # noqa: E402
+from portal.services.identity import subjects
+from portal.services.cases import verification  # noqa: E402
+from portal.services.cases.submission import NewRequest  # noqa: E402
+from portal.services.cases.transitions import transition  # noqa: E402
 
 
 def run(session, values: dict, request_type: str, scope: str | None) -> str:

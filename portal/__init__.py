@@ -38,7 +38,7 @@ def check_policy(app):
 
 def check_keys(app):
     """Refuse to start when the database holds data made with keys this process does not have."""
-    from .services import instance_keys
+    from .services.documents import instance_keys
     instance_keys.check(app.extensions["db_engine"], keys=app.config["ENCRYPTION_KEYS"],
                         generated=app.config["GENERATED_SECRETS"])
 
@@ -53,7 +53,7 @@ def register_extensions(app):
     app.jinja_env.globals["current_user"] = current_user
     login_manager.login_view = "staff.login"
     babel.init_app(app, locale_selector=i18n.select_locale)
-    from .services import delivery, worker
+    from .services.delivery import channels as delivery, worker
     app.extensions["mail_delivery"] = worker.BackgroundDelivery(app, deliverers=delivery.DELIVERERS)
     if app.config["MAIL_BACKGROUND_DELIVERY"]:
         # Started by the first request, so CLI commands (db upgrade, staff create) never start it.

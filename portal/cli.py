@@ -10,8 +10,15 @@ from sqlalchemy import func, select
 
 from . import db as database
 from .models import AuditEvent, Document
-from .services import audit, delivery, documents, drp, mail, metrics, notices, open_counts, requests, retention, staff, subjects
-from .services import worker as worker_service
+from .services import audit
+from .services.delivery import channels as delivery, mail
+from .services.documents import store as documents
+from .services.drp import exchange as drp
+from .services.records import annual_metrics as metrics, retention
+from .services.cases import notices, open_counts, submission as requests
+from .services.staff import accounts as staff
+from .services.identity import subjects
+from .services.delivery import worker as worker_service
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 

@@ -6,7 +6,8 @@ from babel import dates as babel_dates
 
 from . import clock, lifecycle
 from .i18n import current_locale, default_language
-from .services import agents, staff
+from .services.cases import agents
+from .services.staff import accounts as staff
 
 
 # A date or a clock time in a language and width is always the same text: the texts are kept

@@ -11,8 +11,8 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from . import clock
 from .lifecycle import REQUEST_TYPES
-from .services import requests as request_service
-from .services.requests import NewRequest
+from .services.cases import submission as request_service
+from .services.cases.submission import NewRequest
 from .i18n import lazy_gettext as _l
 
 _TAG = re.compile(r"<\s*/?\s*[a-zA-Z!?]")

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from nacl.signing import SigningKey
 
 from portal import clock, db
-from portal.services import drp as drp_service
+from portal.services.drp import exchange as drp_service
 
 BUSINESS_ID = "BILLGENIX"
 DRP_CONFIG = {"DRP_ENABLED": True, "DRP_BUSINESS_ID": BUSINESS_ID, "DRP_CALLBACK_ALLOW_HTTP": True}

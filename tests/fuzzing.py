@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlmodel import SQLModel
 
 from portal import db
-from portal.services import staff as staff_service
+from portal.services.staff import accounts as staff_service
 
 from .support import STAFF_PASSWORD, csrf_from, new_case, post_form
 

@@ -18,11 +18,11 @@ import pytest
 from portal import clock, db
 from portal.lifecycle import IN_PROGRESS, ON_HOLD, VERIFYING
 from portal.models import PrivacyRequest, StaffUser
-from portal.services import mail as mail_service
-from portal.services import requests as request_service
-from portal.services import staff as staff_service
-from portal.services import transitions
-from portal.services.requests import NewRequest
+from portal.services.delivery import mail as mail_service
+from portal.services.cases import submission as request_service
+from portal.services.staff import accounts as staff_service
+from portal.services.cases import transitions
+from portal.services.cases.submission import NewRequest
 
 
 class Mailbox:

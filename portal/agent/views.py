@@ -6,10 +6,10 @@ from .. import db
 from ..errors import render_error
 from ..extensions import configured_limit, limiter
 from ..lifecycle import REQUEST_TYPES
-from ..services import agents as agent_service
-from ..services import verification
-from ..services.documents import DocumentRejected
-from ..services.tokens import TokenError
+from ..services.cases import agents as agent_service
+from ..services.cases import verification
+from ..services.documents.store import DocumentRejected
+from ..services.identity.tokens import TokenError
 from ..web import link_problem
 from .forms import AgentRequestForm, ConsumerDecisionForm
 

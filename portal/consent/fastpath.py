@@ -13,7 +13,7 @@ from werkzeug.http import parse_cookie
 from werkzeug.wrappers import Response
 
 from ..security import apply_headers
-from ..services import consent as consent_service
+from ..services.consent import choices as consent_service
 
 log = logging.getLogger(__name__)
 PATH = "/api/consent"

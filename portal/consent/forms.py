@@ -4,7 +4,7 @@ from wtforms.validators import AnyOf, Length, Optional
 
 from ..forms import EmptyForm
 from ..i18n import lazy_gettext as _l
-from ..services.consent import ACTIONS, Category, ConsentState
+from ..services.consent.choices import ACTIONS, Category, ConsentState
 
 
 class PreferencesForm(EmptyForm):

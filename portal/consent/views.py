@@ -22,8 +22,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from .. import clock, db
 from ..extensions import csrf, limiter
 from ..forms import EmptyForm
-from ..services import consent as consent_service
-from ..services.consent import ConsentState
+from ..services.consent import choices as consent_service
+from ..services.consent.choices import ConsentState
 from ..web import is_htmx
 from .fastpath import ConsentFastPath, api_headers
 from .forms import preferences_form

@@ -6,7 +6,7 @@ from flask_limiter.util import get_remote_address
 
 from .. import db
 from ..extensions import configured_limit, csrf, limiter
-from ..services import drp as drp_service
+from ..services.drp import exchange as drp_service
 
 bp = Blueprint("drp", __name__, url_prefix="/drp/v1")
 csrf.exempt(bp)

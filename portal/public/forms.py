@@ -14,8 +14,8 @@ from ..forms import (
     upload_of,
 )
 from ..lifecycle import INQUIRY_KINDS
-from ..services import references
-from ..services.inquiries import NewInquiry
+from ..services.cases import references
+from ..services.cases.inquiries import NewInquiry
 from ..i18n import lazy_gettext as _l
 
 

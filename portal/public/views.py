@@ -17,11 +17,13 @@ from ..lifecycle import (
 )
 from ..models import Inquiry, PrivacyRequest
 from ..security import minimum_duration
-from ..services import cases, documents, metrics, response_files, verification
-from ..services import inquiries as inquiry_service
-from ..services import requests as request_service
-from ..services import status as status_service
-from ..services.tokens import TokenError
+from ..services.cases import casework as cases, verification
+from ..services.documents import store as documents, response_files
+from ..services.records import annual_metrics as metrics
+from ..services.cases import inquiries as inquiry_service
+from ..services.cases import submission as request_service
+from ..services.cases import status_access as status_service
+from ..services.identity.tokens import TokenError
 from ..urls import external_url
 from ..web import link_problem, send_document
 from .forms import AddDetailsForm, AnswerForm, ContestForm, FollowUpForm, InquiryForm, StatusForm, WithdrawForm

@@ -13,7 +13,8 @@ from sqlmodel import Session
 from .. import clock
 from ..lifecycle import OPEN
 from ..models import DrpCallback, OpenCaseCount, OutboxMessage, WebhookDelivery
-from . import heartbeat, open_counts
+from .delivery import heartbeat
+from .cases import open_counts
 
 
 @dataclass

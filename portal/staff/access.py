@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from .. import clock, db
 from ..extensions import login_manager
 from ..models import StaffUser
-from ..services.staff import ADMIN, CASE_WORKERS, ROLES, SUPPORT, VIEWER  # noqa: F401  (the roles, for route guards)
+from ..services.staff.accounts import ADMIN, CASE_WORKERS, ROLES, SUPPORT, VIEWER  # noqa: F401  (the roles, for route guards)
 
 # Flask session key holding when this console session signed in and when it was last used.
 SESSION_CLOCK = "staff_clock"

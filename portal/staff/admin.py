@@ -7,8 +7,8 @@ from .. import db, normalize
 from ..errors import render_error
 from ..forms import EmptyForm
 from ..i18n import lazy_gettext as _l
-from ..services import staff as staff_service
-from ..services.staff import StaffError
+from ..services.staff import accounts as staff_service
+from ..services.staff.accounts import StaffError
 from . import bp
 from .access import ADMIN, role_required
 from .auth_forms import InviteForm, RoleForm

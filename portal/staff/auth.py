@@ -9,8 +9,8 @@ from .. import db
 from ..errors import render_error
 from ..extensions import configured_limit, limiter
 from ..forms import EmptyForm
-from ..services import staff as staff_service
-from ..services.staff import InvitationError, StaffError
+from ..services.staff import accounts as staff_service
+from ..services.staff.accounts import InvitationError, StaffError
 from ..web import link_problem
 from . import bp
 from .access import start_session_clock

@@ -4,7 +4,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Email, EqualTo, Length, Optional, Regexp, ValidationError
 
 from ..forms import EmptyForm, plain_text, strip_filter
-from ..services import staff as staff_service
+from ..services.staff import accounts as staff_service
 from ..i18n import lazy_gettext as _l
 
 F = [strip_filter]

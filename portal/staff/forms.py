@@ -30,9 +30,9 @@ from ..lifecycle import (
     REQUEST_TYPES,
     STATUS_LABELS,
 )
-from ..services import agents, cases, notices
-from ..services.cases import Completion, QueueFilters
-from ..services.requests import Intake
+from ..services.cases import agents, casework as cases, notices
+from ..services.cases.casework import Completion, QueueFilters
+from ..services.cases.submission import Intake
 from ..i18n import lazy_gettext as _l
 
 F = [strip_filter]

@@ -5,8 +5,9 @@ from flask_login import current_user
 
 from .. import clock, db
 from ..lifecycle import IllegalTransition
-from ..services import audit, inquiries, references
-from ..services.transitions import StaleCase
+from ..services import audit
+from ..services.cases import inquiries, references
+from ..services.cases.transitions import StaleCase
 from ..web import send_document
 from . import bp
 from .access import CASE_WORKERS, ROLES, role_required

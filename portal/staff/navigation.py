@@ -4,7 +4,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from .. import db
-from ..services import mail
+from ..services.delivery import mail
 from . import bp
 from .access import ADMIN, ROLES, SUPPORT
 

@@ -2,7 +2,7 @@
 from flask import render_template
 
 from .. import db
-from ..services import mail
+from ..services.delivery import mail
 from . import bp
 from .access import ADMIN, role_required
 

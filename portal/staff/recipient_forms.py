@@ -5,8 +5,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from ..forms import plain_text, strip_filter
-from ..services import notices
-from ..services.notices import RecipientData
+from ..services.cases import notices
+from ..services.cases.notices import RecipientData
 from .forms import MultiCheckboxField
 from ..i18n import lazy_gettext as _l
 

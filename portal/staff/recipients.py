@@ -6,8 +6,9 @@ from flask_login import current_user
 from .. import db
 from ..errors import render_error
 from ..forms import EmptyForm
-from ..services import audit, notices
-from ..services.notices import NoticeError
+from ..services import audit
+from ..services.cases import notices
+from ..services.cases.notices import NoticeError
 from . import bp
 from .access import ADMIN, CASE_WORKERS, role_required
 from .recipient_forms import NoticeExplainForm, NoticeRecordForm, RecipientForm

@@ -5,8 +5,10 @@ from flask import Response, abort, render_template, request, stream_with_context
 from flask_login import current_user
 
 from .. import clock, db, lifecycle
-from ..services import audit, cases, metrics
-from ..services import consent as consent_service
+from ..services import audit
+from ..services.cases import casework as cases
+from ..services.records import annual_metrics as metrics
+from ..services.consent import choices as consent_service
 from . import bp
 from .access import ADMIN, role_required
 from .forms import RecordsForm

@@ -8,9 +8,10 @@ from sqlalchemy.orm.exc import StaleDataError
 from .. import db
 from ..i18n import lazy_gettext as _l
 from ..lifecycle import MAX_EXTENSION_DAYS, IllegalTransition
-from ..services import agents, audit, cases, inquiries, references, verification
-from ..services import requests as request_service
-from ..services.transitions import StaleCase
+from ..services.cases import agents, casework as cases, inquiries, references, verification
+from ..services import audit
+from ..services.cases import submission as request_service
+from ..services.cases.transitions import StaleCase
 from ..web import is_htmx, send_document
 from . import bp
 from .access import CASE_WORKERS, ROLES, role_required

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from portal import db
 from portal.models import AgentAuthorization, AuditEvent, Document, PrivacyRequest
-from portal.services import documents
+from portal.services.documents import store as documents
 
 from .. import files
 from ..support import body, csrf_from, link_in
@@ -59,7 +59,7 @@ def test_form_uses_the_contract_field_names(client):
 
 
 def test_signed_permission_through_the_real_smtp_server(smtp_server, app, client):
-    from portal.services import mail as mail_service
+    from portal.services.delivery import mail as mail_service
 
     resp = submit(client)
     assert resp.status_code == 303 and resp.headers["Location"] == "/agent/requests/sent?type=delete"

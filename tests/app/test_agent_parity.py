@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from portal import db
 from portal.models import AuditEvent, PrivacyRequest
-from portal.services import subjects
+from portal.services.identity import subjects
 
 from ..support import csrf_from, link_in, make_staff, post_action, sign_in
 from .test_agent_journey import AGENT, confirm_agent_email, submit

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from portal import clock, db, lifecycle
-from portal.services import requests as request_service
+from portal.services.cases import submission as request_service
 
 from ..moments import EDGE_MOMENTS
 from ..support import body, csrf_from, link_in, make_staff, new_case, post_form, request_form, sign_in
@@ -93,7 +93,7 @@ def test_extension_is_possible_through_the_california_due_date(app, time_machine
     received = datetime(2026, 10, 15, 21, 30, tzinfo=clock.PACIFIC)  # 16 October in UTC
     req = new_case(app, "access", received_at=received)
     assert req.response_due == received.date() + timedelta(days=45)
-    from portal.services import cases
+    from portal.services.cases import casework as cases
     last_evening = datetime.combine(req.response_due, datetime.min.time(), clock.PACIFIC) + timedelta(hours=23, minutes=30)
     time_machine.move_to(last_evening, tick=False)
     assert "extend" in cases.available_actions(req)

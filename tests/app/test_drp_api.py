@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from portal import clock, db
 from portal.models import AuditEvent, DrpAgent, DrpRequest, PrivacyRequest
-from portal.services import drp as drp_service
-from portal.services import subjects
+from portal.services.drp import exchange as drp_service
+from portal.services.identity import subjects
 
 from ..drp_agents import DRP_CONFIG, Agent, pair, register, send
 from ..support import body
@@ -376,7 +376,7 @@ def test_revoke_needs_the_agents_signature_and_an_open_request(app, client, pair
     assert client.delete(url, data=Agent("X").sign({"reason": "x"}), headers=paired.auth()).status_code == 403
     assert client.delete(url, data=paired.sign({"reason": 42}), headers=paired.auth()).status_code == 400
     with app.app_context():
-        from portal.services import requests as rs
+        from portal.services.cases import submission as rs
         s = db.session()
         req = s.get(PrivacyRequest, _case(app, made["request_id"]).id)
         rs.transition(s, req, "denied", actor="system")

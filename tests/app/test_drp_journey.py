@@ -2,7 +2,7 @@
 callbacks to a real HTTP server on loopback, while staff act through the console's forms."""
 import pytest
 
-from portal.services import drp_callbacks
+from portal.services.drp import callbacks as drp_callbacks
 
 from ..drp_agents import DRP_CONFIG, Agent, CallbackReceiver, pair, register, send
 from ..support import make_staff, post_action, sign_in

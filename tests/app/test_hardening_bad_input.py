@@ -71,7 +71,7 @@ def test_deeply_nested_json_is_a_400(client, app):
 
 @pytest.mark.parametrize("next_url", ["/staff/%0d%0aSet-Cookie:%20x=1", "/staff/%0aX", "/staff/%09", "/staff/%20x"])
 def test_a_login_next_with_control_characters_goes_home(client, app, staff_login, next_url):
-    from portal.services import staff as staff_service
+    from portal.services.staff import accounts as staff_service
     with app.app_context():
         staff_service.create(db.session(), email="ana@staff.example", role="support", password=STAFF_PASSWORD)
     resp = post_form(client, f"/staff/login?next={next_url}", {"email": "ana@staff.example", "password": STAFF_PASSWORD})
@@ -148,7 +148,7 @@ def test_non_ascii_tokens_codes_and_emails_are_compared_as_bytes(client, app):
 def test_a_totp_code_in_other_digits_is_refused_not_a_500(app):
     from datetime import datetime, timezone
 
-    from portal.services import staff as staff_service
+    from portal.services.staff import accounts as staff_service
     with app.app_context():
         user = staff_service.create(db.session(), email="ana@staff.example", role="support", password=STAFF_PASSWORD)
         user.totp_secret = "JBSWY3DPEHPK3PXP"

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from portal import clock, create_app
 from portal import db as portal_db
 from portal.models import OutboxMessage, WorkerHeartbeat
-from portal.services import heartbeat, mail, worker
+from portal.services.delivery import heartbeat, mail, worker
 
 from ..processes import PostgresCluster
 from ..support import Mailbox, post_form, request_form

@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from portal import clock, db, lifecycle
 from portal.models import AuditEvent, Inquiry, PrivacyRequest
-from portal.services import inquiries
-from portal.services.inquiries import NewInquiry
+from portal.services.cases import inquiries
+from portal.services.cases.inquiries import NewInquiry
 
 from ..support import body, csrf_from, link_in, post_form
 
@@ -23,7 +23,7 @@ def _inquiries(app):
 
 @pytest.mark.parametrize("kind", ["question", "baa", "security", "child", "other"])
 def test_each_kind_is_acknowledged_through_smtp(smtp_server, client, app, kind):
-    from portal.services.mail import deliver_for_app
+    from portal.services.delivery.mail import deliver_for_app
     resp = post_form(client, "/inquiries/new", {**FORM, "kind": kind})
     assert resp.status_code == 303 and resp.headers["Location"] == f"/inquiries/sent?kind={kind}"
     assert client.get(resp.headers["Location"]).status_code == 200

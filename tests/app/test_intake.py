@@ -8,8 +8,8 @@ from sqlalchemy import select
 from portal import clock, db
 from portal.clock import local_date
 from portal.models import AuditEvent, OutboxMessage, PrivacyRequest
-from portal.services import requests as request_service
-from portal.services import subjects
+from portal.services.cases import submission as request_service
+from portal.services.identity import subjects
 
 from ..support import make_staff, post_form, sign_in
 

@@ -18,7 +18,7 @@ def json_app(app_config):
     @app.get("/_test/log")
     def _log():  # a view that logs, as any of ours may, with a token-bearing path in it
         logging.getLogger("werkzeug").info('"GET /verify/VERIFYSECRET123 HTTP/1.1" 200 -')
-        logging.getLogger("portal.services.mail").warning("mail %s not delivered: %s", 7, "/status/STATUSSECRET456")
+        logging.getLogger("portal.services.delivery.mail").warning("mail %s not delivered: %s", 7, "/status/STATUSSECRET456")
         return "ok"
 
     yield app
@@ -34,7 +34,7 @@ def test_each_record_is_one_json_line_with_the_request_id_and_no_token(json_app,
     lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     records = [json.loads(line) for line in lines]  # every line is JSON
     by_logger = {r["logger"]: r for r in records}
-    access, mail = by_logger["werkzeug"], by_logger["portal.services.mail"]
+    access, mail = by_logger["werkzeug"], by_logger["portal.services.delivery.mail"]
     assert access["message"] == '"GET /verify/[token] HTTP/1.1" 200 -' and access["level"] == "INFO"
     assert mail["message"] == "mail 7 not delivered: /status/[token]" and mail["level"] == "WARNING"
     for record in (access, mail):

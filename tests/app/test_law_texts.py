@@ -70,7 +70,7 @@ def test_published_metrics_page_and_csv_count_gpc_opt_outs(app_config, request, 
     from datetime import datetime
 
     from portal import db
-    from portal.services import consent
+    from portal.services.consent import choices as consent
     with app.app_context():
         time_machine.move_to("2026-06-01T10:00:00-07:00", tick=False)
         for _ in range(2):

@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from portal import clock, db
 from portal.models import DownstreamNotice, Recipient, RequestRecord
-from portal.services import metrics
-from portal.services import notices as notice_service
+from portal.services.records import annual_metrics as metrics
+from portal.services.cases import notices as notice_service
 
 from ..support import (
     answers_within,
@@ -100,7 +100,7 @@ def test_an_admin_adds_a_webhook_recipient_whose_secret_is_stored_encrypted(app,
         [saved] = db.session().execute(select(Recipient)).scalars()
         assert (saved.request_types, saved.method, saved.kind) == ("delete,opt_out", "webhook", "third_party")
         assert SECRET not in saved.webhook_secret
-        from portal.services import webhooks
+        from portal.services.delivery import webhooks
         assert webhooks.decrypt_secret(saved.webhook_secret) == SECRET.encode()
     listing = client.get("/staff/recipients").get_data(as_text=True)
     assert "Claims Analytics Inc." in listing and SECRET not in listing

@@ -12,7 +12,7 @@ from sqlalchemy import event
 
 from portal import db, formatting
 from portal.models import PrivacyRequest
-from portal.services import requests
+from portal.services.cases import submission as requests
 from portal.template_languages import LanguageEnvironment
 from portal.warmup import prepare_worker
 
@@ -82,14 +82,14 @@ def test_the_status_statement_is_short_enough_for_psycopg_to_keep_its_conversion
     from psycopg import _queries
     from sqlalchemy.dialects import postgresql
 
-    from portal.services import status
+    from portal.services.cases import status_access as status
     sql = str(status._REQUEST.compile(dialect=postgresql.psycopg.dialect()))
     assert len(sql) <= _queries.MAX_CACHED_STATEMENT_LENGTH, len(sql)
 
 
 def test_the_status_statement_is_compiled_once_per_engine_and_found_by_identity(app):
     from portal.db import IdentityCompiledCache
-    from portal.services import status
+    from portal.services.cases import status_access as status
     cache = status._REQUEST_OPTIONS["compiled_cache"]
     dialect = app.extensions["db_engine"].dialect
     ana = support.new_case(app, "delete", email="ana@example.org")

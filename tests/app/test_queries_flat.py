@@ -15,7 +15,9 @@ from sqlalchemy import func, select, text
 
 from portal import clock, create_app, db
 from portal.models import AuditEvent, ConsentRecord, PrivacyRequest
-from portal.services import cases, consent, metrics, notices
+from portal.services.cases import casework as cases, notices
+from portal.services.consent import choices as consent
+from portal.services.records import annual_metrics as metrics
 
 from ..support import (
     answers_within,

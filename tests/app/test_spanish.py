@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from portal import clock, db
 from portal.models import PrivacyRequest
-from portal.services import requests as request_service
+from portal.services.cases import submission as request_service
 
 from ..pages import public_pages
 from ..support import body, csrf_from, link_in, make_staff, post_action, post_form, request_form, sign_in

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from portal import clock, db
 from portal.models import AuditEvent, StaffUser
-from portal.services import staff as staff_service
+from portal.services.staff import accounts as staff_service
 
 from ..support import STAFF_PASSWORD, body, csrf_from, link_in, post_form
 

@@ -250,7 +250,7 @@ def test_another_requester_cannot_answer(app, client, mailbox):
     other = new_case(app, "access", email="other@example.org")
     with app.app_context():
         s = db.session()
-        from portal.services import requests as rs
+        from portal.services.cases import submission as rs
         r = rs.get_by_reference(s, req.reference)
         rs.transition(s, r, "on_hold", actor="system", hold_reason="information_requested")
         s.commit()
@@ -589,10 +589,10 @@ def test_a_correction_with_documents_assessment_partial_and_the_requesters_conte
         content_type="multipart/form-data")
     assert resp.status_code == 303
     with app.app_context():
-        from portal.services import requests as rs
+        from portal.services.cases import submission as rs
         req = db.session().execute(select(PrivacyRequest).where(PrivacyRequest.email == "cor@example.org")).scalar_one()
         from portal import lifecycle
-        from portal.services import transitions
+        from portal.services.cases import transitions
         s = db.session()
         transitions.transition(s, req, lifecycle.VERIFYING, actor="requester")
         transitions.transition(s, req, lifecycle.IN_PROGRESS, actor="system")
@@ -688,7 +688,7 @@ def test_a_requester_withdrawing_meanwhile_wins(app, as_support, mailbox):
     req = new_case(app, "access", "on_hold")
     page = as_support.get(f"/staff/requests/{req.reference}").get_data(as_text=True)
     with app.app_context():
-        from portal.services import requests as rs
+        from portal.services.cases import submission as rs
         rs.withdraw(db.session(), req=rs.get_by_reference(db.session(), req.reference))
     resp = post_action(as_support, req.reference, "verify", {"source_email": "claim_file", "source_phone": "phone_call"}, page=page)
     assert resp.status_code == 409 and get_case(app, req.reference).status == "withdrawn"
@@ -764,7 +764,7 @@ def test_intake_of_a_duplicate_goes_to_the_open_case(app, as_support):
 # ---- mail through a real SMTP server -----------------------------------------------------------
 
 def test_request_info_and_denial_mail_through_smtp(smtp_server, app, client):
-    from portal.services.mail import deliver_for_app
+    from portal.services.delivery.mail import deliver_for_app
     sign_in(client, make_staff(app, "support"))
     req = new_case(app, "delete")
     deliver_for_app(app)
@@ -790,7 +790,7 @@ def test_request_info_and_denial_mail_through_smtp(smtp_server, app, client):
 
 def _hold_for_information(app, req):
     with app.app_context():
-        from portal.services import requests as rs
+        from portal.services.cases import submission as rs
         s = db.session()
         rs.transition(s, rs.get_by_reference(s, req.reference), "on_hold", actor="system",
                       hold_reason="information_requested")

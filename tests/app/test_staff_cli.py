@@ -4,7 +4,7 @@ from sqlalchemy import delete, select, text
 from portal import db
 from portal.models import AuditEvent, StaffUser
 from portal.services import audit
-from portal.services import staff as staff_service
+from portal.services.staff import accounts as staff_service
 
 from ..support import STAFF_PASSWORD, post_form
 

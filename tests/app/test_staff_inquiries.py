@@ -3,8 +3,8 @@ import pytest
 
 from portal import db
 from portal.models import Inquiry
-from portal.services import inquiries
-from portal.services.inquiries import NewInquiry
+from portal.services.cases import inquiries
+from portal.services.cases.inquiries import NewInquiry
 
 from ..support import body, csrf_from, link_in
 

@@ -7,8 +7,8 @@ from sqlalchemy import text
 
 from portal import clock, db
 from portal.lifecycle import local_date
-from portal.services import requests as request_service
-from portal.services import transitions
+from portal.services.cases import submission as request_service
+from portal.services.cases import transitions
 
 from ..support import make_staff, new_case, sign_in
 

@@ -5,8 +5,8 @@ import pytest
 from playwright.sync_api import expect
 
 from portal import db
-from portal.services import cases
-from portal.services.cases import Completion
+from portal.services.cases import casework as cases
+from portal.services.cases.casework import Completion
 
 from ..support import link_in, make_staff, new_case
 from .axe import assert_no_axe_violations

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from portal import db
 from portal.models import OutboxMessage
-from portal.services import mail as mail_service
+from portal.services.delivery import mail as mail_service
 
 from ..support import STAFF_PASSWORD, make_staff
 from .axe import assert_no_axe_violations

@@ -50,8 +50,9 @@ def test_policy_page_is_accessible(page, live_server):
 
 def test_staff_answer_a_security_concern_from_the_top_of_the_queue(page, live_server, csp_violations):
     from portal import db
-    from portal.services import inquiries, staff
-    from portal.services.inquiries import NewInquiry
+    from portal.services.cases import inquiries
+    from portal.services.staff import accounts as staff
+    from portal.services.cases.inquiries import NewInquiry
 
     from ..support import STAFF_PASSWORD
     with live_server.app.app_context():

@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from portal import db
-from portal.services import staff as staff_service
+from portal.services.staff import accounts as staff_service
 
 from ..support import STAFF_PASSWORD, link_in, sign_in_page
 from .axe import assert_no_axe_violations

@@ -6,7 +6,7 @@ import re
 from playwright.sync_api import expect
 
 from portal import clock, db
-from portal.services import subjects
+from portal.services.identity import subjects
 
 from ..support import link_in, make_staff, sign_in_page
 from .axe import assert_no_axe_violations

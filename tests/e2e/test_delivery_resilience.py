@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from portal import clock, db
 from portal.models import OutboxMessage
-from portal.services import mail as mail_service
-from portal.services import outbox
+from portal.services.delivery import mail as mail_service
+from portal.services.delivery import outbox
 
 from ..support import SMTPSink, make_staff, sign_in
 
@@ -273,7 +273,7 @@ def test_admins_see_a_banner_when_mail_failed_or_waits_too_long(app, client, mai
 
 
 def test_the_daily_digest_tells_admins_about_failed_mail(app, mailbox):
-    from portal.services import staff as staff_service
+    from portal.services.staff import accounts as staff_service
     make_staff(app, "admin")
     make_staff(app, "support")
     app.config["STAFF_DIGEST_HOUR"] = 0

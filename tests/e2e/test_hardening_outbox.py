@@ -9,7 +9,7 @@ from sqlalchemy import select, text
 
 from portal import db
 from portal.models import AgentAuthorization, OutboxMessage, PrivacyRequest
-from portal.services import mail as mail_service
+from portal.services.delivery import mail as mail_service
 
 from ..support import SMTPSink, body, csrf_from, free_port, link_in, post_form, request_form
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from portal import clock, create_app, db
 from portal.models import OutboxMessage
-from portal.services import mail as mail_service
+from portal.services.delivery import mail as mail_service
 
 from ..support import body, post_form, request_form
 

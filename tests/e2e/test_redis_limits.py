@@ -11,7 +11,7 @@ import redis as redis_client
 
 from portal import create_app
 from portal import db as portal_db
-from portal.services import heartbeat
+from portal.services.delivery import heartbeat
 
 from ..processes import Gunicorn, RedisServer
 from ..support import free_port, post_form, request_form

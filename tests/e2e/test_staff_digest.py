@@ -8,10 +8,10 @@ from portal import db
 from portal.cli import scheduled_jobs
 from portal.lifecycle import PACIFIC
 from portal.models import DigestRun
-from portal.services import mail as mail_service
-from portal.services import requests as request_service
-from portal.services import staff as staff_service
-from portal.services.requests import NewRequest
+from portal.services.delivery import mail as mail_service
+from portal.services.cases import submission as request_service
+from portal.services.staff import accounts as staff_service
+from portal.services.cases.submission import NewRequest
 
 from ..support import STAFF_PASSWORD
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from portal import db
 from portal.models import PrivacyRequest
-from portal.services import mail as mail_service
+from portal.services.delivery import mail as mail_service
 
 from ..support import body, csrf_from, make_staff, post_action, post_form, request_form, sign_in
 

@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from portal import clock, create_app, db
 from portal.models import DownstreamNotice, WebhookDelivery
-from portal.services import notices, webhooks
+from portal.services.cases import notices
+from portal.services.delivery import webhooks
 
 from ..support import new_case
 

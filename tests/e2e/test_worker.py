@@ -22,8 +22,9 @@ from portal import clock, create_app, db
 from portal import db as portal_db
 from portal.cli import scheduled_jobs
 from portal.models import OutboxMessage, PrivacyRequest
-from portal.services import delivery, requests, worker
-from portal.services.requests import NewRequest
+from portal.services.delivery import channels as delivery, worker
+from portal.services.cases import submission as requests
+from portal.services.cases.submission import NewRequest
 
 from ..support import Mailbox, free_port
 
@@ -178,7 +179,7 @@ def test_the_worker_survives_a_postgresql_restart(own_postgres, tmp_path, caplog
 
     def queue(to):
         with app.app_context():
-            from portal.services import mail
+            from portal.services.delivery import mail
             s = db.session()
             mail.queue(s, to=to, subject="Hello", template="status_link",
                        context={"link": "http://portal.test/status/T", "reference": "PR-1", "minutes": 30})
@@ -240,7 +241,7 @@ class SlowRelay:
 def test_a_signal_stops_the_worker_after_the_message_in_hand(app_config, app, sig):
     relay = SlowRelay(1.5)
     with app.app_context():
-        from portal.services import mail
+        from portal.services.delivery import mail
         s = db.session()
         for i in range(3):
             mail.queue(s, to=f"w{i}@example.org", subject="Hello", template="status_link",

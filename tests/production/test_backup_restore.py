@@ -15,8 +15,8 @@ from sqlalchemy.engine import make_url
 
 from portal import create_app
 from portal import db as portal_db
-from portal.services import documents
-from portal.services.instance_keys import MissingKeys
+from portal.services.documents import store as documents
+from portal.services.documents.instance_keys import MissingKeys
 
 from .. import files
 from ..conftest import PG_URL

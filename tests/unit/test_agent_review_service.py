@@ -7,8 +7,8 @@ from flask import current_app
 from portal import lifecycle
 from portal.lifecycle import IllegalTransition
 from portal.models import StaffUser
-from portal.services import agents, cases, verification
-from portal.services.transitions import StaleCase, agent_of
+from portal.services.cases import agents, casework as cases, verification
+from portal.services.cases.transitions import StaleCase, agent_of
 
 from .. import files
 from ..support import Mailbox, link_in

@@ -19,11 +19,13 @@ from portal.models import (
     ResponseDownload,
     StaffUser,
 )
-from portal.services import audit, cases, notices, response_files, transitions
-from portal.services import requests as request_service
-from portal.services.cases import Completion
-from portal.services.requests import NewRequest
-from portal.services.transitions import StaleCase
+from portal.services import audit
+from portal.services.cases import casework as cases, notices, transitions
+from portal.services.documents import response_files
+from portal.services.cases import submission as request_service
+from portal.services.cases.casework import Completion
+from portal.services.cases.submission import NewRequest
+from portal.services.cases.transitions import StaleCase
 
 
 @pytest.fixture
@@ -247,7 +249,7 @@ def test_response_files_stored_as_documents_downloaded_and_expiring(app, session
     with pytest.raises(response_files.FileGone):
         response_files.download(session, req=req, file_id=json_file.id, now=json_file.expires_at)
     # A blob altered in storage is refused, not served.
-    from portal.storage import get_storage
+    from portal.services.documents.storage import get_storage
     get_storage().put(csv_file.document.storage_name, b"not what was stored")
     with pytest.raises(response_files.FileGone):
         response_files.download(session, req=req, file_id=csv_file.id)
@@ -303,7 +305,7 @@ def test_correction_documents_at_submission_and_nothing_saved_when_refused(sessi
     import io
 
     from portal.models import Document
-    from portal.services import documents
+    from portal.services.documents import store as documents
 
     from ..files import PE, png
     new = NewRequest(request_type="correct", first_name="Ana", last_name="Ruiz", email="doc@example.org",

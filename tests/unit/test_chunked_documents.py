@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from portal.models import Document
-from portal.services import chunked_crypto, documents
-from portal.services.documents import DocumentTampered
-from portal.storage import get_storage
+from portal.services.documents import chunked_crypto, store as documents
+from portal.services.documents.store import DocumentTampered
+from portal.services.documents.storage import get_storage
 
 from .. import files
 

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.models import AuditEvent, ConsentRecord
-from portal.services import consent
+from portal.services.consent import choices as consent
 
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
 
@@ -278,8 +278,8 @@ def test_gpc_keeps_the_switch_off_and_counts_as_the_opt_out(app, session):
 
 
 def test_an_opt_out_is_recorded_on_the_known_persons_request_once(app, session):
-    from portal.services import requests as request_service
-    from portal.services.requests import NewRequest
+    from portal.services.cases import submission as request_service
+    from portal.services.cases.submission import NewRequest
     req = request_service.submit(session, new=NewRequest(request_type="opt_out", first_name="Ana", last_name="Ruiz",
                                                          email="ana@example.org")).request
     cid = _id()

@@ -11,9 +11,10 @@ from sqlalchemy import func, select
 from portal import create_app, web
 from portal import db as portal_db
 from portal.models import AuditEvent, Document
-from portal.services import audit, chunked_crypto, documents
-from portal.services.documents import DocumentRejected, DocumentTampered
-from portal.storage import LocalStorage, StorageError, get_storage
+from portal.services import audit
+from portal.services.documents import chunked_crypto, store as documents
+from portal.services.documents.store import DocumentRejected, DocumentTampered
+from portal.services.documents.storage import LocalStorage, StorageError, get_storage
 
 from .. import files
 from ..files import CountingStream
@@ -290,7 +291,7 @@ def test_local_storage_refuses_names_that_leave_its_folder(tmp_path):
 # ---------------------------------------------------------------- audit
 
 def test_every_view_and_download_is_on_record(session):
-    from portal.services.requests import NewRequest, submit
+    from portal.services.cases.submission import NewRequest, submit
     req = submit(session, new=NewRequest(request_type="delete", first_name="Ana", last_name="Ruiz",
                                          email="ana@example.org")).request
     doc = store(session, files.pdf(), request_id=req.id)

@@ -7,8 +7,9 @@ from sqlalchemy import select
 
 from portal.lifecycle import TRANSITIONS
 from portal.models import DrpAgent, DrpRequest, PrivacyRequest
-from portal.services import drp, drp_status, transitions
-from portal.services import requests as request_service
+from portal.services.drp import exchange as drp, status as drp_status
+from portal.services.cases import transitions
+from portal.services.cases import submission as request_service
 
 from ..drp_agents import DRP_CONFIG, Agent
 

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from portal import create_app
 from portal import db as portal_db
 from portal.models import Document
-from portal.services import documents
-from portal.services.documents import DocumentRejected
+from portal.services.documents import store as documents
+from portal.services.documents.store import DocumentRejected
 
 from .. import files
 from ..evasions import EVASIONS, pdf_with_object_stream

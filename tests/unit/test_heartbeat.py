@@ -7,7 +7,7 @@ from sqlmodel import Session, delete, select
 
 from portal import clock
 from portal.models import WorkerHeartbeat
-from portal.services import heartbeat
+from portal.services.delivery import heartbeat
 
 
 def rows(session):

@@ -9,8 +9,8 @@ from sqlalchemy import delete, func, select, text
 
 from portal import lifecycle
 from portal.models import IS_GPC, AnnualMetrics, ConsentRecord, PrivacyRequest, RequestRecord
-from portal.services import metrics
-from portal.services.references import new as new_reference
+from portal.services.records import annual_metrics as metrics
+from portal.services.cases.references import new as new_reference
 
 UTC = timezone.utc
 PT = lifecycle.PACIFIC
@@ -103,7 +103,7 @@ def test_metrics_csv_and_json(session, year_2025):
 
 
 def test_gpc_opt_outs_are_counted_once_per_browser_in_the_year(session, time_machine):
-    from portal.services import consent
+    from portal.services.consent import choices as consent
     time_machine.move_to("2025-05-01T12:00:00-07:00", tick=False)
     first, second = consent.new_consent_id(), consent.new_consent_id()
     consent.resolve(session, consent_id=first, gpc_signal=True, user_agent=None)

@@ -12,8 +12,9 @@ from sqlalchemy import select
 from portal import lifecycle
 from portal.cli import scheduled_jobs
 from portal.models import AnnualMetrics, MetricsMonth, PrivacyRequest, RequestRecord
-from portal.services import metrics, worker
-from portal.services.references import new as new_reference
+from portal.services.records import annual_metrics as metrics
+from portal.services.delivery import worker
+from portal.services.cases.references import new as new_reference
 
 UTC = timezone.utc
 PT = lifecycle.PACIFIC

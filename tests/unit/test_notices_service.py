@@ -8,8 +8,9 @@ from sqlalchemy import select
 
 from portal.lifecycle import IllegalTransition
 from portal.models import PrivacyRequest, Recipient, WebhookDelivery
-from portal.services import cases, notices, webhooks
-from portal.services.notices import NoticeError, RecipientData
+from portal.services.cases import casework as cases, notices
+from portal.services.delivery import webhooks
+from portal.services.cases.notices import NoticeError, RecipientData
 
 from ..support import make_staff, new_case
 

@@ -21,8 +21,9 @@ from portal.lifecycle import (
     TRANSITIONS,
 )
 from portal.models import DUE_ORDER, IS_OPEN, OpenCaseCount, PrivacyRequest
-from portal.services import cases, open_counts, transitions, worker
-from portal.services import requests as request_service
+from portal.services.cases import casework as cases, open_counts, transitions
+from portal.services.delivery import worker
+from portal.services.cases import submission as request_service
 
 from ..conftest import PG_URL
 from ..support import days_ago, new_case

@@ -7,9 +7,11 @@ from sqlalchemy import func, select
 from portal import clock, lifecycle
 from portal.lifecycle import IllegalTransition
 from portal.models import AuditEvent, OutboxMessage, PrivacyRequest
-from portal.services import audit, references, requests, tokens, transitions, verification
-from portal.services.requests import NewRequest
-from portal.services.transitions import StaleCase
+from portal.services import audit
+from portal.services.cases import references, submission as requests, transitions, verification
+from portal.services.identity import tokens
+from portal.services.cases.submission import NewRequest
+from portal.services.cases.transitions import StaleCase
 
 
 def new(kind="access", **kw):

@@ -25,12 +25,16 @@ from portal.models import (
     ResponseFile,
     RetentionRun,
 )
-from portal.services import audit, documents, inquiries, mail, metrics, response_files, retention, transitions
-from portal.services import requests as request_service
-from portal.services import staff as staff_service
-from portal.services.inquiries import NewInquiry
-from portal.services.requests import NewRequest
-from portal.storage import get_storage
+from portal.services import audit
+from portal.services.documents import store as documents, response_files
+from portal.services.cases import inquiries, transitions
+from portal.services.delivery import mail
+from portal.services.records import annual_metrics as metrics, retention
+from portal.services.cases import submission as request_service
+from portal.services.staff import accounts as staff_service
+from portal.services.cases.inquiries import NewInquiry
+from portal.services.cases.submission import NewRequest
+from portal.services.documents.storage import get_storage
 
 from ..files import png
 
@@ -107,7 +111,7 @@ class Fixture:
     def consent(self, consent_id: str, at: datetime) -> None:
         self.tm.move_to(at, tick=False)
         with self.app.app_context():
-            from portal.services import consent
+            from portal.services.consent import choices as consent
             consent.record_choice(db.session(), consent_id=consent_id, action="reject_all", source="banner",
                                   gpc_signal=False, user_agent=None)
 

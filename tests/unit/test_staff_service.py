@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from portal import clock
 from portal.models import AuditEvent, OutboxMessage, StaffInvitation, StaffUser
-from portal.services import staff
-from portal.services.staff import InvitationError, StaffError
+from portal.services.staff import accounts as staff
+from portal.services.staff.accounts import InvitationError, StaffError
 
 from ..support import STAFF_PASSWORD
 

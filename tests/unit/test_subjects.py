@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from portal import db
 from portal.models import IdentitySubject
-from portal.services import subjects
+from portal.services.identity import subjects
 
 HEADER = "subject_id,email,phone,first_name,last_name,date_of_birth,claim_number,date_of_injury,employer,postal_code\n"
 ROW_1 = "S-1001,Ana.Ruiz@Example.org,(909) 555-0142,José,García-López,1980-02-29,WC-2024-0017,2024-03-04,Acme Roofing Inc,92373\n"

@@ -6,9 +6,10 @@ from sqlalchemy import select
 
 from portal import clock
 from portal.models import VerificationToken
-from portal.services import requests, tokens
-from portal.services.requests import NewRequest
-from portal.services.tokens import TokenError
+from portal.services.cases import submission as requests
+from portal.services.identity import tokens
+from portal.services.cases.submission import NewRequest
+from portal.services.identity.tokens import TokenError
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from sqlalchemy import select
 from portal import clock, db
 from portal.lifecycle import ON_HOLD
 from portal.models import OutboxMessage, PrivacyRequest
-from portal.services import requests
-from portal.services.requests import NewRequest
-from portal.services.transitions import transition
+from portal.services.cases import submission as requests
+from portal.services.cases.submission import NewRequest
+from portal.services.cases.transitions import transition
 
 
 def submit(session, email="ana@example.org", received_at=None, request_type="access"):

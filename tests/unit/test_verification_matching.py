@@ -9,10 +9,11 @@ from sqlalchemy import select
 from portal import clock, db
 from portal.lifecycle import IN_PROGRESS, ON_HOLD, VERIFYING
 from portal.models import AuditEvent, PrivacyRequest, VerificationAttempt
-from portal.services import requests as request_service
-from portal.services import subjects, verification
-from portal.services.requests import NewRequest
-from portal.services.transitions import transition
+from portal.services.cases import submission as request_service
+from portal.services.identity import subjects
+from portal.services.cases import verification
+from portal.services.cases.submission import NewRequest
+from portal.services.cases.transitions import transition
 
 from ..support import body
 

@@ -1,0 +1,16 @@
+"""Cases: a privacy request from submission to its final answer, and the inquiries beside it.
+
+- `submission`: the one constructor of a case, intake, withdrawal, extension, expiry, the timeline
+- `transitions`: the one way a case changes status (lifecycle table, audit, mail, status listeners)
+- `verification`: the emailed link, matching against the identity index, holds
+- `casework`: staff actions (verify, hold, ask for information, extend, deny, notes, documents)
+- `outcomes`: completion, the denial bases and contested statements
+- `queue`: the console's queue, its counts and the acknowledgement list; `open_counts` folds the
+  open-case counts the database triggers keep
+- `case_file`: everything the console's case page shows
+- `agents`: authorized agents; `inquiries`: privacy questions; `notices`: notices downstream
+- `references`: public references; `status_access`: reference + email -> magic link -> session
+
+It may import `services.identity`, `services.documents`, `services.delivery` and `services.audit`;
+it never imports `services.drp` (DRP listens to status changes instead, see `transitions`).
+"""

@@ -1,0 +1,395 @@
+"""Notices downstream (§7022(b)(2)-(3), §7023(c), §7026(f)(2)-(3), §7027(g)(2)-(3)): the service
+providers, contractors and third parties an admin configured are told to delete, correct, stop
+selling or sharing, or limit their use, before the case may be completed.
+
+A recipient is told by signed webhook (services/webhooks.py), by mail (the outbox), or by hand:
+staff then record when and how, or explain why telling it is impossible or takes disproportionate
+effort. A notice is settled when delivered, recorded or explained; completion waits for all of them.
+
+When a requester contests data we did not correct (§7023(f)), the statement goes to the same
+recipients of corrections, as notices of their own ("contested_statement"), whether or not the case
+is closed; they never hold up completion.
+"""
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from sqlalchemy import func, select, update
+from sqlmodel import Session
+
+from ... import clock, db
+from ...db import atomic
+from ...lifecycle import IN_PROGRESS, OPEN, REQUEST_TYPES, local_date
+from ...models import (ContestedStatement, DownstreamNotice, OutboxMessage, PrivacyRequest, Recipient, RequestRecord, WebhookDelivery)
+from .. import audit
+from ..delivery import mail, webhooks
+from .transitions import agent_of
+from ...i18n import lazy_gettext as _l
+
+log = logging.getLogger(__name__)
+
+# What each request type asks a recipient to do.
+ACTIONS = {
+    "delete": "delete",
+    "correct": "correct",
+    "opt_out": "stop_selling_and_sharing",
+    "limit": "limit_use_of_sensitive_information",
+}
+NOTICE_TYPES = tuple(ACTIONS)
+KINDS = {"service_provider": _l("Service provider"), "contractor": _l("Contractor"), "third_party": _l("Third party")}
+METHODS = {"webhook": _l("Webhook (signed HTTPS POST)"), "email": _l("Email"), "manual": _l("By hand (staff record it)")}
+STATES = {
+    "queued": _l("Queued for delivery"),
+    "delivered": _l("Delivered"),
+    "failed": _l("Delivery failed: record it by hand or explain"),
+    "awaiting_staff": _l("To be told by hand"),
+    "recorded": _l("Told by hand"),
+    "explained": _l("Not told: impossible or disproportionate effort"),
+}
+SETTLED = frozenset({"delivered", "recorded", "explained"})
+WEBHOOK_TOPIC = "downstream_notice"
+ACT, CONTESTED = "act", "contested_statement"
+PURPOSES = {ACT: _l("Act on the request"), CONTESTED: _l("The consumer's contested statement")}
+CONTESTED_ACTION = "note_contested_statement"
+
+
+class NoticeError(Exception):
+    """A recipient or notice change refused; `field` names the form field, the message is for people."""
+
+    def __init__(self, message, field: str | None = None):
+        super().__init__(str(message))
+        self.message, self.field = message, field
+
+
+# ---- recipients (admins) ---------------------------------------------------------------------
+
+@dataclass
+class RecipientData:
+    """What an admin enters for a recipient; a webhook secret of None keeps the stored one."""
+
+    name: str
+    kind: str
+    request_types: list[str]
+    method: str
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    email: str | None = None
+    active: bool = True
+
+
+def list_recipients(session: Session) -> list[Recipient]:
+    return list(session.execute(select(Recipient).order_by(Recipient.active.desc(), Recipient.name)).scalars())
+
+
+def get_recipient(session: Session, recipient_id: int) -> Recipient | None:
+    return session.get(Recipient, recipient_id)
+
+
+def _check(data: RecipientData, existing: Recipient | None) -> dict:
+    """The columns to store, or NoticeError for the first problem."""
+    name = (data.name or "").strip()
+    if not name:
+        raise NoticeError(_l("Give the recipient's name."), "name")
+    if data.kind not in KINDS:
+        raise NoticeError(_l("Choose what kind of recipient this is."), "kind")
+    types = sorted(set(data.request_types or ()))
+    if not types or any(t not in NOTICE_TYPES for t in types):
+        raise NoticeError(_l("Choose at least one kind of request that concerns this recipient."), "request_types")
+    if data.method not in METHODS:
+        raise NoticeError(_l("Choose how the recipient is told."), "method")
+    values = dict(name=name[:200], kind=data.kind, request_types=",".join(types), method=data.method,
+                  active=bool(data.active), webhook_url=None, email=None)
+    if data.method == "webhook":
+        url = (data.webhook_url or "").strip()
+        problem = webhooks.url_problem(url, allow_http=current_app.config["WEBHOOK_ALLOW_HTTP"])
+        if problem:
+            raise NoticeError(_l("Give the webhook address: %(problem)s.", problem=problem), "webhook_url")
+        values["webhook_url"] = url
+        if data.webhook_secret:
+            if len(data.webhook_secret) < 32:
+                raise NoticeError(_l("The signing secret needs at least 32 characters."), "webhook_secret")
+            values["webhook_secret"] = webhooks.encrypt_secret(data.webhook_secret)
+        elif existing is None or not existing.webhook_secret:
+            raise NoticeError(_l("Give the signing secret you share with the recipient."), "webhook_secret")
+    else:
+        values["webhook_secret"] = None
+    if data.method == "email":
+        try:
+            values["email"] = validate_email((data.email or "").strip(), check_deliverability=False).normalized
+        except EmailNotValidError:
+            raise NoticeError(_l("Give the email address notices go to."), "email") from None
+    return values
+
+
+def save_recipient(session: Session, *, data: RecipientData, actor: str, recipient: Recipient | None = None) -> Recipient:
+    """Add a recipient, or change one; on record (by id: the audit log keeps no names)."""
+    values = _check(data, recipient)
+    new = recipient is None
+    recipient = recipient or Recipient(**values)
+    for key, value in values.items():  # without a new secret, "webhook_secret" is absent: the stored one stays
+        setattr(recipient, key, value)
+    recipient.updated_at = clock.now()
+    session.add(recipient)
+    session.flush()
+    audit.record(session, action="recipient_added" if new else "recipient_changed", actor=actor,
+                 detail=f"recipient {recipient.id} ({recipient.kind}, {recipient.method}, {recipient.request_types})")
+    session.commit()
+    return recipient
+
+
+def reencrypt_secrets(session: Session) -> int:
+    """Signing secrets (recipients and queued webhooks) under the newest key, after `keys rotate`."""
+    count = 0
+    for model in (Recipient, WebhookDelivery):
+        column = model.webhook_secret if model is Recipient else model.secret
+        for row in session.execute(select(model).where(column.is_not(None))).scalars():
+            name = "webhook_secret" if model is Recipient else "secret"
+            setattr(row, name, webhooks.reencrypt_secret(getattr(row, name)))
+            count += 1
+    session.commit()
+    return count
+
+
+# ---- notices on a case ----------------------------------------------------------------------
+
+def concerned(session: Session, req: PrivacyRequest) -> list[Recipient]:
+    """The active recipients this request's type concerns."""
+    if req.request_type not in NOTICE_TYPES:
+        return []
+    rows = session.execute(select(Recipient).where(Recipient.active.is_(True)).order_by(Recipient.name)).scalars()
+    return [r for r in rows if req.request_type in r.request_types.split(",")]
+
+
+def for_request(session: Session, req: PrivacyRequest, *, purpose: str | None = None) -> list[tuple[DownstreamNotice, Recipient]]:
+    """The request's notices with their recipients: those of one purpose, or all."""
+    query = (select(DownstreamNotice, Recipient).join(Recipient, Recipient.id == DownstreamNotice.recipient_id)
+             .where(DownstreamNotice.request_id == req.id).order_by(DownstreamNotice.id))
+    if purpose is not None:
+        query = query.where(DownstreamNotice.purpose == purpose)
+    return [(n, r) for n, r in session.execute(query).all()]
+
+
+def _subject(session: Session, req: PrivacyRequest) -> dict:
+    """The identifiers a recipient needs to find the person: the consumer's, never an agent's."""
+    agent = agent_of(session, req)
+    subject = {"first_name": req.first_name, "last_name": req.last_name,
+               "email": agent.consumer_email if agent else req.email,
+               "phone": (agent.consumer_phone if agent else None) or req.phone, "claim_number": req.claim_number}
+    return {k: v for k, v in subject.items() if v}
+
+
+def payload(session: Session, req: PrivacyRequest, notice: DownstreamNotice) -> dict:
+    """What a recipient receives, by webhook (as JSON) or by mail (as text)."""
+    body = {"notice_id": notice.notice_key, "reference": req.reference, "request_type": req.request_type,
+            "action": ACTIONS[req.request_type], "business": current_app.config["ORG_NAME"],
+            "issued_at": notice.created_at.isoformat(), "subject": _subject(session, req),
+            "instructions": str(INSTRUCTIONS[req.request_type])}
+    if req.request_type == "correct":
+        body["correction"] = {"current": req.correction_current, "should_be": req.correction_details}
+    if notice.purpose == CONTESTED:
+        statement = contested_statement_of(session, req)
+        body.update(action=CONTESTED_ACTION, instructions=str(CONTESTED_INSTRUCTIONS),
+                    contested_statement={"statement": statement.statement, "filed_at": statement.created_at.isoformat()})
+    return body
+
+
+def contested_statement_of(session: Session, req: PrivacyRequest) -> ContestedStatement:
+    return session.execute(select(ContestedStatement).where(ContestedStatement.request_id == req.id)).scalar_one()
+
+
+INSTRUCTIONS = {
+    "delete": _l("Delete this consumer's personal information you hold for us, and tell your own service providers "
+                 "and contractors to do the same (Cal. Code Regs. tit. 11, §7022(b))."),
+    "correct": _l("Correct this consumer's personal information you hold for us as shown, and tell your own service "
+                  "providers and contractors to do the same (§7023(c))."),
+    "opt_out": _l("Stop selling and sharing this consumer's personal information, and do not sell or share it further "
+                  "(§7026(f))."),
+    "limit": _l("Stop using and disclosing this consumer's sensitive personal information beyond the purposes "
+                "allowed by §7027(m) (§7027(g))."),
+}
+CONTESTED_INSTRUCTIONS = _l(
+    "We did not correct this consumer's information as asked, and the consumer contests its accuracy. Note that the "
+    "information is contested and keep the consumer's statement with it; give the statement with the information "
+    "whenever you disclose it (Cal. Code Regs. tit. 11, §7023(f); Civil Code §56.16).")
+
+
+def can_send(req: PrivacyRequest) -> bool:
+    return req.status == IN_PROGRESS and req.request_type in NOTICE_TYPES
+
+
+def send(session: Session, *, req: PrivacyRequest, actor: str) -> int:
+    """One notice per concerned recipient not told yet: webhooks and mail queued, manual ones listed
+    for staff. Returns how many were created; all in one transaction."""
+    if not can_send(req):
+        raise NoticeError(_l("Notices are sent while a deletion, correction, opt-out or limit request is in progress."))
+    created = _notify(session, req, ACT)
+    if created:
+        audit.record(session, action="notices_sent", actor=actor, request_id=req.id, detail=f"{created} notices")
+    session.commit()
+    log.info("request %s: %s notices downstream", req.reference, created)
+    return created
+
+
+def send_contested_statement(session: Session, *, req: PrivacyRequest, actor: str) -> int:
+    """§7023(f): the statement just filed goes to every recipient of corrections, in the caller's
+    transaction (the statement's own), whether or not the case is closed. Returns how many notices."""
+    created = _notify(session, req, CONTESTED)
+    if created:
+        audit.record(session, action="contested_statement_sent", actor=actor, request_id=req.id,
+                     detail=f"{created} notices")
+    return created
+
+
+def _notify(session: Session, req: PrivacyRequest, purpose: str) -> int:
+    """One notice of `purpose` per concerned recipient not told of it yet: webhooks and mail queued,
+    manual ones listed for staff."""
+    told = {n.recipient_id for n, _r in for_request(session, req, purpose=purpose)}
+    created = 0
+    for recipient in concerned(session, req):
+        if recipient.id in told:
+            continue
+        notice = DownstreamNotice(notice_key=str(uuid.uuid4()), request_id=req.id, recipient_id=recipient.id,
+                                  purpose=purpose, method=recipient.method, created_at=clock.now(),
+                                  state="awaiting_staff" if recipient.method == "manual" else "queued")
+        session.add(notice)
+        session.flush()
+        action = CONTESTED_ACTION if purpose == CONTESTED else ACTIONS[req.request_type]
+        if recipient.method == "webhook":
+            notice.webhook_delivery_id = webhooks.queue(
+                session, topic=WEBHOOK_TOPIC, url=recipient.webhook_url, secret=recipient.webhook_secret,
+                payload=payload(session, req, notice), idempotency_key=notice.notice_key).id
+        elif recipient.method == "email":
+            notice.outbox_message_id = mail.queue(
+                session, to=recipient.email, template="recipient_notice", request_id=req.id,
+                subject=f"{current_app.config['ORG_NAME']}: privacy request {req.reference} ({action})",
+                context={"notice": payload(session, req, notice), "recipient": recipient}).id
+        created += 1
+    if created:
+        _count_on_record(session, req)
+    return created
+
+
+def _count_on_record(session: Session, req: PrivacyRequest) -> None:
+    count = session.execute(select(func.count()).select_from(DownstreamNotice)
+                            .where(DownstreamNotice.request_id == req.id)).scalar_one()
+    session.execute(update(RequestRecord).where(RequestRecord.reference == req.reference).values(notice_count=count))
+
+
+def refresh_states(session: Session, *, request_id: int | None = None) -> None:
+    """Carry what the webhook and mail deliveries did into their notices (in the caller's transaction)."""
+    for notice, state, at in _finished_deliveries(session, request_id=request_id):
+        notice.state = state
+        if state == "delivered":
+            notice.delivered_at = at
+
+
+def _finished_deliveries(session: Session, *, request_id: int | None = None) -> list[tuple]:
+    """Queued notices whose webhook or mail delivery has ended: (notice, "delivered" or "failed", when)."""
+    query = select(DownstreamNotice).where(DownstreamNotice.state == "queued")
+    if request_id is not None:
+        query = query.where(DownstreamNotice.request_id == request_id)
+    finished = []
+    for notice in session.execute(query).scalars().all():
+        if notice.webhook_delivery_id is not None:
+            hook = session.get(WebhookDelivery, notice.webhook_delivery_id)
+            status, at = (hook.status, hook.delivered_at) if hook else (None, None)
+        elif notice.outbox_message_id is not None:
+            sent = session.get(OutboxMessage, notice.outbox_message_id)  # status: pending | sent | failed
+            status, at = ({"sent": "delivered"}.get(sent.status, sent.status), sent.sent_at) if sent else (None, None)
+        else:
+            continue
+        if status in ("delivered", "failed"):
+            finished.append((notice, status, at))
+    return finished
+
+
+@atomic
+def _carry_deliveries(session: Session, *, request_id: int) -> None:
+    refresh_states(session, request_id=request_id)  # read again, under the write lock
+    session.commit()
+
+
+def _unsettled(session: Session, req: PrivacyRequest, notice_id: int) -> DownstreamNotice:
+    notice = session.get(DownstreamNotice, notice_id)
+    if notice is None or notice.request_id != req.id:
+        raise LookupError(notice_id)
+    refresh_states(session, request_id=req.id)
+    if notice.state in SETTLED:
+        raise NoticeError(_l("This notice is already settled."))
+    if notice.state == "queued":
+        raise NoticeError(_l("This notice is still being delivered: wait for its delivery or its failure."))
+    return notice
+
+
+def record_manual(session: Session, *, req: PrivacyRequest, notice_id: int, told_on: date, method: str, actor: str) -> None:
+    """Staff told the recipient themselves: on which day and how."""
+    notice = _unsettled(session, req, notice_id)
+    method = (method or "").strip()
+    if not method:
+        raise NoticeError(_l("Say how the recipient was told."), "method")
+    if told_on > clock.today() or told_on < local_date(req.received_at):
+        raise NoticeError(_l("Give the day the recipient was told: not in the future, not before the request."), "told_on")
+    notice.state, notice.recorded_on, notice.recorded_method = "recorded", told_on, method[:200]
+    notice.settled_by, notice.settled_at = actor, clock.now()
+    audit.record(session, action="notice_recorded", actor=actor, request_id=req.id, detail=f"notice {notice.id}")
+    session.commit()
+
+
+def explain(session: Session, *, req: PrivacyRequest, notice_id: int, explanation: str, actor: str) -> None:
+    """§7022(b)(3) and like rules: telling this recipient proves impossible or disproportionate; why."""
+    notice = _unsettled(session, req, notice_id)
+    explanation = (explanation or "").strip()
+    if len(explanation) < 20:
+        raise NoticeError(_l("Explain in a sentence or two why telling this recipient is impossible or would "
+                             "take disproportionate effort."), "explanation")
+    notice.state, notice.explanation = "explained", explanation
+    notice.settled_by, notice.settled_at = actor, clock.now()
+    audit.record(session, action="notice_explained", actor=actor, request_id=req.id, detail=f"notice {notice.id}")
+    session.commit()
+
+
+def blocking_completion(session: Session, req: PrivacyRequest) -> str | None:
+    """Why the case cannot be completed yet because of its notices, or None."""
+    if req.request_type not in NOTICE_TYPES:
+        return None
+    refresh_states(session, request_id=req.id)
+    told = {n.recipient_id: n for n, _r in for_request(session, req, purpose=ACT)}
+    missing = [r for r in concerned(session, req) if r.id not in told]
+    if missing:
+        return str(_l("Send the notices to the %(n)s recipients this request concerns first (Notices downstream).",
+                      n=len(missing)))
+    open_ = [n for n in told.values() if n.state not in SETTLED]
+    if open_:
+        return str(_l("%(n)s notices downstream are not yet delivered, recorded or explained.", n=len(open_)))
+    return None
+
+
+@dataclass
+class Panel:
+    """The case page's notices section."""
+
+    notices: list[tuple[DownstreamNotice, Recipient]]
+    missing: list[Recipient]
+    can_send: bool
+    applies: bool
+
+
+def panel(session: Session, req: PrivacyRequest) -> Panel:
+    applies = req.request_type in NOTICE_TYPES
+    # Shown on every look at the case: it reads, and writes only when a delivery has ended since.
+    with db.reading(session):
+        ended = applies and _finished_deliveries(session, request_id=req.id)
+    if ended:
+        _carry_deliveries(session, request_id=req.id)
+    notices = for_request(session, req) if applies else []
+    told = {n.recipient_id for n, _r in notices if n.purpose == ACT}
+    # A closed case needs no more notices to act (a completed one had them all; a denied one none).
+    missing = [r for r in concerned(session, req) if r.id not in told] if applies and req.status in OPEN else []
+    return Panel(notices, missing, can_send(req) and bool(missing), applies)
+
+
+def type_labels() -> dict:
+    return {code: REQUEST_TYPES[code].label for code in NOTICE_TYPES}

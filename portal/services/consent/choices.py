@@ -1,0 +1,642 @@
+"""Cookie consent: categories from configuration, append-only records, GPC, receipts, statistics."""
+import base64
+import csv
+import hashlib
+import hmac
+import io
+import json
+import logging
+import re
+import secrets
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from sqlalchemy import bindparam, func, select
+from sqlmodel import Session
+
+from ... import clock, db, policy
+from ...db import atomic
+from ...models import AuditEvent, ConsentRecord, PrivacyRequest
+from ...urls import external_url
+from .. import audit
+
+log = logging.getLogger(__name__)
+
+ACTIONS = ("accept_all", "reject_all", "save")
+CHOICE_SOURCES = ("banner", "center", "api")
+SOURCES = (*CHOICE_SOURCES, "gpc")
+_CONSENT_ID = re.compile(r"^[A-Za-z0-9_-]{32}$")
+_KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+# Category keys become form field names; these would collide with the form's own fields.
+_RESERVED_KEYS = {"action", "source", "next", "csrf_token", "data", "errors", "meta", "populate_obj"}
+_FAMILIES = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"),
+             ("Chromium/", "Chrome"), ("Safari/", "Safari"))
+
+
+@dataclass(frozen=True)
+class Category:
+    key: str
+    label: str
+    description: str
+    required: bool
+    sale_or_sharing: bool
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the latest record says, from the database or from the signed state cookie."""
+
+    record_id: int
+    receipt_id: str
+    choices: dict
+    policy_version: str
+    source: str
+    gpc: bool
+    created_at: datetime
+    sale_opt_out_at: datetime | None = None
+
+    @classmethod
+    def of(cls, record: ConsentRecord) -> "Snapshot":
+        return cls(record_id=record.id, receipt_id=record.receipt_id, choices=dict(record.choices),
+                   policy_version=record.policy_version, source=record.source, gpc=record.gpc,
+                   created_at=record.created_at, sale_opt_out_at=record.sale_opt_out_at)
+
+
+@dataclass(frozen=True)
+class ConsentState:
+    """A visitor's effective choices for the current policy version."""
+
+    consent_id: str | None
+    snapshot: Snapshot | None
+    policy_version: str
+    choices: dict  # every category key -> bool, with the GPC signal applied
+    decided: bool  # every optional category was chosen under the current policy version
+    gpc_signal: bool  # the request carries Sec-GPC: 1
+    gpc_honored: bool  # ...and the latest record is the opt-out it asks for
+    # §7026(k): opted out of sale/sharing less than 12 months ago: never ask about those categories.
+    sale_ask_suppressed: bool = False
+    # §7028: opted out at some time: turning sale/sharing back on takes a separate confirmation.
+    sale_opted_out: bool = False
+    confirmation_needed: bool = False  # the choice just made asked for sale/sharing: confirm it first
+
+    @property
+    def asked_categories(self) -> list["Category"]:
+        """The optional categories a banner may ask about now."""
+        return [c for c in categories() if not c.required and not (c.sale_or_sharing and self.sale_ask_suppressed)]
+
+    @property
+    def gpc_applied_at(self) -> datetime | None:
+        return self.snapshot.created_at if self.gpc_honored and self.snapshot else None
+
+    @property
+    def updated_at(self) -> datetime | None:
+        return self.snapshot.created_at if self.snapshot else None
+
+
+def categories() -> tuple[Category, ...]:
+    """The configured categories, checked once per app."""
+    cached = current_app.extensions.get("consent_categories")
+    if cached is None:
+        configured = list(current_app.config["CONSENT_CATEGORIES"])
+        if current_app.config.get("SELLS_OR_SHARES"):
+            configured.append(current_app.config["SALE_SHARING_CATEGORY"])
+        cached = tuple(Category(key=c["key"], label=c["label"], description=c["description"],
+                                required=bool(c.get("required")), sale_or_sharing=bool(c.get("sale_or_sharing")))
+                       for c in configured)
+        bad = [c.key for c in cached if not _KEY.match(c.key) or c.key in _RESERVED_KEYS]
+        if bad or len({c.key for c in cached}) != len(cached):
+            raise ValueError(f"CONSENT_CATEGORIES: invalid or duplicate keys {bad}")
+        current_app.extensions["consent_categories"] = cached
+    return cached
+
+
+def policy_version() -> str:
+    """The privacy policy's version: a new one asks every visitor again."""
+    return policy.current().version
+
+
+def new_consent_id() -> str:
+    """A random id for the visitor's first-party cookie (32 URL-safe characters)."""
+    return secrets.token_urlsafe(24)
+
+
+def is_consent_id(value: str | None) -> bool:
+    """Only ids we could have issued: a forged cookie never reaches the database or a CSV export."""
+    return bool(value) and _CONSENT_ID.match(value) is not None
+
+
+def user_agent_family(user_agent: str | None) -> str | None:
+    """A coarse browser family: enough for statistics, too little to identify anyone."""
+    if not user_agent:
+        return None
+    for marker, family in _FAMILIES:
+        if marker in user_agent:
+            return family
+    return "Other"
+
+
+REASK_MONTHS = 12  # §7026(k): wait at least 12 months before asking to opt back in to sale/sharing
+
+
+def reask_after(opted_out_at: datetime) -> datetime:
+    """The first moment the visitor may be asked about sale/sharing again: 12 months after the opt-out."""
+    try:
+        return opted_out_at.replace(year=opted_out_at.year + REASK_MONTHS // 12)
+    except ValueError:  # 29 February
+        return opted_out_at.replace(year=opted_out_at.year + REASK_MONTHS // 12, day=28)
+
+
+def state_for(snapshot: Snapshot | None, *, consent_id: str | None, gpc_signal: bool,
+              confirmation_needed: bool = False, version: str | None = None) -> ConsentState:
+    """The effective state from the latest record (or none): no record, or an older policy
+    version, means no choice yet, so every optional category is off until the visitor chooses.
+    After an opt-out of sale/sharing, those categories count as decided (off) for 12 months,
+    whatever the policy version (§7026(k)): the banner asks only about the others. `version`: the
+    policy version when the caller has just read it (each reading stats the policy file)."""
+    version = version or policy_version()
+    current = snapshot is not None and snapshot.policy_version == version
+    recorded = snapshot.choices if current else {}
+    opted_out_at = snapshot.sale_opt_out_at if snapshot else None
+    suppressed = opted_out_at is not None and clock.now() < reask_after(opted_out_at)
+    configured = categories()
+    choices = {}
+    for c in configured:
+        on = c.required or bool(recorded.get(c.key, False))
+        if c.sale_or_sharing and gpc_signal:
+            on = False  # §7025: the signal is an opt-out of sale/sharing, whatever was chosen before
+        choices[c.key] = on
+    decided = (current or suppressed) and all(
+        c.key in recorded or (c.sale_or_sharing and suppressed) for c in configured if not c.required)
+    honored = gpc_signal and snapshot is not None and snapshot.gpc and (current or suppressed) and not any(
+        recorded.get(c.key, False) for c in configured if c.sale_or_sharing)
+    return ConsentState(consent_id=consent_id, snapshot=snapshot, policy_version=version, choices=choices,
+                        decided=decided, gpc_signal=gpc_signal, gpc_honored=honored, sale_ask_suppressed=suppressed,
+                        sale_opted_out=opted_out_at is not None, confirmation_needed=confirmation_needed)
+
+
+def latest_record(session: Session, *, consent_id: str) -> ConsentRecord | None:
+    """The current record: one indexed query (consent_id, id)."""
+    return session.execute(select(ConsentRecord).where(ConsentRecord.consent_id == consent_id)
+                           .order_by(ConsentRecord.id.desc()).limit(1)).scalar()
+
+
+# The current record's Snapshot, built once: on the read that runs for every visitor without a
+# fresh state cookie, building the statement and the ORM's bookkeeping cost more than the query.
+_SNAPSHOT_COLUMNS = (ConsentRecord.id, ConsentRecord.receipt_id, ConsentRecord.choices, ConsentRecord.policy_version,
+                     ConsentRecord.source, ConsentRecord.gpc, ConsentRecord.created_at, ConsentRecord.sale_opt_out_at)
+_LATEST_SNAPSHOT = (select(*_SNAPSHOT_COLUMNS).where(ConsentRecord.consent_id == bindparam("consent_id"))
+                    .order_by(ConsentRecord.id.desc()).limit(1))
+
+
+def latest_snapshot(session: Session, *, consent_id: str) -> Snapshot | None:
+    """What the current record says (latest_record's row, without the ORM)."""
+    row = session.connection().execute(_LATEST_SNAPSHOT, {"consent_id": consent_id}).first()
+    if row is None:
+        return None
+    record_id, receipt_id, choices, version, source, gpc, created_at, opted_out_at = row
+    return Snapshot(record_id=record_id, receipt_id=receipt_id, choices=dict(choices), policy_version=version,
+                    source=source, gpc=gpc, created_at=created_at, sale_opt_out_at=opted_out_at)
+
+
+def resolve(session: Session, *, consent_id: str | None, gpc_signal: bool, user_agent: str | None) -> ConsentState:
+    """The visitor's state; with the GPC signal present it is honored server-side and recorded
+    (source "gpc") the first time, before the visitor clicks anything. It runs on every page of a
+    visitor without a state cookie, so it reads without the write lock, and takes it only to
+    record the signal."""
+    with db.reading(session):
+        latest = latest_snapshot(session, consent_id=consent_id) if consent_id else None
+    state = state_for(latest, consent_id=consent_id, gpc_signal=gpc_signal)
+    if not gpc_signal or state.gpc_honored:
+        return state
+    if consent_id is None:
+        raise ValueError("a GPC opt-out needs a consent id to record it under")
+    return _honor_gpc(session, consent_id=consent_id, user_agent=user_agent)
+
+
+@atomic
+def _honor_gpc(session: Session, *, consent_id: str, user_agent: str | None) -> ConsentState:
+    """Record the GPC opt-out, reading the latest record again under the write lock: another
+    request of the same visitor may have recorded it since `resolve` read."""
+    state = state_for(latest_snapshot(session, consent_id=consent_id), consent_id=consent_id, gpc_signal=True)
+    if state.gpc_honored:
+        return state
+    current = state.snapshot is not None and state.snapshot.policy_version == state.policy_version
+    kept = dict(state.snapshot.choices) if current else {}
+    for c in categories():
+        if c.sale_or_sharing:
+            kept[c.key] = False
+    record = _append(session, consent_id=consent_id, choices=kept, source="gpc", gpc=True, user_agent=user_agent,
+                     previous=state.snapshot, opting_out=True)
+    return state_for(Snapshot.of(record), consent_id=consent_id, gpc_signal=True)
+
+
+@atomic
+def record_choice(session: Session, *, consent_id: str, action: str, source: str, gpc_signal: bool,
+                  user_agent: str | None, selected: dict | None = None) -> ConsentState:
+    """Append the visitor's choice: accept all, reject all, or the categories `selected`."""
+    if action not in ACTIONS or source not in CHOICE_SOURCES or not is_consent_id(consent_id):
+        raise ValueError("unknown consent action, source or id")
+    optional = [c for c in categories() if not c.required]
+    selected = selected or {}
+    unknown = set(selected) - {c.key for c in optional}
+    if action == "save" and unknown:
+        raise ValueError(f"unknown consent categories: {sorted(unknown)}")
+    choices = {c.key: action == "accept_all" or (action == "save" and bool(selected.get(c.key)))
+               for c in optional}
+    previous = latest_snapshot(session, consent_id=consent_id)
+    before = state_for(previous, consent_id=consent_id, gpc_signal=gpc_signal)
+    sale = [c for c in optional if c.sale_or_sharing]
+    asked_for_sale = any(choices[c.key] and not before.choices[c.key] for c in sale)
+    confirmation_needed = False
+    for c in sale:
+        if gpc_signal:
+            choices[c.key] = False  # accepting never overrides the opt-out signal
+        elif before.sale_opted_out and choices[c.key] and not before.choices[c.key]:
+            # §7028: after an opt-out, one click never turns sale/sharing back on; "Accept all"
+            # covers the other categories, and a separate confirmation is needed for these.
+            choices[c.key] = False
+            # Offer the confirmation only when the visitor asked for it in the center (a switch, or
+            # "Accept all" there); the banner's "Accept all" never leads to a question about sale.
+            confirmation_needed = asked_for_sale and (action == "save" or source == "center")
+    opting_out = bool(sale) and not any(choices[c.key] for c in sale) and (
+        action == "reject_all" or any(before.choices[c.key] for c in sale) or previous is None
+        or any(c.key not in (previous.choices or {}) for c in sale))
+    record = _append(session, consent_id=consent_id, choices=choices, source=source, gpc=gpc_signal,
+                     user_agent=user_agent, previous=previous, opting_out=opting_out)
+    return state_for(Snapshot.of(record), consent_id=consent_id, gpc_signal=gpc_signal,
+                     confirmation_needed=confirmation_needed)
+
+
+class SaleOptInRefused(ValueError):
+    """Sale/sharing cannot be turned on now (the GPC signal is present, or nothing to confirm)."""
+
+
+@atomic
+def confirm_sale_opt_in(session: Session, *, consent_id: str, gpc_signal: bool, user_agent: str | None) -> ConsentState:
+    """§7028: the second, separate step that turns sale/sharing back on after an opt-out. Never
+    while the browser sends the GPC signal (§7025: the signal keeps the switch off)."""
+    if gpc_signal:
+        raise SaleOptInRefused("the Global Privacy Control signal is on")
+    if not is_consent_id(consent_id):
+        raise SaleOptInRefused("unknown consent id")
+    previous = latest_snapshot(session, consent_id=consent_id)
+    current = previous is not None and previous.policy_version == policy_version()
+    choices = {c.key: (c.sale_or_sharing or bool(current and previous.choices.get(c.key)))
+               for c in categories() if not c.required}
+    record = _append(session, consent_id=consent_id, choices=choices, source="center", gpc=False,
+                     user_agent=user_agent, previous=previous, opting_out=False, opting_in=True)
+    return state_for(Snapshot.of(record), consent_id=consent_id, gpc_signal=False)
+
+
+def _append(session: Session, *, consent_id: str, choices: dict, source: str, gpc: bool,
+            user_agent: str | None, previous: Snapshot | None = None, opting_out: bool = False,
+            opting_in: bool = False) -> ConsentRecord:
+    now = clock.now()
+    if opting_in:
+        opted_out_at = None
+    elif opting_out:
+        opted_out_at = now
+    else:
+        opted_out_at = previous.sale_opt_out_at if previous else None
+    record = ConsentRecord(receipt_id=str(uuid.uuid4()), consent_id=consent_id, choices=choices,
+                           policy_version=policy_version(), source=source, gpc=gpc,
+                           user_agent_family=user_agent_family(user_agent), sale_opt_out_at=opted_out_at,
+                           created_at=now)
+    session.add(record)
+    session.commit()
+    log.info("consent recorded: receipt %s, source %s", record.receipt_id, source)
+    return record
+
+
+def history(session: Session, *, consent_id: str, limit: int = 500) -> list[ConsentRecord]:
+    """The visitor's own records, newest first."""
+    return list(session.execute(select(ConsentRecord).where(ConsentRecord.consent_id == consent_id)
+                                .order_by(ConsentRecord.id.desc()).limit(limit)).scalars())
+
+
+def record_for(session: Session, *, consent_id: str, receipt_id: str | None = None) -> ConsentRecord | None:
+    """One of the visitor's records by receipt id (the latest without one); never someone else's."""
+    if receipt_id is None:
+        return latest_record(session, consent_id=consent_id)
+    return session.execute(select(ConsentRecord).where(ConsentRecord.receipt_id == receipt_id,
+                                                       ConsentRecord.consent_id == consent_id)).scalar()
+
+
+def policy_url() -> str:
+    return current_app.config.get("CONSENT_POLICY_URL") or current_app.config["BASE_URL"].rstrip("/") + "/privacy"
+
+
+def collection_method(source: str) -> str:
+    return {"banner": _("Cookie banner on the privacy portal"),
+            "center": _("Cookie-preference center on the privacy portal"),
+            "api": _("Cookie banner on the business's website (consent API)"),
+            "gpc": _("Global Privacy Control signal sent by the browser (Sec-GPC)")}[source]
+
+
+def purpose_status(category: Category, record: ConsentRecord | Snapshot) -> str:
+    if category.required:
+        return "always_on"
+    if category.key not in record.choices:
+        return "not_chosen"
+    return "granted" if record.choices[category.key] else "declined"
+
+
+def receipt(record: ConsentRecord) -> dict:
+    """A consent receipt with the fields of the Kantara Initiative Consent Receipt (v1.1)."""
+    cfg = current_app.config
+    purposes = []
+    for c in categories():
+        status = purpose_status(c, record)
+        by_signal = c.sale_or_sharing and record.gpc and status == "declined"
+        purposes.append({
+            "purpose": str(c.label), "purposeCategory": [c.key], "purposeDescription": str(c.description),
+            "consentType": "NOT_REQUIRED" if c.required else ("OPT_OUT_PREFERENCE_SIGNAL" if by_signal else "EXPLICIT"),
+            "status": status, "primaryPurpose": c.required, "thirdPartyDisclosure": c.sale_or_sharing,
+            "termination": _("Until you change your choice or the policy version changes."),
+        })
+    return {
+        "version": "KI-CR-v1.1.0",
+        "jurisdiction": cfg["CONSENT_JURISDICTION"],
+        "consentTimestamp": int(record.created_at.timestamp()),
+        "consentTime": record.created_at.isoformat(),
+        "collectionMethod": collection_method(record.source),
+        "source": record.source,
+        "consentReceiptID": record.receipt_id,
+        "language": str(get_locale() or "en"),
+        "piiPrincipalId": record.consent_id,
+        "piiControllers": [{"piiController": cfg["ORG_NAME"], "contact": _("Privacy team"),
+                            "email": cfg["PRIVACY_EMAIL"], "phone": cfg["PRIVACY_PHONE"],
+                            "piiControllerUrl": cfg["BASE_URL"]}],
+        "policyUrl": policy_url(),
+        "policyVersion": record.policy_version,
+        "globalPrivacyControl": record.gpc,
+        "services": [{"service": _("Cookies and similar technologies on %(org)s websites", org=cfg["ORG_NAME"]),
+                      "purposes": purposes}],
+        "sensitive": False,
+        "spiCat": [],
+    }
+
+
+# --- a known person (§7025(c)(1)) -----------------------------------------------------------------
+
+KNOWN_PERSON_ACTIONS = {"gpc": "gpc_opt_out_recorded", "cookie": "cookie_opt_out_recorded"}
+
+
+def opt_out_kind(state: ConsentState) -> str | None:
+    """"gpc" when the browser's signal is honored, "cookie" when the visitor opted out of
+    sale/sharing by a cookie choice; None otherwise (or when nothing is sold or shared)."""
+    if not any(c.sale_or_sharing for c in categories()) or state.snapshot is None:
+        return None
+    if state.gpc_honored:
+        return "gpc"
+    if state.snapshot.sale_opt_out_at is not None and not any(
+            state.choices[c.key] for c in categories() if c.sale_or_sharing):
+        return "cookie"
+    return None
+
+
+def record_for_known_person(session: Session, *, state: ConsentState, reference: str) -> bool:
+    """§7025(c)(1): a GPC signal or a cookie opt-out sent while the person is identified (their
+    status session) is recorded on their request record too, once per kind. True when written.
+    It runs on every page of that session, so it looks without the write lock, and takes it only
+    to write."""
+    kind = opt_out_kind(state)
+    if kind is None:
+        return False
+    action = KNOWN_PERSON_ACTIONS[kind]
+    with db.reading(session):
+        unrecorded = _request_without(session, reference=reference, action=action)
+    return unrecorded is not None and _record_for_known_person(session, state=state, reference=reference,
+                                                               action=action)
+
+
+def _request_without(session: Session, *, reference: str, action: str) -> int | None:
+    """The id of the request `reference` when `action` is not on its record yet."""
+    req_id = session.execute(select(PrivacyRequest.id).where(PrivacyRequest.reference == reference)).scalar()
+    if req_id is None or session.execute(select(AuditEvent.id).where(
+            AuditEvent.request_id == req_id, AuditEvent.action == action).limit(1)).scalar():
+        return None
+    return req_id
+
+
+@atomic
+def _record_for_known_person(session: Session, *, state: ConsentState, reference: str, action: str) -> bool:
+    req_id = _request_without(session, reference=reference, action=action)  # again, under the write lock
+    if req_id is None:
+        return False
+    audit.record(session, action=action, actor="requester", request_id=req_id,
+                 detail=f"receipt {state.snapshot.receipt_id}: sale and sharing off for this person")
+    session.commit()
+    log.info("%s on request %s", action, reference)
+    return True
+
+
+# --- the signed state cache and the API token ---------------------------------------------------
+
+def _key(purpose: str) -> bytes:
+    """A key for one purpose, derived from SECRET_KEY (so rotating the secret resets them all)."""
+    name = f"consent_key_{purpose}"
+    key = current_app.extensions.get(name)
+    if key is None:
+        key = current_app.extensions[name] = hashlib.sha256(
+            purpose.encode() + b"\0" + str(current_app.config["SECRET_KEY"]).encode()).digest()
+    return key
+
+
+def _mac(purpose: str, data: str) -> str:
+    return hmac.new(_key(purpose), data.encode(), hashlib.sha256).hexdigest()
+
+
+def state_cookie(state: ConsentState) -> str | None:
+    """The latest record, signed (HMAC-SHA256) with its issue time, so the hot path can answer
+    without a query. Plain hmac rather than itsdangerous: this runs on every page view."""
+    s = state.snapshot
+    if s is None or state.consent_id is None:
+        return None
+    payload = [state.consent_id, s.record_id, s.receipt_id, s.choices, s.policy_version, s.source, s.gpc,
+               s.created_at.isoformat(), int(clock.timestamp()),
+               s.sale_opt_out_at.isoformat() if s.sale_opt_out_at else None]
+    body = base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+    return f"{body}.{_mac('consent-state', body)}"
+
+
+# Verified state cookies, by their text: a visitor sends the same one with every page until it changes.
+_VERIFIED_STATES_MAX = 4096
+
+
+def _verified_payload(value: str) -> tuple | None:
+    """The state cookie's fields when its MAC is ours (as `state_cookie` wrote them), else None."""
+    verified = current_app.extensions.setdefault("consent_verified_states", {})
+    payload = verified.get(value)
+    if payload is not None:
+        return payload
+    body, _, mac = value.rpartition(".")
+    if not body or not hmac.compare_digest(mac.encode(), _mac("consent-state", body).encode()):
+        return None
+    try:
+        cid, record_id, receipt_id, choices, version, source, gpc, created, issued, opted_out = json.loads(
+            base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        payload = (cid, record_id, receipt_id, tuple(choices.items()), version, source, gpc,
+                   datetime.fromisoformat(created), issued, datetime.fromisoformat(opted_out) if opted_out else None)
+    except (ValueError, TypeError, AttributeError):
+        return None
+    if len(verified) >= _VERIFIED_STATES_MAX:
+        verified.clear()
+    verified[value] = payload
+    return payload
+
+
+def state_from_cookie(value: str | None, *, consent_id: str, gpc_signal: bool) -> ConsentState | None:
+    """The state the cookie holds, when it is ours, fresh, for this consent id and this policy
+    version, and does not need a GPC record written; otherwise None (ask the database)."""
+    payload = _verified_payload(value) if value else None
+    if payload is None:
+        return None
+    cid, record_id, receipt_id, choices, version, source, gpc, created, issued, opted_out = payload
+    current_version = policy_version()
+    if cid != consent_id or version != current_version or \
+            not 0 <= clock.timestamp() - issued <= current_app.config["CONSENT_STATE_CACHE_SECONDS"]:
+        return None
+    snapshot = Snapshot(record_id=record_id, receipt_id=receipt_id, choices=dict(choices), policy_version=version,
+                        source=source, gpc=gpc, created_at=created, sale_opt_out_at=opted_out)
+    state = state_for(snapshot, consent_id=consent_id, gpc_signal=gpc_signal, version=current_version)
+    if gpc_signal and not state.gpc_honored:
+        return None
+    return state
+
+
+def api_token(consent_id: str) -> str:
+    """The token a page obtains from GET /api/consent and sends back with a POST: an HMAC of the
+    consent id, so only a page allowed to read the GET answer (CORS) can post for this visitor."""
+    return _mac("consent-api-token", consent_id)
+
+
+def check_api_token(token: str | None, *, consent_id: str) -> bool:
+    # Bytes: compare_digest raises TypeError on a str with non-ASCII characters (a header may hold them).
+    return bool(token) and hmac.compare_digest(str(token).encode(), api_token(consent_id).encode())
+
+
+def api_view(state: ConsentState, *, token: str) -> dict:
+    """The JSON the business's site reads; banner texts only for a visitor who has not chosen."""
+    view = {
+        "policy_version": state.policy_version,
+        "decided": state.decided,
+        "choices": state.choices,
+        "gpc": {"signal": state.gpc_signal, "honored": state.gpc_honored,
+                "applied_at": state.gpc_applied_at.isoformat() if state.gpc_applied_at else None},
+        "updated_at": state.updated_at.isoformat() if state.updated_at else None,
+        "sale_opt_in_needs_confirmation": state.sale_opted_out,
+        "receipt_id": state.snapshot.receipt_id if state.snapshot else None,
+        "token": token,
+    }
+    if state.confirmation_needed:
+        view["confirm_url"] = external_url("consent.confirm_sale")
+    if not state.decided:
+        view["banner"] = banner_texts(state)
+    return view
+
+
+def banner_intro(state: ConsentState) -> str:
+    """What the banner says it asks about: never sale/sharing within 12 months of an opt-out."""
+    asked = state.asked_categories
+    labels = ", ".join(str(c.label) for c in asked)
+    if any(c.sale_or_sharing for c in asked):
+        return _("We use strictly necessary cookies to run our sites. With your permission we would also "
+                 "use: %(list)s. Advertising cookies would mean selling or sharing your personal information.",
+                 list=labels)
+    return _("We use strictly necessary cookies to run our sites. With your permission we would also use: "
+             "%(list)s.", list=labels)
+
+
+def banner_texts(state: ConsentState) -> dict:
+    return {
+        "title": _("Your cookie choices"),
+        "intro": banner_intro(state),
+        "accept": _("Accept all"), "reject": _("Reject all"), "customize": _("Choose by category"),
+        "gpc_honored": _("Opt-Out Request Honored"),
+        "gpc_detail": _("Your browser sent a Global Privacy Control signal. We treat it as your request to opt "
+                        "out of the sale and sharing of your personal information, so advertising stays off."),
+        "opt_out": _("Do Not Sell or Share My Personal Information"),
+        "saved": _("Your cookie choices are saved. You can change them at any time."),
+        "error": _("We could not save your choice. Please try again."),
+        "links": _banner_links(),
+    }
+
+
+def _banner_links() -> dict:
+    """The banner's links open the portal in the language the banner is shown in."""
+    lang = str(get_locale())
+    extra = {} if lang == current_app.config["LANGUAGES"][0] else {"lang": lang}
+    return {"preferences": external_url("consent.preferences", **extra),
+            "opt_out": external_url("public.new_request", type="opt_out", **extra)}
+
+
+# --- for staff ---------------------------------------------------------------------------------
+
+@dataclass
+class VersionStats:
+    policy_version: str
+    records: int
+    visitors: int = 0
+    decided: int = 0
+    gpc: int = 0
+    granted: dict | None = None  # category key -> visitors whose latest choice is "on"
+
+
+def statistics(session: Session) -> list[VersionStats]:
+    """Per policy version (newest first): records, visitors, and each visitor's latest choice per category."""
+    optional = [c for c in categories() if not c.required]
+    per_version = session.execute(
+        select(ConsentRecord.policy_version, func.count(), func.max(ConsentRecord.id))
+        .group_by(ConsentRecord.policy_version).order_by(func.max(ConsentRecord.id).desc())).all()
+    stats = {v: VersionStats(policy_version=v, records=n, granted={c.key: 0 for c in optional})
+             for v, n, _ in per_version}
+    latest = (select(func.max(ConsentRecord.id))
+              .group_by(ConsentRecord.consent_id, ConsentRecord.policy_version).scalar_subquery())
+    rows = session.execute(select(ConsentRecord.policy_version, ConsentRecord.choices, ConsentRecord.gpc)
+                           .where(ConsentRecord.id.in_(latest)).execution_options(yield_per=2000))
+    for version, choices, gpc in rows:
+        s = stats[version]
+        s.visitors += 1
+        s.gpc += bool(gpc)
+        s.decided += all(c.key in choices for c in optional)
+        for c in optional:
+            s.granted[c.key] += bool(choices.get(c.key))
+    return list(stats.values())
+
+
+def export_csv(session: Session, *, actor: str) -> Iterator[str]:
+    """Every record as CSV lines, oldest first; the export is audited before the first line."""
+    audit.record(session, action="consent_export", actor=actor, detail="consent records CSV")
+    session.commit()
+    cats = categories()
+    header = ["receipt_id", "consent_id", "created_at", "policy_version", "source", "gpc", "user_agent_family",
+              *(c.key for c in cats)]
+
+    def lines() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(header)
+        stmt = select(ConsentRecord).order_by(ConsentRecord.id).execution_options(yield_per=2000)
+        # The stream outlives the request's session, so it reads through its own and closes it;
+        # read-only, so on SQLite it never holds the write lock while the visitor downloads.
+        with Session(session.get_bind().execution_options(**{db.READ_ONLY: True})) as reader:
+            yield from _rows(reader, stmt, writer, buffer)
+
+    def _rows(reader: Session, stmt, writer, buffer) -> Iterator[str]:
+        for i, record in enumerate(reader.execute(stmt).scalars(), 1):
+            writer.writerow([record.receipt_id, record.consent_id, record.created_at.isoformat(), record.policy_version,
+                             record.source, "yes" if record.gpc else "no", record.user_agent_family or "",
+                             *(purpose_status(c, record) for c in cats)])
+            if i % 500 == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    return lines()

@@ -1,0 +1,149 @@
+"""Signed webhooks: queued in the transaction that causes them, delivered and retried like mail.
+
+Each POST carries a JSON body and three headers: `Idempotency-Key` (the same on every attempt, so a
+receiver applies it once), `X-Portal-Timestamp` (Unix seconds) and `X-Portal-Signature`
+(`sha256=` + hex HMAC-SHA256 of `<timestamp>.<body>` under the shared secret). A receiver checks the
+signature with `verify_signature` and refuses old timestamps. Delivery is the shared core's
+(services/outbox.py: any number of processes side by side, at least once, each copy with the same
+Idempotency-Key), retries
+timeouts, connection errors, 408, 425, 429 and 5xx with exponential backoff, and gives up on other
+answers (a 4xx, a redirect) or after WEBHOOK_MAX_ATTEMPTS. Rows live in the database: a restart
+loses none. Secrets are stored encrypted with the documents' Fernet keys.
+"""
+import hashlib
+import hmac
+import json
+import logging
+import urllib.error
+import urllib.request
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from cryptography.fernet import InvalidToken
+from sqlmodel import Session
+
+from ... import clock
+from ...models import WebhookDelivery
+from ..documents import store as documents
+from . import outbox
+
+log = logging.getLogger(__name__)
+CLAIM_SECONDS = outbox.CLAIM_SECONDS  # the least a claim lasts (see services/outbox.py)
+
+KEY_HEADER = "Idempotency-Key"
+TIMESTAMP_HEADER = "X-Portal-Timestamp"
+SIGNATURE_HEADER = "X-Portal-Signature"
+RETRY_STATUSES = frozenset({408, 425, 429})
+
+
+class DeliveryFailed(Exception):
+    """One attempt did not deliver; `permanent` when retrying cannot help."""
+
+    def __init__(self, message: str, *, permanent: bool):
+        super().__init__(message)
+        self.permanent = permanent
+
+
+def url_problem(url: str, *, allow_http: bool) -> str | None:
+    """Why `url` cannot receive webhooks, or None: https (http only where allowed), a host, no credentials."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "not a URL"
+    if parts.scheme not in (("https", "http") if allow_http else ("https",)):
+        return "the address must start with https://"
+    if not parts.hostname or parts.username or parts.password:
+        return "the address needs a host name and no user name or password"
+    return None
+
+
+def encrypt_secret(secret: str) -> str:
+    return documents.keyring().fernet.encrypt(secret.encode()).decode()
+
+
+def decrypt_secret(token: str) -> bytes:
+    return documents.keyring().fernet.decrypt(token.encode())
+
+
+def signature(secret: bytes, timestamp: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def verify_signature(secret: bytes, timestamp: str, body: bytes, header: str) -> bool:
+    """What a receiver runs: constant-time comparison of the signature header."""
+    return hmac.compare_digest(signature(secret, timestamp, body), header or "")
+
+
+def queue(session: Session, *, topic: str, url: str, secret: str, payload: dict, idempotency_key: str) -> WebhookDelivery:
+    """Queue one webhook in the caller's transaction (`secret` as stored: a Fernet token)."""
+    row = WebhookDelivery(topic=topic, url=url, secret=secret, idempotency_key=idempotency_key,
+                          body=json.dumps(payload, sort_keys=True, separators=(",", ":")))
+    session.add(row)
+    session.flush()
+    return row
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # a redirect is an answer we do not follow: the receiver must fix its address
+
+
+_opener = urllib.request.build_opener(_NoRedirects())
+
+
+def post(row: WebhookDelivery, secret: bytes, *, timeout: float, now: datetime) -> int:
+    """One signed POST; the HTTP status on success, DeliveryFailed otherwise."""
+    body = row.body.encode()
+    timestamp = str(int(now.timestamp()))
+    request = urllib.request.Request(row.url, data=body, method="POST", headers={
+        "Content-Type": "application/json", "User-Agent": "privacy-portal-webhooks", KEY_HEADER: row.idempotency_key,
+        TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: signature(secret, timestamp, body)})
+    try:
+        with _opener.open(request, timeout=timeout) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        retry = exc.code >= 500 or exc.code in RETRY_STATUSES
+        raise DeliveryFailed(f"HTTP {exc.code}", permanent=not retry) from None
+    except (urllib.error.URLError, OSError) as exc:  # refused, unreachable, timed out, TLS
+        raise DeliveryFailed(f"{type(exc).__name__}: {exc}", permanent=False) from None
+
+
+def _secret(row: WebhookDelivery) -> bytes:
+    try:
+        return decrypt_secret(row.secret)
+    except InvalidToken:  # its key was removed from ENCRYPTION_KEYS: no attempt can ever be signed
+        raise DeliveryFailed("the signing secret cannot be decrypted with the configured keys", permanent=True) from None
+
+
+def reencrypt_secret(token: str) -> str:
+    """The same secret under the newest key (key rotation)."""
+    return documents.keyring().fernet.rotate(token.encode()).decode()
+
+
+def _classify(exc: Exception, row: WebhookDelivery) -> outbox.Failure:
+    if isinstance(exc, DeliveryFailed):
+        return outbox.Failure(permanent=exc.permanent, error=str(exc))
+    return outbox.Failure(permanent=True, error=f"{type(exc).__name__}: {exc}")  # a bug, not the network
+
+
+def channel(cfg) -> outbox.Channel:
+    """Webhooks as the delivery core sees them: one signed POST; 4xx, redirects and undecryptable secrets are permanent."""
+    def send(row: WebhookDelivery) -> None:
+        post(row, _secret(row), timeout=cfg["WEBHOOK_TIMEOUT_SECONDS"], now=clock.now())
+
+    return outbox.Channel(
+        name="webhook", model=WebhookDelivery, send=send, classify=_classify, done_status="delivered",
+        done_at="delivered_at", retry_base=cfg["MAIL_RETRY_BASE_SECONDS"], retry_max=cfg["MAIL_RETRY_MAX_SECONDS"],
+        max_attempts=cfg.get("WEBHOOK_MAX_ATTEMPTS"), claim_for=outbox.claim_seconds(cfg["WEBHOOK_TIMEOUT_SECONDS"]),
+        label=lambda row: f" ({row.topic})")
+
+
+def deliver_due(engine, cfg, *, now: datetime | None = None, limit: int = 50, stop=None) -> int:
+    """Send every webhook that is due; returns how many were delivered. Needs an app context (keys)."""
+    return outbox.deliver_due(engine, channel(cfg), now=now, limit=limit, stop=stop)
+
+
+def deliver_for_app(app, **kw) -> int:
+    with app.app_context():
+        return deliver_due(app.extensions["db_engine"], app.config, **kw)

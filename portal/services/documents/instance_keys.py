@@ -1,0 +1,118 @@
+"""The start-up check that the keys this process holds fit the database it is pointed at.
+
+A web host started without the instance folder's keys (a restore that forgot them, a second host
+not given the shared ones) would otherwise generate new keys on first start and carry on: every
+stored document would then answer 404, webhook secrets could not be read, identity matches would
+all fail and every emailed link would be refused. So a start that finds data made with keys it does
+not have refuses, names what is missing and how to supply it, and removes the keys it has just
+generated so that nothing half-configured is left behind. A fresh install (empty database) still
+generates its keys as before.
+"""
+import logging
+import os
+from dataclasses import dataclass, field
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from sqlalchemy import func, inspect, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+
+from ...models import Document, IdentitySubject, PrivacyRequest, Recipient, StaffUser, WebhookDelivery
+from .store import key_id
+
+log = logging.getLogger(__name__)
+
+SAMPLE = 50  # encrypted webhook secrets tried at start: enough to catch a wrong key, cheap at any size
+
+
+class MissingKeys(RuntimeError):
+    """The database holds data made with keys this process does not have; it must not start."""
+
+
+@dataclass
+class Findings:
+    unknown_key_ids: dict[str, int] = field(default_factory=dict)  # fingerprint -> documents
+    unreadable_secrets: int = 0
+    identity_rows: bool = False
+    has_records: bool = False
+
+
+def _inspect(conn, keys: list[str]) -> Findings:
+    tables = set(inspect(conn).get_table_names())
+    found = Findings()
+    known = {key_id(k) for k in keys}
+    if Document.__tablename__ in tables:
+        counts = conn.execute(select(Document.key_id, func.count()).group_by(Document.key_id)).all()
+        found.unknown_key_ids = {kid: n for kid, n in sorted(counts) if kid not in known}
+    fernet = MultiFernet([Fernet(k.encode()) for k in keys]) if keys else None
+    tokens: list[str] = []
+    if Recipient.__tablename__ in tables:
+        tokens += conn.execute(select(Recipient.webhook_secret).where(Recipient.webhook_secret.is_not(None))
+                               .order_by(Recipient.id.desc()).limit(SAMPLE)).scalars().all()
+    if WebhookDelivery.__tablename__ in tables:
+        tokens += conn.execute(select(WebhookDelivery.secret).where(WebhookDelivery.status == "pending")
+                               .order_by(WebhookDelivery.id.desc()).limit(SAMPLE)).scalars().all()
+    for token in tokens:
+        try:
+            if fernet is None:
+                raise InvalidToken
+            fernet.decrypt(token.encode())
+        except InvalidToken:
+            found.unreadable_secrets += 1
+    if IdentitySubject.__tablename__ in tables:
+        found.identity_rows = conn.execute(select(IdentitySubject.id).limit(1)).first() is not None
+    for model in (PrivacyRequest, StaffUser):
+        if model.__tablename__ in tables and conn.execute(select(model.id).limit(1)).first() is not None:
+            found.has_records = True
+    return found
+
+
+def problems(found: Findings, *, generated: list[str]) -> list[str]:
+    """What is wrong, one line each, in words an operator can act on (no key material)."""
+    out = []
+    generated_names = {os.path.basename(p) for p in generated}
+    if found.unknown_key_ids:
+        listed = ", ".join(f"key {kid} ({n} documents)" for kid, n in found.unknown_key_ids.items())
+        out.append(f"stored documents are encrypted with keys this process does not have: {listed}. "
+                   "Give every key in use in PORTAL_ENCRYPTION_KEYS (newest first), or restore "
+                   "<instance>/encryption_keys from the backup.")
+    if found.unreadable_secrets:
+        out.append(f"{found.unreadable_secrets} webhook secret(s) cannot be decrypted with ENCRYPTION_KEYS: "
+                   "supply the keys they were encrypted with (PORTAL_ENCRYPTION_KEYS or <instance>/encryption_keys).")
+    if found.identity_rows and "subject_hash_key" in generated_names:
+        out.append("the identity index holds keyed hashes, but no SUBJECT_HASH_KEY was found, so a new one was "
+                   "about to be generated and no identity would ever match: set PORTAL_SUBJECT_HASH_KEY or "
+                   "restore <instance>/subject_hash_key.")
+    if found.has_records and "secret_key" in generated_names:
+        out.append("the database holds requests or staff accounts, but no SECRET_KEY was found, so a new one "
+                   "was about to be generated and every emailed link and session would be refused: set "
+                   "PORTAL_SECRET_KEY (the same on every host) or restore <instance>/secret_key. To replace "
+                   "the key on purpose, set the new one explicitly.")
+    return out
+
+
+def check(engine: Engine, *, keys: list[str], generated: list[str]) -> None:
+    """Raise MissingKeys when the database holds data made with keys this process lacks.
+
+    An unreachable database, or one not migrated yet, is not this check's business: it logs and
+    lets the process start (the health check and the first query report the database).
+    """
+    try:
+        with engine.connect() as conn:
+            found = _inspect(conn, keys)
+    except DBAPIError as exc:
+        log.warning("start-up key check skipped: the database could not be read (%s)", type(exc.orig).__name__)
+        return
+    finally:
+        engine.dispose()  # no connection opened here outlives the check (gunicorn may fork after it)
+    issues = problems(found, generated=generated)
+    if not issues:
+        return
+    for path in generated:  # the keys this start made up are wrong for this database: leave none behind
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass
+    raise MissingKeys("Refusing to start: this database was written with keys this process does not have.\n"
+                      + "\n".join(f"  - {line}" for line in issues)
+                      + "\nNo key was generated; see the README's section on backups and several web hosts.")

@@ -1,0 +1,262 @@
+"""The identity index: the business's records of people, as keyed hashes only (§7060(a),(c)).
+
+`import_csv` streams a CSV in batches (bounded memory), normalizes each value (portal.normalize),
+and stores HMAC-SHA256 hashes under the subject hash key; no value is ever stored in clear. A
+structurally malformed file (unknown or missing columns, a row with the wrong number of fields,
+bytes that are not UTF-8) imports nothing; a row whose values cannot be read is rejected with its
+line number and reason, and the others are imported.
+"""
+import codecs
+import csv
+import hashlib
+import hmac
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+
+from flask import current_app
+from sqlalchemy import delete, func, insert, or_, select
+from sqlmodel import Session
+
+from ... import clock, normalize
+from ...db import atomic
+from ...models import IdentitySubject, SubjectImport
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ("subject_id", "email", "phone", "first_name", "last_name", "date_of_birth", "claim_number",
+           "date_of_injury", "employer", "postal_code")
+# The points a request can match, each a column of the index.
+POINTS = ("email", "phone", "name_dob", "claim_number", "date_of_injury", "employer", "postal_code")
+# The points that identify a person on their own: a subject is a candidate only when one of these
+# matches; the others (date of injury, employer, postal code) count only beside them.
+STRONG_POINTS = ("email", "phone", "name_dob", "claim_number")
+BATCH_ROWS = 2000
+MAX_SUBJECT_KEY = 100
+
+
+class MalformedFile(ValueError):
+    """The file as a whole cannot be imported; nothing was written."""
+
+
+@dataclass
+class Rejection:
+    line: int
+    reason: str
+
+
+@dataclass
+class ImportSummary:
+    rows_read: int = 0
+    rows_imported: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+    dry_run: bool = False
+
+
+def hash_key() -> bytes:
+    return current_app.config["SUBJECT_HASH_KEY"].encode()
+
+
+@lru_cache(maxsize=8)
+def _keyed(key: bytes):
+    return hmac.new(key, digestmod=hashlib.sha256)
+
+
+def point_hash(point: str, canonical: str, key: bytes | None = None) -> str:
+    """The keyed hash of one point's canonical value; the point's name is part of the message, so
+    equal text under two points (a date of birth and a date of injury) never hashes alike."""
+    mac = _keyed(key or hash_key()).copy()  # the key's inner and outer pads are computed once
+    mac.update(f"{point}\x1f{canonical}".encode())
+    return mac.hexdigest()
+
+
+def canonical_points(values: dict) -> tuple[dict[str, str], list[str]]:
+    """The canonical value of every point present in `values` (CSV columns or request fields), and the
+    names of the values that were given but cannot be read."""
+    out: dict[str, str] = {}
+    bad: list[str] = []
+
+    def put(point, raw, rule, label=None):
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            return
+        value = rule(raw)
+        if value is None:
+            bad.append(label or point)
+        else:
+            out[point] = value
+
+    put("email", values.get("email"), lambda v: normalize.email(v) if "@" in normalize.email(v) else None)
+    put("phone", values.get("phone"), normalize.phone)
+    put("claim_number", values.get("claim_number"), normalize.claim_number)
+    put("date_of_injury", values.get("date_of_injury"), normalize.iso_date)
+    put("employer", values.get("employer"), normalize.employer)
+    put("postal_code", values.get("postal_code"), normalize.postal_code)
+    dob_raw = values.get("date_of_birth")
+    dob = normalize.iso_date(dob_raw) if dob_raw not in (None, "") else None
+    if dob_raw not in (None, "") and dob is None:
+        bad.append("date_of_birth")
+    person = normalize.name(values.get("first_name"), values.get("last_name"))
+    if person and dob:
+        out["name_dob"] = person + "|" + dob
+    return out, bad
+
+
+def hashes(values: dict, key: bytes | None = None) -> tuple[dict[str, str], list[str]]:
+    """The keyed hash of every readable point in `values`, and the names of the unreadable ones."""
+    key = key or hash_key()
+    canon, bad = canonical_points(values)
+    return {p: point_hash(p, v, key) for p, v in canon.items()}, bad
+
+
+def _lines(stream, progress: Callable[[int], None] | None) -> Iterator[str]:
+    """Decode a binary stream line by line, reporting the bytes read; MalformedFile on bad UTF-8."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    for number, raw in enumerate(stream, start=1):
+        if progress:
+            progress(len(raw))
+        try:
+            yield decoder.decode(raw)
+        except UnicodeDecodeError:
+            raise MalformedFile(f"line {number}: the file is not UTF-8 text") from None
+
+
+def _check_header(header: list[str] | None) -> list[str]:
+    if not header:
+        raise MalformedFile("the file is empty: it needs a header row")
+    names = [h.strip().lower() for h in header]
+    unknown = [h for h in names if h not in COLUMNS]
+    if unknown:
+        raise MalformedFile("unknown columns: " + ", ".join(unknown) + " (known: " + ", ".join(COLUMNS) + ")")
+    if "subject_id" not in names:
+        raise MalformedFile("the subject_id column is required")
+    doubled = sorted({h for h in names if names.count(h) > 1})
+    if doubled:
+        raise MalformedFile("columns given twice: " + ", ".join(doubled))
+    return names
+
+
+def read_rows(stream, *, key: bytes, progress: Callable[[int], None] | None = None,
+              summary: ImportSummary) -> Iterator[dict]:
+    """Rows of the index (subject_key and hashes) from a CSV byte stream; rejections go to `summary`."""
+    reader = csv.reader(_lines(stream, progress), strict=True)
+    try:
+        names = _check_header(next(reader, None))
+        for raw in reader:
+            if not raw:
+                continue  # a blank line
+            if len(raw) != len(names):
+                raise MalformedFile(f"line {reader.line_num}: {len(raw)} fields where the header has {len(names)}")
+            summary.rows_read += 1
+            values = dict(zip(names, raw))
+            subject = values["subject_id"].strip()
+            if not subject:
+                summary.rejections.append(Rejection(reader.line_num, "subject_id is empty"))
+                continue
+            if len(subject) > MAX_SUBJECT_KEY:
+                summary.rejections.append(Rejection(reader.line_num, f"subject_id is longer than {MAX_SUBJECT_KEY}"))
+                continue
+            point_hashes, bad = hashes(values, key)
+            if bad:
+                summary.rejections.append(Rejection(reader.line_num, "cannot read " + ", ".join(bad)))
+                continue
+            if not point_hashes:
+                summary.rejections.append(Rejection(reader.line_num, "no data points"))
+                continue
+            yield {"subject_key": subject, **{f"{p}_hash": point_hashes.get(p) for p in POINTS}}
+    except csv.Error as exc:
+        raise MalformedFile(f"line {reader.line_num}: {exc}") from None
+
+
+def _batches(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
+    batch: dict[str, dict] = {}
+    for row in rows:
+        batch[row["subject_key"]] = row  # the same subject twice in a batch: the later row wins
+        if len(batch) >= size:
+            yield list(batch.values())
+            batch = {}
+    if batch:
+        yield list(batch.values())
+
+
+@atomic
+def import_csv(session: Session, *, stream, dry_run: bool = False, progress: Callable[[int], None] | None = None,
+               batch_rows: int = BATCH_ROWS) -> ImportSummary:
+    """Import (or with dry_run, only check) a CSV of subjects in one transaction. A re-imported
+    subject_id replaces its row. MalformedFile: nothing is written."""
+    started = clock.now()
+    summary = ImportSummary(dry_run=dry_run)
+    key = hash_key()
+    table = IdentitySubject.__table__
+    for batch in _batches(read_rows(stream, key=key, progress=progress, summary=summary), batch_rows):
+        if dry_run:
+            summary.rows_imported += len(batch)
+            continue
+        keys = [row["subject_key"] for row in batch]
+        session.execute(delete(table).where(table.c.subject_key.in_(keys)))
+        now = clock.now()
+        session.execute(insert(table), [dict(row, imported_at=now) for row in batch])
+        summary.rows_imported += len(batch)
+    if dry_run:
+        session.rollback()
+        return summary
+    session.add(SubjectImport(started_at=started, finished_at=clock.now(), rows_imported=summary.rows_imported,
+                              rows_rejected=len(summary.rejections)))
+    session.commit()
+    log.info("identity index import: %d rows imported, %d rejected", summary.rows_imported, len(summary.rejections))
+    return summary
+
+
+@dataclass(frozen=True)
+class IndexStatus:
+    subjects: int
+    per_point: dict[str, int]
+    last_import: datetime | None
+    last_imported: int | None
+    last_rejected: int | None
+
+
+def status(session: Session) -> IndexStatus:
+    """How many subjects the index holds, how many have each point, and the last import."""
+    table = IdentitySubject.__table__
+    counts = session.execute(select(func.count(), *[func.count(table.c[f"{p}_hash"]) for p in POINTS])).one()
+    last = session.execute(select(SubjectImport).order_by(SubjectImport.id.desc()).limit(1)).scalar()
+    return IndexStatus(subjects=counts[0], per_point=dict(zip(POINTS, counts[1:])),
+                       last_import=last.finished_at if last else None,
+                       last_imported=last.rows_imported if last else None,
+                       last_rejected=last.rows_rejected if last else None)
+
+
+@atomic
+def forget(session: Session, *, subject_key: str) -> bool:
+    """Remove one subject from the index; False when there was none with that key."""
+    result = session.execute(delete(IdentitySubject.__table__).where(
+        IdentitySubject.__table__.c.subject_key == subject_key.strip()))
+    session.commit()
+    return result.rowcount > 0
+
+
+@dataclass(frozen=True)
+class Match:
+    """The best match of a request's points in the index: the subject, and the points that matched."""
+
+    subject_key: str | None
+    matched: tuple[str, ...]
+    unmatched: tuple[str, ...]
+
+
+def best_match(session: Session, given: dict[str, str]) -> Match:
+    """The subject whose row matches most of the `given` point hashes. A point counts only against
+    the same subject's row, and a subject is a candidate only through a strong point."""
+    table = IdentitySubject.__table__
+    conditions = [table.c[f"{p}_hash"] == given[p] for p in STRONG_POINTS if p in given]
+    if not conditions:
+        return Match(None, (), tuple(sorted(given)))
+    candidates = session.execute(select(table).where(or_(*conditions)).limit(50)).mappings().all()
+    best: Match = Match(None, (), tuple(sorted(given)))
+    for row in candidates:
+        matched = tuple(p for p in POINTS if p in given and row[f"{p}_hash"] == given[p])
+        if len(matched) > len(best.matched) or (len(matched) == len(best.matched) and best.subject_key is None):
+            best = Match(row["subject_key"], matched, tuple(p for p in POINTS if p in given and p not in matched))
+    return best
