@@ -39,6 +39,7 @@ def seed(env: dict, visitors: int) -> dict:
     from portal import clock, create_app, db
     from portal.models import ConsentRecord
     from portal.services.consent import choices as consent
+    from portal.services.consent import state_cookie
     app = create_app({"INSTANCE_PATH": env["PORTAL_INSTANCE_PATH"], "SECRET_KEY": env["PORTAL_SECRET_KEY"],
                       "DATABASE_URL": env["PORTAL_DATABASE_URL"], "MAIL_BACKGROUND_DELIVERY": False})
     db.upgrade(app.config["DATABASE_URL"])
@@ -59,9 +60,9 @@ def seed(env: dict, visitors: int) -> dict:
         gpc_state = consent.record_choice(session, consent_id=gpc_visitor, action="accept_all", source="banner",
                                           gpc_signal=True, user_agent=None)
         cookies = {
-            "cached": f"portal_consent_id={visitor}; portal_consent_state={consent.state_cookie(state)}",
+            "cached": f"portal_consent_id={visitor}; portal_consent_state={state_cookie.state_cookie(state)}",
             "query": f"portal_consent_id={visitor}",
-            "gpc": f"portal_consent_id={gpc_visitor}; portal_consent_state={consent.state_cookie(gpc_state)}",
+            "gpc": f"portal_consent_id={gpc_visitor}; portal_consent_state={state_cookie.state_cookie(gpc_state)}",
         }
     app.extensions["db_engine"].dispose()
     return cookies

@@ -57,17 +57,17 @@ TARGETS = {  # scenario: (minimum share of bare, maximum p99 in ms)
 def seed(env: dict) -> dict:
     """A visitor who has chosen (consent cookies) and a requester signed in to their status page."""
     from portal import clock, create_app, db
-    from portal.services.consent import choices as consent
     from portal.services.cases.submission import NewRequest, submit
+    from portal.services.consent import choices, state_cookie
     app = create_app({"INSTANCE_PATH": env["PORTAL_INSTANCE_PATH"], "SECRET_KEY": env["PORTAL_SECRET_KEY"],
                       "DATABASE_URL": env["PORTAL_DATABASE_URL"], "MAIL_BACKGROUND_DELIVERY": False})
     db.upgrade(app.config["DATABASE_URL"])
     with app.app_context():
         session = db.session()
-        visitor = consent.new_consent_id()
-        state = consent.record_choice(session, consent_id=visitor, action="save", source="center", gpc_signal=False,
+        visitor = choices.new_consent_id()
+        state = choices.record_choice(session, consent_id=visitor, action="save", source="center", gpc_signal=False,
                                       user_agent=None, selected={"analytics": True})
-        consent_cookies = f"portal_consent_id={visitor}; portal_consent_state={consent.state_cookie(state)}"
+        consent_cookies = f"portal_consent_id={visitor}; portal_consent_state={state_cookie.state_cookie(state)}"
         req = submit(session, new=NewRequest(request_type="delete", first_name="Ana", last_name="Ruiz",
                                              email="ana@example.org")).request
         reference = req.reference

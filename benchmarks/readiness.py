@@ -19,8 +19,8 @@ from sqlalchemy import insert, text
 from portal import clock, create_app, db, lifecycle
 from portal.models import OutboxMessage, PrivacyRequest
 from portal.services import health
-from portal.services.delivery import heartbeat
 from portal.services.cases.references import new as new_reference
+from portal.services.delivery import heartbeat
 
 TARGET_MS = 20  # each: the readiness figures, a /readyz answer, a /metrics scrape
 

@@ -38,8 +38,8 @@ from portal import clock, create_app, db
 from portal.lifecycle import OPEN
 from portal.models import IS_OPEN, AnnualMetrics, MetricsMonth, PrivacyRequest
 from portal.services import audit
-from portal.services.cases import casework as cases, open_counts
-from portal.services.records import annual_metrics as metrics
+from portal.services.cases import open_counts, work_queue
+from portal.services.records import annual_metrics
 
 DAYS = 3 * 365  # received evenly over three years, up to today
 OPEN_STATUSES = sorted(OPEN)
@@ -169,7 +169,7 @@ def line(label: str, median: float, worst: float, target: str) -> None:
 
 
 def first_views(session, year: int, table=MetricsMonth, repeat: int = 5) -> tuple[float, float]:
-    """The page's metrics.for_year with the year's rows of `table` dropped before each run (not
+    """The page's annual_metrics.for_year with the year's rows of `table` dropped before each run (not
     timed): for the running year, its months (the first view before the worker stored any); for an
     ended year, the published year (its months stay stored). Each run stores them again."""
     times = []
@@ -177,7 +177,7 @@ def first_views(session, year: int, table=MetricsMonth, repeat: int = 5) -> tupl
         session.execute(delete(table).where(table.year == year))
         session.commit()
         start = time.perf_counter()
-        metrics.for_year(session, year=year)
+        annual_metrics.for_year(session, year=year)
         session.rollback()
         times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times), max(times)
@@ -211,7 +211,7 @@ def child(args) -> None:
             today = clock.today()
             first = today - timedelta(days=91 if args.child == "export_3m" else 3 * 365)
             size = rows = 0
-            for chunk in metrics.records_stream(start=first, end=today):
+            for chunk in annual_metrics.records_stream(start=first, end=today):
                 size += len(chunk)
                 rows += chunk.count("\n")
             result = {"bytes": size, "rows": rows - 1}
@@ -226,8 +226,8 @@ def measured(args, operation: str) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def explain(session, sql_filters: cases.QueueFilters) -> None:
-    """EXPLAIN ANALYZE of the queue page query on PostgreSQL (captured from the statement cases.queue runs)."""
+def explain(session, sql_filters: work_queue.QueueFilters) -> None:
+    """EXPLAIN ANALYZE of the queue page query on PostgreSQL (captured from the statement work_queue.queue runs)."""
     if session.get_bind().dialect.name != "postgresql":
         return
     statements = []
@@ -238,7 +238,7 @@ def explain(session, sql_filters: cases.QueueFilters) -> None:
     engine = session.get_bind()
     event.listen(engine, "before_cursor_execute", capture)
     try:
-        cases.queue(session, filters=sql_filters)
+        work_queue.queue(session, filters=sql_filters)
     finally:
         event.remove(engine, "before_cursor_execute", capture)
     session.rollback()
@@ -294,42 +294,42 @@ def main() -> None:
         print(f"\n{n} requests on {session.get_bind().dialect.name}, {open_rows} open; "
               f"each figure is the median of repeated runs\n")
         session.rollback()
-        overdue = cases.QueueFilters(band="overdue")
-        for label, filters in [("queue first page (open), with its counts", cases.QueueFilters()),
-                               ("filtered: delete + open", cases.QueueFilters(request_type="delete")),
+        overdue = work_queue.QueueFilters(band="overdue")
+        for label, filters in [("queue first page (open), with its counts", work_queue.QueueFilters()),
+                               ("filtered: delete + open", work_queue.QueueFilters(request_type="delete")),
                                ("filtered: overdue (open)", overdue)]:
-            med, worst = timed(lambda f=filters: (cases.queue(session, filters=f), session.rollback()), QUEUE_REPEAT)
+            med, worst = timed(lambda f=filters: (work_queue.queue(session, filters=f), session.rollback()), QUEUE_REPEAT)
             line(label, med, worst, "<= 1.5x the 10k figure")
         today = clock.today()
-        for label, filters in [("counts per status (open queue)", cases.QueueFilters()),
-                               ("counts per status (delete + open)", cases.QueueFilters(request_type="delete")),
+        for label, filters in [("counts per status (open queue)", work_queue.QueueFilters()),
+                               ("counts per status (delete + open)", work_queue.QueueFilters(request_type="delete")),
                                ("counts per status (overdue)", overdue)]:
-            med, worst = timed(lambda f=filters: (cases.queue_counts(session, filters=f, on=today), session.rollback()), QUEUE_REPEAT)
+            med, worst = timed(lambda f=filters: (work_queue.queue_counts(session, filters=f, on=today), session.rollback()), QUEUE_REPEAT)
             line(label, med, worst, "<= 5 ms")
         live = session.execute(select(PrivacyRequest.status, func.count()).where(IS_OPEN).group_by(PrivacyRequest.status))
         assert open_counts.per_status(session) == dict(live.all()), "the kept counts differ from the cases"
         session.rollback()
         this_year = clock.today().year
-        ended = metrics._ended_months(this_year)
+        ended = annual_metrics._ended_months(this_year)
         med, worst = first_views(session, this_year)
         line(f"§7102 {this_year}, first view: {ended} months computed+stored, 1 live", med, worst,
              "for reference: only before the worker first stores the months (then each as it ends)")
-        metrics.store_ended_months(session)  # the worker's job (they are stored already: a lookup)
-        med, worst = timed(lambda: (metrics.for_year(session, year=this_year), session.rollback()), 30)
+        annual_metrics.store_ended_months(session)  # the worker's job (they are stored already: a lookup)
+        med, worst = timed(lambda: (annual_metrics.for_year(session, year=this_year), session.rollback()), 30)
         line(f"§7102 {this_year}, as staff see it: {ended} months stored, 1 live", med, worst, "<= 200 ms")
-        med, worst = timed(lambda: (metrics.direct(session, year=this_year), session.rollback()), 5)
+        med, worst = timed(lambda: (annual_metrics.direct(session, year=this_year), session.rollback()), 5)
         line(f"§7102 {this_year}, one direct pass (no month read/stored)", med, worst, "for reference")
         year = this_year - 1
-        metrics.store_ended_months(session) if ended == 0 else metrics.annual(session, year=year)  # its months
+        annual_metrics.store_ended_months(session) if ended == 0 else annual_metrics.annual(session, year=year)  # its months
         med, worst = first_views(session, year, table=AnnualMetrics)
         line(f"§7102 {year}, first view: from its 12 stored months", med, worst, "<= 200 ms")
-        med, worst = timed(lambda: (metrics.for_year(session, year=year), session.rollback()), 30)
+        med, worst = timed(lambda: (annual_metrics.for_year(session, year=year), session.rollback()), 30)
         line(f"§7102 {year}, as published (stored by that first view)", med, worst, "<= 200 ms")
         if args.explain:
             print("\n  EXPLAIN ANALYZE, open queue (page, then counts):")
-            explain(session, cases.QueueFilters())
+            explain(session, work_queue.QueueFilters())
             print("\n  EXPLAIN ANALYZE, delete + open:")
-            explain(session, cases.QueueFilters(request_type="delete"))
+            explain(session, work_queue.QueueFilters(request_type="delete"))
             print("\n  EXPLAIN ANALYZE, overdue (open):")
             explain(session, overdue)
     print()

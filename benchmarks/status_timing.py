@@ -22,8 +22,9 @@ def main(n: int = 100) -> None:
     client.post("/requests/new", data={"request_type": "opt_out", "first_name": "Ana", "last_name": "Ruiz",
                                        "email": "ana@example.org"})
     with app.app_context():
-        from portal.models import PrivacyRequest
         from sqlalchemy import select
+
+        from portal.models import PrivacyRequest
         reference = db.session().execute(select(PrivacyRequest)).scalar_one().reference
     cases = {"match": (reference, "ana@example.org"), "wrong email": (reference, "eve@example.org"),
              "unknown reference": ("PR-ZZZZ-ZZZZ", "ana@example.org")}

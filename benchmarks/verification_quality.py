@@ -21,21 +21,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from people import COLUMNS, csv_line, genuine_request, impostor_request, person  # noqa: E402
 
 from portal import clock, create_app, db  # noqa: E402
-from portal.services.cases import submission as request_service  # noqa: E402
-from portal.services.identity import subjects
-from portal.services.cases import verification  # noqa: E402
+from portal.services.cases import (
+    submission,  # noqa: E402
+    verification,  # noqa: E402
+)
 from portal.services.cases.submission import NewRequest  # noqa: E402
 from portal.services.cases.transitions import transition  # noqa: E402
+from portal.services.identity import subjects
 
 
 def run(session, values: dict, request_type: str, scope: str | None) -> str:
-    signed = request_service.declaration_required(request_type, scope)
+    signed = submission.declaration_required(request_type, scope)
     new = NewRequest(request_type=request_type, access_scope=scope,
                      correction_current="x" if request_type == "correct" else None,
                      correction_details="y" if request_type == "correct" else None,
                      declaration_signature=f"{values['first_name']} {values['last_name']}" if signed else None,
                      **values)
-    req = request_service.submit(session, new=new).request
+    req = submission.submit(session, new=new).request
     req.email_confirmed_at = clock.now()
     transition(session, req, "verifying", actor="requester", action="email_confirmed")
     outcome = verification.match_identity(session, req).outcome

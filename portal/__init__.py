@@ -18,6 +18,7 @@ def create_app(test_config=None):
     check_policy(app)
     register_extensions(app)
     check_keys(app)
+    register_status_listeners(app)
     register_blueprints(app)
     errors.register(app)
     formatting.register(app)
@@ -53,11 +54,20 @@ def register_extensions(app):
     app.jinja_env.globals["current_user"] = current_user
     login_manager.login_view = "staff.login"
     babel.init_app(app, locale_selector=i18n.select_locale)
-    from .services.delivery import channels as delivery, worker
-    app.extensions["mail_delivery"] = worker.BackgroundDelivery(app, deliverers=delivery.DELIVERERS)
+    from .background import DELIVERERS
+    from .services.delivery import worker
+    app.extensions["mail_delivery"] = worker.BackgroundDelivery(app, deliverers=DELIVERERS)
     if app.config["MAIL_BACKGROUND_DELIVERY"]:
         # Started by the first request, so CLI commands (db upgrade, staff create) never start it.
         app.before_request(app.extensions["mail_delivery"].ensure_started)
+
+
+def register_status_listeners(app):
+    """What else must happen, in the same transaction, when a case's status or due date changes:
+    a Data Rights Protocol agent hears of it."""
+    from .services.cases import transitions
+    from .services.drp import status as drp_status
+    transitions.listen(app, drp_status.status_changed)
 
 
 def register_blueprints(app):

@@ -8,17 +8,18 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 
+from . import background
 from . import db as database
 from .models import AuditEvent, Document
 from .services import audit
-from .services.delivery import channels as delivery, mail
+from .services.cases import notices
+from .services.delivery import mail
+from .services.delivery import worker as worker_service
 from .services.documents import store as documents
 from .services.drp import exchange as drp
-from .services.records import annual_metrics as metrics, retention
-from .services.cases import notices, open_counts, submission as requests
-from .services.staff import accounts as staff
 from .services.identity import subjects
-from .services.delivery import worker as worker_service
+from .services.records import annual_metrics, retention
+from .services.staff import accounts as staff
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 
@@ -39,23 +40,6 @@ def db_downgrade(revision):
     click.echo(f"database at {revision}")
 
 
-def _job(name, run):
-    def job():
-        return run(database.session())
-    job.job_name = job.__name__ = name
-    return job
-
-
-def scheduled_jobs():
-    """The jobs the worker runs every minute, each in its own transactions and under its own lock
-    (two workers never run the same job together)."""
-    return [_job("expire_unconfirmed", requests.expire_unconfirmed),
-            _job("daily_digests", staff.send_daily_digests),
-            _job("retention", retention.run_daily),
-            _job("open_case_counts", open_counts.compact),
-            _job("metrics_months", metrics.store_ended_months)]
-
-
 @click.command("worker")
 @with_appcontext
 @click.option("--once", is_flag=True, help="Run one pass and exit.")
@@ -64,7 +48,7 @@ def worker(once):
     after the message in hand."""
     app = current_app._get_current_object()
     click.echo("worker started" + (" (one pass)" if once else "; SIGTERM or Ctrl-C stops it"))
-    worker_service.run_worker(app, once=once, jobs=scheduled_jobs(), deliverers=delivery.DELIVERERS,
+    worker_service.run_worker(app, once=once, jobs=background.scheduled_jobs(), deliverers=background.DELIVERERS,
                               handle_signals=True)
     click.echo("worker stopped")
 
@@ -131,11 +115,11 @@ def metrics_cmd(year, fmt):
     """The annual request metrics (§7102): per request type, received, complied, denied, days to respond."""
     import json
     with database.read_session() as reader:
-        result = metrics.annual(reader, year=year, store=False)  # a read-only session: months read, not stored
+        result = annual_metrics.annual(reader, year=year, store=False)  # a read-only session: months read, not stored
     if fmt == "json":
         click.echo(json.dumps(result.as_dict(), indent=2))
     else:
-        click.echo(metrics.metrics_csv(result), nl=False)
+        click.echo(annual_metrics.metrics_csv(result), nl=False)
 
 
 keys_cli = AppGroup("keys", help="Encryption keys of stored documents.")

@@ -7,7 +7,7 @@ from babel import dates as babel_dates
 from . import clock, lifecycle
 from .i18n import current_locale, default_language
 from .services.cases import agents
-from .services.staff import accounts as staff
+from .services.staff import accounts
 
 
 # A date or a clock time in a language and width is always the same text: the texts are kept
@@ -62,7 +62,7 @@ LABEL_FILTERS = {
     "agent_kind_label": lambda code: _label(agents.AGENT_KINDS, code),
     "authorization_kind_label": lambda code: _label(agents.AUTHORIZATION_KINDS, code),
     "consumer_state_label": lambda code: _label(agents.CONSUMER_STATES, code),
-    "role_label": lambda code: _label(staff.ROLE_LABELS, code),
+    "role_label": lambda code: _label(accounts.ROLE_LABELS, code),
 }
 
 

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from nacl.signing import SigningKey
 
 from portal import clock, db
-from portal.services.drp import exchange as drp_service
+from portal.services.drp import exchange
 
 BUSINESS_ID = "BILLGENIX"
 DRP_CONFIG = {"DRP_ENABLED": True, "DRP_BUSINESS_ID": BUSINESS_ID, "DRP_CALLBACK_ALLOW_HTTP": True}
@@ -54,7 +54,7 @@ class Agent:
 def register(app, agent: Agent) -> None:
     """What an operator does with `flask drp agent add`."""
     with app.app_context():
-        drp_service.add_agent(db.session(), agent_id=agent.agent_id, verify_key=agent.verify_key, name=agent.name)
+        exchange.add_agent(db.session(), agent_id=agent.agent_id, verify_key=agent.verify_key, name=agent.name)
 
 
 def pair(client, agent: Agent) -> str:

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlmodel import SQLModel
 
 from portal import db
-from portal.services.staff import accounts as staff_service
+from portal.services.staff import accounts
 
 from .support import STAFF_PASSWORD, csrf_from, new_case, post_form
 
@@ -74,7 +74,7 @@ def prepare(app) -> tuple[list[Context], Fixtures, list]:
         client = app.test_client()
         email = f"fuzz-{role}@staff.example"
         with app.app_context():
-            staff_id = staff_service.create(db.session(), email=email, role=role, password=STAFF_PASSWORD).id
+            staff_id = accounts.create(db.session(), email=email, role=role, password=STAFF_PASSWORD).id
         assert post_form(client, "/staff/login", {"email": email, "password": STAFF_PASSWORD}).status_code == 303
         token = csrf_from(client.get("/staff/account").get_data(as_text=True))
         contexts.append(Context(role, client, token, _form_fields(client, [

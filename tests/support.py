@@ -18,11 +18,10 @@ import pytest
 from portal import clock, db
 from portal.lifecycle import IN_PROGRESS, ON_HOLD, VERIFYING
 from portal.models import PrivacyRequest, StaffUser
-from portal.services.delivery import mail as mail_service
-from portal.services.cases import submission as request_service
-from portal.services.staff import accounts as staff_service
-from portal.services.cases import transitions
+from portal.services.cases import submission, transitions
 from portal.services.cases.submission import NewRequest
+from portal.services.delivery import mail as mail_service
+from portal.services.staff import accounts as staff_service
 
 
 class Mailbox:
@@ -169,12 +168,12 @@ def new_case(app, request_type: str = "access", status: str = VERIFYING, *, emai
     with app.app_context():
         s = db.session()
         scope = access_scope or ("categories" if request_type == "access" else None)
-        needs_sig = request_service.declaration_required(request_type, scope)
+        needs_sig = submission.declaration_required(request_type, scope)
         new = NewRequest(request_type=request_type, first_name=first_name, last_name=last_name, email=email,
                          access_scope=scope, correction_current="1 Old St" if request_type == "correct" else None,
                          correction_details="2 New Ave" if request_type == "correct" else None,
                          declaration_signature=f"{first_name} {last_name}" if needs_sig else None, language=language)
-        req = request_service.submit(s, new=new, received_at=received_at).request
+        req = submission.submit(s, new=new, received_at=received_at).request
         if req.status == "awaiting_email" and status != "awaiting_email":
             req.email_confirmed_at = req.acknowledged_at = received_at or clock.now()
             transitions.transition(s, req, VERIFYING, actor="requester", action="email_confirmed")
@@ -196,7 +195,7 @@ def status_client(app, reference: str, seconds: int = 600):
 
 def get_case(app, reference: str) -> PrivacyRequest:
     with app.app_context():
-        return request_service.get_by_reference(db.session(), reference)
+        return submission.get_by_reference(db.session(), reference)
 
 
 def hidden(html: str, name: str) -> str:

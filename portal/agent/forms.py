@@ -23,8 +23,8 @@ from ..forms import (
 )
 from ..i18n import lazy_gettext as _l
 from ..lifecycle import REQUEST_TYPES
-from ..services.documents import store as documents
 from ..services.cases.agents import AGENT_KINDS, AUTHORIZATION_KINDS, NewAgentRequest, Upload
+from ..services.documents import store as documents
 
 F = [strip_filter]
 EMAIL = Email(message=_l("Enter an email address like name@example.com."), check_deliverability=False)

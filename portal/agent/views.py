@@ -6,8 +6,7 @@ from .. import db
 from ..errors import render_error
 from ..extensions import configured_limit, limiter
 from ..lifecycle import REQUEST_TYPES
-from ..services.cases import agents as agent_service
-from ..services.cases import verification
+from ..services.cases import agents, verification
 from ..services.documents.store import DocumentRejected
 from ..services.identity.tokens import TokenError
 from ..web import link_problem
@@ -27,7 +26,7 @@ def new_request():
     status = 422 if request.method == "POST" else 200
     if form.validate_on_submit():
         try:
-            agent_service.submit(db.session(), new=form.to_new_request(language=str(get_locale())),
+            agents.submit(db.session(), new=form.to_new_request(language=str(get_locale())),
                                  upload=form.upload())
             return redirect(url_for(".submitted", type=form.request_type.data), 303)
         except DocumentRejected as exc:
@@ -50,14 +49,14 @@ def submitted():
 def confirm(token):
     """The consumer sees who claims to act for them and chooses. A GET spends nothing."""
     try:
-        req, auth = agent_service.request_for_confirmation(db.session(), token=token)
+        req, auth = agents.request_for_confirmation(db.session(), token=token)
     except TokenError as exc:
         return link_problem("agent_confirm", exc.reason)
     return render_template("agent/confirm.html", req=req, auth=auth, form=ConsumerDecisionForm(), token=token,
                            verifies=REQUEST_TYPES[req.request_type].needs_verification,
                            needs_declaration=verification.declaration_needed(req) and not req.declaration_signature,
                            type_label=REQUEST_TYPES[req.request_type].label,
-                           authorization_label=agent_service.AUTHORIZATION_KINDS[auth.authorization_kind])
+                           authorization_label=agents.AUTHORIZATION_KINDS[auth.authorization_kind])
 
 
 @bp.post("/confirm/<token>")
@@ -69,17 +68,17 @@ def confirm_decision(token):
         if form.decision.errors or form.csrf_token.errors:
             return render_error(400)
         try:  # a detail that cannot be read: the page again, with the message beside it
-            req, auth = agent_service.request_for_confirmation(db.session(), token=token)
+            req, auth = agents.request_for_confirmation(db.session(), token=token)
         except TokenError as exc:
             return link_problem("agent_confirm", exc.reason)
         return render_template("agent/confirm.html", req=req, auth=auth, form=form, token=token,
                                verifies=REQUEST_TYPES[req.request_type].needs_verification,
                                needs_declaration=verification.declaration_needed(req) and not req.declaration_signature,
                                type_label=REQUEST_TYPES[req.request_type].label,
-                               authorization_label=agent_service.AUTHORIZATION_KINDS[auth.authorization_kind]), 422
+                               authorization_label=agents.AUTHORIZATION_KINDS[auth.authorization_kind]), 422
     try:
         confirmed = form.decision.data == "confirm"
-        req = agent_service.record_consumer_decision(
+        req = agents.record_consumer_decision(
             db.session(), token=token, confirmed=confirmed, points=form.values() if confirmed else None,
             declaration_signature=form.signature() if confirmed else None)
     except TokenError as exc:

@@ -13,7 +13,7 @@ from werkzeug.http import parse_cookie
 from werkzeug.wrappers import Response
 
 from ..security import apply_headers
-from ..services.consent import choices as consent_service
+from ..services.consent import banner, choices, state_cookie
 
 log = logging.getLogger(__name__)
 PATH = "/api/consent"
@@ -43,15 +43,15 @@ class ConsentFastPath:
         config = self.app.config
         cookies = parse_cookie(environ)
         consent_id = cookies.get(config["CONSENT_COOKIE_NAME"])
-        if not consent_service.is_consent_id(consent_id):
+        if not choices.is_consent_id(consent_id):
             return None
         with self.app.app_context():
-            state = consent_service.state_from_cookie(cookies.get(config["CONSENT_STATE_COOKIE_NAME"]),
+            state = state_cookie.state_from_cookie(cookies.get(config["CONSENT_STATE_COOKIE_NAME"]),
                                                       consent_id=consent_id,
                                                       gpc_signal=environ.get("HTTP_SEC_GPC", "").strip() == "1")
             if state is None or not state.decided:
                 return None
-            payload = consent_service.api_view(state, token=consent_service.api_token(consent_id))
+            payload = banner.api_view(state, token=state_cookie.api_token(consent_id))
         body = json.dumps(payload, separators=(",", ":")).encode()
         headers = [*self.fixed_headers(config), ("Content-Length", str(len(body)))]
         return body, headers + cors_headers(environ.get("HTTP_ORIGIN"), config)

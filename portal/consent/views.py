@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from .. import clock, db
 from ..extensions import csrf, limiter
 from ..forms import EmptyForm
+from ..services.consent import banner, receipts, state_cookie
 from ..services.consent import choices as consent_service
 from ..services.consent.choices import ConsentState
 from ..web import is_htmx
@@ -60,7 +61,7 @@ def visitor() -> ConsentState:
     if state is not None:
         return state
     consent_id, gpc = _cookie_consent_id(), gpc_signal()
-    state = consent_id and consent_service.state_from_cookie(
+    state = consent_id and state_cookie.state_from_cookie(
         request.cookies.get(current_app.config["CONSENT_STATE_COOKIE_NAME"]), consent_id=consent_id, gpc_signal=gpc)
     if not state:
         if gpc and consent_id is None:
@@ -86,7 +87,7 @@ def _consent_cookies(response):
         response.set_cookie(cfg["CONSENT_COOKIE_NAME"], g.consent_new_id, max_age=cfg["CONSENT_COOKIE_DAYS"] * 86400,
                             **options)
     if g.get("consent_cache_dirty"):
-        value = consent_service.state_cookie(g.consent_state)
+        value = state_cookie.state_cookie(g.consent_state)
         if value:
             response.set_cookie(cfg["CONSENT_STATE_COOKIE_NAME"], value, max_age=cfg["CONSENT_STATE_CACHE_SECONDS"],
                                 **options)
@@ -128,7 +129,7 @@ def _known_person(state: ConsentState) -> None:
 
 @bp.app_context_processor
 def _banner_context():
-    return {"consent_banner": g.get("consent_banner"), "consent_banner_intro": consent_service.banner_intro}
+    return {"consent_banner": g.get("consent_banner"), "consent_banner_intro": banner.banner_intro}
 
 
 def _safe_next(value: str | None) -> str:
@@ -189,7 +190,7 @@ def history():
     state = visitor()
     records = consent_service.history(db.session(), consent_id=state.consent_id) if state.consent_id else []
     return render_template("consent/history.html", state=state, records=records,
-                           categories=consent_service.categories(), status=consent_service.purpose_status)
+                           categories=consent_service.categories(), status=receipts.purpose_status)
 
 
 @bp.get("/preferences/receipt", defaults={"receipt_id": None})
@@ -202,7 +203,7 @@ def receipt(receipt_id):
                                                              receipt_id=receipt_id)
     if not record:
         abort(404)
-    body = json.dumps(consent_service.receipt(record), indent=2, ensure_ascii=False)
+    body = json.dumps(receipts.receipt(record), indent=2, ensure_ascii=False)
     return Response(body, mimetype="application/json", headers={
         "Content-Disposition": f'attachment; filename="consent-receipt-{record.receipt_id}.json"',
         "Cache-Control": "no-store"})
@@ -236,8 +237,8 @@ def _hot_path() -> bool:
 def api_consent():
     """The hot path: the visitor's current choices as JSON, no template, at most one query."""
     state = visitor()
-    token = consent_service.api_token(state.consent_id or _issue_consent_id())
-    return _api_response(consent_service.api_view(state, token=token))
+    token = state_cookie.api_token(state.consent_id or _issue_consent_id())
+    return _api_response(banner.api_view(state, token=token))
 
 
 @bp.post("/api/consent", provide_automatic_options=False)
@@ -249,7 +250,7 @@ def api_record():
     if not (_allowed_origin(origin) or _own_origin(origin)):
         return _api_response({"error": "origin_not_allowed"}, 403)
     token = request.headers.get("X-Consent-Token")
-    if consent_id is None or not consent_service.check_api_token(token, consent_id=consent_id):
+    if consent_id is None or not state_cookie.check_api_token(token, consent_id=consent_id):
         return _api_response({"error": "invalid_token"}, 403)
     data = request.get_json(silent=True)
     if not isinstance(data, dict) or not isinstance(data.get("choices", {}), dict):
@@ -260,7 +261,7 @@ def api_record():
             gpc_signal=gpc_signal(), user_agent=request.user_agent.string, selected=data.get("choices")))
     except ValueError:
         return _api_response({"error": "invalid_choice"}, 400)
-    return _api_response(consent_service.api_view(state, token=token))
+    return _api_response(banner.api_view(state, token=token))
 
 
 @bp.route("/api/consent", methods=["OPTIONS"])

@@ -6,7 +6,7 @@ from flask_limiter.util import get_remote_address
 
 from .. import db
 from ..extensions import configured_limit, csrf, limiter
-from ..services.drp import exchange as drp_service
+from ..services.drp import exchange
 
 bp = Blueprint("drp", __name__, url_prefix="/drp/v1")
 csrf.exempt(bp)
@@ -27,9 +27,9 @@ def _bearer() -> str | None:
 def _rate_key() -> str:
     """Per agent: the bearer token's agent, or the agent named in a pairing URL; else the address."""
     if "drp_rate_key" not in g:
-        agent = drp_service.agent_for_token(db.session(), _bearer())
+        agent = exchange.agent_for_token(db.session(), _bearer())
         if agent is None and request.view_args and "agent_id" in request.view_args:
-            agent = drp_service.active_agent(db.session(), request.view_args["agent_id"])
+            agent = exchange.active_agent(db.session(), request.view_args["agent_id"])
         g.drp_rate_key = f"drp-agent:{agent.agent_id}" if agent else f"drp-addr:{get_remote_address()}"
     return g.drp_rate_key
 
@@ -47,11 +47,11 @@ def _error(code: int, exc: Exception):
 def _answer(call):
     try:
         return jsonify(call())
-    except drp_service.Refused as exc:
+    except exchange.Refused as exc:
         return _error(403, exc)
-    except drp_service.BadRequest as exc:
+    except exchange.BadRequest as exc:
         return _error(400, exc)
-    except drp_service.NotFound as exc:
+    except exchange.NotFound as exc:
         return _error(404, exc)
 
 
@@ -60,8 +60,8 @@ def _answer(call):
 def pair(agent_id):
     """Pair-wise key setup (§2.05): a bearer token for a signed message; any failure is a bare 403."""
     try:
-        return jsonify(drp_service.pair(db.session(), agent_id=agent_id, body=request.get_data()))
-    except drp_service.Refused:
+        return jsonify(exchange.pair(db.session(), agent_id=agent_id, body=request.get_data()))
+    except exchange.Refused:
         return Response(status=403)
 
 
@@ -70,8 +70,8 @@ def pair(agent_id):
 def agent_info(agent_id):
     """Agent information (§2.06): {} when the token is this agent's."""
     try:
-        return jsonify(drp_service.agent_info(db.session(), token=_bearer(), agent_id=agent_id))
-    except drp_service.Refused:
+        return jsonify(exchange.agent_info(db.session(), token=_bearer(), agent_id=agent_id))
+    except exchange.Refused:
         return Response(status=403)
 
 
@@ -80,19 +80,19 @@ def agent_info(agent_id):
 @_per_agent
 def exercise():
     """Data rights exercise (§2.01): opens a case, answers with its status object."""
-    return _answer(lambda: drp_service.exercise(db.session(), token=_bearer(), body=request.get_data()))
+    return _answer(lambda: exchange.exercise(db.session(), token=_bearer(), body=request.get_data()))
 
 
 @bp.get("/data-rights-request/<request_id>")
 @_per_agent
 def status(request_id):
     """Data rights status (§2.02), for the agent that made the request only."""
-    return _answer(lambda: drp_service.status(db.session(), token=_bearer(), request_uuid=request_id))
+    return _answer(lambda: exchange.status(db.session(), token=_bearer(), request_uuid=request_id))
 
 
 @bp.delete("/data-rights-request/<request_id>")
 @_per_agent
 def revoke(request_id):
     """Data rights revoke (§2.04): the case is withdrawn; answers with the `revoked` status object."""
-    return _answer(lambda: drp_service.revoke(db.session(), token=_bearer(), request_uuid=request_id,
+    return _answer(lambda: exchange.revoke(db.session(), token=_bearer(), request_uuid=request_id,
                                               body=request.get_data()))

@@ -13,10 +13,10 @@ from ..forms import (
     required,
     upload_of,
 )
+from ..i18n import lazy_gettext as _l
 from ..lifecycle import INQUIRY_KINDS
 from ..services.cases import references
 from ..services.cases.inquiries import NewInquiry
-from ..i18n import lazy_gettext as _l
 
 
 class StatusForm(EmptyForm):

@@ -17,13 +17,14 @@ from ..lifecycle import (
 )
 from ..models import Inquiry, PrivacyRequest
 from ..security import minimum_duration
-from ..services.cases import casework as cases, verification
-from ..services.documents import store as documents, response_files
-from ..services.records import annual_metrics as metrics
+from ..services.cases import casework, outcomes, verification
 from ..services.cases import inquiries as inquiry_service
-from ..services.cases import submission as request_service
 from ..services.cases import status_access as status_service
+from ..services.cases import submission as request_service
+from ..services.documents import response_files
+from ..services.documents import store as documents
 from ..services.identity.tokens import TokenError
+from ..services.records import annual_metrics
 from ..urls import external_url
 from ..web import link_problem, send_document
 from .forms import AddDetailsForm, AnswerForm, ContestForm, FollowUpForm, InquiryForm, StatusForm, WithdrawForm
@@ -234,7 +235,7 @@ def _render_detail(req, status=200, *, page=None, withdraw_form=None, answer_for
     (_BLANK_FORMS). The details form depends on what is missing: built when shown."""
     page = page or status_service.request_page(db.session(), req)
     can_add_details, can_withdraw, can_answer = (verification.can_add_points(req), request_service.can_withdraw(req),
-                                                 cases.can_answer(req))
+                                                 casework.can_answer(req))
     return render_template("public/request_detail.html", req=req, type_label=REQUEST_TYPES[req.request_type].label,
                            can_add_details=can_add_details,
                            details_form=details_form or (AddDetailsForm(formdata=None) if can_add_details else None),
@@ -248,7 +249,7 @@ def _render_detail(req, status=200, *, page=None, withdraw_form=None, answer_for
                            answer_form=answer_form, blank_forms=_BLANK_FORMS,
                            files=page.files, now=clock.now(),
                            outcome=page.outcome,
-                           categories_parts=cases.CATEGORIES_RESPONSE_PARTS,
+                           categories_parts=outcomes.CATEGORIES_RESPONSE_PARTS,
                            can_contest=page.can_contest,
                            contested=page.contested,
                            contest_form=contest_form), status
@@ -333,9 +334,9 @@ def published_metrics():
     if not current_app.config["PUBLISH_METRICS"]:
         abort(404)
     year = clock.today().year - 1
-    result = metrics.for_year(db.session(), year=year)
+    result = annual_metrics.for_year(db.session(), year=year)
     if request.args.get("format") == "csv":
-        return metrics.metrics_csv(result), 200, {
+        return annual_metrics.metrics_csv(result), 200, {
             "Content-Type": "text/csv; charset=utf-8",
             "Content-Disposition": f'attachment; filename="privacy-metrics-{year}.csv"'}
     return render_template("public/metrics.html", result=result, year=year)
@@ -363,13 +364,13 @@ def contest(reference):
     """§7023(f): the requester's statement that the data we did not correct is contested."""
     req = _request_or_403(reference)
     form = ContestForm()
-    if not cases.can_contest(db.session(), req):
+    if not outcomes.can_contest(db.session(), req):
         flash(_("A statement can be filed once, after a correction was denied or made only in part."), "error")
         return redirect(url_for(".request_detail", reference=reference), 303)
     if not form.validate_on_submit():
         return _render_detail(req, 422, contest_form=form)
     try:
-        cases.file_contested_statement(db.session(), req=req, statement=form.statement.data)
+        outcomes.file_contested_statement(db.session(), req=req, statement=form.statement.data)
     except IllegalTransition:
         flash(_("A statement can be filed once, after a correction was denied or made only in part."), "error")
         return redirect(url_for(".request_detail", reference=reference), 303)
@@ -383,13 +384,13 @@ def answer(reference):
     """The requester answers a request for information; the case goes back to the privacy team."""
     req = _request_or_403(reference)
     form = AnswerForm()
-    if not cases.can_answer(req):
+    if not casework.can_answer(req):
         flash(_("This request is not waiting for information from you."), "error")
         return redirect(url_for(".request_detail", reference=reference), 303)
     if not form.validate_on_submit():
         return _render_detail(req, 422, answer_form=form)
     try:
-        cases.answer_information(db.session(), req=req, body=form.body.data, attachment=form.upload())
+        casework.answer_information(db.session(), req=req, body=form.body.data, attachment=form.upload())
     except documents.DocumentRejected as exc:
         form.attachment.errors = [exc.message]
         return _render_detail(req, 413 if exc.code == "too_large" else 422, answer_form=form)

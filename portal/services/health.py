@@ -13,8 +13,8 @@ from sqlmodel import Session
 from .. import clock
 from ..lifecycle import OPEN
 from ..models import DrpCallback, OpenCaseCount, OutboxMessage, WebhookDelivery
-from .delivery import heartbeat
 from .cases import open_counts
+from .delivery import heartbeat
 
 
 @dataclass

@@ -8,6 +8,7 @@ from ..errors import render_error
 from ..forms import EmptyForm
 from ..i18n import lazy_gettext as _l
 from ..services.staff import accounts as staff_service
+from ..services.staff import invitations
 from ..services.staff.accounts import StaffError
 from . import bp
 from .access import ADMIN, role_required
@@ -22,7 +23,7 @@ def admin_staff():
     form = InviteForm()
     if form.validate_on_submit():
         try:
-            staff_service.invite(db.session(), email=form.email.data, role=form.role.data, name=form.name.data or "",
+            invitations.invite(db.session(), email=form.email.data, role=form.role.data, name=form.name.data or "",
                                  by=current_user)
         except StaffError as exc:
             form.email.errors.append(str(exc))
@@ -74,7 +75,7 @@ ACTIONS = {
     "deactivate": (staff_service.deactivate, _l("The account is deactivated: it cannot sign in, and its sessions have ended.")),
     "reactivate": (staff_service.reactivate, _l("The account is active again.")),
     "reset-totp": (staff_service.reset_totp, _l("Two-step sign-in is off for this account; its sessions have ended.")),
-    "invite": (staff_service.resend_invitation, _l("A new invitation is on its way; earlier links no longer work.")),
+    "invite": (invitations.resend_invitation, _l("A new invitation is on its way; earlier links no longer work.")),
 }
 
 

@@ -9,13 +9,13 @@ from .. import db
 from ..errors import render_error
 from ..extensions import configured_limit, limiter
 from ..forms import EmptyForm
-from ..services.staff import accounts as staff_service
+from ..i18n import lazy_gettext as _l
+from ..services.staff import accounts, invitations
 from ..services.staff.accounts import InvitationError, StaffError
 from ..web import link_problem
 from . import bp
 from .access import start_session_clock
 from .auth_forms import ChangePasswordForm, LoginForm, SetPasswordForm, TotpConfirmForm
-from ..i18n import lazy_gettext as _l
 
 # The same words for an unknown email, a wrong password or code, a locked or a deactivated account.
 SIGN_IN_FAILED = _l("The email address, password or code is not right. After %(n)s failed attempts in a row, "
@@ -48,7 +48,7 @@ def login():
     form = LoginForm()
     failed = False
     if form.validate_on_submit():
-        user = staff_service.authenticate(db.session(), email=form.email.data, password=form.password.data,
+        user = accounts.authenticate(db.session(), email=form.email.data, password=form.password.data,
                                           otp=form.otp.data)
         if user is not None:
             session.clear()  # nothing from before sign-in carries over
@@ -69,7 +69,7 @@ def logout():
     if not EmptyForm().validate_on_submit():
         return render_error(400)
     if current_user.is_authenticated:
-        staff_service.sign_out(db.session(), user=current_user)
+        accounts.sign_out(db.session(), user=current_user)
     logout_user()
     session.clear()
     flash(_("You have signed out."))
@@ -89,7 +89,7 @@ def _render_account(password_form=None, totp_form=None, status=200):
         "staff/account.html", user=current_user, button_form=EmptyForm(formdata=None),
         password_form=password_form or ChangePasswordForm(formdata=None),
         totp_form=totp_form or TotpConfirmForm(formdata=None),
-        enrolment=staff_service.totp_enrolment(current_user)), status
+        enrolment=accounts.totp_enrolment(current_user)), status
 
 
 def _stay_signed_in(user) -> None:
@@ -104,7 +104,7 @@ def change_password():
     form = ChangePasswordForm(account_email=current_user.email)
     if form.validate_on_submit():
         try:
-            staff_service.change_password(db.session(), user=current_user, current=form.current_password.data,
+            accounts.change_password(db.session(), user=current_user, current=form.current_password.data,
                                           new=form.password.data)
         except StaffError as exc:
             form.current_password.errors.append(str(exc))
@@ -122,7 +122,7 @@ def totp_start():
     if not EmptyForm().validate_on_submit():
         return render_error(400)
     try:
-        staff_service.start_totp(db.session(), user=current_user)
+        accounts.start_totp(db.session(), user=current_user)
     except StaffError as exc:
         flash(str(exc), "error")
     return redirect(url_for(".account", _anchor="totp"), 303)
@@ -135,7 +135,7 @@ def totp_confirm():
     form = TotpConfirmForm()
     if form.validate_on_submit():
         try:
-            staff_service.confirm_totp(db.session(), user=current_user, code=form.code.data)
+            accounts.confirm_totp(db.session(), user=current_user, code=form.code.data)
         except StaffError as exc:
             form.code.errors.append(str(exc))
         else:
@@ -150,13 +150,13 @@ def totp_confirm():
 def accept_invite(token):
     """The emailed invitation: a GET shows the form and spends nothing; the POST sets the password."""
     try:
-        _row, user = staff_service.check_invitation(db.session(), token=token)
+        _row, user = invitations.check_invitation(db.session(), token=token)
     except InvitationError as exc:
         return link_problem("invitation", exc.reason)
     form = SetPasswordForm(account_email=user.email)
     if form.validate_on_submit():
         try:
-            staff_service.accept_invitation(db.session(), token=token, password=form.password.data)
+            invitations.accept_invitation(db.session(), token=token, password=form.password.data)
         except InvitationError as exc:
             return link_problem("invitation", exc.reason)
         except StaffError as exc:

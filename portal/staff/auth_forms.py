@@ -4,8 +4,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Email, EqualTo, Length, Optional, Regexp, ValidationError
 
 from ..forms import EmptyForm, plain_text, strip_filter
-from ..services.staff import accounts as staff_service
 from ..i18n import lazy_gettext as _l
+from ..services.staff import accounts as staff_service
 
 F = [strip_filter]
 ROLE_CHOICES = [

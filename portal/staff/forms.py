@@ -21,6 +21,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from .. import clock, db, lifecycle
 from ..forms import EmptyForm, RequestForm, plain_text, strip_filter
+from ..i18n import lazy_gettext as _l
 from ..input_guards import MAX_ID
 from ..lifecycle import (
     HOLD_REASONS,
@@ -30,10 +31,10 @@ from ..lifecycle import (
     REQUEST_TYPES,
     STATUS_LABELS,
 )
-from ..services.cases import agents, casework as cases, notices
-from ..services.cases.casework import Completion, QueueFilters
+from ..services.cases import agents, casework, notices, outcomes, work_queue
+from ..services.cases.outcomes import Completion
 from ..services.cases.submission import Intake
-from ..i18n import lazy_gettext as _l
+from ..services.cases.work_queue import QueueFilters
 
 F = [strip_filter]
 
@@ -46,7 +47,7 @@ def _text(label, *, required=True, max_length=5000, rows=4, description=None):
 
 def _bases(request_type: str | None = None):
     return [SelectChoice(b["code"], f'{b["label"]} ({b["citation"]})')
-            for b in cases.denial_bases(request_type).values()]
+            for b in outcomes.denial_bases(request_type).values()]
 
 
 def _categories_field(label, required=False):
@@ -71,7 +72,7 @@ class QueueFilterForm(Form):
     hold_reason = SelectField(_l("Hold reason"), validate_choice=False, choices=[
         SelectChoice("", _l("Any hold reason")), *[SelectChoice(c, label) for c, label in HOLD_REASONS.items()]], default="")
     band = SelectField(_l("Deadline"), validate_choice=False, choices=[
-        SelectChoice("", _l("Any deadline")), *[SelectChoice(c, label) for c, label in cases.DEADLINE_BANDS.items()]],
+        SelectChoice("", _l("Any deadline")), *[SelectChoice(c, label) for c, label in work_queue.DEADLINE_BANDS.items()]],
         default="")
     manner = SelectField(_l("Received by"), validate_choice=False, choices=[
         SelectChoice("", _l("Any manner")), *[SelectChoice(c, label) for c, label in lifecycle.MANNERS.items()]], default="")
@@ -112,15 +113,15 @@ class VerifyForm(CaseActionForm):
     note = _text(_l("How you checked (optional)"), required=False, rows=2)
 
     def source_fields(self):
-        return [self[f"source_{point}"] for point in cases.DATA_POINTS]
+        return [self[f"source_{point}"] for point in casework.DATA_POINTS]
 
     def sources(self) -> dict[str, str]:
-        return {point: self[f"source_{point}"].data for point in cases.DATA_POINTS if self[f"source_{point}"].data}
+        return {point: self[f"source_{point}"].data for point in casework.DATA_POINTS if self[f"source_{point}"].data}
 
     def validate(self, extra_validators=None):
         ok = super().validate(extra_validators)
         automatic = set(getattr(self, "automatic", ()))
-        needed = cases.required_data_points(self.case)
+        needed = casework.required_data_points(self.case)
         if ok and len(set(self.sources()) | automatic) < needed:
             self.source_email.errors.append(
                 _l("This request needs at least %(n)s matching data points, each with the source that confirmed it.",
@@ -129,10 +130,10 @@ class VerifyForm(CaseActionForm):
         return ok
 
 
-for _point, _label in cases.DATA_POINTS.items():
+for _point, _label in casework.DATA_POINTS.items():
     setattr(VerifyForm, f"source_{_point}", SelectField(
         _label, default="", validate_choice=True,
-        choices=[SelectChoice("", _l("Not checked"))] + [SelectChoice(k, v) for k, v in cases.VERIFICATION_SOURCES.items()]))
+        choices=[SelectChoice("", _l("Not checked"))] + [SelectChoice(k, v) for k, v in casework.VERIFICATION_SOURCES.items()]))
 
 
 class HoldForm(CaseActionForm):
@@ -174,7 +175,7 @@ class DenyForm(CaseActionForm):
                                 required=False, description=_l("Up to 250 words, kept with the record (§7023)."))
 
     def validate_basis(self, field):
-        if field.data not in cases.denial_bases(self.case.request_type):
+        if field.data not in outcomes.denial_bases(self.case.request_type):
             raise ValidationError(_l("Choose one of the bases listed."))
 
     def validate_assessment(self, field):
@@ -183,7 +184,7 @@ class DenyForm(CaseActionForm):
 
     def validate_contested_statement(self, field):
         limit = current_app.config["CONTESTED_STATEMENT_MAX_WORDS"]
-        if field.data and cases.word_count(field.data) > limit:
+        if field.data and outcomes.word_count(field.data) > limit:
             raise ValidationError(_l("Use at most %(n)s words.", n=limit))
 
 
@@ -213,13 +214,13 @@ class CompleteForm(CaseActionForm):
                            validate_choice=False, choices=[
                                SelectChoice("refuse", _l("Refuse the file and tell me which field")),
                                SelectChoice("mask", _l("Show such values as \u201ccollected: yes\u201d"))])
-    answer_categories = _text(cases.CATEGORIES_RESPONSE_PARTS["categories"], required=False, rows=3,
+    answer_categories = _text(outcomes.CATEGORIES_RESPONSE_PARTS["categories"], required=False, rows=3,
                               description=_l("One per line."))
-    answer_sources = _text(cases.CATEGORIES_RESPONSE_PARTS["sources"], required=False, rows=3,
+    answer_sources = _text(outcomes.CATEGORIES_RESPONSE_PARTS["sources"], required=False, rows=3,
                            description=_l("One per line."))
-    answer_purposes = _text(cases.CATEGORIES_RESPONSE_PARTS["purposes"], required=False, rows=3,
+    answer_purposes = _text(outcomes.CATEGORIES_RESPONSE_PARTS["purposes"], required=False, rows=3,
                             description=_l("One per line."))
-    answer_recipients = _text(cases.CATEGORIES_RESPONSE_PARTS["recipients"], required=False, rows=3,
+    answer_recipients = _text(outcomes.CATEGORIES_RESPONSE_PARTS["recipients"], required=False, rows=3,
                               description=_l("One per line; leave empty if none."))
 
     def completion(self) -> Completion:
@@ -238,8 +239,8 @@ class CompleteForm(CaseActionForm):
                           kept_basis=self.kept_basis.data or None, correction_result=self.correction_result.data,
                           covered_categories=self.covered_categories.data, sensitive=self.sensitive.data or "refuse",
                           assessment=self.assessment.data,
-                          categories_response={part: cases.lines(self[f"answer_{part}"].data)
-                                               for part in cases.CATEGORIES_RESPONSE_PARTS},
+                          categories_response={part: outcomes.lines(self[f"answer_{part}"].data)
+                                               for part in outcomes.CATEGORIES_RESPONSE_PARTS},
                           files=files)
 
     def validate(self, extra_validators=None):
@@ -249,7 +250,7 @@ class CompleteForm(CaseActionForm):
         waiting = notices.blocking_completion(db.session(), self.case)
         if waiting:
             self.outcome.errors.append(waiting)
-        for name, problem in cases.completion_problems(self.case, self.completion()).items():
+        for name, problem in outcomes.completion_problems(self.case, self.completion()).items():
             target = self._fields.get(name) or (self.response_json if name == "files" else self.message)
             if problem not in target.errors:
                 target.errors.append(problem)

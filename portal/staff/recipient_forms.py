@@ -5,10 +5,10 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from ..forms import plain_text, strip_filter
+from ..i18n import lazy_gettext as _l
 from ..services.cases import notices
 from ..services.cases.notices import RecipientData
 from .forms import MultiCheckboxField
-from ..i18n import lazy_gettext as _l
 
 F = [strip_filter]
 

@@ -8,10 +8,20 @@ from sqlalchemy.orm.exc import StaleDataError
 from .. import db
 from ..i18n import lazy_gettext as _l
 from ..lifecycle import MAX_EXTENSION_DAYS, IllegalTransition
-from ..services.cases import agents, casework as cases, inquiries, references, verification
 from ..services import audit
-from ..services.cases import submission as request_service
+from ..services.cases import (
+    agents,
+    case_file,
+    casework,
+    inquiries,
+    outcomes,
+    references,
+    submission,
+    verification,
+    work_queue,
+)
 from ..services.cases.transitions import StaleCase
+from ..services.drp import console as drp_console
 from ..web import is_htmx, send_document
 from . import bp
 from .access import CASE_WORKERS, ROLES, role_required
@@ -37,17 +47,17 @@ from .forms import (
 def queue():
     """Cases by due date, with filters and search; htmx gets only the results."""
     form = QueueFilterForm(request.args)
-    page = cases.queue(db.session(), filters=form.filters())
+    page = work_queue.queue(db.session(), filters=form.filters())
     if is_htmx():
         return render_template("staff/_queue_rows.html", form=form, page=page)
     return render_template("staff/queue.html", form=form, page=page, urgent=inquiries.open_urgent(db.session()),
-                           acks=cases.acknowledgements(db.session()),
+                           acks=work_queue.acknowledgements(db.session()),
                            open_inquiries=inquiries.count_open(db.session()))
 
 
 def _case_or_404(reference: str):
     ref = references.normalize(reference)
-    req = request_service.get_by_reference(db.session(), ref) if ref else None
+    req = submission.get_by_reference(db.session(), ref) if ref else None
     if req is None:
         abort(404)
     return req
@@ -55,22 +65,22 @@ def _case_or_404(reference: str):
 
 # One form per action: (form class, service call, message shown after it worked).
 ACTIONS = {
-    "verify": (VerifyForm, lambda s, req, f: cases.verify_identity(
+    "verify": (VerifyForm, lambda s, req, f: casework.verify_identity(
         s, req=req, staff=current_user, sources=f.sources(), note=f.note.data,
         expected_version=f.version_number()), _l("Identity verified: the case is in progress.")),
-    "fraud_hold": (HoldForm, lambda s, req, f: cases.place_fraud_hold(
+    "fraud_hold": (HoldForm, lambda s, req, f: casework.place_fraud_hold(
         s, req=req, staff=current_user, reason=f.reason.data, expected_version=f.version_number()),
         _l("The case is on a fraud hold.")),
-    "clear_hold": (HoldForm, lambda s, req, f: cases.clear_hold(
+    "clear_hold": (HoldForm, lambda s, req, f: casework.clear_hold(
         s, req=req, staff=current_user, reason=f.reason.data, expected_version=f.version_number()),
         _l("Hold cleared: the case is back in verification.")),
-    "request_info": (RequestInfoForm, lambda s, req, f: cases.request_information(
+    "request_info": (RequestInfoForm, lambda s, req, f: casework.request_information(
         s, req=req, staff=current_user, message=f.message.data, expected_version=f.version_number()),
         _l("Your message was sent; the case is on hold until the requester answers.")),
-    "extend": (ExtendForm, lambda s, req, f: cases.extend(
+    "extend": (ExtendForm, lambda s, req, f: casework.extend(
         s, req=req, staff=current_user, days=f.days.data, reason=f.reason.data, expected_version=f.version_number()),
         _l("Deadline extended; the requester was told why.")),
-    "deny": (DenyForm, lambda s, req, f: cases.deny(
+    "deny": (DenyForm, lambda s, req, f: outcomes.deny(
         s, req=req, staff=current_user, basis=f.basis.data, explanation=f.explanation.data,
         categories=f.categories.data, assessment=f.assessment.data if req.request_type == "correct" else None,
         contested_statement=f.contested_statement.data if req.request_type == "correct" else None,
@@ -84,7 +94,7 @@ ACTIONS = {
     "ask_agent": (AgentAskForm, lambda s, req, f: agents.ask_agent(
         s, req=req, staff=current_user, message=f.message.data, expected_version=f.version_number()),
         _l("Your message was sent to the agent; the review resumes when they answer.")),
-    "complete": (CompleteForm, lambda s, req, f: cases.complete(
+    "complete": (CompleteForm, lambda s, req, f: outcomes.complete(
         s, req=req, staff=current_user, completion=f.completion(), expected_version=f.version_number()),
         _l("The response was sent to the requester.")),
 }
@@ -95,10 +105,10 @@ def _action_forms(req, submitted: dict | None = None) -> dict:
     if current_user.role not in CASE_WORKERS:
         return {}
     forms = {}
-    for name in cases.available_actions(req):
+    for name in casework.available_actions(req):
         form = (submitted or {}).get(name) or ACTIONS[name][0](prefix=name, formdata=None)
         form.bind_case(req)
-        form.automatic = cases.matched_automatically(db.session(), req)
+        form.automatic = casework.matched_automatically(db.session(), req)
         if form.version.data in (None, ""):
             form.version.data = req.version
         forms[name] = form
@@ -107,11 +117,11 @@ def _action_forms(req, submitted: dict | None = None) -> dict:
 
 def _render_case(req, *, submitted=None, note_form=None, status=200):
     return render_template(
-        "staff/case.html", case=cases.case_file(db.session(), req), req=req, forms=_action_forms(req, submitted),
-        note_form=note_form or NoteForm(prefix="note", formdata=None), bases=cases.outcome_bases(),
-        deny_bases_help=[b for b in cases.denial_bases(req.request_type).values() if b.get("help")],
-        data_points=cases.DATA_POINTS, required_points=cases.required_data_points(req),
-        attempts=verification.attempts(db.session(), req), sources=cases.VERIFICATION_SOURCES,
+        "staff/case.html", case=case_file.case_file(db.session(), req), drp=drp_console.case(db.session(), req), req=req, forms=_action_forms(req, submitted),
+        note_form=note_form or NoteForm(prefix="note", formdata=None), bases=outcomes.outcome_bases(),
+        deny_bases_help=[b for b in outcomes.denial_bases(req.request_type).values() if b.get("help")],
+        data_points=casework.DATA_POINTS, required_points=casework.required_data_points(req),
+        attempts=verification.attempts(db.session(), req), sources=casework.VERIFICATION_SOURCES,
         can_act=current_user.role in CASE_WORKERS, max_extension=MAX_EXTENSION_DAYS,
         from_inquiry=inquiries.linking_to(db.session(), req), checklist_items=agents.REVIEW_CHECKLIST, agent_actions=agents.REVIEW_ACTIONS,
         next_status=agents.next_status(req)), status
@@ -134,9 +144,9 @@ def case_action(reference, action):
     req = _case_or_404(reference)
     form_class, run, done = ACTIONS[action]
     form = form_class(prefix=action).bind_case(req)
-    form.automatic = cases.matched_automatically(db.session(), req)
+    form.automatic = casework.matched_automatically(db.session(), req)
     # No readable version (missing, or out of range) is treated as a stale page: nothing is applied.
-    if action not in cases.available_actions(req) or form.version_number() is None:
+    if action not in casework.available_actions(req) or form.version_number() is None:
         return _conflict(reference)
     if not form.validate_on_submit():
         return _render_case(req, submitted={action: form}, status=422)
@@ -162,7 +172,7 @@ def case_document(reference, document_id):
     download; every download is on record."""
     req = _case_or_404(reference)
     try:
-        document, data = cases.open_document(db.session(), req=req, document_id=document_id, staff=current_user)
+        document, data = casework.open_document(db.session(), req=req, document_id=document_id, staff=current_user)
     except LookupError:
         abort(404)
     return send_document(document, data)
@@ -175,7 +185,7 @@ def case_document_preview(reference, document_id):
     a sandboxed, script-less response. Every view is on record."""
     req = _case_or_404(reference)
     try:
-        document, data = cases.open_document(db.session(), req=req, document_id=document_id, staff=current_user,
+        document, data = casework.open_document(db.session(), req=req, document_id=document_id, staff=current_user,
                                              inline=True)
     except LookupError:
         abort(404)
@@ -190,7 +200,7 @@ def add_note(reference):
     form = NoteForm(prefix="note")
     if not form.validate_on_submit():
         return _render_case(req, note_form=form, status=422)
-    cases.add_note(db.session(), req=req, staff=current_user, body=form.body.data)
+    casework.add_note(db.session(), req=req, staff=current_user, body=form.body.data)
     flash(_("Note added."))
     return redirect(url_for(".case", reference=req.reference, _anchor="notes"), 303)
 
@@ -203,9 +213,9 @@ def intake():
     form = IntakeForm()
     if form.validate_on_submit():
         try:
-            outcome = request_service.submit_intake(
+            outcome = submission.submit_intake(
                 db.session(), new=form.to_new_request(language=form.language.data), actor=audit.staff_actor(current_user),
-                intake=form.intake(cases.intake_received_at(form.received_date())))
+                intake=form.intake(casework.intake_received_at(form.received_date())))
         except IllegalTransition as exc:
             flash(str(exc), "error")
             return render_template("staff/intake.html", form=form), 422

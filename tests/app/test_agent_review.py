@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from portal import db
 from portal.models import AgentAuthorization, AuditEvent, CaseOutcome, Document, PrivacyRequest, RequestMessage
-from portal.services.documents import store as documents
 from portal.services.delivery.mail import deliver_for_app
+from portal.services.documents import store as documents
 
 from .. import files
 from ..support import body, csrf_from, get_case, link_in, make_staff, post_action, post_form, sign_in
@@ -190,9 +190,9 @@ def test_accepting_needs_every_checklist_item_and_the_current_version(client, ap
     assert get_case(app, req.reference).status == "on_hold"
     # Someone else changed the case since the page was loaded: nothing is written.
     with app.app_context():
-        from portal.services.cases import submission as rs
+        from portal.services.cases import submission
         s = db.session()
-        r = rs.get_by_reference(s, req.reference)
+        r = submission.get_by_reference(s, req.reference)
         r.details = "changed elsewhere"
         s.commit()
     stale = _accept(staff, req.reference, page=page)

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from portal import clock, db, lifecycle
-from portal.services.cases import submission as request_service
+from portal.services.cases import submission
 
 from ..moments import EDGE_MOMENTS
 from ..support import body, csrf_from, link_in, make_staff, new_case, post_form, request_form, sign_in
@@ -56,7 +56,7 @@ def test_a_request_submitted_then_shows_california_dates(client, app, mailbox, e
     html = detail.get_data(as_text=True)
     reference = re.search(r"PR-[0-9A-Z]{4}-[0-9A-Z]{4}", html).group(0)
     with app.app_context():
-        req = request_service.get_by_reference(db.session(), reference)
+        req = submission.get_by_reference(db.session(), reference)
     assert req.received_at == edge["at"]
     assert (req.acknowledgement_due, req.response_due) == (edge["ack_due"], edge["long_due"])
     summary = re.search(r'<dl class="summary">.*?</dl>', html, re.S).group(0)
@@ -93,9 +93,9 @@ def test_extension_is_possible_through_the_california_due_date(app, time_machine
     received = datetime(2026, 10, 15, 21, 30, tzinfo=clock.PACIFIC)  # 16 October in UTC
     req = new_case(app, "access", received_at=received)
     assert req.response_due == received.date() + timedelta(days=45)
-    from portal.services.cases import casework as cases
+    from portal.services.cases import casework
     last_evening = datetime.combine(req.response_due, datetime.min.time(), clock.PACIFIC) + timedelta(hours=23, minutes=30)
     time_machine.move_to(last_evening, tick=False)
-    assert "extend" in cases.available_actions(req)
+    assert "extend" in casework.available_actions(req)
     time_machine.move_to(last_evening + timedelta(hours=1), tick=False)
-    assert "extend" not in cases.available_actions(req)
+    assert "extend" not in casework.available_actions(req)

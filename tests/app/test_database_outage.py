@@ -29,6 +29,7 @@ def test_forms_post_over_https_without_a_referer(app_config):
     """Behind TLS (nginx sets X-Forwarded-Proto) browsers send no Referer (Referrer-Policy: no-referrer):
     a form must still go through, on its CSRF token; and without the token it is still refused."""
     from portal import create_app
+
     from ..support import request_form
     app = create_app({**app_config, "BASE_URL": "https://privacy.example.org", "PROXY_FIX_X_FOR": 1})
     client = app.test_client()
@@ -46,6 +47,7 @@ def test_forms_post_over_https_without_a_referer(app_config):
 def test_a_signed_in_console_page_answers_503_while_the_database_is_down(app, client):
     """Loading the member of staff fails too; the error page must not try again (a 500 then)."""
     from portal import db as portal_db
+
     from ..support import make_staff, sign_in
     sign_in(client, make_staff(app, "admin"))
     assert client.get("/staff/").status_code == 200

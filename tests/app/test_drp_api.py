@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from portal import clock, db
 from portal.models import AuditEvent, DrpAgent, DrpRequest, PrivacyRequest
-from portal.services.drp import exchange as drp_service
+from portal.services.drp import exchange
 from portal.services.identity import subjects
 
 from ..drp_agents import DRP_CONFIG, Agent, pair, register, send
@@ -212,9 +212,9 @@ def test_claims_that_do_not_match_our_records_ask_the_consumer_for_more(app, cli
 
 
 def test_postal_codes_come_from_either_form_of_the_address_claim():
-    assert drp_service.postal_code({"postal_code": "92373-1234", "locality": "Redlands"}) == "92373"
-    assert drp_service.postal_code("12 Main St, Redlands, CA 92373") == "92373"
-    assert drp_service.postal_code(None) is None
+    assert exchange.postal_code({"postal_code": "92373-1234", "locality": "Redlands"}) == "92373"
+    assert exchange.postal_code("12 Main St, Redlands, CA 92373") == "92373"
+    assert exchange.postal_code(None) is None
 
 
 def test_an_email_the_agent_did_not_verify_is_confirmed_by_the_usual_link(app, client, paired, mailbox):
@@ -376,10 +376,10 @@ def test_revoke_needs_the_agents_signature_and_an_open_request(app, client, pair
     assert client.delete(url, data=Agent("X").sign({"reason": "x"}), headers=paired.auth()).status_code == 403
     assert client.delete(url, data=paired.sign({"reason": 42}), headers=paired.auth()).status_code == 400
     with app.app_context():
-        from portal.services.cases import submission as rs
+        from portal.services.cases import submission
         s = db.session()
         req = s.get(PrivacyRequest, _case(app, made["request_id"]).id)
-        rs.transition(s, req, "denied", actor="system")
+        submission.transition(s, req, "denied", actor="system")
         s.commit()
     closed = client.delete(url, data=paired.sign({"reason": "x"}), headers=paired.auth())
     assert closed.status_code == 400 and "denied" in closed.get_json()["message"]
@@ -421,5 +421,5 @@ def test_rate_limits_are_per_agent(app, client, paired):
 def test_the_service_needs_no_http(app, paired):
     """The same service the API calls, without a request: a status object straight from a message."""
     with app.app_context():
-        status = drp_service.exercise(db.session(), token=paired.token, body=paired.sign(paired.exercise()))
+        status = exchange.exercise(db.session(), token=paired.token, body=paired.sign(paired.exercise()))
         assert status["status"] == "in_progress"

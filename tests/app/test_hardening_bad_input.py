@@ -71,9 +71,9 @@ def test_deeply_nested_json_is_a_400(client, app):
 
 @pytest.mark.parametrize("next_url", ["/staff/%0d%0aSet-Cookie:%20x=1", "/staff/%0aX", "/staff/%09", "/staff/%20x"])
 def test_a_login_next_with_control_characters_goes_home(client, app, staff_login, next_url):
-    from portal.services.staff import accounts as staff_service
+    from portal.services.staff import accounts
     with app.app_context():
-        staff_service.create(db.session(), email="ana@staff.example", role="support", password=STAFF_PASSWORD)
+        accounts.create(db.session(), email="ana@staff.example", role="support", password=STAFF_PASSWORD)
     resp = post_form(client, f"/staff/login?next={next_url}", {"email": "ana@staff.example", "password": STAFF_PASSWORD})
     assert resp.status_code == 303 and resp.headers["Location"] == "/staff/"
 
@@ -148,9 +148,9 @@ def test_non_ascii_tokens_codes_and_emails_are_compared_as_bytes(client, app):
 def test_a_totp_code_in_other_digits_is_refused_not_a_500(app):
     from datetime import datetime, timezone
 
-    from portal.services.staff import accounts as staff_service
+    from portal.services.staff import accounts
     with app.app_context():
-        user = staff_service.create(db.session(), email="ana@staff.example", role="support", password=STAFF_PASSWORD)
+        user = accounts.create(db.session(), email="ana@staff.example", role="support", password=STAFF_PASSWORD)
         user.totp_secret = "JBSWY3DPEHPK3PXP"
-        assert staff_service.totp_step(user, "\u0661\u0662\u0663\u0664\u0665\u0666",
+        assert accounts.totp_step(user, "\u0661\u0662\u0663\u0664\u0665\u0666",
                                        datetime(2026, 11, 30, tzinfo=timezone.utc)) is None

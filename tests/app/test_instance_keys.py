@@ -13,8 +13,8 @@ from cryptography.fernet import Fernet
 from portal import create_app
 from portal import db as portal_db
 from portal.models import IdentitySubject, Recipient
-from portal.services.documents import store as documents
 from portal.services.delivery import webhooks
+from portal.services.documents import store as documents
 from portal.services.documents.instance_keys import MissingKeys
 
 from .. import files

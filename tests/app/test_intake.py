@@ -8,7 +8,7 @@ from sqlalchemy import select
 from portal import clock, db
 from portal.clock import local_date
 from portal.models import AuditEvent, OutboxMessage, PrivacyRequest
-from portal.services.cases import submission as request_service
+from portal.services.cases import submission
 from portal.services.identity import subjects
 
 from ..support import make_staff, post_form, sign_in
@@ -79,7 +79,7 @@ def test_intake_cases_are_never_expired(app, client):
     assert req.status == "on_hold"  # nothing matched: held for staff, no email link pending
     with app.app_context():
         s = db.session()
-        assert request_service.expire_unconfirmed(s, now=clock.now()) == 0
+        assert submission.expire_unconfirmed(s, now=clock.now()) == 0
         assert s.get(PrivacyRequest, req.id).status == "on_hold"
 
 

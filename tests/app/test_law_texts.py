@@ -70,11 +70,11 @@ def test_published_metrics_page_and_csv_count_gpc_opt_outs(app_config, request, 
     from datetime import datetime
 
     from portal import db
-    from portal.services.consent import choices as consent
+    from portal.services.consent import choices
     with app.app_context():
         time_machine.move_to("2026-06-01T10:00:00-07:00", tick=False)
         for _ in range(2):
-            consent.resolve(db.session(), consent_id=consent.new_consent_id(), gpc_signal=True, user_agent=None)
+            choices.resolve(db.session(), consent_id=choices.new_consent_id(), gpc_signal=True, user_agent=None)
         new_case(app, "opt_out", "in_progress", received_at=datetime.fromisoformat("2026-06-01T10:00:00-07:00"))
         time_machine.move_to("2027-03-10T10:00:00-08:00", tick=False)
     policy_page = client.get("/privacy").get_data(as_text=True)

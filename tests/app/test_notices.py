@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from portal import clock, db
 from portal.models import DownstreamNotice, Recipient, RequestRecord
-from portal.services.records import annual_metrics as metrics
 from portal.services.cases import notices as notice_service
+from portal.services.records import annual_metrics
 
 from ..support import (
     answers_within,
@@ -194,7 +194,7 @@ def test_a_deletion_completes_only_after_every_recipient_was_told(app, client, s
         s = db.session()
         record = s.execute(select(RequestRecord).where(RequestRecord.reference == req.reference)).scalar_one()
         assert record.notice_count == 2
-        csv_text = metrics.records_csv(s, start=clock.today() - timedelta(days=1), end=clock.today())
+        csv_text = annual_metrics.records_csv(s, start=clock.today() - timedelta(days=1), end=clock.today())
         assert csv_text.splitlines()[0].endswith(",notice_count") and csv_text.splitlines()[1].endswith(",2")
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import event
 
 from portal import db, formatting
 from portal.models import PrivacyRequest
-from portal.services.cases import submission as requests
+from portal.services.cases import submission
 from portal.template_languages import LanguageEnvironment
 from portal.warmup import prepare_worker
 
@@ -261,7 +261,7 @@ def test_the_status_page_reads_in_one_query_two_with_an_outcome(app):
     assert len(selects) == 1, selects
     with app.test_request_context():  # the same entries the timeline's own query reads, and due date
         stored = db.session().get(PrivacyRequest, ana.id)
-        expected, due = requests.timeline(db.session(), stored), formatting.local_date(stored.due)
+        expected, due = submission.timeline(db.session(), stored), formatting.local_date(stored.due)
     assert len(expected) >= 2 and html.count('<li class="timeline-') == len(expected)
     assert f"<dd>{due}</dd>" in html  # the model's due date, read from the columns alone
     # Asked, then answered: the messages too, oldest first.

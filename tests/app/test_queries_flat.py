@@ -15,9 +15,9 @@ from sqlalchemy import func, select, text
 
 from portal import clock, create_app, db
 from portal.models import AuditEvent, ConsentRecord, PrivacyRequest
-from portal.services.cases import casework as cases, notices
-from portal.services.consent import choices as consent
-from portal.services.records import annual_metrics as metrics
+from portal.services.cases import casework, notices
+from portal.services.consent import choices
+from portal.services.records import annual_metrics
 
 from ..support import (
     answers_within,
@@ -63,7 +63,7 @@ def sent(app):
 
 
 def test_the_records_export_is_streamed_and_complete(app, admin, sent, monkeypatch):
-    monkeypatch.setattr(metrics, "RECORDS_BATCH", 3)  # several chunks from a handful of cases
+    monkeypatch.setattr(annual_metrics, "RECORDS_BATCH", 3)  # several chunks from a handful of cases
     made = [new_case(app, "opt_out", "in_progress", email=f"r{i}@example.org").reference for i in range(8)]
     resp = admin.get(_records_url(), buffered=False)
     chunks = list(resp.response)
@@ -71,7 +71,7 @@ def test_the_records_export_is_streamed_and_complete(app, admin, sent, monkeypat
     assert resp.headers["Content-Disposition"].startswith('attachment; filename="privacy-records-')
     rows = list(csv.DictReader(io.StringIO(b"".join(chunks).decode())))
     assert sorted(r["reference"] for r in rows) == sorted(made) and len(rows) == 8
-    assert {r["status"] for r in rows} == {"in_progress"} and list(rows[0]) == metrics.RECORD_COLUMNS
+    assert {r["status"] for r in rows} == {"in_progress"} and list(rows[0]) == annual_metrics.RECORD_COLUMNS
 
 
 def test_a_bad_range_is_refused_not_streamed(admin, sent):
@@ -111,7 +111,7 @@ def sqlite_app(app_config):
 
 
 def test_a_streaming_export_does_not_block_a_submission(sqlite_app, monkeypatch):
-    monkeypatch.setattr(metrics, "RECORDS_BATCH", 2)
+    monkeypatch.setattr(annual_metrics, "RECORDS_BATCH", 2)
     app = sqlite_app
     for i in range(6):
         new_case(app, "opt_out", "in_progress", email=f"s{i}@example.org")
@@ -165,13 +165,13 @@ def test_a_visitor_without_a_consent_state_cookie_reads_past_a_writer(selling_sq
     app = selling_sqlite_app
     case = new_case(app, "access", "in_progress", email="reader@example.org")
     with app.app_context():
-        cid = consent.new_consent_id()
-        rejected = consent.record_choice(db.session(), consent_id=cid, action="reject_all", source="banner",
+        cid = choices.new_consent_id()
+        rejected = choices.record_choice(db.session(), consent_id=cid, action="reject_all", source="banner",
                                          gpc_signal=False, user_agent=None)
-        assert consent.record_for_known_person(db.session(), state=rejected, reference=case.reference)
+        assert choices.record_for_known_person(db.session(), state=rejected, reference=case.reference)
         recorded = db.session().execute(select(func.count()).select_from(AuditEvent)).scalar()
     newcomer, known = app.test_client(), status_client(app, case.reference)
-    newcomer.set_cookie("portal_consent_id", consent.new_consent_id())  # no choice recorded yet
+    newcomer.set_cookie("portal_consent_id", choices.new_consent_id())  # no choice recorded yet
     known.set_cookie("portal_consent_id", cid)
     pages = [(newcomer, "/"), (newcomer, "/preferences"), (known, f"/requests/{case.reference}"),
              (known, "/api/consent")]
@@ -190,7 +190,7 @@ def test_a_gpc_signal_sent_twice_at_once_is_recorded_once(selling_sqlite_app):
     each then records it under the lock, reading again first: one record, one entry on the request."""
     app = selling_sqlite_app
     case = new_case(app, "access", "in_progress", email="twice@example.org")
-    cid, statuses = consent.new_consent_id(), []
+    cid, statuses = choices.new_consent_id(), []
 
     def page():
         visitor = status_client(app, case.reference)
@@ -222,7 +222,7 @@ def test_pages_that_only_read_answer_while_another_connection_writes(sqlite_app)
         recipient = notices.save_recipient(db.session(), actor="test", data=notices.RecipientData(
             name="Ledger Cloud", kind="service_provider", request_types=["delete"], method="manual")).id
     visitor = status_client(app, case.reference)
-    visitor.set_cookie("portal_consent_id", consent.new_consent_id())
+    visitor.set_cookie("portal_consent_id", choices.new_consent_id())
     pages = [(visitor, url) for url in (
         "/", "/status", f"/requests/{case.reference}", "/requests/new", "/agent/requests/new", "/inquiries/new",
         "/privacy", "/preferences", "/preferences/history", "/api/consent", "/healthz", "/readyz", "/metrics")]
@@ -254,7 +254,7 @@ def test_read_then_write_in_a_read_only_view_is_never_locked(sqlite_app):
         s = db.session()
         req = s.execute(select(PrivacyRequest).where(PrivacyRequest.reference == case.reference)).scalar_one()
         assert _submit(app, "meanwhile@example.org") == 303  # another connection writes and commits
-        cases.add_note(s, req=req, staff=s.get(type(staff), staff.id), body="Called back.")
+        casework.add_note(s, req=req, staff=s.get(type(staff), staff.id), body="Called back.")
         # Reading goes on, deferred again, and sees both writes.
         return s.execute(select(func.count()).select_from(PrivacyRequest)).scalar()
 
@@ -357,7 +357,7 @@ def test_a_read_before_the_view_is_outside_a_transaction_and_ends_before_the_vie
             assert s.get(PrivacyRequest, case.id).reference == case.reference
             reading = _in_transaction(s)
         assert (reading, s.in_transaction()) == (False, False)
-        cases.add_note(s, req=s.get(PrivacyRequest, case.id), staff=s.get(type(staff), staff.id), body="After.")
+        casework.add_note(s, req=s.get(PrivacyRequest, case.id), staff=s.get(type(staff), staff.id), body="After.")
         s.execute(select(func.count()).select_from(PrivacyRequest)).scalar()  # a plain transaction begins
         with db.reading(s):
             s.execute(select(func.count()).select_from(PrivacyRequest)).scalar()

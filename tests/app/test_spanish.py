@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from portal import clock, db
 from portal.models import PrivacyRequest
-from portal.services.cases import submission as request_service
+from portal.services.cases import submission
 
 from ..pages import public_pages
 from ..support import body, csrf_from, link_in, make_staff, post_action, post_form, request_form, sign_in
@@ -114,7 +114,7 @@ def test_the_worker_mails_in_the_request_language(app, client, mailbox):
     mailbox.deliver()
     with app.app_context():  # the worker's context: no request, no visitor language
         # Never confirmed: denied as unverifiable at its response due date (45 days), not before.
-        closed_count = request_service.expire_unconfirmed(db.session(), now=clock.now() + timedelta(days=46))
+        closed_count = submission.expire_unconfirmed(db.session(), now=clock.now() + timedelta(days=46))
     assert closed_count == 1
     req = _request(app)
     closed = mailbox.last(req.email)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from portal import clock, db
 from portal.models import AuditEvent, StaffUser
-from portal.services.staff import accounts as staff_service
+from portal.services.staff import accounts
 
 from ..support import STAFF_PASSWORD, body, csrf_from, link_in, post_form
 
@@ -22,7 +22,7 @@ def _user(app, email):
 
 def _create(app, email="ana@staff.example", role="support"):
     with app.app_context():
-        return staff_service.create(db.session(), email=email, role=role, password=STAFF_PASSWORD)
+        return accounts.create(db.session(), email=email, role=role, password=STAFF_PASSWORD)
 
 
 def _login(client, email, password=STAFF_PASSWORD, otp="", next_url=None):
@@ -342,7 +342,7 @@ def test_locked_time_is_stored_as_utc(app):
     user = _create(app)
     with app.app_context():
         for _ in range(5):
-            staff_service.authenticate(db.session(), email=user.email, password="wrong password")
+            accounts.authenticate(db.session(), email=user.email, password="wrong password")
         locked = db.session().get(StaffUser, user.id).locked_until
     assert locked.utcoffset() == timedelta(0) and locked > clock.now()
 

@@ -4,7 +4,7 @@ from sqlalchemy import delete, select, text
 from portal import db
 from portal.models import AuditEvent, StaffUser
 from portal.services import audit
-from portal.services.staff import accounts as staff_service
+from portal.services.staff import accounts
 
 from ..support import STAFF_PASSWORD, post_form
 
@@ -33,7 +33,7 @@ def test_staff_create_prompts_twice_without_stdin(runner, app):
     assert STAFF_PASSWORD not in result.output  # hidden input
     [user] = _staff(app)
     with app.app_context():
-        assert staff_service.verify_password(user.password_hash, STAFF_PASSWORD)
+        assert accounts.verify_password(user.password_hash, STAFF_PASSWORD)
 
 
 def test_staff_create_refuses_weak_passwords_bad_roles_and_duplicates(runner, app):

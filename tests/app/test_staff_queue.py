@@ -7,8 +7,7 @@ from sqlalchemy import text
 
 from portal import clock, db
 from portal.lifecycle import local_date
-from portal.services.cases import submission as request_service
-from portal.services.cases import transitions
+from portal.services.cases import submission, transitions
 
 from ..support import make_staff, new_case, sign_in
 
@@ -48,9 +47,9 @@ def cases(app):
     }
     with app.app_context():
         s = db.session()
-        ext = request_service.get_by_reference(s, made["extended"].reference)
-        request_service.extend(s, req=ext, days=30, reason="Archive", actor="system")
-        closed = request_service.get_by_reference(s, made["closed"].reference)
+        ext = submission.get_by_reference(s, made["extended"].reference)
+        submission.extend(s, req=ext, days=30, reason="Archive", actor="system")
+        closed = submission.get_by_reference(s, made["closed"].reference)
         transitions.transition(s, closed, "completed", actor="system")
         s.commit()
     return {k: v.reference for k, v in made.items()}

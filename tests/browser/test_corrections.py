@@ -5,8 +5,8 @@ import pytest
 from playwright.sync_api import expect
 
 from portal import db
-from portal.services.cases import casework as cases
-from portal.services.cases.casework import Completion
+from portal.services.cases import outcomes
+from portal.services.cases.outcomes import Completion
 
 from ..support import link_in, make_staff, new_case
 from .axe import assert_no_axe_violations
@@ -20,7 +20,7 @@ def _partly_corrected(app):
     with app.app_context():
         s = db.session()
         req = s.merge(req)
-        cases.complete(s, req=req, staff=s.merge(staff), expected_version=req.version, completion=Completion(
+        outcomes.complete(s, req=req, staff=s.merge(staff), expected_version=req.version, completion=Completion(
             message="We corrected your address, not the injury date.", partial=True,
             correction_result="partially_corrected", kept_basis="legal_obligation", kept_summary="The injury date",
             covered_categories="Claim file: injury date", assessment="Your letter; the adjuster's first report."))

@@ -51,16 +51,16 @@ def test_policy_page_is_accessible(page, live_server):
 def test_staff_answer_a_security_concern_from_the_top_of_the_queue(page, live_server, csp_violations):
     from portal import db
     from portal.services.cases import inquiries
-    from portal.services.staff import accounts as staff
     from portal.services.cases.inquiries import NewInquiry
+    from portal.services.staff import accounts
 
     from ..support import STAFF_PASSWORD
     with live_server.app.app_context():
-        staff.create(db.session(), email="sam@staff.example", role="support", password=STAFF_PASSWORD)
+        accounts.create(db.session(), email="sam@accounts.example", role="support", password=STAFF_PASSWORD)
         item = inquiries.submit(db.session(), new=NewInquiry(kind="security", name="Rae Kim", email="rae@example.org",
                                                              message="Someone logged in to my account."))
     page.goto(live_server.url + "/staff/login")
-    page.get_by_label("Email address").fill("sam@staff.example")
+    page.get_by_label("Email address").fill("sam@accounts.example")
     page.get_by_label("Password", exact=True).fill(STAFF_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="1 urgent security concern")).to_be_visible()

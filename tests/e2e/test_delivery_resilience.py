@@ -273,7 +273,7 @@ def test_admins_see_a_banner_when_mail_failed_or_waits_too_long(app, client, mai
 
 
 def test_the_daily_digest_tells_admins_about_failed_mail(app, mailbox):
-    from portal.services.staff import accounts as staff_service
+    from portal.services.staff import digest
     make_staff(app, "admin")
     make_staff(app, "support")
     app.config["STAFF_DIGEST_HOUR"] = 0
@@ -284,7 +284,7 @@ def test_the_daily_digest_tells_admins_about_failed_mail(app, mailbox):
         s.commit()
     mailbox.deliver()  # fails for good
     with app.app_context():  # no case is due: only the admin, for the mail, gets a digest
-        assert staff_service.send_daily_digests(db.session()) == 1
+        assert digest.send_daily_digests(db.session()) == 1
     [digest] = [m for m in mailbox.messages if m["To"] == "admin@billgenix.example"]
     text = digest.get_body(preferencelist=("plain",)).get_content()
     assert "Outgoing mail needs attention: 1 message could not be delivered" in text and "/staff/admin/outbox" in text

@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from portal import clock, create_app, db
 from portal.models import DrpCallback, PrivacyRequest
-from portal.services.drp import callbacks as drp_callbacks
 from portal.services.cases import transitions
+from portal.services.drp import callbacks as drp_callbacks
 
 from ..drp_agents import DRP_CONFIG, Agent, CallbackReceiver, pair, register, send
 from ..support import free_port

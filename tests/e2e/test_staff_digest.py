@@ -5,13 +5,13 @@ import pytest
 from sqlalchemy import select
 
 from portal import db
-from portal.cli import scheduled_jobs
+from portal.background import scheduled_jobs
 from portal.lifecycle import PACIFIC
 from portal.models import DigestRun
-from portal.services.delivery import mail as mail_service
 from portal.services.cases import submission as request_service
-from portal.services.staff import accounts as staff_service
 from portal.services.cases.submission import NewRequest
+from portal.services.delivery import mail as mail_service
+from portal.services.staff import accounts, digest
 
 from ..support import STAFF_PASSWORD
 
@@ -44,8 +44,8 @@ def cases(app):
         )
         for email, role in (("admin@staff.example", "admin"), ("support@staff.example", "support"),
                             ("viewer@staff.example", "viewer"), ("gone@staff.example", "support")):
-            user = staff_service.create(s, email=email, role=role, password=STAFF_PASSWORD)
-        staff_service.deactivate(s, target=user, by=staff_service.find_by_email(s, "admin@staff.example"))
+            user = accounts.create(s, email=email, role=role, password=STAFF_PASSWORD)
+        accounts.deactivate(s, target=user, by=accounts.find_by_email(s, "admin@staff.example"))
         # Requester mail from submission goes out first, so the digest count below is exact.
         mail_service.deliver_for_app(app)
     return refs
@@ -53,7 +53,7 @@ def cases(app):
 
 def _run(app, now):
     with app.app_context():
-        sent = staff_service.send_daily_digests(db.session(), now=now)
+        sent = digest.send_daily_digests(db.session(), now=now)
         mail_service.deliver_for_app(app)
         return sent
 
@@ -97,18 +97,18 @@ def test_digest_lists_due_and_overdue_cases_once_a_day(smtp_server, app, cases):
 def test_a_second_worker_cannot_send_the_same_digest(smtp_server, app, cases, monkeypatch):
     """Two workers that both read 'not sent yet': the unique (staff_id, day) row stops the second."""
     with app.app_context():
-        stale = staff_service._digest_recipients(db.session(), TODAY)
+        stale = digest._digest_recipients(db.session(), TODAY)
         db.session().rollback()
     assert len(stale) == 2
     assert _run(app, MORNING) == 2
-    monkeypatch.setattr(staff_service, "_digest_recipients", lambda session, today: stale)
+    monkeypatch.setattr(digest, "_digest_recipients", lambda session, today: stale)
     assert _run(app, MORNING + timedelta(minutes=1)) == 0
     assert sorted(m["To"] for m in _digests(smtp_server)) == ["admin@staff.example", "support@staff.example"]
 
 
 def test_no_mail_when_nothing_is_due(smtp_server, app):
     with app.app_context():
-        staff_service.create(db.session(), email="support@staff.example", role="support", password=STAFF_PASSWORD)
+        accounts.create(db.session(), email="support@staff.example", role="support", password=STAFF_PASSWORD)
         _case(db.session(), "d@example.org", due=TODAY + timedelta(days=20))
     assert _run(app, MORNING) == 0
 

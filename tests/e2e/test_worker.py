@@ -20,11 +20,11 @@ from sqlmodel import Session
 
 from portal import clock, create_app, db
 from portal import db as portal_db
-from portal.cli import scheduled_jobs
+from portal.background import DELIVERERS, scheduled_jobs
 from portal.models import OutboxMessage, PrivacyRequest
-from portal.services.delivery import channels as delivery, worker
-from portal.services.cases import submission as requests
+from portal.services.cases import submission
 from portal.services.cases.submission import NewRequest
+from portal.services.delivery import worker
 
 from ..support import Mailbox, free_port
 
@@ -36,7 +36,7 @@ def submit_old(app, count):
     with app.app_context():
         s = db.session()
         for i in range(count):
-            requests.submit(s, new=NewRequest(request_type="access", first_name="Ana", last_name="Ruiz",
+            submission.submit(s, new=NewRequest(request_type="access", first_name="Ana", last_name="Ruiz",
                                               email=f"old{i}@example.org", access_scope="categories"),
                             received_at=clock.now() - timedelta(days=60))
 
@@ -56,19 +56,19 @@ def test_a_request_closed_by_another_worker_meanwhile_is_skipped(app, monkeypatc
         pytest.skip("the interleaving needs concurrent transactions (PostgreSQL)")
     submit_old(app, 3)
     engine = app.extensions["db_engine"]
-    deny = requests.verification.deny_unverifiable
+    deny = submission.verification.deny_unverifiable
     other_worker = []
 
     def deny_after_the_other_worker(session, req, **kw):
         if not other_worker:  # the other worker runs the whole job now, between our read and our write
             other_worker.append("running")
             with Session(engine, expire_on_commit=False) as second:
-                other_worker.append(requests.expire_unconfirmed(second))
+                other_worker.append(submission.expire_unconfirmed(second))
         return deny(session, req, **kw)
 
-    monkeypatch.setattr(requests.verification, "deny_unverifiable", deny_after_the_other_worker)
+    monkeypatch.setattr(submission.verification, "deny_unverifiable", deny_after_the_other_worker)
     with app.app_context(), Session(engine, expire_on_commit=False) as first:
-        assert requests.expire_unconfirmed(first) == 0  # no StaleDataError: the other one closed them
+        assert submission.expire_unconfirmed(first) == 0  # no StaleDataError: the other one closed them
     assert other_worker == ["running", 3] and denied(app) == 3
     with app.app_context():
         assert db.session().execute(select(func.count()).select_from(OutboxMessage).where(
@@ -81,7 +81,7 @@ def test_two_workers_starting_together_run_each_job_once(app, caplog):
 
     def one_worker():
         start.wait()
-        worker.run_worker(app, once=True, jobs=scheduled_jobs(), deliverers=delivery.DELIVERERS)
+        worker.run_worker(app, once=True, jobs=scheduled_jobs(), deliverers=DELIVERERS)
 
     with caplog.at_level(logging.INFO):
         threads = [threading.Thread(target=one_worker) for _ in range(2)]
@@ -195,7 +195,7 @@ def test_the_worker_survives_a_postgresql_restart(own_postgres, tmp_path, caplog
 
     stop = worker.Stop()
     thread = threading.Thread(target=worker.run_worker, args=(app,), kwargs=dict(
-        jobs=scheduled_jobs(), jobs_every=0.2, deliverers=delivery.DELIVERERS, stop=stop), daemon=True)
+        jobs=scheduled_jobs(), jobs_every=0.2, deliverers=DELIVERERS, stop=stop), daemon=True)
     try:
         queue("before@example.org")
         thread.start()

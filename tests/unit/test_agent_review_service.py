@@ -7,7 +7,7 @@ from flask import current_app
 from portal import lifecycle
 from portal.lifecycle import IllegalTransition
 from portal.models import StaffUser
-from portal.services.cases import agents, casework as cases, verification
+from portal.services.cases import agents, casework, outcomes, verification
 from portal.services.cases.transitions import StaleCase, agent_of
 
 from .. import files
@@ -38,8 +38,8 @@ def _in_review(session, request_type="delete", kind="signed_permission", consume
 
 def test_the_review_replaces_verify_and_clear_hold(session, staff):
     req = _in_review(session)
-    assert cases.available_actions(req)[:3] == ["accept_agent", "reject_agent", "ask_agent"]
-    assert "verify" not in cases.available_actions(req) and "clear_hold" not in cases.available_actions(req)
+    assert casework.available_actions(req)[:3] == ["accept_agent", "reject_agent", "ask_agent"]
+    assert "verify" not in casework.available_actions(req) and "clear_hold" not in casework.available_actions(req)
     assert agents.consumer_state(agent_of(session, req)) == "waiting"
 
 
@@ -72,7 +72,7 @@ def test_reject_needs_a_reason_and_denies(session, staff):
     agents.reject_authorization(session, req=req, staff=staff, reason="Not signed.", expected_version=req.version)
     assert (req.status, req.outcome_code, req.response_message) == ("denied", "agent_authorization_rejected",
                                                                     "Not signed.")
-    assert cases.outcome_bases()["agent_authorization_rejected"]["citation"] == req.outcome_citation
+    assert outcomes.outcome_bases()["agent_authorization_rejected"]["citation"] == req.outcome_citation
 
 
 def test_asking_the_agent_keeps_the_review_and_the_answer_resumes_it(session, staff):
@@ -80,12 +80,12 @@ def test_asking_the_agent_keeps_the_review_and_the_answer_resumes_it(session, st
     assert agents.consumer_state(agent_of(session, req)) == "not_asked"
     agents.ask_agent(session, req=req, staff=staff, message="The whole page, please.", expected_version=req.version)
     assert (req.status, req.hold_reason) == ("on_hold", "information_requested")
-    assert "verify" not in cases.available_actions(req)
-    assert "clear_hold" not in cases.available_actions(req) and "accept_agent" not in cases.available_actions(req)
+    assert "verify" not in casework.available_actions(req)
+    assert "clear_hold" not in casework.available_actions(req) and "accept_agent" not in casework.available_actions(req)
     page = (io.BytesIO(files.png()), "page.png", "image/png")
-    cases.answer_information(session, req=req, body="Here.", attachment=page)
+    casework.answer_information(session, req=req, body="Here.", attachment=page)
     assert (req.status, req.hold_reason) == ("on_hold", "agent_authorization")
-    assert [d.purpose for d in cases.documents.for_request(session, request_id=req.id)] == ["authorization"] * 2
+    assert [d.purpose for d in casework.documents.for_request(session, request_id=req.id)] == ["authorization"] * 2
 
 
 def test_a_hold_may_change_its_reason_but_not_lose_it():

@@ -8,9 +8,10 @@ import pytest
 from sqlalchemy import select
 
 from portal.models import Document
-from portal.services.documents import chunked_crypto, store as documents
-from portal.services.documents.store import DocumentTampered
+from portal.services.documents import chunked_crypto
+from portal.services.documents import store as documents
 from portal.services.documents.storage import get_storage
+from portal.services.documents.store import DocumentTampered
 
 from .. import files
 

@@ -12,9 +12,10 @@ from portal import create_app, web
 from portal import db as portal_db
 from portal.models import AuditEvent, Document
 from portal.services import audit
-from portal.services.documents import chunked_crypto, store as documents
-from portal.services.documents.store import DocumentRejected, DocumentTampered
+from portal.services.documents import chunked_crypto
+from portal.services.documents import store as documents
 from portal.services.documents.storage import LocalStorage, StorageError, get_storage
+from portal.services.documents.store import DocumentRejected, DocumentTampered
 
 from .. import files
 from ..files import CountingStream

@@ -7,9 +7,9 @@ from sqlalchemy import select
 
 from portal.lifecycle import TRANSITIONS
 from portal.models import DrpAgent, DrpRequest, PrivacyRequest
-from portal.services.drp import exchange as drp, status as drp_status
-from portal.services.cases import transitions
-from portal.services.cases import submission as request_service
+from portal.services.cases import submission, transitions
+from portal.services.drp import exchange as drp
+from portal.services.drp import status as drp_status
 
 from ..drp_agents import DRP_CONFIG, Agent
 
@@ -116,7 +116,7 @@ def test_every_lifecycle_status_has_a_drp_state():
 def test_the_claims_values_are_dropped_when_the_case_closes(session, agent):
     req, row = _drp_case(session, agent, address="1 Main St", address_verified=True, relationships=["customer"])
     assert row.claims["address"] == "1 Main St"
-    request_service.withdraw(session, req=req, actor="drp:test")
+    submission.withdraw(session, req=req, actor="drp:test")
     session.refresh(row)
     assert row.claims == {"email_verified": True, "phone_number_verified": False, "address_verified": True,
                           "relationships": ["customer"]}

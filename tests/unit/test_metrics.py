@@ -9,8 +9,8 @@ from sqlalchemy import delete, func, select, text
 
 from portal import lifecycle
 from portal.models import IS_GPC, AnnualMetrics, ConsentRecord, PrivacyRequest, RequestRecord
-from portal.services.records import annual_metrics as metrics
 from portal.services.cases.references import new as new_reference
+from portal.services.records import annual_metrics
 
 UTC = timezone.utc
 PT = lifecycle.PACIFIC
@@ -56,7 +56,7 @@ def year_2025(session):
 
 
 def test_annual_metrics_match_the_hand_computed_figures(session, year_2025):
-    result = {t.request_type: t for t in metrics.annual(session, year=2025).types}
+    result = {t.request_type: t for t in annual_metrics.annual(session, year=2025).types}
     access = result["access"]
     assert (access.received, access.complied_in_whole, access.complied_in_part, access.denied) == (5, 2, 1, 1)
     assert access.denied_by_basis == {"unverifiable": 1}
@@ -81,16 +81,16 @@ def test_annual_metrics_match_the_hand_computed_figures(session, year_2025):
 
 
 def test_odd_count_median_and_another_year(session, year_2025):
-    result = {t.request_type: t for t in metrics.annual(session, year=2026).types}
+    result = {t.request_type: t for t in annual_metrics.annual(session, year=2026).types}
     assert result["access"].received == 1
     assert result["delete"].denied_by_basis == {"duplicate": 1}
     assert result["delete"].median_days_to_respond == 30.0
-    assert {t.request_type: t.received for t in metrics.annual(session, year=2024).types}["access"] == 1
+    assert {t.request_type: t.received for t in annual_metrics.annual(session, year=2024).types}["access"] == 1
 
 
 def test_metrics_csv_and_json(session, year_2025):
-    result = metrics.annual(session, year=2025)
-    rows = list(csv.DictReader(io.StringIO(metrics.metrics_csv(result))))
+    result = annual_metrics.annual(session, year=2025)
+    rows = list(csv.DictReader(io.StringIO(annual_metrics.metrics_csv(result))))
     assert [r["request_type"] for r in rows] == ["access", "delete", "correct", "opt_out", "limit", "opt_out_gpc"]
     delete = rows[1]
     assert delete["received"] == "5" and delete["denied"] == "2"
@@ -103,20 +103,20 @@ def test_metrics_csv_and_json(session, year_2025):
 
 
 def test_gpc_opt_outs_are_counted_once_per_browser_in_the_year(session, time_machine):
-    from portal.services.consent import choices as consent
+    from portal.services.consent import choices
     time_machine.move_to("2025-05-01T12:00:00-07:00", tick=False)
-    first, second = consent.new_consent_id(), consent.new_consent_id()
-    consent.resolve(session, consent_id=first, gpc_signal=True, user_agent=None)
-    consent.resolve(session, consent_id=second, gpc_signal=True, user_agent=None)
+    first, second = choices.new_consent_id(), choices.new_consent_id()
+    choices.resolve(session, consent_id=first, gpc_signal=True, user_agent=None)
+    choices.resolve(session, consent_id=second, gpc_signal=True, user_agent=None)
     time_machine.move_to("2026-01-02T12:00:00-08:00", tick=False)
-    consent.resolve(session, consent_id=consent.new_consent_id(), gpc_signal=True, user_agent=None)
-    assert metrics.gpc_opt_outs(session, year=2025) == 2 and metrics.annual(session, year=2026).gpc_opt_outs == 1
+    choices.resolve(session, consent_id=choices.new_consent_id(), gpc_signal=True, user_agent=None)
+    assert annual_metrics.gpc_opt_outs(session, year=2025) == 2 and annual_metrics.annual(session, year=2026).gpc_opt_outs == 1
 
 
 def test_records_csv_for_a_date_range(session, year_2025):
-    text = metrics.records_csv(session, start=date(2025, 1, 1), end=date(2025, 1, 10))
+    text = annual_metrics.records_csv(session, start=date(2025, 1, 1), end=date(2025, 1, 10))
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert list(rows[0]) == metrics.RECORD_COLUMNS
+    assert list(rows[0]) == annual_metrics.RECORD_COLUMNS
     # 2025-01-01 08:00 UTC (00:00 PST) and the requests of 2025-01-10 (09:00 PST); not 2024-12-31 23:59 PST.
     assert [r["received_date"] for r in rows] == ["2025-01-01"] + ["2025-01-10"] * 9
     denied = [r for r in rows if r["status"] == "denied"]
@@ -147,7 +147,7 @@ def test_metrics_cli(runner, session, year_2025):
     ([(1.0, 1), (2.5, 3), (7.0, 2)], 2.5),  # both middle ones in one bucket
 ])
 def test_the_median_of_a_histogram(buckets, expected):
-    assert metrics._median(buckets) == expected
+    assert annual_metrics._median(buckets) == expected
 
 
 def _stored_years(session) -> list[int]:
@@ -157,23 +157,23 @@ def _stored_years(session) -> list[int]:
 
 def test_an_ended_year_is_computed_once_then_read_back(session, year_2025, time_machine):
     time_machine.move_to("2026-02-01T12:00:00-08:00", tick=False)
-    first = metrics.for_year(session, year=2025)
-    assert _stored_years(session) == [2025] and first == metrics.annual(session, year=2025)
+    first = annual_metrics.for_year(session, year=2025)
+    assert _stored_years(session) == [2025] and first == annual_metrics.annual(session, year=2025)
     # Records purged later (retention): the published figures stay as they were.
     session.execute(delete(RequestRecord).where(RequestRecord.request_type == "access"))
     session.commit()
-    assert metrics.for_year(session, year=2025) == first
-    assert {t.request_type: t.received for t in metrics.direct(session, year=2025).types}["access"] == 0
+    assert annual_metrics.for_year(session, year=2025) == first
+    assert {t.request_type: t.received for t in annual_metrics.direct(session, year=2025).types}["access"] == 0
     # A request recorded late with a receipt date in 2025 (a letter taken in by staff) drops them,
     # and its month (December): the year is computed again from its months, the other eleven as
     # they were stored (the access requests of January still counted).
     _case(session, "delete", datetime(2025, 12, 30, 18, 0, tzinfo=UTC))
     session.commit()
     assert _stored_years(session) == []
-    again = {t.request_type: t for t in metrics.for_year(session, year=2025).types}
+    again = {t.request_type: t for t in annual_metrics.for_year(session, year=2025).types}
     assert (again["access"].received, again["delete"].received) == (5, 6)
     # The running year is always computed live.
-    metrics.for_year(session, year=2026)
+    annual_metrics.for_year(session, year=2026)
     assert _stored_years(session) == [2025]
 
 
@@ -184,13 +184,13 @@ def test_the_median_of_a_dense_histogram_is_the_same():
     for _ in range(300):
         first = rng.randint(0, 5000)
         counts = [rng.choice([0, 0, 1, 2, 7]) for _ in range(rng.randint(0, 40))]
-        buckets = [((first + i) / metrics.MEDIAN_STEPS, n) for i, n in enumerate(counts) if n]
-        assert metrics._middle(first, counts) == metrics._median(buckets)
+        buckets = [((first + i) / annual_metrics.MEDIAN_STEPS, n) for i, n in enumerate(counts) if n]
+        assert annual_metrics._middle(first, counts) == annual_metrics._median(buckets)
 
 
 def test_the_gpc_count_reads_its_partial_index(session):
     """The §7102 count of GPC opt-outs reads the GPC rows alone, not the whole consent table."""
-    start, end = metrics.year_bounds(2026)
+    start, end = annual_metrics.year_bounds(2026)
     query = select(func.count(func.distinct(ConsentRecord.consent_id))).where(
         IS_GPC, ConsentRecord.created_at >= start, ConsentRecord.created_at < end)
     sql = str(query.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))

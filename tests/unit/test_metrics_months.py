@@ -2,19 +2,19 @@
 the year, at California month boundaries and across DST; late records drop their months; the
 worker stores the month that ended. On SQLite and PostgreSQL."""
 import random
-import threading
 import statistics
+import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
 
 from portal import lifecycle
-from portal.cli import scheduled_jobs
+from portal.background import scheduled_jobs
 from portal.models import AnnualMetrics, MetricsMonth, PrivacyRequest, RequestRecord
-from portal.services.records import annual_metrics as metrics
-from portal.services.delivery import worker
 from portal.services.cases.references import new as new_reference
+from portal.services.delivery import worker
+from portal.services.records import annual_metrics
 
 UTC = timezone.utc
 PT = lifecycle.PACIFIC
@@ -71,37 +71,37 @@ def records(session):
     session.commit()
 
 
-def _by_type(result: metrics.YearMetrics) -> dict:
+def _by_type(result: annual_metrics.YearMetrics) -> dict:
     return {t.request_type: t for t in result.types}
 
 
 def test_month_bounds_are_california_midnights_across_dst():
-    assert metrics.month_bounds(2026, 3) == (datetime(2026, 3, 1, 8, tzinfo=UTC), datetime(2026, 4, 1, 7, tzinfo=UTC))
-    assert metrics.month_bounds(2026, 11) == (datetime(2026, 11, 1, 7, tzinfo=UTC), datetime(2026, 12, 1, 8, tzinfo=UTC))
-    assert metrics.month_bounds(2026, 12)[1] == metrics.year_bounds(2026)[1] == datetime(2027, 1, 1, 8, tzinfo=UTC)
+    assert annual_metrics.month_bounds(2026, 3) == (datetime(2026, 3, 1, 8, tzinfo=UTC), datetime(2026, 4, 1, 7, tzinfo=UTC))
+    assert annual_metrics.month_bounds(2026, 11) == (datetime(2026, 11, 1, 7, tzinfo=UTC), datetime(2026, 12, 1, 8, tzinfo=UTC))
+    assert annual_metrics.month_bounds(2026, 12)[1] == annual_metrics.year_bounds(2026)[1] == datetime(2027, 1, 1, 8, tzinfo=UTC)
 
 
 def test_the_year_from_its_months_is_the_direct_computation(session, records, time_machine):
     time_machine.move_to("2026-11-15T12:00:00-08:00", tick=False)
-    direct = metrics.direct(session, year=2026)
-    assert metrics.annual(session, year=2026) == direct  # the first view: January to October computed and stored
+    direct = annual_metrics.direct(session, year=2026)
+    assert annual_metrics.annual(session, year=2026) == direct  # the first view: January to October computed and stored
     assert _stored_months(session) == [(2026, m) for m in range(1, 11)]
-    assert metrics.annual(session, year=2026) == direct  # read back, November live
-    assert metrics.for_year(session, year=2025) == metrics.direct(session, year=2025)
+    assert annual_metrics.annual(session, year=2026) == direct  # read back, November live
+    assert annual_metrics.for_year(session, year=2025) == annual_metrics.direct(session, year=2025)
     assert _stored_months(session) == [(2025, m) for m in range(1, 13)] + [(2026, m) for m in range(1, 11)]
     # Each stored month is the direct computation over its own range.
     for row in session.execute(select(MetricsMonth).where(MetricsMonth.year == 2026)).scalars():
-        expected = metrics.compute(session, *metrics.month_bounds(2026, row.month))
-        assert {k: metrics.Tally.from_dict(t) for k, t in row.figures["request_types"].items()} == expected
+        expected = annual_metrics.compute(session, *annual_metrics.month_bounds(2026, row.month))
+        assert {k: annual_metrics.Tally.from_dict(t) for k, t in row.figures["request_types"].items()} == expected
     # The figures are real: the median and mean of days, per type, worked out here from the records.
-    start, end = metrics.year_bounds(2026)
+    start, end = annual_metrics.year_bounds(2026)
     rows = session.execute(select(RequestRecord)).scalars().all()
     for kind, figures in _by_type(direct).items():
         days = [(r.closed_at - r.received_at).total_seconds() / 86400 for r in rows if r.request_type == kind
                 and r.status in ("completed", "denied", "partially_completed") and start <= r.closed_at < end]
         assert figures.received == sum(1 for r in rows if r.request_type == kind and start <= r.received_at < end)
         assert figures.mean_days_to_respond == round(statistics.mean(days), 1)
-        steps = sorted(round(d * metrics.MEDIAN_STEPS) / metrics.MEDIAN_STEPS for d in days)
+        steps = sorted(round(d * annual_metrics.MEDIAN_STEPS) / annual_metrics.MEDIAN_STEPS for d in days)
         middle = (steps[(len(steps) - 1) // 2] + steps[len(steps) // 2]) / 2
         assert figures.median_days_to_respond == round(middle, 1)
 
@@ -117,15 +117,15 @@ def test_the_boundary_instants_fall_in_their_california_month(session):
         months[(local.year, local.month)] = months.get((local.year, local.month), 0) + 1
     assert months[(2026, 1)] == 2 and months[(2026, 3)] == 4 and months[(2026, 11)] == 3
     for (year, month), n in months.items():
-        tallies = metrics.compute(session, *metrics.month_bounds(year, month))
+        tallies = annual_metrics.compute(session, *annual_metrics.month_bounds(year, month))
         assert tallies["access"].received == n and tallies["delete"].denied_by_basis == {"unverifiable": n}
-        assert (tallies["delete"].days_from, tallies["delete"].days_counts) == (300, [n]) and tallies["delete"].days_sum == 3 * metrics.SUM_STEPS * n
+        assert (tallies["delete"].days_from, tallies["delete"].days_counts) == (300, [n]) and tallies["delete"].days_sum == 3 * annual_metrics.SUM_STEPS * n
     # The months add up to the span they cover, whatever falls on their edges.
-    summed = {kind: metrics.Tally() for kind in lifecycle.REQUEST_TYPES}
+    summed = {kind: annual_metrics.Tally() for kind in lifecycle.REQUEST_TYPES}
     for month in range(1, 13):
-        for kind, t in metrics.compute(session, *metrics.month_bounds(2026, month)).items():
+        for kind, t in annual_metrics.compute(session, *annual_metrics.month_bounds(2026, month)).items():
             summed[kind].add(t)
-    assert summed == metrics.compute(session, *metrics.year_bounds(2026))
+    assert summed == annual_metrics.compute(session, *annual_metrics.year_bounds(2026))
 
 
 @pytest.mark.parametrize("moment, running_december", [
@@ -137,51 +137,51 @@ def test_december_runs_until_california_midnight(session, records, time_machine,
     time_machine.move_to(moment, tick=False)
     _case(session, "limit", _pt(2026, 12, 31, 23, 15))  # its last minutes: counted in December, in 2026
     session.commit()
-    assert metrics.annual(session, year=2026) == metrics.direct(session, year=2026)
-    assert _by_type(metrics.annual(session, year=2026))["limit"].received >= 1
+    assert annual_metrics.annual(session, year=2026) == annual_metrics.direct(session, year=2026)
+    assert _by_type(annual_metrics.annual(session, year=2026))["limit"].received >= 1
     assert _stored_months(session) == [(2026, m) for m in range(1, 12 if running_december else 13)]
 
 
 def test_a_late_or_changed_record_drops_its_months(session, records, time_machine):
     time_machine.move_to("2026-05-10T12:00:00-07:00", tick=False)
-    metrics.annual(session, year=2026)
+    annual_metrics.annual(session, year=2026)
     assert _stored_months(session)[-4:] == [(2026, 1), (2026, 2), (2026, 3), (2026, 4)]
     # A letter taken in late with its receipt date in March: March goes, the other months stay.
     _case(session, "delete", _pt(2026, 3, 15, 9))
     session.commit()
     assert (2026, 3) not in _stored_months(session) and (2026, 2) in _stored_months(session)
-    assert metrics.annual(session, year=2026) == metrics.direct(session, year=2026)
+    assert annual_metrics.annual(session, year=2026) == annual_metrics.direct(session, year=2026)
     assert (2026, 3) in _stored_months(session)
     # Received in April, answered now (May): April's figures do not change, its row stays.
     april = _case(session, "access", _pt(2026, 4, 20, 9), status="in_progress")
     session.commit()
     assert (2026, 4) not in _stored_months(session)  # a new record received in April: dropped
-    metrics.annual(session, year=2026)
+    annual_metrics.annual(session, year=2026)
     april.status, april.closed_at = "completed", _pt(2026, 5, 10, 12)
     session.add(april)
     session.commit()
     assert (2026, 4) in _stored_months(session)
     # A change to an answer given in February (its basis): February goes.
     february = session.execute(select(PrivacyRequest).where(
-        PrivacyRequest.status == "denied", PrivacyRequest.closed_at >= metrics.month_bounds(2026, 2)[0],
-        PrivacyRequest.closed_at < metrics.month_bounds(2026, 2)[1])).scalars().first()
+        PrivacyRequest.status == "denied", PrivacyRequest.closed_at >= annual_metrics.month_bounds(2026, 2)[0],
+        PrivacyRequest.closed_at < annual_metrics.month_bounds(2026, 2)[1])).scalars().first()
     february.outcome_code = "duplicate"
     session.add(february)
     session.commit()
     assert (2026, 2) not in _stored_months(session) and (2026, 1) in _stored_months(session)
-    assert metrics.annual(session, year=2026) == metrics.direct(session, year=2026)
+    assert annual_metrics.annual(session, year=2026) == annual_metrics.direct(session, year=2026)
 
 
 def test_a_late_record_drops_its_month_and_its_published_year(session, records, time_machine):
     time_machine.move_to("2027-02-10T12:00:00-08:00", tick=False)
-    metrics.for_year(session, year=2026)
+    annual_metrics.for_year(session, year=2026)
     assert session.get(AnnualMetrics, 2026) is not None and (2026, 6) in _stored_months(session)
     _case(session, "correct", _pt(2026, 6, 30, 23, 59, 59))
     session.commit()
     session.expire_all()
     assert session.get(AnnualMetrics, 2026) is None
     assert (2026, 6) not in _stored_months(session) and (2026, 7) in _stored_months(session)
-    assert metrics.for_year(session, year=2026) == metrics.direct(session, year=2026)
+    assert annual_metrics.for_year(session, year=2026) == annual_metrics.direct(session, year=2026)
 
 
 def _metrics_job():
@@ -198,8 +198,8 @@ def test_the_worker_stores_the_month_that_ended_once(app, session, records, time
                                                      stored):
     time_machine.move_to(moment, tick=False)
     computed = []
-    compute = metrics.compute
-    monkeypatch.setattr(metrics, "compute", lambda s, start, end: computed.append(start) or compute(s, start, end))
+    compute = annual_metrics.compute
+    monkeypatch.setattr(annual_metrics, "compute", lambda s, start, end: computed.append(start) or compute(s, start, end))
     assert worker.run_jobs(app, [_metrics_job()]) == 1
     assert _stored_months(session) == stored and len(computed) == len(stored)
     first = {(r.year, r.month): r.computed_at for r in session.execute(select(MetricsMonth)).scalars()}
@@ -211,7 +211,7 @@ def test_the_worker_stores_the_month_that_ended_once(app, session, records, time
     # Page views then only read them (the running month is computed live).
     year = stored[-1][0]
     computed.clear()
-    metrics.annual(session, year=year)
+    annual_metrics.annual(session, year=year)
     assert len(computed) == (0 if len(stored) == 12 else 1)
 
 
@@ -253,7 +253,7 @@ def _stored_with_a_late_record_meanwhile(app, session, monkeypatch, *, pause_in,
     a late record meanwhile, then let both finish. Returns whether the late write waited."""
     session.rollback()  # the test's own session holds no transaction (on SQLite: no write lock)
     reached, release = threading.Event(), threading.Event()
-    real = getattr(metrics, pause_in)
+    real = getattr(annual_metrics, pause_in)
 
     def paused(*args, **kwargs):
         result = real(*args, **kwargs)
@@ -261,7 +261,7 @@ def _stored_with_a_late_record_meanwhile(app, session, monkeypatch, *, pause_in,
             reached.set()
             release.wait(20)
         return result
-    monkeypatch.setattr(metrics, pause_in, paused)
+    monkeypatch.setattr(annual_metrics, pause_in, paused)
     storer = _in_thread(app, store)
     assert reached.wait(20)  # the period computed, not stored yet
     writer = _in_thread(app, late)
@@ -271,7 +271,7 @@ def _stored_with_a_late_record_meanwhile(app, session, monkeypatch, *, pause_in,
     storer.join(20)
     writer.join(40)
     assert not storer.is_alive() and not writer.is_alive()
-    monkeypatch.setattr(metrics, pause_in, real)
+    monkeypatch.setattr(annual_metrics, pause_in, real)
     session.expire_all()
     return waited
 
@@ -279,13 +279,13 @@ def _stored_with_a_late_record_meanwhile(app, session, monkeypatch, *, pause_in,
 def test_a_late_record_while_its_month_is_stored_is_counted(app, session, records, time_machine, monkeypatch):
     """The late write waits for the month being stored, then drops it: never a stale month kept."""
     time_machine.move_to("2026-11-15T12:00:00-08:00", tick=False)
-    march = metrics.month_bounds(2026, 3)
+    march = annual_metrics.month_bounds(2026, 3)
     waited = _stored_with_a_late_record_meanwhile(
         app, session, monkeypatch, pause_in="compute", paused_on=lambda _s, start, end: (start, end) == march,
-        store=metrics.store_ended_months, late=_late_record(_pt(2026, 3, 10, 9, 0)))
+        store=annual_metrics.store_ended_months, late=_late_record(_pt(2026, 3, 10, 9, 0)))
     assert waited
     assert (2026, 3) not in _stored_months(session) and (2026, 4) in _stored_months(session)
-    assert metrics.annual(session, year=2026) == metrics.direct(session, year=2026)
+    assert annual_metrics.annual(session, year=2026) == annual_metrics.direct(session, year=2026)
 
 
 def test_a_late_record_while_its_year_is_published_is_counted(app, session, records, time_machine, monkeypatch):
@@ -293,7 +293,7 @@ def test_a_late_record_while_its_year_is_published_is_counted(app, session, reco
     time_machine.move_to("2027-02-10T12:00:00-08:00", tick=False)
     waited = _stored_with_a_late_record_meanwhile(
         app, session, monkeypatch, pause_in="gpc_opt_outs", paused_on=lambda *_args: True,
-        store=lambda s: metrics.for_year(s, year=2026), late=_late_record(_pt(2026, 6, 30, 23, 59, 59)))
+        store=lambda s: annual_metrics.for_year(s, year=2026), late=_late_record(_pt(2026, 6, 30, 23, 59, 59)))
     assert waited
     assert session.get(AnnualMetrics, 2026) is None and (2026, 6) not in _stored_months(session)
-    assert metrics.for_year(session, year=2026) == metrics.direct(session, year=2026)
+    assert annual_metrics.for_year(session, year=2026) == annual_metrics.direct(session, year=2026)

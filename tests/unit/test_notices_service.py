@@ -8,9 +8,9 @@ from sqlalchemy import select
 
 from portal.lifecycle import IllegalTransition
 from portal.models import PrivacyRequest, Recipient, WebhookDelivery
-from portal.services.cases import casework as cases, notices
-from portal.services.delivery import webhooks
+from portal.services.cases import notices, outcomes
 from portal.services.cases.notices import NoticeError, RecipientData
+from portal.services.delivery import webhooks
 
 from ..support import make_staff, new_case
 
@@ -65,9 +65,9 @@ def test_the_service_refuses_completion_while_a_notice_is_open(app, session):
     staff, req = make_staff(app, "support"), new_case(app, "delete", "in_progress")
     staff, req = session.merge(staff), session.merge(req)
     notices.send(session, req=req, actor="test")
-    done = cases.Completion(message="Deleted.", deleted_summary="All of it.")
+    done = outcomes.Completion(message="Deleted.", deleted_summary="All of it.")
     with pytest.raises(IllegalTransition, match="not yet delivered, recorded or explained"):
-        cases.complete(session, req=req, staff=staff, completion=done, expected_version=req.version)
+        outcomes.complete(session, req=req, staff=staff, completion=done, expected_version=req.version)
     session.rollback()
     assert session.get(PrivacyRequest, req.id).status == "in_progress"
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from portal import clock, db
-from portal.cli import scheduled_jobs
+from portal.background import scheduled_jobs
 from portal.lifecycle import (
     AWAITING_EMAIL,
     COMPLETED,
@@ -21,9 +21,8 @@ from portal.lifecycle import (
     TRANSITIONS,
 )
 from portal.models import DUE_ORDER, IS_OPEN, OpenCaseCount, PrivacyRequest
-from portal.services.cases import casework as cases, open_counts, transitions
+from portal.services.cases import open_counts, submission, transitions, work_queue
 from portal.services.delivery import worker
-from portal.services.cases import submission as request_service
 
 from ..conftest import PG_URL
 from ..support import days_ago, new_case
@@ -129,21 +128,21 @@ def test_the_queue_counts_match_a_live_count_under_every_filter(app):
     finished = new_case(app, "delete", IN_PROGRESS, email="f@example.org").reference
     with app.app_context():
         session = db.session()
-        req = request_service.get_by_reference(session, extended)
+        req = submission.get_by_reference(session, extended)
         req.extended_due = req.response_due + timedelta(days=30)
-        transitions.transition(session, request_service.get_by_reference(session, finished), COMPLETED, actor="system")
+        transitions.transition(session, submission.get_by_reference(session, finished), COMPLETED, actor="system")
         session.commit()
         today = clock.today()
-        for filters in (cases.QueueFilters(), cases.QueueFilters(request_type="delete"),
-                        cases.QueueFilters(hold_reason="data_mismatch"), cases.QueueFilters(manner="web"),
-                        cases.QueueFilters(band="overdue"), cases.QueueFilters(band="due_soon"),
-                        cases.QueueFilters(band="later"), cases.QueueFilters(status="closed"),
-                        cases.QueueFilters(request_type="delete", band="later"), cases.QueueFilters(q="Ruiz")):
-            shown = cases.queue(session, filters=filters, on=today).counts
-            listed = cases.queue(session, filters=replace(filters, status="all"), on=today, page_size=100).rows
+        for filters in (work_queue.QueueFilters(), work_queue.QueueFilters(request_type="delete"),
+                        work_queue.QueueFilters(hold_reason="data_mismatch"), work_queue.QueueFilters(manner="web"),
+                        work_queue.QueueFilters(band="overdue"), work_queue.QueueFilters(band="due_soon"),
+                        work_queue.QueueFilters(band="later"), work_queue.QueueFilters(status="closed"),
+                        work_queue.QueueFilters(request_type="delete", band="later"), work_queue.QueueFilters(q="Ruiz")):
+            shown = work_queue.queue(session, filters=filters, on=today).counts
+            listed = work_queue.queue(session, filters=replace(filters, status="all"), on=today, page_size=100).rows
             assert shown == dict(Counter(row.req.status for row in listed if row.is_open)), filters
             session.rollback()
-        assert cases.queue(session, filters=cases.QueueFilters(), on=today).counts == {
+        assert work_queue.queue(session, filters=work_queue.QueueFilters(), on=today).counts == {
             AWAITING_EMAIL: 1, ON_HOLD: 1, IN_PROGRESS: 3}
         assert_in_step(session)
 

@@ -8,10 +8,11 @@ from portal import clock, lifecycle
 from portal.lifecycle import IllegalTransition
 from portal.models import AuditEvent, OutboxMessage, PrivacyRequest
 from portal.services import audit
-from portal.services.cases import references, submission as requests, transitions, verification
-from portal.services.identity import tokens
+from portal.services.cases import references, transitions, verification
+from portal.services.cases import submission as requests
 from portal.services.cases.submission import NewRequest
 from portal.services.cases.transitions import StaleCase
+from portal.services.identity import tokens
 
 
 def new(kind="access", **kw):

@@ -26,15 +26,15 @@ from portal.models import (
     RetentionRun,
 )
 from portal.services import audit
-from portal.services.documents import store as documents, response_files
-from portal.services.cases import inquiries, transitions
-from portal.services.delivery import mail
-from portal.services.records import annual_metrics as metrics, retention
-from portal.services.cases import submission as request_service
-from portal.services.staff import accounts as staff_service
+from portal.services.cases import inquiries, submission, transitions
 from portal.services.cases.inquiries import NewInquiry
 from portal.services.cases.submission import NewRequest
+from portal.services.delivery import mail
+from portal.services.documents import response_files
+from portal.services.documents import store as documents
 from portal.services.documents.storage import get_storage
+from portal.services.records import annual_metrics, retention
+from portal.services.staff import accounts
 
 from ..files import png
 
@@ -53,7 +53,7 @@ class Fixture:
         self.cases: dict[str, str] = {}  # label -> reference
         self.secrets: dict[str, list[str]] = {}  # label -> values that must vanish with it
         with app.app_context():
-            self.staff_id = staff_service.create(db.session(), email="clerk@billgenix.example", role="support",
+            self.staff_id = accounts.create(db.session(), email="clerk@billgenix.example", role="support",
                                                  password="a long enough password 1").id
 
     def case(self, label: str, kind: str, *, closed: datetime | None, status: str = COMPLETED,
@@ -71,7 +71,7 @@ class Fixture:
                              correction_details=f"NEW-{token}" if kind == "correct" else None,
                              access_scope="categories" if kind == "access" else None,
                              declaration_signature=f"SIG-{token}" if kind in ("delete", "correct") else None)
-            req = request_service.submit(s, new=new).request
+            req = submission.submit(s, new=new).request
             if req.status == "awaiting_email":
                 transitions.transition(s, req, VERIFYING, actor="requester", action="email_confirmed")
             if req.status != IN_PROGRESS:
@@ -111,8 +111,8 @@ class Fixture:
     def consent(self, consent_id: str, at: datetime) -> None:
         self.tm.move_to(at, tick=False)
         with self.app.app_context():
-            from portal.services.consent import choices as consent
-            consent.record_choice(db.session(), consent_id=consent_id, action="reject_all", source="banner",
+            from portal.services.consent import choices
+            choices.record_choice(db.session(), consent_id=consent_id, action="reject_all", source="banner",
                                   gpc_signal=False, user_agent=None)
 
 
@@ -146,13 +146,13 @@ def world(app, time_machine):
 
 def _snapshot(session) -> dict:
     session.rollback()
-    return {"records": metrics.records_csv(session, start=date(2024, 12, 1), end=date(2026, 12, 31)),
-            **{y: metrics.annual(session, year=y).as_dict() for y in (2025, 2026)}}
+    return {"records": annual_metrics.records_csv(session, start=date(2024, 12, 1), end=date(2026, 12, 31)),
+            **{y: annual_metrics.annual(session, year=y).as_dict() for y in (2025, 2026)}}
 
 
 def _case(session, world, label) -> PrivacyRequest | None:
     session.expire_all()
-    return request_service.get_by_reference(session, world.cases[label])
+    return submission.get_by_reference(session, world.cases[label])
 
 
 def test_the_dry_run_counts_and_changes_nothing(app, world, session):

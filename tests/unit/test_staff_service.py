@@ -10,6 +10,7 @@ from sqlalchemy import select
 from portal import clock
 from portal.models import AuditEvent, OutboxMessage, StaffInvitation, StaffUser
 from portal.services.staff import accounts as staff
+from portal.services.staff import invitations
 from portal.services.staff.accounts import InvitationError, StaffError
 
 from ..support import STAFF_PASSWORD
@@ -112,7 +113,7 @@ def test_deactivated_or_invited_accounts_cannot_sign_in(session):
     user = _make(session)
     staff.deactivate(session, target=user, by=admin)
     assert staff.authenticate(session, email=user.email, password=STAFF_PASSWORD) is None
-    invited = staff.invite(session, email="new@staff.example", role="viewer", by=admin)
+    invited = invitations.invite(session, email="new@staff.example", role="viewer", by=admin)
     assert invited.password_hash is None
     assert staff.authenticate(session, email=invited.email, password="") is None
 
@@ -187,30 +188,30 @@ def _invitation_token(session, email):
 
 def test_invitation_is_single_use(session):
     admin = _make(session, email="admin@staff.example", role="admin")
-    user = staff.invite(session, email="Bo@Staff.example", role="support", name="Bo", by=admin, now=NOW)
+    user = invitations.invite(session, email="Bo@Staff.example", role="support", name="Bo", by=admin, now=NOW)
     assert user.email == "bo@staff.example" and user.password_hash is None
     token = _invitation_token(session, user.email)
-    _row, found = staff.check_invitation(session, token=token, now=NOW)  # checking spends nothing
+    _row, found = invitations.check_invitation(session, token=token, now=NOW)  # checking spends nothing
     assert found.id == user.id
     with pytest.raises(StaffError):
-        staff.accept_invitation(session, token=token, password="short", now=NOW)
+        invitations.accept_invitation(session, token=token, password="short", now=NOW)
     epoch = user.session_epoch
-    staff.accept_invitation(session, token=token, password=STAFF_PASSWORD, now=NOW + timedelta(hours=1))
+    invitations.accept_invitation(session, token=token, password=STAFF_PASSWORD, now=NOW + timedelta(hours=1))
     assert user.session_epoch == epoch + 1
     assert staff.authenticate(session, email=user.email, password=STAFF_PASSWORD) is not None
     with pytest.raises(InvitationError) as exc:
-        staff.accept_invitation(session, token=token, password="another good password", now=NOW)
+        invitations.accept_invitation(session, token=token, password="another good password", now=NOW)
     assert exc.value.reason == "used"
     assert staff.verify_password(session.get(StaffUser, user.id).password_hash, STAFF_PASSWORD)
 
 
 def test_invitation_expires(session):
     admin = _make(session, email="admin@staff.example", role="admin")
-    user = staff.invite(session, email="bo@staff.example", role="viewer", by=admin, now=NOW)
+    user = invitations.invite(session, email="bo@staff.example", role="viewer", by=admin, now=NOW)
     token = _invitation_token(session, user.email)
-    staff.check_invitation(session, token=token, now=NOW + timedelta(hours=72) - timedelta(seconds=1))
+    invitations.check_invitation(session, token=token, now=NOW + timedelta(hours=72) - timedelta(seconds=1))
     with pytest.raises(InvitationError) as exc:
-        staff.accept_invitation(session, token=token, password=STAFF_PASSWORD, now=NOW + timedelta(hours=72))
+        invitations.accept_invitation(session, token=token, password=STAFF_PASSWORD, now=NOW + timedelta(hours=72))
     assert exc.value.reason == "expired"
     assert session.get(StaffUser, user.id).password_hash is None
 
@@ -219,26 +220,26 @@ def test_invitation_expires(session):
                                     lambda t: "x" + t, lambda t: "not-a-token"])
 def test_tampered_invitation_is_invalid(session, mangle):
     admin = _make(session, email="admin@staff.example", role="admin")
-    user = staff.invite(session, email="bo@staff.example", role="viewer", by=admin, now=NOW)
+    user = invitations.invite(session, email="bo@staff.example", role="viewer", by=admin, now=NOW)
     token = _invitation_token(session, user.email)
     with pytest.raises(InvitationError) as exc:
-        staff.accept_invitation(session, token=mangle(token), password=STAFF_PASSWORD, now=NOW)
+        invitations.accept_invitation(session, token=mangle(token), password=STAFF_PASSWORD, now=NOW)
     assert exc.value.reason == "invalid"
 
 
 def test_new_invitation_replaces_the_old_one_and_deactivation_voids_it(session):
     admin = _make(session, email="admin@staff.example", role="admin")
-    user = staff.invite(session, email="bo@staff.example", role="viewer", by=admin, now=NOW)
+    user = invitations.invite(session, email="bo@staff.example", role="viewer", by=admin, now=NOW)
     first = _invitation_token(session, user.email)
-    staff.resend_invitation(session, target=user, by=admin, now=NOW)
+    invitations.resend_invitation(session, target=user, by=admin, now=NOW)
     second = _invitation_token(session, user.email)
     assert first != second
     with pytest.raises(InvitationError) as exc:
-        staff.check_invitation(session, token=first, now=NOW)
+        invitations.check_invitation(session, token=first, now=NOW)
     assert exc.value.reason == "invalid"
     staff.deactivate(session, target=user, by=admin)
     with pytest.raises(InvitationError):
-        staff.check_invitation(session, token=second, now=NOW)
+        invitations.check_invitation(session, token=second, now=NOW)
     assert session.execute(select(StaffInvitation)).scalars().all() == []
 
 

@@ -6,15 +6,15 @@ from sqlalchemy import select
 
 from portal import clock
 from portal.models import VerificationToken
-from portal.services.cases import submission as requests
-from portal.services.identity import tokens
+from portal.services.cases import submission
 from portal.services.cases.submission import NewRequest
+from portal.services.identity import tokens
 from portal.services.identity.tokens import TokenError
 
 
 @pytest.fixture
 def request_id(session):
-    outcome = requests.submit(session, new=NewRequest(request_type="access", first_name="Ana", last_name="Ruiz",
+    outcome = submission.submit(session, new=NewRequest(request_type="access", first_name="Ana", last_name="Ruiz",
                                                        email="ana@example.org", access_scope="categories"))
     return outcome.request.id
 

@@ -7,13 +7,13 @@ from sqlalchemy import select
 from portal import clock, db
 from portal.lifecycle import ON_HOLD
 from portal.models import OutboxMessage, PrivacyRequest
-from portal.services.cases import submission as requests
+from portal.services.cases import submission
 from portal.services.cases.submission import NewRequest
 from portal.services.cases.transitions import transition
 
 
 def submit(session, email="ana@example.org", received_at=None, request_type="access"):
-    return requests.submit(session, new=NewRequest(request_type=request_type, first_name="Ana", last_name="Ruiz",
+    return submission.submit(session, new=NewRequest(request_type=request_type, first_name="Ana", last_name="Ruiz",
                                                    email=email, access_scope="categories"),
                            received_at=received_at).request
 
@@ -28,9 +28,9 @@ def test_unconfirmed_requests_are_denied_at_the_due_date_not_before(app):
         received = clock.now() - timedelta(days=20)
         req = submit(s, received_at=received)
         day_before_due = at_local(req.due - timedelta(days=1), 23)
-        assert requests.expire_unconfirmed(s, now=day_before_due) == 0  # past the 14 days, but not yet due
+        assert submission.expire_unconfirmed(s, now=day_before_due) == 0  # past the 14 days, but not yet due
         assert s.get(PrivacyRequest, req.id).status == "awaiting_email"
-        assert requests.expire_unconfirmed(s, now=at_local(req.due, 0)) == 1
+        assert submission.expire_unconfirmed(s, now=at_local(req.due, 0)) == 1
         req = s.get(PrivacyRequest, req.id)
         assert (req.status, req.outcome_code) == ("denied", "unverifiable")
         # The access request's own citation (§7024(a)-(b)); a deletion would cite §7022(a).
@@ -44,7 +44,7 @@ def test_a_recent_unconfirmed_request_is_left_alone_even_on_its_due_date(app):
     with app.app_context():
         s = db.session()
         req = submit(s, received_at=clock.now())
-        assert requests.expire_unconfirmed(s, now=at_local(req.due, 12)) == 0
+        assert submission.expire_unconfirmed(s, now=at_local(req.due, 12)) == 0
 
 
 def test_a_case_held_for_details_is_denied_at_the_due_date(app):
@@ -58,6 +58,6 @@ def test_a_case_held_for_details_is_denied_at_the_due_date(app):
         transition(s, fraud, "verifying", actor="requester")
         transition(s, fraud, ON_HOLD, actor="system", hold_reason="fraud_suspected")
         s.commit()
-        assert requests.expire_unconfirmed(s, now=at_local(req.due, 10)) == 1
+        assert submission.expire_unconfirmed(s, now=at_local(req.due, 10)) == 1
         assert s.get(PrivacyRequest, req.id).status == "denied"
         assert s.get(PrivacyRequest, fraud.id).status == ON_HOLD  # staff decide on fraud holds

@@ -9,11 +9,10 @@ from sqlalchemy import select
 from portal import clock, db
 from portal.lifecycle import IN_PROGRESS, ON_HOLD, VERIFYING
 from portal.models import AuditEvent, PrivacyRequest, VerificationAttempt
-from portal.services.cases import submission as request_service
-from portal.services.identity import subjects
-from portal.services.cases import verification
+from portal.services.cases import submission, verification
 from portal.services.cases.submission import NewRequest
 from portal.services.cases.transitions import transition
+from portal.services.identity import subjects
 
 from ..support import body
 
@@ -48,14 +47,14 @@ def confirm_and_match(app, *, points=(), email="someone.else@example.net", reque
     fields.update(extra or {})
     with app.app_context():
         s = db.session()
-        needs = request_service.declaration_required(request_type, scope if request_type == "access" else None)
+        needs = submission.declaration_required(request_type, scope if request_type == "access" else None)
         new = NewRequest(request_type=request_type, first_name=first_name, last_name=last_name, email=email,
                          access_scope=scope if request_type == "access" else None,
                          correction_current="old" if request_type == "correct" else None,
                          correction_details="new" if request_type == "correct" else None,
                          correction_points=correction_points,
                          declaration_signature=f"{first_name} {last_name}" if needs and sign else None, **fields)
-        req = request_service.submit(s, new=new).request
+        req = submission.submit(s, new=new).request
         req.email_confirmed_at = clock.now()
         transition(s, req, VERIFYING, actor="requester", action="email_confirmed")
         attempt = verification.match_identity(s, req)

@@ -5,7 +5,7 @@
 - `verification`: the emailed link, matching against the identity index, holds
 - `casework`: staff actions (verify, hold, ask for information, extend, deny, notes, documents)
 - `outcomes`: completion, the denial bases and contested statements
-- `queue`: the console's queue, its counts and the acknowledgement list; `open_counts` folds the
+- `work_queue`: the console's queue, its counts and the acknowledgement list; `open_counts` folds the
   open-case counts the database triggers keep
 - `case_file`: everything the console's case page shows
 - `agents`: authorized agents; `inquiries`: privacy questions; `notices`: notices downstream

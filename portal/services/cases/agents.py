@@ -17,7 +17,18 @@ from sqlmodel import Session
 
 from ... import clock, lifecycle, normalize
 from ...db import atomic
-from ...lifecycle import (AWAITING_EMAIL, DENIED, FINAL, IN_PROGRESS, ON_HOLD, OPEN, REQUEST_TYPES, VERIFYING, IllegalTransition)
+from ...i18n import lazy_gettext as _l
+from ...lifecycle import (
+    AWAITING_EMAIL,
+    DENIED,
+    FINAL,
+    IN_PROGRESS,
+    ON_HOLD,
+    OPEN,
+    REQUEST_TYPES,
+    VERIFYING,
+    IllegalTransition,
+)
 from ...models import AgentAuthorization, CaseOutcome, PrivacyRequest, RequestMessage, StaffUser
 from .. import audit
 from ..documents import store as documents
@@ -25,7 +36,6 @@ from ..identity import tokens
 from . import verification
 from .submission import lookback_start, open_case
 from .transitions import MailSpec, agent_of, check_version, mail_requester, transition
-from ...i18n import lazy_gettext as _l
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,10 @@ from ...lifecycle import INQUIRY_ANSWERED, INQUIRY_CLOSED, INQUIRY_KINDS, INQUIR
 from ...models import AuditEvent, Document, Inquiry, InquiryMessage, PrivacyRequest
 from ...urls import external_url
 from .. import audit
-from ..documents import store as documents
 from ..delivery import mail
-from . import references, submission as requests
+from ..documents import store as documents
+from . import references
+from . import submission as requests
 from .transitions import StaleCase
 
 log = logging.getLogger(__name__)

@@ -22,12 +22,20 @@ from sqlmodel import Session
 
 from ... import clock, db
 from ...db import atomic
+from ...i18n import lazy_gettext as _l
 from ...lifecycle import IN_PROGRESS, OPEN, REQUEST_TYPES, local_date
-from ...models import (ContestedStatement, DownstreamNotice, OutboxMessage, PrivacyRequest, Recipient, RequestRecord, WebhookDelivery)
+from ...models import (
+    ContestedStatement,
+    DownstreamNotice,
+    OutboxMessage,
+    PrivacyRequest,
+    Recipient,
+    RequestRecord,
+    WebhookDelivery,
+)
 from .. import audit
 from ..delivery import mail, webhooks
 from .transitions import agent_of
-from ...i18n import lazy_gettext as _l
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,11 @@ from ...i18n import lazy_gettext as _l
 from ...models import CaseOutcome, ContestedStatement, Document, Inquiry, PrivacyRequest, ResponseFile
 from ...urls import external_url
 from .. import audit
-from . import casework as cases, inquiries, references, submission as requests, transitions, verification
 from ..delivery import mail
 from ..documents import response_files
 from ..identity import tokens
+from . import inquiries, outcomes, references, transitions, verification
+from . import submission as requests
 
 
 def find(session: Session, reference: str) -> PrivacyRequest | Inquiry | None:
@@ -93,7 +94,7 @@ def _page(req: PrivacyRequest | RequestSnapshot, timeline: list[requests.Timelin
     outcome, contested = (rows[0][0], rows[0][1]) if rows else (None, None)  # rows: unless purged meanwhile
     files = [response_files.OfferedFile(row, doc) for _o, _c, row, doc in rows if row is not None]
     return RequestPage(timeline=timeline, files=files, outcome=outcome, contested=contested,
-                       can_contest=cases.contest_open(req, outcome, contested))
+                       can_contest=outcomes.contest_open(req, outcome, contested))
 
 
 def request_page(session: Session, req: PrivacyRequest) -> RequestPage:

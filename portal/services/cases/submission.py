@@ -16,9 +16,8 @@ from ...lifecycle import AWAITING_EMAIL, OPEN, REQUEST_TYPES, WITHDRAWN
 from ...models import AuditEvent, PrivacyRequest, RequestMessage
 from .. import audit
 from ..documents import store as documents
-from ..drp import status as drp_status
 from . import references, verification
-from .transitions import MailSpec, check_version, mail_requester, transition
+from .transitions import MailSpec, check_version, mail_requester, status_changed, transition
 
 log = logging.getLogger(__name__)
 
@@ -274,7 +273,7 @@ def extend(session: Session, *, req: PrivacyRequest, days: int, reason: str, act
     session.add(req)
     audit.record(session, action="extended", actor=actor, request_id=req.id,
                  detail=f"{days} days, due {req.extended_due.isoformat()}")
-    drp_status.status_changed(session, req)  # DRP §3.08: the agent hears of the new expected_by
+    status_changed(session, req)  # the new due date: a DRP agent hears of it (DRP §3.08 expected_by)
     mail_requester(session, req, MailSpec("extension", _l("More time needed for request %(reference)s",
                                                 reference=req.reference), {"reason": req.extension_reason}))
     session.commit()

@@ -1,9 +1,12 @@
-"""The one way a request changes status: checked against the lifecycle table, stamped, audited and,
-when the requester must hear of it, mailed, all in the caller's transaction."""
+"""The one way a request changes status: checked against the lifecycle table, stamped, audited,
+told to the status listeners (a DRP agent's callback) and, when the requester must hear of it,
+mailed, all in the caller's transaction."""
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask import current_app
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -12,7 +15,6 @@ from ...lifecycle import FINAL, REQUEST_TYPES
 from ...models import AgentAuthorization, AuditEvent, PrivacyRequest
 from ...urls import external_url
 from .. import audit
-from ..drp import status as drp_status
 from ..delivery import mail
 
 log = logging.getLogger(__name__)
@@ -56,11 +58,29 @@ def transition(session: Session, req: PrivacyRequest, to_status: str, *, actor: 
     session.add(req)
     event = audit.record(session, action=action or to_status, actor=actor, request_id=req.id,
                          from_status=from_status, to_status=to_status, detail=detail)
-    drp_status.status_changed(session, req)  # a Data Rights Protocol agent hears of every change
+    status_changed(session, req)
     if mail_spec is not None:
         mail_requester(session, req, mail_spec)
     log.info("request %s: %s -> %s by %s", req.reference, from_status, to_status, actor)
     return event
+
+
+StatusListener = Callable[[Session, PrivacyRequest], None]
+_LISTENERS = "status_listeners"
+
+
+def listen(app, listener: StatusListener) -> None:
+    """Call `listener(session, req)` in the transaction of every change of a case's status or due
+    date (create_app registers them: the edge listens to the core, the core imports no edge)."""
+    listeners = app.extensions.setdefault(_LISTENERS, [])
+    if listener not in listeners:
+        listeners.append(listener)
+
+
+def status_changed(session: Session, req: PrivacyRequest) -> None:
+    """Tell every registered listener that the case's status or due date changed."""
+    for listener in current_app.extensions.get(_LISTENERS, ()):
+        listener(session, req)
 
 
 def agent_of(session: Session, req: PrivacyRequest) -> AgentAuthorization | None:

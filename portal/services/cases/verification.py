@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from ... import clock, i18n
 from ...db import atomic
+from ...i18n import lazy_gettext as _l
 from ...lifecycle import AWAITING_EMAIL, DENIED, IN_PROGRESS, ON_HOLD, REQUEST_TYPES, VERIFYING, IllegalTransition
 from ...models import AgentAuthorization, PrivacyRequest, VerificationAttempt
 from ...urls import external_url
@@ -19,7 +20,6 @@ from .. import audit
 from ..delivery import mail
 from ..identity import subjects, tokens
 from .transitions import MailSpec, agent_of, mail_requester, transition
-from ...i18n import lazy_gettext as _l
 
 log = logging.getLogger(__name__)
 

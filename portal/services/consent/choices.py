@@ -1,28 +1,20 @@
-"""Cookie consent: categories from configuration, append-only records, GPC, receipts, statistics."""
-import base64
-import csv
-import hashlib
-import hmac
-import io
-import json
+"""Cookie consent: categories from configuration, the visitor's state, append-only records, Global
+Privacy Control, and a known person's opt-out recorded on their request (receipts, the signed state
+cookie, the banner and the statistics are beside this module)."""
 import logging
 import re
 import secrets
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
-from flask_babel import get_locale
-from flask_babel import gettext as _
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
 from ... import clock, db, policy
 from ...db import atomic
 from ...models import AuditEvent, ConsentRecord, PrivacyRequest
-from ...urls import external_url
 from .. import audit
 
 log = logging.getLogger(__name__)
@@ -327,61 +319,6 @@ def record_for(session: Session, *, consent_id: str, receipt_id: str | None = No
                                                        ConsentRecord.consent_id == consent_id)).scalar()
 
 
-def policy_url() -> str:
-    return current_app.config.get("CONSENT_POLICY_URL") or current_app.config["BASE_URL"].rstrip("/") + "/privacy"
-
-
-def collection_method(source: str) -> str:
-    return {"banner": _("Cookie banner on the privacy portal"),
-            "center": _("Cookie-preference center on the privacy portal"),
-            "api": _("Cookie banner on the business's website (consent API)"),
-            "gpc": _("Global Privacy Control signal sent by the browser (Sec-GPC)")}[source]
-
-
-def purpose_status(category: Category, record: ConsentRecord | Snapshot) -> str:
-    if category.required:
-        return "always_on"
-    if category.key not in record.choices:
-        return "not_chosen"
-    return "granted" if record.choices[category.key] else "declined"
-
-
-def receipt(record: ConsentRecord) -> dict:
-    """A consent receipt with the fields of the Kantara Initiative Consent Receipt (v1.1)."""
-    cfg = current_app.config
-    purposes = []
-    for c in categories():
-        status = purpose_status(c, record)
-        by_signal = c.sale_or_sharing and record.gpc and status == "declined"
-        purposes.append({
-            "purpose": str(c.label), "purposeCategory": [c.key], "purposeDescription": str(c.description),
-            "consentType": "NOT_REQUIRED" if c.required else ("OPT_OUT_PREFERENCE_SIGNAL" if by_signal else "EXPLICIT"),
-            "status": status, "primaryPurpose": c.required, "thirdPartyDisclosure": c.sale_or_sharing,
-            "termination": _("Until you change your choice or the policy version changes."),
-        })
-    return {
-        "version": "KI-CR-v1.1.0",
-        "jurisdiction": cfg["CONSENT_JURISDICTION"],
-        "consentTimestamp": int(record.created_at.timestamp()),
-        "consentTime": record.created_at.isoformat(),
-        "collectionMethod": collection_method(record.source),
-        "source": record.source,
-        "consentReceiptID": record.receipt_id,
-        "language": str(get_locale() or "en"),
-        "piiPrincipalId": record.consent_id,
-        "piiControllers": [{"piiController": cfg["ORG_NAME"], "contact": _("Privacy team"),
-                            "email": cfg["PRIVACY_EMAIL"], "phone": cfg["PRIVACY_PHONE"],
-                            "piiControllerUrl": cfg["BASE_URL"]}],
-        "policyUrl": policy_url(),
-        "policyVersion": record.policy_version,
-        "globalPrivacyControl": record.gpc,
-        "services": [{"service": _("Cookies and similar technologies on %(org)s websites", org=cfg["ORG_NAME"]),
-                      "purposes": purposes}],
-        "sensitive": False,
-        "spiCat": [],
-    }
-
-
 # --- a known person (§7025(c)(1)) -----------------------------------------------------------------
 
 KNOWN_PERSON_ACTIONS = {"gpc": "gpc_opt_out_recorded", "cookie": "cookie_opt_out_recorded"}
@@ -438,205 +375,7 @@ def _record_for_known_person(session: Session, *, state: ConsentState, reference
 
 # --- the signed state cache and the API token ---------------------------------------------------
 
-def _key(purpose: str) -> bytes:
-    """A key for one purpose, derived from SECRET_KEY (so rotating the secret resets them all)."""
-    name = f"consent_key_{purpose}"
-    key = current_app.extensions.get(name)
-    if key is None:
-        key = current_app.extensions[name] = hashlib.sha256(
-            purpose.encode() + b"\0" + str(current_app.config["SECRET_KEY"]).encode()).digest()
-    return key
-
-
-def _mac(purpose: str, data: str) -> str:
-    return hmac.new(_key(purpose), data.encode(), hashlib.sha256).hexdigest()
-
-
-def state_cookie(state: ConsentState) -> str | None:
-    """The latest record, signed (HMAC-SHA256) with its issue time, so the hot path can answer
-    without a query. Plain hmac rather than itsdangerous: this runs on every page view."""
-    s = state.snapshot
-    if s is None or state.consent_id is None:
-        return None
-    payload = [state.consent_id, s.record_id, s.receipt_id, s.choices, s.policy_version, s.source, s.gpc,
-               s.created_at.isoformat(), int(clock.timestamp()),
-               s.sale_opt_out_at.isoformat() if s.sale_opt_out_at else None]
-    body = base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
-    return f"{body}.{_mac('consent-state', body)}"
-
-
-# Verified state cookies, by their text: a visitor sends the same one with every page until it changes.
-_VERIFIED_STATES_MAX = 4096
-
-
-def _verified_payload(value: str) -> tuple | None:
-    """The state cookie's fields when its MAC is ours (as `state_cookie` wrote them), else None."""
-    verified = current_app.extensions.setdefault("consent_verified_states", {})
-    payload = verified.get(value)
-    if payload is not None:
-        return payload
-    body, _, mac = value.rpartition(".")
-    if not body or not hmac.compare_digest(mac.encode(), _mac("consent-state", body).encode()):
-        return None
-    try:
-        cid, record_id, receipt_id, choices, version, source, gpc, created, issued, opted_out = json.loads(
-            base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-        payload = (cid, record_id, receipt_id, tuple(choices.items()), version, source, gpc,
-                   datetime.fromisoformat(created), issued, datetime.fromisoformat(opted_out) if opted_out else None)
-    except (ValueError, TypeError, AttributeError):
-        return None
-    if len(verified) >= _VERIFIED_STATES_MAX:
-        verified.clear()
-    verified[value] = payload
-    return payload
-
-
-def state_from_cookie(value: str | None, *, consent_id: str, gpc_signal: bool) -> ConsentState | None:
-    """The state the cookie holds, when it is ours, fresh, for this consent id and this policy
-    version, and does not need a GPC record written; otherwise None (ask the database)."""
-    payload = _verified_payload(value) if value else None
-    if payload is None:
-        return None
-    cid, record_id, receipt_id, choices, version, source, gpc, created, issued, opted_out = payload
-    current_version = policy_version()
-    if cid != consent_id or version != current_version or \
-            not 0 <= clock.timestamp() - issued <= current_app.config["CONSENT_STATE_CACHE_SECONDS"]:
-        return None
-    snapshot = Snapshot(record_id=record_id, receipt_id=receipt_id, choices=dict(choices), policy_version=version,
-                        source=source, gpc=gpc, created_at=created, sale_opt_out_at=opted_out)
-    state = state_for(snapshot, consent_id=consent_id, gpc_signal=gpc_signal, version=current_version)
-    if gpc_signal and not state.gpc_honored:
-        return None
-    return state
-
-
-def api_token(consent_id: str) -> str:
-    """The token a page obtains from GET /api/consent and sends back with a POST: an HMAC of the
-    consent id, so only a page allowed to read the GET answer (CORS) can post for this visitor."""
-    return _mac("consent-api-token", consent_id)
-
-
-def check_api_token(token: str | None, *, consent_id: str) -> bool:
-    # Bytes: compare_digest raises TypeError on a str with non-ASCII characters (a header may hold them).
-    return bool(token) and hmac.compare_digest(str(token).encode(), api_token(consent_id).encode())
-
-
-def api_view(state: ConsentState, *, token: str) -> dict:
-    """The JSON the business's site reads; banner texts only for a visitor who has not chosen."""
-    view = {
-        "policy_version": state.policy_version,
-        "decided": state.decided,
-        "choices": state.choices,
-        "gpc": {"signal": state.gpc_signal, "honored": state.gpc_honored,
-                "applied_at": state.gpc_applied_at.isoformat() if state.gpc_applied_at else None},
-        "updated_at": state.updated_at.isoformat() if state.updated_at else None,
-        "sale_opt_in_needs_confirmation": state.sale_opted_out,
-        "receipt_id": state.snapshot.receipt_id if state.snapshot else None,
-        "token": token,
-    }
-    if state.confirmation_needed:
-        view["confirm_url"] = external_url("consent.confirm_sale")
-    if not state.decided:
-        view["banner"] = banner_texts(state)
-    return view
-
-
-def banner_intro(state: ConsentState) -> str:
-    """What the banner says it asks about: never sale/sharing within 12 months of an opt-out."""
-    asked = state.asked_categories
-    labels = ", ".join(str(c.label) for c in asked)
-    if any(c.sale_or_sharing for c in asked):
-        return _("We use strictly necessary cookies to run our sites. With your permission we would also "
-                 "use: %(list)s. Advertising cookies would mean selling or sharing your personal information.",
-                 list=labels)
-    return _("We use strictly necessary cookies to run our sites. With your permission we would also use: "
-             "%(list)s.", list=labels)
-
-
-def banner_texts(state: ConsentState) -> dict:
-    return {
-        "title": _("Your cookie choices"),
-        "intro": banner_intro(state),
-        "accept": _("Accept all"), "reject": _("Reject all"), "customize": _("Choose by category"),
-        "gpc_honored": _("Opt-Out Request Honored"),
-        "gpc_detail": _("Your browser sent a Global Privacy Control signal. We treat it as your request to opt "
-                        "out of the sale and sharing of your personal information, so advertising stays off."),
-        "opt_out": _("Do Not Sell or Share My Personal Information"),
-        "saved": _("Your cookie choices are saved. You can change them at any time."),
-        "error": _("We could not save your choice. Please try again."),
-        "links": _banner_links(),
-    }
-
-
-def _banner_links() -> dict:
-    """The banner's links open the portal in the language the banner is shown in."""
-    lang = str(get_locale())
-    extra = {} if lang == current_app.config["LANGUAGES"][0] else {"lang": lang}
-    return {"preferences": external_url("consent.preferences", **extra),
-            "opt_out": external_url("public.new_request", type="opt_out", **extra)}
-
 
 # --- for staff ---------------------------------------------------------------------------------
 
-@dataclass
-class VersionStats:
-    policy_version: str
-    records: int
-    visitors: int = 0
-    decided: int = 0
-    gpc: int = 0
-    granted: dict | None = None  # category key -> visitors whose latest choice is "on"
 
-
-def statistics(session: Session) -> list[VersionStats]:
-    """Per policy version (newest first): records, visitors, and each visitor's latest choice per category."""
-    optional = [c for c in categories() if not c.required]
-    per_version = session.execute(
-        select(ConsentRecord.policy_version, func.count(), func.max(ConsentRecord.id))
-        .group_by(ConsentRecord.policy_version).order_by(func.max(ConsentRecord.id).desc())).all()
-    stats = {v: VersionStats(policy_version=v, records=n, granted={c.key: 0 for c in optional})
-             for v, n, _ in per_version}
-    latest = (select(func.max(ConsentRecord.id))
-              .group_by(ConsentRecord.consent_id, ConsentRecord.policy_version).scalar_subquery())
-    rows = session.execute(select(ConsentRecord.policy_version, ConsentRecord.choices, ConsentRecord.gpc)
-                           .where(ConsentRecord.id.in_(latest)).execution_options(yield_per=2000))
-    for version, choices, gpc in rows:
-        s = stats[version]
-        s.visitors += 1
-        s.gpc += bool(gpc)
-        s.decided += all(c.key in choices for c in optional)
-        for c in optional:
-            s.granted[c.key] += bool(choices.get(c.key))
-    return list(stats.values())
-
-
-def export_csv(session: Session, *, actor: str) -> Iterator[str]:
-    """Every record as CSV lines, oldest first; the export is audited before the first line."""
-    audit.record(session, action="consent_export", actor=actor, detail="consent records CSV")
-    session.commit()
-    cats = categories()
-    header = ["receipt_id", "consent_id", "created_at", "policy_version", "source", "gpc", "user_agent_family",
-              *(c.key for c in cats)]
-
-    def lines() -> Iterator[str]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(header)
-        stmt = select(ConsentRecord).order_by(ConsentRecord.id).execution_options(yield_per=2000)
-        # The stream outlives the request's session, so it reads through its own and closes it;
-        # read-only, so on SQLite it never holds the write lock while the visitor downloads.
-        with Session(session.get_bind().execution_options(**{db.READ_ONLY: True})) as reader:
-            yield from _rows(reader, stmt, writer, buffer)
-
-    def _rows(reader: Session, stmt, writer, buffer) -> Iterator[str]:
-        for i, record in enumerate(reader.execute(stmt).scalars(), 1):
-            writer.writerow([record.receipt_id, record.consent_id, record.created_at.isoformat(), record.policy_version,
-                             record.source, "yes" if record.gpc else "no", record.user_agent_family or "",
-                             *(purpose_status(c, record) for c in cats)])
-            if i % 500 == 0:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
-
-    return lines()

@@ -30,10 +30,10 @@ from sqlalchemy import func, or_, select, update
 from sqlmodel import Session
 
 from ... import clock, i18n
-from . import outbox
 from ...db import atomic
 from ...models import OutboxMessage, PrivacyRequest
 from ..documents.storage import write_atomic
+from . import outbox
 
 log = logging.getLogger(__name__)
 CLAIM_SECONDS = outbox.CLAIM_SECONDS  # the least a claim lasts (see services/outbox.py)

@@ -5,8 +5,8 @@ for instance): set `app.extensions["document_storage"]` before the first upload.
 also offer `put_stream` and `open` (the local folder does), so a large blob is written and read
 in chunks; `put_chunks` and `open_blob` fall back to the four methods otherwise.
 """
-import os
 import io
+import os
 import re
 import secrets
 from collections.abc import Iterable

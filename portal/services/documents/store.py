@@ -32,11 +32,11 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
 from ...config import parse_keys
+from ...i18n import lazy_gettext as _l
 from ...models import Document
-from .storage import StorageError, get_storage, new_name, open_blob, put_chunks, write_atomic
 from .. import audit
 from . import chunked_crypto, upload_checks
-from ...i18n import lazy_gettext as _l
+from .storage import StorageError, get_storage, new_name, open_blob, put_chunks, write_atomic
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
-from ..delivery import outbox
 from ...models import DrpCallback
+from ..delivery import outbox
 
 log = logging.getLogger(__name__)
 USER_AGENT = "privacy-portal-drp-callbacks/1"

@@ -9,7 +9,8 @@ from sqlmodel import Session
 
 from ...i18n import lazy_gettext as _l
 from ...models import DrpAgent, DrpCallback, DrpRequest, PrivacyRequest
-from . import callbacks as drp_callbacks, status as drp_status
+from . import callbacks as drp_callbacks
+from . import status as drp_status
 
 CLAIMS = [  # (claim, label, the flag saying the agent verified it)
     ("name", _l("Name"), None),

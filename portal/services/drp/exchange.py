@@ -30,10 +30,10 @@ from ... import clock
 from ...lifecycle import VERIFYING, WITHDRAWN
 from ...models import DrpAgent, DrpRequest, PrivacyRequest
 from .. import audit
-from . import status as drp_status
-from ..cases import verification
 from ..cases import submission as request_service
+from ..cases import verification
 from ..cases.submission import NewRequest
+from . import status as drp_status
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The Data Rights Protocol status object of a case, and the status callback queued when it changes.
 
-Apart from services/drp.py (the endpoints) so that transitions.transition() can call `status_changed`
-without an import circle. The portal is the covered business itself, so a request passes straight
+`status_changed` is a status listener (create_app registers it with cases.transitions): the core
+never imports the protocol. The portal is the covered business itself, so a request passes straight
 from `open` to `in_progress` (DRP 1.0 §3.03 note 1): `open` is never reported.
 """
 from datetime import datetime, time, timezone
@@ -11,7 +11,18 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from ...clock import PACIFIC
-from ...lifecycle import (AWAITING_EMAIL, COMPLETED, DENIED, EXPIRED, FINAL, IN_PROGRESS, ON_HOLD, PARTIALLY_COMPLETED, VERIFYING, WITHDRAWN)
+from ...lifecycle import (
+    AWAITING_EMAIL,
+    COMPLETED,
+    DENIED,
+    EXPIRED,
+    FINAL,
+    IN_PROGRESS,
+    ON_HOLD,
+    PARTIALLY_COMPLETED,
+    VERIFYING,
+    WITHDRAWN,
+)
 from ...models import DrpRequest, PrivacyRequest
 from ...urls import external_url
 from . import callbacks as drp_callbacks

@@ -32,7 +32,15 @@ from sqlmodel import Session
 
 from ... import clock, db
 from ...lifecycle import COMPLETED, DENIED, PACIFIC, PARTIALLY_COMPLETED, REQUEST_TYPES, local_date
-from ...models import (IS_ANSWERED, IS_GPC, AnnualMetrics, ConsentRecord, MetricsMonth, RequestRecord, lock_stored_figures)
+from ...models import (
+    IS_ANSWERED,
+    IS_GPC,
+    AnnualMetrics,
+    ConsentRecord,
+    MetricsMonth,
+    RequestRecord,
+    lock_stored_figures,
+)
 
 PR = RequestRecord
 

@@ -29,10 +29,23 @@ from sqlmodel import Session
 
 from ... import clock
 from ...lifecycle import COMPLETED, FINAL, PACIFIC, PARTIALLY_COMPLETED
-from ...models import (AgentAuthorization, ConsentRecord, Document, DownstreamNotice, IdentityCheck, Inquiry, OutboxMessage, PrivacyRequest, RequestRecord, ResponseFile, RetentionRun, WebhookDelivery)
-from ..documents.storage import get_storage
+from ...models import (
+    AgentAuthorization,
+    ConsentRecord,
+    Document,
+    DownstreamNotice,
+    IdentityCheck,
+    Inquiry,
+    OutboxMessage,
+    PrivacyRequest,
+    RequestRecord,
+    ResponseFile,
+    RetentionRun,
+    WebhookDelivery,
+)
 from .. import audit
 from ..cases import notices
+from ..documents.storage import get_storage
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,10 @@
-"""Staff accounts: argon2id passwords, sign-in with lockout, TOTP, invitations, roles, the daily digest."""
-import hashlib
+"""Staff accounts: argon2id passwords, sign-in with lockout, TOTP, roles, creating and deactivating
+accounts (invitations.py invites; digest.py mails the daily list of due cases)."""
 import hmac
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 import pyotp
@@ -13,18 +13,13 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from flask_babel import gettext as _
-from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from ... import clock, lifecycle, normalize
+from ... import clock, normalize
 from ...i18n import lazy_gettext as _l
-from ...models import DUE_ORDER, DigestRun, PrivacyRequest, StaffInvitation, StaffUser
-from ...urls import external_url
+from ...models import StaffInvitation, StaffUser
 from .. import audit
-from ..delivery import mail
-from ..cases.casework import due_soon_days
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +29,6 @@ ROLES = (ADMIN, SUPPORT, VIEWER)
 ROLE_LABELS = {ADMIN: _l("Admin"), SUPPORT: _l("Support"), VIEWER: _l("Viewer")}
 # Who may act on cases (the viewer role only reads), and so who receives the daily digest.
 CASE_WORKERS = (ADMIN, SUPPORT)
-# Cases staff can act on: an unconfirmed request (awaiting_email) waits for the requester, not for staff.
-DIGEST_STATUSES = lifecycle.OPEN - {lifecycle.AWAITING_EMAIL}
 MAX_PASSWORD_LENGTH = 1024
 
 
@@ -164,7 +157,7 @@ def _record_failure(session: Session, user: StaffUser, now: datetime) -> None:
 
 def sign_out(session: Session, *, user: StaffUser) -> None:
     """End every session of this staff member: a copied session cookie stops working too."""
-    _touch(user, end_sessions=True)
+    touch(user, end_sessions=True)
     audit.record(session, action="staff_signed_out", actor=audit.staff_actor(user))
     session.commit()
 
@@ -177,7 +170,7 @@ def change_password(session: Session, *, user: StaffUser, current: str, new: str
     if problem:
         raise StaffError(problem)
     user.password_hash = hash_password(new)
-    _touch(user, end_sessions=True)
+    touch(user, end_sessions=True)
     audit.record(session, action="staff_password_changed", actor=audit.staff_actor(user))
     session.commit()
 
@@ -251,7 +244,7 @@ def confirm_totp(session: Session, *, user: StaffUser, code: str, now: datetime 
         raise StaffError(_("That code is not right. Check the time on your phone and enter the newest code."))
     user.totp_enabled = True
     user.totp_last_step = step
-    _touch(user, end_sessions=True)
+    touch(user, end_sessions=True)
     audit.record(session, action="staff_totp_enabled", actor=audit.staff_actor(user))
     session.commit()
 
@@ -261,20 +254,20 @@ def reset_totp(session: Session, *, target: StaffUser, by: StaffUser) -> None:
     target.totp_secret = None
     target.totp_enabled = False
     target.totp_last_step = None
-    _touch(target, end_sessions=True)
+    touch(target, end_sessions=True)
     audit.record(session, action="staff_totp_reset", actor=audit.staff_actor(by), detail=f"staff:{target.id}")
     session.commit()
 
 
 # --- accounts ------------------------------------------------------------------------------------
 
-def _touch(user: StaffUser, *, end_sessions: bool = False) -> None:
+def touch(user: StaffUser, *, end_sessions: bool = False) -> None:
     user.updated_at = clock.now()
     if end_sessions:
         user.session_epoch += 1  # the user loader refuses sessions that carry the old epoch
 
 
-def _check_new(session: Session, email: str, role: str) -> None:
+def check_new_account(session: Session, email: str, role: str) -> None:
     if role not in ROLES:
         raise StaffError(_("Choose one of the roles listed."))
     if find_by_email(session, email) is not None:
@@ -285,7 +278,7 @@ def create(session: Session, *, email: str, role: str, password: str, name: str 
            created_by: str = "cli") -> StaffUser:
     """A staff account with a password (the command line's `staff create`)."""
     email = normalize.email(email)
-    _check_new(session, email, role)
+    check_new_account(session, email, role)
     problem = password_problem(password, email)
     if problem:
         raise StaffError(problem)
@@ -324,7 +317,7 @@ def change_role(session: Session, *, target: StaffUser, role: str, by: StaffUser
     if target.role == ADMIN:
         _ensure_other_admin(session, target)
     old, target.role = target.role, role
-    _touch(target, end_sessions=True)
+    touch(target, end_sessions=True)
     audit.record(session, action="staff_role_changed", actor=audit.staff_actor(by), detail=f"staff:{target.id} {old} -> {role}")
     session.commit()
 
@@ -336,7 +329,7 @@ def deactivate(session: Session, *, target: StaffUser, by: StaffUser) -> None:
     if target.role == ADMIN:
         _ensure_other_admin(session, target)
     target.active = False
-    _touch(target, end_sessions=True)
+    touch(target, end_sessions=True)
     session.execute(delete(StaffInvitation).where(StaffInvitation.staff_id == target.id,
                                                   StaffInvitation.used_at.is_(None)))
     audit.record(session, action="staff_deactivated", actor=audit.staff_actor(by), detail=f"staff:{target.id}")
@@ -349,167 +342,14 @@ def reactivate(session: Session, *, target: StaffUser, by: StaffUser) -> None:
     target.active = True
     target.failed_logins = 0
     target.locked_until = None
-    _touch(target)
+    touch(target)
     audit.record(session, action="staff_reactivated", actor=audit.staff_actor(by), detail=f"staff:{target.id}")
     session.commit()
 
 
 # --- invitations ---------------------------------------------------------------------------------
 
-def _invite_serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="portal.token.staff_invite")
-
-
-def _nonce_hash(nonce: str) -> str:
-    return hashlib.sha256(nonce.encode()).hexdigest()
-
-
-def invite(session: Session, *, email: str, role: str, name: str = "", by: StaffUser,
-           now: datetime | None = None) -> StaffUser:
-    """Create the account without a password and mail a single-use link to set one."""
-    now = now or clock.now()
-    email = normalize.email(email)
-    _check_new(session, email, role)
-    user = StaffUser(email=email, name=name, role=role, created_at=now, updated_at=now)
-    session.add(user)
-    session.flush()
-    _send_invitation(session, user=user, by=by, now=now)
-    audit.record(session, action="staff_invited", actor=audit.staff_actor(by), detail=f"staff:{user.id} as {role}")
-    session.commit()
-    return user
-
-
-def resend_invitation(session: Session, *, target: StaffUser, by: StaffUser, now: datetime | None = None) -> None:
-    """A fresh link for someone who has not set a password yet; older links stop working."""
-    if target.password_hash is not None or not target.active:
-        raise StaffError(_("Only an active account that has not set a password yet can be invited again."))
-    _send_invitation(session, user=target, by=by, now=now or clock.now())
-    audit.record(session, action="staff_invitation_resent", actor=audit.staff_actor(by), detail=f"staff:{target.id}")
-    session.commit()
-
-
-def _send_invitation(session: Session, *, user: StaffUser, by: StaffUser, now: datetime) -> None:
-    session.execute(delete(StaffInvitation).where(StaffInvitation.staff_id == user.id,
-                                                  StaffInvitation.used_at.is_(None)))
-    hours = int(current_app.config["STAFF_INVITE_HOURS"])
-    nonce = secrets.token_urlsafe(24)
-    session.add(StaffInvitation(staff_id=user.id, nonce_hash=_nonce_hash(nonce), invited_by=audit.staff_actor(by),
-                                expires_at=now + timedelta(hours=hours), created_at=now))
-    session.flush()
-    link = external_url("staff.accept_invite", token=_invite_serializer().dumps({"n": nonce}))
-    mail.queue(session, to=user.email, template="staff_invitation",
-               subject=_("Your %(org)s privacy console account", org=current_app.config["ORG_NAME"]),
-               context=dict(link=link, hours=hours, role=user.role, name=user.name))
-
-
-def check_invitation(session: Session, *, token: str, now: datetime | None = None) -> tuple[StaffInvitation, StaffUser]:
-    """The invitation and its account if the link may be used now; InvitationError otherwise."""
-    try:
-        payload = _invite_serializer().loads(token)
-    except BadSignature:
-        raise InvitationError("invalid") from None
-    nonce = payload.get("n") if isinstance(payload, dict) else None
-    if not isinstance(nonce, str):
-        raise InvitationError("invalid")
-    row = session.execute(select(StaffInvitation).where(StaffInvitation.nonce_hash == _nonce_hash(nonce))).scalar()
-    user = session.get(StaffUser, row.staff_id) if row is not None else None
-    if row is None or user is None or not user.active:
-        raise InvitationError("invalid")
-    if row.used_at is not None or user.password_hash is not None:
-        raise InvitationError("used")
-    if (now or clock.now()) >= row.expires_at:
-        raise InvitationError("expired")
-    return row, user
-
-
-def accept_invitation(session: Session, *, token: str, password: str, now: datetime | None = None) -> StaffUser:
-    """Spend the invitation and set the password. Only one POST can ever succeed."""
-    now = now or clock.now()
-    row, user = check_invitation(session, token=token, now=now)
-    problem = password_problem(password, user.email)
-    if problem:
-        raise StaffError(problem)
-    done = session.execute(update(StaffInvitation).where(StaffInvitation.id == row.id, StaffInvitation.used_at.is_(None))
-                           .values(used_at=now).execution_options(synchronize_session=False))
-    if done.rowcount != 1:
-        session.rollback()
-        raise InvitationError("used")
-    user.password_hash = hash_password(password)
-    user.failed_logins = 0
-    user.locked_until = None
-    _touch(user, end_sessions=True)
-    audit.record(session, action="staff_invitation_accepted", actor=audit.staff_actor(user))
-    session.commit()
-    return user
-
 
 # --- the daily digest ----------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class DigestCase:
-    reference: str
-    request_type: str
-    status: str
-    due: date
-    days_left: int
-    link: str
 
-
-def digest_cases(session: Session, *, today: date) -> list[DigestCase]:
-    """Open cases due soon after `today`, or overdue, soonest first."""
-    soon = today + timedelta(days=due_soon_days())
-    rows = session.execute(select(PrivacyRequest.reference, PrivacyRequest.request_type, PrivacyRequest.status,
-                                  DUE_ORDER)
-                           .where(PrivacyRequest.status.in_(DIGEST_STATUSES), DUE_ORDER <= soon)
-                           .order_by(DUE_ORDER, PrivacyRequest.id)).all()
-    base = current_app.config["BASE_URL"].rstrip("/")
-    return [DigestCase(ref, kind, status, day, (day - today).days, f"{base}/staff/requests/{ref}")
-            for ref, kind, status, day in rows]
-
-
-def _digest_recipients(session: Session, today: date) -> list[tuple[int, str, str, str]]:
-    """(id, email, name, role) of active admin and support staff who have not had today's digest."""
-    done_today = select(DigestRun.staff_id).where(DigestRun.day == today)
-    return [tuple(row) for row in session.execute(select(StaffUser.id, StaffUser.email, StaffUser.name, StaffUser.role).where(
-        StaffUser.active.is_(True), StaffUser.role.in_(CASE_WORKERS), StaffUser.password_hash.is_not(None),
-        StaffUser.id.not_in(done_today)).order_by(StaffUser.id))]
-
-
-def send_daily_digests(session: Session, *, now: datetime | None = None) -> int:
-    """Mail each active admin and support member today's list of due and overdue cases, once per
-    California calendar day however many workers run this: the (staff_id, day) row is unique."""
-    now = now or clock.now()
-    local = now.astimezone(lifecycle.PACIFIC)
-    if local.hour < int(current_app.config["STAFF_DIGEST_HOUR"]):
-        return 0
-    today = local.date()
-    recipients = _digest_recipients(session, today)
-    cases = digest_cases(session, today=today) if recipients else []
-    # Admins also hear about outgoing mail that failed or waits too long (English operator notes).
-    mail_alerts = mail.health(session, now=now).alerts(now=now) if recipients else []
-    session.rollback()
-    if not cases and not mail_alerts:
-        return 0
-    overdue = [c for c in cases if c.days_left < 0]
-    due_soon = [c for c in cases if c.days_left >= 0]
-    subject = _("Privacy requests: %(overdue)s overdue, %(soon)s due within %(days)s days",
-                overdue=len(overdue), soon=len(due_soon), days=due_soon_days())
-    sent = 0
-    for staff_id, email, name, role in recipients:
-        alerts = mail_alerts if role == ADMIN else []
-        if not cases and not alerts:
-            continue
-        try:
-            session.add(DigestRun(staff_id=staff_id, day=today, case_count=len(cases), sent_at=now))
-            session.flush()  # another worker that got here first makes this fail: no second mail
-            mail.queue(session, to=email, subject=subject, template="staff_digest", context=dict(
-                name=name, today=today, overdue=overdue, due_soon=due_soon, days=due_soon_days(),
-                console=current_app.config["BASE_URL"].rstrip("/") + "/staff/", mail_alerts=alerts,
-                outbox_link=current_app.config["BASE_URL"].rstrip("/") + "/staff/admin/outbox"))
-            session.commit()
-        except IntegrityError:
-            session.rollback()
-            continue
-        sent += 1
-        log.info("daily digest for staff %s: %s cases", staff_id, len(cases))
-    return sent

@@ -1,0 +1,208 @@
+"""The console's queue: open cases by the due date in force, filters, search, counts, and the
+acknowledgement list (§7021(a)).
+
+Keyset pagination on (due, id); every filter has an index that leads with its column (models.cases).
+The counts of open cases come from the rows the database triggers keep (open_counts).
+"""
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from flask import current_app
+from sqlalchemy import and_, func, or_, select
+from sqlmodel import Session
+
+from ... import clock, lifecycle, normalize
+from ...i18n import lazy_gettext as _l
+from ...input_guards import MAX_ID
+from ...lifecycle import FINAL, OPEN
+from ...models import DUE_ORDER, IS_OPEN, OpenCaseCount, PrivacyRequest
+from . import open_counts, references
+
+DEADLINE_BANDS = {
+    "overdue": _l("Overdue"),
+    "due_soon": _l("Due soon"),
+    "later": _l("Due later"),
+}
+
+
+
+def due_soon_days() -> int:
+    """How many days ahead an open case counts as due soon (DUE_SOON_DAYS): the queue's mark and
+    filter, and the staff digest."""
+    return int(current_app.config["DUE_SOON_DAYS"])
+
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    status: str = "open"  # open | closed | all | one status
+    request_type: str = ""
+    hold_reason: str = ""
+    band: str = ""  # overdue | due_soon | later
+    manner: str = ""
+    q: str = ""
+    after: str = ""  # keyset cursor "YYYY-MM-DD.<id>"
+
+
+
+@dataclass
+class QueueRow:
+    req: PrivacyRequest
+    due: date
+    days_left: int
+
+    @property
+    def is_open(self) -> bool:
+        return self.req.status in OPEN
+
+    @property
+    def overdue(self) -> bool:
+        return self.is_open and self.days_left < 0
+
+    @property
+    def due_soon(self) -> bool:
+        return self.is_open and 0 <= self.days_left <= due_soon_days()
+
+
+
+@dataclass
+class QueuePage:
+    rows: list[QueueRow]
+    next_cursor: str | None
+    counts: dict[str, int]
+
+
+
+def _cursor(value: str) -> tuple[date, int] | None:
+    day, _sep, ident = value.partition(".")
+    try:
+        cursor = date.fromisoformat(day), int(ident)
+    except ValueError:
+        return None
+    return cursor if 0 < cursor[1] <= MAX_ID else None  # the database cannot compare a larger id
+
+
+
+def _search(q: str):
+    """Reference (exact), email (exact) or name (prefix of first, last or "first last")."""
+    q = q.strip()
+    ref = references.normalize(q)
+    if ref and q.upper().replace(" ", "").replace("-", "").startswith("PR"):
+        return PrivacyRequest.reference == ref
+    if "@" in q:
+        return PrivacyRequest.email == normalize.email(q)
+    words = q.lower().split()
+    if len(words) >= 2:
+        return and_(_prefix(PrivacyRequest.first_name, words[0]), _prefix(PrivacyRequest.last_name, " ".join(words[1:])))
+    return or_(_prefix(PrivacyRequest.last_name, q.lower()), _prefix(PrivacyRequest.first_name, q.lower()),
+               PrivacyRequest.reference == (ref or ""))
+
+
+
+def _prefix(column, prefix: str):
+    """lower(column) starts with `prefix`: a range the lower() index serves, plus LIKE for exactness."""
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    lowered = func.lower(column)
+    like = lowered.like(escaped + "%", escape="\\")
+    if ord(prefix[-1]) >= 0x10FFFF:  # the last code point has no successor: no upper bound
+        return and_(lowered >= prefix, like)
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return and_(lowered >= prefix, lowered < upper, like)
+
+
+
+def queue(session: Session, *, filters: QueueFilters, on: date | None = None, page_size: int | None = None) -> QueuePage:
+    """One page of the queue, ordered by the due date in force, then id (keyset pagination)."""
+    on = on or clock.today()
+    size = page_size or current_app.config["QUEUE_PAGE_SIZE"]
+    f = filters
+    where = []
+    if f.status == "open":
+        where.append(IS_OPEN)  # the partial indexes' own condition: the page reads open rows only
+    elif f.status == "closed":
+        where.append(PrivacyRequest.status.in_(sorted(FINAL)))
+    elif f.status in lifecycle.TRANSITIONS:
+        where.append(PrivacyRequest.status == f.status)
+    pr = PrivacyRequest
+    where += _filters(f, on, request_type=pr.request_type, hold_reason=pr.hold_reason, manner=pr.manner, due=DUE_ORDER)
+    if f.q.strip():
+        where.append(_search(f.q))
+    cursor = _cursor(f.after) if f.after else None
+    page_where = list(where)
+    if cursor:
+        page_where.append(or_(DUE_ORDER > cursor[0], and_(DUE_ORDER == cursor[0], PrivacyRequest.id > cursor[1])))
+    found = session.execute(select(PrivacyRequest, DUE_ORDER).where(*page_where)
+                            .order_by(DUE_ORDER, PrivacyRequest.id).limit(size + 1)).all()
+    rows = [QueueRow(req, _as_date(due), (_as_date(due) - on).days) for req, due in found[:size]]
+    next_cursor = f"{rows[-1].due.isoformat()}.{rows[-1].req.id}" if len(found) > size else None
+    return QueuePage(rows, next_cursor, queue_counts(session, filters=f, on=on))
+
+
+
+def queue_counts(session: Session, *, filters: QueueFilters, on: date) -> dict[str, int]:
+    """The open cases per status under the queue's filters but status (the counts are how you choose
+    it), in lifecycle order. Closed ones are not counted: they grow without end and need no live
+    count (the status filter still lists them; §7102 metrics count them). Read from the counts the
+    triggers keep (open_counts), or counted live with a search."""
+    f = filters
+    if f.q.strip():
+        pr = PrivacyRequest
+        found = dict(session.execute(select(pr.status, func.count()).where(IS_OPEN, _search(f.q), *_filters(
+            f, on, request_type=pr.request_type, hold_reason=pr.hold_reason, manner=pr.manner, due=DUE_ORDER)
+        ).group_by(pr.status)).all())
+    else:
+        c = OpenCaseCount
+        found = open_counts.per_status(session, *_filters(
+            f, on, request_type=c.request_type, hold_reason=c.hold_reason, manner=c.manner, due=c.due_on),
+            by_due=f.band in DUE_BANDS)
+    return {status: found[status] for status in lifecycle.STATUS_LABELS if status in found}
+
+
+
+DUE_BANDS = ("overdue", "due_soon", "later")
+
+
+
+def _filters(f: QueueFilters, on: date, *, request_type, hold_reason, manner, due) -> list:
+    """The queue's filters but status and search, on the given columns (the cases', or the counts')."""
+    where = []
+    if f.request_type in lifecycle.REQUEST_TYPES:
+        where.append(request_type == f.request_type)
+    if f.hold_reason in lifecycle.HOLD_REASONS:
+        where.append(hold_reason == f.hold_reason)
+    if f.manner in lifecycle.MANNERS:
+        where.append(manner == f.manner)
+    soon = on + timedelta(days=due_soon_days())
+    if f.band == "overdue":
+        where.append(due < on)
+    elif f.band == "due_soon":
+        where.append(and_(due >= on, due <= soon))
+    elif f.band == "later":
+        where.append(due > soon)
+    return where
+
+
+
+def _as_date(value) -> date:
+    # SQLite returns coalesce() of two DATE columns as text; PostgreSQL as a date.
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+
+@dataclass(frozen=True)
+class Acknowledgements:
+    """§7021(a): open cases whose receipt has not been acknowledged, due within 10 business days."""
+
+    due: list[PrivacyRequest]
+    overdue: list[PrivacyRequest]
+
+
+
+def acknowledgements(session: Session, *, on: date | None = None, limit: int = 20) -> Acknowledgements:
+    """Open cases not yet acknowledged: those past their acknowledgement date, and the others."""
+    on = on or clock.today()
+    rows = session.execute(select(PrivacyRequest).where(
+        IS_OPEN, PrivacyRequest.acknowledged_at.is_(None))
+        .order_by(PrivacyRequest.acknowledgement_due, PrivacyRequest.id).limit(limit * 2)).scalars().all()
+    return Acknowledgements(due=[r for r in rows if r.acknowledgement_due >= on][:limit],
+                            overdue=[r for r in rows if r.acknowledgement_due < on][:limit])
