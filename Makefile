@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: run test setup setup-test worker browser checkers messages translations
+.PHONY: run test test-fast lint setup setup-test worker browser checkers messages translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,12 +39,20 @@ checkers:
 	@scripts/ensure-checkers.sh
 
 ## Every test on SQLite; then, when PORTAL_TEST_DATABASE_URL names a PostgreSQL server, again on it.
-test: setup-test translations browser checkers
+test: setup-test translations browser checkers lint
 	env -u PORTAL_TEST_DATABASE_URL $(BIN)/python -m pytest -n 2 -p no:cacheprovider
 	@if [ -n "$$PORTAL_TEST_DATABASE_URL" ]; then \
 		echo "== the same suite on PostgreSQL ($$PORTAL_TEST_DATABASE_URL), browser tests aside =="; \
 		$(BIN)/python -m pytest -n 2 -p no:cacheprovider -m "not browser" tests; \
 	fi
+
+## The inner loop: every test but the browser ones and the Java/npm HTML checker, on SQLite.
+test-fast: setup-test translations
+	env -u PORTAL_TEST_DATABASE_URL $(BIN)/python -m pytest -n 2 -p no:cacheprovider -m "not browser and not checkers"
+
+## ruff (configured in pyproject.toml).
+lint: setup-test
+	$(BIN)/ruff check .
 
 ## Extract the translatable strings (Flask-Babel) into translations/messages.pot and merge them into
 ## each language's messages.po (then translate the new or changed entries, and run `make test`).

@@ -21,6 +21,7 @@ from portal import (
     create_app,  # noqa: E402
     db,  # noqa: E402
 )
+from portal.services.documents import keys, kinds
 from portal.services.documents import store as documents  # noqa: E402
 from tests import files  # noqa: E402
 
@@ -143,12 +144,12 @@ def main():
                     documents.store(session, stream=io.BytesIO(crafted), filename="c.pdf",
                                     declared_type="application/pdf", purpose="authorization", uploaded_by="benchmark")
                     outcome = "accepted"
-                except documents.DocumentRejected as exc:
+                except kinds.DocumentRejected as exc:
                     outcome = f"refused ({exc.code})"
                 session.rollback()
                 print(f"crafted PDF, {label}: {time.perf_counter() - started:.2f} s, {outcome}")
 
-            documents.rotate_key_file(Path(tmp) / "encryption_keys")
+            keys.rotate_key_file(Path(tmp) / "encryption_keys")
             started = time.perf_counter()
             result = documents.reencrypt_all(session)
             elapsed = time.perf_counter() - started

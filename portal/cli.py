@@ -15,6 +15,7 @@ from .services import audit
 from .services.cases import notices
 from .services.delivery import mail
 from .services.delivery import worker as worker_service
+from .services.documents import keys
 from .services.documents import store as documents
 from .services.drp import exchange as drp
 from .services.identity import subjects
@@ -143,10 +144,10 @@ def keys_rotate(reencrypt_only):
         click.echo("Nothing was re-encrypted.")
         return
     if not reencrypt_only:
-        new_id = documents.rotate_key_file(path)
+        new_id = keys.rotate_key_file(path)
         click.echo(f"new key {new_id} written first in {path}; older keys kept for reading")
     result = documents.reencrypt_all(database.session())
-    click.echo(f"re-encrypted {result.reencrypted} documents under key {documents.keyring().primary_id}; "
+    click.echo(f"re-encrypted {result.reencrypted} documents under key {keys.keyring().primary_id}; "
                f"{result.current} already under it; {result.failed} could not be read")
     click.echo(f"re-encrypted {notices.reencrypt_secrets(database.session())} webhook signing secrets")
     if result.failed:
@@ -157,11 +158,11 @@ def keys_rotate(reencrypt_only):
 @keys_cli.command("status")
 def keys_status():
     """How many stored documents each key encrypts (keys shown by fingerprint)."""
-    documents.keyring()  # picks up a key file changed since start
+    keys.keyring()  # picks up a key file changed since start
     with database.read_session() as reader:
         counts = dict(reader.execute(select(Document.key_id, func.count()).group_by(Document.key_id)).all())
     for position, key in enumerate(current_app.config["ENCRYPTION_KEYS"]):
-        fingerprint = documents.key_id(key)
+        fingerprint = keys.key_id(key)
         label = "newest" if position == 0 else f"older #{position}"
         click.echo(f"{fingerprint}  {label:<10} {counts.pop(fingerprint, 0)} documents")
     for fingerprint, count in counts.items():

@@ -173,14 +173,14 @@ DEFAULTS = dict(
     RESPONSE_FILE_DAYS=14,  # how long the requester can download an access response
     CONTESTED_STATEMENT_MAX_WORDS=250,  # §7023 (secondary)
 
-    # Retention (services/retention.py; the README explains each): days after a case closes, etc.
+    # Retention (services/records/retention.py; docs/operations.md explains each): days after a case closes, etc.
     RETENTION_VERIFICATION_DAYS=30,  # §7060(d): verification-only data, once the case is closed
     RETENTION_DELETION_CASE_DAYS=30,  # a completed deletion request's own case, once closed
     RETENTION_INQUIRY_DAYS=365,  # an answered or closed inquiry, its messages and attachment
     RETENTION_CONSENT_DAYS=400,  # superseded consent records (the latest is kept while in force); over 12 months (§7026(k))
     RETENTION_OUTBOX_DAYS=30,  # sent or failed mail and webhooks (their bodies hold personal data)
     RETENTION_RECORD_MONTHS=24,  # §7101 records and whole cases; the rule's minimum, never less
-    # Notices downstream by webhook (services/webhooks.py)
+    # Notices downstream by webhook (services/delivery/webhooks.py)
     WEBHOOK_TIMEOUT_SECONDS=10,
     WEBHOOK_MAX_ATTEMPTS=30,
     WEBHOOK_ALLOW_HTTP=False,  # plain http:// receivers, for tests and development only
@@ -258,7 +258,7 @@ def load(app, test_config=None):
         if folder.stat().st_mode & 0o077:
             os.chmod(folder, 0o700)
     # Secrets this start had to create (paths): a database that already holds data encrypted or
-    # hashed with the old ones makes the app refuse to start instead (services/instance_keys.py).
+    # hashed with the old ones makes the app refuse to start instead (services/documents/instance_keys.py).
     generated = app.config["GENERATED_SECRETS"] = []
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(instance / "secret_key", lambda: secrets.token_urlsafe(48),

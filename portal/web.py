@@ -10,7 +10,7 @@ from .fragments import SameForEveryone
 from .i18n import lazy_gettext as _l
 from .models import Document
 from .security import add_vary
-from .services.documents.store import CSV, INLINE_TYPES, JSON
+from .services.documents.kinds import CSV, INLINE_TYPES, JSON
 
 
 def is_htmx() -> bool:

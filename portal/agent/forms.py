@@ -24,7 +24,7 @@ from ..forms import (
 from ..i18n import lazy_gettext as _l
 from ..lifecycle import REQUEST_TYPES
 from ..services.cases.agents import AGENT_KINDS, AUTHORIZATION_KINDS, NewAgentRequest, Upload
-from ..services.documents import store as documents
+from ..services.documents import kinds
 
 F = [strip_filter]
 EMAIL = Email(message=_l("Enter an email address like name@example.com."), check_deliverability=False)
@@ -103,7 +103,7 @@ class AgentRequestForm(EmptyForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.authorization.description = _l("A PDF, PNG or JPEG file, up to %(size)s. We check the file's "
-                                            "content, not its name.", size=documents.size_label(documents.max_bytes()))
+                                            "content, not its name.", size=kinds.size_label(kinds.max_bytes()))
 
     def validate(self, extra_validators=None):
         ok = super().validate(extra_validators)
@@ -156,6 +156,6 @@ class ConsumerDecisionForm(IdentityDetailsForm):
     phone = phone_field(_l("Your phone (optional)"))
 
 
-def upload_error(form: AgentRequestForm, exc: documents.DocumentRejected) -> None:
+def upload_error(form: AgentRequestForm, exc: kinds.DocumentRejected) -> None:
     form.authorization.errors = [exc.message]
 

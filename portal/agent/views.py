@@ -7,7 +7,7 @@ from ..errors import render_error
 from ..extensions import configured_limit, limiter
 from ..lifecycle import REQUEST_TYPES
 from ..services.cases import agents, verification
-from ..services.documents.store import DocumentRejected
+from ..services.documents.kinds import DocumentRejected
 from ..services.identity.tokens import TokenError
 from ..web import link_problem
 from .forms import AgentRequestForm, ConsumerDecisionForm

@@ -1,6 +1,6 @@
 """The Data Rights Protocol API under /drp/v1 (`api_base` = BASE_URL + /drp). JSON in and out, no
 cookies and no CSRF (agents authenticate by signature and bearer token); every route answers 404
-while DRP_ENABLED is off. The logic, and the audit of every call, live in services/drp.py."""
+while DRP_ENABLED is off. The logic, and the audit of every call, live in services/drp/exchange.py."""
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 from flask_limiter.util import get_remote_address
 

@@ -21,8 +21,7 @@ from ..services.cases import casework, outcomes, verification
 from ..services.cases import inquiries as inquiry_service
 from ..services.cases import status_access as status_service
 from ..services.cases import submission as request_service
-from ..services.documents import response_files
-from ..services.documents import store as documents
+from ..services.documents import kinds, response_files
 from ..services.identity.tokens import TokenError
 from ..services.records import annual_metrics
 from ..urls import external_url
@@ -59,7 +58,7 @@ def new_request():
     if form.validate_on_submit():
         try:
             outcome = request_service.submit(db.session(), new=form.to_new_request(language=str(get_locale())))
-        except documents.DocumentRejected as exc:  # nothing was saved: the whole submission rolled back
+        except kinds.DocumentRejected as exc:  # nothing was saved: the whole submission rolled back
             form.correction_document.errors = [exc.message]
             return render_template("public/request_form.html", form=form), 413 if exc.code == "too_large" else 422
         kind = "confirm_email" if REQUEST_TYPES[form.request_type.data].needs_verification else "in_effect"
@@ -282,7 +281,7 @@ def new_inquiry():
         try:
             inquiry = inquiry_service.submit(db.session(), new=form.to_new_inquiry(language=str(get_locale())),
                                              attachment=form.upload())
-        except documents.DocumentRejected as exc:
+        except kinds.DocumentRejected as exc:
             form.attachment.errors = [exc.message]
             return render_template("public/inquiry_form.html", form=form), 413 if exc.code == "too_large" else 422
         return redirect(url_for(".inquiry_sent", kind=inquiry.kind), 303)
@@ -391,7 +390,7 @@ def answer(reference):
         return _render_detail(req, 422, answer_form=form)
     try:
         casework.answer_information(db.session(), req=req, body=form.body.data, attachment=form.upload())
-    except documents.DocumentRejected as exc:
+    except kinds.DocumentRejected as exc:
         form.attachment.errors = [exc.message]
         return _render_detail(req, 413 if exc.code == "too_large" else 422, answer_form=form)
     except IllegalTransition:  # the case moved on meanwhile (for example, staff closed it)

@@ -14,6 +14,7 @@ from portal import create_app
 from portal import db as portal_db
 from portal.models import IdentitySubject, Recipient
 from portal.services.delivery import webhooks
+from portal.services.documents import keys
 from portal.services.documents import store as documents
 from portal.services.documents.instance_keys import MissingKeys
 
@@ -54,7 +55,7 @@ def test_documents_encrypted_with_keys_it_lacks_stop_the_start_and_no_key_is_lef
     app_config["DOCUMENTS_PATH"] = str(tmp_path / "shared-documents")
     first = create_app(app_config)
     _store_document(first)
-    old_id = documents.key_id(first.config["ENCRYPTION_KEYS"][0])
+    old_id = keys.key_id(first.config["ENCRYPTION_KEYS"][0])
     _stop(first)
 
     with pytest.raises(MissingKeys) as refused:
@@ -79,7 +80,7 @@ def test_a_rotated_out_key_still_in_use_stops_the_start(app_config, tmp_path):
     first = create_app({**app_config, "ENCRYPTION_KEYS": old})
     _store_document(first)
     _stop(first)
-    with pytest.raises(MissingKeys, match=documents.key_id(old)):
+    with pytest.raises(MissingKeys, match=keys.key_id(old)):
         create_app({**app_config, "ENCRYPTION_KEYS": new})  # the old key dropped before re-encrypting
     _stop(create_app({**app_config, "ENCRYPTION_KEYS": f"{new},{old}"}))
 

@@ -1,10 +1,13 @@
 """Every page is valid HTML: the Nu HTML Checker reads every public and console page, in one run."""
 import re
 
+import pytest
+
 from ..nu_checker import errors_in
 from ..pages import console_pages, public_pages
 
 
+@pytest.mark.checkers
 def test_every_page_is_valid_html(app, tmp_path):
     pages = {f"en {name}": html for name, html in public_pages(app, app.test_client(), "en").items()}
     pages.update({f"es {name}": html for name, html in public_pages(app, app.test_client(), "es").items()})

@@ -304,6 +304,7 @@ def test_correction_documents_at_submission_and_nothing_saved_when_refused(sessi
     import io
 
     from portal.models import Document
+    from portal.services.documents import kinds
     from portal.services.documents import store as documents
 
     from ..files import PE, png
@@ -316,7 +317,7 @@ def test_correction_documents_at_submission_and_nothing_saved_when_refused(sessi
     bad = NewRequest(request_type="correct", first_name="Bo", last_name="Lee", email="bad@example.org",
                      correction_current="old", correction_details="new", declaration_signature="Bo Lee",
                      documents=((io.BytesIO(PE), "x.pdf", "application/pdf"),))
-    with pytest.raises(documents.DocumentRejected):
+    with pytest.raises(kinds.DocumentRejected):
         submission.submit(session, new=bad)
     assert session.execute(select(PrivacyRequest).where(PrivacyRequest.email == "bad@example.org")).first() is None
     assert len(session.execute(select(Document)).all()) == 1

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.models import Document
-from portal.services.documents import chunked_crypto
+from portal.services.documents import chunked_crypto, keys
 from portal.services.documents import store as documents
 from portal.services.documents.storage import get_storage
 from portal.services.documents.store import DocumentTampered
@@ -105,7 +105,7 @@ def test_a_stored_document_is_chunked_and_reads_back(session, app):
     doc = _store(session, data)
     raw = _blob(app, doc).read_bytes()
     assert chunked_crypto.is_chunked(raw)
-    assert chunked_crypto.header_key_id(io.BytesIO(raw)).hex() == doc.key_id == documents.keyring().primary_id
+    assert chunked_crypto.header_key_id(io.BytesIO(raw)).hex() == doc.key_id == keys.keyring().primary_id
     assert len(raw) == chunked_crypto.HEADER_SIZE + len(data) + 5 * chunked_crypto.TAG
     assert documents.read(session, document=doc) == data
 
@@ -129,7 +129,7 @@ def test_a_tampered_stored_document_is_refused(session, app, damage):
 def _legacy(session, app, data: bytes) -> Document:
     """A document as stored before chunked encryption: one Fernet token of the whole file."""
     doc = _store(session, data)
-    get_storage().put(doc.storage_name, documents.keyring().fernet.encrypt(data))
+    get_storage().put(doc.storage_name, keys.keyring().fernet.encrypt(data))
     return doc
 
 
@@ -167,7 +167,7 @@ def test_rotation_reencrypts_both_formats_under_the_new_key(session, app, runner
     result = runner.invoke(args=["keys", "rotate"])
     assert result.exit_code == 0, result.output
     assert "re-encrypted 2 documents" in result.output
-    new_id = documents.keyring().primary_id
+    new_id = keys.keyring().primary_id
     for doc in session.execute(select(Document).order_by(Document.id)).scalars():
         raw = _blob(app, doc).read_bytes()
         assert doc.key_id == new_id == chunked_crypto.header_key_id(io.BytesIO(raw)).hex()

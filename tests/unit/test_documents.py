@@ -12,10 +12,11 @@ from portal import create_app, web
 from portal import db as portal_db
 from portal.models import AuditEvent, Document
 from portal.services import audit
-from portal.services.documents import chunked_crypto
+from portal.services.documents import chunked_crypto, keys, kinds
 from portal.services.documents import store as documents
+from portal.services.documents.kinds import DocumentRejected
 from portal.services.documents.storage import LocalStorage, StorageError, get_storage
-from portal.services.documents.store import DocumentRejected, DocumentTampered
+from portal.services.documents.store import DocumentTampered
 
 from .. import files
 from ..files import CountingStream
@@ -174,7 +175,7 @@ def test_a_large_stream_is_refused_early_without_reading_it_whole(session, app):
         documents.store(session, stream=stream, filename="big.pdf", declared_type="application/pdf",
                         purpose="authorization", uploaded_by="agent")
     assert info.value.code == "too_large" and "10 MB" in str(info.value.message)
-    assert limit < stream.read_bytes <= limit + documents.CHUNK
+    assert limit < stream.read_bytes <= limit + kinds.CHUNK
     assert not blobs(app)
 
 
@@ -361,18 +362,18 @@ def test_rotate_adds_a_key_and_reencrypts_every_document(session, app, runner):
     assert result.exit_code == 0, result.output
     assert "re-encrypted 3 documents" in result.output and "0 could not be read" in result.output
 
-    keys = _key_file(app).read_text().split()
-    assert keys[1:] == old_keys and len(keys) == 2
+    in_file = _key_file(app).read_text().split()
+    assert in_file[1:] == old_keys and len(in_file) == 2
     assert stat.S_IMODE(_key_file(app).stat().st_mode) == 0o600
     assert not list(_key_file(app).parent.glob(".encryption_keys*"))  # no temp file left
-    new_id = documents.key_id(keys[0])
+    new_id = keys.key_id(in_file[0])
     assert new_id in result.output
     for i, loaded in enumerate(docs):
         doc = session.get(Document, loaded.id)
         assert doc.key_id == new_id
         assert get_storage().get(doc.storage_name) != raw_before[doc.storage_name]
         assert documents.read(session, document=doc) == files.pdf(text=f"letter {i}")
-        only_new = {bytes.fromhex(new_id): chunked_crypto.raw_key(keys[0])}  # the new key alone reads it
+        only_new = {bytes.fromhex(new_id): chunked_crypto.raw_key(in_file[0])}  # the new key alone reads it
         assert b"".join(chunked_crypto.decrypt(io.BytesIO(get_storage().get(doc.storage_name)), keys=only_new)) \
             == files.pdf(text=f"letter {i}")
     session.close()
@@ -386,10 +387,10 @@ def test_documents_stay_readable_throughout_a_rotation(session, app, app_config)
     (holding only the old key in memory) keeps reading what was re-encrypted since."""
     early = create_app(app_config)  # another web process, already running
     with early.app_context():
-        assert documents.keyring().primary_id == documents.key_id(app.config["ENCRYPTION_KEYS"][0])
+        assert keys.keyring().primary_id == keys.key_id(app.config["ENCRYPTION_KEYS"][0])
     old_doc = store(session, files.pdf(text="before"))
 
-    documents.rotate_key_file(_key_file(app))  # step 1: the new key is first, nothing re-encrypted yet
+    keys.rotate_key_file(_key_file(app))  # step 1: the new key is first, nothing re-encrypted yet
     new_doc = store(session, files.pdf(text="during"))
     assert new_doc.key_id != old_doc.key_id
     for doc, text in ((old_doc, "before"), (new_doc, "during")):
@@ -401,7 +402,7 @@ def test_documents_stay_readable_throughout_a_rotation(session, app, app_config)
         s = portal_db.session()
         for doc_id, text in ((old_doc.id, "before"), (new_doc.id, "during")):
             assert documents.read(s, document=s.get(Document, doc_id)) == files.pdf(text=text)
-        assert documents.keyring().primary_id == new_doc.key_id
+        assert keys.keyring().primary_id == new_doc.key_id
     early.extensions["db_engine"].dispose()
 
 
@@ -436,11 +437,11 @@ def test_rotate_with_keys_from_the_environment_tells_the_operator_what_to_do(app
     with app.app_context():
         s = portal_db.session()
         doc = s.get(Document, doc.id)
-        assert doc.key_id == documents.key_id(new)
+        assert doc.key_id == keys.key_id(new)
         assert documents.read(s, document=doc) == files.pdf()
     status = app.test_cli_runner().invoke(args=["keys", "status"])
-    assert f"{documents.key_id(new)}  newest     1 documents" in status.output
-    assert f"{documents.key_id(old)}  older #1   0 documents" in status.output
+    assert f"{keys.key_id(new)}  newest     1 documents" in status.output
+    assert f"{keys.key_id(old)}  older #1   0 documents" in status.output
     app.extensions["db_engine"].dispose()
 
 

@@ -12,7 +12,7 @@ from portal import create_app
 from portal import db as portal_db
 from portal.models import Document
 from portal.services.documents import store as documents
-from portal.services.documents.store import DocumentRejected
+from portal.services.documents.kinds import DocumentRejected
 
 from .. import files
 from ..evasions import EVASIONS, pdf_with_object_stream

@@ -102,7 +102,7 @@ def find_open_duplicate(session: Session, *, agent_email: str, request_type: str
 @atomic
 def submit(session: Session, *, new: NewAgentRequest, upload: Upload) -> PrivacyRequest:
     """Record a request made by an agent, with its authorization document; mail the agent a link
-    to confirm their email. Raises documents.DocumentRejected (nothing saved) for a refused file."""
+    to confirm their email. Raises kinds.DocumentRejected (nothing saved) for a refused file."""
     # The file is checked first: a refused upload gets its message whether or not a case exists.
     data = documents.inspect(stream=upload.stream, filename=upload.filename, declared_type=upload.content_type,
                              purpose="authorization")

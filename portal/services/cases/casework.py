@@ -31,6 +31,7 @@ from ...models import (
     StaffUser,
 )
 from .. import audit
+from ..documents import kinds
 from ..documents import store as documents
 from . import agents, verification
 from . import submission as request_service
@@ -188,7 +189,7 @@ def can_answer(req: PrivacyRequest) -> bool:
 @atomic
 def answer_information(session: Session, *, req: PrivacyRequest, body: str, attachment: tuple | None = None) -> None:
     """The requester answers from their status page, with text and optionally one document
-    ((stream, filename, declared type); documents.DocumentRejected if refused, nothing saved).
+    ((stream, filename, declared type); kinds.DocumentRejected if refused, nothing saved).
     The wait was on them, so the case goes back to `verifying` and reappears in the queue."""
     body = body.strip()
     if not can_answer(req):
@@ -246,7 +247,7 @@ def open_document(session: Session, *, req: PrivacyRequest, document_id: int, st
     doc = session.get(Document, document_id)
     if doc is None or doc.request_id != req.id or doc.purpose not in STAFF_DOCUMENT_PURPOSES:
         raise LookupError(document_id)
-    if inline and doc.content_type not in documents.INLINE_TYPES:
+    if inline and doc.content_type not in kinds.INLINE_TYPES:
         raise LookupError(document_id)
     try:
         data = documents.read(session, document=doc)

@@ -47,7 +47,7 @@ def _mail_sender(session: Session, inquiry: Inquiry, template: str, subject: str
 def submit(session: Session, *, new: NewInquiry, received_at: datetime | None = None,
            attachment: tuple | None = None) -> Inquiry:
     """Record an inquiry, acknowledge it, and route it: security to the contact, a child's data to deletion.
-    `attachment` is (stream, filename, declared type); documents.DocumentRejected if refused, nothing saved."""
+    `attachment` is (stream, filename, declared type); kinds.DocumentRejected if refused, nothing saved."""
     now = clock.now()
     received_at = received_at or now
     inquiry = Inquiry(reference=references.unique(session), kind=new.kind, status=INQUIRY_OPEN,

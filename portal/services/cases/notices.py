@@ -2,7 +2,7 @@
 providers, contractors and third parties an admin configured are told to delete, correct, stop
 selling or sharing, or limit their use, before the case may be completed.
 
-A recipient is told by signed webhook (services/webhooks.py), by mail (the outbox), or by hand:
+A recipient is told by signed webhook (services/delivery/webhooks.py), by mail (the outbox), or by hand:
 staff then record when and how, or explain why telling it is impossible or takes disproportionate
 effort. A notice is settled when delivered, recorded or explained; completion waits for all of them.
 
@@ -132,6 +132,7 @@ def _check(data: RecipientData, existing: Recipient | None) -> dict:
     return values
 
 
+@atomic
 def save_recipient(session: Session, *, data: RecipientData, actor: str, recipient: Recipient | None = None) -> Recipient:
     """Add a recipient, or change one; on record (by id: the audit log keeps no names)."""
     values = _check(data, recipient)
@@ -228,6 +229,7 @@ def can_send(req: PrivacyRequest) -> bool:
     return req.status == IN_PROGRESS and req.request_type in NOTICE_TYPES
 
 
+@atomic
 def send(session: Session, *, req: PrivacyRequest, actor: str) -> int:
     """One notice per concerned recipient not told yet: webhooks and mail queued, manual ones listed
     for staff. Returns how many were created; all in one transaction."""
@@ -332,6 +334,7 @@ def _unsettled(session: Session, req: PrivacyRequest, notice_id: int) -> Downstr
     return notice
 
 
+@atomic
 def record_manual(session: Session, *, req: PrivacyRequest, notice_id: int, told_on: date, method: str, actor: str) -> None:
     """Staff told the recipient themselves: on which day and how."""
     notice = _unsettled(session, req, notice_id)
@@ -346,6 +349,7 @@ def record_manual(session: Session, *, req: PrivacyRequest, notice_id: int, told
     session.commit()
 
 
+@atomic
 def explain(session: Session, *, req: PrivacyRequest, notice_id: int, explanation: str, actor: str) -> None:
     """§7022(b)(3) and like rules: telling this recipient proves impossible or disproportionate; why."""
     notice = _unsettled(session, req, notice_id)

@@ -19,8 +19,7 @@ from ...i18n import lazy_gettext as _l
 from ...lifecycle import COMPLETED, DENIED, PARTIALLY_COMPLETED, IllegalTransition
 from ...models import CaseOutcome, ContestedStatement, PrivacyRequest, StaffUser
 from .. import audit
-from ..documents import disclosure_scan, response_files
-from ..documents import store as documents
+from ..documents import disclosure_scan, kinds, response_files
 from . import agents, notices
 from .casework import require_action
 from .transitions import MailSpec, transition
@@ -292,7 +291,7 @@ def complete(session: Session, *, req: PrivacyRequest, staff: StaffUser, complet
         for kind in sorted(c.files):
             response_files.attach(session, req=req, kind=kind, data=c.files[kind], staff_id=staff.id,
                                   actor=audit.staff_actor(staff), now=now)
-    except documents.DocumentRejected as exc:  # the caller rolls back; nothing is sent
+    except kinds.DocumentRejected as exc:  # the caller rolls back; nothing is sent
         raise IllegalTransition(str(exc.message)) from exc
     session.commit()
 

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from ... import normalize
-from ...db import IdentityCompiledCache
+from ...db import IdentityCompiledCache, atomic
 from ...i18n import lazy_gettext as _l
 from ...models import CaseOutcome, ContestedStatement, Document, Inquiry, PrivacyRequest, ResponseFile
 from ...urls import external_url
@@ -130,6 +130,7 @@ def page_of(found: FoundRequest, session: Callable[[], Session]) -> RequestPage:
     return _page(found.request, found.timeline, extras)
 
 
+@atomic
 def send_link(session: Session, *, reference: str, email: str) -> None:
     """Mail a status link when reference and email match. Says nothing either way (enumeration)."""
     ref = references.normalize(reference)
@@ -149,6 +150,7 @@ def send_link(session: Session, *, reference: str, email: str) -> None:
     session.commit()
 
 
+@atomic
 def open_session(session: Session, *, token: str) -> str:
     """Spend a status token; returns the reference the caller opens a short session for."""
     row = tokens.spend(session, value=token, purpose="status")

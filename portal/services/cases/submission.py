@@ -153,7 +153,7 @@ def record(session: Session, *, new: NewRequest, manner: str, received_at: datet
                     email=normalize.email(new.email), manner=manner, language=new.language, received_at=received_at,
                     actor=actor, **fields)
     if new.request_type == "correct":
-        # §7023: the requester's documentation, kept for staff to weigh. documents.DocumentRejected
+        # §7023: the requester's documentation, kept for staff to weigh. kinds.DocumentRejected
         # (raised before anything is committed) rolls the whole submission back.
         for stream, filename, declared in new.documents:
             documents.store(session, stream=stream, filename=filename, declared_type=declared, purpose="correction",

@@ -1,6 +1,6 @@
 """The transactional outbox: mail is queued with the action that causes it, delivered later.
 
-Delivery is the shared core's (services/outbox.py): any number of app processes and workers claim
+Delivery is the shared core's (services/delivery/outbox.py): any number of app processes and workers claim
 due messages side by side, each claim re-checked with a fresh clock, so a message is not sent twice
 without a crash. Delivery is at least once: a process killed between the mail server's "250" and
 the `sent` update sends that message again, with the same Message-ID (stored at queue time), so
@@ -36,7 +36,7 @@ from ..documents.storage import write_atomic
 from . import outbox
 
 log = logging.getLogger(__name__)
-CLAIM_SECONDS = outbox.CLAIM_SECONDS  # the least a claim lasts (see services/outbox.py)
+CLAIM_SECONDS = outbox.CLAIM_SECONDS  # the least a claim lasts (see services/delivery/outbox.py)
 
 
 def render(*, template: str, subject: str, context: dict) -> tuple[str, str]:

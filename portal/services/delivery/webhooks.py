@@ -4,7 +4,7 @@ Each POST carries a JSON body and three headers: `Idempotency-Key` (the same on 
 receiver applies it once), `X-Portal-Timestamp` (Unix seconds) and `X-Portal-Signature`
 (`sha256=` + hex HMAC-SHA256 of `<timestamp>.<body>` under the shared secret). A receiver checks the
 signature with `verify_signature` and refuses old timestamps. Delivery is the shared core's
-(services/outbox.py: any number of processes side by side, at least once, each copy with the same
+(services/delivery/outbox.py: any number of processes side by side, at least once, each copy with the same
 Idempotency-Key), retries
 timeouts, connection errors, 408, 425, 429 and 5xx with exponential backoff, and gives up on other
 answers (a 4xx, a redirect) or after WEBHOOK_MAX_ATTEMPTS. Rows live in the database: a restart
@@ -24,11 +24,11 @@ from sqlmodel import Session
 
 from ... import clock
 from ...models import WebhookDelivery
-from ..documents import store as documents
+from ..documents import keys
 from . import outbox
 
 log = logging.getLogger(__name__)
-CLAIM_SECONDS = outbox.CLAIM_SECONDS  # the least a claim lasts (see services/outbox.py)
+CLAIM_SECONDS = outbox.CLAIM_SECONDS  # the least a claim lasts (see services/delivery/outbox.py)
 
 KEY_HEADER = "Idempotency-Key"
 TIMESTAMP_HEADER = "X-Portal-Timestamp"
@@ -58,11 +58,11 @@ def url_problem(url: str, *, allow_http: bool) -> str | None:
 
 
 def encrypt_secret(secret: str) -> str:
-    return documents.keyring().fernet.encrypt(secret.encode()).decode()
+    return keys.keyring().fernet.encrypt(secret.encode()).decode()
 
 
 def decrypt_secret(token: str) -> bytes:
-    return documents.keyring().fernet.decrypt(token.encode())
+    return keys.keyring().fernet.decrypt(token.encode())
 
 
 def signature(secret: bytes, timestamp: str, body: bytes) -> str:
@@ -118,7 +118,7 @@ def _secret(row: WebhookDelivery) -> bytes:
 
 def reencrypt_secret(token: str) -> str:
     """The same secret under the newest key (key rotation)."""
-    return documents.keyring().fernet.rotate(token.encode()).decode()
+    return keys.keyring().fernet.rotate(token.encode()).decode()
 
 
 def _classify(exc: Exception, row: WebhookDelivery) -> outbox.Failure:

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from ...models import Document, IdentitySubject, PrivacyRequest, Recipient, StaffUser, WebhookDelivery
-from .store import key_id
+from .keys import key_id
 
 log = logging.getLogger(__name__)
 
@@ -115,4 +115,4 @@ def check(engine: Engine, *, keys: list[str], generated: list[str]) -> None:
             pass
     raise MissingKeys("Refusing to start: this database was written with keys this process does not have.\n"
                       + "\n".join(f"  - {line}" for line in issues)
-                      + "\nNo key was generated; see the README's section on backups and several web hosts.")
+                      + "\nNo key was generated; see 'Backups' in docs/operations.md, and deploy/README.md for several web hosts.")

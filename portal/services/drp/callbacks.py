@@ -1,7 +1,7 @@
 """DRP status callbacks to agents: a JSON POST queued in the same transaction as the change it
 reports, delivered later by the same loop that delivers mail (the web process's background thread, or `flask worker`).
 
-Delivery is the shared core's (services/outbox.py): any number of processes deliver side by
+Delivery is the shared core's (services/delivery/outbox.py): any number of processes deliver side by
 side, at least once; it is retried with backoff until the receiver answers 2xx. Its `delivery_id`
 travels as the `Idempotency-Key` header, the same on every attempt, so a receiver that saw it
 already can ignore the repeat. Deliveries of one subject go out in order, and queuing a newer one

@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from ... import clock
+from ...db import atomic
 from ...lifecycle import VERIFYING, WITHDRAWN
 from ...models import DrpAgent, DrpRequest, PrivacyRequest
 from .. import audit
@@ -199,6 +200,7 @@ def _authenticated(session: Session, token: str | None, *, call: str) -> DrpAgen
 
 # ---- the endpoints ---------------------------------------------------------------------------
 
+@atomic
 def pair(session: Session, *, agent_id: str, body: bytes, now: datetime | None = None) -> dict:
     """Pairwise key setup (§2.05): a fresh bearer token for a registered agent's signed message;
     it replaces the agent's previous token. Refused for any failure."""
@@ -221,6 +223,7 @@ def pair(session: Session, *, agent_id: str, body: bytes, now: datetime | None =
     return {"agent-id": agent.agent_id, "token": token}
 
 
+@atomic
 def agent_info(session: Session, *, token: str | None, agent_id: str) -> dict:
     """§2.06: `{}` when the token is this agent's; Refused otherwise."""
     agent = _authenticated(session, token, call="agent_info")
@@ -233,6 +236,7 @@ def agent_info(session: Session, *, token: str | None, agent_id: str) -> dict:
     return {}
 
 
+@atomic
 def exercise(session: Session, *, token: str | None, body: bytes, now: datetime | None = None) -> dict:
     """§2.01: open a case for a signed exercise request and answer with its status object. The same
     message sent again (or the same agent-request-id) answers with the request already made."""
@@ -320,6 +324,7 @@ def _owned(session: Session, *, agent: DrpAgent, request_uuid: str, call: str) -
     return drp, session.get(PrivacyRequest, drp.request_id)
 
 
+@atomic
 def status(session: Session, *, token: str | None, request_uuid: str) -> dict:
     """§2.02: the status object of one of this agent's requests."""
     agent = _authenticated(session, token, call="status")
@@ -329,6 +334,7 @@ def status(session: Session, *, token: str | None, request_uuid: str) -> dict:
     return drp_status.status_object(req, drp)
 
 
+@atomic
 def revoke(session: Session, *, token: str | None, request_uuid: str, body: bytes) -> dict:
     """§2.04: the agent cancels an open or in-progress request; the case is withdrawn. The signed
     body is just {"reason": ...}. Revoking a revoked request answers the same again."""
@@ -439,6 +445,7 @@ def parse_exercise(claims: dict) -> Exercise:
 
 # ---- operators: the agents the portal trusts -------------------------------------------------
 
+@atomic
 def add_agent(session: Session, *, agent_id: str, verify_key: str, name: str | None = None) -> DrpAgent:
     """Trust an agent's verify key (from the DRP directory); a removed agent comes back with it."""
     if not AGENT_ID.fullmatch(agent_id):
@@ -464,6 +471,7 @@ def list_agents(session: Session) -> list[DrpAgent]:
     return list(session.execute(select(DrpAgent).order_by(DrpAgent.agent_id)).scalars())
 
 
+@atomic
 def remove_agent(session: Session, *, agent_id: str) -> DrpAgent:
     """Stop trusting an agent: its token stops working at once; its cases stay in the queue."""
     agent = active_agent(session, agent_id)

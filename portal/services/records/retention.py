@@ -1,4 +1,4 @@
-"""Retention: personal data has an end. The rules (days and months from config, see the README):
+"""Retention: personal data has an end. The rules (days and months from config, see docs/operations.md):
 
 - verification-only data (date of birth, phone, claim number, the matched data points, evidence and
   authorization and correction documents, correction texts, the typed declaration signature, an agent's consumer

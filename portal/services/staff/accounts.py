@@ -17,6 +17,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlmodel import Session
 
 from ... import clock, normalize
+from ...db import atomic
 from ...i18n import lazy_gettext as _l
 from ...models import StaffInvitation, StaffUser
 from .. import audit
@@ -104,6 +105,7 @@ def is_locked(user: StaffUser, now: datetime) -> bool:
     return user.locked_until is not None and now < user.locked_until
 
 
+@atomic
 def authenticate(session: Session, *, email: str, password: str, otp: str | None = None,
                  now: datetime | None = None) -> StaffUser | None:
     """The staff member if the email, password (and TOTP code, when enabled) are right and the
@@ -155,6 +157,7 @@ def _record_failure(session: Session, user: StaffUser, now: datetime) -> None:
     session.commit()
 
 
+@atomic
 def sign_out(session: Session, *, user: StaffUser) -> None:
     """End every session of this staff member: a copied session cookie stops working too."""
     touch(user, end_sessions=True)
@@ -162,6 +165,7 @@ def sign_out(session: Session, *, user: StaffUser) -> None:
     session.commit()
 
 
+@atomic
 def change_password(session: Session, *, user: StaffUser, current: str, new: str) -> None:
     """Replace the password; every other session of this staff member ends."""
     if not verify_password(user.password_hash, current):
@@ -204,6 +208,7 @@ def _claim_step(session: Session, user: StaffUser, step: int) -> bool:
     return True
 
 
+@atomic
 def start_totp(session: Session, *, user: StaffUser) -> None:
     """A new secret for the staff member to scan; it is not required until they confirm a code."""
     if user.totp_enabled:
@@ -234,6 +239,7 @@ def totp_enrolment(user: StaffUser) -> TotpEnrolment | None:
     return TotpEnrolment(user.totp_secret, uri, qr)
 
 
+@atomic
 def confirm_totp(session: Session, *, user: StaffUser, code: str, now: datetime | None = None) -> None:
     """Turn TOTP on once the staff member proves their app shows the right codes."""
     now = now or clock.now()
@@ -249,6 +255,7 @@ def confirm_totp(session: Session, *, user: StaffUser, code: str, now: datetime 
     session.commit()
 
 
+@atomic
 def reset_totp(session: Session, *, target: StaffUser, by: StaffUser) -> None:
     """An admin turns a staff member's TOTP off (lost phone); they may enrol again."""
     target.totp_secret = None
@@ -274,6 +281,7 @@ def check_new_account(session: Session, email: str, role: str) -> None:
         raise StaffError(_("There is already a staff account with this email address."))
 
 
+@atomic
 def create(session: Session, *, email: str, role: str, password: str, name: str = "",
            created_by: str = "cli") -> StaffUser:
     """A staff account with a password (the command line's `staff create`)."""
@@ -308,6 +316,7 @@ def _ensure_other_admin(session: Session, target: StaffUser) -> None:
         raise StaffError(_("This is the last active admin account. Make someone else an admin first."))
 
 
+@atomic
 def change_role(session: Session, *, target: StaffUser, role: str, by: StaffUser) -> None:
     """A new role; the staff member's sessions end so they sign in again with it."""
     if role not in ROLES:
@@ -322,6 +331,7 @@ def change_role(session: Session, *, target: StaffUser, role: str, by: StaffUser
     session.commit()
 
 
+@atomic
 def deactivate(session: Session, *, target: StaffUser, by: StaffUser) -> None:
     """The account can no longer sign in; its sessions and pending invitations end at once."""
     if not target.active:
@@ -336,6 +346,7 @@ def deactivate(session: Session, *, target: StaffUser, by: StaffUser) -> None:
     session.commit()
 
 
+@atomic
 def reactivate(session: Session, *, target: StaffUser, by: StaffUser) -> None:
     if target.active:
         return

@@ -11,6 +11,7 @@ from sqlalchemy import delete, select, update
 from sqlmodel import Session
 
 from ... import clock, normalize
+from ...db import atomic
 from ...models import StaffInvitation, StaffUser
 from ...urls import external_url
 from .. import audit
@@ -28,6 +29,7 @@ def _nonce_hash(nonce: str) -> str:
 
 
 
+@atomic
 def invite(session: Session, *, email: str, role: str, name: str = "", by: StaffUser,
            now: datetime | None = None) -> StaffUser:
     """Create the account without a password and mail a single-use link to set one."""
@@ -44,6 +46,7 @@ def invite(session: Session, *, email: str, role: str, name: str = "", by: Staff
 
 
 
+@atomic
 def resend_invitation(session: Session, *, target: StaffUser, by: StaffUser, now: datetime | None = None) -> None:
     """A fresh link for someone who has not set a password yet; older links stop working."""
     if target.password_hash is not None or not target.active:
@@ -90,6 +93,7 @@ def check_invitation(session: Session, *, token: str, now: datetime | None = Non
 
 
 
+@atomic
 def accept_invitation(session: Session, *, token: str, password: str, now: datetime | None = None) -> StaffUser:
     """Spend the invitation and set the password. Only one POST can ever succeed."""
     now = now or clock.now()
