@@ -71,7 +71,7 @@ def seed(env: dict) -> dict:
         req = submit(session, new=NewRequest(request_type="delete", first_name="Ana", last_name="Ruiz",
                                              email="ana@example.org")).request
         reference = req.reference
-    # The session a spent status link opens (public.views._grant_status_access), for the run's
+    # The session a spent status link opens (public.access.grant_status_access), for the run's
     # length, as the browser holds it once it has shown the page: with the CSRF token of the
     # page's forms. (Without it, every request would mint a token and send a new cookie, which
     # a browser only gets on its first view.)

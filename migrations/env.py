@@ -6,6 +6,7 @@ from sqlmodel import SQLModel
 
 import portal.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from portal.db import make_engine
+from portal.models import UTCDateTime
 
 # SQLite batch migrations reflect the table they rebuild; it cannot reflect the queue's expression
 # indexes (lower(name), coalesce(extended_due, response_due)), which the migrations create themselves.
@@ -26,9 +27,18 @@ def run_migrations_online():
         _run(connectable)
 
 
+def _render_item(kind, obj, _autogen_context):
+    """Autogenerate writes UTCDateTime by its public name, not by the module of the package that
+    defines it, so a migration keeps working if the models' modules are rearranged."""
+    if kind == "type" and isinstance(obj, UTCDateTime):
+        return f"portal.models.{obj!r}"
+    return False
+
+
 def _run(connection):
     context.configure(connection=connection, target_metadata=target_metadata,
-                      render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
+                      render_as_batch=connection.dialect.name == "sqlite", compare_type=True,
+                      render_item=_render_item)
     with context.begin_transaction():
         context.run_migrations()
 

@@ -71,13 +71,12 @@ def register_status_listeners(app):
 
 
 def register_blueprints(app):
-    from . import staff
+    from . import public, staff
     from .agent.views import bp as agent
     from .consent.views import bp as consent
     from .drp.views import bp as drp
     from .ops.views import bp as ops
-    from .public.views import bp as public
-    app.register_blueprint(public)
+    public.register(app)
     app.register_blueprint(agent)
     app.register_blueprint(consent)
     staff.register(app)

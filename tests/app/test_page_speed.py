@@ -113,7 +113,7 @@ def test_the_status_statement_is_compiled_once_per_engine_and_found_by_identity(
 def test_the_status_page_reads_the_same_from_its_columns_as_from_the_whole_request(app):
     """The page reads only status.PAGE_COLUMNS of a request: in each state it is shown in, the
     page reads exactly as when rendered from the whole request (the path a failed form takes)."""
-    from portal.public import views
+    from portal.public import status as status_pages
 
     staff = support.make_staff(app, "support")
     console = app.test_client()
@@ -144,7 +144,7 @@ def test_the_status_page_reads_the_same_from_its_columns_as_from_the_whole_reque
             with app.test_request_context(url):
                 app.preprocess_request()  # the banner, as for the page
                 whole = support.get_case(app, case.reference)
-                html, _status = views._render_detail(whole)
+                html, _status = status_pages._render_detail(whole)
             assert _without_tokens(html) == read, (case.request_type, case.status, lang)
 
 

@@ -1,0 +1,40 @@
+"""The identity index that requests are matched against: IdentitySubject, one person in the
+business's records as keyed hashes only, and SubjectImport, the counts of one `subjects import` run."""
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+from .. import clock
+from .columns import _ts
+
+
+class IdentitySubject(SQLModel, table=True):
+    """One person in the business's records (the identity index), imported from its billing and claims
+    systems. Only keyed hashes (HMAC-SHA256 of the normalized value) are stored, never a value in clear;
+    `subject_key` is the business's own opaque key, kept so a re-import replaces the row and
+    `subjects forget` can remove it. Rows live until re-imported or forgotten."""
+
+    __tablename__ = "identity_subject"
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject_key: str = Field(max_length=100, unique=True)
+    email_hash: str | None = Field(default=None, max_length=64, index=True)
+    phone_hash: str | None = Field(default=None, max_length=64, index=True)
+    name_dob_hash: str | None = Field(default=None, max_length=64, index=True)
+    claim_number_hash: str | None = Field(default=None, max_length=64, index=True)
+    date_of_injury_hash: str | None = Field(default=None, max_length=64)
+    employer_hash: str | None = Field(default=None, max_length=64)
+    postal_code_hash: str | None = Field(default=None, max_length=64)
+    imported_at: datetime = _ts(nullable=False, default_factory=clock.now)
+
+
+class SubjectImport(SQLModel, table=True):
+    """One run of `subjects import` (counts only; no row content)."""
+
+    __tablename__ = "subject_import"
+
+    id: int | None = Field(default=None, primary_key=True)
+    started_at: datetime = _ts(nullable=False)
+    finished_at: datetime = _ts(nullable=False)
+    rows_imported: int = 0
+    rows_rejected: int = 0

@@ -1,0 +1,101 @@
+"""Making a request: the one form for all five types, the fields that depend on the type, inline
+validation, the page after sending, and the emailed link that confirms the email address."""
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+
+from .. import db
+from ..errors import render_error
+from ..extensions import configured_limit, limiter
+from ..forms import EmptyForm, RequestForm
+from ..lifecycle import REQUEST_TYPES
+from ..services.cases import submission as request_service
+from ..services.cases import verification
+from ..services.documents import kinds
+from ..services.identity.tokens import TokenError
+from ..web import link_problem
+from . import bp
+from .access import grant_status_access
+
+
+@bp.route("/requests/new", methods=["GET", "POST"])
+@limiter.limit(configured_limit("RATELIMIT_SUBMIT"), methods=["POST"])
+def new_request():
+    """One form for all five request types."""
+    form = RequestForm()
+    if request.method == "GET" and request.args.get("type") in REQUEST_TYPES:
+        form.request_type.data = request.args["type"]
+    if form.validate_on_submit():
+        try:
+            outcome = request_service.submit(db.session(), new=form.to_new_request(language=str(get_locale())))
+        except kinds.DocumentRejected as exc:  # nothing was saved: the whole submission rolled back
+            form.correction_document.errors = [exc.message]
+            return render_template("public/request_form.html", form=form), 413 if exc.code == "too_large" else 422
+        kind = "confirm_email" if REQUEST_TYPES[form.request_type.data].needs_verification else "in_effect"
+        return redirect(url_for(".submitted", next=kind, type=outcome.request.request_type), 303)
+    return render_template("public/request_form.html", form=form), 422 if request.method == "POST" else 200
+
+
+@bp.get("/requests/new/fields")
+def type_fields():
+    """The part of the request form that depends on the type (and access scope) chosen: htmx swaps
+    it in when the choice changes."""
+    return render_template("public/_type_fields.html", form=RequestForm(formdata=request.args))
+
+
+@bp.post("/requests/validate/<field>")
+def validate_field(field):
+    """htmx inline validation: the whole form is checked, one field's wrapper comes back."""
+    form = RequestForm()
+    if field not in form._fields or field == "csrf_token":
+        abort(404)
+    form.validate()
+    return render_template("public/_field.html", form=form, field=form[field])
+
+
+@bp.get("/requests/sent")
+def submitted():
+    """After a submission: the same words whether or not it was a duplicate (no enumeration)."""
+    kind = request.args.get("next")
+    request_type = REQUEST_TYPES.get(request.args.get("type", ""))
+    if kind not in ("confirm_email", "in_effect") or request_type is None:
+        abort(404)
+    return render_template("public/submitted.html", kind=kind, request_type=request_type,
+                           hours=current_app.config["VERIFY_TOKEN_HOURS"])
+
+
+@bp.get("/verify/<token>")
+def verify(token):
+    """Show the confirm button. A GET never spends the token: mail scanners pre-fetch links."""
+    try:
+        req = verification.request_for_token(db.session(), token=token, purpose="verify")
+    except TokenError as exc:
+        return link_problem("verify", exc.reason, token=token)
+    return render_template("public/verify.html", req=req, form=EmptyForm(), token=token,
+                           type_label=REQUEST_TYPES[req.request_type].label)
+
+
+@bp.post("/verify/<token>")
+@limiter.limit(configured_limit("RATELIMIT_TOKEN"))
+def verify_confirm(token):
+    """Spend the token: email confirmed, acknowledgement mailed, the request page opens."""
+    if not EmptyForm().validate_on_submit():
+        return render_error(400)
+    try:
+        req = verification.confirm_email(db.session(), token=token)
+    except TokenError as exc:
+        return link_problem("verify", exc.reason, token=token)
+    grant_status_access(req.reference)
+    flash(_("Thank you: your email is confirmed and your request %(reference)s is with our privacy team.",
+            reference=req.reference))
+    return redirect(url_for(".request_detail", reference=req.reference), 303)
+
+
+@bp.post("/verify/<token>/resend")
+@limiter.limit(configured_limit("RATELIMIT_TOKEN"))
+def verify_resend(token):
+    """Mail a fresh link for the request an expired link belonged to."""
+    if not EmptyForm().validate_on_submit():
+        return render_error(400)
+    verification.resend_link(db.session(), token=token)
+    return render_template("public/resent.html")
