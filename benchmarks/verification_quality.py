@@ -27,11 +27,11 @@ from portal.services.cases import (
 )
 from portal.services.cases.submission import NewRequest  # noqa: E402
 from portal.services.cases.transitions import transition  # noqa: E402
-from portal.services.identity import subjects
+from portal.services.identity import subjects, tiers
 
 
 def run(session, values: dict, request_type: str, scope: str | None) -> str:
-    signed = submission.declaration_required(request_type, scope)
+    signed = tiers.declaration_required(request_type, scope)
     new = NewRequest(request_type=request_type, access_scope=scope,
                      correction_current="x" if request_type == "correct" else None,
                      correction_details="y" if request_type == "correct" else None,

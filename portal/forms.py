@@ -12,8 +12,8 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from . import clock
 from .i18n import lazy_gettext as _l
 from .lifecycle import REQUEST_TYPES
-from .services.cases import submission
 from .services.cases.submission import NewRequest
+from .services.identity import tiers
 
 _TAG = re.compile(r"<\s*/?\s*[a-zA-Z!?]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -192,7 +192,7 @@ class RequestForm(EmptyForm):
 
     def needs_declaration(self) -> bool:
         kind = self.request_type.data
-        return kind in REQUEST_TYPES and submission.declaration_required(kind, self.access_scope.data)
+        return kind in REQUEST_TYPES and tiers.declaration_required(kind, self.access_scope.data)
 
     def to_new_request(self, language: str = "en") -> NewRequest:
         kind = self.request_type.data

@@ -21,6 +21,7 @@ from portal.models import PrivacyRequest, StaffUser
 from portal.services.cases import submission, transitions
 from portal.services.cases.submission import NewRequest
 from portal.services.delivery import mail as mail_service
+from portal.services.identity import tiers
 from portal.services.staff import accounts as staff_service
 
 
@@ -168,7 +169,7 @@ def new_case(app, request_type: str = "access", status: str = VERIFYING, *, emai
     with app.app_context():
         s = db.session()
         scope = access_scope or ("categories" if request_type == "access" else None)
-        needs_sig = submission.declaration_required(request_type, scope)
+        needs_sig = tiers.declaration_required(request_type, scope)
         new = NewRequest(request_type=request_type, first_name=first_name, last_name=last_name, email=email,
                          access_scope=scope, correction_current="1 Old St" if request_type == "correct" else None,
                          correction_details="2 New Ave" if request_type == "correct" else None,

@@ -6,8 +6,9 @@ from .. import db
 from ..errors import render_error
 from ..extensions import configured_limit, limiter
 from ..lifecycle import REQUEST_TYPES
-from ..services.cases import agents, verification
+from ..services.cases import agents
 from ..services.documents.kinds import DocumentRejected
+from ..services.identity import tiers
 from ..services.identity.tokens import TokenError
 from ..web import link_problem
 from .forms import AgentRequestForm, ConsumerDecisionForm
@@ -54,7 +55,7 @@ def confirm(token):
         return link_problem("agent_confirm", exc.reason)
     return render_template("agent/confirm.html", req=req, auth=auth, form=ConsumerDecisionForm(), token=token,
                            verifies=REQUEST_TYPES[req.request_type].needs_verification,
-                           needs_declaration=verification.declaration_needed(req) and not req.declaration_signature,
+                           needs_declaration=tiers.declaration_needed(req) and not req.declaration_signature,
                            type_label=REQUEST_TYPES[req.request_type].label,
                            authorization_label=agents.AUTHORIZATION_KINDS[auth.authorization_kind])
 
@@ -73,7 +74,7 @@ def confirm_decision(token):
             return link_problem("agent_confirm", exc.reason)
         return render_template("agent/confirm.html", req=req, auth=auth, form=form, token=token,
                                verifies=REQUEST_TYPES[req.request_type].needs_verification,
-                               needs_declaration=verification.declaration_needed(req) and not req.declaration_signature,
+                               needs_declaration=tiers.declaration_needed(req) and not req.declaration_signature,
                                type_label=REQUEST_TYPES[req.request_type].label,
                                authorization_label=agents.AUTHORIZATION_KINDS[auth.authorization_kind]), 422
     try:

@@ -35,6 +35,7 @@ from ..services.cases import agents, casework, notices, outcomes, work_queue
 from ..services.cases.outcomes import Completion
 from ..services.cases.submission import Intake
 from ..services.cases.work_queue import QueueFilters
+from ..services.identity import tiers
 
 F = [strip_filter]
 
@@ -121,7 +122,7 @@ class VerifyForm(CaseActionForm):
     def validate(self, extra_validators=None):
         ok = super().validate(extra_validators)
         automatic = set(getattr(self, "automatic", ()))
-        needed = casework.required_data_points(self.case)
+        needed = tiers.points_required(self.case)
         if ok and len(set(self.sources()) | automatic) < needed:
             self.source_email.errors.append(
                 _l("This request needs at least %(n)s matching data points, each with the source that confirmed it.",

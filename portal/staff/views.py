@@ -22,6 +22,7 @@ from ..services.cases import (
 )
 from ..services.cases.transitions import StaleCase
 from ..services.drp import console as drp_console
+from ..services.identity import tiers
 from ..web import is_htmx, send_document
 from . import bp
 from .access import CASE_WORKERS, ROLES, role_required
@@ -120,7 +121,7 @@ def _render_case(req, *, submitted=None, note_form=None, status=200):
         "staff/case.html", case=case_file.case_file(db.session(), req), drp=drp_console.case(db.session(), req), req=req, forms=_action_forms(req, submitted),
         note_form=note_form or NoteForm(prefix="note", formdata=None), bases=outcomes.outcome_bases(),
         deny_bases_help=[b for b in outcomes.denial_bases(req.request_type).values() if b.get("help")],
-        data_points=casework.DATA_POINTS, required_points=casework.required_data_points(req),
+        data_points=casework.DATA_POINTS, required_points=tiers.points_required(req),
         attempts=verification.attempts(db.session(), req), sources=casework.VERIFICATION_SOURCES,
         can_act=current_user.role in CASE_WORKERS, max_extension=MAX_EXTENSION_DAYS,
         from_inquiry=inquiries.linking_to(db.session(), req), checklist_items=agents.REVIEW_CHECKLIST, agent_actions=agents.REVIEW_ACTIONS,

@@ -32,7 +32,7 @@ from ...lifecycle import (
 from ...models import AgentAuthorization, CaseOutcome, PrivacyRequest, RequestMessage, StaffUser
 from .. import audit
 from ..documents import store as documents
-from ..identity import tokens
+from ..identity import tiers, tokens
 from . import verification
 from .submission import lookback_start, open_case
 from .transitions import MailSpec, agent_of, check_version, mail_requester, transition
@@ -201,7 +201,7 @@ def record_consumer_decision(session: Session, *, token: str, confirmed: bool, p
         given = [p for p in verification.ADDABLE_POINTS if (points or {}).get(p) not in (None, "")]
         for point in given:
             setattr(req, point, points[point])
-        if declaration_signature and verification.declaration_needed(req):
+        if declaration_signature and tiers.declaration_needed(req):
             req.declaration_signature, req.declaration_signed_at = declaration_signature.strip()[:200], now
             given.append("declaration")
         session.add(req)

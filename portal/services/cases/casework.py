@@ -33,6 +33,7 @@ from ...models import (
 from .. import audit
 from ..documents import kinds
 from ..documents import store as documents
+from ..identity import tiers
 from . import agents, verification
 from . import submission as request_service
 from .transitions import MailSpec, transition
@@ -58,11 +59,6 @@ VERIFICATION_SOURCES = {
     "document": _l("A document the requester sent"),
     "claim_file": _l("The claim or billing file"),
 }
-
-
-def required_data_points(req: PrivacyRequest) -> int:
-    """§7062: the request's tier (VERIFICATION_TIERS): 3 for specific pieces, delete and correct, 2 otherwise."""
-    return verification.tier(req)
 
 
 def matched_automatically(session: Session, req: PrivacyRequest) -> tuple[str, ...]:
@@ -121,10 +117,10 @@ def verify_identity(session: Session, *, req: PrivacyRequest, staff: StaffUser, 
         raise IllegalTransition("unknown data point")
     if any(s not in VERIFICATION_SOURCES for s in sources.values()):
         raise IllegalTransition("unknown source")
-    for point in verification.excluded_points(req):
+    for point in tiers.excluded_points(req):
         sources.pop(point, None)  # §7060(h): a correction's disputed details never verify it
     automatic = matched_automatically(session, req)
-    needed = required_data_points(req)
+    needed = tiers.points_required(req)
     if len(set(sources) | set(automatic)) < needed:
         raise IllegalTransition(_("This request needs at least %(n)s matching data points.", n=needed))
     points = ",".join(f"{p}:{sources[p]}" for p in sorted(sources))

@@ -16,6 +16,7 @@ from ...lifecycle import AWAITING_EMAIL, OPEN, REQUEST_TYPES, WITHDRAWN
 from ...models import AuditEvent, PrivacyRequest, RequestMessage
 from .. import audit
 from ..documents import store as documents
+from ..identity import tiers
 from . import references, verification
 from .transitions import MailSpec, check_version, mail_requester, status_changed, transition
 
@@ -65,13 +66,6 @@ def lookback_start(choice: str, received: date) -> date:
     except ValueError:  # 29 February
         start = received.replace(year=received.year - 1, day=28)
     return max(start, LOOKBACK_FLOOR)
-
-
-def declaration_required(request_type: str, access_scope: str | None) -> bool:
-    """§7062: specific pieces always; delete and correct as configured (the high tier)."""
-    if request_type == "access":
-        return access_scope == "specific"
-    return request_type in current_app.config["DECLARATION_REQUIRED_TYPES"]
 
 
 _BY_REFERENCE = select(PrivacyRequest).where(PrivacyRequest.reference == bindparam("reference"))  # built once
@@ -145,7 +139,7 @@ def record(session: Session, *, new: NewRequest, manner: str, received_at: datet
     if new.request_type == "correct":
         fields.update(correction_current=new.correction_current, correction_details=new.correction_details,
                       correction_points=new.correction_points or None)
-    if declaration_required(new.request_type, new.access_scope):
+    if tiers.declaration_required(new.request_type, new.access_scope):
         fields.update(declaration_signature=new.declaration_signature, declaration_signed_at=now)
     if confirmed:
         fields.update(status=lifecycle.VERIFYING, email_confirmed_at=now, acknowledged_at=now)
@@ -210,7 +204,7 @@ def submit_intake(session: Session, *, new: NewRequest, intake: Intake, actor: s
     if new.request_type == "correct":
         fields.update(correction_current=new.correction_current, correction_details=new.correction_details,
                       correction_points=new.correction_points or None)
-    if declaration_required(new.request_type, new.access_scope):
+    if tiers.declaration_required(new.request_type, new.access_scope):
         fields.update(declaration_signature=new.declaration_signature, declaration_signed_at=now)
     needs_check = REQUEST_TYPES[new.request_type].needs_verification
     req = open_case(session, request_type=new.request_type, first_name=new.first_name, last_name=new.last_name,

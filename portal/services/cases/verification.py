@@ -18,7 +18,7 @@ from ...models import AgentAuthorization, PrivacyRequest, VerificationAttempt
 from ...urls import external_url
 from .. import audit
 from ..delivery import mail
-from ..identity import subjects, tokens
+from ..identity import subjects, tiers, tokens
 from .transitions import MailSpec, agent_of, mail_requester, transition
 
 log = logging.getLogger(__name__)
@@ -110,40 +110,11 @@ def resend_link(session: Session, *, token: str) -> None:
 
 # What the requester can add from the status page, in the order asked: the request's own fields.
 ADDABLE_POINTS = ("phone", "date_of_birth", "claim_number", "date_of_injury", "employer", "postal_code")
-# A correction's disputed fields, by the point they feed (§7060(h): they cannot verify it).
-CORRECTION_FIELD_POINTS = {"name": "name_dob", "date_of_birth": "name_dob", "email": "email", "phone": "phone",
-                           "claim_number": "claim_number", "date_of_injury": "date_of_injury",
-                           "employer": "employer", "postal_code": "postal_code"}
 # Holds the requester can answer by adding data points, and those only staff release.
 MATCHING_HOLDS = ("data_mismatch", "high_certainty_required")
 FAILED_OUTCOMES = ("data_mismatch", "high_certainty_required")
 # What the fraud checks count as a failed match: a failure, or an attempt already held for fraud.
 COUNTED_FAILURES = FAILED_OUTCOMES + ("fraud_suspected",)
-
-
-def tier(req: PrivacyRequest) -> int:
-    """How many data points must match for this request (VERIFICATION_TIERS)."""
-    tiers = current_app.config["VERIFICATION_TIERS"]
-    if req.request_type == "access":
-        return int(tiers["access_specific" if req.access_scope == "specific" else "access_categories"])
-    return int(tiers.get(req.request_type, tiers["access_categories"]))
-
-
-def categories_tier() -> int:
-    return int(current_app.config["VERIFICATION_TIERS"]["access_categories"])
-
-
-def declaration_needed(req: PrivacyRequest) -> bool:
-    if req.request_type == "access":
-        return req.access_scope == "specific"
-    return req.request_type in current_app.config["DECLARATION_REQUIRED_TYPES"]
-
-
-def excluded_points(req: PrivacyRequest) -> set[str]:
-    """§7060(h): the points a correction disputes do not count to verify it."""
-    if req.request_type != "correct" or not req.correction_points:
-        return set()
-    return {CORRECTION_FIELD_POINTS[f] for f in req.correction_points.split(",") if f in CORRECTION_FIELD_POINTS}
 
 
 def request_points(session: Session, req: PrivacyRequest) -> dict[str, str]:
@@ -155,7 +126,7 @@ def request_points(session: Session, req: PrivacyRequest) -> dict[str, str]:
     if req.email and req.email_confirmed_at is not None and agent_of(session, req) is None:
         values["email"] = req.email
     given, _bad = subjects.hashes(values)
-    for point in excluded_points(req):
+    for point in tiers.excluded_points(req):
         given.pop(point, None)
     return given
 
@@ -200,15 +171,15 @@ def match_identity(session: Session, req: PrivacyRequest, *, actor: str = "syste
     reason. The audit event names the points that matched and the subject's key, never a value;
     nothing the requester sees says whether the business holds data about them."""
     now = now or clock.now()
-    needed = tier(req)
+    needed = tiers.points_required(req)
     found = subjects.best_match(session, request_points(session, req))
     count = len(found.matched)
-    declared = not declaration_needed(req) or bool(req.declaration_signature)
+    declared = not tiers.declaration_needed(req) or bool(req.declaration_signature)
     if count >= needed and declared:
         outcome = "verified"
-    elif req.request_type == "access" and req.access_scope == "specific" and count >= categories_tier():
+    elif req.request_type == "access" and req.access_scope == "specific" and count >= tiers.categories_tier():
         outcome = "downgraded"
-    elif count >= categories_tier():
+    elif count >= tiers.categories_tier():
         outcome = "high_certainty_required"
     else:
         outcome = "data_mismatch"
@@ -260,7 +231,7 @@ def add_points(session: Session, *, req: PrivacyRequest, values: dict, declarati
     changed = [p for p in ADDABLE_POINTS if values.get(p) not in (None, "")]
     for point in changed:
         setattr(req, point, values[point])
-    if declaration_signature and declaration_needed(req):
+    if declaration_signature and tiers.declaration_needed(req):
         req.declaration_signature, req.declaration_signed_at = declaration_signature.strip()[:200], clock.now()
         changed.append("declaration")
     if not changed:

@@ -10,7 +10,7 @@ from portal.services.consent import banner, choices, receipts, state_cookie, sta
 
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
 
-from ..support import publish_policy
+from ...support import publish_policy
 
 
 @pytest.fixture(autouse=True)

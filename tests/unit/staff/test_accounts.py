@@ -13,7 +13,7 @@ from portal.services.staff import accounts as staff
 from portal.services.staff import invitations
 from portal.services.staff.accounts import InvitationError, StaffError
 
-from ..support import STAFF_PASSWORD
+from ...support import STAFF_PASSWORD
 
 NOW = clock.now().replace(microsecond=0)
 

@@ -18,8 +18,8 @@ from portal.services.documents.kinds import DocumentRejected
 from portal.services.documents.storage import LocalStorage, StorageError, get_storage
 from portal.services.documents.store import DocumentTampered
 
-from .. import files
-from ..files import CountingStream
+from ... import files
+from ...files import CountingStream
 
 
 def store(session, data: bytes, filename="letter.pdf", declared="application/pdf", purpose="authorization", **kw):
@@ -137,7 +137,7 @@ def test_truncated_pdf_is_refused(session, cut):
 
 
 def test_pdf_with_a_wrong_xref_offset_is_read_as_viewers_read_it(session):
-    # qpdf rebuilds the table, as viewers do; what decides is the content (test_hardening_uploads).
+    # qpdf rebuilds the table, as viewers do; what decides is the content (test_upload_checks).
     data = files.pdf().replace(b"startxref\n", b"startxref\n9")
     assert store(session, data).content_type == "application/pdf"
 
@@ -162,7 +162,7 @@ def test_pdf_with_javascript_or_launch_actions_is_refused(session, catalog_extra
 
 
 def test_javascript_hidden_in_a_compressed_object_stream_is_refused(session):
-    from ..evasions import pdf_with_object_stream
+    from ...evasions import pdf_with_object_stream
     data = pdf_with_object_stream()
     assert b"JavaScript" not in data
     assert rejected(session, data).code == "active_content"

@@ -1,4 +1,4 @@
-"""Finding 2: uploads are judged by real parsers (pikepdf/qpdf for PDFs, Pillow for images)."""
+"""Uploads are judged by real parsers (pikepdf/qpdf for PDFs, Pillow for images)."""
 import io
 import struct
 import zlib
@@ -14,8 +14,8 @@ from portal.models import Document
 from portal.services.documents import store as documents
 from portal.services.documents.kinds import DocumentRejected
 
-from .. import files
-from ..evasions import EVASIONS, pdf_with_object_stream
+from ... import files
+from ...evasions import EVASIONS, pdf_with_object_stream
 
 
 def store(session, data: bytes, filename="letter.pdf", declared="application/pdf", purpose="authorization"):
@@ -116,7 +116,7 @@ def test_a_flate_bomb_is_refused_without_expanding_it(session):
 def test_the_agent_form_refuses_the_hidden_javascript_too(client, app):
     from portal.models import PrivacyRequest
 
-    from ..app.test_agent_journey import count, submit
+    from ...app.test_agent_journey import count, submit
     dict_head, encode = EVASIONS["escaped_filter"]
     resp = submit(client, upload=(pdf_with_object_stream(dict_head=dict_head, encode=encode), "letter.pdf",
                                   "application/pdf"))

@@ -1,4 +1,4 @@
-"""Finding 1: signing out ends every copy of a staff session, not just the browser's cookie."""
+"""Signing out ends every copy of a staff session, not just the browser's cookie."""
 from ..support import csrf_from
 
 

@@ -24,8 +24,8 @@ from portal.models import DUE_ORDER, IS_OPEN, OpenCaseCount, PrivacyRequest
 from portal.services.cases import open_counts, submission, transitions, work_queue
 from portal.services.delivery import worker
 
-from ..conftest import PG_URL
-from ..support import days_ago, new_case
+from ...conftest import PG_URL
+from ...support import days_ago, new_case
 
 PR = PrivacyRequest
 KEY = (PR.status, PR.request_type, PR.hold_reason, PR.manner, DUE_ORDER)

@@ -12,7 +12,7 @@ from portal.services.cases import notices, outcomes
 from portal.services.cases.notices import NoticeError, RecipientData
 from portal.services.delivery import webhooks
 
-from ..support import make_staff, new_case
+from ...support import make_staff, new_case
 
 SECRET = "x" * 40
 

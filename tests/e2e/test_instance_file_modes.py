@@ -1,4 +1,4 @@
-"""Finding 6: everything the portal writes in its instance folder is owner-only, whatever the umask."""
+"""Everything the portal writes in its instance folder is owner-only, whatever the umask."""
 import io
 import os
 import stat

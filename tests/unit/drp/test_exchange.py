@@ -11,7 +11,7 @@ from portal.services.cases import submission, transitions
 from portal.services.drp import exchange as drp
 from portal.services.drp import status as drp_status
 
-from ..drp_agents import DRP_CONFIG, Agent
+from ...drp_agents import DRP_CONFIG, Agent
 
 NOW = datetime(2026, 12, 1, 20, 0, tzinfo=timezone.utc)
 

@@ -13,7 +13,7 @@ from portal.services.documents import store as documents
 from portal.services.documents.storage import get_storage
 from portal.services.documents.store import DocumentTampered
 
-from .. import files
+from ... import files
 
 KEY = os.urandom(32)
 KID = b"\x01" * 8

@@ -1,4 +1,4 @@
-"""Finding 5: token redaction works with a real gunicorn on loopback, in its access and error logs."""
+"""Token redaction works with a real gunicorn on loopback, in its access and error logs."""
 import logging
 import os
 import socket

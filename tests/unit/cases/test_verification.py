@@ -12,9 +12,9 @@ from portal.models import AuditEvent, PrivacyRequest, VerificationAttempt
 from portal.services.cases import submission, verification
 from portal.services.cases.submission import NewRequest
 from portal.services.cases.transitions import transition
-from portal.services.identity import subjects
+from portal.services.identity import subjects, tiers
 
-from ..support import body
+from ...support import body
 
 RECORDS = ("subject_id,email,phone,first_name,last_name,date_of_birth,claim_number,date_of_injury,employer,postal_code\n"
            "S-1001,ana.ruiz@example.org,(909) 555-0142,José,García-López,1980-02-29,WC-2024-0017,2024-03-04,"
@@ -47,7 +47,7 @@ def confirm_and_match(app, *, points=(), email="someone.else@example.net", reque
     fields.update(extra or {})
     with app.app_context():
         s = db.session()
-        needs = submission.declaration_required(request_type, scope if request_type == "access" else None)
+        needs = tiers.declaration_required(request_type, scope if request_type == "access" else None)
         new = NewRequest(request_type=request_type, first_name=first_name, last_name=last_name, email=email,
                          access_scope=scope if request_type == "access" else None,
                          correction_current="old" if request_type == "correct" else None,

@@ -1,4 +1,4 @@
-"""Finding 3 and the poison message: bodies (with their live links) only while pending; a message
+"""Mail bodies (with their live links) only while pending; a message
 that cannot be built or is refused for good is failed with its error, shown to admins, and the
 others still go out."""
 import email

@@ -12,7 +12,7 @@ from portal.services.cases import references, transitions, verification
 from portal.services.cases import submission as requests
 from portal.services.cases.submission import NewRequest
 from portal.services.cases.transitions import StaleCase
-from portal.services.identity import tokens
+from portal.services.identity import tiers, tokens
 
 
 def new(kind="access", **kw):
@@ -68,12 +68,12 @@ def test_lookback_defaults_to_12_months_and_never_before_2022(session):
 
 
 def test_declaration_rules_follow_configuration(app, session):
-    assert requests.declaration_required("access", "specific")
-    assert not requests.declaration_required("access", "categories")
-    assert requests.declaration_required("delete", None) and requests.declaration_required("correct", None)
-    assert not requests.declaration_required("opt_out", None)
+    assert tiers.declaration_required("access", "specific")
+    assert not tiers.declaration_required("access", "categories")
+    assert tiers.declaration_required("delete", None) and tiers.declaration_required("correct", None)
+    assert not tiers.declaration_required("opt_out", None)
     app.config["DECLARATION_REQUIRED_TYPES"] = ["correct"]
-    assert not requests.declaration_required("delete", None)
+    assert not tiers.declaration_required("delete", None)
 
 
 def test_confirmation_moves_on_and_acknowledges(session):

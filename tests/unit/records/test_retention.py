@@ -36,7 +36,7 @@ from portal.services.documents.storage import get_storage
 from portal.services.records import annual_metrics, retention
 from portal.services.staff import accounts
 
-from ..files import png
+from ...files import png
 
 NOW = datetime(2026, 11, 30, 20, 0, tzinfo=timezone.utc)  # noon in California
 

@@ -25,6 +25,7 @@ from portal.services.cases.outcomes import Completion
 from portal.services.cases.submission import NewRequest
 from portal.services.cases.transitions import StaleCase
 from portal.services.documents import response_files
+from portal.services.identity import tiers
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def _case(session, kind="access", status="verifying", scope="categories", email=
                      access_scope=scope if kind == "access" else None,
                      correction_current="old" if kind == "correct" else None,
                      correction_details="new" if kind == "correct" else None,
-                     declaration_signature="Ana Ruiz" if submission.declaration_required(kind, scope) else None)
+                     declaration_signature="Ana Ruiz" if tiers.declaration_required(kind, scope) else None)
     req = submission.submit(session, new=new, received_at=received_at).request
     if req.status == "awaiting_email":
         transitions.transition(session, req, "verifying", actor="requester")
@@ -74,7 +75,7 @@ def test_available_actions_follow_the_lifecycle(session):
 def test_verify_identity_tiers(session, staff):
     categories, specific = _case(session), _case(session, scope="specific", email="b@example.org")
     delete = _case(session, "delete", email="c@example.org")
-    assert [casework.required_data_points(r) for r in (categories, specific, delete)] == [2, 3, 3]
+    assert [tiers.points_required(r) for r in (categories, specific, delete)] == [2, 3, 3]
     with pytest.raises(IllegalTransition):
         casework.verify_identity(session, req=specific, staff=staff, sources={"email": "claim_file", "phone": "phone_call"}, note=None,
                               expected_version=specific.version)
@@ -307,7 +308,7 @@ def test_correction_documents_at_submission_and_nothing_saved_when_refused(sessi
     from portal.services.documents import kinds
     from portal.services.documents import store as documents
 
-    from ..files import PE, png
+    from ...files import PE, png
     new = NewRequest(request_type="correct", first_name="Ana", last_name="Ruiz", email="doc@example.org",
                      correction_current="old", correction_details="new", declaration_signature="Ana Ruiz",
                      documents=((io.BytesIO(png()), "lease.png", "image/png"),))

@@ -1,4 +1,4 @@
-"""Finding 4: each input that once answered with a server error is now a 4xx with the site's error page."""
+"""Each input that once answered with a server error is now a 4xx with the site's error page."""
 import time
 
 import pytest

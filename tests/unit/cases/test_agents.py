@@ -10,8 +10,8 @@ from portal.models import StaffUser
 from portal.services.cases import agents, casework, outcomes, verification
 from portal.services.cases.transitions import StaleCase, agent_of
 
-from .. import files
-from ..support import Mailbox, link_in
+from ... import files
+from ...support import Mailbox, link_in
 
 ALL = list(agents.REVIEW_CHECKLIST)
 
