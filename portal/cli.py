@@ -9,6 +9,7 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 
 from . import db as database
+from .datamap_commands import datamap_cli
 from .models import AuditEvent, Document
 from .services import audit
 from .services.delivery import channels as delivery, mail
@@ -298,3 +299,4 @@ def register(app):
     app.cli.add_command(metrics_cmd)
     app.cli.add_command(drp_cli)
     app.cli.add_command(subjects_cli)
+    app.cli.add_command(datamap_cli)
