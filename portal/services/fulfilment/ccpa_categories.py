@@ -31,6 +31,7 @@ def _category(key, label, citation, *terms, sensitive=False) -> CcpaCategory:
 
 
 _SENSITIVE_TERM = "sensitive personal information"
+_TYPOGRAPHIC = str.maketrans({"\u2018": "'", "\u2019": "'", "\u2010": "-", "\u2011": "-"})
 
 CATEGORIES: dict[str, CcpaCategory] = {c.key: c for c in (
     _category("identifiers", "Identifiers", "§1798.140(v)(1)(A)", "identifiers"),
@@ -145,7 +146,7 @@ def is_personal(category: str) -> bool:
 def normalised(text: str) -> str:
     """Policy text compared word for word: compatibility forms, lower case, straight apostrophes,
     every run of spaces and line breaks one space."""
-    text = unicodedata.normalize("NFKC", text).lower().replace("\u2019", "'").replace("\u2011", "-")
+    text = unicodedata.normalize("NFKC", text).lower().translate(_TYPOGRAPHIC)
     return re.sub(r"\s+", " ", text)
 
 

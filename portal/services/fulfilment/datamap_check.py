@@ -165,9 +165,10 @@ def _coverage(datamap: DataMap) -> list[Finding]:
             key = (resolution.category, resolution.rule, rivals)
             if rivals and key not in tied:
                 tied.add(key)
-                found.append(Finding("error", resolution.rule.file, (resolution.rule.label,),
-                                     f"governs data category {resolution.category} exactly as "
-                                     + ", ".join(r.label for r in rivals) + " does: say it once"))
+                rule = resolution.rule
+                named = [r.label if r.file == rule.file else f"{r.file}'s {r.label}" for r in rivals]
+                found.append(Finding("error", rule.file, (rule.label,), f"governs data category "
+                                     f"{resolution.category} exactly as {', '.join(named)} does: say it once"))
     return found
 
 

@@ -36,7 +36,9 @@ _DISCLOSURE_KINDS = {
     "biometric": "user.biometric",
 }
 # Column names (lower case, words joined by "_"), first match wins: (pattern, category, identity).
-_NAMES = [(re.compile(rf"(^|_)({words})(_|$)"), category, identity) for words, category, identity in (
+# A pattern matches whole words of the name; `^...$` ones the whole name ("name", not "provider_name").
+_NAMES = [(re.compile(words if words.startswith("^") else rf"(^|_)({words})(_|$)"), category, identity)
+          for words, category, identity in (
     (r"e_?mail(_?address)?", "user.contact.email", "email"),
     (r"phone(_?(no|num|number))?|mobile|cell(_?phone)?|telephone|tel", "user.contact.phone_number", "phone_number"),
     (r"subject_?id", "user.unique_id", "subject_id"),
@@ -44,16 +46,17 @@ _NAMES = [(re.compile(rf"(^|_)({words})(_|$)"), category, identity) for words, c
     (r"last_?name|surname|family_?name|lname", "user.name.last", None),
     (r"full_?name|display_?name|contact_?name|person_?name|customer_?name|claimant_?name|patient_?name",
      "user.name", None),
+    (r"^name$", "user.name", None),
     (r"dob|date_?of_?birth|birth_?date|birthday", "user.demographic.date_of_birth", None),
+    (r"ip(_?addr(ess)?)?|remote_?addr", "user.device.ip_address", None),
+    (r"cookie(_?id)?|anonymous_?id|visitor_?id|client_?id", "user.device.cookie_id", None),
+    (r"device_?id|idfa|gaid|advertising_?id", "user.device.device_id", None),
+    (r"user_?agent", "user.device", None),
     (r"zip(_?code)?|postal_?code|post_?code", "user.contact.address.postal_code", None),
     (r"street(_?address)?|address(_?line)?(_?[12])?", "user.contact.address.street", None),
     (r"city|town", "user.contact.address.city", None),
     (r"state|province", "user.contact.address.state", None),
     (r"country", "user.contact.address.country", None),
-    (r"ip(_?addr(ess)?)?|remote_?addr", "user.device.ip_address", None),
-    (r"cookie(_?id)?|anonymous_?id|visitor_?id|client_?id", "user.device.cookie_id", None),
-    (r"device_?id|idfa|gaid|advertising_?id", "user.device.device_id", None),
-    (r"user_?agent", "user.device", None),
     (r"employer(_?name)?|company|workplace", "user.workplace", None),
     (r"job_?title|occupation", "user.job_title", None),
     (r"gender|sex", "user.demographic.gender", None),
@@ -67,7 +70,6 @@ _NAMES = [(re.compile(rf"(^|_)({words})(_|$)"), category, identity) for words, c
     (r"marital_?status", "user.demographic.marital_status", None),
     (r"photo|avatar|selfie", "user.content.self_image", None),
     (r"message|body|comment", "user.content", None),
-    (r"name", "user.name", None),
 )]
 _CARD_WORDS = re.compile(r"(^|_)(card|credit|debit|pan|cvv|cvc)")
 _BANK_WORDS = re.compile(r"(^|_)(bank|iban|routing|aba)")
