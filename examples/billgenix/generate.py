@@ -26,6 +26,7 @@ from pathlib import Path
 
 from sqlalchemy import Column, Date, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text, create_engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.schema import CreateTable
 
 HERE = Path(__file__).resolve().parent
 MAP_FOLDER = HERE / "datamap"
@@ -137,9 +138,14 @@ def make_person(rng: random.Random, number: int) -> dict:
     return {"first_name": first, "last_name": last,
             "email": f"{_ascii(first)}.{_ascii(last)}.{number}@example.com",
             "phone": f"({rng.choice(AREA_CODES)}) 555-{number % 10000:04d}",
-            "date_of_birth": date(1950, 1, 1) + timedelta(days=rng.randrange(365 * 54)),
+            "date_of_birth": (date(1950, 1, 1) + timedelta(days=rng.randrange(365 * 54))).isoformat(),
             "street": f"{rng.randint(100, 9999)} {rng.choice(STREETS)}", "city": city, "zip": zip_code,
             "employer": rng.choice(EMPLOYERS), "job_title": rng.choice(JOBS)}
+
+
+def _moment(moment: datetime) -> str:
+    """A time as SQLAlchemy writes it to SQLite (PostgreSQL reads the same text)."""
+    return moment.isoformat(sep=" ")
 
 
 class _Writer:
@@ -147,21 +153,17 @@ class _Writer:
 
     def __init__(self, engine, system_tables: list[Table]):
         self.engine = engine
-        self.sqlite = engine.dialect.name == "sqlite"
         mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         self.sql = {t.name: f"INSERT INTO {t.name} ({', '.join(c.name for c in t.columns)}) "
                             f"VALUES ({', '.join(mark for _c in t.columns)})" for t in system_tables}
         self.rows: dict[str, list[tuple]] = {t.name: [] for t in system_tables}
         self.counts: dict[str, int] = {t.name: 0 for t in system_tables}
         self.connection = engine.connect()
-        if self.sqlite:
+        if engine.dialect.name == "sqlite":
             self.connection.exec_driver_sql("PRAGMA synchronous=OFF")
             self.connection.commit()
 
     def add(self, table: str, *values) -> None:
-        if self.sqlite:  # SQLite stores dates and times as ISO text, as SQLAlchemy writes them
-            values = tuple(v.isoformat(sep=" ") if isinstance(v, datetime) else
-                           v.isoformat() if isinstance(v, date) else v for v in values)
         self.rows[table].append(values)
         if len(self.rows[table]) >= BATCH:
             self.flush()
@@ -202,7 +204,9 @@ def build(out: Path, *, claimants: int, seed: int = 31, database_url: str | None
     if database_url:
         metadata.drop_all(engines["claims"])
     for system, system_tables in by_system.items():
-        metadata.create_all(engines[system], tables=system_tables)
+        with engines[system].begin() as connection:
+            for system_table in system_tables:  # the indexes come after the rows: faster
+                connection.execute(CreateTable(system_table))
     writers = {system: _Writer(engines[system], by_system[system]) for system in SYSTEMS}
     out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
@@ -211,9 +215,12 @@ def build(out: Path, *, claimants: int, seed: int = 31, database_url: str | None
         subjects.writerow(SUBJECT_COLUMNS)
         _fill(rng, writers, subjects, claimants)
     counts = {}
-    for writer in writers.values():
+    for system, writer in writers.items():
         writer.close()
         counts.update(writer.counts)
+        for system_table in by_system[system]:
+            for index in system_table.indexes:
+                index.create(engines[system])
     for engine in set(engines.values()):
         engine.dispose()
     return counts
@@ -231,47 +238,48 @@ def _fill(rng: random.Random, writers: dict, subjects, claimants: int) -> None:
         if number <= claimants:
             first_claim = _claimant(rng, claims_db, ids, number, person, joined)
             subjects.writerow((f"BGX-{number:07d}", person["email"], person["phone"], person["first_name"],
-                               person["last_name"], person["date_of_birth"].isoformat(), first_claim[0],
-                               first_claim[1].isoformat(), person["employer"], person["zip"]))
+                               person["last_name"], person["date_of_birth"], *first_claim, person["employer"],
+                               person["zip"]))
         if rng.random() < 0.5:
             marketing.add("subscribers", person["email"], person["first_name"], person["last_name"], person["zip"],
-                          rng.choice(SOURCES), joined)
+                          rng.choice(SOURCES), _moment(joined))
             for _click in range(rng.randrange(3)):
                 ids["click"] += 1
                 marketing.add("campaign_clicks", ids["click"], person["email"], rng.choice(CAMPAIGNS),
-                              joined + timedelta(days=rng.randrange(1, 300)))
+                              _moment(joined + timedelta(days=rng.randrange(1, 300))))
         if rng.random() < 0.1:
             ids["ticket"] += 1
             support.add("tickets", ids["ticket"], person["email"], f"{person['first_name']} {person['last_name']}",
                         rng.choice(SUBJECTS), "Hello, I have a question about my account. Thank you.",
-                        rng.choice(["open", "closed"]), joined + timedelta(days=rng.randrange(1, 200)))
+                        rng.choice(["open", "closed"]), _moment(joined + timedelta(days=rng.randrange(1, 200))))
         if rng.random() < 0.6:
             _visitor(rng, web, ids, person["email"] if rng.random() < 0.5 else None, joined)
 
 
 def _claimant(rng: random.Random, writer: _Writer, ids: dict, number: int, person: dict,
-              joined: datetime) -> tuple[str, date]:
+              joined: datetime) -> tuple[str, str]:
     """A claimant's row, claims, bills and payments; the first claim's number and injury date."""
     p = person
     writer.add("claimants", number, f"BGX-{number:07d}", p["first_name"], p["last_name"], p["date_of_birth"],
-               p["email"], p["phone"], p["street"], p["city"], p["zip"], p["employer"], p["job_title"], joined)
+               p["email"], p["phone"], p["street"], p["city"], p["zip"], p["employer"], p["job_title"], _moment(joined))
     first = None
     for _claim in range(1 + (rng.random() < 0.3) + (rng.random() < 0.05)):
         ids["claim"] += 1
         injury = (joined - timedelta(days=rng.randrange(1, 60))).date()
         claim_number = f"WC-{injury.year}-{ids['claim']:07d}"
-        first = first or (claim_number, injury)
-        writer.add("claims", ids["claim"], number, claim_number, injury, rng.choice(BODY_PARTS),
-                   rng.choice(INJURIES), p["employer"], rng.choice(["open", "closed"]), joined.date())
+        first = first or (claim_number, injury.isoformat())
+        writer.add("claims", ids["claim"], number, claim_number, injury.isoformat(), rng.choice(BODY_PARTS),
+                   rng.choice(INJURIES), p["employer"], rng.choice(["open", "closed"]), joined.date().isoformat())
         for _bill in range(rng.randint(1, 3)):
             ids["bill"] += 1
             service = injury + timedelta(days=rng.randrange(1, 120))
             amount = rng.randrange(8_000, 250_000)
-            writer.add("bills", ids["bill"], ids["claim"], rng.choice(PROVIDERS), service, rng.choice(PROCEDURES),
-                       rng.choice(DIAGNOSES), amount, rng.choice(["submitted", "paid", "denied"]))
+            writer.add("bills", ids["bill"], ids["claim"], rng.choice(PROVIDERS), service.isoformat(),
+                       rng.choice(PROCEDURES), rng.choice(DIAGNOSES), amount, rng.choice(["submitted", "paid", "denied"]))
             if rng.random() < 0.7:
                 ids["payment"] += 1
-                writer.add("payments", ids["payment"], ids["bill"], service + timedelta(days=rng.randrange(20, 90)),
+                paid = service + timedelta(days=rng.randrange(20, 90))
+                writer.add("payments", ids["payment"], ids["bill"], paid.isoformat(),
                            amount * rng.randint(60, 100) // 100, f"{rng.randrange(10**8):08d}", rng.choice(PAYERS))
     return first
 
@@ -279,12 +287,12 @@ def _claimant(rng: random.Random, writer: _Writer, ids: dict, number: int, perso
 def _visitor(rng: random.Random, writer: _Writer, ids: dict, email: str | None, joined: datetime) -> None:
     """A website visitor (signed in or anonymous) and their page views."""
     cookie = "%032x" % rng.getrandbits(128)
-    writer.add("visitors", cookie, email, joined)
+    writer.add("visitors", cookie, email, _moment(joined))
     for _view in range(rng.randint(1, 4)):
         ids["view"] += 1
         writer.add("page_views", ids["view"], cookie, email, rng.choice(PAGES), rng.choice(REFERRERS),
                    f"198.51.100.{rng.randrange(1, 255)}", rng.choice(AGENTS),
-                   joined + timedelta(minutes=rng.randrange(60 * 24 * 30)))
+                   _moment(joined + timedelta(minutes=rng.randrange(60 * 24 * 30))))
 
 
 def write_map(target: Path, *, databases: Path | None = None, database_url: str | None = None) -> None:

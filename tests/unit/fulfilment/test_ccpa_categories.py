@@ -1,4 +1,7 @@
 """The built-in table from fideslang data categories to the CCPA's categories of personal information."""
+import re
+from pathlib import Path
+
 import pytest
 from fideslang.default_taxonomy import DEFAULT_TAXONOMY
 
@@ -70,3 +73,18 @@ def test_a_policy_names_a_category_in_the_statutes_words():
         "Professional or employment\u2011related information"))
     assert ccpa_categories.named_in(CATEGORIES["sensitive_government_id"], ccpa_categories.normalised(
         "sensitive personal information (your driver\u2019s license number)"))
+
+
+def test_the_documented_table_is_the_built_in_one():
+    text = (Path(__file__).resolve().parents[3] / "docs" / "datamap.md").read_text(encoding="utf-8")
+    rows = {}
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if len(cells) == 5 and cells[0].strip("`") in CATEGORIES:
+            rows[cells[0].strip("`")] = cells
+    assert set(rows) == set(CATEGORIES)
+    for key, (_key, label, citation, sensitive, prefixes) in rows.items():
+        category = CATEGORIES[key]
+        assert (label, "Cal. Civ. Code " + citation, sensitive == "yes") == (
+            category.label, category.citation, category.sensitive)
+        assert set(re.findall(r"`([a-z_.]+)`", prefixes)) == {p for p, k in BY_FIDESLANG_PREFIX.items() if k == key}
