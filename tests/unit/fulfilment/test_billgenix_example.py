@@ -4,11 +4,14 @@ import csv
 import sqlite3
 from collections import Counter
 
+import pytest
 from sqlalchemy.engine import make_url
 
+from portal.services.fulfilment import datamap_check, datamap_loader
 from portal.services.identity import subjects
 
-from .maps import edit
+from ...conftest import PG_URL
+from .maps import BASES, edit
 
 
 def _rows(path, query):
@@ -81,3 +84,12 @@ def test_the_generator_runs_from_the_command_line(generator, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "claimants 5," in out and f"the map, connected to them, in {tmp_path / 'map'}" in out
     assert f"sqlite:///file:{tmp_path / 'db' / 'claims.db'}?mode=ro&uri=true" in (tmp_path / "map" / "systems.yml").read_text()
+
+
+@pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (PORTAL_TEST_DATABASE_URL)")
+def test_the_example_builds_into_one_postgresql_database_and_checks_clean(generator, database_url, tmp_path):
+    counts = generator.build(tmp_path / "out", claimants=30, seed=3, database_url=database_url)
+    assert counts["claimants"] == 30 and counts["page_views"] > 0
+    generator.write_map(tmp_path / "map", database_url=database_url)
+    loaded = datamap_loader.load(tmp_path / "map")
+    assert datamap_check.check(loaded, bases=BASES, policy_text=None, instance_path=tmp_path) == []
