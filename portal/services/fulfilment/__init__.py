@@ -7,7 +7,7 @@ fideslang data categories to the CCPA's categories of personal information (`ccp
 connections to the systems (`connections`) and `datamap scan`, which drafts a dataset from a live
 database (`datamap_scan`). The plan and the connectors come next, here too.
 
-It may import `portal.config`, `portal.policy`, `portal.normalize`, `services.cases` (the denial
-bases), `services.documents` (the §7024(d) detectors) and `services.audit`; no capability imports it
-yet, and it never imports `services.drp` or `services.delivery`.
+It may import `portal.config`, `portal.clock`, `portal.policy`, `portal.normalize`, `services.cases`
+(the denial bases), `services.documents` (the §7024(d) detectors) and `services.audit`; no other
+capability, and no capability imports it yet.
 """

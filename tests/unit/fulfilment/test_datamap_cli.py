@@ -1,6 +1,8 @@
 """`flask --app portal datamap check|scan` through Flask's CLI runner."""
 import pytest
 
+from portal import create_app
+
 from .maps import edit
 
 
@@ -76,3 +78,16 @@ def test_scan_to_standard_output_and_its_mistakes(runner, example_databases, tmp
     assert missing.exit_code == 1 and f"Error: the SQLite file {tmp_path / 'no.db'} does not exist" in missing.output
     nonsense = runner.invoke(args=["datamap", "scan", "not a url", "--dataset", "x"])
     assert nonsense.exit_code == 1 and "Error: not a SQLAlchemy URL" in nonsense.output
+
+
+def test_the_map_folder_defaults_to_the_instance_folder(database_url, tmp_path):
+    app = create_app({"TESTING": True, "INSTANCE_PATH": str(tmp_path / "instance"), "DATABASE_URL": database_url,
+                      "MAIL_BACKGROUND_DELIVERY": False})
+    try:
+        assert app.config["DATAMAP_PATH"] == str(tmp_path / "instance" / "datamap")
+        result = app.test_cli_runner().invoke(args=["datamap", "check"])
+        assert result.exit_code == 1 and result.output.startswith(
+            f"error: {tmp_path / 'instance' / 'datamap'}: the data map folder does not exist (PORTAL_DATAMAP_PATH)\n")
+    finally:
+        app.extensions["mail_delivery"].stop()
+        app.extensions["db_engine"].dispose()
