@@ -22,8 +22,14 @@ setup: $(VENV)/.installed
 setup-test: $(VENV)/.installed-test
 
 ## Set up, migrate and run the portal on its embedded defaults (SQLite and mail outbox in instance/).
+## The first run also installs the Billgenix example (docs/datamap.md): its systems in
+## instance/example/, their people in the identity index, and its data map in instance/datamap/.
 run: setup translations
 	$(BIN)/flask --app portal db upgrade
+	@instance="$${PORTAL_INSTANCE_PATH:-instance}"; \
+	if [ -e "$$instance/example" ]; then $(BIN)/python examples/billgenix/generate.py --instance "$$instance"; \
+	else $(BIN)/python examples/billgenix/generate.py --instance "$$instance" && \
+		$(BIN)/flask --app portal subjects import "$$instance/example/subjects.csv"; fi
 	$(BIN)/flask --app portal run --host 127.0.0.1 --port $(PORT)
 
 ## Mail delivery and scheduled jobs as a separate process (production).

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from . import background
 from . import db as database
+from .datamap_commands import datamap_cli
 from .models import AuditEvent, Document
 from .services import audit
 from .services.cases import notices
@@ -283,3 +284,4 @@ def register(app):
     app.cli.add_command(metrics_cmd)
     app.cli.add_command(drp_cli)
     app.cli.add_command(subjects_cli)
+    app.cli.add_command(datamap_cli)

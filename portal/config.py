@@ -238,6 +238,8 @@ DEFAULTS = dict(
     METRICS_TOKEN=None,
     LOG_FORMAT="text",  # "json": one JSON object per line (time, level, logger, message, request_id)
     LOG_LEVEL="INFO",
+    # The data map (docs/datamap.md): the folder of its YAML files; None: <instance>/datamap/
+    DATAMAP_PATH=None,
 )
 
 MIN_RECORD_MONTHS = 24  # §7101(a): request records are kept at least 24 months
@@ -275,6 +277,8 @@ def load(app, test_config=None):
                                                           lambda: secrets.token_urlsafe(48), generated)
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = f"sqlite:///{instance / 'portal.db'}"
+    if not app.config.get("DATAMAP_PATH"):
+        app.config["DATAMAP_PATH"] = str(instance / "datamap")
     app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URL"]
     if str(app.config["RATELIMIT_STORAGE_URL"]).startswith("redis"):
         timeout = float(app.config["RATELIMIT_REDIS_TIMEOUT_SECONDS"])

@@ -1,0 +1,62 @@
+"""`flask --app portal datamap check|scan`: the data map's commands (docs/datamap.md)."""
+from pathlib import Path
+
+import click
+from fideslang.validation import FidesValidationError, validate_fides_key
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy.exc import SQLAlchemyError
+
+from .services.fulfilment import connections, datamap_check, datamap_scan
+
+datamap_cli = AppGroup("datamap", help="The data map: the business's systems, what they hold, what each right does there.")
+
+
+@datamap_cli.command("check")
+@click.option("--strict", is_flag=True, help="Fail on warnings too.")
+def datamap_check_command(strict):
+    """Check the map at DATAMAP_PATH: one line per problem, naming file, dataset, collection and field;
+    exit 1 on any error (with --strict, on any warning too)."""
+    report = datamap_check.check_configured_map()
+    for finding in report.findings:
+        click.echo(finding.line())
+    datamap = report.datamap
+    click.echo(f"{current_app.config['DATAMAP_PATH']}: " + ", ".join(_counted(n, what) for n, what in (
+        (len(datamap.datasets), "dataset"), (len(datamap.systems), "system"), (len(datamap.rules), "rule")))
+        + "; " + ", ".join(_counted(n, what) for n, what in ((report.errors, "error"), (report.warnings, "warning"))))
+    if report.errors or (strict and report.warnings):
+        raise SystemExit(1)
+
+
+def _counted(number: int, word: str) -> str:
+    return f"{number} {word}" + ("" if number == 1 else "s")
+
+
+@datamap_cli.command("scan")
+@click.argument("url")
+@click.option("--dataset", "dataset_key", required=True, help="The new dataset's fides_key.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the YAML to this new file "
+              "(default: standard output).")
+def datamap_scan_command(url, dataset_key, out):
+    """Draft a fideslang dataset from the database at URL (a SQLAlchemy URL or env:NAME): tables,
+    columns, keys and references, with guessed data categories marked for review."""
+    try:
+        validate_fides_key(dataset_key)
+    except FidesValidationError as exc:
+        raise click.BadParameter(str(exc), param_hint="--dataset") from None
+    if out is not None and out.exists():
+        raise click.ClickException(f"{out} exists: choose another --out (a reviewed dataset is never overwritten)")
+    try:
+        document = datamap_scan.scan(url, dataset_key=dataset_key)
+    except connections.ConnectionUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    except SQLAlchemyError as exc:
+        raise click.ClickException(f"cannot read the database's schema: {str(exc).splitlines()[0]}") from None
+    text = datamap_scan.to_yaml(document)
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    out.write_text(text, encoding="utf-8")
+    collections = document["dataset"][0]["collections"]
+    fields = sum(len(c["fields"]) for c in collections)
+    click.echo(f"wrote {len(collections)} collections, {fields} fields to {out}: review every guessed category")
