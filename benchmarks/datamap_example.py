@@ -46,8 +46,8 @@ def main() -> None:
     generator.write_map(folder / "datamap", databases=None if args.database_url else folder / "example",
                         database_url=args.database_url)
 
-    from portal.services.fulfilment import datamap_check, datamap_loader
     from portal.config import DEFAULTS
+    from portal.services.fulfilment import datamap_check, datamap_loader
     bases = {basis["code"]: basis for basis in DEFAULTS["DENIAL_BASES"]}
     started = time.perf_counter()
     loaded = datamap_loader.load(folder / "datamap")

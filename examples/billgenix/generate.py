@@ -286,7 +286,7 @@ def _claimant(rng: random.Random, writer: _Writer, ids: dict, number: int, perso
 
 def _visitor(rng: random.Random, writer: _Writer, ids: dict, email: str | None, joined: datetime) -> None:
     """A website visitor (signed in or anonymous) and their page views."""
-    cookie = "%032x" % rng.getrandbits(128)
+    cookie = f"{rng.getrandbits(128):032x}"
     writer.add("visitors", cookie, email, _moment(joined))
     for _view in range(rng.randint(1, 4)):
         ids["view"] += 1

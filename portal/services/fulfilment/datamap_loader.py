@@ -23,8 +23,21 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from . import ccpa_categories
-from .datamap import (ACCESS_ACTIONS, CORRECT_ACTIONS, DELETE_ACTIONS, DataMap, FieldReference, Finding,
-                      MappedCollection, MappedDataset, MappedField, Resolution, Rule, System, governing_rule)
+from .datamap import (
+    ACCESS_ACTIONS,
+    CORRECT_ACTIONS,
+    DELETE_ACTIONS,
+    DataMap,
+    FieldReference,
+    Finding,
+    MappedCollection,
+    MappedDataset,
+    MappedField,
+    Resolution,
+    Rule,
+    System,
+    governing_rule,
+)
 
 TOP_LEVEL_KEYS = ("dataset", "systems", "rules")
 SYSTEM_KEYS = ("dataset", "name", "connection", "write_connection", "owner", "recipient", "health_data")
