@@ -136,7 +136,7 @@ class AgentAuthorization(SQLModel, table=True):
     reviewed_by: str | None = Field(default=None, max_length=64)
     reviewed_at: datetime | None = _ts()
     created_at: datetime = _ts(nullable=False, default_factory=clock.now)
-    # The review checklist staff ticked when accepting (codes from services.agents.REVIEW_CHECKLIST).
+    # The review checklist staff ticked when accepting (codes from services.cases.agents.REVIEW_CHECKLIST).
     review_checklist: str | None = Field(default=None, max_length=200)
 
     @property
@@ -187,7 +187,7 @@ class IdentityCheck(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     request_id: int = _request_fk()
     staff_id: int = _staff_fk()
-    data_points: str = Field(max_length=200)  # comma-separated codes from services.cases.DATA_POINTS
+    data_points: str = Field(max_length=200)  # comma-separated codes from services.cases.casework.DATA_POINTS
     note: str | None = _text()
     created_at: datetime = _ts(nullable=False, default_factory=clock.now)
 
@@ -293,7 +293,7 @@ Index("ix_privacy_request_open_manner_due", _pr.manner, DUE_ORDER, _pr.id, _pr.s
 
 class OpenCaseCount(SQLModel, table=True):
     """How many open cases there are per status, type, hold reason, manner and due date in force: the
-    queue's counts, read from a few rows however many cases there are (services.open_counts).
+    queue's counts, read from a few rows however many cases there are (services.cases.open_counts).
 
     Database triggers on privacy_request (migration 0021, both dialects) write it: every insert,
     delete or change of one of these columns in an open case adds a row of +1 for the new key and

@@ -15,7 +15,7 @@ from .columns import UTCDateTime, _ts
 
 class RequestRecord(SQLModel, table=True):
     """§7101: what is kept of every request for RETENTION_RECORD_MONTHS, with no name, email or other
-    personal identifier. Kept in step with its PrivacyRequest (services.records) and outlives it."""
+    personal identifier. Kept in step with its PrivacyRequest (this module's listeners) and outlives it."""
 
     __tablename__ = "request_record"
 
@@ -43,7 +43,7 @@ Index("ix_request_record_answered", _rr.closed_at, _rr.request_type, _rr.status,
 
 
 class AnnualMetrics(SQLModel, table=True):
-    """§7102 metrics of a California year that has ended, as computed once it had (services.metrics).
+    """§7102 metrics of a California year that has ended, as computed once it had (services.records.annual_metrics).
     Nothing answered later can fall in that year; a request recorded late with a receipt date in it
     (staff intake of a letter), or a record changed in one of its months, removes the row, and the
     figures are computed again (from its months, MetricsMonth)."""
@@ -57,7 +57,7 @@ class AnnualMetrics(SQLModel, table=True):
 
 class MetricsMonth(SQLModel, table=True):
     """The partial §7102 figures of a California calendar month that has ended, per request type
-    (services.metrics): counts only (received, answered by outcome and basis, a histogram of days to
+    (services.records.annual_metrics): counts only (received, answered by outcome and basis, a histogram of days to
     respond and their sum), no reference, date or other data about any one request or person. A
     year's metrics add up its months. A request recorded or changed later with a receipt or answer
     in the month removes the row, and the month is computed again."""
@@ -120,7 +120,7 @@ def _keep_request_record(connection, target, *, changed: set[str], inserted: boo
 
 def _drop_stored_metrics(connection, before, after, *, receipt_changed: bool) -> None:
     """A late entry or change in a month that has ended changes its stored figures, and its year's:
-    drop them (services.metrics computes them again). Receipt months when the type or receipt
+    drop them (services.records.annual_metrics computes them again). Receipt months when the type or receipt
     changed; answer months, before and after, whenever an answered record changed."""
     moments = []
     for row in (before, after):

@@ -1,6 +1,6 @@
 """Verification: the requester (or the agent) proves control of the request's email with a
 single-use emailed link; confirming it acknowledges the request and matches the request's data
-points against the identity index (services.subjects), verifying automatically at the request's
+points against the identity index (services.identity.subjects), verifying automatically at the request's
 tier or holding the case for more details or for staff."""
 import logging
 from datetime import datetime, timedelta
