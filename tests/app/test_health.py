@@ -54,6 +54,28 @@ def test_a_dead_worker_turns_it_503_once_its_heartbeat_is_older_than_the_thresho
     assert body["checks"]["worker_heartbeat_age_seconds"] == {"ok": False, "value": 121.0, "threshold": 120}
 
 
+def test_a_pass_of_slow_sends_keeps_beating_so_readiness_does_not_call_the_worker_dead(app, client, monkeypatch):
+    """Fifty sends to a relay that takes its time outlast the 120 s readiness waits for a beat: the
+    worker beats between rows, not only after the pass."""
+    with app.app_context():
+        for i in range(6):
+            mail.queue(portal_db.session(), to=f"slow{i}@example.org", subject="Your request", template="status_link",
+                       context={"link": "http://portal.test/status/TOKEN", "reference": "PR-0000-0000", "minutes": 30})
+        portal_db.session().commit()
+    seen = []
+    with time_machine.travel(clock.now(), tick=False) as traveller:
+        real_send = mail._send
+
+        def slow_send(cfg, outbox_dir, msg, row):
+            traveller.shift(timedelta(seconds=50))  # a relay that answers each message after 50 s
+            seen.append(ready(client)[0])
+            real_send(cfg, outbox_dir, msg, row)
+
+        monkeypatch.setattr(mail, "_send", slow_send)
+        worker.run_worker(app, once=True, deliverers=(mail.deliver_for_app,))
+    assert len(seen) == 6 and set(seen) == {200}, seen  # 300 s in one pass, never 120 s without a beat
+
+
 def test_thresholds_come_from_config(app_config, request):
     app_config.update(READY_MAX_WORKER_AGE_SECONDS=30, READY_MAX_FAILED_MAIL=2)
     app = request.getfixturevalue("app")

@@ -115,11 +115,11 @@ def test_a_failing_job_or_deliverer_does_not_stop_the_worker(app, caplog):
     def broken_job():
         raise RuntimeError("a bug in one job")
 
-    def broken_deliverer(app, stop=None):
+    def broken_deliverer(app, stop=None, beat=None):
         calls.append("broken")
         raise RuntimeError("the database is down")
 
-    def counting_deliverer(app, stop=None):
+    def counting_deliverer(app, stop=None, beat=None):
         calls.append("ok")
         return 0
 

@@ -135,9 +135,9 @@ class Unbuildable(ValueError):
     """A message that cannot be turned into mail (e.g. a header with a line break): permanent."""
 
 
-def deliver_due(engine, cfg, outbox_dir: Path, *, now: datetime | None = None, limit: int = 50, stop=None) -> int:
+def deliver_due(engine, cfg, outbox_dir: Path, *, now: datetime | None = None, limit: int = 50, stop=None, beat=None) -> int:
     """Send every message that is due; returns how many were delivered."""
-    return outbox.deliver_due(engine, channel(cfg, outbox_dir), now=now, limit=limit, stop=stop)
+    return outbox.deliver_due(engine, channel(cfg, outbox_dir), now=now, limit=limit, stop=stop, beat=beat)
 
 
 @dataclass

@@ -123,10 +123,11 @@ def claim_one(session: Session, channel: Channel, *, now: datetime | None = None
 
 
 def deliver_due(engine: Engine, channel: Channel, *, now: datetime | None = None, limit: int = 50,
-                stop: Callable[[], bool] | None = None) -> int:
+                stop: Callable[[], bool] | None = None, beat: Callable[[], None] | None = None) -> int:
     """Claim and send due rows until none is due, `limit` were tried, the channel's pass time is
-    up or `stop()` says so; returns how many were delivered. `now` fixes the clock of the claims
-    (tests only); outcomes are always stamped with the real clock."""
+    up or `stop()` says so; returns how many were delivered. `beat()` is called after each row, so
+    a pass of slow sends still shows a live deliverer. `now` fixes the clock of the claims (tests
+    only); outcomes are always stamped with the real clock."""
     deadline = time.monotonic() + channel.pass_seconds if channel.pass_seconds is not None else None
     delivered = last = 0  # a pass walks the ids upwards: each row is tried at most once per pass
     with Session(engine, expire_on_commit=False) as session:
@@ -142,9 +143,11 @@ def deliver_due(engine: Engine, channel: Channel, *, now: datetime | None = None
                 channel.send(row)
             except Exception as exc:  # noqa: BLE001  one row's failure never stops the pass
                 record_failure(session, channel, row, channel.classify(exc, row))
-                continue
-            record_success(session, channel, row)
-            delivered += 1
+            else:
+                record_success(session, channel, row)
+                delivered += 1
+            if beat is not None:
+                beat()
     return delivered
 
 

@@ -139,9 +139,9 @@ def channel(cfg) -> outbox.Channel:
         label=lambda row: f" ({row.topic})")
 
 
-def deliver_due(engine, cfg, *, now: datetime | None = None, limit: int = 50, stop=None) -> int:
+def deliver_due(engine, cfg, *, now: datetime | None = None, limit: int = 50, stop=None, beat=None) -> int:
     """Send every webhook that is due; returns how many were delivered. Needs an app context (keys)."""
-    return outbox.deliver_due(engine, channel(cfg), now=now, limit=limit, stop=stop)
+    return outbox.deliver_due(engine, channel(cfg), now=now, limit=limit, stop=stop, beat=beat)
 
 
 def deliver_for_app(app, **kw) -> int:

@@ -111,15 +111,28 @@ def on_pass(app, name: str = "worker") -> None:
     heartbeat.beat(app.extensions["db_engine"], name)
 
 
-def deliver_pass(app, deliverers: Iterable[Callable], stop: Stop | None = None) -> int:
-    """One pass of every deliverer; an exception in one (e.g. the database is down) is logged and
-    the others still run. Returns how many rows were delivered."""
+def beat_between_rows(app, name: str) -> Callable[[], None]:
+    """The heartbeat during a pass, after each row (written at most every BEAT_EVERY): fifty sends
+    to a slow relay take longer than readiness waits for a beat. A failed beat is logged, and the
+    pass goes on."""
+    def beat() -> None:
+        try:
+            heartbeat.beat(app.extensions["db_engine"], name)
+        except Exception:  # noqa: BLE001  the database is down: the pass's own rows fail the same way
+            log.warning("heartbeat during a delivery pass failed")
+    return beat
+
+
+def deliver_pass(app, deliverers: Iterable[Callable], stop: Stop | None = None, name: str = "worker") -> int:
+    """One pass of every deliverer, beating as `name` between rows; an exception in one deliverer
+    (e.g. the database is down) is logged and the others still run. Returns how many were delivered."""
     delivered = 0
+    beat = beat_between_rows(app, name)
     for deliver in deliverers:
         if stop is not None and stop():
             break
         try:
-            delivered += deliver(app, stop=stop)
+            delivered += deliver(app, stop=stop, beat=beat)
         except Exception:  # noqa: BLE001  the database or a receiver is down: retried next pass
             log.exception("delivery pass failed (%s); retried next pass", getattr(deliver, "__module__", "?"))
     return delivered
@@ -184,7 +197,7 @@ class BackgroundDelivery:
 
     def _run(self) -> None:
         while not self.stopping():
-            deliver_pass(self.app, self.deliverers, self.stopping)
+            deliver_pass(self.app, self.deliverers, self.stopping, name="web")
             try:
                 on_pass(self.app, "web")  # per-pass hook point (heartbeat)
             except Exception:  # noqa: BLE001  the database is down: the next pass beats again

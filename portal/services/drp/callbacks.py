@@ -108,9 +108,9 @@ def channel(cfg) -> outbox.Channel:
         label=lambda row: f" ({row.kind}, request {row.request_id})")
 
 
-def deliver_due(engine, cfg, *, now: datetime | None = None, limit: int = 50, stop=None) -> int:
+def deliver_due(engine, cfg, *, now: datetime | None = None, limit: int = 50, stop=None, beat=None) -> int:
     """Send the deliveries that are due; returns how many the receivers accepted."""
-    return outbox.deliver_due(engine, channel(cfg), now=now, limit=limit, stop=stop)
+    return outbox.deliver_due(engine, channel(cfg), now=now, limit=limit, stop=stop, beat=beat)
 
 
 def deliver_for_app(app, **kw) -> int:
