@@ -99,7 +99,7 @@ def _decide(reached: Reached, runner: sql.Runner) -> tuple[list, list, bool, lis
         else:
             whole_rows = True
     task = None
-    if not reached.key and reached.rows:
+    if not reached.key and reached.rows and (erase or anonymize or whole_rows):
         task = "no primary key: its rows cannot be addressed one by one, so a person erases them"
     elif whole_rows and any(basis != STRUCTURE for _name, basis in retained):
         task = "the rules delete its rows and retain some of their fields: the map must say which (datamap check)"
