@@ -1,0 +1,51 @@
+"""Hashes of the connectors: the keyed hash that anonymizes a value, and the evidence hashes.
+
+Evidence never carries a value: a collection's rows are named by the SHA-256 of their sorted
+primary keys, a correction's values by the SHA-256 of the values before and after. The anonymizing
+key is derived from the portal's secret through `anonymize_key` alone, so a rotated secret changes
+every later hash in one place.
+"""
+import hashlib
+import hmac
+import json
+from datetime import date, datetime, time
+from decimal import Decimal
+
+_ANONYMIZE_PURPOSE = b"privacy-portal/fulfilment/anonymize/v1"
+
+
+def anonymize_key(secret: str | bytes) -> bytes:
+    """The key of `anonymized` values, derived from the portal's SECRET_KEY (or an instance key)."""
+    raw = secret.encode() if isinstance(secret, str) else secret
+    if not raw:
+        raise ValueError("an empty secret cannot key the anonymizing hash")
+    return hmac.new(raw, _ANONYMIZE_PURPOSE, hashlib.sha256).digest()
+
+
+def anonymized(key: bytes, value, length: int | None = None) -> str:
+    """HMAC-SHA256 of the value's text under the key, in hex; cut to a column's length if it has one."""
+    digest = hmac.new(key, plain_text(value).encode(), hashlib.sha256).hexdigest()
+    return digest[:length] if length else digest
+
+
+def plain(value):
+    """A database value as JSON can hold it (dates in ISO 8601, decimals and bytes as text)."""
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    return value
+
+
+def plain_text(value) -> str:
+    value = plain(value)
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def sha256_of(values) -> str:
+    """SHA-256 of a list of values, sorted first so the order rows came back in does not matter."""
+    canonical = sorted(json.dumps([plain(v) for v in item] if isinstance(item, tuple) else plain(item),
+                                  sort_keys=True, default=str) for item in values)
+    return hashlib.sha256(json.dumps(canonical).encode()).hexdigest()
