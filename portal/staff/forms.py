@@ -31,7 +31,7 @@ from ..lifecycle import (
     REQUEST_TYPES,
     STATUS_LABELS,
 )
-from ..services.cases import agents, casework, notices, outcomes, work_queue
+from ..services.cases import agents, casework, outcomes, work_queue
 from ..services.cases.outcomes import Completion
 from ..services.cases.submission import Intake
 from ..services.cases.work_queue import QueueFilters
@@ -248,7 +248,7 @@ class CompleteForm(CaseActionForm):
         ok = super().validate(extra_validators)
         if self.outcome.data not in ("completed", "partially_completed"):
             self.outcome.errors.append(_l("Choose the outcome."))
-        waiting = notices.blocking_completion(db.session(), self.case)
+        waiting = outcomes.blocking_completion(db.session(), self.case)
         if waiting:
             self.outcome.errors.append(waiting)
         for name, problem in outcomes.completion_problems(self.case, self.completion()).items():
