@@ -46,7 +46,7 @@ from .consent import IS_GPC, ConsentRecord  # noqa: F401
 from .delivery import OutboxMessage, WebhookDelivery, WorkerHeartbeat  # noqa: F401
 from .documents import Document  # noqa: F401
 from .drp import DrpAgent, DrpCallback, DrpRequest  # noqa: F401
-from .fulfilment import FulfilmentItem  # noqa: F401
+from .fulfilment import SETTLED_ITEM_STATES, FulfilmentItem  # noqa: F401
 from .identity import IdentitySubject, SubjectImport  # noqa: F401
 from .inquiries import Inquiry, InquiryMessage  # noqa: F401
 from .notices import DownstreamNotice, Recipient  # noqa: F401

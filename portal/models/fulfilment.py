@@ -9,6 +9,9 @@ from sqlmodel import Field, SQLModel
 from .. import clock
 from .columns import _request_fk, _text, _ts
 
+# The states that settle an item (completion waits for every item to reach one); the others are open.
+SETTLED_ITEM_STATES = ("done", "not_found", "not_held")
+
 
 class FulfilmentItem(SQLModel, table=True):
     """One item of a case's plan: an automatic run, a staff task or a processor's answer."""

@@ -77,12 +77,15 @@ class QueueFilterForm(Form):
         default="")
     manner = SelectField(_l("Received by"), validate_choice=False, choices=[
         SelectChoice("", _l("Any manner")), *[SelectChoice(c, label) for c, label in lifecycle.MANNERS.items()]], default="")
+    items = SelectField(_l("Fulfilment plan"), validate_choice=False, choices=[
+        SelectChoice("", _l("Any plan")), SelectChoice("overdue", _l("Plan items overdue"))], default="")
     after = HiddenField()
 
     def filters(self) -> QueueFilters:
         return QueueFilters(status=self.status.data or "open", request_type=self.request_type.data or "",
                             hold_reason=self.hold_reason.data or "", band=self.band.data or "",
-                            manner=self.manner.data or "", q=(self.q.data or "")[:200], after=self.after.data or "")
+                            manner=self.manner.data or "", q=(self.q.data or "")[:200], after=self.after.data or "",
+                            items="overdue" if self.items.data == "overdue" else "")
 
 
 class CaseActionForm(EmptyForm):

@@ -289,3 +289,28 @@ def test_the_map_page_shows_systems_without_secrets(app, client, staff):
     other = app.test_client()
     sign_in(other, viewer)
     assert other.get("/staff/datamap").status_code == 403
+
+
+def _make_overdue(app, req, system="billgenix_support"):
+    with app.app_context():
+        s = db.session()
+        item = s.execute(select(FulfilmentItem).where(FulfilmentItem.request_id == req.id,
+                                                      FulfilmentItem.system == system)).scalar_one()
+        item.due_on = clock.today().fromordinal(clock.today().toordinal() - 1)
+        s.commit()
+
+
+def test_an_overdue_item_shows_in_the_queue_and_the_digest(app, client, staff, mailbox):
+    late = new_case(app, "delete", "in_progress")
+    on_time = new_case(app, "delete", "in_progress", email="bo.chen@example.org", first_name="Bo")
+    _make_overdue(app, late)
+    sign_in(client, staff["support"])
+    page = client.get("/staff/?items=overdue").get_data(as_text=True)
+    assert late.reference in page and on_time.reference not in page
+    assert "plan item overdue" in client.get("/staff/").get_data(as_text=True)
+    from portal.services.staff import digest
+    with app.app_context():
+        assert [i.reference for i in digest.digest_items(db.session(), today=clock.today())] == [late.reference]
+        digest.send_daily_digests(db.session(), now=clock.now().replace(hour=23))
+    sent = mailbox.to(staff["support"].email)
+    assert sent and "Support tickets" in sent[-1].get_body(preferencelist=("plain",)).get_content()

@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from ... import clock
 from ...db import atomic
-from ...models import FulfilmentItem, PrivacyRequest, Recipient, StaffUser, VerificationToken
+from ...models import SETTLED_ITEM_STATES, FulfilmentItem, PrivacyRequest, Recipient, StaffUser, VerificationToken
 from ...urls import external_url
 from .. import audit
 from ..cases import notices
@@ -32,7 +32,7 @@ from ..identity import tokens
 log = logging.getLogger(__name__)
 
 PURPOSE = "processor_answer"
-SETTLED = frozenset({"done", "not_found", "not_held"})
+SETTLED = frozenset(SETTLED_ITEM_STATES)
 STAFF_STATES = ("in_progress", "done", "not_found", "not_held", "failed")
 PROCESSOR_ANSWERS = {"done": "We found this consumer's data and did what was asked",
                      "not_found": "We searched and found no data about this consumer",

@@ -30,7 +30,7 @@ from sqlmodel import Session
 
 from ... import clock
 from ...lifecycle import IN_PROGRESS
-from ...models import FulfilmentItem, PrivacyRequest, Recipient, StaffUser
+from ...models import SETTLED_ITEM_STATES, FulfilmentItem, PrivacyRequest, Recipient, StaffUser
 from .. import audit
 from ..cases import notices, outcomes
 from . import answers, datamap_loader
@@ -44,7 +44,7 @@ RECIPIENT_TYPES = ("opt_out", "limit")
 KINDS = {"automatic": "Automatic", "staff": "Staff task", "processor": "Processor"}
 STATES = {"pending": "Pending", "in_progress": "In progress", "done": "Done", "not_found": "Not found",
           "not_held": "Not held", "failed": "Failed"}
-SETTLED = frozenset({"done", "not_found", "not_held"})
+SETTLED = frozenset(SETTLED_ITEM_STATES)
 OPEN_STATES = tuple(s for s in STATES if s not in SETTLED)
 
 
