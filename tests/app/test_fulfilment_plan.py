@@ -236,6 +236,7 @@ def test_evidence_is_kept_as_a_document_and_the_change_audited(app, client, staf
     assert recorded.document_id and recorded.state == "done" and recorded.found is True
     page = client.get(f"/staff/requests/{req.reference}").get_data(as_text=True)
     assert "search.pdf" in page and "fulfilment item recorded" in page
+    assert "search.pdf" not in page.split("Documents from the requester")[-1] or "Documents from the requester" not in page
     assert "Erased the contact fields." not in page.split("Audit timeline")[1]  # never the note in the audit
 
 
