@@ -64,10 +64,14 @@ def register_extensions(app):
 
 def register_status_listeners(app):
     """What else must happen, in the same transaction, when a case's status or due date changes:
-    a Data Rights Protocol agent hears of it."""
-    from .services.cases import transitions
+    a Data Rights Protocol agent hears of it; a verified case gets its fulfilment plan. And what
+    completion waits for beside the notices: the plan's items."""
+    from .services.cases import outcomes, transitions
     from .services.drp import status as drp_status
+    from .services.fulfilment import plan
     transitions.listen(app, drp_status.status_changed)
+    transitions.listen(app, plan.status_changed)
+    outcomes.register_completion_check(app, plan.blocking_completion)
 
 
 def register_blueprints(app):
@@ -76,12 +80,14 @@ def register_blueprints(app):
     from .consent.views import bp as consent
     from .drp.views import bp as drp
     from .ops.views import bp as ops
+    from .processor.views import bp as processor
     public.register(app)
     app.register_blueprint(agent)
     app.register_blueprint(consent)
     staff.register(app)
     app.register_blueprint(drp)
     app.register_blueprint(ops)
+    app.register_blueprint(processor)
 
 
 def register_cli(app):

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from . import background
 from . import db as database
-from .datamap_commands import datamap_cli
+from .datamap_commands import datamap_cli, fulfil_cli
 from .models import AuditEvent, Document
 from .services import audit
 from .services.cases import notices
@@ -285,3 +285,4 @@ def register(app):
     app.cli.add_command(drp_cli)
     app.cli.add_command(subjects_cli)
     app.cli.add_command(datamap_cli)
+    app.cli.add_command(fulfil_cli)

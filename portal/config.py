@@ -240,6 +240,9 @@ DEFAULTS = dict(
     LOG_LEVEL="INFO",
     # The data map (docs/datamap.md): the folder of its YAML files; None: <instance>/datamap/
     DATAMAP_PATH=None,
+    FULFIL_ITEM_LEAD_DAYS=10,  # a plan's items are due this many days before the response due date
+    FULFIL_ANSWER_DAYS=45,  # how long a processor's single-use answer link works
+    FULFIL_REPLY_MAX_AGE_SECONDS=300,  # a signed webhook reply older than this is refused
 )
 
 MIN_RECORD_MONTHS = 24  # §7101(a): request records are kept at least 24 months

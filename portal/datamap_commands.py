@@ -60,3 +60,35 @@ def datamap_scan_command(url, dataset_key, out):
     collections = document["dataset"][0]["collections"]
     fields = sum(len(c["fields"]) for c in collections)
     click.echo(f"wrote {len(collections)} collections, {fields} fields to {out}: review every guessed category")
+
+
+fulfil_cli = AppGroup("fulfil", help="A case's fulfilment plan, built from the data map.")
+
+
+@fulfil_cli.command("show")
+@click.argument("reference")
+@click.option("--json", "as_json", is_flag=True, help="An object with reference and items.")
+def fulfil_show(reference, as_json):
+    """The case's plan: one item per system, its kind, state and evidence."""
+    import json
+
+    from . import db
+    from .services.cases import references, submission
+    from .services.fulfilment import console
+
+    ref = references.normalize(reference)
+    with db.read_session() as session:
+        req = submission.get_by_reference(session, ref) if ref else None
+        if req is None:
+            raise click.ClickException(f"no case {reference}")
+        shown = console.show(session, req)
+    if as_json:
+        click.echo(json.dumps(shown, indent=2))
+        return
+    click.echo(f"{shown['reference']}: {len(shown['items'])} items")
+    for item in shown["items"]:
+        evidence = item["evidence"]
+        found = {True: "found", False: "not found", None: "-"}[evidence["found"]]
+        click.echo(f"  {item['system']} ({item['name']}): {item['kind']}, {item['state']}, due {item['due']}"
+                   + (" OVERDUE" if item["overdue"] else "") + f", {item['assignee'] or item['owner'] or 'unassigned'}"
+                   + f"; evidence: {found}" + (f", {evidence['note']}" if evidence["note"] else ""))

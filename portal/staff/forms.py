@@ -31,7 +31,7 @@ from ..lifecycle import (
     REQUEST_TYPES,
     STATUS_LABELS,
 )
-from ..services.cases import agents, casework, notices, outcomes, work_queue
+from ..services.cases import agents, casework, outcomes, work_queue
 from ..services.cases.outcomes import Completion
 from ..services.cases.submission import Intake
 from ..services.cases.work_queue import QueueFilters
@@ -77,12 +77,15 @@ class QueueFilterForm(Form):
         default="")
     manner = SelectField(_l("Received by"), validate_choice=False, choices=[
         SelectChoice("", _l("Any manner")), *[SelectChoice(c, label) for c, label in lifecycle.MANNERS.items()]], default="")
+    items = SelectField(_l("Fulfilment plan"), validate_choice=False, choices=[
+        SelectChoice("", _l("Any plan")), SelectChoice("overdue", _l("Plan items overdue"))], default="")
     after = HiddenField()
 
     def filters(self) -> QueueFilters:
         return QueueFilters(status=self.status.data or "open", request_type=self.request_type.data or "",
                             hold_reason=self.hold_reason.data or "", band=self.band.data or "",
-                            manner=self.manner.data or "", q=(self.q.data or "")[:200], after=self.after.data or "")
+                            manner=self.manner.data or "", q=(self.q.data or "")[:200], after=self.after.data or "",
+                            items="overdue" if self.items.data == "overdue" else "")
 
 
 class CaseActionForm(EmptyForm):
@@ -248,7 +251,7 @@ class CompleteForm(CaseActionForm):
         ok = super().validate(extra_validators)
         if self.outcome.data not in ("completed", "partially_completed"):
             self.outcome.errors.append(_l("Choose the outcome."))
-        waiting = notices.blocking_completion(db.session(), self.case)
+        waiting = outcomes.blocking_completion(db.session(), self.case)
         if waiting:
             self.outcome.errors.append(waiting)
         for name, problem in outcomes.completion_problems(self.case, self.completion()).items():

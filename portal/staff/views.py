@@ -22,6 +22,8 @@ from ..services.cases import (
 )
 from ..services.cases.transitions import StaleCase
 from ..services.drp import console as drp_console
+from ..services.fulfilment import console as plan_console
+from ..services.fulfilment import drafts
 from ..services.identity import tiers
 from ..web import is_htmx, send_document
 from . import bp
@@ -40,6 +42,7 @@ from .forms import (
     RequestInfoForm,
     VerifyForm,
 )
+from .plan_forms import item_form
 
 
 @bp.get("/")
@@ -107,7 +110,12 @@ def _action_forms(req, submitted: dict | None = None) -> dict:
         return {}
     forms = {}
     for name in casework.available_actions(req):
-        form = (submitted or {}).get(name) or ACTIONS[name][0](prefix=name, formdata=None)
+        form = (submitted or {}).get(name)
+        if form is None:
+            form = ACTIONS[name][0](prefix=name, formdata=None)
+            if name == "complete":  # what the plan can write, for staff to confirm or edit
+                for field_name, value in drafts.completion_draft(db.session(), req).items():
+                    form[field_name].data = value
         form.bind_case(req)
         form.automatic = casework.matched_automatically(db.session(), req)
         if form.version.data in (None, ""):
@@ -116,9 +124,13 @@ def _action_forms(req, submitted: dict | None = None) -> dict:
     return forms
 
 
-def _render_case(req, *, submitted=None, note_form=None, status=200):
+def _render_case(req, *, submitted=None, note_form=None, plan_forms=None, status=200):
+    plan = plan_console.plan_panel(db.session(), req)
+    forms_for_items = {r.item.id: (plan_forms or {}).get(r.item.id) or item_form(r.item.id) for r in plan.rows
+                       if r.staff_records} if current_user.role in CASE_WORKERS and req.status == "in_progress" else {}
     return render_template(
-        "staff/case.html", case=case_file.case_file(db.session(), req), drp=drp_console.case(db.session(), req), req=req, forms=_action_forms(req, submitted),
+        "staff/case.html", plan=plan, plan_forms=forms_for_items,
+        policy_gaps=plan_console.policy_gaps() if plan.rows else [], case=case_file.case_file(db.session(), req), drp=drp_console.case(db.session(), req), req=req, forms=_action_forms(req, submitted),
         note_form=note_form or NoteForm(prefix="note", formdata=None), bases=outcomes.outcome_bases(),
         deny_bases_help=[b for b in outcomes.denial_bases(req.request_type).values() if b.get("help")],
         data_points=casework.DATA_POINTS, required_points=tiers.points_required(req),

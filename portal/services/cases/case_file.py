@@ -10,6 +10,7 @@ from ...models import (
     CaseNote,
     CaseOutcome,
     ContestedStatement,
+    FulfilmentItem,
     IdentityCheck,
     PrivacyRequest,
     RequestMessage,
@@ -73,7 +74,14 @@ def case_file(session: Session, req: PrivacyRequest) -> CaseFile:
         outcome=session.execute(select(CaseOutcome).where(CaseOutcome.request_id == req.id)).scalar(),
         contested=session.execute(select(ContestedStatement).where(ContestedStatement.request_id == req.id)).scalar(),
         files=response_files.files_for(session, req), downloads=response_files.downloads_for(session, req),
-        evidence=documents.for_request(session, request_id=req.id, purpose="evidence"), staff=staff,
+        evidence=_requesters_evidence(session, req), staff=staff,
         agent=agent_of(session, req),
         authorization=documents.for_request(session, request_id=req.id, purpose="authorization"),
         corrections=documents.for_request(session, request_id=req.id, purpose="correction"))
+
+
+def _requesters_evidence(session: Session, req: PrivacyRequest) -> list:
+    """The requester's documents: evidence files staff attached to a plan item show with the item."""
+    staffs = set(session.execute(select(FulfilmentItem.document_id).where(
+        FulfilmentItem.request_id == req.id, FulfilmentItem.document_id.is_not(None))).scalars())
+    return [d for d in documents.for_request(session, request_id=req.id, purpose="evidence") if d.id not in staffs]

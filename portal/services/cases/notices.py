@@ -47,6 +47,8 @@ ACTIONS = {
     "limit": "limit_use_of_sensitive_information",
 }
 NOTICE_TYPES = tuple(ACTIONS)
+# A processor asked by a fulfilment plan about an access request (never a notice type of its own).
+ACCESS_ACTION = "report_personal_information"
 KINDS = {"service_provider": _l("Service provider"), "contractor": _l("Contractor"), "third_party": _l("Third party")}
 METHODS = {"webhook": _l("Webhook (signed HTTPS POST)"), "email": _l("Email"), "manual": _l("By hand (staff record it)")}
 STATES = {
@@ -193,7 +195,7 @@ def _subject(session: Session, req: PrivacyRequest) -> dict:
 def payload(session: Session, req: PrivacyRequest, notice: DownstreamNotice) -> dict:
     """What a recipient receives, by webhook (as JSON) or by mail (as text)."""
     body = {"notice_id": notice.notice_key, "reference": req.reference, "request_type": req.request_type,
-            "action": ACTIONS[req.request_type], "business": current_app.config["ORG_NAME"],
+            "action": ACTIONS.get(req.request_type, ACCESS_ACTION), "business": current_app.config["ORG_NAME"],
             "issued_at": notice.created_at.isoformat(), "subject": _subject(session, req),
             "instructions": str(INSTRUCTIONS[req.request_type])}
     if req.request_type == "correct":
@@ -210,6 +212,8 @@ def contested_statement_of(session: Session, req: PrivacyRequest) -> ContestedSt
 
 
 INSTRUCTIONS = {
+    "access": _l("Tell us whether you hold personal information about this consumer for us, and send us what you "
+                 "hold through the answer link (Civil Code §1798.110, §1798.130)."),
     "delete": _l("Delete this consumer's personal information you hold for us, and tell your own service providers "
                  "and contractors to do the same (Cal. Code Regs. tit. 11, §7022(b))."),
     "correct": _l("Correct this consumer's personal information you hold for us as shown, and tell your own service "
@@ -261,25 +265,44 @@ def _notify(session: Session, req: PrivacyRequest, purpose: str) -> int:
     for recipient in concerned(session, req):
         if recipient.id in told:
             continue
-        notice = DownstreamNotice(notice_key=str(uuid.uuid4()), request_id=req.id, recipient_id=recipient.id,
-                                  purpose=purpose, method=recipient.method, created_at=clock.now(),
-                                  state="awaiting_staff" if recipient.method == "manual" else "queued")
-        session.add(notice)
-        session.flush()
-        action = CONTESTED_ACTION if purpose == CONTESTED else ACTIONS[req.request_type]
-        if recipient.method == "webhook":
-            notice.webhook_delivery_id = webhooks.queue(
-                session, topic=WEBHOOK_TOPIC, url=recipient.webhook_url, secret=recipient.webhook_secret,
-                payload=payload(session, req, notice), idempotency_key=notice.notice_key).id
-        elif recipient.method == "email":
-            notice.outbox_message_id = mail.queue(
-                session, to=recipient.email, template="recipient_notice", request_id=req.id,
-                subject=f"{current_app.config['ORG_NAME']}: privacy request {req.reference} ({action})",
-                context={"notice": payload(session, req, notice), "recipient": recipient}).id
+        _notice(session, req, recipient, purpose)
         created += 1
     if created:
         _count_on_record(session, req)
     return created
+
+
+def notify_recipient(session: Session, req: PrivacyRequest, recipient: Recipient, *, extra: dict) -> DownstreamNotice:
+    """The one notice to act that `recipient` gets for this request, with `extra` in its payload (a
+    fulfilment plan's processor item adds where to answer), in the caller's transaction. A recipient
+    already told gets nothing more: its existing notice is returned."""
+    existing = next((n for n, _r in for_request(session, req, purpose=ACT) if n.recipient_id == recipient.id), None)
+    if existing is not None:
+        return existing
+    notice = _notice(session, req, recipient, ACT, extra=extra)
+    _count_on_record(session, req)
+    return notice
+
+
+def _notice(session: Session, req: PrivacyRequest, recipient: Recipient, purpose: str,
+            extra: dict | None = None) -> DownstreamNotice:
+    notice = DownstreamNotice(notice_key=str(uuid.uuid4()), request_id=req.id, recipient_id=recipient.id,
+                              purpose=purpose, method=recipient.method, created_at=clock.now(),
+                              state="awaiting_staff" if recipient.method == "manual" else "queued")
+    session.add(notice)
+    session.flush()
+    action = CONTESTED_ACTION if purpose == CONTESTED else ACTIONS.get(req.request_type, ACCESS_ACTION)
+    body = {**payload(session, req, notice), **(extra or {})}
+    if recipient.method == "webhook":
+        notice.webhook_delivery_id = webhooks.queue(
+            session, topic=WEBHOOK_TOPIC, url=recipient.webhook_url, secret=recipient.webhook_secret,
+            payload=body, idempotency_key=notice.notice_key).id
+    elif recipient.method == "email":
+        notice.outbox_message_id = mail.queue(
+            session, to=recipient.email, template="recipient_notice", request_id=req.id,
+            subject=f"{current_app.config['ORG_NAME']}: privacy request {req.reference} ({action})",
+            context={"notice": body, "recipient": recipient}).id
+    return notice
 
 
 def _count_on_record(session: Session, req: PrivacyRequest) -> None:

@@ -6,6 +6,7 @@ transaction, with the requester's mail and the structured outcome (CaseOutcome) 
 """
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask import current_app
@@ -247,6 +248,31 @@ def completion_problems(req: PrivacyRequest, c: Completion) -> dict[str, str]:
 
 
 
+CompletionCheck = Callable[[Session, PrivacyRequest], "str | None"]
+_COMPLETION_CHECKS = "completion_checks"
+
+
+def register_completion_check(app, check: CompletionCheck) -> None:
+    """Have `complete` consult `check(session, req)`: a refusal text, or None (create_app registers
+    them: fulfilment's plan refuses completion while its items are open; cases imports no edge)."""
+    checks = app.extensions.setdefault(_COMPLETION_CHECKS, [])
+    if check not in checks:
+        checks.append(check)
+
+
+def blocking_completion(session: Session, req: PrivacyRequest) -> str | None:
+    """Why the case cannot be completed yet: its notices downstream (§7022(b), §7023(c), §7026(f),
+    §7027(g)), then every registered check; None when nothing holds it."""
+    waiting = notices.blocking_completion(session, req)
+    if waiting:
+        return waiting
+    for check in current_app.extensions.get(_COMPLETION_CHECKS, ()):
+        waiting = check(session, req)
+        if waiting:
+            return waiting
+    return None
+
+
 @atomic
 def complete(session: Session, *, req: PrivacyRequest, staff: StaffUser, completion: Completion,
              expected_version: int) -> None:
@@ -255,7 +281,7 @@ def complete(session: Session, *, req: PrivacyRequest, staff: StaffUser, complet
     problems = completion_problems(req, completion)
     if problems:
         raise IllegalTransition("; ".join(problems.values()))
-    waiting = notices.blocking_completion(session, req)  # §7022(b), §7023(c), §7026(f), §7027(g)
+    waiting = blocking_completion(session, req)
     if waiting:
         raise IllegalTransition(waiting)
     c = completion

@@ -98,6 +98,8 @@ def open_case(session: Session, *, request_type: str, first_name: str, last_name
     session.flush()
     audit.record(session, action="submitted", actor=actor, request_id=req.id, to_status=req.status,
                  detail=detail or f"manner={manner}")
+    if req.status == lifecycle.IN_PROGRESS:  # opt-out and limit start here: the listeners hear of it
+        status_changed(session, req)
     return req
 
 

@@ -15,7 +15,7 @@ from ... import clock, lifecycle, normalize
 from ...i18n import lazy_gettext as _l
 from ...input_guards import MAX_ID
 from ...lifecycle import FINAL, OPEN
-from ...models import DUE_ORDER, IS_OPEN, OpenCaseCount, PrivacyRequest
+from ...models import DUE_ORDER, IS_OPEN, SETTLED_ITEM_STATES, FulfilmentItem, OpenCaseCount, PrivacyRequest
 from . import open_counts, references
 
 DEADLINE_BANDS = {
@@ -41,6 +41,7 @@ class QueueFilters:
     band: str = ""  # overdue | due_soon | later
     manner: str = ""
     q: str = ""
+    items: str = ""  # overdue: cases with a fulfilment plan item past its due date
     after: str = ""  # keyset cursor "YYYY-MM-DD.<id>"
 
 
@@ -50,6 +51,7 @@ class QueueRow:
     req: PrivacyRequest
     due: date
     days_left: int
+    items_overdue: int = 0  # open plan items past their due date
 
     @property
     def is_open(self) -> bool:
@@ -127,13 +129,18 @@ def queue(session: Session, *, filters: QueueFilters, on: date | None = None, pa
     where += _filters(f, on, request_type=pr.request_type, hold_reason=pr.hold_reason, manner=pr.manner, due=DUE_ORDER)
     if f.q.strip():
         where.append(_search(f.q))
+    if f.items == "overdue":
+        where.append(PrivacyRequest.id.in_(select(FulfilmentItem.request_id).where(overdue_items(on))))
     cursor = _cursor(f.after) if f.after else None
     page_where = list(where)
     if cursor:
         page_where.append(or_(DUE_ORDER > cursor[0], and_(DUE_ORDER == cursor[0], PrivacyRequest.id > cursor[1])))
     found = session.execute(select(PrivacyRequest, DUE_ORDER).where(*page_where)
                             .order_by(DUE_ORDER, PrivacyRequest.id).limit(size + 1)).all()
-    rows = [QueueRow(req, _as_date(due), (_as_date(due) - on).days) for req, due in found[:size]]
+    late = dict(session.execute(select(FulfilmentItem.request_id, func.count()).where(
+        FulfilmentItem.request_id.in_([req.id for req, _due in found[:size]]), overdue_items(on))
+        .group_by(FulfilmentItem.request_id)).all()) if found else {}
+    rows = [QueueRow(req, _as_date(due), (_as_date(due) - on).days, late.get(req.id, 0)) for req, due in found[:size]]
     next_cursor = f"{rows[-1].due.isoformat()}.{rows[-1].req.id}" if len(found) > size else None
     return QueuePage(rows, next_cursor, queue_counts(session, filters=f, on=on))
 
@@ -145,9 +152,12 @@ def queue_counts(session: Session, *, filters: QueueFilters, on: date) -> dict[s
     count (the status filter still lists them; §7102 metrics count them). Read from the counts the
     triggers keep (open_counts), or counted live with a search."""
     f = filters
-    if f.q.strip():
+    if f.q.strip() or f.items == "overdue":
         pr = PrivacyRequest
-        found = dict(session.execute(select(pr.status, func.count()).where(IS_OPEN, _search(f.q), *_filters(
+        narrowing = [_search(f.q)] if f.q.strip() else []
+        if f.items == "overdue":
+            narrowing.append(pr.id.in_(select(FulfilmentItem.request_id).where(overdue_items(on))))
+        found = dict(session.execute(select(pr.status, func.count()).where(IS_OPEN, *narrowing, *_filters(
             f, on, request_type=pr.request_type, hold_reason=pr.hold_reason, manner=pr.manner, due=DUE_ORDER)
         ).group_by(pr.status)).all())
     else:
@@ -160,6 +170,12 @@ def queue_counts(session: Session, *, filters: QueueFilters, on: date) -> dict[s
 
 
 DUE_BANDS = ("overdue", "due_soon", "later")
+
+
+def overdue_items(on: date):
+    """The condition of a fulfilment plan item still open after its due date (the plan's own
+    module is fulfilment's; the queue reads only the table)."""
+    return and_(FulfilmentItem.state.not_in(SETTLED_ITEM_STATES), FulfilmentItem.due_on < on)
 
 
 

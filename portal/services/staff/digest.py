@@ -11,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from ... import clock, lifecycle
-from ...models import DUE_ORDER, DigestRun, PrivacyRequest, StaffUser
-from ..cases.work_queue import due_soon_days
+from ...models import DUE_ORDER, DigestRun, FulfilmentItem, PrivacyRequest, StaffUser
+from ..cases.work_queue import due_soon_days, overdue_items
 from ..delivery import mail
 from .accounts import ADMIN, CASE_WORKERS
 
@@ -48,6 +48,24 @@ def digest_cases(session: Session, *, today: date) -> list[DigestCase]:
 
 
 
+@dataclass(frozen=True)
+class DigestItem:
+    reference: str
+    system: str
+    due: date
+    link: str
+
+
+def digest_items(session: Session, *, today: date) -> list[DigestItem]:
+    """Open cases' fulfilment plan items past their due date, the oldest first."""
+    rows = session.execute(select(PrivacyRequest.reference, FulfilmentItem.system_name, FulfilmentItem.due_on)
+                           .join(PrivacyRequest, PrivacyRequest.id == FulfilmentItem.request_id)
+                           .where(PrivacyRequest.status.in_(DIGEST_STATUSES), overdue_items(today))
+                           .order_by(FulfilmentItem.due_on, FulfilmentItem.id)).all()
+    base = current_app.config["BASE_URL"].rstrip("/")
+    return [DigestItem(ref, system, due, f"{base}/staff/requests/{ref}") for ref, system, due in rows]
+
+
 def _digest_recipients(session: Session, today: date) -> list[tuple[int, str, str, str]]:
     """(id, email, name, role) of active admin and support staff who have not had today's digest."""
     done_today = select(DigestRun.staff_id).where(DigestRun.day == today)
@@ -67,10 +85,11 @@ def send_daily_digests(session: Session, *, now: datetime | None = None) -> int:
     today = local.date()
     recipients = _digest_recipients(session, today)
     cases = digest_cases(session, today=today) if recipients else []
+    items = digest_items(session, today=today) if recipients else []
     # Admins also hear about outgoing mail that failed or waits too long (English operator notes).
     mail_alerts = mail.health(session, now=now).alerts(now=now) if recipients else []
     session.rollback()
-    if not cases and not mail_alerts:
+    if not cases and not items and not mail_alerts:
         return 0
     overdue = [c for c in cases if c.days_left < 0]
     due_soon = [c for c in cases if c.days_left >= 0]
@@ -79,13 +98,13 @@ def send_daily_digests(session: Session, *, now: datetime | None = None) -> int:
     sent = 0
     for staff_id, email, name, role in recipients:
         alerts = mail_alerts if role == ADMIN else []
-        if not cases and not alerts:
+        if not cases and not items and not alerts:
             continue
         try:
             session.add(DigestRun(staff_id=staff_id, day=today, case_count=len(cases), sent_at=now))
             session.flush()  # another worker that got here first makes this fail: no second mail
             mail.queue(session, to=email, subject=subject, template="staff_digest", context=dict(
-                name=name, today=today, overdue=overdue, due_soon=due_soon, days=due_soon_days(),
+                name=name, today=today, overdue=overdue, due_soon=due_soon, days=due_soon_days(), overdue_items=items,
                 console=current_app.config["BASE_URL"].rstrip("/") + "/staff/", mail_alerts=alerts,
                 outbox_link=current_app.config["BASE_URL"].rstrip("/") + "/staff/admin/outbox"))
             session.commit()

@@ -1,0 +1,14 @@
+"""The processor's answer form."""
+from wtforms import RadioField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Length, Optional
+
+from ..forms import EmptyForm, plain_text, strip_filter
+from ..services.fulfilment.answers import PROCESSOR_ANSWERS
+
+
+class AnswerForm(EmptyForm):
+    answer = RadioField("Your answer", validate_choice=False,
+                        choices=[SelectChoice(code, label) for code, label in PROCESSOR_ANSWERS.items()])
+    note = TextAreaField("Note for us (optional): what you did, or why you hold nothing", filters=[strip_filter],
+                         render_kw={"rows": 4}, validators=[Optional(), Length(max=5000), plain_text])

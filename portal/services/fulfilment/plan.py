@@ -1,0 +1,139 @@
+"""The plan: one item per system the map's rules touch for a case's request type, built when the case
+reaches in_progress (a status listener registered in create_app), and completion refused until every
+item is settled (a completion check registered in create_app).
+
+Kinds. An *automatic* item is a system with a connection (for a deletion or a correction: a
+`write_connection`); until a connector runs it, staff record its outcome by hand. A *staff* item is a
+system nobody can reach from here: assigned to the map's `owner`, with instructions from the map and
+a due date FULFIL_ITEM_LEAD_DAYS before the response due date (never in the past). A *processor* item
+is a system whose `recipient:` names a configured Recipient, and, for opt-out and limit requests,
+every recipient the notices concern (`notices.concerned`: those that receive sale/sharing or
+sensitive data, §7026(f), §7027(g)).
+
+One message, not two. A processor item goes out *as* the recipient's notice downstream: the plan
+creates that recipient's notice to act (`notices.notify_recipient`), with the answer link and the
+webhook reply address in its payload, so when staff press "Send notices" that recipient is already
+told and gets nothing twice. The notice tracks the delivery; the item tracks the answer. A recipient
+told by hand gets no link: staff record its answer on the item.
+
+A plan exists only where a data map is configured with at least one system: without one, cases go
+on as before (notices alone), so a portal with no map loses nothing.
+"""
+import logging
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import select
+from sqlmodel import Session
+
+from ... import clock
+from ...lifecycle import IN_PROGRESS
+from ...models import SETTLED_ITEM_STATES, FulfilmentItem, PrivacyRequest, Recipient, StaffUser
+from .. import audit
+from ..cases import notices, outcomes
+from . import answers, datamap_loader
+from .datamap import DataMap
+from .instructions import for_system
+
+log = logging.getLogger(__name__)
+
+MAP_TYPES = ("access", "delete", "correct")
+RECIPIENT_TYPES = ("opt_out", "limit")
+KINDS = {"automatic": "Automatic", "staff": "Staff task", "processor": "Processor"}
+STATES = {"pending": "Pending", "in_progress": "In progress", "done": "Done", "not_found": "Not found",
+          "not_held": "Not held", "failed": "Failed"}
+SETTLED = frozenset(SETTLED_ITEM_STATES)
+OPEN_STATES = tuple(s for s in STATES if s not in SETTLED)
+
+
+def configured_map() -> DataMap:
+    """The data map at DATAMAP_PATH as loaded now (a file with problems contributes what it can)."""
+    return datamap_loader.load(Path(current_app.config["DATAMAP_PATH"])).datamap
+
+
+def items_for(session: Session, req: PrivacyRequest) -> list[FulfilmentItem]:
+    return list(session.execute(select(FulfilmentItem).where(FulfilmentItem.request_id == req.id)
+                                .order_by(FulfilmentItem.id)).scalars())
+
+
+def item_due(req: PrivacyRequest, today: date | None = None) -> date:
+    """FULFIL_ITEM_LEAD_DAYS before the response due date in force, never before today."""
+    today = today or clock.today()
+    due = req.extended_due or req.response_due
+    return max(today, due - timedelta(days=int(current_app.config["FULFIL_ITEM_LEAD_DAYS"])))
+
+
+def status_changed(session: Session, req: PrivacyRequest) -> None:
+    """The status listener: a case that reaches in_progress gets its plan, once."""
+    if req.status != IN_PROGRESS or req.request_type not in MAP_TYPES + RECIPIENT_TYPES:
+        return
+    if session.execute(select(FulfilmentItem.id).where(FulfilmentItem.request_id == req.id).limit(1)).first():
+        return
+    datamap = configured_map()
+    if not datamap.systems:
+        return
+    build(session, req, datamap=datamap)
+
+
+def build(session: Session, req: PrivacyRequest, *, datamap: DataMap) -> list[FulfilmentItem]:
+    """The case's plan from the map, in the caller's transaction (the status change's)."""
+    bases = outcomes.all_bases()
+    bases = {code: {**b, "citation": outcomes.basis_citation(b, req.request_type)} for code, b in bases.items()}
+    recipients = {r.name: r for r in session.execute(select(Recipient).where(Recipient.active.is_(True))).scalars()}
+    staff = {s.email.lower(): s for s in session.execute(select(StaffUser).where(StaffUser.active.is_(True))).scalars()}
+    due, made = item_due(req), []
+    if req.request_type in MAP_TYPES:
+        for system in datamap.systems:
+            dataset = datamap.dataset(system.dataset)
+            if dataset is None:
+                continue
+            work = for_system(system, dataset, req.request_type, bases)
+            if not work.touched:
+                continue
+            connected = system.connection if req.request_type == "access" else system.write_connection
+            recipient = recipients.get(system.recipient or "")
+            kind = "automatic" if connected else "processor" if recipient else "staff"
+            lines = list(work.lines)
+            if system.recipient and recipient is None and kind == "staff":
+                lines.append(f"The map names {system.recipient} as holding this data, but no active recipient of "
+                             "that name is configured (Recipients): ask them yourself and record their answer.")
+            if kind == "automatic":
+                lines.append("No connector runs this yet: do it by hand and record the outcome here.")
+            owner = staff.get((system.owner or "").lower())
+            made.append(FulfilmentItem(
+                item_key=str(uuid.uuid4()), request_id=req.id, system=system.dataset, system_name=system.name,
+                kind=kind, owner=system.owner, assignee_id=owner.id if owner else None, due_on=due,
+                instructions="\n".join(lines), detail={**work.detail(), "recipient": system.recipient},
+                recipient_id=recipient.id if kind == "processor" else None))
+    else:
+        for recipient in notices.concerned(session, req):
+            made.append(FulfilmentItem(
+                item_key=str(uuid.uuid4()), request_id=req.id, system=recipient.name, system_name=recipient.name,
+                kind="processor", due_on=due, recipient_id=recipient.id, detail={"recipient": recipient.name},
+                instructions=str(notices.INSTRUCTIONS[req.request_type])))
+    for item in made:
+        session.add(item)
+    session.flush()
+    for item in made:
+        if item.kind == "processor":
+            answers.ask(session, req=req, item=item, recipient=session.get(Recipient, item.recipient_id))
+    if made:
+        audit.record(session, action="fulfilment_plan_built", actor="system", request_id=req.id,
+                     detail=", ".join(f"{i.kind}:{i.id}" for i in made))
+        log.info("request %s: plan of %s items", req.reference, len(made))
+    return made
+
+
+def blocking_completion(session: Session, req: PrivacyRequest) -> str | None:
+    """The completion check: the items not yet done, not found or not held, by name; else None."""
+    open_ = [i for i in items_for(session, req) if i.state not in SETTLED]
+    if not open_:
+        return None
+    return ("The plan's items must be done, not found or not held first: "
+            + "; ".join(f"{i.system_name} ({KINDS[i.kind].lower()}, {STATES[i.state].lower()})" for i in open_) + ".")
+
+
+def overdue(item: FulfilmentItem, today: date | None = None) -> bool:
+    return item.state not in SETTLED and item.due_on < (today or clock.today())
