@@ -1,7 +1,8 @@
 """Everything that runs outside a request, said once.
 
 - DELIVERERS: the channels of the one delivery core (services/delivery/outbox.py) that every
-  delivery pass runs: mail, signed notices to recipients (webhooks), DRP status callbacks. The web
+  delivery pass runs: mail, signed notices to recipients (webhooks), DRP status callbacks, and the
+  data map's automatic items (services/fulfilment/runs.py). The web
   process runs them in a background thread (MAIL_BACKGROUND_DELIVERY, started by its first request);
   `flask worker` runs them in the foreground (services/delivery/worker.py holds both loops).
 - scheduled_jobs(): what `flask worker` runs every minute, each job in its own transactions and
@@ -11,10 +12,12 @@ from . import db
 from .services.cases import open_counts, submission
 from .services.delivery import mail, webhooks
 from .services.drp import callbacks as drp_callbacks
+from .services.fulfilment import runs as fulfilment_runs
 from .services.records import annual_metrics, retention
 from .services.staff import digest
 
-DELIVERERS = (mail.deliver_for_app, webhooks.deliver_for_app, drp_callbacks.deliver_for_app)
+DELIVERERS = (mail.deliver_for_app, webhooks.deliver_for_app, drp_callbacks.deliver_for_app,
+              fulfilment_runs.deliver_for_app)
 
 
 def _job(name, run):

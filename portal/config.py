@@ -243,6 +243,11 @@ DEFAULTS = dict(
     FULFIL_ITEM_LEAD_DAYS=10,  # a plan's items are due this many days before the response due date
     FULFIL_ANSWER_DAYS=45,  # how long a processor's single-use answer link works
     FULFIL_REPLY_MAX_AGE_SECONDS=300,  # a signed webhook reply older than this is refused
+    FULFIL_STATEMENT_TIMEOUT_MS=10_000,  # every statement a connector runs in a business's database
+    FULFIL_RUN_CLAIM_SECONDS=600,  # a run's claim: longer than a run can take; a dead worker's run is taken after
+    FULFIL_RUN_RETRY_BASE_SECONDS=30,  # an unreachable business database is tried again after this, doubling
+    FULFIL_RUN_RETRY_MAX_SECONDS=1800,
+    FULFIL_RUN_RETRY_FOR_SECONDS=3 * 86400,  # then the item fails, for staff to retry
 )
 
 MIN_RECORD_MONTHS = 24  # §7101(a): request records are kept at least 24 months

@@ -92,3 +92,65 @@ def fulfil_show(reference, as_json):
         click.echo(f"  {item['system']} ({item['name']}): {item['kind']}, {item['state']}, due {item['due']}"
                    + (" OVERDUE" if item["overdue"] else "") + f", {item['assignee'] or item['owner'] or 'unassigned'}"
                    + f"; evidence: {found}" + (f", {evidence['note']}" if evidence["note"] else ""))
+
+
+def _case(session, reference):
+    from .services.cases import references, submission
+
+    ref = references.normalize(reference)
+    req = submission.get_by_reference(session, ref) if ref else None
+    if req is None:
+        raise click.ClickException(f"no case {reference}")
+    return req
+
+
+@fulfil_cli.command("run")
+@click.argument("reference")
+def fulfil_run(reference):
+    """Run the case's automatic items that are ready now, instead of waiting for the worker."""
+    from . import db
+    from .services.fulfilment import runs
+
+    session = db.session()
+    succeeded = runs.run_case(session, _case(session, reference))
+    click.echo(f"{reference}: {succeeded} runs done")
+
+
+@fulfil_cli.command("approve")
+@click.argument("reference")
+@click.option("--staff", "email", required=True, help="The approving staff member's email (admin role).")
+def fulfil_approve(reference, email):
+    """Record that staff member's approval of the previewed erasure (two people for health data)."""
+    from sqlalchemy import func, select
+
+    from . import db
+    from .models import StaffUser
+    from .services.fulfilment import approvals
+
+    session = db.session()
+    req = _case(session, reference)
+    staff = session.execute(select(StaffUser).where(func.lower(StaffUser.email) == email.strip().lower())).scalar()
+    if staff is None:
+        raise click.ClickException(f"no staff member {email}")
+    try:
+        item = approvals.approve(session, req=req, staff=staff)
+    except approvals.ApprovalRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    got = len(item.detail.get("approvals", []))
+    click.echo(f"{reference}: {item.system} approved by {staff.email} ({got} of {item.detail.get('approvals_needed', 1)})")
+
+
+@fulfil_cli.command("package")
+@click.argument("reference")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def fulfil_package(reference, out):
+    """Write the access package's JSON as the requester receives it (after the disclosure scan)."""
+    from . import db
+    from .services.fulfilment import access_package
+
+    session = db.session()
+    data = access_package.read(session, _case(session, reference))
+    if data is None:
+        raise click.ClickException(f"{reference} has no access package yet (its access items are not all settled)")
+    out.write_bytes(data)
+    click.echo(f"wrote {len(data)} bytes to {out}")

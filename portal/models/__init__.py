@@ -14,7 +14,7 @@ belong to them:
 - `records`: the §7101 RequestRecord (kept in step with PrivacyRequest by listeners), the stored
   §7102 figures, RetentionRun
 - `notices`: Recipient, DownstreamNotice
-- `fulfilment`: FulfilmentItem, one item of a case's plan
+- `fulfilment`: FulfilmentItem, one item of a case's plan; FulfilmentRun, a queued run of an automatic item
 - `drp`: the Data Rights Protocol's agents, requests and callbacks
 - `identity`: the identity index (IdentitySubject) and its imports
 
@@ -46,7 +46,7 @@ from .consent import IS_GPC, ConsentRecord  # noqa: F401
 from .delivery import OutboxMessage, WebhookDelivery, WorkerHeartbeat  # noqa: F401
 from .documents import Document  # noqa: F401
 from .drp import DrpAgent, DrpCallback, DrpRequest  # noqa: F401
-from .fulfilment import SETTLED_ITEM_STATES, FulfilmentItem  # noqa: F401
+from .fulfilment import SETTLED_ITEM_STATES, FulfilmentItem, FulfilmentRun  # noqa: F401
 from .identity import IdentitySubject, SubjectImport  # noqa: F401
 from .inquiries import Inquiry, InquiryMessage  # noqa: F401
 from .notices import DownstreamNotice, Recipient  # noqa: F401

@@ -51,3 +51,25 @@ class FulfilmentItem(SQLModel, table=True):
     updated_by: str | None = Field(default=None, max_length=64)
     updated_at: datetime | None = _ts()
     created_at: datetime = _ts(nullable=False, default_factory=clock.now)
+
+
+class FulfilmentRun(SQLModel, table=True):
+    """One queued run of an automatic item (access, erasure preview, erasure, correction), claimed by a
+    worker through the outbox core: retried with backoff, taken again once a dead worker's claim runs
+    out, and ended in the same transaction that records the item's outcome (never run twice)."""
+
+    __tablename__ = "fulfilment_run"
+    __table_args__ = (Index("ix_fulfilment_run_status_next_attempt_at", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(sa_column=Column(Integer, ForeignKey("fulfilment_item.id", ondelete="CASCADE"),
+                                          nullable=False, index=True))
+    action: str = Field(max_length=16)  # access | preview | erase | correct
+    status: str = Field(max_length=16, default="pending")  # pending | done | failed
+    attempts: int = 0
+    next_attempt_at: datetime = _ts(nullable=False, default_factory=clock.now)
+    claimed_until: datetime | None = _ts()
+    last_error: str | None = Field(default=None, max_length=500)
+    requested_by: str | None = Field(default=None, max_length=64)
+    created_at: datetime = _ts(nullable=False, default_factory=clock.now)
+    finished_at: datetime | None = _ts()

@@ -21,6 +21,8 @@ OWN_TERMS = {
     "documents/store:reencrypt_all": "key rotation re-encrypts in batches, each committed, resumable after a stop",
     "cases/notices:reencrypt_secrets": "key rotation re-encrypts webhook secrets in batches, each committed",
     "staff/digest:send_daily_digests": "one transaction per recipient: a second worker's duplicate fails alone",
+    "fulfilment/runs:run_due": "like an outbox pass: each claim commits at once, and each run's outcome commits "
+                               "with the claim's end, after the business's own transaction",
     "fulfilment/connectors/sql:transaction": "a connector's one transaction on the business's own database, not "
                                              "the portal's: committed only after the post-check proves the write",
 }

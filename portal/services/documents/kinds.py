@@ -18,7 +18,8 @@ from ...i18n import lazy_gettext as _l
 from . import upload_checks
 
 # correction: a document the requester sends with a correction request (§7023), for staff to weigh.
-PURPOSES = ("authorization", "evidence", "inquiry_attachment", "response_file", "correction")
+# access_package: the JSON the connectors built for an access request, until staff release it.
+PURPOSES = ("authorization", "evidence", "inquiry_attachment", "response_file", "correction", "access_package")
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ KINDS = {k.content_type: k for k in (PDF, PNG, JPEG, JSON, CSV)}
 CHUNK = 64 * 1024  # how much of an upload is read at a time
 ACCEPTED = {purpose: (PDF, PNG, JPEG) for purpose in PURPOSES}
 ACCEPTED["response_file"] = (PDF, PNG, JPEG, JSON, CSV)
+ACCEPTED["access_package"] = (JSON,)
 # A declared type that says nothing about the content; the content alone decides then.
 NO_CLAIM = {"", "application/octet-stream", "binary/octet-stream", "application/unknown"}
 

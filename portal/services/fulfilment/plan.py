@@ -33,7 +33,7 @@ from ...lifecycle import IN_PROGRESS
 from ...models import SETTLED_ITEM_STATES, FulfilmentItem, PrivacyRequest, Recipient, StaffUser
 from .. import audit
 from ..cases import notices, outcomes
-from . import answers, datamap_loader
+from . import answers, datamap_loader, run_queue
 from .datamap import DataMap
 from .instructions import for_system
 
@@ -99,13 +99,14 @@ def build(session: Session, req: PrivacyRequest, *, datamap: DataMap) -> list[Fu
             if system.recipient and recipient is None and kind == "staff":
                 lines.append(f"The map names {system.recipient} as holding this data, but no active recipient of "
                              "that name is configured (Recipients): ask them yourself and record their answer.")
-            if kind == "automatic":
+            if kind == "automatic" and run_queue.first_action(req.request_type) is None:
                 lines.append("No connector runs this yet: do it by hand and record the outcome here.")
             owner = staff.get((system.owner or "").lower())
             made.append(FulfilmentItem(
                 item_key=str(uuid.uuid4()), request_id=req.id, system=system.dataset, system_name=system.name,
                 kind=kind, owner=system.owner, assignee_id=owner.id if owner else None, due_on=due,
-                instructions="\n".join(lines), detail={**work.detail(), "recipient": system.recipient},
+                instructions="\n".join(lines), detail={**work.detail(), "recipient": system.recipient,
+                                                        "approvals_needed": 2 if system.health_data else 1},
                 recipient_id=recipient.id if kind == "processor" else None))
     else:
         for recipient in notices.concerned(session, req):
@@ -117,6 +118,8 @@ def build(session: Session, req: PrivacyRequest, *, datamap: DataMap) -> list[Fu
         session.add(item)
     session.flush()
     for item in made:
+        if item.kind == "automatic" and run_queue.first_action(req.request_type):
+            run_queue.queue(session, item=item, action=run_queue.first_action(req.request_type))
         if item.kind == "processor":
             answers.ask(session, req=req, item=item, recipient=session.get(Recipient, item.recipient_id))
     if made:

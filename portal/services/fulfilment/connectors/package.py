@@ -130,3 +130,21 @@ def _html(request: dict, data: dict, datamap: DataMap, language: str) -> str:
     with in_language(language):
         return render_template("fulfilment/access_report.html", request_=request, labels=CATEGORY_LABELS,
                                groups=[(CATEGORY_LABELS[k], groups[k]) for k in order])
+
+
+def files_from_json(document: bytes, *, datamap: DataMap, language: str = "en") -> tuple[bytes, bytes]:
+    """The CSV zip and the HTML report of a stored (already scanned) package JSON."""
+    parsed = json.loads(document)
+    return _csv_zip(parsed["data"]), _html(parsed["request"], parsed["data"], datamap, language).encode()
+
+
+def one_sheet_csv(document: bytes) -> bytes:
+    """The package's rows as one CSV sheet (a `collection` column first), scanned again."""
+    data = json.loads(document)["data"]
+    columns = list(dict.fromkeys(name for rows in data.values() for row in rows for name in row))
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["collection", *columns])
+    for key, rows in data.items():
+        writer.writerows([[key, *("" if row.get(c) is None else row.get(c) for c in columns)] for row in rows])
+    return disclosure_scan.scan("csv", text.getvalue().encode())[1]
