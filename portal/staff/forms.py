@@ -35,6 +35,7 @@ from ..services.cases import agents, casework, outcomes, work_queue
 from ..services.cases.outcomes import Completion
 from ..services.cases.submission import Intake
 from ..services.cases.work_queue import QueueFilters
+from ..services.fulfilment.access_package import released_files as released_package
 from ..services.identity import tiers
 
 F = [strip_filter]
@@ -214,6 +215,7 @@ class CompleteForm(CaseActionForm):
         return self
     response_json = FileField(_l("Response file, JSON"))
     response_csv = FileField(_l("Response file, CSV"))
+    use_package = BooleanField(_l("Release the access package the connectors built (its JSON and a CSV sheet)"))
     sensitive = RadioField(_l("If a file holds data that must never be disclosed (§7024(d))"), default="refuse",
                            validate_choice=False, choices=[
                                SelectChoice("refuse", _l("Refuse the file and tell me which field")),
@@ -238,6 +240,8 @@ class CompleteForm(CaseActionForm):
         for kind, f in (("json", self.response_json), ("csv", self.response_csv)):
             if f.data and getattr(f.data, "filename", ""):
                 files[kind] = f.data.read()
+        if self.use_package.data and getattr(self, "case", None) is not None:
+            files.update(released_package(self.case))
         return Completion(message=self.message.data or "", partial=self.outcome.data == "partially_completed",
                           deleted_summary=self.deleted_summary.data, kept_summary=self.kept_summary.data,
                           kept_basis=self.kept_basis.data or None, correction_result=self.correction_result.data,

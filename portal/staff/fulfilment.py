@@ -1,10 +1,14 @@
-"""The plan on the case page (recording an item's outcome) and the read-only page of the data map."""
-from flask import abort, flash, redirect, render_template, url_for
+"""The plan on the case page (recording an item's outcome, approving an erasure, retrying a failed run,
+reviewing the access package) and the read-only page of the data map."""
+from flask import abort, flash, make_response, redirect, render_template, url_for
 from flask_login import current_user
 
 from .. import db
+from ..forms import EmptyForm
 from ..lifecycle import IllegalTransition
-from ..services.fulfilment import answers, console
+from ..services.fulfilment import access_package, answers, approvals, console
+from ..services.fulfilment.connectors import package
+from ..services.fulfilment.plan import configured_map
 from . import bp
 from .access import ADMIN, CASE_WORKERS, SUPPORT, role_required
 from .plan_forms import item_form
@@ -38,3 +42,61 @@ def record_item(reference, item_id):
 def datamap_page():
     """The data map, read-only: systems, collections and fields, rules and bases, the check's findings."""
     return render_template("staff/datamap.html", page=console.map_page(), connection_kind=console.connection_kind)
+
+
+@bp.post("/requests/<reference>/plan/<int:item_id>/approve")
+@role_required(ADMIN)
+def approve_item(reference, item_id):
+    """An admin approves an item's previewed erasure (two different people for health data)."""
+    req = _case_or_404(reference)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        approvals.approve(db.session(), req=req, staff=current_user, item_id=item_id)
+    except LookupError:
+        abort(404)
+    except approvals.ApprovalRefused as exc:
+        flash(str(exc))
+        return redirect(url_for(".case", reference=req.reference, _anchor=f"item-{item_id}"), 303)
+    flash("Your approval is recorded.")
+    return redirect(url_for(".case", reference=req.reference, _anchor=f"item-{item_id}"), 303)
+
+
+@bp.post("/requests/<reference>/plan/<int:item_id>/retry")
+@role_required(*CASE_WORKERS)
+def retry_item(reference, item_id):
+    """Run a failed automatic item again (an erasure is previewed and approved again)."""
+    req = _case_or_404(reference)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        approvals.retry(db.session(), req=req, staff=current_user, item_id=item_id)
+    except LookupError:
+        abort(404)
+    except approvals.ApprovalRefused as exc:
+        flash(str(exc))
+    return redirect(url_for(".case", reference=req.reference, _anchor=f"item-{item_id}"), 303)
+
+
+PACKAGE_FORMATS = {"json": "application/json", "html": "text/html; charset=utf-8", "zip": "application/zip"}
+
+
+@bp.get("/requests/<reference>/access-package.<fmt>")
+@db.reads_only
+@role_required(*CASE_WORKERS)
+def access_package_file(reference, fmt):
+    """The access package for staff to review before releasing it: JSON, the HTML report, the CSV zip."""
+    if fmt not in PACKAGE_FORMATS:
+        abort(404)
+    req = _case_or_404(reference)
+    data = access_package.read(db.session(), req)
+    if data is None:
+        abort(404)
+    if fmt != "json":
+        csv_zip, html = package.files_from_json(data, datamap=configured_map(), language=req.language)
+        data = csv_zip if fmt == "zip" else html
+    resp = make_response(data)
+    resp.headers["Content-Type"] = PACKAGE_FORMATS[fmt]
+    resp.headers["Content-Disposition"] = f'attachment; filename="{req.reference}-access-package.{fmt}"'
+    resp.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return resp

@@ -108,7 +108,7 @@ def test_a_verified_deletion_gets_a_plan_and_completion_waits_for_every_item(app
     assert len(told) == 1 and told[0].id == items["billgenix_web"].notice_id
     sign_in(client, staff["support"])
     page = client.get(f"/staff/requests/{req.reference}").get_data(as_text=True)
-    assert "Fulfilment plan" in page and "Unassigned" in page and "no connector yet" in page
+    assert "Fulfilment plan" in page and "Unassigned" in page and "run by a connector" in page
     assert "Medical information" in page or "Sensitive" in page  # the draft of what was kept
     # Completion is refused while items are open, naming them.
     with app.app_context():

@@ -206,3 +206,50 @@ def test_a_failed_erasure_names_system_and_collection_and_staff_retry_it(app, ex
         approvals.approve(db.session(), req=get_case(app, req.reference), staff=admin, item_id=marketing.id)
     _run(app, req)
     assert _items(app, req)["billgenix_marketing"].state == "done"
+
+
+def test_staff_review_the_package_and_release_it_with_the_completion_and_approve_on_the_case_page(app, example):
+    from portal.models import ResponseFile
+    from portal.services.fulfilment import answers
+
+    from ..support import post_action, sign_in
+
+    support, admin = make_staff(app, "support"), make_staff(app, "admin")
+    subject_id, email = _claimant(example)
+    req = new_case(app, "access", "verifying", email=email, access_scope="specific")
+    with app.app_context():
+        db.session().add(VerificationAttempt(request_id=req.id, subject_key=subject_id, outcome="verified"))
+        db.session().commit()
+    req = _to_in_progress(app, req)
+    _run(app, req)
+    with app.app_context():
+        staff_item = _items(app, req)["billgenix_support"]
+        answers.record(db.session(), req=get_case(app, req.reference), item_id=staff_item.id, staff=support,
+                       state="not_found", note="Searched the help desk.")
+    client = app.test_client()
+    sign_in(client, support)
+    page = client.get(f"/staff/requests/{req.reference}").get_data(as_text=True)
+    assert "access package is ready" in page
+    report = client.get(f"/staff/requests/{req.reference}/access-package.html")
+    assert report.status_code == 200 and b"<" in report.data
+    resp = post_action(client, req.reference, "complete", {"outcome": "completed", "message": "Here is your data.",
+                                                           "use_package": "y", "sensitive": "mask"})
+    assert resp.status_code == 303, resp.get_data(as_text=True)[:2000]
+    with app.app_context():
+        kinds = {f.kind for f in db.session().execute(select(ResponseFile).where(ResponseFile.request_id == req.id)).scalars()}
+    assert kinds == {"json", "csv"}
+    # An erasure approved through the case page's form.
+    deletion = _verified_case(app, example, "delete", number=_subscribed_claimant(example))
+    _run(app, deletion)
+    marketing = _items(app, deletion)["billgenix_marketing"]
+    admin_client = app.test_client()
+    sign_in(admin_client, admin)
+    page = admin_client.get(f"/staff/requests/{deletion.reference}").get_data(as_text=True)
+    assert "Erasure preview in Marketing list" in page and "Approve this erasure" in page
+    from ..support import csrf_from
+    token = csrf_from(page)
+    resp = admin_client.post(f"/staff/requests/{deletion.reference}/plan/{marketing.id}/approve", data={"csrf_token": token})
+    assert resp.status_code == 303
+    assert _items(app, deletion)["billgenix_marketing"].state == "in_progress"
+    _run(app, deletion)
+    assert _items(app, deletion)["billgenix_marketing"].state == "done"

@@ -73,3 +73,11 @@ def _store(session: Session, *, req_id: int, reference: str, built: package.Acce
     session.commit()
     log.info("request %s: access package stored (document %s)", reference, doc.id)
     return doc
+
+
+def released_files(req: PrivacyRequest) -> dict[str, bytes]:
+    """What releasing the package attaches to the completion: its JSON and one CSV sheet (empty: none built)."""
+    from ... import db
+
+    data = read(db.session(), req)
+    return {"json": data, "csv": package.one_sheet_csv(data)} if data is not None else {}

@@ -10,7 +10,7 @@ from sqlmodel import Session
 from ... import clock
 from ...models import Document, DownstreamNotice, FulfilmentItem, PrivacyRequest, Recipient, StaffUser
 from ..cases import notices, outcomes
-from . import datamap_check
+from . import access_package, datamap_check
 from .answers import staff_may_record
 from .ccpa_categories import CATEGORIES
 from .datamap import DataMap
@@ -47,6 +47,7 @@ class PlanRow:
 class PlanPanel:
     rows: list[PlanRow]
     map_recipients: list[tuple[str, bool]] = field(default_factory=list)  # (name, configured)
+    package: Document | None = None  # the access package the connectors built, for staff to review
 
     @property
     def open_count(self) -> int:
@@ -70,7 +71,8 @@ def plan_panel(session: Session, req: PrivacyRequest, *, today: date | None = No
             staff_records=staff_may_record(i, recipient.method if recipient else None)))
     configured = {r.name for r in notices.list_recipients(session) if r.active}
     names = list(dict.fromkeys((i.detail or {}).get("recipient") for i in items if (i.detail or {}).get("recipient")))
-    return PlanPanel(rows, [(n, n in configured) for n in names])
+    return PlanPanel(rows, [(n, n in configured) for n in names],
+                     access_package.stored(session, req) if req.request_type == "access" and items else None)
 
 
 def show(session: Session, req: PrivacyRequest) -> dict:
