@@ -14,7 +14,7 @@ from .datamap_commands import datamap_cli
 from .models import AuditEvent, Document
 from .services import audit
 from .services.cases import notices
-from .services.delivery import mail
+from .services.delivery import failures, mail
 from .services.delivery import worker as worker_service
 from .services.documents import keys
 from .services.documents import store as documents
@@ -68,6 +68,24 @@ def mail_retry(failed):
     if failed:
         click.echo(f"{result.failed} failed messages queued again; {result.lost} cannot be sent again "
                    "(refused for good or impossible to build: their text was dropped)")
+
+
+notices_cli = AppGroup("notices", help="Signed notices to recipients (webhooks).")
+
+
+def _channel_retry(channel: str, failed: bool, noun: str) -> None:
+    result = failures.retry(database.session(), channel=channel, failed=failed)
+    click.echo(f"{result.pending} pending {noun} due now")
+    if failed:
+        click.echo(f"{result.failed} failed {noun} queued again, each with a new DELIVERY_RETRY_FOR_SECONDS")
+
+
+@notices_cli.command("retry")
+@click.option("--failed", is_flag=True, help="Also queue again notices that failed (ran out of retries or were refused).")
+def notices_retry(failed):
+    """Make every pending notice due now (the worker sends it on its next pass); with --failed,
+    also the failed ones, with the same Idempotency-Key."""
+    _channel_retry("webhooks", failed, "notices")
 
 
 staff_cli = AppGroup("staff", help="Staff accounts for the console.")
@@ -187,6 +205,16 @@ def retention_purge(dry_run):
 drp_cli = AppGroup("drp", help="Data Rights Protocol: the authorized-agent services the portal trusts.")
 drp_agent_cli = AppGroup("agent", help="Agents: add, list, remove.")
 drp_cli.add_command(drp_agent_cli)
+drp_callbacks_cli = AppGroup("callbacks", help="Status callbacks to agents.")
+drp_cli.add_command(drp_callbacks_cli)
+
+
+@drp_callbacks_cli.command("retry")
+@click.option("--failed", is_flag=True, help="Also queue again failed callbacks (each subject's latest only).")
+def drp_callbacks_retry(failed):
+    """Make every pending DRP callback due now; with --failed, also the failed ones that are still
+    their subject's latest (an older state superseded by a newer one is not sent again)."""
+    _channel_retry("drp_callbacks", failed, "callbacks")
 
 
 @drp_agent_cli.command("add")
@@ -279,6 +307,7 @@ def register(app):
     app.cli.add_command(keys_cli)
     app.cli.add_command(worker)
     app.cli.add_command(mail_cli)
+    app.cli.add_command(notices_cli)
     app.cli.add_command(staff_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(metrics_cmd)
