@@ -195,7 +195,12 @@ retention_cli = AppGroup("retention", help="Retention rules: what personal data 
 @click.option("--dry-run", is_flag=True, help="Count what would be removed; change nothing.")
 def retention_purge(dry_run):
     """Apply the retention rules now; print how many of each kind were (or would be) removed."""
-    result = retention.purge(database.session(), dry_run=dry_run, actor="cli")
+    # The worker's daily purge takes the same lock: two purges never run together.
+    with worker_service.job_lock(current_app.extensions["db_engine"], "retention") as mine:
+        if not mine:
+            raise click.ClickException("a retention purge is running (the worker's daily job or another "
+                                       "`retention purge`); try again when it has finished")
+        result = retention.purge(database.session(), dry_run=dry_run, actor="cli")
     for kind in retention.KINDS:
         click.echo(f"{kind:<18} {result.counts[kind]}")
     click.echo(("would remove" if dry_run else "removed") + f" {result.total} in all"
