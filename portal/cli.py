@@ -1,4 +1,5 @@
 """`flask --app portal ...` commands."""
+import functools
 import sys
 
 import click
@@ -7,6 +8,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 
 from . import background
 from . import db as database
@@ -306,6 +308,24 @@ def subjects_forget(subject_id):
     click.echo(f"subject {subject_id} removed from the index")
 
 
+def _clean_errors(command) -> None:
+    """An expected failure (the database cannot be reached or refuses) is one line and exit 1, not a traceback."""
+    for sub in getattr(command, "commands", {}).values():
+        _clean_errors(sub)
+    callback = command.callback
+    if callback is None or getattr(callback, "clean_errors", False):
+        return
+
+    def wrapped(*args, **kwargs):
+        try:
+            return callback(*args, **kwargs)
+        except DBAPIError as exc:
+            raise click.ClickException(f"the database cannot be reached or refused the command "
+                                       f"({type(exc.orig).__name__}); nothing was changed by this command") from None
+    wrapped.clean_errors = True
+    command.callback = functools.update_wrapper(wrapped, callback)
+
+
 def register(app):
     app.cli.add_command(retention_cli)
     app.cli.add_command(db_cli)
@@ -319,3 +339,6 @@ def register(app):
     app.cli.add_command(drp_cli)
     app.cli.add_command(subjects_cli)
     app.cli.add_command(datamap_cli)
+    for command in (retention_cli, db_cli, keys_cli, worker, mail_cli, notices_cli, staff_cli, audit_cli,
+                    metrics_cmd, drp_cli, subjects_cli):
+        _clean_errors(command)
