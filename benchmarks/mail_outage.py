@@ -3,6 +3,15 @@
 
     .venv/bin/python benchmarks/mail_outage.py [--messages 300] [--outage 20] [--retry-max 5]
                                                [--deliverers 1,6] [--database-url postgresql+psycopg://.../postgres]
+    .venv/bin/python benchmarks/mail_outage.py --defaults [--outage 180] [--deliverers 1]
+
+--defaults runs with the portal's own settings (MAIL_RETRY_BASE_SECONDS 5, MAIL_RETRY_MAX_SECONDS 900,
+MAIL_POLL_SECONDS 1) and a 3-minute outage unless --outage is given; its target is 10 s to resume. "resumed" is
+the first message sent after the server's return, "drain" the last. Once one send succeeds, the
+waiting rows are made due now (services/delivery/outbox.hurry), so the drain is the wait for the
+first row's backoff plus the sending itself. Before that (backoff alone): 158 s after a 3-minute outage.
+Measured with --defaults --deliverers 1 --messages 200 on SQLite (2 shared cores, busy): resumed after
+0.02 s, drained in 14.97 s (16.47 s with the test suite running beside it), 0 duplicates, 0 lost.
 
 The mail server (aiosmtpd, in this process) is down while the messages are queued and for --outage
 seconds while the deliverers retry; then it starts. Printed per run: the drain time (from the
@@ -98,7 +107,8 @@ def run(deliverers: int, args, folder: Path) -> dict:
     server = Server(free_port())
     config = {"TESTING": True, "INSTANCE_PATH": str(folder / f"instance-{deliverers}"), "DATABASE_URL": url,
               "MAIL_BACKGROUND_DELIVERY": False, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": server.port, "SMTP_TIMEOUT": 5,
-              "MAIL_RETRY_BASE_SECONDS": 0.5, "MAIL_RETRY_MAX_SECONDS": args.retry_max, "MAIL_POLL_SECONDS": 0.2}
+              "MAIL_RETRY_BASE_SECONDS": args.retry_base, "MAIL_RETRY_MAX_SECONDS": args.retry_max,
+              "MAIL_POLL_SECONDS": args.poll}
     app = create_app(config)
     with app.app_context():
         s = db.session()
@@ -132,11 +142,12 @@ def run(deliverers: int, args, folder: Path) -> dict:
             p.join(30)
         server.stop()
     with app.app_context():
-        last_sent, most_attempts = db.session().execute(
-            select(func.max(OutboxMessage.sent_at), func.max(OutboxMessage.attempts))).one()
+        first_sent, last_sent, most_attempts = db.session().execute(
+            select(func.min(OutboxMessage.sent_at), func.max(OutboxMessage.sent_at), func.max(OutboxMessage.attempts))).one()
     app.extensions["db_engine"].dispose()
     drop()
-    return {"deliverers": deliverers, "drain": (last_sent - recovered).total_seconds() if last_sent else float("nan"),
+    return {"deliverers": deliverers, "resumed": (first_sent - recovered).total_seconds() if first_sent else float("nan"),
+            "drain": (last_sent - recovered).total_seconds() if last_sent else float("nan"),
             "attempts": most_attempts, "duplicates": sum(n - 1 for n in server.ids.values()),
             "lost": args.messages - len(server.ids)}
 
@@ -146,19 +157,27 @@ def main():
     logging.disable(logging.WARNING)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=300)
-    parser.add_argument("--outage", type=float, default=20, help="seconds the mail server is down")
+    parser.add_argument("--outage", type=float, default=None, help="seconds the mail server is down (20; --defaults: 180)")
     parser.add_argument("--retry-max", type=float, default=5, help="MAIL_RETRY_MAX_SECONDS, the capped interval")
+    parser.add_argument("--defaults", action="store_true", help="the portal's default retry and poll settings")
     parser.add_argument("--deliverers", default="1,6")
     parser.add_argument("--database-url", default=None, help="a PostgreSQL server (a database is created); default SQLite")
     args = parser.parse_args()
+    from portal.config import DEFAULTS
+    args.retry_base, args.poll, target = 0.5, 0.2, None
+    if args.defaults:
+        args.retry_base, args.retry_max = DEFAULTS["MAIL_RETRY_BASE_SECONDS"], DEFAULTS["MAIL_RETRY_MAX_SECONDS"]
+        args.poll, target = DEFAULTS["MAIL_POLL_SECONDS"], 10.0
+    args.outage = args.outage if args.outage is not None else (180 if args.defaults else 20)
+    target = target or 2 * args.retry_max
     db_name = "PostgreSQL" if args.database_url else "SQLite"
     print(f"{args.messages} messages, mail server down {args.outage:g} s, capped retry interval {args.retry_max:g} s, {db_name}")
-    print(f"{'deliverers':>10} {'drain (s)':>10} {'target (s)':>10} {'max attempts':>13} {'duplicates':>11} {'lost':>5}")
+    print(f"{'deliverers':>10} {'resumed (s)':>11} {'drain (s)':>10} {'target (s)':>10} {'max attempts':>13} {'duplicates':>11} {'lost':>5}")
     with tempfile.TemporaryDirectory() as tmp:
         for n in [int(x) for x in args.deliverers.split(",")]:
             r = run(n, args, Path(tmp))
-            ok = r["drain"] <= 2 * args.retry_max and r["duplicates"] == 0 and r["lost"] == 0
-            print(f"{r['deliverers']:>10} {r['drain']:>10.2f} {'≤ ' + format(2 * args.retry_max, 'g'):>10} "
+            ok = (r["resumed"] if args.defaults else r["drain"]) <= target and r["duplicates"] == 0 and r["lost"] == 0
+            print(f"{r['deliverers']:>10} {r['resumed']:>11.2f} {r['drain']:>10.2f} {'≤ ' + format(target, 'g'):>10} "
                   f"{r['attempts']:>13} {r['duplicates']:>11} {r['lost']:>5}  {'OK' if ok else 'MISSED'}", flush=True)
 
 

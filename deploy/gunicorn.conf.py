@@ -9,11 +9,18 @@ import os
 # Loopback by default: only nginx talks to gunicorn. A web host behind a proxy on another machine
 # binds its private address instead (and that proxy goes in GUNICORN_FORWARDED_ALLOW_IPS).
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-# Sync workers: nginx buffers whole requests and answers (proxy_request_buffering, proxy_buffering),
-# so a worker is busy only while the app computes. About two per core, plus one.
+# nginx buffers whole requests and answers (proxy_request_buffering, proxy_buffering), so a worker
+# is busy only while the app computes. About two per core, plus one.
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
-worker_class = "sync"
-# A request running longer than this is killed and logged (nginx's proxy_read_timeout is longer).
+# Threaded workers, not sync: a sync worker tells the arbiter it is alive only between requests, so
+# a long streamed answer (a 3-year §7101 records export: 15 s at 1M requests) was killed at
+# `timeout` and arrived as a 200 with half a file. A gthread worker's main thread keeps telling the
+# arbiter while its threads serve, so a long download completes; a second thread keeps the worker
+# answering meanwhile. docs/operations.md, "Long downloads", says what bounds a stuck request now.
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", 2))
+# A worker that stops answering the arbiter (its main loop stuck) is killed after this. Requests in
+# threads are not cut by it; nginx ends a stalled answer (proxy_read_timeout, 60 s without a byte).
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 # On SIGTERM (systemctl stop/restart, a deploy) workers finish the request in hand within this.
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", 30))
@@ -32,6 +39,10 @@ accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
 access_log_format = '"%(r)s" %(s)s %(b)s %(M)sms'
-# The app is built in each worker (not preloaded): no database connection is shared across a fork.
+# The app is built in each worker (not preloaded), measured and kept so: no database connection,
+# pool or key is shared across a fork, and `systemctl reload` (HUP) loads the new release's code
+# (with preload_app it would fork the old code again). A worker takes 2-9 s to build (imports,
+# create_app, warmup.prepare_worker: 230 templates per language); on a reload the old workers
+# serve meanwhile, so nobody waits for it. Restart only when gunicorn itself or Python changed.
 preload_app = False
 proc_name = os.environ.get("GUNICORN_PROC_NAME", "privacy-portal")

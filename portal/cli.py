@@ -1,4 +1,5 @@
 """`flask --app portal ...` commands."""
+import functools
 import sys
 
 import click
@@ -7,6 +8,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 
 from . import background
 from . import db as database
@@ -14,7 +16,7 @@ from .datamap_commands import datamap_cli, fulfil_cli
 from .models import AuditEvent, Document
 from .services import audit
 from .services.cases import notices
-from .services.delivery import mail
+from .services.delivery import failures, mail
 from .services.delivery import worker as worker_service
 from .services.documents import keys
 from .services.documents import store as documents
@@ -68,6 +70,24 @@ def mail_retry(failed):
     if failed:
         click.echo(f"{result.failed} failed messages queued again; {result.lost} cannot be sent again "
                    "(refused for good or impossible to build: their text was dropped)")
+
+
+notices_cli = AppGroup("notices", help="Signed notices to recipients (webhooks).")
+
+
+def _channel_retry(channel: str, failed: bool, noun: str) -> None:
+    result = failures.retry(database.session(), channel=channel, failed=failed)
+    click.echo(f"{result.pending} pending {noun} due now")
+    if failed:
+        click.echo(f"{result.failed} failed {noun} queued again, each with a new DELIVERY_RETRY_FOR_SECONDS")
+
+
+@notices_cli.command("retry")
+@click.option("--failed", is_flag=True, help="Also queue again notices that failed (ran out of retries or were refused).")
+def notices_retry(failed):
+    """Make every pending notice due now (the worker sends it on its next pass); with --failed,
+    also the failed ones, with the same Idempotency-Key."""
+    _channel_retry("webhooks", failed, "notices")
 
 
 staff_cli = AppGroup("staff", help="Staff accounts for the console.")
@@ -177,7 +197,12 @@ retention_cli = AppGroup("retention", help="Retention rules: what personal data 
 @click.option("--dry-run", is_flag=True, help="Count what would be removed; change nothing.")
 def retention_purge(dry_run):
     """Apply the retention rules now; print how many of each kind were (or would be) removed."""
-    result = retention.purge(database.session(), dry_run=dry_run, actor="cli")
+    # The worker's daily purge takes the same lock: two purges never run together.
+    with worker_service.job_lock(current_app.extensions["db_engine"], "retention") as mine:
+        if not mine:
+            raise click.ClickException("a retention purge is running (the worker's daily job or another "
+                                       "`retention purge`); try again when it has finished")
+        result = retention.purge(database.session(), dry_run=dry_run, actor="cli")
     for kind in retention.KINDS:
         click.echo(f"{kind:<18} {result.counts[kind]}")
     click.echo(("would remove" if dry_run else "removed") + f" {result.total} in all"
@@ -187,6 +212,16 @@ def retention_purge(dry_run):
 drp_cli = AppGroup("drp", help="Data Rights Protocol: the authorized-agent services the portal trusts.")
 drp_agent_cli = AppGroup("agent", help="Agents: add, list, remove.")
 drp_cli.add_command(drp_agent_cli)
+drp_callbacks_cli = AppGroup("callbacks", help="Status callbacks to agents.")
+drp_cli.add_command(drp_callbacks_cli)
+
+
+@drp_callbacks_cli.command("retry")
+@click.option("--failed", is_flag=True, help="Also queue again failed callbacks (each subject's latest only).")
+def drp_callbacks_retry(failed):
+    """Make every pending DRP callback due now; with --failed, also the failed ones that are still
+    their subject's latest (an older state superseded by a newer one is not sent again)."""
+    _channel_retry("drp_callbacks", failed, "callbacks")
 
 
 @drp_agent_cli.command("add")
@@ -273,12 +308,31 @@ def subjects_forget(subject_id):
     click.echo(f"subject {subject_id} removed from the index")
 
 
+def _clean_errors(command) -> None:
+    """An expected failure (the database cannot be reached or refuses) is one line and exit 1, not a traceback."""
+    for sub in getattr(command, "commands", {}).values():
+        _clean_errors(sub)
+    callback = command.callback
+    if callback is None or getattr(callback, "clean_errors", False):
+        return
+
+    def wrapped(*args, **kwargs):
+        try:
+            return callback(*args, **kwargs)
+        except DBAPIError as exc:
+            raise click.ClickException(f"the database cannot be reached or refused the command "
+                                       f"({type(exc.orig).__name__}); nothing was changed by this command") from None
+    wrapped.clean_errors = True
+    command.callback = functools.update_wrapper(wrapped, callback)
+
+
 def register(app):
     app.cli.add_command(retention_cli)
     app.cli.add_command(db_cli)
     app.cli.add_command(keys_cli)
     app.cli.add_command(worker)
     app.cli.add_command(mail_cli)
+    app.cli.add_command(notices_cli)
     app.cli.add_command(staff_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(metrics_cmd)
@@ -286,3 +340,6 @@ def register(app):
     app.cli.add_command(subjects_cli)
     app.cli.add_command(datamap_cli)
     app.cli.add_command(fulfil_cli)
+    for command in (retention_cli, db_cli, keys_cli, worker, mail_cli, notices_cli, staff_cli, audit_cli,
+                    metrics_cmd, drp_cli, subjects_cli, datamap_cli, fulfil_cli):
+        _clean_errors(command)

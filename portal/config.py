@@ -24,9 +24,12 @@ DEFAULTS = dict(
     MAIL_POLL_SECONDS=1.0,
     MAIL_RETRY_BASE_SECONDS=5,
     MAIL_RETRY_MAX_SECONDS=900,
-    # Passing failures (server down, 4xx) are retried at the capped interval for this long after
-    # queuing, then the message is `failed` (kept for `flask mail retry --failed` until retention).
-    MAIL_RETRY_FOR_SECONDS=7 * 24 * 3600,
+    # Passing failures of every channel (mail: server down, 4xx; notices and DRP callbacks: timeouts,
+    # 5xx, 429) are retried at the capped interval for this long after queuing, then the row is
+    # `failed` (kept for `flask ... retry --failed` until retention). None: MAIL_RETRY_FOR_SECONDS,
+    # the older name of this setting (for mail only, before it covered every channel), or 7 days.
+    DELIVERY_RETRY_FOR_SECONDS=None,
+    MAIL_RETRY_FOR_SECONDS=None,
     MAIL_MAX_ATTEMPTS=None,  # older limit on attempts; None: only MAIL_RETRY_FOR_SECONDS counts
     # Admins are alerted (console banner, daily digest) when mail failed within MAIL_ALERT_FAILED_DAYS
     # or the oldest pending mail was queued more than MAIL_ALERT_PENDING_SECONDS ago.
@@ -182,7 +185,7 @@ DEFAULTS = dict(
     RETENTION_RECORD_MONTHS=24,  # §7101 records and whole cases; the rule's minimum, never less
     # Notices downstream by webhook (services/delivery/webhooks.py)
     WEBHOOK_TIMEOUT_SECONDS=10,
-    WEBHOOK_MAX_ATTEMPTS=30,
+    WEBHOOK_MAX_ATTEMPTS=None,  # an older limit on attempts; None: DELIVERY_RETRY_FOR_SECONDS alone counts
     WEBHOOK_ALLOW_HTTP=False,  # plain http:// receivers, for tests and development only
     # Data Rights Protocol 1.0 (authorized-agent services, machine to machine); routes answer 404 while off.
     DRP_ENABLED=False,
@@ -209,7 +212,7 @@ DEFAULTS = dict(
     DRP_CALLBACK_PASS_SECONDS=2,  # each delivery pass starts no new POST after this long, so mail is not held up
     DRP_CALLBACK_RETRY_BASE_SECONDS=5,
     DRP_CALLBACK_RETRY_MAX_SECONDS=900,
-    DRP_CALLBACK_MAX_ATTEMPTS=60,
+    DRP_CALLBACK_MAX_ATTEMPTS=None,  # as WEBHOOK_MAX_ATTEMPTS
     # Identity verification against the identity index (§7060, §7062). SUBJECT_HASH_KEY: None means
     # generated once into <instance>/subject_hash_key. Tiers: how many data points must match per
     # kind of request (categories 2: a reasonable degree of certainty; specific pieces 3 plus the
@@ -231,6 +234,8 @@ DEFAULTS = dict(
     READY_MAX_PENDING_MAIL_AGE_SECONDS=1800,  # the oldest mail still waiting to go out
     READY_MAX_FAILED_MAIL=0,  # mail given up on (status failed) still in the outbox
     READY_MAX_WEBHOOK_BACKLOG=1000,  # webhooks and DRP callbacks waiting to go out
+    READY_MAX_FAILED_WEBHOOKS=0,  # notices to recipients given up on, still kept
+    READY_MAX_FAILED_DRP_CALLBACKS=0,  # DRP status callbacks given up on, still kept
     METRICS_ENABLED=True,
     # Who may read /metrics: clients in these networks, or with "Authorization: Bearer <METRICS_TOKEN>".
     # Anyone else gets 404. Behind a proxy, set PROXY_FIX_X_FOR so the client's address is the one checked.
@@ -301,18 +306,33 @@ def load(app, test_config=None):
     app.config["BABEL_DEFAULT_TIMEZONE"] = clock.PACIFIC.key
     app.config["SESSION_COOKIE_SECURE"] = str(app.config["BASE_URL"]).startswith("https://")
     app.config["SMTP_PORT"] = int(app.config["SMTP_PORT"])
-    for key in ("MAIL_RETRY_FOR_SECONDS", "MAIL_RETRY_BASE_SECONDS", "MAIL_RETRY_MAX_SECONDS", "MAIL_POLL_SECONDS",
+    _one_retry_period(app.config)
+    for key in ("MAIL_RETRY_BASE_SECONDS", "MAIL_RETRY_MAX_SECONDS", "MAIL_POLL_SECONDS",
                 "MAIL_ALERT_FAILED_DAYS", "MAIL_ALERT_PENDING_SECONDS", "SMTP_TIMEOUT"):
         app.config[key] = float(app.config[key])
-    if app.config.get("MAIL_MAX_ATTEMPTS") in ("", "none", "None"):
-        app.config["MAIL_MAX_ATTEMPTS"] = None
-    elif app.config.get("MAIL_MAX_ATTEMPTS") is not None:
-        app.config["MAIL_MAX_ATTEMPTS"] = int(app.config["MAIL_MAX_ATTEMPTS"])
+    for key in ("MAIL_MAX_ATTEMPTS", "WEBHOOK_MAX_ATTEMPTS", "DRP_CALLBACK_MAX_ATTEMPTS"):
+        if app.config.get(key) in ("", "none", "None"):
+            app.config[key] = None
+        elif app.config.get(key) is not None:
+            app.config[key] = int(app.config[key])
     app.config["DOCUMENT_MAX_BYTES"] = int(app.config["DOCUMENT_MAX_BYTES"])
     if int(app.config["RETENTION_RECORD_MONTHS"]) < MIN_RECORD_MONTHS:
         raise ValueError(f"RETENTION_RECORD_MONTHS must be at least {MIN_RECORD_MONTHS} (§7101 records)")
     if app.config["MAX_CONTENT_LENGTH"] is None:
         app.config["MAX_CONTENT_LENGTH"] = app.config["DOCUMENT_MAX_BYTES"] + int(app.config["FORM_OVERHEAD_BYTES"])
+
+
+DEFAULT_RETRY_FOR_SECONDS = 7 * 24 * 3600
+
+
+def _one_retry_period(cfg) -> None:
+    """One retry period for every channel: DELIVERY_RETRY_FOR_SECONDS, else the older
+    MAIL_RETRY_FOR_SECONDS, else 7 days; both keys then hold it (the mail channel reads the old one)."""
+    given = cfg.get("DELIVERY_RETRY_FOR_SECONDS")
+    if given in (None, ""):
+        given = cfg.get("MAIL_RETRY_FOR_SECONDS")
+    period = float(DEFAULT_RETRY_FOR_SECONDS if given in (None, "") else given)
+    cfg["DELIVERY_RETRY_FOR_SECONDS"] = cfg["MAIL_RETRY_FOR_SECONDS"] = period
 
 
 def parse_keys(keys) -> list[str]:

@@ -171,7 +171,7 @@ class DatabaseCollector:
         try:
             with self.app.app_context(), db.read_session() as reader:  # on SQLite: no write lock
                 s = health.snapshot(reader, alive_within=timedelta(
-                    seconds=float(self.app.config["READY_MAX_WORKER_AGE_SECONDS"])))
+                    seconds=float(self.app.config["READY_MAX_WORKER_AGE_SECONDS"])), smtp_timeout=self.app.config["SMTP_TIMEOUT"])
         except Exception:  # noqa: BLE001  the scrape still answers, saying the database is down
             logging.getLogger(__name__).warning("metrics: database figures unavailable")
             up.add_metric([], 0)
@@ -195,12 +195,28 @@ class DatabaseCollector:
                                 value=-1 if s.heartbeat_age is None else s.heartbeat_age)
         yield GaugeMetricFamily("portal_delivering_processes", "Processes delivering mail, by recent heartbeat",
                                 value=s.delivering_processes)
+        yield from _delivery_metrics(s)
         cases = GaugeMetricFamily("portal_cases_open", "Open privacy requests by status", labels=["status"])
         for status, count in s.open_cases.items():
             cases.add_metric([status], count)
         yield cases
         yield GaugeMetricFamily("portal_cases_overdue", "Open privacy requests past their response due date",
                                 value=s.overdue_cases)
+
+
+def _delivery_metrics(s):
+    """Per channel (mail, webhooks, drp_callbacks): rows given up on and rows waiting; and whether
+    the mail server stopped answering in time."""
+    failed = GaugeMetricFamily("portal_delivery_failed", "Rows given up on, still kept, by channel", labels=["channel"])
+    pending = GaugeMetricFamily("portal_delivery_pending", "Rows waiting to go out, by channel", labels=["channel"])
+    for channel in sorted(s.failed):
+        failed.add_metric([channel], s.failed[channel])
+        pending.add_metric([channel], s.pending.get(channel, 0))
+    yield failed
+    yield pending
+    yield GaugeMetricFamily("portal_mail_server_timing_out",
+                            "1 when the last attempts at mail saw only timeouts (SMTP_TIMEOUT)",
+                            value=1 if s.mail_timing_out else 0)
 
 
 def scrape_registry(app: Flask) -> CollectorRegistry:

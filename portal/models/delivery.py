@@ -55,6 +55,8 @@ class WebhookDelivery(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
     created_at: datetime = _ts(nullable=False, default_factory=clock.now)
     delivered_at: datetime | None = _ts()
+    # As OutboxMessage.retry_from: `notices retry --failed` gives a re-queued notice a whole retry period.
+    retry_from: datetime | None = _ts()
 
 
 class WorkerHeartbeat(SQLModel, table=True):

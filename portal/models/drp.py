@@ -79,3 +79,5 @@ class DrpCallback(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
     created_at: datetime = _ts(nullable=False, default_factory=clock.now)
     sent_at: datetime | None = _ts()
+    # As OutboxMessage.retry_from: `drp callbacks retry --failed` gives a re-queued callback a whole retry period.
+    retry_from: datetime | None = _ts()

@@ -14,7 +14,7 @@ from .. import clock
 from ..lifecycle import OPEN
 from ..models import DrpCallback, OpenCaseCount, OutboxMessage, WebhookDelivery
 from .cases import open_counts
-from .delivery import heartbeat
+from .delivery import failures, heartbeat
 
 
 @dataclass
@@ -51,13 +51,21 @@ class Snapshot:
     delivering_processes: int
     open_cases: dict[str, int]
     overdue_cases: int
+    failed: dict[str, int] = field(default_factory=dict)  # per channel (mail, webhooks, drp_callbacks)
+    pending: dict[str, int] = field(default_factory=dict)  # per channel
+    mail_timing_out: bool = False  # the last attempts at mail saw only timeouts
+
+
+def _channel_figures(session: Session, now: datetime, smtp_timeout: float) -> dict:
+    return {"failed": failures.failed_counts(session), "pending": failures.pending_counts(session),
+            "mail_timing_out": failures.mail_timing_out(session, now=now, smtp_timeout=smtp_timeout)}
 
 
 def _age(now: datetime, moment: datetime | None) -> float | None:
     return None if moment is None else max(0.0, (now - moment).total_seconds())
 
 
-def snapshot(session: Session, *, alive_within: timedelta) -> Snapshot:
+def snapshot(session: Session, *, alive_within: timedelta, smtp_timeout: float = 10) -> Snapshot:
     """Read every figure; read-only, ends its transaction."""
     now = clock.now()
     try:
@@ -74,12 +82,13 @@ def snapshot(session: Session, *, alive_within: timedelta) -> Snapshot:
         alive = heartbeat.alive(session, within=alive_within)
         cases = open_counts.per_status(session)
         overdue = sum(open_counts.per_status(session, OpenCaseCount.due_on < clock.today(), by_due=True).values())
+        channels = _channel_figures(session, now, smtp_timeout)
     finally:
         session.rollback()
     return Snapshot(pending_mail=by_status.get("pending", 0), failed_mail=by_status.get("failed", 0),
                     oldest_pending_mail_age=_age(now, oldest), sent_last_hour=sent, webhook_backlog=backlog,
                     heartbeat_age=_age(now, beat), delivering_processes=alive,
-                    open_cases={s: cases.get(s, 0) for s in sorted(OPEN)}, overdue_cases=overdue)
+                    open_cases={s: cases.get(s, 0) for s in sorted(OPEN)}, overdue_cases=overdue, **channels)
 
 
 def readiness(session: Session, cfg, *, started_at: datetime, rate_limit_storage=None) -> Readiness:
@@ -102,14 +111,16 @@ def readiness(session: Session, cfg, *, started_at: datetime, rate_limit_storage
     figures = None
     if report.checks["database"].ok:
         try:
-            figures = snapshot(session, alive_within=timedelta(seconds=max_worker))
+            figures = snapshot(session, alive_within=timedelta(seconds=max_worker), smtp_timeout=cfg["SMTP_TIMEOUT"])
         except Exception:  # noqa: BLE001  the database went away between the two queries
             report.checks["database"] = Check(ok=False, value=False, detail="unreachable")
     if figures is None:
         for name, key in (("worker_heartbeat_age_seconds", "READY_MAX_WORKER_AGE_SECONDS"),
                           ("oldest_pending_mail_age_seconds", "READY_MAX_PENDING_MAIL_AGE_SECONDS"),
-                          ("failed_mail", "READY_MAX_FAILED_MAIL"), ("webhook_backlog", "READY_MAX_WEBHOOK_BACKLOG")):
-            report.checks[name] = Check(ok=False, value=None, threshold=cfg[key], detail="database unavailable")
+                          ("failed_mail", "READY_MAX_FAILED_MAIL"), ("webhook_backlog", "READY_MAX_WEBHOOK_BACKLOG"),
+                          *FAILED_CHECKS, ("mail_server_answers", None)):
+            report.checks[name] = Check(ok=False, value=None, threshold=cfg[key] if key else None,
+                                        detail="database unavailable")
         return report
     # No beat yet: count from this process's start, so a fresh start has the threshold's grace.
     worker_age = figures.heartbeat_age if figures.heartbeat_age is not None else _age(clock.now(), started_at)
@@ -123,4 +134,19 @@ def readiness(session: Session, cfg, *, started_at: datetime, rate_limit_storage
                                          value=figures.failed_mail, threshold=cfg["READY_MAX_FAILED_MAIL"])
     report.checks["webhook_backlog"] = Check(ok=figures.webhook_backlog <= int(cfg["READY_MAX_WEBHOOK_BACKLOG"]),
                                              value=figures.webhook_backlog, threshold=cfg["READY_MAX_WEBHOOK_BACKLOG"])
+    _delivery_checks(report, figures, cfg)
     return report
+
+
+# Failed rows of the notice channels, each against its threshold (mail's is `failed_mail` above).
+FAILED_CHECKS = (("failed_webhooks", "READY_MAX_FAILED_WEBHOOKS"),
+                 ("failed_drp_callbacks", "READY_MAX_FAILED_DRP_CALLBACKS"))
+
+
+def _delivery_checks(report: Readiness, figures: Snapshot, cfg) -> None:
+    for name, key in FAILED_CHECKS:
+        value = figures.failed.get(name.removeprefix("failed_"), 0)
+        report.checks[name] = Check(ok=value <= int(cfg[key]), value=value, threshold=cfg[key])
+    answers = not figures.mail_timing_out
+    report.checks["mail_server_answers"] = Check(
+        ok=answers, value=answers, detail=None if answers else failures.TIMEOUT_ALERT)

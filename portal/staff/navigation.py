@@ -4,7 +4,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from .. import db
-from ..services.delivery import mail
+from ..services.delivery import failures
 from . import bp
 from .access import ADMIN, ROLES, SUPPORT
 
@@ -15,10 +15,11 @@ def _console():
 
 
 def _mail_alert() -> list[str]:
-    """For admins: what is wrong with outgoing mail (failed lately, or waiting too long); else nothing."""
+    """For admins: what is wrong with outgoing mail, notices or DRP callbacks (failed lately, waiting
+    too long, a mail server that does not answer in time); else nothing."""
     if not current_user.is_authenticated or current_user.role != ADMIN:
         return []
-    return mail.health(db.session()).alerts()
+    return failures.alerts(db.session())
 
 
 def _console_links() -> list[dict]:

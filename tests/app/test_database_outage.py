@@ -3,13 +3,16 @@ retry: the site's error page with Retry-After, never a stack trace or a 500."""
 import logging
 
 import pytest
+from cryptography.fernet import Fernet
 
 from ..support import csrf_from
 
 
 def test_a_page_that_needs_the_database_answers_503_while_it_is_down(app_config, caplog):
     from portal import create_app
-    app = create_app({**app_config, "DATABASE_URL": "postgresql+psycopg://portal@127.0.0.1:9/unreachable"})
+    # Keys given: a keyless first start against a database it cannot reach refuses (instance_keys).
+    app = create_app({**app_config, "DATABASE_URL": "postgresql+psycopg://portal@127.0.0.1:9/unreachable",
+                      "SECRET_KEY": "s" * 48, "ENCRYPTION_KEYS": Fernet.generate_key().decode(), "SUBJECT_HASH_KEY": "h" * 48})
     client = app.test_client()
     token = csrf_from(client.get("/status").get_data(as_text=True))
     caplog.set_level(logging.WARNING)

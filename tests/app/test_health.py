@@ -16,7 +16,7 @@ from ..processes import PostgresCluster
 from ..support import Mailbox, post_form, request_form
 
 CHECKS = {"database", "worker_heartbeat_age_seconds", "oldest_pending_mail_age_seconds", "failed_mail",
-          "webhook_backlog"}
+          "webhook_backlog", "failed_webhooks", "failed_drp_callbacks", "mail_server_answers"}
 
 
 def ready(client):

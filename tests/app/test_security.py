@@ -5,6 +5,7 @@ import stat
 import time
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from portal import create_app, db
@@ -180,7 +181,9 @@ def test_no_personal_data_or_tokens_in_logs(client, app, mailbox, caplog):
 
 @pytest.mark.parametrize("path", ["/healthz"])
 def test_healthz_reports_503_when_the_database_is_gone(app_config, tmp_path, path):
-    app = create_app({**app_config, "DATABASE_URL": f"sqlite:///{tmp_path}/missing-dir/nope.db"})
+    # Keys given: a keyless first start against a database it cannot reach refuses (instance_keys).
+    app = create_app({**app_config, "DATABASE_URL": f"sqlite:///{tmp_path}/missing-dir/nope.db",
+                      "SECRET_KEY": "s" * 48, "ENCRYPTION_KEYS": Fernet.generate_key().decode(), "SUBJECT_HASH_KEY": "h" * 48})
     resp = app.test_client().get(path)
     assert resp.status_code == 503 and resp.get_json()["database"] is False
 

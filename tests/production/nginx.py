@@ -36,6 +36,7 @@ def render(prefix: Path, *, cert: Path, key: Path, http_port: int, https_port: i
     site = _replace(site, "/etc/ssl/privacy-portal/fullchain.pem", str(cert))
     site = _replace(site, "/etc/ssl/privacy-portal/privkey.pem", str(key))
     site = _replace(site, "alias /opt/privacy-portal/static/;", f"alias {static}/;")
+    site = _replace(site, "root /opt/privacy-portal/static/errors;", f"root {static}/errors;")
     (prefix / "site.conf").write_text(site)
     servers = "".join(f"    server {u} max_fails=3 fail_timeout=10s;\n" for u in upstreams)
     (prefix / "upstream.conf").write_text(f"upstream privacy_portal {{\n{servers}    keepalive 16;\n}}\n")

@@ -83,3 +83,34 @@ def test_gunicorn_settings_load(monkeypatch):
     assert settings["workers"] == 3 and settings["timeout"] < 60  # under nginx's proxy_read_timeout
     assert settings["graceful_timeout"] > 0 and "127.0.0.1" in settings["forwarded_allow_ips"]
     assert settings["preload_app"] is False
+
+
+def test_nginx_answers_its_own_502_503_504_with_the_portals_page_in_both_languages():
+    site = SITE.read_text()
+    assert "error_page 502 503 504 /unavailable.html;" in site
+    location = site[site.index("location = /unavailable.html {"):]
+    location = location[:location.index("}")]
+    assert "root /opt/privacy-portal/static/errors;" in location and "internal;" in location
+    assert "proxy_intercept_errors on" not in site  # the app's own 503 pages pass through
+    page = (REPO / "static" / "errors" / "unavailable.html").read_text()
+    assert '<section lang="en">' in page and '<section lang="es">' in page
+    assert "<script" not in page and "http://" not in page and "https://" not in page  # nothing from elsewhere
+
+
+def test_gunicorn_streams_long_answers_and_is_reloaded_gracefully(monkeypatch):
+    settings: dict = {}
+    exec(compile((DEPLOY / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), settings)
+    assert settings["worker_class"] == "gthread" and settings["threads"] >= 2  # long exports are not cut
+    unit = (DEPLOY / "systemd" / "privacy-portal-web.service").read_text()
+    assert "ExecReload=/bin/kill -s HUP $MAINPID" in unit
+    readme = (DEPLOY / "README.md").read_text()
+    assert "systemctl reload privacy-portal-web" in readme
+
+
+def test_the_readme_keeps_dumps_private_and_admits_a_restore_drill():
+    readme = (DEPLOY / "README.md").read_text()
+    assert "umask 077" in readme  # dumps of personal data are not world-readable
+    assert "PYTHON=/usr/bin/python3" in readme  # the service user's venv is built on the system's Python
+    hba = re.search(r"^sed -i .*pg_hba\.conf", readme, re.M | re.S)
+    assert hba and "local   all             portal" in readme  # a restore drill into another database name works
+    assert "set -a; . /etc/privacy-portal/portal.env" not in readme  # read as systemd reads it instead

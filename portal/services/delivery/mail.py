@@ -107,7 +107,21 @@ def _is_permanent(exc: Exception) -> bool:
 backoff = outbox.backoff  # kept for callers that imported it from here
 
 
+def _timed_out(exc: BaseException) -> bool:
+    """The mail server did not answer within SMTP_TIMEOUT: a socket timeout, also when smtplib
+    reports it as a closed connection (a reply that never came, e.g. after the end of data)."""
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, TimeoutError):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
 def _classify(exc: Exception, row: OutboxMessage) -> outbox.Failure:
+    if _timed_out(exc):
+        # Said as such (failures.TIMEOUT_PREFIX): the console and /readyz name a relay slower than SMTP_TIMEOUT at once.
+        return outbox.Failure(permanent=False, error=f"timeout: the mail server did not answer in time ({type(exc).__name__})")
     return outbox.Failure(permanent=_is_permanent(exc), error=f"{type(exc).__name__}: {exc}")
 
 

@@ -7,7 +7,7 @@ signature with `verify_signature` and refuses old timestamps. Delivery is the sh
 (services/delivery/outbox.py: any number of processes side by side, at least once, each copy with the same
 Idempotency-Key), retries
 timeouts, connection errors, 408, 425, 429 and 5xx with exponential backoff, and gives up on other
-answers (a 4xx, a redirect) or after WEBHOOK_MAX_ATTEMPTS. Rows live in the database: a restart
+answers (a 4xx, a redirect) or after DELIVERY_RETRY_FOR_SECONDS (as mail). Rows live in the database: a restart
 loses none. Secrets are stored encrypted with the documents' Fernet keys.
 """
 import hashlib
@@ -135,7 +135,7 @@ def channel(cfg) -> outbox.Channel:
     return outbox.Channel(
         name="webhook", model=WebhookDelivery, send=send, classify=_classify, done_status="delivered",
         done_at="delivered_at", retry_base=cfg["MAIL_RETRY_BASE_SECONDS"], retry_max=cfg["MAIL_RETRY_MAX_SECONDS"],
-        max_attempts=cfg.get("WEBHOOK_MAX_ATTEMPTS"), claim_for=outbox.claim_seconds(cfg["WEBHOOK_TIMEOUT_SECONDS"]),
+        retry_for=cfg.get("DELIVERY_RETRY_FOR_SECONDS"), max_attempts=cfg.get("WEBHOOK_MAX_ATTEMPTS"), claim_for=outbox.claim_seconds(cfg["WEBHOOK_TIMEOUT_SECONDS"]),
         label=lambda row: f" ({row.topic})")
 
 

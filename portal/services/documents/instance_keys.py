@@ -6,7 +6,9 @@ stored document would then answer 404, webhook secrets could not be read, identi
 all fail and every emailed link would be refused. So a start that finds data made with keys it does
 not have refuses, names what is missing and how to supply it, and removes the keys it has just
 generated so that nothing half-configured is left behind. A fresh install (empty database) still
-generates its keys as before.
+generates its keys as before, but keeps them only when the database answered and held nothing made
+with other keys: a first start that cannot reach its database removes the keys it has just
+generated and refuses, so that the next start does not run on keys the database never saw.
 """
 import logging
 import os
@@ -91,28 +93,42 @@ def problems(found: Findings, *, generated: list[str]) -> list[str]:
     return out
 
 
-def check(engine: Engine, *, keys: list[str], generated: list[str]) -> None:
-    """Raise MissingKeys when the database holds data made with keys this process lacks.
+def _remove(generated: list[str]) -> None:
+    for path in generated:  # the keys this start made up may be wrong for this database: leave none behind
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass
 
-    An unreachable database, or one not migrated yet, is not this check's business: it logs and
-    lets the process start (the health check and the first query report the database).
+
+def check(engine: Engine, *, keys: list[str], generated: list[str]) -> None:
+    """Raise MissingKeys when the database holds data made with keys this process lacks, or when
+    this start generated keys and could not reach the database to see that it is empty.
+
+    With every key given (nothing generated), an unreachable database is not this check's
+    business: it logs and lets the process start (the health check and the first query report it).
     """
     try:
         with engine.connect() as conn:
             found = _inspect(conn, keys)
     except DBAPIError as exc:
-        log.warning("start-up key check skipped: the database could not be read (%s)", type(exc.orig).__name__)
-        return
+        reason = type(exc.orig).__name__
+        if not generated:
+            log.warning("start-up key check skipped: the database could not be read (%s)", reason)
+            return
+        _remove(generated)
+        names = ", ".join(os.path.basename(p) for p in generated)
+        raise MissingKeys(
+            f"Refusing to start: no key was found for {names}, and the database could not be reached "
+            f"({reason}) to make sure it holds nothing made with other keys. The keys this start generated "
+            "were removed again. Start once the database answers (a fresh install then generates its keys), "
+            "or give the keys in PORTAL_SECRET_KEY, PORTAL_ENCRYPTION_KEYS and PORTAL_SUBJECT_HASH_KEY.") from None
     finally:
         engine.dispose()  # no connection opened here outlives the check (gunicorn may fork after it)
     issues = problems(found, generated=generated)
     if not issues:
         return
-    for path in generated:  # the keys this start made up are wrong for this database: leave none behind
-        try:
-            os.remove(path)
-        except FileNotFoundError:
-            pass
+    _remove(generated)
     raise MissingKeys("Refusing to start: this database was written with keys this process does not have.\n"
                       + "\n".join(f"  - {line}" for line in issues)
                       + "\nNo key was generated; see 'Backups' in docs/operations.md, and deploy/README.md for several web hosts.")

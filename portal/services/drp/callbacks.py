@@ -102,7 +102,7 @@ def channel(cfg) -> outbox.Channel:
     return outbox.Channel(
         name="drp callback", model=DrpCallback, send=send, classify=_classify,
         retry_base=cfg["DRP_CALLBACK_RETRY_BASE_SECONDS"], retry_max=cfg["DRP_CALLBACK_RETRY_MAX_SECONDS"],
-        max_attempts=cfg.get("DRP_CALLBACK_MAX_ATTEMPTS"),
+        retry_for=cfg.get("DELIVERY_RETRY_FOR_SECONDS"), max_attempts=cfg.get("DRP_CALLBACK_MAX_ATTEMPTS"),
         claim_for=outbox.claim_seconds(cfg["DRP_CALLBACK_TIMEOUT_SECONDS"]),
         pass_seconds=cfg["DRP_CALLBACK_PASS_SECONDS"], due_extra=_in_order, failed_status=_failed_status,
         label=lambda row: f" ({row.kind}, request {row.request_id})")

@@ -187,10 +187,33 @@ CHUNK = 5000  # ids per statement: under SQLite's and PostgreSQL's bound-paramet
 
 
 def _each(session: Session, ids, statement) -> None:
-    """Run `statement(chunk)` for the ids a few thousand at a time (a first purge may meet many)."""
+    """Run `statement(chunk)` for the ids a few thousand at a time (a first purge may meet many),
+    counting the rows each actually changed (see _deleted_counts)."""
     ids = list(ids)
     for start in range(0, len(ids), CHUNK):
-        session.execute(statement(ids[start:start + CHUNK]))
+        stmt = statement(ids[start:start + CHUNK])
+        done = session.execute(stmt).rowcount
+        key = (stmt.table.name, stmt.is_delete)
+        tally = session.info.setdefault(_TALLY, {})
+        tally[key] = tally.get(key, 0) + max(done, 0)
+
+
+# What a purge reports is what its statements changed (their rowcount), not what it planned: a row
+# another purge removed meanwhile is not counted twice. (table, is a delete) -> the kind counted.
+_TALLY = "retention_tally"
+_COUNTED = {("privacy_request", False): "verification_data", ("identity_check", True): "identity_checks",
+            ("document", True): "documents", ("response_file", True): "response_files",
+            ("privacy_request", True): "cases", ("inquiry", True): "inquiries",
+            ("consent_record", True): "consent_records", ("outbox_message", True): "mail",
+            ("webhook_delivery", True): "webhooks", ("request_record", True): "request_records"}
+
+
+def _deleted_counts(session: Session) -> dict[str, int]:
+    tally = session.info.pop(_TALLY, {})
+    counts = dict.fromkeys(KINDS, 0)
+    for key, kind in _COUNTED.items():
+        counts[kind] += tally.get(key, 0)
+    return counts
 
 
 def _apply(session: Session, plan: _Plan) -> None:
@@ -220,7 +243,9 @@ def purge(session: Session, *, dry_run: bool = False, actor: str = "system", now
     if dry_run:
         session.rollback()
         return PurgeResult(counts, dry_run=True)
+    session.info.pop(_TALLY, None)
     _apply(session, plan)
+    counts = _deleted_counts(session)
     audit.record(session, action="retention_purge", actor=actor, detail=json.dumps(counts, sort_keys=True))
     session.commit()
     session.expire_all()

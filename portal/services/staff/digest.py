@@ -13,7 +13,7 @@ from sqlmodel import Session
 from ... import clock, lifecycle
 from ...models import DUE_ORDER, DigestRun, FulfilmentItem, PrivacyRequest, StaffUser
 from ..cases.work_queue import due_soon_days, overdue_items
-from ..delivery import mail
+from ..delivery import failures, mail
 from .accounts import ADMIN, CASE_WORKERS
 
 log = logging.getLogger(__name__)
@@ -86,8 +86,8 @@ def send_daily_digests(session: Session, *, now: datetime | None = None) -> int:
     recipients = _digest_recipients(session, today)
     cases = digest_cases(session, today=today) if recipients else []
     items = digest_items(session, today=today) if recipients else []
-    # Admins also hear about outgoing mail that failed or waits too long (English operator notes).
-    mail_alerts = mail.health(session, now=now).alerts(now=now) if recipients else []
+    # Admins also hear about mail, notices and callbacks that failed or wait too long (English operator notes).
+    mail_alerts = failures.alerts(session, now=now) if recipients else []
     session.rollback()
     if not cases and not items and not mail_alerts:
         return 0
