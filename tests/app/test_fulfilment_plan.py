@@ -145,6 +145,20 @@ def test_the_deletion_draft_lists_what_was_kept_and_why_by_category(app, client,
     assert item.kind == "staff" and "no active recipient of that name" in item.instructions
 
 
+def test_the_correction_draft_lists_what_stays_as_it_is_and_why_by_category(app, client, staff):
+    """§7023: a correction's answer says what was not corrected here (the rules refer medical and
+    claim data to their source) with the basis, drafted from the plan as a deletion's is."""
+    req = new_case(app, "correct", "in_progress")
+    sign_in(client, staff["support"])
+    page = client.get(f"/staff/requests/{req.reference}").get_data(as_text=True)
+    start = page.index('name="complete-kept_summary"')
+    kept = page[page.index(">", start) + 1:page.index("</textarea>", start)].replace("&#39;", "'")
+    assert "Personal information collected and analyzed concerning health: kept under" in kept
+    assert "Claims and billing" in kept and "§" in kept
+    claims = _items(app, req)["billgenix_claims"]
+    assert "do not change it here: refer the correction" in claims.instructions and "under" in claims.instructions
+
+
 def test_a_categories_answer_is_drafted_from_the_systems_where_the_person_was_found(app, client, staff):
     _tallyfox(app)
     req = new_case(app, "access", "in_progress")

@@ -70,12 +70,18 @@ def for_system(system: System, dataset: MappedDataset, request_type: str, bases:
     return work
 
 
+def _keeps(right: str, action: str) -> bool:
+    """A deletion's `retain`, and a correction's `refer` (the data stays as it is here, corrected
+    where its rule sends it, if at all): what the answer lists as kept, with the rule's basis."""
+    return action == "retain" or (right == "correct" and action == "refer")
+
+
 def _collection(work: SystemWork, collection: MappedCollection, right: str, bases: dict[str, dict]) -> None:
     groups: dict[tuple[str, str | None], list[MappedField]] = {}
     for f in collection.fields:
         action = _action(f, right)
         if action is not None:
-            groups.setdefault((action, f.rule.basis if action == "retain" else None), []).append(f)
+            groups.setdefault((action, f.rule.basis if _keeps(right, action) else None), []).append(f)
     if not groups:
         return
     parts = []
@@ -84,8 +90,8 @@ def _collection(work: SystemWork, collection: MappedCollection, right: str, base
         ccpa = [c.key for f in fields for c in f.ccpa_categories]
         labels = ", ".join(dict.fromkeys(CATEGORIES[k].label for k in ccpa)) or "not personal information"
         why = ""
-        if action == "retain":
-            b = bases.get(basis or "", {})
+        if _keeps(right, action) and basis:
+            b = bases.get(basis, {})
             why = f" under {b.get('label', basis)} ({b.get('citation', 'no citation configured')})"
             for key in dict.fromkeys(ccpa):
                 entry = next((r for r in work.retained if r["ccpa"] == key and r["basis"] == basis), None)
