@@ -4,8 +4,9 @@
   recorded the person as found; the recipients part from the map's recipients of those systems.
   Sources and purposes are not in the map: staff write them.
 - A deletion's or correction's explanation of what was kept (§7022(f), §7023): each kept CCPA
-  category with its basis and citation, from the plan's items that retain data (an item whose
-  system did not hold the person kept nothing); for a deletion, what was erased, by category.
+  category with its basis and citation, from the plan's items that retain data (a deletion's
+  `retain`, a correction's `refer` with a basis; an item whose system did not hold the person kept
+  nothing); for a deletion, what was erased, by category.
 """
 from sqlalchemy import select
 from sqlmodel import Session
