@@ -224,6 +224,12 @@ def test_a_bad_webhook_signature_records_nothing(app, client):
     assert _items(app, req)["billgenix_web"].state == "pending"
 
 
+@pytest.mark.parametrize("raw", [b"[" * 5000 + b"]" * 5000, b'{"item_id": "' + b"x" * 20000 + b'"}', b"\xff\xfe"])
+def test_a_reply_the_portal_cannot_read_is_a_4xx_not_a_server_error(client, raw):
+    resp = client.post("/processor/replies", data=raw, content_type="application/json")
+    assert resp.status_code == 400 and resp.get_json()["error"]
+
+
 def test_a_viewer_cannot_record_evidence(app, client, staff):
     req = new_case(app, "delete", "in_progress")
     item = _items(app, req)["billgenix_support"]

@@ -137,13 +137,18 @@ def answer_by_link(session: Session, *, item_key: str, token: str, answer: str, 
     return view.item
 
 
+MAX_REPLY_BYTES = 16 * 1024  # an answer and a note; the item is found (and the signature checked) after parsing
+
+
 @atomic
 def answer_by_webhook(session: Session, *, body: bytes, timestamp: str, signature: str) -> FulfilmentItem:
     """A signed webhook reply: {"item_id", "answer", "note"}. AnswerRefused("unauthorized") for an
     unknown item, a recipient without a secret or a bad or stale signature, alike."""
+    if len(body) > MAX_REPLY_BYTES:
+        raise AnswerRefused("the body is too large")
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: JSON nested thousands deep
         raise AnswerRefused("the body is not JSON") from None
     if not isinstance(data, dict) or not isinstance(data.get("item_id"), str):
         raise AnswerRefused("the body needs item_id")
