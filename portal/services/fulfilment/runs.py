@@ -29,13 +29,15 @@ from ...lifecycle import IN_PROGRESS
 from ...models import FulfilmentItem, FulfilmentRun, PrivacyRequest
 from .. import audit
 from ..delivery import outbox
-from . import connections, work
+from . import connections, corrections, work
 from .plan import SETTLED, configured_map
 from .run_queue import enough_approvals, queue  # noqa: F401  (queue: the callers' entry point)
 
 log = logging.getLogger(__name__)
 
-ACTIONS = {"access": work.access, "preview": work.preview, "erase": work.erase}
+ACTIONS = {"access": work.access, "preview": work.preview, "erase": work.erase,
+           "correction_preview": corrections.preview, "correct": corrections.correct}
+APPROVED_ACTIONS = ("erase", "correct")  # they change the business's data: only once approved
 
 
 class _Permanent(Exception):
@@ -106,8 +108,8 @@ def _perform(session: Session, run: FulfilmentRun):
     if item.state in SETTLED or req.status != IN_PROGRESS:
         session.rollback()
         return item, None
-    if run.action == "erase" and not enough_approvals(item):
-        raise _Permanent("the erasure is not approved")
+    if run.action in APPROVED_ACTIONS and not enough_approvals(item):
+        raise _Permanent(f"the {run.action} is not approved")
     seeds = work.seeds_for(session, req)
     session.expunge(item)
     session.rollback()
@@ -129,6 +131,8 @@ def _finish(session: Session, run: FulfilmentRun, done: "work.Done | None") -> i
             item = session.get(FulfilmentItem, run.item_id, populate_existing=True)
             item.state, item.found, item.outcome_note = done.state, done.found, done.note
             item.detail = {**(item.detail or {}), **done.detail}
+            if done.instructions:
+                item.instructions = "\n".join(filter(None, (item.instructions, done.instructions)))
             item.answered_via, item.updated_by, item.updated_at = "connector", "connector", now
             audit.record(session, action=f"fulfilment_{run.action}", actor="system", request_id=item.request_id,
                          detail=done.audit)

@@ -32,6 +32,7 @@ class Done:
     note: str  # shown on the case page: counts, never values
     audit: str  # the audit event's detail: counts and hashes, never values
     detail: dict = field(default_factory=dict)  # merged into the item's detail
+    instructions: str | None = None  # added to the item's instructions (a correction's staff tasks)
 
 
 def seeds_for(session: Session, req: PrivacyRequest) -> dict[str, str]:
@@ -49,11 +50,13 @@ def seeds_for(session: Session, req: PrivacyRequest) -> dict[str, str]:
     return seeds
 
 
-def _instance() -> Path:
+def instance() -> Path:
+    """The instance folder, where relative SQLite paths of the map are read from."""
     return Path(current_app.instance_path)
 
 
-def _timeout() -> int:
+def timeout_ms() -> int:
+    """FULFIL_STATEMENT_TIMEOUT_MS: every statement in a business database gives up after it."""
     return int(current_app.config["FULFIL_STATEMENT_TIMEOUT_MS"])
 
 
@@ -63,7 +66,7 @@ def engine(datamap: DataMap, dataset: str, *, write: bool):
     spec = (system.write_connection if write else system.connection) if system else None
     if not spec:
         raise RunFailed(f"{dataset}: the map gives no {'write_' if write else ''}connection")
-    return connections.probe(connections.resolve(spec, instance_path=_instance()))
+    return connections.probe(connections.resolve(spec, instance_path=instance()))
 
 
 def collect(datamap: DataMap, dataset: str, seeds: dict) -> traversal.AccessResult:
@@ -72,7 +75,7 @@ def collect(datamap: DataMap, dataset: str, seeds: dict) -> traversal.AccessResu
     try:
         with reader.connect() as connection:
             return traversal.collect_access(datamap=datamap, dataset=dataset, seeds=seeds, connection=connection,
-                                            timeout_ms=_timeout())
+                                            timeout_ms=timeout_ms())
     except sql.ConnectorError as exc:
         raise RunFailed(f"{dataset}: {exc}") from None
     finally:
@@ -98,7 +101,7 @@ def preview(datamap: DataMap, item: FulfilmentItem, seeds: dict) -> Done:
     try:
         with reader.connect() as connection:
             shown = erasure.preview_erasure(datamap=datamap, dataset=item.system, seeds=seeds, connection=connection,
-                                            timeout_ms=_timeout())
+                                            timeout_ms=timeout_ms())
     except sql.ConnectorError as exc:
         raise RunFailed(f"{item.system}: {exc}") from None
     finally:
@@ -117,7 +120,7 @@ def erase(datamap: DataMap, item: FulfilmentItem, seeds: dict) -> Done:
     try:
         with writer.connect() as connection:
             outcome = erasure.execute_erasure(datamap=datamap, preview=approved, seeds=seeds, connection=connection,
-                                              instance_path=_instance(), key=key, timeout_ms=_timeout())
+                                              instance_path=instance(), key=key, timeout_ms=timeout_ms())
     except sql.ConnectorError as exc:
         raise RunFailed(f"{item.system}: {exc}") from None
     finally:
