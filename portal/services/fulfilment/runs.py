@@ -11,9 +11,10 @@ backoff (`outbox.record_failure`); a permanent one (a write that failed and was 
 post-check that did not pass) fails the run and the item at once, naming the system and collection,
 for staff to retry from the case page. A worker killed mid-run leaves the claim to run out: the
 business's transaction died with its connection, so nothing is half-applied, and the next worker runs
-it again. The one window left is a kill after the business committed and before the portal recorded
-it: the next run then finds the rows changed since the preview and fails the item for staff to look
-at (an erasure is never silently applied twice).
+it again. A kill after the business committed and before the portal recorded it is recognised by the
+next attempt: before erasing, a run that was tried before reads the preview's collections again
+(`erasure.already_applied`, the post-check's tests) and, when the erasure is in place, records it done
+with that evidence instead of failing on the changed rows or hashing anonymized values a second time.
 """
 import logging
 from datetime import timedelta
@@ -113,7 +114,8 @@ def _perform(session: Session, run: FulfilmentRun):
     seeds = work.seeds_for(session, req)
     session.expunge(item)
     session.rollback()
-    return item, ACTIONS[run.action](configured_map(), item, seeds)
+    extra = {"tried_before": run.attempts > 1} if run.action == "erase" else {}  # attempts: this claim's included
+    return item, ACTIONS[run.action](configured_map(), item, seeds, **extra)
 
 
 def _finish(session: Session, run: FulfilmentRun, done: "work.Done | None") -> int:

@@ -112,15 +112,18 @@ def preview(datamap: DataMap, item: FulfilmentItem, seeds: dict) -> Done:
                 {"preview": shown.as_json(), "approvals": []})
 
 
-def erase(datamap: DataMap, item: FulfilmentItem, seeds: dict) -> Done:
-    """Erase as previewed and approved, on the system's own write connection, proven by the post-check."""
+def erase(datamap: DataMap, item: FulfilmentItem, seeds: dict, *, tried_before: bool = False) -> Done:
+    """Erase as previewed and approved, on the system's own write connection, proven by the post-check.
+    Tried before (a worker died holding this run): first look whether that attempt committed in the
+    business's database before the portal could record it, and record it then instead of erasing again."""
     approved = erasure.ErasurePreview.from_json(item.detail["preview"])
     writer = engine(datamap, item.system, write=True)
     key = hashing.anonymize_key(current_app.config["SECRET_KEY"])
     try:
         with writer.connect() as connection:
             outcome = erasure.execute_erasure(datamap=datamap, preview=approved, seeds=seeds, connection=connection,
-                                              instance_path=instance(), key=key, timeout_ms=timeout_ms())
+                                              instance_path=instance(), key=key, timeout_ms=timeout_ms(),
+                                              tried_before=tried_before)
     except sql.ConnectorError as exc:
         raise RunFailed(f"{item.system}: {exc}") from None
     finally:
@@ -132,6 +135,13 @@ def erase(datamap: DataMap, item: FulfilmentItem, seeds: dict) -> Done:
     counts = "; ".join(f"{c.key}: {c.rows_updated} updated, {c.rows_deleted} deleted, keys {c.rows_sha256[:16]}"
                        for c in outcome.collections if c.rows_found)
     rows = sum(c.rows_found for c in outcome.collections)
+    if outcome.found_applied:
+        counts = "; ".join(f"{c.key}: {c.rows_found} rows, keys {c.rows_sha256[:16]}" for c in outcome.collections
+                           if c.rows_found)
+        return Done("done", True, f"Erased: a previous run had committed it before stopping; the post-check of the "
+                    f"previewed rows passed: {counts}. Approved by {approvers}.",
+                    f"item {item.id}: erasure in {item.system} found applied on a re-run, post-check passed: {counts}; "
+                    f"approved by {approvers}", {"evidence": outcome.as_json()})
     return Done("done" if rows else "not_found", bool(rows),
                 f"Erased automatically, post-check passed: {counts or 'no rows'}. Approved by {approvers}.",
                 f"item {item.id}: erasure in {item.system}: {counts or 'no rows'}; approved by {approvers}",
