@@ -149,7 +149,11 @@ def fulfil_package(reference, out):
     from .services.fulfilment import access_package
 
     session = db.session()
-    data = access_package.read(session, _case(session, reference))
+    req = _case(session, reference)
+    data = access_package.read(session, req)
+    if data is None and req.request_type == "access":  # building it failed before: build it now
+        access_package.build_when_complete(session, request_id=req.id)
+        data = access_package.read(session, req)
     if data is None:
         raise click.ClickException(f"{reference} has no access package yet (its access items are not all settled)")
     out.write_bytes(data)

@@ -78,3 +78,57 @@ def test_a_retried_erasure_whose_values_are_still_there_runs_normally(app, examp
     item = _items(app, req)["billgenix_marketing"]
     assert item.state == "done" and item.detail["evidence"]["found_applied"] is False
     assert _dump(example, "marketing") != before
+
+
+def _fail_building_once(monkeypatch):
+    from portal.services.fulfilment.connectors import package
+
+    build = package.build_package
+    calls = []
+
+    def broken(**kw):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("disk full")
+        return build(**kw)
+
+    monkeypatch.setattr(package, "build_package", broken)
+    return calls
+
+
+def test_an_access_package_that_failed_is_built_again_by_the_worker(app, example):
+    from portal.services.fulfilment import access_package
+
+    calls = _fail_building_once(monkeypatch := pytest.MonkeyPatch())
+    try:
+        req = runs_tests._verified_case(app, example, "access")
+        assert runs.deliver_for_app(app) == 3  # a worker pass: the items are recorded...
+        with app.app_context():
+            assert access_package.stored(db.session(), get_case(app, req.reference)) is None  # ...the package failed
+            rebuild = db.session().execute(select(FulfilmentRun).where(FulfilmentRun.action == "package")).scalar_one()
+            assert rebuild.status == "pending"
+            db.session().execute(update(FulfilmentRun).where(FulfilmentRun.id == rebuild.id)
+                                 .values(next_attempt_at=FulfilmentRun.created_at))
+            db.session().commit()
+        assert runs.deliver_for_app(app) == 1  # a later worker pass
+        assert len(calls) == 2
+        with app.app_context():
+            assert access_package.stored(db.session(), get_case(app, req.reference)) is not None
+            assert db.session().get(FulfilmentRun, rebuild.id).status == "done"
+        assert {i.state for i in _items(app, req).values() if i.kind == "automatic"} <= {"done", "not_found"}
+    finally:
+        monkeypatch.undo()
+
+
+@pytest.mark.parametrize("command", ["run", "package"])
+def test_fulfil_run_or_package_builds_a_package_that_failed(app, example, runner, monkeypatch, command):
+    _fail_building_once(monkeypatch)
+    req = runs_tests._verified_case(app, example, "access")
+    _run(app, req)
+    out = example / "package.json"
+    args = ["fulfil", "package", req.reference, "--out", str(out)]
+    if command == "run":
+        assert runner.invoke(args=["fulfil", "run", req.reference]).exit_code == 0
+    result = runner.invoke(args=args)
+    assert result.exit_code == 0, result.output
+    assert req.reference in out.read_text()

@@ -46,7 +46,8 @@ class _Permanent(Exception):
 
 
 def _classify(exc: Exception, run) -> outbox.Failure:
-    permanent = not isinstance(exc, connections.ConnectionUnavailable)
+    # Building the access package is retried with backoff whatever failed: the items are recorded already.
+    permanent = not isinstance(exc, connections.ConnectionUnavailable) and run.action != "package"
     return outbox.Failure(permanent, f"{type(exc).__name__}: {exc}" if not isinstance(exc, work.RunFailed) else str(exc))
 
 
@@ -55,7 +56,10 @@ def _failed_status(session: Session, run, give_up: bool) -> str:
     if not give_up:
         return "pending"
     item = session.get(FulfilmentItem, run.item_id)
-    if item is not None and item.state not in SETTLED:
+    if run.action == "package":
+        audit.record(session, action="access_package_failed", actor="system", request_id=item.request_id,
+                     detail=f"the access package could not be built: {(run.last_error or '')[:300]}")
+    elif item is not None and item.state not in SETTLED:
         item.state, item.updated_by, item.updated_at = "failed", "connector", clock.now()
         item.outcome_note = f"The {run.action} run failed: {run.last_error}"[:5000]
         audit.record(session, action="fulfilment_run_failed", actor="system", request_id=item.request_id,
@@ -106,6 +110,12 @@ def _perform(session: Session, run: FulfilmentRun):
     """The run's work, outside any portal transaction: (the item, a work.Done)."""
     item = session.get(FulfilmentItem, run.item_id)
     req = session.get(PrivacyRequest, item.request_id)
+    if run.action == "package":  # the access package, built again after it failed
+        from . import access_package
+
+        session.rollback()
+        access_package.build_when_complete(session, request_id=item.request_id)
+        return item, None
     if item.state in SETTLED or req.status != IN_PROGRESS:
         session.rollback()
         return item, None
@@ -151,8 +161,10 @@ def _package_when_complete(session: Session, request_id: int) -> None:
 
     try:
         access_package.build_when_complete(session, request_id=request_id)
-    except Exception:  # noqa: BLE001  the items are recorded; the package can be built again
-        log.exception("request %s: the access package could not be built", request_id)
+    except Exception:  # noqa: BLE001  the items are recorded; the package is built again by a run
+        session.rollback()
+        log.exception("request %s: the access package could not be built; a run builds it again", request_id)
+        access_package.queue_rebuild(session, request_id=request_id)
 
 
 def deliver_for_app(app, **kw) -> int:
@@ -179,4 +191,7 @@ def run_case(session: Session, req: PrivacyRequest) -> int:
     items = expedite(session, req=req)
     if not items:
         return 0
-    return run_due(current_app.extensions["db_engine"], current_app.config, item_ids=items)
+    succeeded = run_due(current_app.extensions["db_engine"], current_app.config, item_ids=items)
+    if req.request_type == "access":
+        _package_when_complete(session, req.id)  # a package that failed before is built now
+    return succeeded
