@@ -98,7 +98,7 @@ def choose(session: Session, *, req: PrivacyRequest, staff: StaffUser, item_id: 
         changes.setdefault(collection, {})[field] = values.get(name)
     item.detail = {**detail, SEALED: _seal(changes), "correction_fields": sorted(set(values) | set(refer))}
     item.state, item.updated_by, item.updated_at = "in_progress", audit.staff_actor(staff), clock.now()
-    queue(session, item=item, action="correction_preview", by=audit.staff_actor(staff))
+    queue(session, item=item, action="correct_preview", by=audit.staff_actor(staff))
     audit.record(session, action="fulfilment_correction_chosen", actor=audit.staff_actor(staff), request_id=req.id,
                  detail=f"item {item.id} in {item.system}: update {', '.join(sorted(values)) or 'nothing'}; "
                         f"refer {', '.join(sorted(refer)) or 'nothing'}")

@@ -37,7 +37,7 @@ from .run_queue import enough_approvals, queue  # noqa: F401  (queue: the caller
 log = logging.getLogger(__name__)
 
 ACTIONS = {"access": work.access, "preview": work.preview, "erase": work.erase,
-           "correction_preview": corrections.preview, "correct": corrections.correct}
+           "correct_preview": corrections.preview, "correct": corrections.correct}
 APPROVED_ACTIONS = ("erase", "correct")  # they change the business's data: only once approved
 
 
