@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 
 from . import background
 from . import db as database
-from .datamap_commands import datamap_cli, fulfil_cli
+from .datamap_commands import datamap_cli, fulfil_cli, reencrypt_map_tokens
 from .models import AuditEvent, Document
 from .services import audit
 from .services.cases import notices
@@ -171,6 +171,7 @@ def keys_rotate(reencrypt_only):
     click.echo(f"re-encrypted {result.reencrypted} documents under key {keys.keyring().primary_id}; "
                f"{result.current} already under it; {result.failed} could not be read")
     click.echo(f"re-encrypted {notices.reencrypt_secrets(database.session())} webhook signing secrets")
+    reencrypt_map_tokens()
     if result.failed:
         raise click.ClickException(f"{result.failed} documents failed their integrity check; "
                                    "they keep their old encryption (see the log for their ids)")

@@ -62,6 +62,33 @@ def datamap_scan_command(url, dataset_key, out):
     click.echo(f"wrote {len(collections)} collections, {fields} fields to {out}: review every guessed category")
 
 
+@datamap_cli.command("encrypt-url")
+def datamap_encrypt_url():
+    """Read a connection URL from standard input and print its `enc:` form (encrypted with the instance
+    keys) for `connection:` or `write_connection:` in systems:, so its password is not in the map in clear."""
+    import sys
+
+    from sqlalchemy.engine import make_url
+
+    url = sys.stdin.read().strip()
+    try:
+        make_url(url)
+    except Exception:  # noqa: BLE001  ArgumentError, ValueError: the message could echo the password
+        raise click.ClickException("standard input does not hold a SQLAlchemy URL (dialect://...)") from None
+    click.echo(connections.encrypt(url))
+
+
+def reencrypt_map_tokens() -> None:
+    """`keys rotate`'s last step: the map's `enc:` connections re-encrypted under the newest key."""
+    folder = Path(current_app.config["DATAMAP_PATH"])
+    for path, tokens, written in connections.reencrypt_map(folder) if folder.is_dir() else []:
+        if written:
+            click.echo(f"re-encrypted {tokens} enc: connections in {path}")
+        else:
+            click.echo(f"{path} cannot be written: its {tokens} enc: connections stay under the older key (still "
+                       "read while that key is kept); make each again with `flask datamap encrypt-url` and paste it")
+
+
 fulfil_cli = AppGroup("fulfil", help="A case's fulfilment plan, built from the data map.")
 
 
@@ -149,7 +176,11 @@ def fulfil_package(reference, out):
     from .services.fulfilment import access_package
 
     session = db.session()
-    data = access_package.read(session, _case(session, reference))
+    req = _case(session, reference)
+    data = access_package.read(session, req)
+    if data is None and req.request_type == "access":  # building it failed before: build it now
+        access_package.build_when_complete(session, request_id=req.id)
+        data = access_package.read(session, req)
     if data is None:
         raise click.ClickException(f"{reference} has no access package yet (its access items are not all settled)")
     out.write_bytes(data)

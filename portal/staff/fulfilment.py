@@ -1,12 +1,13 @@
 """The plan on the case page (recording an item's outcome, approving an erasure, retrying a failed run,
 reviewing the access package) and the read-only page of the data map."""
-from flask import abort, flash, make_response, redirect, render_template, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from .. import db
 from ..forms import EmptyForm
 from ..lifecycle import IllegalTransition
-from ..services.fulfilment import access_package, answers, approvals, console
+from ..services.fulfilment import access_package, answers, approvals, console, corrections
 from ..services.fulfilment.connectors import package
 from ..services.fulfilment.plan import configured_map
 from . import bp
@@ -47,7 +48,7 @@ def datamap_page():
 @bp.post("/requests/<reference>/plan/<int:item_id>/approve")
 @role_required(ADMIN)
 def approve_item(reference, item_id):
-    """An admin approves an item's previewed erasure (two different people for health data)."""
+    """An admin approves an item's previewed erasure or correction (two different people for health data)."""
     req = _case_or_404(reference)
     if not EmptyForm().validate_on_submit():
         abort(400)
@@ -75,6 +76,26 @@ def retry_item(reference, item_id):
         abort(404)
     except approvals.ApprovalRefused as exc:
         flash(str(exc))
+    return redirect(url_for(".case", reference=req.reference, _anchor=f"item-{item_id}"), 303)
+
+
+@bp.post("/requests/<reference>/plan/<int:item_id>/correct")
+@role_required(*CASE_WORKERS)
+def choose_correction(reference, item_id):
+    """Staff choose a correction's fields and corrected values; the connector previews it for approval."""
+    req = _case_or_404(reference)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    values = {k[6:]: v for k, v in request.form.items() if k.startswith("value-")}
+    refer = [k[6:] for k in request.form if k.startswith("refer-")]
+    try:
+        corrections.choose(db.session(), req=req, staff=current_user, item_id=item_id, values=values, refer=refer)
+    except LookupError:
+        abort(404)
+    except approvals.ApprovalRefused as exc:
+        flash(str(exc))
+    else:
+        flash(_("The correction is chosen: it is previewed next, then approved by an admin."))
     return redirect(url_for(".case", reference=req.reference, _anchor=f"item-{item_id}"), 303)
 
 

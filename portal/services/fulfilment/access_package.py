@@ -5,7 +5,9 @@ encrypted through the documents service until staff review it and release it wit
 (the completion form attaches its JSON and a one-sheet CSV as the response files)."""
 import io
 import logging
+from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -17,6 +19,7 @@ from ..documents import store as documents
 from . import work
 from .connectors import package
 from .plan import SETTLED, configured_map, items_for
+from .run_queue import queue
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,17 @@ def build_when_complete(session: Session, *, request_id: int) -> Document | None
         session.rollback()
         return None
     return build(session, req=req, items=items)
+
+
+@atomic
+def queue_rebuild(session: Session, *, request_id: int) -> None:
+    """A `package` run on the case's first automatic item, due after FULFIL_RUN_RETRY_BASE_SECONDS: the
+    worker (or at once `fulfil run`) builds the package again, retried with backoff, after it failed."""
+    item = next((i for i in items_for(session, session.get(PrivacyRequest, request_id)) if i.kind == "automatic"), None)
+    if item is not None:
+        run = queue(session, item=item, action="package")
+        run.next_attempt_at = clock.now() + timedelta(seconds=current_app.config["FULFIL_RUN_RETRY_BASE_SECONDS"])
+    session.commit()
 
 
 def build(session: Session, *, req: PrivacyRequest, items: list[FulfilmentItem] | None = None) -> Document:

@@ -1,11 +1,13 @@
 """Reaching a system's database: the map's connection strings made into engines, with short timeouts.
 
-A connection is a SQLAlchemy URL or `env:NAME` (the URL is in that environment variable, so it
-never sits in the map in clear). A relative SQLite path is relative to the instance folder, so the
+A connection is a SQLAlchemy URL, `env:NAME` (the URL is in that environment variable) or
+`enc:TOKEN` (the URL encrypted with the instance keys, a Fernet token made by `flask datamap
+encrypt-url` and re-encrypted by `flask keys rotate`), so a password never sits in the map in clear. A relative SQLite path is relative to the instance folder, so the
 example's `sqlite:///example/claims.db` works whatever the working directory; a SQLite file that
 does not exist is reported, never created.
 """
 import os
+import re
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -23,7 +25,9 @@ class ConnectionUnavailable(Exception):
 def resolve(spec: str, *, instance_path: Path | str) -> URL:
     """The URL a map's connection string stands for (env:NAME read now; relative SQLite paths
     anchored at the instance folder)."""
-    if spec.startswith("env:"):
+    if spec.startswith("enc:"):
+        spec = decrypt(spec)
+    elif spec.startswith("env:"):
         name = spec[4:]
         value = os.environ.get(name, "").strip()
         if not value:
@@ -34,6 +38,52 @@ def resolve(spec: str, *, instance_path: Path | str) -> URL:
     except (ArgumentError, ValueError):
         raise ConnectionUnavailable("not a SQLAlchemy URL") from None
     return _anchored_sqlite(url, Path(instance_path))
+
+
+def encrypt(url: str) -> str:
+    """The `enc:` form of a connection URL, under the newest instance key."""
+    from ..documents import keys
+
+    return "enc:" + keys.keyring().fernet.encrypt(url.encode()).decode()
+
+
+def decrypt(spec: str) -> str:
+    """The URL an `enc:` connection stands for; ConnectionUnavailable when no instance key reads it."""
+    from cryptography.fernet import InvalidToken
+
+    from ..documents import keys
+
+    try:
+        return keys.keyring().fernet.decrypt(spec[4:].strip().encode()).decode()
+    except (InvalidToken, ValueError):
+        raise ConnectionUnavailable("the enc: connection cannot be read with the instance keys") from None
+
+
+ENC_TOKEN = re.compile(r"(?<=enc:)[A-Za-z0-9_\-]+=*")
+
+
+def reencrypt_map(folder: Path) -> list[tuple[Path, int, bool]]:
+    """`keys rotate`: every `enc:` token in the map's YAML files re-encrypted under the newest key, only the
+    token's text replaced (comments and layout kept), each file replaced atomically. (file, tokens,
+    written); a file that cannot be written is reported, and its new forms printed by the command."""
+    from ..documents import keys
+    from ..documents.storage import write_atomic
+
+    ring, done = keys.keyring(), []
+    for path in sorted([*folder.glob("*.yml"), *folder.glob("*.yaml")]):
+        text = path.read_text(encoding="utf-8")
+        tokens = ENC_TOKEN.findall(text)
+        if not tokens:
+            continue
+        new = ENC_TOKEN.sub(lambda m: ring.fernet.rotate(m.group(0).encode()).decode(), text)
+        try:
+            mode = path.stat().st_mode & 0o777
+            write_atomic(path, new.encode())
+            path.chmod(mode)
+            done.append((path, len(tokens), True))
+        except OSError:
+            done.append((path, len(tokens), False))
+    return done
 
 
 def _anchored_sqlite(url: URL, base: Path) -> URL:

@@ -10,7 +10,7 @@ from sqlmodel import Session
 from ... import clock
 from ...models import Document, DownstreamNotice, FulfilmentItem, PrivacyRequest, Recipient, StaffUser
 from ..cases import notices, outcomes
-from . import access_package, datamap_check
+from . import access_package, corrections, datamap_check
 from .answers import staff_may_record
 from .ccpa_categories import CATEGORIES
 from .datamap import DataMap
@@ -26,6 +26,7 @@ class PlanRow:
     document: Document | None
     overdue: bool
     staff_records: bool  # staff record its outcome here
+    choices: list = field(default_factory=list)  # a correction's fields staff may choose (corrections.Choice)
 
     @property
     def kind_label(self) -> str:
@@ -60,7 +61,7 @@ def plan_panel(session: Session, req: PrivacyRequest, *, today: date | None = No
     staff_ids = {i.assignee_id for i in items} - {None}
     staff = {s.id: s.email for s in session.execute(select(StaffUser).where(StaffUser.id.in_(staff_ids))).scalars()} \
         if staff_ids else {}
-    rows = []
+    rows, datamap = [], None
     for i in items:
         recipient = session.get(Recipient, i.recipient_id) if i.recipient_id else None
         rows.append(PlanRow(
@@ -69,6 +70,10 @@ def plan_panel(session: Session, req: PrivacyRequest, *, today: date | None = No
             document=session.get(Document, i.document_id) if i.document_id else None,
             overdue=i.state not in SETTLED and i.due_on < today,
             staff_records=staff_may_record(i, recipient.method if recipient else None)))
+        if req.request_type == "correct" and i.kind == "automatic" and i.state == "pending" and not i.detail.get(
+                "correction_preview"):
+            datamap = datamap or corrections.configured_map()
+            rows[-1].choices = corrections.choices(datamap, i.system)
     configured = {r.name for r in notices.list_recipients(session) if r.active}
     names = list(dict.fromkeys((i.detail or {}).get("recipient") for i in items if (i.detail or {}).get("recipient")))
     return PlanPanel(rows, [(n, n in configured) for n in names],

@@ -175,7 +175,9 @@ class _Reader:
 
     @staticmethod
     def _connection_problem(key: str, spec: str) -> str | None:
-        """A connection is `env:NAME` or a SQLAlchemy URL."""
+        """A connection is `env:NAME`, `enc:TOKEN` (read with the instance keys when used) or a SQLAlchemy URL."""
+        if spec.startswith("enc:"):
+            return None if len(spec) > 4 and " " not in spec else f"{key}: enc: holds no token"
         if spec.startswith("env:"):
             return None if _ENV_NAME.match(spec[4:]) else f"{key}: {spec!r} does not name an environment variable"
         try:

@@ -99,8 +99,9 @@ def build(session: Session, req: PrivacyRequest, *, datamap: DataMap) -> list[Fu
             if system.recipient and recipient is None and kind == "staff":
                 lines.append(f"The map names {system.recipient} as holding this data, but no active recipient of "
                              "that name is configured (Recipients): ask them yourself and record their answer.")
-            if kind == "automatic" and run_queue.first_action(req.request_type) is None:
-                lines.append("No connector runs this yet: do it by hand and record the outcome here.")
+            if kind == "automatic" and req.request_type == "correct":
+                lines.append("Choose on the case page the fields to correct and their corrected values: the "
+                             "connector previews it, admins approve it, then it runs.")
             owner = staff.get((system.owner or "").lower())
             made.append(FulfilmentItem(
                 item_key=str(uuid.uuid4()), request_id=req.id, system=system.dataset, system_name=system.name,

@@ -11,9 +11,10 @@ backoff (`outbox.record_failure`); a permanent one (a write that failed and was 
 post-check that did not pass) fails the run and the item at once, naming the system and collection,
 for staff to retry from the case page. A worker killed mid-run leaves the claim to run out: the
 business's transaction died with its connection, so nothing is half-applied, and the next worker runs
-it again. The one window left is a kill after the business committed and before the portal recorded
-it: the next run then finds the rows changed since the preview and fails the item for staff to look
-at (an erasure is never silently applied twice).
+it again. A kill after the business committed and before the portal recorded it is recognised by the
+next attempt: before erasing, a run that was tried before reads the preview's collections again
+(`erasure.already_applied`, the post-check's tests) and, when the erasure is in place, records it done
+with that evidence instead of failing on the changed rows or hashing anonymized values a second time.
 """
 import logging
 from datetime import timedelta
@@ -29,13 +30,15 @@ from ...lifecycle import IN_PROGRESS
 from ...models import FulfilmentItem, FulfilmentRun, PrivacyRequest
 from .. import audit
 from ..delivery import outbox
-from . import connections, work
+from . import connections, corrections, work
 from .plan import SETTLED, configured_map
 from .run_queue import enough_approvals, queue  # noqa: F401  (queue: the callers' entry point)
 
 log = logging.getLogger(__name__)
 
-ACTIONS = {"access": work.access, "preview": work.preview, "erase": work.erase}
+ACTIONS = {"access": work.access, "preview": work.preview, "erase": work.erase,
+           "correct_preview": corrections.preview, "correct": corrections.correct}
+APPROVED_ACTIONS = ("erase", "correct")  # they change the business's data: only once approved
 
 
 class _Permanent(Exception):
@@ -43,7 +46,8 @@ class _Permanent(Exception):
 
 
 def _classify(exc: Exception, run) -> outbox.Failure:
-    permanent = not isinstance(exc, connections.ConnectionUnavailable)
+    # Building the access package is retried with backoff whatever failed: the items are recorded already.
+    permanent = not isinstance(exc, connections.ConnectionUnavailable) and run.action != "package"
     return outbox.Failure(permanent, f"{type(exc).__name__}: {exc}" if not isinstance(exc, work.RunFailed) else str(exc))
 
 
@@ -52,7 +56,10 @@ def _failed_status(session: Session, run, give_up: bool) -> str:
     if not give_up:
         return "pending"
     item = session.get(FulfilmentItem, run.item_id)
-    if item is not None and item.state not in SETTLED:
+    if run.action == "package":
+        audit.record(session, action="access_package_failed", actor="system", request_id=item.request_id,
+                     detail=f"the access package could not be built: {(run.last_error or '')[:300]}")
+    elif item is not None and item.state not in SETTLED:
         item.state, item.updated_by, item.updated_at = "failed", "connector", clock.now()
         item.outcome_note = f"The {run.action} run failed: {run.last_error}"[:5000]
         audit.record(session, action="fulfilment_run_failed", actor="system", request_id=item.request_id,
@@ -103,15 +110,22 @@ def _perform(session: Session, run: FulfilmentRun):
     """The run's work, outside any portal transaction: (the item, a work.Done)."""
     item = session.get(FulfilmentItem, run.item_id)
     req = session.get(PrivacyRequest, item.request_id)
+    if run.action == "package":  # the access package, built again after it failed
+        from . import access_package
+
+        session.rollback()
+        access_package.build_when_complete(session, request_id=item.request_id)
+        return item, None
     if item.state in SETTLED or req.status != IN_PROGRESS:
         session.rollback()
         return item, None
-    if run.action == "erase" and not enough_approvals(item):
-        raise _Permanent("the erasure is not approved")
+    if run.action in APPROVED_ACTIONS and not enough_approvals(item):
+        raise _Permanent(f"the {run.action} is not approved")
     seeds = work.seeds_for(session, req)
     session.expunge(item)
     session.rollback()
-    return item, ACTIONS[run.action](configured_map(), item, seeds)
+    extra = {"tried_before": run.attempts > 1} if run.action == "erase" else {}  # attempts: this claim's included
+    return item, ACTIONS[run.action](configured_map(), item, seeds, **extra)
 
 
 def _finish(session: Session, run: FulfilmentRun, done: "work.Done | None") -> int:
@@ -129,6 +143,8 @@ def _finish(session: Session, run: FulfilmentRun, done: "work.Done | None") -> i
             item = session.get(FulfilmentItem, run.item_id, populate_existing=True)
             item.state, item.found, item.outcome_note = done.state, done.found, done.note
             item.detail = {**(item.detail or {}), **done.detail}
+            if done.instructions:
+                item.instructions = "\n".join(filter(None, (item.instructions, done.instructions)))
             item.answered_via, item.updated_by, item.updated_at = "connector", "connector", now
             audit.record(session, action=f"fulfilment_{run.action}", actor="system", request_id=item.request_id,
                          detail=done.audit)
@@ -145,8 +161,10 @@ def _package_when_complete(session: Session, request_id: int) -> None:
 
     try:
         access_package.build_when_complete(session, request_id=request_id)
-    except Exception:  # noqa: BLE001  the items are recorded; the package can be built again
-        log.exception("request %s: the access package could not be built", request_id)
+    except Exception:  # noqa: BLE001  the items are recorded; the package is built again by a run
+        session.rollback()
+        log.exception("request %s: the access package could not be built; a run builds it again", request_id)
+        access_package.queue_rebuild(session, request_id=request_id)
 
 
 def deliver_for_app(app, **kw) -> int:
@@ -173,4 +191,7 @@ def run_case(session: Session, req: PrivacyRequest) -> int:
     items = expedite(session, req=req)
     if not items:
         return 0
-    return run_due(current_app.extensions["db_engine"], current_app.config, item_ids=items)
+    succeeded = run_due(current_app.extensions["db_engine"], current_app.config, item_ids=items)
+    if req.request_type == "access":
+        _package_when_complete(session, req.id)  # a package that failed before is built now
+    return succeeded

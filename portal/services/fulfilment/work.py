@@ -32,6 +32,7 @@ class Done:
     note: str  # shown on the case page: counts, never values
     audit: str  # the audit event's detail: counts and hashes, never values
     detail: dict = field(default_factory=dict)  # merged into the item's detail
+    instructions: str | None = None  # added to the item's instructions (a correction's staff tasks)
 
 
 def seeds_for(session: Session, req: PrivacyRequest) -> dict[str, str]:
@@ -49,11 +50,13 @@ def seeds_for(session: Session, req: PrivacyRequest) -> dict[str, str]:
     return seeds
 
 
-def _instance() -> Path:
+def instance() -> Path:
+    """The instance folder, where relative SQLite paths of the map are read from."""
     return Path(current_app.instance_path)
 
 
-def _timeout() -> int:
+def timeout_ms() -> int:
+    """FULFIL_STATEMENT_TIMEOUT_MS: every statement in a business database gives up after it."""
     return int(current_app.config["FULFIL_STATEMENT_TIMEOUT_MS"])
 
 
@@ -63,7 +66,7 @@ def engine(datamap: DataMap, dataset: str, *, write: bool):
     spec = (system.write_connection if write else system.connection) if system else None
     if not spec:
         raise RunFailed(f"{dataset}: the map gives no {'write_' if write else ''}connection")
-    return connections.probe(connections.resolve(spec, instance_path=_instance()))
+    return connections.probe(connections.resolve(spec, instance_path=instance()))
 
 
 def collect(datamap: DataMap, dataset: str, seeds: dict) -> traversal.AccessResult:
@@ -72,7 +75,7 @@ def collect(datamap: DataMap, dataset: str, seeds: dict) -> traversal.AccessResu
     try:
         with reader.connect() as connection:
             return traversal.collect_access(datamap=datamap, dataset=dataset, seeds=seeds, connection=connection,
-                                            timeout_ms=_timeout())
+                                            timeout_ms=timeout_ms())
     except sql.ConnectorError as exc:
         raise RunFailed(f"{dataset}: {exc}") from None
     finally:
@@ -98,7 +101,7 @@ def preview(datamap: DataMap, item: FulfilmentItem, seeds: dict) -> Done:
     try:
         with reader.connect() as connection:
             shown = erasure.preview_erasure(datamap=datamap, dataset=item.system, seeds=seeds, connection=connection,
-                                            timeout_ms=_timeout())
+                                            timeout_ms=timeout_ms())
     except sql.ConnectorError as exc:
         raise RunFailed(f"{item.system}: {exc}") from None
     finally:
@@ -109,15 +112,18 @@ def preview(datamap: DataMap, item: FulfilmentItem, seeds: dict) -> Done:
                 {"preview": shown.as_json(), "approvals": []})
 
 
-def erase(datamap: DataMap, item: FulfilmentItem, seeds: dict) -> Done:
-    """Erase as previewed and approved, on the system's own write connection, proven by the post-check."""
+def erase(datamap: DataMap, item: FulfilmentItem, seeds: dict, *, tried_before: bool = False) -> Done:
+    """Erase as previewed and approved, on the system's own write connection, proven by the post-check.
+    Tried before (a worker died holding this run): first look whether that attempt committed in the
+    business's database before the portal could record it, and record it then instead of erasing again."""
     approved = erasure.ErasurePreview.from_json(item.detail["preview"])
     writer = engine(datamap, item.system, write=True)
     key = hashing.anonymize_key(current_app.config["SECRET_KEY"])
     try:
         with writer.connect() as connection:
             outcome = erasure.execute_erasure(datamap=datamap, preview=approved, seeds=seeds, connection=connection,
-                                              instance_path=_instance(), key=key, timeout_ms=_timeout())
+                                              instance_path=instance(), key=key, timeout_ms=timeout_ms(),
+                                              tried_before=tried_before)
     except sql.ConnectorError as exc:
         raise RunFailed(f"{item.system}: {exc}") from None
     finally:
@@ -129,6 +135,13 @@ def erase(datamap: DataMap, item: FulfilmentItem, seeds: dict) -> Done:
     counts = "; ".join(f"{c.key}: {c.rows_updated} updated, {c.rows_deleted} deleted, keys {c.rows_sha256[:16]}"
                        for c in outcome.collections if c.rows_found)
     rows = sum(c.rows_found for c in outcome.collections)
+    if outcome.found_applied:
+        counts = "; ".join(f"{c.key}: {c.rows_found} rows, keys {c.rows_sha256[:16]}" for c in outcome.collections
+                           if c.rows_found)
+        return Done("done", True, f"Erased: a previous run had committed it before stopping; the post-check of the "
+                    f"previewed rows passed: {counts}. Approved by {approvers}.",
+                    f"item {item.id}: erasure in {item.system} found applied on a re-run, post-check passed: {counts}; "
+                    f"approved by {approvers}", {"evidence": outcome.as_json()})
     return Done("done" if rows else "not_found", bool(rows),
                 f"Erased automatically, post-check passed: {counts or 'no rows'}. Approved by {approvers}.",
                 f"item {item.id}: erasure in {item.system}: {counts or 'no rows'}; approved by {approvers}",

@@ -41,6 +41,14 @@ class CorrectionPreview:
     def as_json(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_json(cls, data: dict) -> "CorrectionPreview":
+        collections = tuple(CollectionCorrection(**{**c, "update": tuple(c["update"]),
+                                                    "refer": tuple(tuple(r) for r in c["refer"]),
+                                                    "statements": tuple(c["statements"])})
+                            for c in data["collections"])
+        return cls(data["dataset"], data["system"], collections)
+
 
 @dataclass(frozen=True)
 class FieldEvidence:

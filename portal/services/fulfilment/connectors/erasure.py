@@ -74,6 +74,7 @@ class ErasureOutcome:
     ok: bool
     collections: tuple[CollectionEvidence, ...]
     failure: writing.Failure | None = None
+    found_applied: bool = False  # a previous attempt had committed it: nothing written now
 
     def as_json(self) -> dict:
         return asdict(self)
@@ -161,14 +162,19 @@ def preview_erasure(*, datamap: DataMap, dataset: str, seeds: Mapping[str, str],
 
 def execute_erasure(*, datamap: DataMap, preview: ErasurePreview, seeds: Mapping[str, str], connection: Connection,
                     instance_path: Path | str, key: bytes, row_cap: int = sql.DEFAULT_ROW_CAP,
-                    timeout_ms: int = sql.DEFAULT_TIMEOUT_MS) -> ErasureOutcome:
+                    timeout_ms: int = sql.DEFAULT_TIMEOUT_MS, tried_before: bool = False) -> ErasureOutcome:
     """Erase as previewed, in one transaction on the system's write connection, proven by a post-check.
-    `key` is `hashing.anonymize_key(SECRET_KEY)`."""
+    `key` is `hashing.anonymize_key(SECRET_KEY)`. `tried_before`: an earlier attempt may have committed;
+    when the erasure is found in place, nothing is written and the outcome says `found_applied`."""
     mapped, system = writing.system_of(datamap, preview.dataset)
     writing.check_write_connection(system, connection, instance_path)
     try:
         with sql.transaction(connection, read_only=False, timeout_ms=timeout_ms) as runner:
             walk = traverse(datamap=datamap, dataset=preview.dataset, seeds=seeds, runner=runner, row_cap=row_cap)
+            if tried_before and _found_applied(walk, preview, runner):
+                return ErasureOutcome(preview.dataset, system.name, True, tuple(CollectionEvidence(
+                    key=c.key, rows_found=c.rows_found, rows_updated=0, rows_deleted=0, erased=c.erase,
+                    anonymized=c.anonymize, rows_sha256=c.rows_sha256) for c in preview.collections), None, True)
             plans = _plan(mapped, walk, runner, key)
             _as_previewed(plans, preview)
             evidence = _run(mapped, plans, runner, key)
@@ -176,6 +182,30 @@ def execute_erasure(*, datamap: DataMap, preview: ErasurePreview, seeds: Mapping
         failure = writing.Failure(system.name, f"{preview.dataset}:{exc.collection}", str(exc))
         return ErasureOutcome(preview.dataset, system.name, False, (), failure)
     return ErasureOutcome(preview.dataset, system.name, True, evidence)
+
+
+def _found_applied(walk: Traversal, preview: ErasurePreview, runner: sql.Runner) -> bool:
+    """Whether the approved erasure is in place already (a worker that died after the business's commit
+    and before the portal recorded it): the post-check of the preview's collections, read in the write
+    transaction before anything is written: rows to delete are gone, erased fields NULL, anonymized ones
+    a keyed hash's hex. False when any value is still there: then the erasure runs."""
+    acted = [c for c in preview.collections if c.rows_found and not c.staff_task
+             and (c.delete_rows or c.erase or c.anonymize)]
+    for before in acted:
+        reached = walk.reached.get(before.key.partition(":")[2])
+        if reached is None or not reached.rows:
+            continue  # its rows are gone, or no longer reached from the identity (its seed was erased)
+        table = runner.table(reached.collection)
+        if before.delete_rows or any(row[f] is not None for row in reached.rows for f in before.erase) or any(
+                not _looks_hashed(row[f], table.c[f]) for row in reached.rows for f in before.anonymize):
+            return False
+    return bool(acted)
+
+
+def _looks_hashed(value, column) -> bool:
+    length = getattr(column.type, "length", None) or 64
+    return value is None or (isinstance(value, str) and len(value) == min(64, length)
+                             and all(ch in "0123456789abcdef" for ch in value))
 
 
 def _as_previewed(plans: dict, preview: ErasurePreview) -> None:
