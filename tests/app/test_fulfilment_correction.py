@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from portal import db
 from portal.models import AuditEvent
-from portal.services.fulfilment.connectors.hashing import sha256_of
+from portal.services.fulfilment.connectors.hashing import evidence_key, keyed_hash_of
 
 from ..support import csrf_from, make_staff, sign_in
 from . import test_fulfilment_runs as runs_tests
@@ -87,7 +87,8 @@ def test_a_correction_updates_one_field_after_approval_with_hashes_and_refers_th
                                                                 AuditEvent.action == "fulfilment_correct")).scalars().all()
     assert len(events) == 1
     detail = events[0].detail
-    assert f"phone before {sha256_of([old_phone])} after {sha256_of([NEW_PHONE])}" in detail
+    key = evidence_key(app.config["SECRET_KEY"])
+    assert f"phone before {keyed_hash_of(key, [old_phone])} after {keyed_hash_of(key, [NEW_PHONE])}" in detail
     assert old_phone not in detail and NEW_PHONE not in detail and email not in detail
     assert first.email in detail and second.email in detail
     assert runner.invoke(args=["audit", "verify"]).exit_code == 0

@@ -12,6 +12,7 @@ They are never in the preview, the evidence, the notes or the audit chain. A fie
 import json
 from dataclasses import dataclass
 
+from flask import current_app
 from sqlmodel import Session
 
 from ... import clock
@@ -22,7 +23,7 @@ from .. import audit
 from ..documents import keys
 from . import work
 from .approvals import ApprovalRefused
-from .connectors import correction, sql
+from .connectors import correction, hashing, sql
 from .datamap import DataMap
 from .plan import configured_map
 from .run_queue import queue
@@ -150,6 +151,7 @@ def correct(datamap: DataMap, item: FulfilmentItem, seeds: dict) -> work.Done:
         with writer.connect() as connection:
             outcome = correction.execute_correction(datamap=datamap, preview=approved, seeds=seeds, changes=changes,
                                                     connection=connection, instance_path=work.instance(),
+                                                    evidence_key=hashing.evidence_key(current_app.config["SECRET_KEY"]),
                                                     timeout_ms=work.timeout_ms())
     except sql.ConnectorError as exc:
         raise work.RunFailed(f"{item.system}: {exc}") from None
@@ -160,7 +162,7 @@ def correct(datamap: DataMap, item: FulfilmentItem, seeds: dict) -> work.Done:
         raise work.RunFailed(f"{f.system}, {f.collection}: {f.message}")
     approvers = ", ".join(a["staff"] for a in item.detail.get("approvals", []))
     done = "; ".join(f"{c.key}: {c.rows_updated} updated, keys {c.rows_sha256[:16]}, " + ", ".join(
-        f"{f.field} before {f.before_sha256} after {f.after_sha256}" for f in c.fields)
+        f"{f.field} before {f.before_hash} after {f.after_hash}" for f in c.fields)
         for c in outcome.collections if c.fields)
     tasks = item.detail.get("staff_tasks") or []
     return work.Done("in_progress" if tasks else "done", True,

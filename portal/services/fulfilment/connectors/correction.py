@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ..datamap import DataMap
 from . import sql, writing
-from .hashing import plain, sha256_of
+from .hashing import keyed_hash_of, plain
 from .traversal import traverse
 
 Changes = Mapping[str, Mapping[str, object]]  # collection -> field -> new value
@@ -53,8 +53,8 @@ class CorrectionPreview:
 @dataclass(frozen=True)
 class FieldEvidence:
     field: str
-    before_sha256: str
-    after_sha256: str
+    before_hash: str  # HMAC-SHA256 under hashing.evidence_key
+    after_hash: str
 
 
 @dataclass(frozen=True)
@@ -119,9 +119,10 @@ def preview_correction(*, datamap: DataMap, dataset: str, seeds: Mapping[str, st
 
 
 def execute_correction(*, datamap: DataMap, preview: CorrectionPreview, seeds: Mapping[str, str], changes: Changes,
-                       connection: Connection, instance_path: Path | str, row_cap: int = sql.DEFAULT_ROW_CAP,
-                       timeout_ms: int = sql.DEFAULT_TIMEOUT_MS) -> CorrectionOutcome:
-    """Update as previewed on the system's write connection; read back and roll back unless every value is the new one."""
+                       connection: Connection, instance_path: Path | str, evidence_key: bytes,
+                       row_cap: int = sql.DEFAULT_ROW_CAP, timeout_ms: int = sql.DEFAULT_TIMEOUT_MS) -> CorrectionOutcome:
+    """Update as previewed on the system's write connection; read back and roll back unless every value is the new one.
+    The evidence names the values by keyed hashes (`evidence_key` is `hashing.evidence_key(SECRET_KEY)`)."""
     _mapped, system = writing.system_of(datamap, preview.dataset)
     writing.check_write_connection(system, connection, instance_path)
     approved = {c.key: c for c in preview.collections}
@@ -139,8 +140,9 @@ def execute_correction(*, datamap: DataMap, preview: CorrectionPreview, seeds: M
                     raise writing.WriteFailed(name, str(getattr(exc, "orig", exc)).splitlines()[0]) from None
                 _post_check(name, now, reached, changes[name], runner)
                 evidence.append(CorrectionEvidence(now.key, count, now.rows_sha256, tuple(
-                    FieldEvidence(f, sha256_of([row[f] for row in reached.rows]),
-                                  sha256_of([changes[name][f]] * len(reached.rows))) for f in now.update)))
+                    FieldEvidence(f, keyed_hash_of(evidence_key, [row[f] for row in reached.rows]),
+                                  keyed_hash_of(evidence_key, [changes[name][f]] * len(reached.rows)))
+                    for f in now.update)))
     except writing.WriteFailed as exc:
         failure = writing.Failure(system.name, f"{preview.dataset}:{exc.collection}", str(exc))
         return CorrectionOutcome(preview.dataset, system.name, False, (), failure)

@@ -1,9 +1,10 @@
 """Hashes of the connectors: the keyed hash that anonymizes a value, and the evidence hashes.
 
 Evidence never carries a value: a collection's rows are named by the SHA-256 of their sorted
-primary keys, a correction's values by the SHA-256 of the values before and after. The anonymizing
-key is derived from the portal's secret through `anonymize_key` alone, so a rotated secret changes
-every later hash in one place.
+primary keys, a correction's values by a keyed hash (HMAC-SHA256) of the values before and after:
+a plain hash of a phone number or a date of birth is undone by trying every one, and the evidence
+is kept in the audit chain for good. Both keys are derived from the portal's secret (`anonymize_key`,
+`evidence_key`), so a rotated secret changes every later hash in one place.
 """
 import hashlib
 import hmac
@@ -12,6 +13,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 
 _ANONYMIZE_PURPOSE = b"privacy-portal/fulfilment/anonymize/v1"
+_EVIDENCE_PURPOSE = b"privacy-portal/fulfilment/evidence/v1"
 
 
 def anonymize_key(secret: str | bytes) -> bytes:
@@ -20,6 +22,14 @@ def anonymize_key(secret: str | bytes) -> bytes:
     if not raw:
         raise ValueError("an empty secret cannot key the anonymizing hash")
     return hmac.new(raw, _ANONYMIZE_PURPOSE, hashlib.sha256).digest()
+
+
+def evidence_key(secret: str | bytes) -> bytes:
+    """The key of a correction's before/after hashes, derived from the portal's SECRET_KEY."""
+    raw = secret.encode() if isinstance(secret, str) else secret
+    if not raw:
+        raise ValueError("an empty secret cannot key the evidence hash")
+    return hmac.new(raw, _EVIDENCE_PURPOSE, hashlib.sha256).digest()
 
 
 def anonymized(key: bytes, value, length: int | None = None) -> str:
@@ -44,8 +54,17 @@ def plain_text(value) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+def _canonical(values) -> bytes:
+    """The values as one text, sorted first so the order rows came back in does not matter."""
+    return json.dumps(sorted(json.dumps([plain(v) for v in item] if isinstance(item, tuple) else plain(item),
+                                        sort_keys=True, default=str) for item in values)).encode()
+
+
 def sha256_of(values) -> str:
-    """SHA-256 of a list of values, sorted first so the order rows came back in does not matter."""
-    canonical = sorted(json.dumps([plain(v) for v in item] if isinstance(item, tuple) else plain(item),
-                                  sort_keys=True, default=str) for item in values)
-    return hashlib.sha256(json.dumps(canonical).encode()).hexdigest()
+    """SHA-256 of a list of values (row keys: the portal's own evidence of which rows it touched)."""
+    return hashlib.sha256(_canonical(values)).hexdigest()
+
+
+def keyed_hash_of(key: bytes, values) -> str:
+    """HMAC-SHA256 of a list of values under `evidence_key`: comparable, not guessable."""
+    return hmac.new(key, _canonical(values), hashlib.sha256).hexdigest()

@@ -4,6 +4,7 @@ from sqlalchemy import text
 from portal.services.fulfilment.connectors import correction, hashing
 
 NEW_PHONE = "(909) 555-0199"
+KEY = hashing.evidence_key("a test secret")
 
 
 def _claimant(example):
@@ -20,7 +21,7 @@ def _preview(example, seeds, changes):
 def _execute(example, preview, seeds, changes):
     with example.engine("billgenix_claims", write=True).connect() as connection:
         return correction.execute_correction(datamap=example.datamap, preview=preview, seeds=seeds, changes=changes,
-                                             connection=connection, instance_path=example.folder)
+                                             connection=connection, instance_path=example.folder, evidence_key=KEY)
 
 
 def test_a_phone_number_is_updated_and_medical_fields_are_referred_to_staff(example):
@@ -40,8 +41,9 @@ def test_a_phone_number_is_updated_and_medical_fields_are_referred_to_staff(exam
         assert connection.execute(text("SELECT count(*) FROM claimants WHERE phone = :p"), {"p": NEW_PHONE}).scalar() == 1
     evidence = outcome.collections[0]
     assert evidence.rows_updated == 1
-    assert evidence.fields[0].before_sha256 == hashing.sha256_of([person.phone])
-    assert evidence.fields[0].after_sha256 == hashing.sha256_of([NEW_PHONE])
+    assert evidence.fields[0].before_hash == hashing.keyed_hash_of(KEY, [person.phone])
+    assert evidence.fields[0].after_hash == hashing.keyed_hash_of(KEY, [NEW_PHONE])
+    assert evidence.fields[0].after_hash != hashing.sha256_of([NEW_PHONE])  # not a hash anyone can recompute
     assert person.phone not in str(outcome.as_json()) and NEW_PHONE not in str(outcome.as_json())
 
 
