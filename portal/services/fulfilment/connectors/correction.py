@@ -1,7 +1,7 @@
 """Correction: staff choose fields and new values; the same preview, transaction and post-check as
 erasure, for an `update`. A field whose rule says `refer` (or a key or reference, which is
-structure) is returned as a staff task. Evidence carries the SHA-256 of the values before and
-after, never the values.
+structure) is returned as a staff task. Evidence carries keyed hashes (HMAC-SHA256) of the values
+before and after, never the values.
 """
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
