@@ -67,6 +67,12 @@ DEFAULTS = dict(
     # An uploaded PNG or JPEG may have at most this many pixels (a 600 dpi letter page has 34 million):
     # a small file can declare a picture that takes gigabytes to open.
     IMAGE_MAX_PIXELS=40_000_000,
+    # An uploaded PDF is checked in a child process (services/documents/pdf_checks.py): at most this
+    # many objects, this long and this much address space; a file that needs more is refused. A
+    # signed form has tens of objects; 190,000 took 3.2 s of CPU and 283 MB to walk.
+    PDF_MAX_OBJECTS=50_000,
+    PDF_CHECK_SECONDS=10,
+    PDF_CHECK_MEMORY_MB=512,
     # The whole request body; None: DOCUMENT_MAX_BYTES plus FORM_OVERHEAD_BYTES for the other
     # fields and multipart framing. Werkzeug answers 413 before reading a larger body.
     MAX_CONTENT_LENGTH=None,
