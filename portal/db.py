@@ -318,7 +318,7 @@ def ping() -> bool:
         with engine().connect() as conn:
             conn.execute(text("SELECT 1"))
         return True
-    except Exception:  # any driver error means "not reachable" to the health check
+    except Exception:  # noqa: BLE001  any driver error means "not reachable" to the health check
         return False
 
 

@@ -273,7 +273,7 @@ def answers_within(seconds: float, *calls) -> list:
     def run(i, call):
         try:
             results[i] = call()
-        except BaseException as exc:  # raised again in the test's thread, below
+        except BaseException as exc:  # noqa: BLE001  raised again in the test's thread, below
             errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]

@@ -1,15 +1,14 @@
 """requests, audit, tokens, outbox
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-28 02:24:16.232309
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
+from alembic import op
 
 import portal.models  # noqa: F401  (UTCDateTime)
-
 
 revision = '0001'
 down_revision = None

@@ -4,12 +4,11 @@ Revision ID: 0002_staff
 Revises: 0001
 Create Date: 2026-11-28 02:47:22.635948
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
+from alembic import op
 
 import portal.models  # noqa: F401  (UTCDateTime)
-
 
 revision = '0002_staff'
 down_revision = '0001'

@@ -4,12 +4,11 @@ Revision ID: 0003_consent
 Revises: 0006_documents
 Create Date: 2026-11-28 02:51:05.753495
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
+from alembic import op
 
 import portal.models  # noqa: F401  (UTCDateTime)
-
 
 revision = '0003_consent'
 down_revision = '0006_documents'

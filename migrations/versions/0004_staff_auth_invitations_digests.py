@@ -4,12 +4,11 @@ Revision ID: 0004_staff_auth
 Revises: 0002_staff
 Create Date: 2026-11-28 02:51:11.730365
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
+from alembic import op
 
 import portal.models  # noqa: F401  (UTCDateTime)
-
 
 revision = '0004_staff_auth'
 down_revision = '0002_staff'

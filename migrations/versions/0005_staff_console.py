@@ -4,12 +4,11 @@ Revision ID: 0005_staff_console
 Revises: 0003_consent
 Create Date: 2026-11-28 02:50:40.373308
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
+from alembic import op
 
 import portal.models  # noqa: F401  (UTCDateTime)
-
 
 revision = '0005_staff_console'
 down_revision = '0003_consent'  # after documents: response files are documents (services/documents.py)

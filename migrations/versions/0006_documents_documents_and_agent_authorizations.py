@@ -4,12 +4,11 @@ Revision ID: 0006_documents
 Revises: 0007_inquiries
 Create Date: 2026-11-28 02:56:05.349033
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
+from alembic import op
 
 import portal.models  # noqa: F401  (UTCDateTime)
-
 
 revision = '0006_documents'
 down_revision = '0007_inquiries'

@@ -4,12 +4,11 @@ Revision ID: 0007_inquiries
 Revises: 0004_staff_auth
 Create Date: 2026-11-28 03:08:19.441418
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
+from alembic import op
 
 import portal.models  # noqa: F401  (UTCDateTime)
-
 
 revision = '0007_inquiries'
 down_revision = '0004_staff_auth'

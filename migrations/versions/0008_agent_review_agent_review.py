@@ -4,12 +4,11 @@ Revision ID: 0008_agent_review
 Revises: 0005_staff_console
 Create Date: 2026-11-28 03:48:57.753756
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
+from alembic import op
 
 import portal.models  # noqa: F401  (UTCDateTime)
-
 
 revision = '0008_agent_review'
 down_revision = '0005_staff_console'

@@ -4,12 +4,10 @@ Revision ID: 0009_inquiry_attachment
 Revises: 0008_agent_review
 Create Date: 2026-11-28 03:52:58.281998
 """
-from alembic import op
 import sqlalchemy as sa
-import sqlmodel
+from alembic import op
 
 import portal.models  # noqa: F401  (UTCDateTime)
-
 
 revision = '0009_inquiry_attachment'
 down_revision = '0008_agent_review'

@@ -8,14 +8,13 @@ Revision ID: 0010_retention
 Revises: 0009_inquiry_attachment
 Create Date: 2026-11-30 05:15:53.764355
 """
-from alembic import op
-import sqlalchemy as sa
 import json
 
+import sqlalchemy as sa
 import sqlmodel
+from alembic import op
 
 import portal.models  # noqa: F401  (UTCDateTime)
-
 
 revision = '0010_retention'
 down_revision = '0009_inquiry_attachment'

@@ -4,12 +4,11 @@ Revision ID: 0011_drp
 Revises: 0010_retention
 Create Date: 2026-11-30 05:16:05.514655
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
+from alembic import op
 
 import portal.models  # noqa: F401  (UTCDateTime)
-
 
 revision = '0011_drp'
 down_revision = '0010_retention'

@@ -8,9 +8,8 @@ Revision ID: 0012_hardening_outbox_bodies
 Revises: 0011_drp
 Create Date: 2026-11-30 05:45:00
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0012_hardening_outbox_bodies'
 down_revision = '0011_drp'

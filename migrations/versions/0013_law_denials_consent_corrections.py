@@ -4,12 +4,11 @@ Revision ID: 0013_law
 Revises: 0012_hardening_outbox_bodies
 Create Date: 2026-11-30 06:30:00
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
+from alembic import op
 
 import portal.models  # noqa: F401  (UTCDateTime)
-
 
 revision = '0013_law'
 down_revision = '0012_hardening_outbox_bodies'

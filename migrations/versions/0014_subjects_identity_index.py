@@ -4,12 +4,11 @@ Revision ID: 0014_subjects
 Revises: 0013_law
 Create Date: 2026-11-30
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
+from alembic import op
 
 import portal.models  # noqa: F401  (UTCDateTime)
-
 
 revision = '0014_subjects'
 down_revision = '0013_law'

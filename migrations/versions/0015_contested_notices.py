@@ -4,9 +4,8 @@ Revision ID: 0015_contested_notices
 Revises: 0014_subjects
 Create Date: 2026-11-30 08:45:00
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0015_contested_notices'
 down_revision = '0014_subjects'

@@ -4,12 +4,11 @@ Revision ID: 0016_heartbeat
 Revises: 0015_contested_notices
 Create Date: 2026-11-30
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
+from alembic import op
 
 import portal.models  # noqa: F401  (UTCDateTime)
-
 
 revision = '0016_heartbeat'
 down_revision = '0015_contested_notices'

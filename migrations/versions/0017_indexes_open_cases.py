@@ -4,9 +4,8 @@ Revision ID: 0017_indexes
 Revises: 0016_heartbeat
 Create Date: 2026-11-30
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0017_indexes'
 down_revision = '0016_heartbeat'

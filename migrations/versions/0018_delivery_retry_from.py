@@ -4,11 +4,10 @@ Revision ID: 0018_delivery
 Revises: 0017_indexes
 Create Date: 2026-11-30
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import portal.models  # noqa: F401  (UTCDateTime)
-
 
 revision = '0018_delivery'
 down_revision = '0017_indexes'

@@ -4,11 +4,10 @@ Revision ID: 0019_annual_metrics
 Revises: 0018_delivery
 Create Date: 2026-11-30 09:50:00
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import portal.models  # noqa: F401  (UTCDateTime)
-
 
 revision = '0019_annual_metrics'
 down_revision = '0018_delivery'

@@ -4,11 +4,10 @@ Revision ID: 0020_metrics_months
 Revises: 0019_annual_metrics
 Create Date: 2026-12-01 09:00:00
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import portal.models  # noqa: F401  (UTCDateTime)
-
 
 revision = '0020_metrics_months'
 down_revision = '0019_annual_metrics'

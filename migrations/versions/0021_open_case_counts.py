@@ -10,9 +10,8 @@ transactions never wait on one another's counter; the worker folds the rows (ope
 The open statuses are written out as they are today (lifecycle.OPEN); a migration that changes them
 replaces these triggers.
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0021_open_case_counts'
 down_revision = '0020_metrics_months'

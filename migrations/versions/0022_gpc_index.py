@@ -4,9 +4,8 @@ Revision ID: 0022_gpc_index
 Revises: 0021_open_case_counts
 Create Date: 2026-11-30 13:05:00
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0022_gpc_index'
 down_revision = '0021_open_case_counts'

@@ -89,13 +89,13 @@ def readiness(session: Session, cfg, *, started_at: datetime, rate_limit_storage
     try:
         session.execute(text("SELECT 1"))
         report.checks["database"] = Check(ok=True, value=True)
-    except Exception:  # any driver error means "not reachable"
+    except Exception:  # noqa: BLE001  any driver error means "not reachable"
         session.rollback()
         report.checks["database"] = Check(ok=False, value=False, detail="unreachable")
     if rate_limit_storage is not None:
         try:
             reachable = bool(rate_limit_storage.check())
-        except Exception:  # a storage that raises is as unreachable as one that says so
+        except Exception:  # noqa: BLE001  a storage that raises is as unreachable as one that says so
             reachable = False
         report.checks["rate_limit_storage"] = Check(ok=reachable, value=reachable)
     max_worker = float(cfg["READY_MAX_WORKER_AGE_SECONDS"])
@@ -103,7 +103,7 @@ def readiness(session: Session, cfg, *, started_at: datetime, rate_limit_storage
     if report.checks["database"].ok:
         try:
             figures = snapshot(session, alive_within=timedelta(seconds=max_worker))
-        except Exception:  # the database went away between the two queries
+        except Exception:  # noqa: BLE001  the database went away between the two queries
             report.checks["database"] = Check(ok=False, value=False, detail="unreachable")
     if figures is None:
         for name, key in (("worker_heartbeat_age_seconds", "READY_MAX_WORKER_AGE_SECONDS"),

@@ -599,7 +599,7 @@ def main() -> int:
         say(f"all passed in {time.monotonic() - started:.0f} s; restarts: "
             + ", ".join(f"{s.name} {s.restarts}" for s in top.services.values()))
         return 0
-    except Exception as failure:  # a failed expectation, or anything unexpected on the way
+    except Exception as failure:  # noqa: BLE001  a failed expectation, or anything unexpected on the way
         say(f"FAILED: {failure}" if isinstance(failure, CheckFailed) else f"FAILED: {failure!r}")
         say(f"logs: {top.work / 'logs'}")
         return 1

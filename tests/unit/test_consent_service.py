@@ -8,9 +8,9 @@ from sqlalchemy import func, select
 from portal.models import AuditEvent, ConsentRecord
 from portal.services.consent import banner, choices, receipts, state_cookie, statistics
 
-CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
-
 from ..support import publish_policy
+
+CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
 
 
 @pytest.fixture(autouse=True)

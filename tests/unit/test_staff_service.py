@@ -77,7 +77,7 @@ def test_email_is_case_insensitive_and_unique(session):
 
 def test_lockout_window_edges(app, session):
     user = _make(session)
-    for i in range(4):
+    for _attempt in range(4):
         assert staff.authenticate(session, email=user.email, password="wrong password", now=NOW) is None
     session.refresh(user)
     assert user.failed_logins == 4 and user.locked_until is None

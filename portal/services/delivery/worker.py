@@ -15,8 +15,8 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
-from typing import Callable, Iterable
 
 from sqlalchemy import text
 

@@ -59,7 +59,7 @@ def _blobs_rolled_back(session, transaction):
     for storage, name in session.info.pop("uncommitted_blobs", []):
         try:
             storage.delete(name)
-        except Exception:  # cleanup is best effort; the blob is encrypted and unreferenced
+        except Exception:  # noqa: BLE001  cleanup is best effort; the blob is encrypted and unreferenced
             log.warning("could not remove an uncommitted document blob")
 
 
