@@ -190,6 +190,10 @@ DEFAULTS = dict(
     WEBHOOK_TIMEOUT_SECONDS=10,
     WEBHOOK_MAX_ATTEMPTS=30,
     WEBHOOK_ALLOW_HTTP=False,  # plain http:// receivers, for tests and development only
+    # Webhooks and DRP callbacks never go to loopback, private, link-local, multicast or reserved
+    # addresses (services/delivery/outbound.py); hosts listed here (name or name:port, comma-separated)
+    # are exceptions, e.g. a test receiver on 127.0.0.1.
+    OUTBOUND_ALLOW_HOSTS=[],
     # Data Rights Protocol 1.0 (authorized-agent services, machine to machine); routes answer 404 while off.
     DRP_ENABLED=False,
     DRP_BUSINESS_ID=None,  # this business's id in the DRP directory; signed messages must name it
@@ -288,7 +292,7 @@ def load(app, test_config=None):
     if isinstance(app.config["METRICS_ALLOWED_NETWORKS"], str):
         app.config["METRICS_ALLOWED_NETWORKS"] = [n.strip() for n in app.config["METRICS_ALLOWED_NETWORKS"].split(",")
                                                   if n.strip()]
-    for key in ("HOLIDAYS_EXTRA", "HOLIDAYS_EXCLUDE"):
+    for key in ("HOLIDAYS_EXTRA", "HOLIDAYS_EXCLUDE", "OUTBOUND_ALLOW_HOSTS"):
         if isinstance(app.config[key], str):
             app.config[key] = [item.strip() for item in app.config[key].split(",") if item.strip()]
     # Every time shown to people is California time (deadlines count on that calendar too).

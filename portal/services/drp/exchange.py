@@ -15,7 +15,6 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
@@ -34,6 +33,7 @@ from .. import audit
 from ..cases import submission as request_service
 from ..cases import verification
 from ..cases.submission import NewRequest
+from ..delivery import outbound
 from . import status as drp_status
 
 log = logging.getLogger(__name__)
@@ -370,13 +370,17 @@ def _optional_str(claims: dict, name: str, limit: int) -> str | None:
 
 
 def _callback_url(value: str | None) -> str | None:
+    """An https URL (http where DRP_CALLBACK_ALLOW_HTTP), not on the portal's own network."""
     if value is None:
         return None
-    parts = urlsplit(value)
-    schemes = ("https", "http") if current_app.config["DRP_CALLBACK_ALLOW_HTTP"] else ("https",)
-    if parts.scheme not in schemes or not parts.hostname or parts.username or parts.password:
-        raise BadRequest("status_callback must be an https URL.")
-    return value
+    cfg = current_app.config
+    problem = outbound.url_problem(value, allow_http=cfg["DRP_CALLBACK_ALLOW_HTTP"],
+                                   allow_hosts=cfg["OUTBOUND_ALLOW_HOSTS"])
+    if problem is None:
+        return value
+    if problem.startswith(outbound.NOT_ALLOWED):
+        raise BadRequest(f"status_callback: {problem}.")
+    raise BadRequest("status_callback must be an https URL.")
 
 
 def _address(value) -> str | dict | None:
