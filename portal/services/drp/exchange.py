@@ -238,8 +238,14 @@ def _repeat(session: Session, agent: DrpAgent, drp: DrpRequest) -> dict:
     return drp_status.status_object(req, drp)
 
 
+_REQUEST_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def _owned(session: Session, *, agent: DrpAgent, request_uuid: str, call: str) -> tuple[DrpRequest, PrivacyRequest]:
-    drp = session.execute(select(DrpRequest).where(DrpRequest.request_uuid == request_uuid[:36])).scalar()
+    # Only the shape our ids have is looked up: anything else (a NUL, which PostgreSQL refuses in
+    # a query, or 10,000 characters) is simply not found.
+    drp = session.execute(select(DrpRequest).where(DrpRequest.request_uuid == request_uuid)).scalar() \
+        if _REQUEST_UUID.fullmatch(request_uuid) else None
     if drp is None:
         exc = NotFound("No request has this request_id.")
         _refuse(session, exc, agent=agent, call=call)

@@ -16,6 +16,7 @@ from nacl.exceptions import BadSignatureError
 from nacl.exceptions import ValueError as NaclValueError
 from nacl.signing import VerifyKey
 
+from ...input_guards import NAME, PHONE, text_problem
 from ...models import DrpAgent
 from ..delivery import outbound
 
@@ -85,6 +86,8 @@ def open_signed(body: bytes, verify_key: str) -> Signed:
         claims = json.loads(message)
     except ValueError:
         raise BadRequest("The signed message is not JSON.") from None
+    except RecursionError:
+        raise BadRequest("The signed message is nested too deeply.") from None
     if not isinstance(claims, dict):
         raise BadRequest("The signed message must be a JSON object.")
     return Signed(claims, hashlib.sha256(message).hexdigest())
@@ -113,12 +116,17 @@ def check_envelope(claims: dict, *, agent: DrpAgent, now: datetime) -> None:
         raise Refused("business-id does not name this business.")
     issued, expires = _moment(claims, "issued-at"), _moment(claims, "expires-at")
     window = timedelta(seconds=cfg["DRP_MAX_WINDOW_SECONDS"])
-    if not issued < expires <= issued + window:
-        raise Refused(f"expires-at must come after issued-at, by at most {int(window.total_seconds())} seconds.")
     skew = timedelta(seconds=cfg["DRP_CLOCK_SKEW_SECONDS"])
-    if now + skew < issued:
+    try:
+        in_window = issued < expires <= issued + window
+        future, expired = now + skew < issued, now - skew > expires
+    except OverflowError:  # a moment at the very end of the calendar, plus the window
+        raise Refused("issued-at and expires-at must be moments of our time, not the ends of the calendar.") from None
+    if not in_window:
+        raise Refused(f"expires-at must come after issued-at, by at most {int(window.total_seconds())} seconds.")
+    if future:
         raise Refused("issued-at is in the future.")
-    if now - skew > expires:
+    if expired:
         raise Refused("The message has expired (expires-at has passed).")
 
 
@@ -131,8 +139,8 @@ def replay_window() -> timedelta:
 
 def drp_version(claims: dict) -> str:
     version = claims.get("drp.version")
-    if not isinstance(version, str) or not 0 < len(version) <= 16:
-        raise BadRequest("drp.version is required.")
+    if not isinstance(version, str) or not 0 < len(version) <= 16 or text_problem(version):
+        raise BadRequest("drp.version is required: a short string such as 1.0.")
     return version
 
 
@@ -142,21 +150,24 @@ def revoke_reason(claims: dict, *, request_uuid: str) -> str | None:
     one); its `reason` is optional."""
     if claims.get("request_id") != request_uuid:
         raise Refused("request_id in the signed message must name the request being revoked.")
-    reason = claims.get("reason")
-    if reason is not None and (not isinstance(reason, str) or len(reason) > 2000):
-        raise BadRequest("reason must be a string of at most 2000 characters.")
-    return (reason or "").strip() or None
+    return _text(claims, "reason", 2000, single_line=False)
 
 
 # ---- the exercise's claims -------------------------------------------------------------------
 
-def _optional_str(claims: dict, name: str, limit: int) -> str | None:
+def _text(claims: dict, name: str, limit: int, *, single_line: bool = True, markup: bool = True) -> str | None:
+    """A string claim as the forms take a field: stripped, one line unless it may span lines, no
+    control characters, at most `limit` characters; BadRequest names the claim, never its value."""
     value = claims.get(name)
     if value is None:
         return None
-    if not isinstance(value, str) or len(value.strip()) > limit:
+    if not isinstance(value, str):
         raise BadRequest(f"{name} must be a string of at most {limit} characters.")
-    return value.strip() or None
+    value = value.strip()
+    problem = text_problem(value, single_line=single_line, limit=limit, markup=markup)
+    if problem:
+        raise BadRequest(f"{name} {problem}.")
+    return value or None
 
 
 def _callback_url(value: str | None) -> str | None:
@@ -174,24 +185,47 @@ def _callback_url(value: str | None) -> str | None:
 
 
 def _address(value) -> str | dict | None:
-    """OpenID Connect's address claim (an object of strings), or a plain string."""
+    """OpenID Connect's address claim (an object of strings; its `formatted` may span lines), or a
+    plain string; no control characters, bounded."""
     if value is None:
         return None
     if isinstance(value, str) and len(value) <= 500:
+        if text_problem(value, single_line=False):
+            raise BadRequest("address must have no control characters.")
         return value.strip() or None
     if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()) \
             and len(json.dumps(value)) <= 1000:
+        if any(text_problem(k, limit=64) or text_problem(v, single_line=False) for k, v in value.items()):
+            raise BadRequest("address must have no control characters.")
         return value
     raise BadRequest("address must be a string or an OpenID Connect address object.")
 
 
-def split_name(name: str) -> tuple[str, str]:
-    """"Ana Ruiz" and "Ruiz, Ana" both give ("Ana", "Ruiz"); a single word is a first name."""
+def _name(claims: dict) -> tuple[str, str, str]:
+    """The consumer's name, its first and last names: what the request form accepts for each."""
+    name = _text(claims, "name", 200, markup=False)
+    if not name:
+        raise BadRequest("name is required: the consumer's full name.")
+    first, last = _parts(name)
+    if len(first) > 100 or len(last) > 100:
+        raise BadRequest("name must have at most 100 characters in the first name and in the last name.")
+    if not NAME.match(first) or (last and not NAME.match(last)):
+        raise BadRequest("name must have letters, spaces, apostrophes, hyphens and periods only.")
+    return name, first, last
+
+
+def _parts(name: str) -> tuple[str, str]:
     if "," in name:
         last, _sep, first = name.partition(",")
-        return first.strip()[:100], last.strip()[:100]
+        return first.strip(), last.strip()
     first, _sep, last = name.strip().partition(" ")
-    return first[:100], last.strip()[:100]
+    return first, last.strip()
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """"Ana Ruiz" and "Ruiz, Ana" both give ("Ana", "Ruiz"); a single word is a first name."""
+    first, last = _parts(name)
+    return first[:100], last[:100]
 
 
 def postal_code(address) -> str | None:
@@ -206,6 +240,8 @@ def parse_exercise(claims: dict) -> Exercise:
     """Validate an exercise's claims (DRP §2.01, §3.04); BadRequest names the first problem."""
     version = drp_version(claims)
     action = claims.get("exercise")
+    if not isinstance(action, str):
+        raise BadRequest("exercise must be a string: one of " + ", ".join(sorted(EXERCISES)) + ".")
     if action in OPT_IN:
         raise BadRequest("sale:opt-in is not supported: opting back in to sale or sharing is a two-step choice "
                          "the consumer makes themselves on our preference page.")
@@ -217,10 +253,8 @@ def parse_exercise(claims: dict) -> Exercise:
             raise BadRequest("We handle requests under the ccpa regime only.")
     elif regime != "ccpa":
         raise BadRequest("Unsupported regime: regime must be ccpa, voluntary, or absent.")
-    name = _optional_str(claims, "name", 200)
-    if not name:
-        raise BadRequest("name is required: the consumer's full name.")
-    email = _optional_str(claims, "email", 254)
+    name, first, last = _name(claims)
+    email = _text(claims, "email", 254)
     try:
         email = validate_email(email or "", check_deliverability=False).normalized.lower()
     except EmailNotValidError:
@@ -230,16 +264,17 @@ def parse_exercise(claims: dict) -> Exercise:
             raise BadRequest(f"{flag} must be true or false.")
     relationships = claims.get("relationships")
     if relationships is not None and not (isinstance(relationships, list) and len(relationships) <= 20 and all(
-            isinstance(r, str) and len(r) <= 64 for r in relationships)):
-        raise BadRequest("relationships must be a list of short strings.")
-    phone = _optional_str(claims, "phone_number", 40)
+            isinstance(r, str) and not text_problem(r, limit=64) for r in relationships)):
+        raise BadRequest("relationships must be a list of short strings, each one line.")
+    phone = _text(claims, "phone_number", 40)
+    if phone and not PHONE.match(phone):
+        raise BadRequest("phone_number must have 7 to 40 digits, spaces and + ( ) - . only.")
     kept = {"name": name, "email": email, "phone_number": phone, "address": _address(claims.get("address")),
-            "power_of_attorney": _optional_str(claims, "power_of_attorney", 2000),
+            "power_of_attorney": _text(claims, "power_of_attorney", 2000, single_line=False),
             "relationships": relationships or None, **{f: claims.get(f) for f in VERIFIED_FLAGS}}
     request_type, scope = EXERCISES[action]
-    first, last = split_name(name)
     return Exercise(exercise=action, request_type=request_type, access_scope=scope, regime=regime,
-                    drp_version=version, agent_request_id=_optional_str(claims, "agent-request-id", 200),
-                    status_callback=_callback_url(_optional_str(claims, "status_callback", 2000)),
+                    drp_version=version, agent_request_id=_text(claims, "agent-request-id", 200),
+                    status_callback=_callback_url(_text(claims, "status_callback", 2000)),
                     first_name=first, last_name=last, email=email, phone=phone,
                     claims={k: v for k, v in kept.items() if v is not None})
