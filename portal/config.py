@@ -57,6 +57,7 @@ DEFAULTS = dict(
     STATUS_TOKEN_MINUTES=30,
     STATUS_SESSION_MINUTES=30,
     STATUS_RESPONSE_SECONDS=0.25,  # every status-link answer takes this long, match or not
+    REQUEST_RESPONSE_SECONDS=0.5,  # every request-form answer takes this long, duplicate or not
     UNCONFIRMED_EXPIRY_DAYS=14,
     AGENT_CONFIRM_DAYS=14,  # how long a consumer's link to confirm or reject an agent works
     # Request types whose requesters sign the declaration under penalty of perjury (§7062:
