@@ -60,6 +60,7 @@ DEFAULTS = dict(
     STATUS_TOKEN_MINUTES=30,
     STATUS_SESSION_MINUTES=30,
     STATUS_RESPONSE_SECONDS=0.25,  # every status-link answer takes this long, match or not
+    REQUEST_RESPONSE_SECONDS=0.5,  # every request-form answer takes this long, duplicate or not
     UNCONFIRMED_EXPIRY_DAYS=14,
     AGENT_CONFIRM_DAYS=14,  # how long a consumer's link to confirm or reject an agent works
     # Request types whose requesters sign the declaration under penalty of perjury (§7062:
@@ -70,6 +71,12 @@ DEFAULTS = dict(
     # An uploaded PNG or JPEG may have at most this many pixels (a 600 dpi letter page has 34 million):
     # a small file can declare a picture that takes gigabytes to open.
     IMAGE_MAX_PIXELS=40_000_000,
+    # An uploaded PDF is checked in a child process (services/documents/pdf_checks.py): at most this
+    # many objects, this long and this much address space; a file that needs more is refused. A
+    # signed form has tens of objects; 190,000 took 3.2 s of CPU and 283 MB to walk.
+    PDF_MAX_OBJECTS=50_000,
+    PDF_CHECK_SECONDS=10,
+    PDF_CHECK_MEMORY_MB=512,
     # The whole request body; None: DOCUMENT_MAX_BYTES plus FORM_OVERHEAD_BYTES for the other
     # fields and multipart framing. Werkzeug answers 413 before reading a larger body.
     MAX_CONTENT_LENGTH=None,
@@ -187,6 +194,10 @@ DEFAULTS = dict(
     WEBHOOK_TIMEOUT_SECONDS=10,
     WEBHOOK_MAX_ATTEMPTS=None,  # an older limit on attempts; None: DELIVERY_RETRY_FOR_SECONDS alone counts
     WEBHOOK_ALLOW_HTTP=False,  # plain http:// receivers, for tests and development only
+    # Webhooks and DRP callbacks never go to loopback, private, link-local, multicast or reserved
+    # addresses (services/delivery/outbound.py); hosts listed here (name or name:port, comma-separated)
+    # are exceptions, e.g. a test receiver on 127.0.0.1.
+    OUTBOUND_ALLOW_HOSTS=[],
     # Data Rights Protocol 1.0 (authorized-agent services, machine to machine); routes answer 404 while off.
     DRP_ENABLED=False,
     DRP_BUSINESS_ID=None,  # this business's id in the DRP directory; signed messages must name it
@@ -299,7 +310,7 @@ def load(app, test_config=None):
     if isinstance(app.config["METRICS_ALLOWED_NETWORKS"], str):
         app.config["METRICS_ALLOWED_NETWORKS"] = [n.strip() for n in app.config["METRICS_ALLOWED_NETWORKS"].split(",")
                                                   if n.strip()]
-    for key in ("HOLIDAYS_EXTRA", "HOLIDAYS_EXCLUDE"):
+    for key in ("HOLIDAYS_EXTRA", "HOLIDAYS_EXCLUDE", "OUTBOUND_ALLOW_HOSTS"):
         if isinstance(app.config[key], str):
             app.config[key] = [item.strip() for item in app.config[key].split(",") if item.strip()]
     # Every time shown to people is California time (deadlines count on that calendar too).

@@ -1,5 +1,4 @@
 """Form pieces shared by every blueprint, and the request form (the requester's, and staff intake's)."""
-import re
 from datetime import date
 
 from flask_wtf import FlaskForm
@@ -9,15 +8,14 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Email, Length, Optional, Regexp, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from . import clock
+from . import clock, input_guards
 from .i18n import lazy_gettext as _l
 from .lifecycle import REQUEST_TYPES
 from .services.cases.submission import NewRequest
 from .services.identity import tiers
 
-_TAG = re.compile(r"<\s*/?\s*[a-zA-Z!?]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_LINE_BREAK = re.compile(r"[\r\n\x85\u2028\u2029]")
+# The same rules as for what arrives without a form (a DRP agent's claims): input_guards.
+_TAG, _CONTROL, _LINE_BREAK = input_guards.TAG, input_guards.CONTROL, input_guards.LINE_BREAK
 
 
 class EmptyForm(FlaskForm):
@@ -55,8 +53,7 @@ def upload_of(field):
     return f.stream, f.filename, f.mimetype
 
 
-NAME = Regexp(r"^[^\W\d_](?:[^\W\d_]|[ '’.\-])*$", flags=re.UNICODE,
-              message=_l("Use letters, spaces, apostrophes, hyphens and periods only."))
+NAME = Regexp(input_guards.NAME, message=_l("Use letters, spaces, apostrophes, hyphens and periods only."))
 STRIPPED = [strip_filter]
 
 
@@ -82,7 +79,7 @@ def past_date(earliest: date, message):
 def phone_field(label):
     return StringField(label, filters=STRIPPED, render_kw={"autocomplete": "tel", "type": "tel"}, validators=[
         Optional(), Length(max=40, message=_l("Use at most 40 characters.")),
-        Regexp(r"^[0-9+()\-. ]{7,40}$", message=_l("Use digits, spaces and + ( ) - only."))])
+        Regexp(input_guards.PHONE, message=_l("Use digits, spaces and + ( ) - only."))])
 
 
 def claim_field():

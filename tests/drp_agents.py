@@ -47,6 +47,12 @@ class Agent:
         claims.update(overrides)
         return {k: v for k, v in claims.items() if v is not None}
 
+    def revoke(self, request_id: str, reason: str | None = None, now: datetime | None = None, **overrides) -> dict:
+        """A revoke message: the envelope, made out to one request, with an optional reason."""
+        claims = self.envelope(now, request_id=request_id, reason=reason)
+        claims.update(overrides)
+        return {k: v for k, v in claims.items() if v is not None}
+
     def auth(self, token: str | None = None) -> dict:
         return {"Authorization": f"Bearer {token or self.token}"}
 

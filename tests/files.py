@@ -28,6 +28,13 @@ def pdf(text: str = "I, Jane Consumer, authorize Lien Partners LLC to act for me
     return bytes(out)
 
 
+def kept(data: bytes) -> bytes:
+    """What the portal keeps of an accepted PDF upload: the file as qpdf writes it again from the
+    objects it checked (the same bytes for the same upload)."""
+    from portal.services.documents import upload_checks
+    return upload_checks.check_pdf(data)
+
+
 def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 

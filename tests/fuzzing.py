@@ -1,20 +1,24 @@
 """Hypothesis strategies over every route of the app, and the two rules each answer must keep:
-no 5xx, and nothing stored when the request is refused. Used by tests/app/test_fuzz_routes.py
-(a few hundred examples) and benchmarks/fuzz_routes.py (10,000 and more).
+no 5xx, and nothing stored when the request is refused (a refused Data Rights Protocol call is put
+on record in the audit log, by design, and nothing else). With DRP on, a share of the requests are
+signed DRP messages of random shapes from a registered, paired agent. Used by
+tests/app/test_fuzz_routes.py (a few hundred examples) and benchmarks/fuzz_routes.py (10,000 and more).
 """
 import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import timedelta
 from urllib.parse import quote
 
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlmodel import SQLModel
 
-from portal import db
+from portal import clock, db
 from portal.services.staff import accounts
 
+from .drp_agents import Agent, pair, register
 from .support import STAFF_PASSWORD, csrf_from, new_case, post_form
 
 # Values that broke something once, or could: control characters, the last code point, huge and
@@ -44,9 +48,13 @@ class Context:
 
 @dataclass
 class Fixtures:
-    """Real objects whose ids and references the fuzzer puts into URLs now and then."""
+    """Real objects whose ids and references the fuzzer puts into URLs now and then; with DRP on, a
+    paired agent that signs the fuzzed messages, one of its requests, and an agent for pairing."""
     reference: str
     staff_id: int
+    agent: Agent | None = None
+    pairing_agent: Agent | None = None
+    drp_request_id: str | None = None
 
 
 _NAME_ATTR = re.compile(r'name="([^"]+)"')
@@ -80,7 +88,17 @@ def prepare(app) -> tuple[list[Context], Fixtures, list]:
         contexts.append(Context(role, client, token, _form_fields(client, [
             "/staff/account", "/staff/admin/staff", f"/staff/requests/{case.reference}", "/staff/requests/new"])))
     rules = [r for r in app.url_map.iter_rules() if r.endpoint != "static"]
-    return contexts, Fixtures(case.reference, staff_id), rules
+    fixtures = Fixtures(case.reference, staff_id)
+    if app.config["DRP_ENABLED"]:
+        fixtures.agent, fixtures.pairing_agent = Agent("FUZZ_AGENT", "Fuzz"), Agent("FUZZ_PAIRING", "Pairing")
+        for agent in (fixtures.agent, fixtures.pairing_agent):
+            register(app, agent)
+        client = app.test_client()
+        pair(client, fixtures.agent)
+        made = client.post("/drp/v1/data-rights-request", data=fixtures.agent.sign(fixtures.agent.exercise("deletion")),
+                           headers=fixtures.agent.auth(), content_type="text/plain")
+        fixtures.drp_request_id = made.get_json()["request_id"]
+    return contexts, fixtures, rules
 
 
 @st.composite
@@ -104,6 +122,80 @@ def fuzz_request(draw, contexts: list[Context], fixtures: Fixtures, rules: list)
     if method == "POST":
         body = _draw_body(draw, ctx, rule)
     return ctx, method, path, query, headers, body
+
+
+# ---- signed Data Rights Protocol messages of random shapes ------------------------------------
+
+CLAIM_NAMES = ["agent-id", "business-id", "issued-at", "expires-at", "drp.version", "exercise", "regime", "name",
+               "email", "email_verified", "phone_number", "phone_number_verified", "address", "address_verified",
+               "relationships", "power_of_attorney", "agent-request-id", "status_callback", "request_id", "reason"]
+# Values a claim should not have: every JSON shape, and strings that broke something once.
+json_value = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True) | text,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(text, children, max_size=4), max_leaves=12)
+CLAIM_VALUES = st.one_of(json_value, st.sampled_from([
+    "9999-12-31T23:59:59+00:00", "0001-01-01T00:00:00+00:00", "9999-12-31T23:50:00+00:00", "2026-02-30T00:00:00Z",
+    "deletion", "sale:opt-in", "access:specific", "ccpa", "voluntary", "Ana\r\nBcc: x@example.org", "Ana\x00Ruiz",
+    "http://127.0.0.1/cb", "http://2130706433/", "https://agent.example/cb\r\nX: 1", "https://[::1/",
+    "https://agent.example:99999/", "1.0\x00", "x" * 3000, {"postal_code": "92373\x00"}, ["a\nb"]]))
+
+
+@st.composite
+def _claims(draw, agent: Agent, fixtures: Fixtures, kind: str):
+    """A message: well-formed for its call with some claims replaced, or anything at all."""
+    shape = draw(st.sampled_from(["altered", "altered", "altered", "any", "nested", "not json"]))
+    if shape == "not json":
+        return draw(st.binary(max_size=300))
+    if shape == "nested":
+        depth = draw(st.integers(500, 9000))
+        return ("[" * depth + "]" * depth).encode() if draw(st.booleans()) else \
+            b'{"exercise": "deletion", "x": ' + b"{\"a\": " * depth + b"1" + b"}" * depth + b"}"
+    if shape == "any":
+        return json.dumps(draw(json_value)).encode()
+    moment = clock.now() + timedelta(seconds=draw(st.integers(-3600, 600)))
+    base = {"pair": agent.envelope(moment), "exercise": agent.exercise(draw(st.sampled_from(
+        ["deletion", "access", "sale:opt-out", "access:specific"])), **{"issued-at": moment.isoformat()}),
+            "revoke": agent.revoke(fixtures.drp_request_id, "changed my mind", moment)}[kind]
+    for name in draw(st.lists(st.sampled_from(CLAIM_NAMES), max_size=4, unique=True)):
+        if draw(st.integers(0, 5)) == 0:
+            base.pop(name, None)
+        else:
+            base[name] = draw(CLAIM_VALUES)
+    return json.dumps(base).encode()
+
+
+@st.composite
+def drp_request(draw, contexts: list[Context], fixtures: Fixtures):
+    """One signed DRP call: an exercise, a pairing, a revoke or a status read, its message (or its
+    path) of a random shape, signed by the agent's own key (now and then by another key)."""
+    ctx = draw(st.sampled_from(contexts))
+    agent = fixtures.agent
+    ids = st.one_of(st.just(fixtures.drp_request_id), text.map(lambda v: quote(v, safe="") or "x"))
+    call = draw(st.sampled_from(["exercise", "exercise", "exercise", "pair", "revoke", "status", "agent"]))
+    headers = {"Authorization": f"Bearer {agent.token}"} if draw(st.integers(0, 9)) else {}
+    signer = agent if draw(st.integers(0, 9)) else Agent("OTHER_KEY")
+    if call == "pair":
+        pairing = fixtures.pairing_agent  # a fresh token for it never unpairs the agent the other calls use
+        body = ("signed", (pairing if draw(st.integers(0, 9)) else Agent("OTHER_KEY")).sign(
+            draw(_claims(pairing, fixtures, "pair"))))
+        return ctx, "POST", f"/drp/v1/agent/{pairing.agent_id}", {}, {}, body
+    if call == "exercise":
+        return ctx, "POST", "/drp/v1/data-rights-request", {}, headers, ("signed", signer.sign(
+            draw(_claims(agent, fixtures, "exercise"))))
+    if call == "revoke":
+        return ctx, "DELETE", f"/drp/v1/data-rights-request/{draw(ids)}", {}, headers, ("signed", signer.sign(
+            draw(_claims(agent, fixtures, "revoke"))))
+    if call == "status":
+        return ctx, "GET", f"/drp/v1/data-rights-request/{draw(ids)}", {}, headers, None
+    return ctx, "GET", f"/drp/v1/agent/{draw(st.sampled_from([agent.agent_id, 'NOBODY', 'x' * 80]))}", {}, headers, None
+
+
+def any_request(contexts: list[Context], fixtures: Fixtures, rules: list):
+    """Every route fuzzed as before; with DRP on, a third of the requests are signed DRP calls."""
+    routes = fuzz_request(contexts, fixtures, rules)
+    if fixtures.agent is None:
+        return routes
+    return st.one_of(routes, routes, drp_request(contexts, fixtures))
 
 
 def _build_path(draw, rule, fixtures: Fixtures) -> str:
@@ -162,6 +254,8 @@ def send(ctx: Context, method: str, path: str, query: dict, headers: dict, body)
             kw["content_type"] = "application/json"
         elif style == "raw":
             kw["data"], kw["content_type"] = payload, "application/octet-stream"
+        elif style == "signed":  # a DRP message: base64 text
+            kw["data"], kw["content_type"] = payload, "text/plain"
         elif style == "nameless":
             parts = b"".join(b'--B\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n'
                              % (k.encode(), v.encode("utf-8", "surrogatepass")) for k, v in payload.items())
@@ -188,6 +282,17 @@ class Tally:
     """What a fuzz run saw: answers per status, and the problems (should stay empty)."""
     statuses: Counter = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
+    drp: Counter = field(default_factory=Counter)  # the answers to /drp/ calls, by status
+    not_ready: int = 0  # /readyz saying 503 on purpose (no delivering process has beaten for READY_MAX_WORKER_AGE_SECONDS)
+
+
+def _not_ready(path: str, resp) -> bool:
+    """/readyz's own answer that the service is not ready, with the check that failed: in a long
+    run without a worker, no heartbeat comes for READY_MAX_WORKER_AGE_SECONDS (120 s)."""
+    if path != "/readyz" or resp.status_code != 503 or not resp.is_json:
+        return False
+    report = resp.get_json()
+    return report.get("status") == "unavailable" and any(not c.get("ok") for c in report.get("checks", {}).values())
 
 
 def check_one(app, request, tally: Tally) -> None:
@@ -196,11 +301,17 @@ def check_one(app, request, tally: Tally) -> None:
     before = row_counts(app)
     resp = send(ctx, method, path, query, headers, body)
     tally.statuses[resp.status_code] += 1
+    if path.startswith("/drp/"):
+        tally.drp[resp.status_code] += 1
     where = f"{ctx.name} {method} {path} query={query!r} headers={headers!r} body={body!r}"[:2000]
-    if resp.status_code >= 500:
+    if resp.status_code >= 500 and _not_ready(path, resp):
+        tally.not_ready += 1
+    elif resp.status_code >= 500:
         tally.problems.append(f"{resp.status_code} for {where}")
     elif resp.status_code >= 400:
         after = row_counts(app)
-        changed = {t: (before[t], after[t]) for t in before if before[t] != after[t]}
+        # Every refused DRP call is put on record (the audit log): that row is the refusal itself.
+        on_record = {"audit_event"} if path.startswith("/drp/") else set()
+        changed = {t: (before[t], after[t]) for t in before if before[t] != after[t] and t not in on_record}
         if changed:
             tally.problems.append(f"{resp.status_code} stored {changed} for {where}")

@@ -9,6 +9,7 @@ from ..errors import render_error
 from ..extensions import configured_limit, limiter
 from ..forms import EmptyForm, RequestForm
 from ..lifecycle import REQUEST_TYPES
+from ..security import minimum_duration
 from ..services.cases import submission as request_service
 from ..services.cases import verification
 from ..services.documents import kinds
@@ -26,13 +27,16 @@ def new_request():
     if request.method == "GET" and request.args.get("type") in REQUEST_TYPES:
         form.request_type.data = request.args["type"]
     if form.validate_on_submit():
-        try:
-            outcome = request_service.submit(db.session(), new=form.to_new_request(language=str(get_locale())))
-        except kinds.DocumentRejected as exc:  # nothing was saved: the whole submission rolled back
-            form.correction_document.errors = [exc.message]
-            return render_template("public/request_form.html", form=form), 413 if exc.code == "too_large" else 422
-        kind = "confirm_email" if REQUEST_TYPES[form.request_type.data].needs_verification else "in_effect"
-        return redirect(url_for(".submitted", next=kind, type=outcome.request.request_type), 303)
+        # The same answer in the same time whether or not an open request of this type exists for
+        # the email (a duplicate is told by mail only): no timing oracle (as /status).
+        with minimum_duration(current_app.config["REQUEST_RESPONSE_SECONDS"]):
+            try:
+                outcome = request_service.submit(db.session(), new=form.to_new_request(language=str(get_locale())))
+            except kinds.DocumentRejected as exc:  # nothing was saved: the whole submission rolled back
+                form.correction_document.errors = [exc.message]
+                return render_template("public/request_form.html", form=form), 413 if exc.code == "too_large" else 422
+            kind = "confirm_email" if REQUEST_TYPES[form.request_type.data].needs_verification else "in_effect"
+            return redirect(url_for(".submitted", next=kind, type=outcome.request.request_type), 303)
     return render_template("public/request_form.html", form=form), 422 if request.method == "POST" else 200
 
 

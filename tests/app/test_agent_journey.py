@@ -76,7 +76,7 @@ def test_signed_permission_through_the_real_smtp_server(smtp_server, app, client
     raw = (Path(app.instance_path) / "documents" / doc.storage_name).read_bytes()
     assert b"Lien Partners" not in raw and b"%PDF" not in raw
     with app.app_context():
-        assert documents.read(db.session(), document=doc) == files.pdf()
+        assert documents.read(db.session(), document=doc) == files.kept(files.pdf())
 
     assert mail_service.deliver_for_app(app) == 1
     [verify_mail] = smtp_server.wait_for(1)

@@ -338,14 +338,14 @@ def test_status_only_for_the_agent_that_made_the_request(app, client, paired):
     unknown = client.get(f"/drp/v1/data-rights-request/{UNKNOWN_ID}", headers=paired.auth())
     assert unknown.status_code == 404 and unknown.get_json()["code"] == "404"
     # and another agent cannot revoke it either
-    assert client.delete(url, data=other.sign({"reason": "x"}), headers=other.auth()).status_code == 403
+    assert client.delete(url, data=other.sign(other.revoke(made["request_id"], "x")), headers=other.auth()).status_code == 403
     assert _case(app, made["request_id"]).status == "on_hold"  # as it was: no records to match, not withdrawn
 
 
 def test_revoke_withdraws_the_case_and_answers_revoked(app, client, paired, mailbox):
     made = send(client, paired, paired.exercise("deletion")).get_json()
     url = f"/drp/v1/data-rights-request/{made['request_id']}"
-    resp = client.delete(url, data=paired.sign({"reason": "I changed my mind"}), headers=paired.auth())
+    resp = client.delete(url, data=paired.sign(paired.revoke(made["request_id"], "I changed my mind")), headers=paired.auth())
     assert resp.status_code == 200
     revoked = resp.get_json()
     assert revoked["status"] == "revoked" and revoked["request_id"] == made["request_id"]
@@ -356,14 +356,14 @@ def test_revoke_withdraws_the_case_and_answers_revoked(app, client, paired, mail
     with app.app_context():
         assert db.session().execute(select(DrpRequest.revoke_reason)).scalar() == "I changed my mind"
     # Revoking again answers the same; the status endpoint agrees.
-    again = client.delete(url, data=paired.sign({"reason": "again"}), headers=paired.auth())
+    again = client.delete(url, data=paired.sign(paired.revoke(made["request_id"], "again")), headers=paired.auth())
     assert again.status_code == 200 and again.get_json() == revoked
     assert client.get(url, headers=paired.auth()).get_json() == revoked
 
 
 def test_revoke_of_an_opt_out_in_progress_keeps_the_opt_out(app, client, paired):
     made = send(client, paired, paired.exercise("sale:opt-out")).get_json()
-    resp = client.delete(f"/drp/v1/data-rights-request/{made['request_id']}", data=paired.sign({}),
+    resp = client.delete(f"/drp/v1/data-rights-request/{made['request_id']}", data=paired.sign(paired.revoke(made["request_id"])),
                          headers=paired.auth())
     assert resp.get_json()["status"] == "revoked"
     assert "stays in effect" in resp.get_json()["processing_details"]
@@ -373,15 +373,15 @@ def test_revoke_of_an_opt_out_in_progress_keeps_the_opt_out(app, client, paired)
 def test_revoke_needs_the_agents_signature_and_an_open_request(app, client, paired):
     made = send(client, paired, paired.exercise("deletion")).get_json()
     url = f"/drp/v1/data-rights-request/{made['request_id']}"
-    assert client.delete(url, data=Agent("X").sign({"reason": "x"}), headers=paired.auth()).status_code == 403
-    assert client.delete(url, data=paired.sign({"reason": 42}), headers=paired.auth()).status_code == 400
+    assert client.delete(url, data=Agent("X").sign(paired.revoke(made["request_id"], "x")), headers=paired.auth()).status_code == 403
+    assert client.delete(url, data=paired.sign(paired.revoke(made["request_id"], 42)), headers=paired.auth()).status_code == 400
     with app.app_context():
         from portal.services.cases import submission
         s = db.session()
         req = s.get(PrivacyRequest, _case(app, made["request_id"]).id)
         submission.transition(s, req, "denied", actor="system")
         s.commit()
-    closed = client.delete(url, data=paired.sign({"reason": "x"}), headers=paired.auth())
+    closed = client.delete(url, data=paired.sign(paired.revoke(made["request_id"], "x")), headers=paired.auth())
     assert closed.status_code == 400 and "denied" in closed.get_json()["message"]
 
 
@@ -393,7 +393,7 @@ def test_every_call_is_audited_without_its_token_or_signature(app, client, paire
     client.get(url, headers=paired.auth())
     client.get(url, headers={"Authorization": "Bearer wrong"})
     client.get(f"/drp/v1/agent/{paired.agent_id}", headers=paired.auth())
-    signed = paired.sign({"reason": "no"})
+    signed = paired.sign(paired.revoke(made["request_id"], "no"))
     client.delete(url, data=signed, headers=paired.auth())
     with app.app_context():
         events = db.session().execute(select(AuditEvent).order_by(AuditEvent.id)).scalars().all()

@@ -10,7 +10,7 @@ from ..support import make_staff, post_action, sign_in
 
 @pytest.fixture
 def app_config(app_config):
-    return {**app_config, **DRP_CONFIG}
+    return {**app_config, **DRP_CONFIG, "OUTBOUND_ALLOW_HOSTS": "127.0.0.1"}  # the agent's receiver is on loopback
 
 
 @pytest.fixture

@@ -71,7 +71,7 @@ def test_documents_encrypted_with_keys_it_lacks_stop_the_start_and_no_key_is_lef
     with again.app_context():
         s = portal_db.session()
         doc = s.get(documents.Document, 1)
-        assert documents.read(s, document=doc) == files.pdf()
+        assert documents.read(s, document=doc) == files.kept(files.pdf())
     _stop(again)
 
 

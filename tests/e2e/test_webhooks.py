@@ -84,7 +84,8 @@ def receiver():
 
 @pytest.fixture
 def hook_config(app_config):
-    app_config.update(WEBHOOK_ALLOW_HTTP=True, WEBHOOK_TIMEOUT_SECONDS=1, MAIL_RETRY_BASE_SECONDS=1)
+    app_config.update(WEBHOOK_ALLOW_HTTP=True, WEBHOOK_TIMEOUT_SECONDS=1, MAIL_RETRY_BASE_SECONDS=1,
+                      OUTBOUND_ALLOW_HOSTS="127.0.0.1")  # the receivers listen on loopback
     return app_config
 
 

@@ -45,6 +45,9 @@ ADMIN_EMAIL, ADMIN_PASSWORD = "admin@check.example", "production check passphras
 STATUS_LIMIT = 5  # RATELIMIT_STATUS for the run: small, so the shared count is quick to show
 BULK = 40  # mails queued for the worker-kill step
 SMTP_DELAY = 0.4  # seconds the relay takes per message: a worker spends most of its time waiting for the 250
+# How long the stack may take to answer through nginx, polled every half second: migrations, two
+# gunicorn hosts and a worker starting on a loaded 2-core machine took more than a minute.
+START_SECONDS = 180
 REFERENCE = re.compile(r"PR-[0-9A-Z]{4}-[0-9A-Z]{4}")
 LEAK = re.compile(r"Traceback|sqlalchemy|psycopg|OperationalError", re.I)
 
@@ -194,7 +197,7 @@ class Topology:
             conn.execute(f'CREATE DATABASE "{name}"')
 
     def _wait_until_served(self) -> None:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + START_SECONDS
         with self.client() as c:
             while time.monotonic() < deadline:
                 try:
@@ -205,7 +208,7 @@ class Topology:
                 except httpx.HTTPError:
                     pass
                 time.sleep(0.5)
-        raise CheckFailed("the portal did not answer through nginx within 60 s (see the logs folder)")
+        raise CheckFailed(f"the portal did not answer through nginx within {START_SECONDS} s (see the logs folder)")
 
     def client(self, source: str | None = None) -> httpx.Client:
         context = ssl.create_default_context(cafile=str(self.cert))

@@ -114,7 +114,8 @@ def _check(data: RecipientData, existing: Recipient | None) -> dict:
                   active=bool(data.active), webhook_url=None, email=None)
     if data.method == "webhook":
         url = (data.webhook_url or "").strip()
-        problem = webhooks.url_problem(url, allow_http=current_app.config["WEBHOOK_ALLOW_HTTP"])
+        problem = webhooks.url_problem(url, allow_http=current_app.config["WEBHOOK_ALLOW_HTTP"],
+                                       allow_hosts=current_app.config["OUTBOUND_ALLOW_HOSTS"])
         if problem:
             raise NoticeError(_l("Give the webhook address: %(problem)s.", problem=problem), "webhook_url")
         values["webhook_url"] = url

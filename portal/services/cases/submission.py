@@ -108,6 +108,9 @@ def submit(session: Session, *, new: NewRequest, manner: str = "web", received_a
            actor: str = "requester") -> SubmitOutcome:
     """Record a new request, or point the requester to the open one of the same kind."""
     now = clock.now()
+    # The documents are checked first, whether or not the request is a duplicate: a refused file is
+    # refused either way, and both answers cost the same checking (the view pads the rest).
+    checked = check_documents(new)
     duplicate = find_open_duplicate(session, email=normalize.email(new.email), request_type=new.request_type)
     if duplicate is not None:
         audit.record(session, action="duplicate_submission", actor=actor, request_id=duplicate.id)
@@ -118,14 +121,23 @@ def submit(session: Session, *, new: NewRequest, manner: str = "web", received_a
         session.commit()
         log.info("duplicate submission pointed to request %s", duplicate.reference)
         return SubmitOutcome(duplicate, True)
-    req = record(session, new=new, manner=manner, received_at=received_at or now, actor=actor, now=now)
+    req = record(session, new=new, manner=manner, received_at=received_at or now, actor=actor, now=now,
+                 checked=checked)
     session.commit()
     log.info("request %s submitted (%s, %s)", req.reference, req.request_type, manner)
     return SubmitOutcome(req, False)
 
 
+def check_documents(new: NewRequest) -> tuple:
+    """A correction's supporting documents, checked (documents.Checked each); DocumentRejected for a refused one."""
+    if new.request_type != "correct":
+        return ()
+    return tuple(documents.check(stream=stream, filename=filename, declared_type=declared, purpose="correction")
+                 for stream, filename, declared in new.documents)
+
+
 def record(session: Session, *, new: NewRequest, manner: str, received_at: datetime, actor: str,
-           email_confirmed: bool = False, now: datetime | None = None) -> PrivacyRequest:
+           email_confirmed: bool = False, now: datetime | None = None, checked: tuple | None = None) -> PrivacyRequest:
     """A new case from what was submitted, with its first mail, in the caller's transaction (no
     duplicate check). `email_confirmed`: the email was confirmed elsewhere (a Data Rights Protocol
     agent attests it), so a know/delete/correct case starts in verification, acknowledged."""
@@ -151,9 +163,8 @@ def record(session: Session, *, new: NewRequest, manner: str, received_at: datet
     if new.request_type == "correct":
         # §7023: the requester's documentation, kept for staff to weigh. kinds.DocumentRejected
         # (raised before anything is committed) rolls the whole submission back.
-        for stream, filename, declared in new.documents:
-            documents.store(session, stream=stream, filename=filename, declared_type=declared, purpose="correction",
-                            request_id=req.id, uploaded_by="requester")
+        for document in checked if checked is not None else check_documents(new):
+            documents.keep(session, checked=document, request_id=req.id, uploaded_by="requester")
     if confirmed:
         mail_requester(session, req, MailSpec("acknowledgement", _l("We received your request: %(reference)s",
                                                                     reference=req.reference), {}))

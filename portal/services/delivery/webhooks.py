@@ -8,16 +8,15 @@ signature with `verify_signature` and refuses old timestamps. Delivery is the sh
 Idempotency-Key), retries
 timeouts, connection errors, 408, 425, 429 and 5xx with exponential backoff, and gives up on other
 answers (a 4xx, a redirect) or after DELIVERY_RETRY_FOR_SECONDS (as mail). Rows live in the database: a restart
-loses none. Secrets are stored encrypted with the documents' Fernet keys.
+loses none. Secrets are stored encrypted with the documents' Fernet keys. Where a webhook may go,
+and the POST itself (to the address that was checked, no redirects), are services/delivery/outbound.py's:
+a receiver on the portal's own network is refused when it is saved and when it is sent to.
 """
 import hashlib
 import hmac
 import json
 import logging
-import urllib.error
-import urllib.request
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from cryptography.fernet import InvalidToken
 from sqlmodel import Session
@@ -25,7 +24,7 @@ from sqlmodel import Session
 from ... import clock
 from ...models import WebhookDelivery
 from ..documents import keys
-from . import outbox
+from . import outbound, outbox
 
 log = logging.getLogger(__name__)
 CLAIM_SECONDS = outbox.CLAIM_SECONDS  # the least a claim lasts (see services/delivery/outbox.py)
@@ -44,17 +43,10 @@ class DeliveryFailed(Exception):
         self.permanent = permanent
 
 
-def url_problem(url: str, *, allow_http: bool) -> str | None:
-    """Why `url` cannot receive webhooks, or None: https (http only where allowed), a host, no credentials."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "not a URL"
-    if parts.scheme not in (("https", "http") if allow_http else ("https",)):
-        return "the address must start with https://"
-    if not parts.hostname or parts.username or parts.password:
-        return "the address needs a host name and no user name or password"
-    return None
+def url_problem(url: str, *, allow_http: bool, allow_hosts=()) -> str | None:
+    """Why `url` cannot receive webhooks, or None: https (http only where allowed), a host, no
+    credentials, and not an address on the portal's own network (outbound.url_problem)."""
+    return outbound.url_problem(url, allow_http=allow_http, allow_hosts=allow_hosts)
 
 
 def encrypt_secret(secret: str) -> str:
@@ -83,30 +75,20 @@ def queue(session: Session, *, topic: str, url: str, secret: str, payload: dict,
     return row
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None  # a redirect is an answer we do not follow: the receiver must fix its address
-
-
-_opener = urllib.request.build_opener(_NoRedirects())
-
-
-def post(row: WebhookDelivery, secret: bytes, *, timeout: float, now: datetime) -> int:
-    """One signed POST; the HTTP status on success, DeliveryFailed otherwise."""
+def post(row: WebhookDelivery, secret: bytes, *, timeout: float, now: datetime, allow_hosts=()) -> int:
+    """One signed POST; the HTTP status on success, DeliveryFailed (with a short reason) otherwise."""
     body = row.body.encode()
     timestamp = str(int(now.timestamp()))
-    request = urllib.request.Request(row.url, data=body, method="POST", headers={
-        "Content-Type": "application/json", "User-Agent": "privacy-portal-webhooks", KEY_HEADER: row.idempotency_key,
-        TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: signature(secret, timestamp, body)})
+    headers = {"Content-Type": "application/json", "User-Agent": "privacy-portal-webhooks",
+               KEY_HEADER: row.idempotency_key, TIMESTAMP_HEADER: timestamp,
+               SIGNATURE_HEADER: signature(secret, timestamp, body)}
     try:
-        with _opener.open(request, timeout=timeout) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        retry = exc.code >= 500 or exc.code in RETRY_STATUSES
-        raise DeliveryFailed(f"HTTP {exc.code}", permanent=not retry) from None
-    except (urllib.error.URLError, OSError) as exc:  # refused, unreachable, timed out, TLS
-        raise DeliveryFailed(f"{type(exc).__name__}: {exc}", permanent=False) from None
+        return outbound.post(row.url, body, headers=headers, timeout=timeout, allow_hosts=allow_hosts).status
+    except outbound.Failed as failed:
+        if failed.status is not None:  # an answer: 5xx, 408, 425 and 429 pass; a redirect or other 4xx does not
+            retry = failed.status >= 500 or failed.status in RETRY_STATUSES
+            raise DeliveryFailed(failed.reason, permanent=not retry) from None
+        raise DeliveryFailed(failed.reason, permanent=failed.permanent) from None
 
 
 def _secret(row: WebhookDelivery) -> bytes:
@@ -124,13 +106,16 @@ def reencrypt_secret(token: str) -> str:
 def _classify(exc: Exception, row: WebhookDelivery) -> outbox.Failure:
     if isinstance(exc, DeliveryFailed):
         return outbox.Failure(permanent=exc.permanent, error=str(exc))
-    return outbox.Failure(permanent=True, error=f"{type(exc).__name__}: {exc}")  # a bug, not the network
+    # A bug, not the network: the details go to the log, staff see a short reason.
+    log.error("webhook %s could not be sent", row.id, exc_info=exc)
+    return outbox.Failure(permanent=True, error="could not be sent: an error in the portal (see its log)")
 
 
 def channel(cfg) -> outbox.Channel:
     """Webhooks as the delivery core sees them: one signed POST; 4xx, redirects and undecryptable secrets are permanent."""
     def send(row: WebhookDelivery) -> None:
-        post(row, _secret(row), timeout=cfg["WEBHOOK_TIMEOUT_SECONDS"], now=clock.now())
+        post(row, _secret(row), timeout=cfg["WEBHOOK_TIMEOUT_SECONDS"], now=clock.now(),
+             allow_hosts=cfg.get("OUTBOUND_ALLOW_HOSTS") or ())
 
     return outbox.Channel(
         name="webhook", model=WebhookDelivery, send=send, classify=_classify, done_status="delivered",

@@ -66,7 +66,7 @@ class DocumentRejected(Exception):
     def __init__(self, message, *, code: str = "rejected"):
         super().__init__(str(message))
         self.message = message
-        self.code = code  # empty | too_large | type | mismatch | damaged | active_content
+        self.code = code  # empty | too_large | too_complex | type | mismatch | damaged | active_content
 
 
 def accepted_label(purpose: str) -> str:
@@ -141,19 +141,28 @@ _ACTIVE_PDF = _l("The PDF contains scripts, embedded files or actions that we do
                  "Print it to a new PDF, or send a scan as PNG or JPEG.")
 
 
-def _check_pdf(data: bytes) -> None:
+def _check_pdf(data: bytes) -> bytes:
+    """The PDF as qpdf rewrote it from the objects checked (what is stored and served, so every
+    viewer sees what was checked); DocumentRejected otherwise."""
     damaged = DocumentRejected(_l("The PDF is damaged or incomplete (it may not have finished uploading). "
                                   "Send the complete file as a PDF, PNG or JPEG."), code="damaged")
     if not _PDF_HEADER.match(data) or not _PDF_TAIL.search(data[-2048:]):
         raise damaged  # truncated: no trailer, or something appended after the last %%EOF
+    cfg = current_app.config
     try:
-        upload_checks.check_pdf(data)
+        return upload_checks.check_pdf(data, max_objects=int(cfg["PDF_MAX_OBJECTS"]),
+                                       seconds=float(cfg["PDF_CHECK_SECONDS"]),
+                                       memory_mb=int(cfg["PDF_CHECK_MEMORY_MB"]))
     except upload_checks.Refused as refused:
         if refused.code == "active_content":
             raise DocumentRejected(_ACTIVE_PDF, code="active_content") from None
         if refused.code == "encrypted":
             raise DocumentRejected(_l("The PDF is protected by a password, so we cannot check it. Send it "
                                       "without the password, or send a scan as PNG or JPEG."), code="damaged") from None
+        if refused.code == "too_complex":
+            raise DocumentRejected(_l("The PDF is too complex for us to check (too many parts, or it takes too "
+                                      "long to read). Print it to a new PDF, or send a scan as PNG or JPEG."),
+                                   code="too_complex") from None
         raise damaged from None
 
 
@@ -224,8 +233,7 @@ def detect(data: bytes, purpose: str) -> tuple[Kind, bytes]:
     kind = KINDS.get(guess.mime) if guess else None
     if kind in (PDF, PNG, JPEG) and kind in accepted:
         if kind is PDF:
-            _check_pdf(data)
-            return kind, data
+            return kind, _check_pdf(data)
         if _MARKUP.search(data):
             raise DocumentRejected(_l("The image also contains web page or document code, which we do not "
                                       "accept. Send a plain PDF, PNG or JPEG."), code="active_content")

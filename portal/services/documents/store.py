@@ -63,7 +63,18 @@ def _blobs_rolled_back(session, transaction):
             log.warning("could not remove an uncommitted document blob")
 
 
-def _inspect(*, stream, filename: str | None, declared_type: str | None, purpose: str) -> tuple[bytes, Kind]:
+@dataclass(frozen=True)
+class Checked:
+    """An upload that passed every check: the bytes to keep (a PDF as qpdf rewrote it, an image
+    without its metadata), what they are, and the name to show."""
+    data: bytes
+    kind: Kind
+    filename: str | None
+    purpose: str
+
+
+def check(*, stream, filename: str | None, declared_type: str | None, purpose: str) -> Checked:
+    """Run every check of `store` without keeping anything; DocumentRejected with a message to show."""
     if purpose not in PURPOSES:
         raise ValueError(f"unknown document purpose {purpose!r}")
     data = read_capped(stream, max_bytes())
@@ -72,12 +83,12 @@ def _inspect(*, stream, filename: str | None, declared_type: str | None, purpose
                                code="empty")
     kind, data = kinds.detect(data, purpose)
     kinds.check_claims(kind, filename, declared_type, purpose)
-    return data, kind
+    return Checked(data, kind, filename, purpose)
 
 
 def inspect(*, stream, filename: str | None, declared_type: str | None, purpose: str) -> bytes:
     """Run every check of `store` without keeping anything; the accepted bytes, or DocumentRejected."""
-    return _inspect(stream=stream, filename=filename, declared_type=declared_type, purpose=purpose)[0]
+    return check(stream=stream, filename=filename, declared_type=declared_type, purpose=purpose).data
 
 
 def store(session: Session, *, stream, filename: str | None, declared_type: str | None, purpose: str,
@@ -87,13 +98,20 @@ def store(session: Session, *, stream, filename: str | None, declared_type: str 
     The document row is added and flushed in the caller's transaction (the caller commits, so
     the document and what it belongs to are saved together); its blob is removed on rollback.
     """
-    data, kind = _inspect(stream=stream, filename=filename, declared_type=declared_type, purpose=purpose)
+    checked = check(stream=stream, filename=filename, declared_type=declared_type, purpose=purpose)
+    return keep(session, checked=checked, request_id=request_id, uploaded_by=uploaded_by)
+
+
+def keep(session: Session, *, checked: Checked, request_id: int | None = None, uploaded_by: str) -> Document:
+    """Encrypt and keep an upload `check` accepted (a caller that must check before it knows
+    whether it will keep the file: see cases.submission), in the caller's transaction."""
+    data, kind = checked.data, checked.kind
     ring = keyring()
     storage, name = get_storage(), new_name()
     put_chunks(storage, name, _encrypt(data, ring))
     _forget_blob_on_rollback(session, storage, name)
-    doc = Document(request_id=request_id, purpose=purpose, storage_name=name,
-                   original_name=sanitize_filename(filename, kind), content_type=kind.content_type,
+    doc = Document(request_id=request_id, purpose=checked.purpose, storage_name=name,
+                   original_name=sanitize_filename(checked.filename, kind), content_type=kind.content_type,
                    size=len(data), sha256=hashlib.sha256(data).hexdigest(), key_id=ring.primary_id,
                    uploaded_by=uploaded_by)
     session.add(doc)

@@ -1,30 +1,28 @@
 """What an uploaded PDF or image may contain: parsed by real decoders, never pattern-matched bytes.
 
-PDFs are opened with pikepdf (qpdf): every object is walked, object streams and every stream
-filter decoded by qpdf itself, and names compared after qpdf has undone their #xx escapes, so the
-encoding of a file cannot hide what it does. Images are read with Pillow: the pixel count is
-bounded before anything is decoded, and metadata (EXIF with its GPS position, XMP, text chunks,
-comments) is dropped from what is stored.
+PDFs are checked by pdf_checks.py in a child process, under limits on its memory and time: qpdf
+reads every object and decodes every stream, nothing active may be in them, and what comes back
+(and is stored) is the file as qpdf writes it again from the objects it checked. Images are read
+with Pillow: the pixel count is bounded before anything is decoded, and metadata (EXIF with its GPS
+position, XMP, text chunks, comments) is dropped from what is stored.
 """
 import io
+import logging
+import signal
 import struct
+import subprocess
+import sys
 import warnings
 import zlib
+from pathlib import Path
 
-import pikepdf
 from PIL import Image, UnidentifiedImageError
 
-# qpdf decodes without limit by default: a 10 MB Flate bomb would expand to 10 GB. These limits
-# are process-wide (qpdf keeps them globally), so they are set once, here, at import.
-_DECODE_LIMIT = 64 * 1024 * 1024
-# All the streams of one file together: a file of many small bombs stops here.
-_DECODE_BUDGET = 256 * 1024 * 1024
-pikepdf.settings.set_qpdf_limits(flate_max_memory=_DECODE_LIMIT, run_length_max_memory=_DECODE_LIMIT,
-                                 png_max_memory=_DECODE_LIMIT, tiff_max_memory=_DECODE_LIMIT)
+log = logging.getLogger(__name__)
 
 
 class Refused(Exception):
-    """The file is not accepted; `code` is damaged | active_content | encrypted | too_large."""
+    """The file is not accepted; `code` is damaged | active_content | encrypted | too_large | too_complex."""
 
     def __init__(self, code: str, detail: str = ""):
         super().__init__(f"{code}: {detail}")
@@ -34,106 +32,42 @@ class Refused(Exception):
 
 # ---------------------------------------------------------------- PDF
 
-# Names that make a viewer run, open, play or send something, wherever they appear (as a key, an
-# action type, an annotation subtype): scripts, launching programs, embedded and attached files,
-# multimedia, XFA forms, form submission, and going to other files.
-ACTIVE_NAMES = frozenset("/" + n for n in (
-    "JavaScript", "JS", "Launch", "EmbeddedFile", "EmbeddedFiles", "EF", "FileAttachment",
-    "RichMedia", "RichMediaExecute", "RichMediaContent", "XFA", "SubmitForm", "ImportData",
-    "GoToE", "GoToR", "Rendition", "Movie", "Sound", "Screen", "3D"))
-# What may run by itself (the catalog's /OpenAction, any /AA trigger): only moving within the
-# document. A URI action is navigation when a person clicks a link, so links may carry one; run
-# automatically it would make the viewer contact an outside server the moment staff open the
-# file (a tracking beacon, or a phishing page), so an automatic URI is refused.
-AUTOMATIC_ALLOWED = frozenset({"/GoTo"})
+_PDF_CHILD = Path(__file__).with_name("pdf_checks.py")
+# What the child may take beyond its time limit to start (an interpreter and pikepdf) and answer.
+_STARTUP_SECONDS = 5
+MAX_OBJECTS, CHECK_SECONDS, CHECK_MEMORY_MB = 50_000, 10.0, 512  # the defaults of PDF_MAX_OBJECTS and friends
 
 
-def check_pdf(data: bytes) -> None:
-    """Raise Refused unless qpdf can read the whole file and nothing in it is active content."""
-    try:
-        pdf = pikepdf.open(io.BytesIO(data))
-    except pikepdf.PasswordError as exc:
-        raise Refused("encrypted", "password required") from exc
-    except (pikepdf.PdfError, ValueError, RuntimeError) as exc:
-        raise Refused("damaged", type(exc).__name__) from exc
-    with pdf:
-        try:
-            found = _active_content(pdf)
-        except (pikepdf.PdfError, ValueError, RuntimeError, RecursionError) as exc:
-            raise Refused("damaged", type(exc).__name__) from exc
-    if found:
-        raise Refused("active_content", found)
+def check_pdf(data: bytes, *, max_objects: int = MAX_OBJECTS, seconds: float = CHECK_SECONDS,
+              memory_mb: int = CHECK_MEMORY_MB) -> bytes:
+    """The PDF as qpdf rewrote it from the objects it checked, or Refused.
 
-
-def _active_content(pdf: pikepdf.Pdf) -> str | None:
-    """The first active name or automatic action found in any object, or None."""
-    budget = _DECODE_BUDGET
-    # Every indirect object is in pdf.objects (qpdf lists what the cross-reference table, or the
-    # table it rebuilt, names, object streams included), so the walk descends into direct
-    # children only and visits each object once.
-    stack = list(pdf.objects) + [pdf.trailer]
-    while stack:
-        obj = stack.pop()
-        if isinstance(obj, pikepdf.Name):
-            if str(obj) in ACTIVE_NAMES:
-                return str(obj)
-        elif isinstance(obj, (pikepdf.Dictionary, pikepdf.Stream)):
-            if isinstance(obj, pikepdf.Stream):
-                budget -= _decoded_size(obj)
-                if budget < 0:
-                    raise ValueError("streams decode to more than the budget")
-            for key in obj.keys():
-                if key in ACTIVE_NAMES:
-                    return key
-                value = obj.get(key)
-                if key == "/OpenAction" and not _navigation_only(value):
-                    return "automatic /OpenAction"
-                if key == "/AA" and isinstance(value, pikepdf.Dictionary) and not all(
-                        _navigation_only(value.get(trigger)) for trigger in value.keys()):
-                    return "automatic /AA"
-                _push_direct(stack, value)
-        elif isinstance(obj, pikepdf.Array):
-            for item in obj:
-                _push_direct(stack, item)
-    return None
-
-
-def _push_direct(stack: list, value) -> None:
-    # Numbers and booleans come back as Python values; indirect objects are walked from pdf.objects.
-    if isinstance(value, pikepdf.Object) and not value.is_indirect:
-        stack.append(value)
-
-
-def _decoded_size(stream: pikepdf.Stream) -> int:
-    """Decode one stream (raising when qpdf cannot, or when it passes the limits) and discard it.
-
-    What qpdf cannot decode, a lenient viewer might, and then we would not have seen it. Image
-    pixels are the exception: nothing in them is read as PDF objects, and a scanned page's
-    pixels may legitimately be larger than the limit.
+    The check runs in a child process (pdf_checks.py, isolated mode) that limits its own address
+    space to `memory_mb` and its CPU time to `seconds`, and gives up once `seconds` have passed;
+    this process kills it a little later still, whatever it is doing. A file that needs more is
+    refused as too complex: qpdf's own work (opening, listing objects, writing) cannot be
+    interrupted from inside, only bounded from outside.
     """
-    if stream.get("/Subtype") == pikepdf.Name.Image:
-        return 0
-    if stream.get("/Filter") is None:
-        # Unfiltered: the decoded bytes are the raw bytes qpdf delimited when it parsed the object,
-        # so there is nothing to decode differently, and no bomb (they are part of the file). Not
-        # copying them keeps a large uncompressed page from doubling an upload's memory.
-        return 0
-    return len(stream.read_bytes())
-
-
-def _navigation_only(action, depth: int = 0) -> bool:
-    """An explicit destination (an array), or a GoTo action whose /Next actions are GoTo too."""
-    if isinstance(action, pikepdf.Array):
-        return True
-    if not isinstance(action, pikepdf.Dictionary) or depth > 32:
-        return False
-    if str(action.get("/S")) not in AUTOMATIC_ALLOWED:
-        return False
-    following = action.get("/Next")
-    if following is None:
-        return True
-    chain = list(following) if isinstance(following, pikepdf.Array) else [following]
-    return all(_navigation_only(a, depth + 1) for a in chain)
+    command = [sys.executable, "-I", str(_PDF_CHILD), str(int(max_objects)), repr(float(seconds)), str(int(memory_mb))]
+    try:
+        done = subprocess.run(command, input=data, capture_output=True, timeout=float(seconds) + _STARTUP_SECONDS,
+                              check=False)
+    except subprocess.TimeoutExpired:
+        raise Refused("too_complex", "time") from None
+    head, _sep, rest = done.stdout.partition(b"\n")
+    if done.returncode == 0 and head == b"ok":
+        return rest
+    if done.returncode == 0 and head.startswith(b"refused "):
+        _word, code, detail = (head.decode("ascii", "replace").split(" ", 2) + [""])[:3]
+        raise Refused(code, detail)
+    if done.returncode in (-signal.SIGXCPU, -signal.SIGKILL):
+        raise Refused("too_complex", "time")
+    if done.returncode == -signal.SIGABRT and b"bad_alloc" in done.stderr:  # qpdf ran out of memory
+        raise Refused("too_complex", "memory")
+    if done.returncode < 0:  # qpdf itself crashed on this file
+        log.warning("the PDF check ended with signal %s", -done.returncode)
+        raise Refused("damaged", f"signal {-done.returncode}")
+    raise RuntimeError(f"the PDF check could not run (exit {done.returncode}): {done.stderr[-600:]!r}")
 
 
 # ---------------------------------------------------------------- images

@@ -2,15 +2,15 @@
 reports, delivered later by the same loop that delivers mail (the web process's background thread, or `flask worker`).
 
 Delivery is the shared core's (services/delivery/outbox.py): any number of processes deliver side by
-side, at least once; it is retried with backoff until the receiver answers 2xx. Its `delivery_id`
+side, at least once; it is retried with backoff until the receiver answers 2xx. The POST is
+services/delivery/outbound.py's: only to an address outside the portal's own network, to the address
+that was checked, never following a redirect (a 3xx, like an address not allowed, is not retried). Its `delivery_id`
 travels as the `Idempotency-Key` header, the same on every attempt, so a receiver that saw it
 already can ignore the repeat. Deliveries of one subject go out in order, and queuing a newer one
 supersedes the older ones not yet sent (the receiver needs the latest state, not every step).
 """
 import json
 import logging
-import urllib.error
-import urllib.request
 import uuid
 from datetime import datetime
 
@@ -19,7 +19,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from ...models import DrpCallback
-from ..delivery import outbox
+from ..delivery import outbound, outbox
 
 log = logging.getLogger(__name__)
 USER_AGENT = "privacy-portal-drp-callbacks/1"
@@ -50,22 +50,11 @@ def for_request(session: Session, *, request_id: int) -> list[DrpCallback]:
                                 .order_by(DrpCallback.id)).scalars())
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect is an answer we do not follow: the POST is retried at the URL we were given."""
-
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
-
-
-def post(url: str, body: str, *, delivery_id: str, timeout: float) -> None:
-    """POST the body; raises OSError (urllib.error.HTTPError included) unless the answer is 2xx."""
-    req = urllib.request.Request(url, data=body.encode(), method="POST", headers={
+def post(url: str, body: str, *, delivery_id: str, timeout: float, allow_hosts=()) -> None:
+    """POST the body; raises outbound.Failed (with a short reason) unless the answer is 2xx."""
+    # The answer's body is discarded (DRP §2.03.1).
+    outbound.post(url, body.encode(), timeout=timeout, allow_hosts=allow_hosts, headers={
         "Content-Type": "application/json", "Idempotency-Key": delivery_id, "User-Agent": USER_AGENT})
-    with _opener.open(req, timeout=timeout) as resp:
-        resp.read(65536)  # the body is discarded (DRP §2.03.1); read a little so the connection closes cleanly
 
 
 def _in_order():
@@ -75,15 +64,13 @@ def _in_order():
                            earlier.status == "pending")
 
 
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, urllib.error.HTTPError):
-        return f"HTTP {exc.code}"
-    return f"{type(exc).__name__}: {exc}"[:500]
-
-
 def _classify(exc: Exception, row: DrpCallback) -> outbox.Failure:
-    # Refused, timed out, non-2xx, or a URL urllib cannot use: all retried (the agent may fix it).
-    return outbox.Failure(permanent=not isinstance(exc, (OSError, ValueError)), error=_describe(exc))
+    # Refused, timed out, 4xx or 5xx: retried (the agent may fix it). A redirect or an address that
+    # is not allowed is not: the URL itself is wrong, and the agent sends a new one with its next request.
+    if isinstance(exc, outbound.Failed):
+        return outbox.Failure(permanent=exc.permanent, error=exc.reason)
+    log.error("DRP callback %s could not be sent", row.id, exc_info=exc)
+    return outbox.Failure(permanent=True, error="could not be sent: an error in the portal (see its log)")
 
 
 def _failed_status(session: Session, row: DrpCallback, give_up: bool) -> str:
@@ -97,7 +84,8 @@ def channel(cfg) -> outbox.Channel:
     """DRP callbacks as the delivery core sees them: one POST, in order per subject, for at most
     DRP_CALLBACK_PASS_SECONDS per pass (the mail shares this loop: a slow receiver must not hold it up)."""
     def send(row: DrpCallback) -> None:
-        post(row.url, row.body, delivery_id=row.delivery_id, timeout=cfg["DRP_CALLBACK_TIMEOUT_SECONDS"])
+        post(row.url, row.body, delivery_id=row.delivery_id, timeout=cfg["DRP_CALLBACK_TIMEOUT_SECONDS"],
+             allow_hosts=cfg.get("OUTBOUND_ALLOW_HOSTS") or ())
 
     return outbox.Channel(
         name="drp callback", model=DrpCallback, send=send, classify=_classify,

@@ -2,24 +2,19 @@
 machine, follow them and revoke them. Every call is audited (never its token or signature).
 
 A DRP request is a normal case in the same queue (manner `drp`), with the same deadlines, mail
-and audit; the protocol side (the agent, its ids, the claims) lives in DrpRequest. Messages are
-libsodium "combined mode": standard base64 of a 64-byte Ed25519 signature followed by the JSON.
+and audit; the protocol side (the agent, its ids, the claims) lives in DrpRequest. The signed
+messages themselves (opening, envelope, claims) are messages.py's; every one, revoke included, must
+be made out to this business and be within its time window, and a pairing message is accepted once.
 """
 import base64
 import binascii
 import hashlib
-import json
 import logging
 import re
 import secrets
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from urllib.parse import urlsplit
+from datetime import datetime
 
-from email_validator import EmailNotValidError, validate_email
-from flask import current_app
-from nacl.exceptions import BadSignatureError
 from nacl.exceptions import ValueError as NaclValueError
 from nacl.signing import VerifyKey
 from sqlalchemy import or_, select
@@ -29,70 +24,38 @@ from sqlmodel import Session
 from ... import clock
 from ...db import atomic
 from ...lifecycle import VERIFYING, WITHDRAWN
-from ...models import DrpAgent, DrpRequest, PrivacyRequest
+from ...models import AuditEvent, DrpAgent, DrpRequest, PrivacyRequest
 from .. import audit
 from ..cases import submission as request_service
 from ..cases import verification
 from ..cases.submission import NewRequest
 from . import status as drp_status
+from .messages import (  # noqa: F401  (split_name and Signed: the service's names, as before messages.py)
+    EXERCISES,
+    VERIFIED_FLAGS,
+    BadRequest,
+    Exercise,
+    NotFound,
+    Refused,
+    Signed,
+    check_envelope,
+    drp_version,
+    open_signed,
+    parse_exercise,
+    postal_code,
+    replay_window,
+    revoke_reason,
+    split_name,
+)
 
 log = logging.getLogger(__name__)
 
 MANNER = "drp"
 AGENT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
-# exercise -> (request type, access scope)
-EXERCISES = {
-    "sale:opt-out": ("opt_out", None), "sale:opt_out": ("opt_out", None),
-    "deletion": ("delete", None),
-    "access": ("access", "categories"), "access:categories": ("access", "categories"),
-    "access:specific": ("access", "specific"),
-}
-OPT_IN = frozenset({"sale:opt-in", "sale:opt_in"})
-VERIFIED_FLAGS = ("email_verified", "phone_number_verified", "address_verified")
-
-
-class Refused(Exception):
-    """Authentication failed (DRP §3.07's chain): 403."""
-
-
-class BadRequest(Exception):
-    """The message is authentic but cannot be acted on (unsupported action, bad claims): 400."""
-
-
-class NotFound(Exception):
-    """No such request: 404."""
 
 
 class AgentError(Exception):
     """An operator's agent command that cannot be done (unknown agent, bad key)."""
-
-
-@dataclass(frozen=True)
-class Signed:
-    claims: dict
-    digest: str  # SHA-256 of the signed message
-
-
-@dataclass(frozen=True)
-class Exercise:
-    """A validated exercise request."""
-
-    exercise: str
-    request_type: str
-    access_scope: str | None
-    regime: str | None
-    drp_version: str
-    agent_request_id: str | None
-    status_callback: str | None
-    first_name: str
-    last_name: str
-    email: str
-    phone: str | None
-    claims: dict
-
-    @property
-    def email_verified(self) -> bool:
-        return self.claims.get("email_verified") is True
 
 
 def hash_token(token: str) -> str:
@@ -106,11 +69,14 @@ def actor(agent: DrpAgent | None) -> str:
 
 # ---- authentication --------------------------------------------------------------------------
 
-def active_agent(session: Session, agent_id: str) -> DrpAgent | None:
+def active_agent(session: Session, agent_id: str, *, lock: bool = False) -> DrpAgent | None:
+    """The registered agent of this id; `lock`: its row locked until the transaction ends
+    (PostgreSQL; SQLite's write transactions are one at a time already), so two pairings of one
+    agent are decided one after the other."""
     if not AGENT_ID.fullmatch(agent_id or ""):
         return None
-    return session.execute(select(DrpAgent).where(DrpAgent.agent_id == agent_id,
-                                                  DrpAgent.removed_at.is_(None))).scalar()
+    query = select(DrpAgent).where(DrpAgent.agent_id == agent_id, DrpAgent.removed_at.is_(None))
+    return session.execute(query.with_for_update() if lock else query).scalar()
 
 
 def agent_for_token(session: Session, token: str | None) -> DrpAgent | None:
@@ -119,64 +85,6 @@ def agent_for_token(session: Session, token: str | None) -> DrpAgent | None:
         return None
     return session.execute(select(DrpAgent).where(DrpAgent.token_hash == hash_token(token),
                                                   DrpAgent.removed_at.is_(None))).scalar()
-
-
-def open_signed(body: bytes, verify_key: str) -> Signed:
-    """Decode and verify a combined-mode message; Refused unless it is base64 signed by the key,
-    BadRequest unless the signed message is a JSON object."""
-    try:
-        raw = base64.b64decode(body.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        raise Refused("The body is not standard base64.") from None
-    try:
-        message = VerifyKey(base64.b64decode(verify_key)).verify(raw)
-    except (BadSignatureError, NaclValueError):
-        raise Refused("The signature does not verify with this agent's key.") from None
-    try:
-        claims = json.loads(message)
-    except ValueError:
-        raise BadRequest("The signed message is not JSON.") from None
-    if not isinstance(claims, dict):
-        raise BadRequest("The signed message must be a JSON object.")
-    return Signed(claims, hashlib.sha256(message).hexdigest())
-
-
-def _moment(claims: dict, name: str) -> datetime:
-    value = claims.get(name)
-    try:
-        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise Refused(f"{name} must be an ISO 8601 timestamp with a time zone offset.")
-    return moment
-
-
-def check_envelope(claims: dict, *, agent: DrpAgent, now: datetime) -> None:
-    """DRP §3.07: the agent and business named are this agent and this business, and now lies
-    between issued-at and expires-at (with the configured allowance for clock skew)."""
-    cfg = current_app.config
-    if claims.get("agent-id") != agent.agent_id:
-        raise Refused("agent-id does not name the agent this key belongs to.")
-    # str(): PORTAL_DRP_BUSINESS_ID=12345 arrives from the environment as a number (parsed as JSON).
-    if cfg["DRP_BUSINESS_ID"] in (None, "") or claims.get("business-id") != str(cfg["DRP_BUSINESS_ID"]):
-        raise Refused("business-id does not name this business.")
-    issued, expires = _moment(claims, "issued-at"), _moment(claims, "expires-at")
-    window = timedelta(seconds=cfg["DRP_MAX_WINDOW_SECONDS"])
-    if not issued < expires <= issued + window:
-        raise Refused(f"expires-at must come after issued-at, by at most {int(window.total_seconds())} seconds.")
-    skew = timedelta(seconds=cfg["DRP_CLOCK_SKEW_SECONDS"])
-    if now + skew < issued:
-        raise Refused("issued-at is in the future.")
-    if now - skew > expires:
-        raise Refused("The message has expired (expires-at has passed).")
-
-
-def _version(claims: dict) -> str:
-    version = claims.get("drp.version")
-    if not isinstance(version, str) or not 0 < len(version) <= 16:
-        raise BadRequest("drp.version is required.")
-    return version
 
 
 def _refuse(session: Session, exc: Exception, *, agent: DrpAgent | None, call: str,
@@ -203,24 +111,51 @@ def _authenticated(session: Session, token: str | None, *, call: str) -> DrpAgen
 @atomic
 def pair(session: Session, *, agent_id: str, body: bytes, now: datetime | None = None) -> dict:
     """Pairwise key setup (§2.05): a fresh bearer token for a registered agent's signed message;
-    it replaces the agent's previous token. Refused for any failure."""
+    it replaces the agent's previous token. Refused for any failure, and for a message that was
+    accepted before (a replay within its time window would otherwise mint a token for whoever sent it)."""
     now = now or clock.now()
-    agent = active_agent(session, agent_id)
+    agent = active_agent(session, agent_id, lock=True)
     try:
         if agent is None:
             raise Refused("The agent-id is not registered.")
         signed = open_signed(body, agent.verify_key)
         check_envelope(signed.claims, agent=agent, now=now)
-        _version(signed.claims)
+        drp_version(signed.claims)
+        if _paired_with(session, agent=agent, digest=signed.digest, since=now - replay_window()):
+            raise Refused("This pairing message was used already: sign a new one.")
     except (Refused, BadRequest) as exc:
         _refuse(session, exc, agent=agent, call="pair")
         raise Refused(str(exc)) from None
     token = secrets.token_urlsafe(32)
     agent.token_hash, agent.token_issued_at = hash_token(token), now
     session.add(agent)
-    audit.record(session, action="drp_agent_paired", actor=actor(agent))
+    # The message's hash (it holds no personal data) marks it used: see _paired_with.
+    audit.record(session, action="drp_agent_paired", actor=actor(agent), detail=f"message {signed.digest}")
     session.commit()
     return {"agent-id": agent.agent_id, "token": token}
+
+
+_SCAN_BATCH = 500
+
+
+def _paired_with(session: Session, *, agent: DrpAgent, digest: str, since: datetime) -> bool:
+    """Whether this agent paired with this very message since `since`: read from the audit log,
+    newest first, only as far back as `since` (the events of the last quarter hour or so)."""
+    marker, who, below = f"message {digest}", actor(agent), None
+    while True:
+        query = select(AuditEvent.id, AuditEvent.action, AuditEvent.actor, AuditEvent.detail, AuditEvent.created_at) \
+            .order_by(AuditEvent.id.desc()).limit(_SCAN_BATCH)
+        if below is not None:
+            query = query.where(AuditEvent.id < below)
+        rows = session.execute(query).all()
+        for event_id, action, by, detail, created_at in rows:
+            if created_at < since:
+                return False
+            if action == "drp_agent_paired" and by == who and detail == marker:
+                return True
+            below = event_id
+        if len(rows) < _SCAN_BATCH:
+            return False
 
 
 @atomic
@@ -288,14 +223,6 @@ def _open_case(session: Session, *, agent: DrpAgent, ex: Exercise, now: datetime
     return req
 
 
-def postal_code(address) -> str | None:
-    """The ZIP code of an address claim: the OpenID Connect object's postal_code, or the last
-    five-digit group of a one-line address."""
-    text = address.get("postal_code", "") if isinstance(address, dict) else address or ""
-    found = re.findall(r"\b(\d{5})(?:-\d{4})?\b", text)
-    return found[-1] if found else None
-
-
 def _earlier(session: Session, *, agent: DrpAgent, digest: str, agent_request_id: str | None) -> DrpRequest | None:
     same = DrpRequest.message_digest == digest
     if agent_request_id:
@@ -311,8 +238,14 @@ def _repeat(session: Session, agent: DrpAgent, drp: DrpRequest) -> dict:
     return drp_status.status_object(req, drp)
 
 
+_REQUEST_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def _owned(session: Session, *, agent: DrpAgent, request_uuid: str, call: str) -> tuple[DrpRequest, PrivacyRequest]:
-    drp = session.execute(select(DrpRequest).where(DrpRequest.request_uuid == request_uuid[:36])).scalar()
+    # Only the shape our ids have is looked up: anything else (a NUL, which PostgreSQL refuses in
+    # a query, or 10,000 characters) is simply not found.
+    drp = session.execute(select(DrpRequest).where(DrpRequest.request_uuid == request_uuid)).scalar() \
+        if _REQUEST_UUID.fullmatch(request_uuid) else None
     if drp is None:
         exc = NotFound("No request has this request_id.")
         _refuse(session, exc, agent=agent, call=call)
@@ -335,15 +268,19 @@ def status(session: Session, *, token: str | None, request_uuid: str) -> dict:
 
 
 @atomic
-def revoke(session: Session, *, token: str | None, request_uuid: str, body: bytes) -> dict:
+def revoke(session: Session, *, token: str | None, request_uuid: str, body: bytes,
+           now: datetime | None = None) -> dict:
     """§2.04: the agent cancels an open or in-progress request; the case is withdrawn. The signed
-    body is just {"reason": ...}. Revoking a revoked request answers the same again."""
+    body is {"request_id": ..., "reason": ...} in the envelope every signed message has (agent,
+    business, issued-at, expires-at): a message signed for another request, another business or
+    another call, or an old one, is refused. Revoking a revoked request answers the same again."""
+    now = now or clock.now()
     agent = _authenticated(session, token, call="revoke")
     drp, req = _owned(session, agent=agent, request_uuid=request_uuid, call="revoke")
     try:
-        reason = open_signed(body, agent.verify_key).claims.get("reason")
-        if reason is not None and (not isinstance(reason, str) or len(reason) > 2000):
-            raise BadRequest("reason must be a string of at most 2000 characters.")
+        signed = open_signed(body, agent.verify_key)
+        check_envelope(signed.claims, agent=agent, now=now)
+        reason = revoke_reason(signed.claims, request_uuid=drp.request_uuid)
         if req.status != WITHDRAWN and not request_service.can_withdraw(req):
             raise BadRequest(f"This request is {drp_status.state(req)[0]} and can no longer be revoked.")
     except (Refused, BadRequest) as exc:
@@ -351,96 +288,11 @@ def revoke(session: Session, *, token: str | None, request_uuid: str, body: byte
         raise
     if req.status == WITHDRAWN:
         return _repeat(session, agent, drp)
-    drp.revoke_reason = (reason or "").strip() or None
+    drp.revoke_reason = reason
     session.add(drp)
     audit.record(session, action="drp_revoke", actor=actor(agent), request_id=req.id)
     request_service.withdraw(session, req=req, actor=actor(agent))  # commits, with the mail and callback
     return drp_status.status_object(req, drp)
-
-
-# ---- the exercise's claims -------------------------------------------------------------------
-
-def _optional_str(claims: dict, name: str, limit: int) -> str | None:
-    value = claims.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value.strip()) > limit:
-        raise BadRequest(f"{name} must be a string of at most {limit} characters.")
-    return value.strip() or None
-
-
-def _callback_url(value: str | None) -> str | None:
-    if value is None:
-        return None
-    parts = urlsplit(value)
-    schemes = ("https", "http") if current_app.config["DRP_CALLBACK_ALLOW_HTTP"] else ("https",)
-    if parts.scheme not in schemes or not parts.hostname or parts.username or parts.password:
-        raise BadRequest("status_callback must be an https URL.")
-    return value
-
-
-def _address(value) -> str | dict | None:
-    """OpenID Connect's address claim (an object of strings), or a plain string."""
-    if value is None:
-        return None
-    if isinstance(value, str) and len(value) <= 500:
-        return value.strip() or None
-    if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()) \
-            and len(json.dumps(value)) <= 1000:
-        return value
-    raise BadRequest("address must be a string or an OpenID Connect address object.")
-
-
-def split_name(name: str) -> tuple[str, str]:
-    """"Ana Ruiz" and "Ruiz, Ana" both give ("Ana", "Ruiz"); a single word is a first name."""
-    if "," in name:
-        last, _sep, first = name.partition(",")
-        return first.strip()[:100], last.strip()[:100]
-    first, _sep, last = name.strip().partition(" ")
-    return first[:100], last.strip()[:100]
-
-
-def parse_exercise(claims: dict) -> Exercise:
-    """Validate an exercise's claims (DRP §2.01, §3.04); BadRequest names the first problem."""
-    version = _version(claims)
-    action = claims.get("exercise")
-    if action in OPT_IN:
-        raise BadRequest("sale:opt-in is not supported: opting back in to sale or sharing is a two-step choice "
-                         "the consumer makes themselves on our preference page.")
-    if action not in EXERCISES:
-        raise BadRequest("Unsupported rights action: exercise must be one of " + ", ".join(sorted(EXERCISES)) + ".")
-    regime = claims.get("regime")
-    if regime in (None, "voluntary"):
-        if current_app.config["DRP_VOLUNTARY"] != "accept":
-            raise BadRequest("We handle requests under the ccpa regime only.")
-    elif regime != "ccpa":
-        raise BadRequest("Unsupported regime: regime must be ccpa, voluntary, or absent.")
-    name = _optional_str(claims, "name", 200)
-    if not name:
-        raise BadRequest("name is required: the consumer's full name.")
-    email = _optional_str(claims, "email", 254)
-    try:
-        email = validate_email(email or "", check_deliverability=False).normalized.lower()
-    except EmailNotValidError:
-        raise BadRequest("email is required, and must be a valid email address: our response goes there.") from None
-    for flag in VERIFIED_FLAGS:
-        if claims.get(flag) is not None and not isinstance(claims[flag], bool):
-            raise BadRequest(f"{flag} must be true or false.")
-    relationships = claims.get("relationships")
-    if relationships is not None and not (isinstance(relationships, list) and len(relationships) <= 20 and all(
-            isinstance(r, str) and len(r) <= 64 for r in relationships)):
-        raise BadRequest("relationships must be a list of short strings.")
-    phone = _optional_str(claims, "phone_number", 40)
-    kept = {"name": name, "email": email, "phone_number": phone, "address": _address(claims.get("address")),
-            "power_of_attorney": _optional_str(claims, "power_of_attorney", 2000),
-            "relationships": relationships or None, **{f: claims.get(f) for f in VERIFIED_FLAGS}}
-    request_type, scope = EXERCISES[action]
-    first, last = split_name(name)
-    return Exercise(exercise=action, request_type=request_type, access_scope=scope, regime=regime,
-                    drp_version=version, agent_request_id=_optional_str(claims, "agent-request-id", 200),
-                    status_callback=_callback_url(_optional_str(claims, "status_callback", 2000)),
-                    first_name=first, last_name=last, email=email, phone=phone,
-                    claims={k: v for k, v in kept.items() if v is not None})
 
 
 # ---- operators: the agents the portal trusts -------------------------------------------------

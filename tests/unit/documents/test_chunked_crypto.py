@@ -101,7 +101,7 @@ def _blob(app, doc) -> Path:
 
 
 def test_a_stored_document_is_chunked_and_reads_back(session, app):
-    data = files.pdf(text="z" * 300_000)  # five chunks
+    data = files.kept(files.pdf(text="z" * 300_000))  # five chunks, as stored
     doc = _store(session, data)
     raw = _blob(app, doc).read_bytes()
     assert chunked_crypto.is_chunked(raw)
@@ -129,14 +129,14 @@ def test_a_tampered_stored_document_is_refused(session, app, damage):
 def _legacy(session, app, data: bytes) -> Document:
     """A document as stored before chunked encryption: one Fernet token of the whole file."""
     doc = _store(session, data)
-    get_storage().put(doc.storage_name, keys.keyring().fernet.encrypt(data))
+    get_storage().put(doc.storage_name, keys.keyring().fernet.encrypt(files.kept(data)))
     return doc
 
 
 def test_documents_stored_as_fernet_tokens_are_still_read(session, app):
     doc = _legacy(session, app, files.pdf(text="stored last year"))
     assert _blob(app, doc).read_bytes().startswith(b"gAAAAA")
-    assert documents.read(session, document=doc) == files.pdf(text="stored last year")
+    assert documents.read(session, document=doc) == files.kept(files.pdf(text="stored last year"))
     raw = bytearray(_blob(app, doc).read_bytes())
     raw[len(raw) // 2] = ord("A") if raw[len(raw) // 2] != ord("A") else ord("B")
     _blob(app, doc).write_bytes(bytes(raw))
@@ -155,7 +155,7 @@ def test_reencrypt_only_moves_fernet_documents_to_chunks(session, app, runner):
     assert chunked_crypto.is_chunked(_blob(app, old).read_bytes())
     assert _blob(app, new).read_bytes() == new_raw  # already chunked under the newest key: untouched
     for doc_id, text in ((old.id, "old format"), (new.id, "new format")):
-        assert documents.read(session, document=session.get(Document, doc_id)) == files.pdf(text=text)
+        assert documents.read(session, document=session.get(Document, doc_id)) == files.kept(files.pdf(text=text))
     again = runner.invoke(args=["keys", "rotate", "--reencrypt-only"])
     assert "re-encrypted 0 documents" in again.output and "2 already under it" in again.output
 
@@ -171,12 +171,12 @@ def test_rotation_reencrypts_both_formats_under_the_new_key(session, app, runner
     for doc in session.execute(select(Document).order_by(Document.id)).scalars():
         raw = _blob(app, doc).read_bytes()
         assert doc.key_id == new_id == chunked_crypto.header_key_id(io.BytesIO(raw)).hex()
-        assert documents.read(session, document=doc) == files.pdf(text="fernet" if doc.id == old.id else "chunked")
+        assert documents.read(session, document=doc) == files.kept(files.pdf(text="fernet" if doc.id == old.id else "chunked"))
     assert chunked.id != old.id
 
 
 def test_a_non_seekable_upload_is_read_whole_once(session, app):
-    data = files.pdf(text="q" * 100_000)
+    data = files.kept(files.pdf(text="q" * 100_000))
 
     class Pipe:  # a body that can only be read forward, as a socket would be
         def __init__(self):

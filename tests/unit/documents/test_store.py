@@ -53,9 +53,10 @@ def blobs(app) -> list[Path]:
 ])
 def test_accepts_real_pdf_png_jpeg_and_reads_them_back(session, app, data, filename, declared, content_type):
     doc = store(session, data, filename=filename, declared=declared)
-    assert doc.id and doc.content_type == content_type and doc.size == len(data)
+    kept = files.kept(data) if content_type == "application/pdf" else data  # a PDF as qpdf rewrote it
+    assert doc.id and doc.content_type == content_type and doc.size == len(kept)
     assert doc.original_name == filename.replace(".PNG", ".png")
-    assert documents.read(session, document=doc) == data
+    assert documents.read(session, document=doc) == kept
     [blob] = blobs(app)
     assert blob.name == doc.storage_name and filename not in blob.name
     assert stat.S_IMODE(blob.stat().st_mode) == 0o600
@@ -67,7 +68,7 @@ def test_raw_stored_file_contains_no_plaintext(session, app):
     doc = store(session, files.pdf(text=secret))
     raw = (Path(app.instance_path) / "documents" / doc.storage_name).read_bytes()
     assert b"123-45-6789" not in raw and b"%PDF" not in raw and b"Consumer" not in raw
-    assert documents.read(session, document=doc) == files.pdf(text=secret)
+    assert documents.read(session, document=doc) == files.kept(files.pdf(text=secret))
 
 
 def test_pdf_padded_with_nuls_after_eof_is_accepted(session):
@@ -267,7 +268,7 @@ def test_swapped_ciphertext_fails_the_hash_check(session, app):
     (folder / a.storage_name).write_bytes((folder / b.storage_name).read_bytes())
     with pytest.raises(DocumentTampered, match="hash"):
         documents.read(session, document=a)
-    assert documents.read(session, document=b) == files.pdf(text="second")
+    assert documents.read(session, document=b) == files.kept(files.pdf(text="second"))
 
 
 def test_missing_blob_is_reported(session, app):
@@ -322,7 +323,7 @@ def test_send_document_hands_over_without_letting_the_file_run(app, session):
     client = app.test_client()
 
     resp = client.get(f"/_doc/{doc.id}")
-    assert resp.data == files.pdf() and resp.mimetype == "application/pdf"
+    assert resp.data == files.kept(files.pdf()) and resp.mimetype == "application/pdf"
     assert resp.headers["Content-Disposition"] == (
         "attachment; filename=\"Carta de Jose.pdf\"; filename*=UTF-8''Carta%20de%20Jos%C3%A9.pdf")
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
@@ -372,10 +373,10 @@ def test_rotate_adds_a_key_and_reencrypts_every_document(session, app, runner):
         doc = session.get(Document, loaded.id)
         assert doc.key_id == new_id
         assert get_storage().get(doc.storage_name) != raw_before[doc.storage_name]
-        assert documents.read(session, document=doc) == files.pdf(text=f"letter {i}")
+        assert documents.read(session, document=doc) == files.kept(files.pdf(text=f"letter {i}"))
         only_new = {bytes.fromhex(new_id): chunked_crypto.raw_key(in_file[0])}  # the new key alone reads it
         assert b"".join(chunked_crypto.decrypt(io.BytesIO(get_storage().get(doc.storage_name)), keys=only_new)) \
-            == files.pdf(text=f"letter {i}")
+            == files.kept(files.pdf(text=f"letter {i}"))
     session.close()
 
     again = runner.invoke(args=["keys", "rotate", "--reencrypt-only"])
@@ -394,14 +395,14 @@ def test_documents_stay_readable_throughout_a_rotation(session, app, app_config)
     new_doc = store(session, files.pdf(text="during"))
     assert new_doc.key_id != old_doc.key_id
     for doc, text in ((old_doc, "before"), (new_doc, "during")):
-        assert documents.read(session, document=doc) == files.pdf(text=text)
+        assert documents.read(session, document=doc) == files.kept(files.pdf(text=text))
 
     result = documents.reencrypt_all(session)  # step 2
     assert (result.reencrypted, result.current, result.failed) == (1, 1, 0)
     with early.app_context():
         s = portal_db.session()
         for doc_id, text in ((old_doc.id, "before"), (new_doc.id, "during")):
-            assert documents.read(s, document=s.get(Document, doc_id)) == files.pdf(text=text)
+            assert documents.read(s, document=s.get(Document, doc_id)) == files.kept(files.pdf(text=text))
         assert keys.keyring().primary_id == new_doc.key_id
     early.extensions["db_engine"].dispose()
 
@@ -413,7 +414,7 @@ def test_rotation_reports_a_tampered_document_and_keeps_going(session, app, runn
     result = runner.invoke(args=["keys", "rotate"])
     assert result.exit_code == 1
     assert "re-encrypted 1 documents" in result.output and "1 could not be read" in result.output
-    assert documents.read(session, document=session.get(Document, good.id)) == files.pdf(text="good")
+    assert documents.read(session, document=session.get(Document, good.id)) == files.kept(files.pdf(text="good"))
 
 
 def test_rotate_with_keys_from_the_environment_tells_the_operator_what_to_do(app_config):
@@ -438,7 +439,7 @@ def test_rotate_with_keys_from_the_environment_tells_the_operator_what_to_do(app
         s = portal_db.session()
         doc = s.get(Document, doc.id)
         assert doc.key_id == keys.key_id(new)
-        assert documents.read(s, document=doc) == files.pdf()
+        assert documents.read(s, document=doc) == files.kept(files.pdf())
     status = app.test_cli_runner().invoke(args=["keys", "status"])
     assert f"{keys.key_id(new)}  newest     1 documents" in status.output
     assert f"{keys.key_id(old)}  older #1   0 documents" in status.output

@@ -82,7 +82,9 @@ def test_a_clean_pdf_with_a_slightly_wrong_xref_offset_is_accepted(session, shif
     end = data.index(b"\n", at)
     moved = data[:at] + str(int(data[at:end]) + shift).encode() + data[end:]
     doc = store(session, moved)
-    assert documents.read(session, document=doc) == moved
+    # Stored as qpdf wrote it again from the objects it read: the same page, a table at the right offset.
+    with pikepdf.open(io.BytesIO(bytes(documents.read(session, document=doc)))) as pdf:
+        assert b"authorize" in pdf.pages[0].Contents.read_bytes()
 
 
 def test_a_wrong_xref_offset_does_not_hide_javascript(session):
