@@ -219,7 +219,8 @@ DEFAULTS = dict(
     VERIFICATION_TIERS={"access_categories": 2, "access_specific": 3, "delete": 3, "correct": 3},
     # Fraud signals (§7060(f), §7061): a fraud hold, without telling the requester why, when within
     # FRAUD_WINDOW_HOURS a subject has FRAUD_FAILED_PER_SUBJECT failed matches, one email address
-    # FRAUD_FAILED_PER_EMAIL failed matches, or one email address FRAUD_REQUESTS_PER_EMAIL requests.
+    # FRAUD_FAILED_PER_EMAIL failed matches, or one email address FRAUD_REQUESTS_PER_EMAIL requests of
+    # one type (know, delete or correct: §1798.125, opt-out, limit and other types never count).
     FRAUD_WINDOW_HOURS=72,
     FRAUD_FAILED_PER_SUBJECT=3,
     FRAUD_FAILED_PER_EMAIL=3,

@@ -140,7 +140,9 @@ def missing_points(req: PrivacyRequest) -> list[str]:
 def _fraud_signal(session: Session, req: PrivacyRequest, subject_key: str | None, failed_now: bool,
                   now: datetime) -> bool:
     """§7060(f), §7061: many failed matches against one subject or from one email, or many requests
-    from one email, inside the window."""
+    of this one type from one email, inside the window. Exercising rights is not a fraud signal
+    (§1798.125): opt-out and limit requests, which need no verification (§7060(b)), never count, nor
+    do requests of other types (one of each right at once is normal)."""
     cfg = current_app.config
     since = now - timedelta(hours=int(cfg["FRAUD_WINDOW_HOURS"]))
     extra = 1 if failed_now else 0
@@ -158,8 +160,9 @@ def _fraud_signal(session: Session, req: PrivacyRequest, subject_key: str | None
         if failed + extra >= int(cfg["FRAUD_FAILED_PER_EMAIL"]):
             return True
         recent = session.execute(select(func.count()).select_from(PrivacyRequest).where(
-            PrivacyRequest.email == req.email, PrivacyRequest.received_at >= since)).scalar_one()
-        if recent >= int(cfg["FRAUD_REQUESTS_PER_EMAIL"]):
+            PrivacyRequest.email == req.email, PrivacyRequest.received_at >= since,
+            PrivacyRequest.request_type == req.request_type)).scalar_one()
+        if REQUEST_TYPES[req.request_type].needs_verification and recent >= int(cfg["FRAUD_REQUESTS_PER_EMAIL"]):
             return True
     return False
 
