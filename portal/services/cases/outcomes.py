@@ -258,6 +258,7 @@ def complete(session: Session, *, req: PrivacyRequest, staff: StaffUser, complet
     waiting = notices.blocking_completion(session, req)  # §7022(b), §7023(c), §7026(f), §7027(g)
     if waiting:
         raise IllegalTransition(waiting)
+    untold = notices.explained_to_requester(session, req)  # §7022(b)(3): read before the case changes
     c = completion
     if c.sensitive == "mask":  # §7024(d): the value never leaves; "collected: yes" takes its place
         c = Completion(**{**c.__dict__, "files": {k: disclosure_scan.scan(k, v)[1] for k, v in c.files.items()}})
@@ -278,7 +279,7 @@ def complete(session: Session, *, req: PrivacyRequest, staff: StaffUser, complet
             "answer": answer, "answer_parts": {k: str(v) for k, v in CATEGORIES_RESPONSE_PARTS.items()},
             "may_contest": req.request_type == "correct" and c.correction_result == "partially_corrected",
             "max_words": current_app.config["CONTESTED_STATEMENT_MAX_WORDS"],
-            "file_days": current_app.config["RESPONSE_FILE_DAYS"]}))
+            "file_days": current_app.config["RESPONSE_FILE_DAYS"], "untold": untold}))
     session.add(CaseOutcome(request_id=req.id, outcome=to_status, basis_code=c.kept_basis if c.partial else None,
                             explanation=req.response_message, deleted_summary=(c.deleted_summary or "").strip() or None,
                             kept_summary=(c.kept_summary or "").strip() or None,
