@@ -171,13 +171,13 @@ DEFAULTS = dict(
     QUEUE_PAGE_SIZE=50,
     DUE_SOON_DAYS=7,
     RESPONSE_FILE_DAYS=14,  # how long the requester can download an access response
-    CONTESTED_STATEMENT_MAX_WORDS=250,  # §7023 (secondary)
+    CONTESTED_STATEMENT_MAX_WORDS=250,  # §7023(f)(3): per piece of information contested
 
     # Retention (services/records/retention.py; docs/operations.md explains each): days after a case closes, etc.
     RETENTION_VERIFICATION_DAYS=30,  # §7060(d): verification-only data, once the case is closed
     RETENTION_DELETION_CASE_DAYS=30,  # a completed deletion request's own case, once closed
     RETENTION_INQUIRY_DAYS=365,  # an answered or closed inquiry, its messages and attachment
-    RETENTION_CONSENT_DAYS=400,  # superseded consent records (the latest is kept while in force); over 12 months (§7026(k))
+    RETENTION_CONSENT_DAYS=731,  # superseded consent and GPC records (the latest is kept while in force); never under RETENTION_RECORD_MONTHS (§7101)
     RETENTION_OUTBOX_DAYS=30,  # sent or failed mail and webhooks (their bodies hold personal data)
     RETENTION_RECORD_MONTHS=24,  # §7101 records and whole cases; the rule's minimum, never less
     # Notices downstream by webhook (services/delivery/webhooks.py)

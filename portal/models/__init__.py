@@ -56,6 +56,7 @@ from .records import (  # noqa: F401
     MetricsMonth,
     RequestRecord,
     RetentionRun,
+    SignedDeclaration,
     lock_stored_figures,
 )
 from .staff import DigestRun, StaffInvitation, StaffUser  # noqa: F401

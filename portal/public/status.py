@@ -106,6 +106,7 @@ def _render_detail(req, status=200, *, page=None, withdraw_form=None, answer_for
                            outcome=page.outcome,
                            categories_parts=outcomes.CATEGORIES_RESPONSE_PARTS,
                            can_contest=page.can_contest,
+                           contest_words=outcomes.contested_word_limit(req),
                            contested=page.contested,
                            contest_form=contest_form), status
 
@@ -132,6 +133,7 @@ def contest(reference):
     """§7023(f): the requester's statement that the data we did not correct is contested."""
     req = request_or_403(reference)
     form = ContestForm()
+    form.word_limit = outcomes.contested_word_limit(req)
     if not outcomes.can_contest(db.session(), req):
         flash(_("A statement can be filed once, after a correction was denied or made only in part."), "error")
         return redirect(url_for(".request_detail", reference=reference), 303)
