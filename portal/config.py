@@ -1,4 +1,5 @@
 """Configuration: embedded defaults, then instance/config.py, then PORTAL_* environment."""
+import logging
 import os
 import secrets
 from pathlib import Path
@@ -45,6 +46,11 @@ DEFAULTS = dict(
     ORG_NAME="Billgenix",
     PRIVACY_EMAIL="privacy@billgenix.example",
     PRIVACY_PHONE="(909) 698-8120",
+    # §1798.130(a)(1)(A): a toll-free number is a method for know, delete and correct requests, unless the
+    # business operates exclusively online (then an email address suffices). Unset and not
+    # EXCLUSIVELY_ONLINE: the start-up log warns and the staff console shows a notice.
+    PRIVACY_TOLL_FREE=None,
+    EXCLUSIVELY_ONLINE=False,
     SECURITY_CONTACT_EMAIL="security@billgenix.example",
     SECURITY_TXT_EXPIRES_DAYS=180,  # RFC 9116: Expires should be less than a year ahead
     SECURITY_TXT_LANGUAGES="en, es",
@@ -304,6 +310,10 @@ def load(app, test_config=None):
     app.config["DOCUMENT_MAX_BYTES"] = int(app.config["DOCUMENT_MAX_BYTES"])
     if int(app.config["RETENTION_RECORD_MONTHS"]) < MIN_RECORD_MONTHS:
         raise ValueError(f"RETENTION_RECORD_MONTHS must be at least {MIN_RECORD_MONTHS} (§7101 records)")
+    if not app.config.get("PRIVACY_TOLL_FREE") and not app.config.get("EXCLUSIVELY_ONLINE"):
+        logging.getLogger(__name__).warning(
+            "no toll-free number for privacy requests: set PORTAL_PRIVACY_TOLL_FREE (Civil Code "
+            "§1798.130(a)(1)(A)), or PORTAL_EXCLUSIVELY_ONLINE=true if the business operates only online")
     if app.config["MAX_CONTENT_LENGTH"] is None:
         app.config["MAX_CONTENT_LENGTH"] = app.config["DOCUMENT_MAX_BYTES"] + int(app.config["FORM_OVERHEAD_BYTES"])
 
