@@ -14,6 +14,7 @@ belong to them:
 - `records`: the §7101 RequestRecord (kept in step with PrivacyRequest by listeners), the stored
   §7102 figures, RetentionRun
 - `notices`: Recipient, DownstreamNotice
+- `letters`: PostalLetter, a requester message owed by post
 - `drp`: the Data Rights Protocol's agents, requests and callbacks
 - `identity`: the identity index (IdentitySubject) and its imports
 
@@ -47,6 +48,7 @@ from .documents import Document  # noqa: F401
 from .drp import DrpAgent, DrpCallback, DrpRequest  # noqa: F401
 from .identity import IdentitySubject, SubjectImport  # noqa: F401
 from .inquiries import Inquiry, InquiryMessage  # noqa: F401
+from .letters import PostalLetter  # noqa: F401
 from .notices import DownstreamNotice, Recipient  # noqa: F401
 from .records import (  # noqa: F401
     ANSWERED,
