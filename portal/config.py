@@ -108,11 +108,12 @@ DEFAULTS = dict(
     CONSENT_CATEGORIES=[
         dict(key="necessary", required=True, sale_or_sharing=False, label=_l("Strictly necessary"),
              description=_l("Keep the site working and secure: your session, the protection against forged "
-                            "forms, and the record of the choices you make on this page. They cannot be "
-                            "switched off, and they are never used to track you.")),
+                            "forms, the language you choose and the record of the choices you make on this "
+                            "page. They cannot be switched off, and they are never used to track you.")),
         dict(key="functional", required=False, sale_or_sharing=False, label=_l("Functional"),
-             description=_l("Remember settings you choose, such as your language, so you do not have to "
-                            "set them again on your next visit.")),
+             # The language cookie is strictly necessary (portal/i18n.py): this category does not claim it.
+             description=_l("Remember other settings you choose on our sites, so you do not have to set them "
+                            "again on your next visit.")),
         dict(key="analytics", required=False, sale_or_sharing=False, label=_l("Analytics"),
              description=_l("Count visits and see which pages are used, so we can improve the site. "
                             "The counts stay with us.")),
