@@ -1,4 +1,5 @@
 """Configuration: embedded defaults, then instance/config.py, then PORTAL_* environment."""
+import logging
 import os
 import secrets
 from pathlib import Path
@@ -48,6 +49,11 @@ DEFAULTS = dict(
     ORG_NAME="Billgenix",
     PRIVACY_EMAIL="privacy@billgenix.example",
     PRIVACY_PHONE="(909) 698-8120",
+    # §1798.130(a)(1)(A): a toll-free number is a method for know, delete and correct requests, unless the
+    # business operates exclusively online (then an email address suffices). Unset and not
+    # EXCLUSIVELY_ONLINE: the start-up log warns and the staff console shows a notice.
+    PRIVACY_TOLL_FREE=None,
+    EXCLUSIVELY_ONLINE=False,
     SECURITY_CONTACT_EMAIL="security@billgenix.example",
     SECURITY_TXT_EXPIRES_DAYS=180,  # RFC 9116: Expires should be less than a year ahead
     SECURITY_TXT_LANGUAGES="en, es",
@@ -112,11 +118,12 @@ DEFAULTS = dict(
     CONSENT_CATEGORIES=[
         dict(key="necessary", required=True, sale_or_sharing=False, label=_l("Strictly necessary"),
              description=_l("Keep the site working and secure: your session, the protection against forged "
-                            "forms, and the record of the choices you make on this page. They cannot be "
-                            "switched off, and they are never used to track you.")),
+                            "forms, the language you choose and the record of the choices you make on this "
+                            "page. They cannot be switched off, and they are never used to track you.")),
         dict(key="functional", required=False, sale_or_sharing=False, label=_l("Functional"),
-             description=_l("Remember settings you choose, such as your language, so you do not have to "
-                            "set them again on your next visit.")),
+             # The language cookie is strictly necessary (portal/i18n.py): this category does not claim it.
+             description=_l("Remember other settings you choose on our sites, so you do not have to set them "
+                            "again on your next visit.")),
         dict(key="analytics", required=False, sale_or_sharing=False, label=_l("Analytics"),
              description=_l("Count visits and see which pages are used, so we can improve the site. "
                             "The counts stay with us.")),
@@ -181,13 +188,13 @@ DEFAULTS = dict(
     QUEUE_PAGE_SIZE=50,
     DUE_SOON_DAYS=7,
     RESPONSE_FILE_DAYS=14,  # how long the requester can download an access response
-    CONTESTED_STATEMENT_MAX_WORDS=250,  # §7023 (secondary)
+    CONTESTED_STATEMENT_MAX_WORDS=250,  # §7023(f)(3): per piece of information contested
 
     # Retention (services/records/retention.py; docs/operations.md explains each): days after a case closes, etc.
     RETENTION_VERIFICATION_DAYS=30,  # §7060(d): verification-only data, once the case is closed
     RETENTION_DELETION_CASE_DAYS=30,  # a completed deletion request's own case, once closed
     RETENTION_INQUIRY_DAYS=365,  # an answered or closed inquiry, its messages and attachment
-    RETENTION_CONSENT_DAYS=400,  # superseded consent records (the latest is kept while in force); over 12 months (§7026(k))
+    RETENTION_CONSENT_DAYS=731,  # superseded consent and GPC records (the latest is kept while in force); never under RETENTION_RECORD_MONTHS (§7101)
     RETENTION_OUTBOX_DAYS=30,  # sent or failed mail and webhooks (their bodies hold personal data)
     RETENTION_RECORD_MONTHS=24,  # §7101 records and whole cases; the rule's minimum, never less
     # Notices downstream by webhook (services/delivery/webhooks.py)
@@ -233,7 +240,8 @@ DEFAULTS = dict(
     VERIFICATION_TIERS={"access_categories": 2, "access_specific": 3, "delete": 3, "correct": 3},
     # Fraud signals (§7060(f), §7061): a fraud hold, without telling the requester why, when within
     # FRAUD_WINDOW_HOURS a subject has FRAUD_FAILED_PER_SUBJECT failed matches, one email address
-    # FRAUD_FAILED_PER_EMAIL failed matches, or one email address FRAUD_REQUESTS_PER_EMAIL requests.
+    # FRAUD_FAILED_PER_EMAIL failed matches, or one email address FRAUD_REQUESTS_PER_EMAIL requests of
+    # one type (know, delete or correct: §1798.125, opt-out, limit and other types never count).
     FRAUD_WINDOW_HOURS=72,
     FRAUD_FAILED_PER_SUBJECT=3,
     FRAUD_FAILED_PER_EMAIL=3,
@@ -329,6 +337,10 @@ def load(app, test_config=None):
     app.config["DOCUMENT_MAX_BYTES"] = int(app.config["DOCUMENT_MAX_BYTES"])
     if int(app.config["RETENTION_RECORD_MONTHS"]) < MIN_RECORD_MONTHS:
         raise ValueError(f"RETENTION_RECORD_MONTHS must be at least {MIN_RECORD_MONTHS} (§7101 records)")
+    if not app.config.get("PRIVACY_TOLL_FREE") and not app.config.get("EXCLUSIVELY_ONLINE"):
+        logging.getLogger(__name__).warning(
+            "no toll-free number for privacy requests: set PORTAL_PRIVACY_TOLL_FREE (Civil Code "
+            "§1798.130(a)(1)(A)), or PORTAL_EXCLUSIVELY_ONLINE=true if the business operates only online")
     if app.config["MAX_CONTENT_LENGTH"] is None:
         app.config["MAX_CONTENT_LENGTH"] = app.config["DOCUMENT_MAX_BYTES"] + int(app.config["FORM_OVERHEAD_BYTES"])
 

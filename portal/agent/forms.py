@@ -29,9 +29,9 @@ from ..services.documents import kinds
 F = [strip_filter]
 EMAIL = Email(message=_l("Enter an email address like name@example.com."), check_deliverability=False)
 LONG_254 = Length(max=254, message=_l("Use at most 254 characters."))
-# California Secretary of State entity numbers: "C" and 7 digits for corporations, 12 digits for
-# LLCs and partnerships, a letter and digits for newer filings.
-SOS_NUMBER = re.compile(r"^[A-Z]?\d{7,12}$")
+# A business's registration or entity number, from any state: optional (§7001(d) no longer asks a
+# business agent to be registered with the California Secretary of State). Letters and digits.
+REGISTRATION_NUMBER = re.compile(r"^[A-Z0-9]{1,20}$")
 
 
 def _required(label):
@@ -55,12 +55,13 @@ class AgentRequestForm(EmptyForm):
     agent_business_name = StringField(_l("Business name"), filters=F, render_kw={"autocomplete": "organization"},
                                       validators=[Optional(), plain_text,
                                                   Length(max=200, message=_l("Use at most 200 characters."))])
-    agent_sos_number = StringField(_l("California Secretary of State entity number"),
+    # The contract keeps the field's name; it is an optional registration number from any state.
+    agent_sos_number = StringField(_l("Business registration number (optional)"),
                                    filters=[strip_filter, _sos_filter],
-                                   description=_l("For example C1234567 or 202012345678."), validators=[
-                                       Optional(), Regexp(SOS_NUMBER, message=_l(
-                                           "Enter the entity number as shown by the Secretary of State, "
-                                           "for example C1234567 or 202012345678."))])
+                                   description=_l("The business's entity or registration number in any state, "
+                                                  "if it has one."), validators=[
+                                       Optional(), Regexp(REGISTRATION_NUMBER, message=_l(
+                                           "Use letters and digits only, at most 20."))])
     consumer_first_name = StringField(_l("Consumer's first name"), filters=F, validators=[
         _required(_l("the consumer's first name")), Length(max=100, message=_l("Use at most 100 characters.")), NAME])
     consumer_last_name = StringField(_l("Consumer's last name"), filters=F, validators=[
@@ -110,8 +111,6 @@ class AgentRequestForm(EmptyForm):
         if self.agent_kind.data == "business":
             if not self.agent_business_name.data:
                 self.agent_business_name.errors.append(_l("Please enter the business name."))
-            if not self.agent_sos_number.data:
-                self.agent_sos_number.errors.append(_l("Please enter the business's entity number."))
         kind = self.request_type.data
         if kind == "access" and self.access_scope.data not in ("categories", "specific"):
             self.access_scope.errors.append(_l("Choose what the consumer would like to receive."))

@@ -49,7 +49,9 @@ class ConsentFastPath:
             state = state_cookie.state_from_cookie(cookies.get(config["CONSENT_STATE_COOKIE_NAME"]),
                                                       consent_id=consent_id,
                                                       gpc_signal=environ.get("HTTP_SEC_GPC", "").strip() == "1")
-            if state is None or not state.decided:
+            # With the GPC signal the answer carries the "Opt-Out Request Honored" notice in the
+            # visitor's language (§7025(c)(6)): Flask's path, which knows the language.
+            if state is None or not state.decided or state.gpc_signal:
                 return None
             payload = banner.api_view(state, token=state_cookie.api_token(consent_id))
         body = json.dumps(payload, separators=(",", ":")).encode()

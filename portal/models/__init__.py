@@ -15,6 +15,7 @@ belong to them:
   §7102 figures, RetentionRun
 - `notices`: Recipient, DownstreamNotice
 - `fulfilment`: FulfilmentItem, one item of a case's plan; FulfilmentRun, a queued run of an automatic item
+- `letters`: PostalLetter, a requester message owed by post
 - `drp`: the Data Rights Protocol's agents, requests and callbacks
 - `identity`: the identity index (IdentitySubject) and its imports
 
@@ -49,6 +50,7 @@ from .drp import DrpAgent, DrpCallback, DrpRequest  # noqa: F401
 from .fulfilment import SETTLED_ITEM_STATES, FulfilmentItem, FulfilmentRun  # noqa: F401
 from .identity import IdentitySubject, SubjectImport  # noqa: F401
 from .inquiries import Inquiry, InquiryMessage  # noqa: F401
+from .letters import PostalLetter  # noqa: F401
 from .notices import DownstreamNotice, Recipient  # noqa: F401
 from .records import (  # noqa: F401
     ANSWERED,
@@ -58,6 +60,7 @@ from .records import (  # noqa: F401
     MetricsMonth,
     RequestRecord,
     RetentionRun,
+    SignedDeclaration,
     lock_stored_figures,
 )
 from .staff import DigestRun, StaffInvitation, StaffUser  # noqa: F401

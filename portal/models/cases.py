@@ -123,7 +123,7 @@ class AgentAuthorization(SQLModel, table=True):
     agent_name: str = Field(max_length=200)
     agent_email: str = Field(max_length=254, index=True)
     agent_business_name: str | None = Field(default=None, max_length=200)
-    agent_sos_number: str | None = Field(default=None, max_length=20)  # California Secretary of State entity number
+    agent_sos_number: str | None = Field(default=None, max_length=20)  # a registration number, any state (optional)
     consumer_email: str | None = Field(default=None, max_length=254)
     consumer_phone: str | None = Field(default=None, max_length=40)
     authorization_kind: str = Field(max_length=24)  # signed_permission | power_of_attorney

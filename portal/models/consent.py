@@ -26,7 +26,7 @@ class ConsentRecord(SQLModel, table=True):
     # {"functional": true, ...} for the categories decided; a GPC-only record holds only advertising.
     choices: dict = Field(sa_column=Column(JSON, nullable=False))
     policy_version: str = Field(max_length=32)
-    source: str = Field(max_length=8)  # banner | center | api | gpc
+    source: str = Field(max_length=8)  # banner | center | api | gpc | request
     gpc: bool = Field(default=False)  # the Global Privacy Control signal was present
     user_agent_family: str | None = Field(default=None, max_length=16)  # never the full string, never an IP
     # §7026(k), §7028: when this visitor last opted out of sale/sharing (reject, GPC, declining it),

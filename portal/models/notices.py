@@ -22,6 +22,10 @@ class Recipient(SQLModel, table=True):
     webhook_url: str | None = Field(default=None, max_length=500)
     webhook_secret: str | None = Field(default=None, max_length=500)  # Fernet token (ENCRYPTION_KEYS)
     email: str | None = Field(default=None, max_length=254)
+    # §7002: the identifiers this recipient holds, the only ones it is sent (comma-separated: name,
+    # email, phone, claim_number). Recipients made before this column keep all four until an admin narrows it.
+    identifiers: str = Field(default="name,email", sa_column=Column(String(64), nullable=False,
+                                                                     server_default="name,email,phone,claim_number"))
     active: bool = Field(default=True)
     created_at: datetime = _ts(nullable=False, default_factory=clock.now)
     updated_at: datetime = _ts(nullable=False, default_factory=clock.now)

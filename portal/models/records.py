@@ -5,7 +5,7 @@ changes a month that has ended, with ANSWERED, IS_ANSWERED and lock_stored_figur
 one retention purge a day."""
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Column, Index, event, inspect, literal_column, select, text
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, event, inspect, literal_column, select, text
 from sqlmodel import Field, SQLModel
 
 from .. import clock
@@ -30,6 +30,21 @@ class RequestRecord(SQLModel, table=True):
     outcome_citation: str | None = Field(default=None, max_length=200)
     extended_due: date | None = None
     notice_count: int = Field(default=0)  # notices sent downstream (§7022(b), §7023(c), §7026(f), §7027(g))
+
+
+class SignedDeclaration(SQLModel, table=True):
+    """§7062(c): a declaration signed under penalty of perjury, kept as part of its request's §7101
+    record for as long as that record, after the case's verification data (§7060(d)) and even the case
+    itself (a completed deletion) are gone. It holds the typed signature, a name: its own table, so the
+    record itself still names nobody."""
+
+    __tablename__ = "signed_declaration"
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: int = Field(sa_column=Column(Integer, ForeignKey("request_record.id", ondelete="CASCADE"),
+                                            nullable=False, unique=True))
+    signature: str = Field(max_length=200)
+    signed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 
 # §7102 metrics read a year of records from these alone (index-only scans): what was received, by

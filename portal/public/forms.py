@@ -69,10 +69,11 @@ class FollowUpForm(EmptyForm):
 
 class ContestForm(EmptyForm):
     statement = TextAreaField(_l("Your statement"), filters=STRIPPED, render_kw={"rows": 8}, validators=[
-        required(_l("your statement")), Length(max=5000, message=_l("Use at most 5,000 characters.")), plain_text])
+        required(_l("your statement")), Length(max=20000, message=_l("Use at most 20,000 characters.")), plain_text])
+    word_limit: int | None = None  # the case's own (§7023(f)(3): per piece contested), set by the view
 
     def validate_statement(self, field):
-        limit = current_app.config["CONTESTED_STATEMENT_MAX_WORDS"]
+        limit = self.word_limit or current_app.config["CONTESTED_STATEMENT_MAX_WORDS"]
         if len((field.data or "").split()) > limit:
             raise ValidationError(_l("Use at most %(n)s words.", n=limit))
 

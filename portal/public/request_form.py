@@ -1,6 +1,6 @@
 """Making a request: the one form for all five types, the fields that depend on the type, inline
 validation, the page after sending, and the emailed link that confirms the email address."""
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
@@ -12,6 +12,7 @@ from ..lifecycle import REQUEST_TYPES
 from ..security import minimum_duration
 from ..services.cases import submission as request_service
 from ..services.cases import verification
+from ..services.consent import choices as consent_choices
 from ..services.documents import kinds
 from ..services.identity.tokens import TokenError
 from ..web import link_problem
@@ -35,9 +36,23 @@ def new_request():
             except kinds.DocumentRejected as exc:  # nothing was saved: the whole submission rolled back
                 form.correction_document.errors = [exc.message]
                 return render_template("public/request_form.html", form=form), 413 if exc.code == "too_large" else 422
+            if outcome.request.request_type == "opt_out" and current_app.config["SELLS_OR_SHARES"]:
+                _stop_sale_in_this_browser()
             kind = "confirm_email" if REQUEST_TYPES[form.request_type.data].needs_verification else "in_effect"
             return redirect(url_for(".submitted", next=kind, type=outcome.request.request_type), 303)
     return render_template("public/request_form.html", form=form), 422 if request.method == "POST" else 200
+
+
+def _stop_sale_in_this_browser() -> None:
+    """§7026(f)(1): the request stops sale and sharing in this browser too (its consent record). The
+    consent blueprint's after-request hook sets the cookies from g (a new consent id, the state)."""
+    consent_id = request.cookies.get(current_app.config["CONSENT_COOKIE_NAME"])
+    if not consent_choices.is_consent_id(consent_id):
+        consent_id = g.consent_new_id = consent_choices.new_consent_id()
+    g.consent_state = consent_choices.record_request_opt_out(
+        db.session(), consent_id=consent_id, gpc_signal=request.headers.get("Sec-GPC", "").strip() == "1",
+        user_agent=request.user_agent.string)
+    g.consent_cache_dirty = True
 
 
 @bp.get("/requests/new/fields")

@@ -14,7 +14,6 @@ from ..security import minimum_duration
 from ..services.cases import casework, outcomes, status_access, submission, verification
 from ..services.cases import inquiries as inquiry_service
 from ..services.documents import kinds, response_files
-from ..services.identity import tiers
 from ..services.identity.tokens import TokenError
 from ..web import link_problem, send_document
 from . import bp
@@ -96,7 +95,7 @@ def _render_detail(req, status=200, *, page=None, withdraw_form=None, answer_for
                            can_add_details=can_add_details,
                            details_form=details_form or (AddDetailsForm(formdata=None) if can_add_details else None),
                            missing_points=verification.missing_points(req),
-                           needs_declaration=tiers.declaration_needed(req) and not req.declaration_signature,
+                           needs_declaration=verification.requester_may_sign(db.session(), req),
                            timeline=page.timeline,
                            open_statuses=OPEN,
                            can_withdraw=can_withdraw,
@@ -107,6 +106,7 @@ def _render_detail(req, status=200, *, page=None, withdraw_form=None, answer_for
                            outcome=page.outcome,
                            categories_parts=outcomes.CATEGORIES_RESPONSE_PARTS,
                            can_contest=page.can_contest,
+                           contest_words=outcomes.contested_word_limit(req),
                            contested=page.contested,
                            contest_form=contest_form), status
 
@@ -133,6 +133,7 @@ def contest(reference):
     """§7023(f): the requester's statement that the data we did not correct is contested."""
     req = request_or_403(reference)
     form = ContestForm()
+    form.word_limit = outcomes.contested_word_limit(req)
     if not outcomes.can_contest(db.session(), req):
         flash(_("A statement can be filed once, after a correction was denied or made only in part."), "error")
         return redirect(url_for(".request_detail", reference=reference), 303)

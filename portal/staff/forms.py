@@ -1,7 +1,6 @@
 """Console forms: queue filters, one form per case action, staff intake, records and metrics."""
 from datetime import date
 
-from flask import current_app
 from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
@@ -188,7 +187,7 @@ class DenyForm(CaseActionForm):
             raise ValidationError(_l("Record what you considered: the documentation and the source of the data."))
 
     def validate_contested_statement(self, field):
-        limit = current_app.config["CONTESTED_STATEMENT_MAX_WORDS"]
+        limit = outcomes.contested_word_limit(self.case)
         if field.data and outcomes.word_count(field.data) > limit:
             raise ValidationError(_l("Use at most %(n)s words.", n=limit))
 

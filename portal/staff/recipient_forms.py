@@ -33,13 +33,17 @@ class RecipientForm(FlaskForm):
         "Stored encrypted. Leave empty to keep the current secret."))
     email = StringField(_l("Email address"), filters=F, validators=[Optional(), Length(max=254)],
                         description=_l("For email: where notices are sent."))
+    identifiers = MultiCheckboxField(
+        _l("Identifiers it holds"), choices=[SelectChoice(k, v) for k, v in notices.IDENTIFIERS.items()],
+        description=_l("A notice carries only these, so the recipient can find the person and learns nothing more "
+                       "(§7002). None chosen: name and email for a new recipient, unchanged for this one."))
     active = BooleanField(_l("Active: cases from now on notify this recipient"), default=True)
 
     def data_for_service(self) -> RecipientData:
         return RecipientData(name=self.name.data or "", kind=self.kind.data, request_types=self.request_types.data or [],
                              method=self.method.data, webhook_url=self.webhook_url.data,
                              webhook_secret=self.webhook_secret.data or None, email=self.email.data,
-                             active=bool(self.active.data))
+                             active=bool(self.active.data), identifiers=self.identifiers.data or None)
 
 
 class NoticeRecordForm(FlaskForm):
@@ -52,7 +56,8 @@ class NoticeRecordForm(FlaskForm):
 
 
 class NoticeExplainForm(FlaskForm):
-    explanation = TextAreaField(_l("Why telling this recipient is impossible or takes disproportionate effort"),
+    explanation = TextAreaField(_l("Why telling this third party is impossible or takes disproportionate effort "
+                                   "(sent to the consumer with our response)"),
                                 filters=F, render_kw={"rows": 3}, validators=[
                                     DataRequired(message=_l("Please fill this in.")), Length(min=20, max=2000,
                                     message=_l("Write between 20 and 2000 characters.")), plain_text])

@@ -22,11 +22,14 @@ def _notice_panel():
         data = notices.panel(db.session(), req)
         submitted = g.get("notice_forms", {})
         forms = {}
-        for notice, _recipient in data.notices:
+        for notice, recipient in data.notices:
             if notice.state in ("awaiting_staff", "failed"):
+                # §7022(b)(3): the explanation is offered only for a third party told of a deletion.
+                explains = notices.may_explain(req, notice, recipient)
                 forms[notice.id] = (
                     submitted.get((notice.id, "record")) or NoticeRecordForm(prefix=f"n{notice.id}-record", formdata=None),
-                    submitted.get((notice.id, "explain")) or NoticeExplainForm(prefix=f"n{notice.id}-explain", formdata=None))
+                    (submitted.get((notice.id, "explain")) or NoticeExplainForm(prefix=f"n{notice.id}-explain", formdata=None))
+                    if explains else None)
         return {"data": data, "forms": forms, "send_form": EmptyForm(formdata=None), "states": notices.STATES,
                 "methods": notices.METHODS, "kinds": notices.KINDS, "purposes": notices.PURPOSES}
     return {"notice_panel": panel}
@@ -78,6 +81,7 @@ def recipient_edit(recipient_id):
     form = RecipientForm(obj=None if request.method == "POST" else recipient)
     if request.method == "GET":
         form.request_types.data = recipient.request_types.split(",")
+        form.identifiers.data = recipient.identifiers.split(",")
         form.webhook_secret.data = None
     if form.validate_on_submit():
         return _save(form, recipient)

@@ -93,9 +93,21 @@
     document.body.appendChild(box);
   }
 
+  // §7025(c)(6): whether the Global Privacy Control signal was honored, shown whenever the signal is
+  // present, not only while the banner is open.
+  function showGpcStatus(notice) {
+    var box = element("section", { "class": "portal-consent-gpc-status", role: "status" });
+    var title = element("p", { "class": "portal-consent-gpc" });
+    title.appendChild(element("strong", {}, notice.title));
+    box.appendChild(title);
+    box.appendChild(element("p", {}, notice.detail));
+    document.body.appendChild(box);
+  }
+
   var ready = call("GET").then(function (current) {
     publish(current);
     if (!current.decided) { showBanner(current); }
+    else if (current.gpc && current.gpc.notice) { showGpcStatus(current.gpc.notice); }
     return current;
   });
 

@@ -167,10 +167,10 @@ def test_missing_file_and_business_details_are_asked_for(client, app):
     assert resp.status_code == 422
     page = resp.get_data(as_text=True)
     assert "Attach the signed permission or power of attorney." in page
-    assert "Please enter the business name." in page and "s entity number.</p>" in page
-    resp = submit(client, agent_sos_number="not a number", declaration="")
+    assert "Please enter the business name." in page and "s entity number.</p>" not in page
+    resp = submit(client, agent_sos_number="not a number!", declaration="")
     page = resp.get_data(as_text=True)
-    assert resp.status_code == 422 and "Enter the entity number" in page and "Tick the box" in page
+    assert resp.status_code == 422 and "Use letters and digits only" in page and "Tick the box" in page
     assert count(app, PrivacyRequest) == 0
 
 

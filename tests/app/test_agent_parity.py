@@ -48,12 +48,13 @@ def test_agent_case_is_matched_with_the_same_tiers_after_acceptance(client, app,
     req = the_case(app)
     assert req.access_scope == "specific" and req.employer == "ACME ROOFING"
     assert post_action(staff, req.reference, "accept_agent", {"checklist": CHECKLIST}).status_code == 303
-    # Three points match, but nobody signed the declaration: specific pieces are downgraded (§7024(a)).
+    # Three points match; with a power of attorney the agent's declared authority, accepted by staff,
+    # stands in for the consumer's declaration (§7063(b)): specific pieces, not downgraded.
     req = the_case(app)
-    assert (req.status, req.access_scope) == ("in_progress", "categories")
+    assert (req.status, req.access_scope) == ("in_progress", "specific")
     with app.app_context():
         detail = db.session().execute(select(AuditEvent.detail).where(
-            AuditEvent.action == "downgraded_to_categories")).scalar_one()
+            AuditEvent.action == "identity_verified")).scalar_one()
     assert "subject S-9" in detail and "email" not in detail  # the agent's own email never counts
 
 

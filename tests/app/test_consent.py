@@ -167,7 +167,8 @@ def test_gpc_after_an_earlier_accept_opts_out_and_keeps_the_rest(client, app):
 
 def test_gpc_on_the_api_for_a_new_visitor(client, app):
     state = _api(client, headers=GPC)
-    assert state["gpc"] == {"signal": True, "honored": True, "applied_at": state["gpc"]["applied_at"]}
+    assert state["gpc"] == {"signal": True, "honored": True, "applied_at": state["gpc"]["applied_at"],
+                            "notice": state["gpc"]["notice"]} and state["gpc"]["notice"]["title"]
     assert state["choices"]["advertising"] is False and state["decided"] is False
     assert state["banner"]["gpc_honored"] == "Opt-Out Request Honored"
     [record] = _records(app)

@@ -208,8 +208,8 @@ def _settle_again_refused(client, req, notice) -> bool:
 
 
 def test_an_impossible_notice_is_explained_instead(app, client, staff):
-    _recipient(app, name="Defunct Broker", request_types=["opt_out"], kind="third_party")
-    req = new_case(app, "opt_out", "in_progress")
+    _recipient(app, name="Defunct Broker", request_types=["delete"], kind="third_party")
+    req = new_case(app, "delete", "in_progress")
     sign_in(client, staff["support"])
     assert _send(client, req).status_code == 303
     [notice] = _notices(app, req)
@@ -220,7 +220,7 @@ def test_an_impossible_notice_is_explained_instead(app, client, staff):
     assert resp.status_code == 303
     [notice] = _notices(app, req)
     assert notice.state == "explained" and notice.settled_by == f"staff:{staff['support'].id}"
-    assert post_action(client, req.reference, "complete", {"outcome": "completed", "message": "Done."}).status_code == 303
+    assert post_action(client, req.reference, "complete", DONE).status_code == 303
 
 
 def test_a_notice_of_another_case_is_not_found(app, client, staff):

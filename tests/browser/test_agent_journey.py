@@ -13,11 +13,11 @@ CONSUMER_EMAIL = "ana.ruiz@example.org"
 def _fill(page, tmp_path, content=None, name="signed-letter.pdf"):
     letter = tmp_path / name
     letter.write_bytes(files.pdf() if content is None else content)
-    page.get_by_label("A business registered with the California Secretary of State").check()
+    page.get_by_label("A business acting for the consumer").check()
     page.get_by_label("Your full name").fill("Maria Lopez")
     page.get_by_label("Your email address").fill(AGENT_EMAIL)
     page.get_by_label("Business name").fill("Lien Partners LLC")
-    page.get_by_label("California Secretary of State entity number").fill("201912345678")
+    page.get_by_label("Business registration number (optional)").fill("201912345678")
     page.get_by_label("Consumer's first name").fill("Ana")
     page.get_by_label("Consumer's last name").fill("Ruiz")
     page.get_by_label("Consumer's email address (optional)").fill(CONSUMER_EMAIL)

@@ -40,7 +40,7 @@ from .transitions import MailSpec, agent_of, check_version, mail_requester, tran
 log = logging.getLogger(__name__)
 
 AGENT_KINDS = {"person": _l("A person (a family member, friend or attorney)"),
-               "business": _l("A business registered with the California Secretary of State")}
+               "business": _l("A business acting for the consumer")}
 AUTHORIZATION_KINDS = {
     "signed_permission": _l("Written permission signed by the consumer"),
     # Probate Code §§4121-4130: with a power of attorney the consumer is not asked to confirm (§7063(b)).
@@ -133,7 +133,8 @@ def submit(session: Session, *, new: NewAgentRequest, upload: Upload) -> Privacy
     req = open_case(session, request_type=new.request_type, first_name=new.consumer_first_name,
                     last_name=new.consumer_last_name, email=agent_email, manner="web", language=new.language,
                     received_at=now, actor="agent", status=AWAITING_EMAIL if needs_check else VERIFYING,
-                    detail=f"manner=web; agent={new.agent_kind}; authorization={new.authorization_kind}", **fields)
+                    detail=f"manner=web; agent={new.agent_kind}; authorization={new.authorization_kind}; "
+                           "the agent declared their authority", **fields)
     doc.request_id = req.id
     auth = AgentAuthorization(
         request_id=req.id, agent_kind=new.agent_kind, agent_name=new.agent_name.strip(),

@@ -3,8 +3,11 @@ providers, contractors and third parties an admin configured are told to delete,
 selling or sharing, or limit their use, before the case may be completed.
 
 A recipient is told by signed webhook (services/delivery/webhooks.py), by mail (the outbox), or by hand:
-staff then record when and how, or explain why telling it is impossible or takes disproportionate
-effort. A notice is settled when delivered, recorded or explained; completion waits for all of them.
+staff then record when and how. Only a third party on a deletion may instead be explained as
+impossible or disproportionate to tell (§7022(b)(3)): no other recipient or request type has that
+exception, and the consumer then receives the detailed explanation in our response. A notice is
+settled when delivered, recorded or explained; completion waits for all of them. A notice carries
+only the identifiers the recipient holds (§7002), chosen per recipient.
 
 When a requester contests data we did not correct (§7023(f)), the statement goes to the same
 recipients of corrections, as notices of their own ("contested_statement"), whether or not the case
@@ -50,6 +53,8 @@ NOTICE_TYPES = tuple(ACTIONS)
 # A processor asked by a fulfilment plan about an access request (never a notice type of its own).
 ACCESS_ACTION = "report_personal_information"
 KINDS = {"service_provider": _l("Service provider"), "contractor": _l("Contractor"), "third_party": _l("Third party")}
+# §7002: the identifiers a recipient may be sent, the ones it holds chosen per recipient.
+IDENTIFIERS = {"name": "Name", "email": "Email address", "phone": "Phone number", "claim_number": "Claim number"}
 METHODS = {"webhook": _l("Webhook (signed HTTPS POST)"), "email": _l("Email"), "manual": _l("By hand (staff record it)")}
 STATES = {
     "queued": _l("Queued for delivery"),
@@ -88,6 +93,7 @@ class RecipientData:
     webhook_secret: str | None = None
     email: str | None = None
     active: bool = True
+    identifiers: list[str] | None = None  # None: name and email for a new recipient, the stored ones for a change
 
 
 def list_recipients(session: Session) -> list[Recipient]:
@@ -110,8 +116,14 @@ def _check(data: RecipientData, existing: Recipient | None) -> dict:
         raise NoticeError(_l("Choose at least one kind of request that concerns this recipient."), "request_types")
     if data.method not in METHODS:
         raise NoticeError(_l("Choose how the recipient is told."), "method")
+    if data.identifiers is None:
+        held = existing.identifiers.split(",") if existing is not None else ["name", "email"]
+    else:
+        held = [i for i in IDENTIFIERS if i in data.identifiers]
+        if not held or len(held) != len(set(data.identifiers)):
+            raise NoticeError(_l("Choose the identifiers this recipient holds."), "identifiers")
     values = dict(name=name[:200], kind=data.kind, request_types=",".join(types), method=data.method,
-                  active=bool(data.active), webhook_url=None, email=None)
+                  active=bool(data.active), webhook_url=None, email=None, identifiers=",".join(held))
     if data.method == "webhook":
         url = (data.webhook_url or "").strip()
         problem = webhooks.url_problem(url, allow_http=current_app.config["WEBHOOK_ALLOW_HTTP"],
@@ -184,12 +196,16 @@ def for_request(session: Session, req: PrivacyRequest, *, purpose: str | None = 
     return [(n, r) for n, r in session.execute(query).all()]
 
 
-def _subject(session: Session, req: PrivacyRequest) -> dict:
-    """The identifiers a recipient needs to find the person: the consumer's, never an agent's."""
+def _subject(session: Session, req: PrivacyRequest, recipient: Recipient) -> dict:
+    """The identifiers a recipient needs to find the person: the consumer's, never an agent's, and
+    only those the recipient holds (§7002: no more than the purpose needs)."""
     agent = agent_of(session, req)
-    subject = {"first_name": req.first_name, "last_name": req.last_name,
-               "email": agent.consumer_email if agent else req.email,
-               "phone": (agent.consumer_phone if agent else None) or req.phone, "claim_number": req.claim_number}
+    held = set(recipient.identifiers.split(","))
+    subject = {"first_name": req.first_name if "name" in held else None,
+               "last_name": req.last_name if "name" in held else None,
+               "email": (agent.consumer_email if agent else req.email) if "email" in held else None,
+               "phone": ((agent.consumer_phone if agent else None) or req.phone) if "phone" in held else None,
+               "claim_number": req.claim_number if "claim_number" in held else None}
     return {k: v for k, v in subject.items() if v}
 
 
@@ -197,7 +213,8 @@ def payload(session: Session, req: PrivacyRequest, notice: DownstreamNotice) -> 
     """What a recipient receives, by webhook (as JSON) or by mail (as text)."""
     body = {"notice_id": notice.notice_key, "reference": req.reference, "request_type": req.request_type,
             "action": ACTIONS.get(req.request_type, ACCESS_ACTION), "business": current_app.config["ORG_NAME"],
-            "issued_at": notice.created_at.isoformat(), "subject": _subject(session, req),
+            "issued_at": notice.created_at.isoformat(),
+            "subject": _subject(session, req, session.get(Recipient, notice.recipient_id)),
             "instructions": str(INSTRUCTIONS[req.request_type])}
     if req.request_type == "correct":
         body["correction"] = {"current": req.correction_current, "should_be": req.correction_details}
@@ -373,10 +390,26 @@ def record_manual(session: Session, *, req: PrivacyRequest, notice_id: int, told
     session.commit()
 
 
+def may_explain(req: PrivacyRequest, notice: DownstreamNotice, recipient: Recipient) -> bool:
+    """§7022(b)(3): only a third party on a deletion may go untold because telling it proves impossible
+    or involves disproportionate effort. Service providers and contractors, and corrections, opt-outs
+    and limits (§7023(c), §7026(f), §7027(g)), have no such exception."""
+    return notice.purpose == ACT and req.request_type == "delete" and recipient.kind == "third_party"
+
+
+def explained_to_requester(session: Session, req: PrivacyRequest) -> list[str]:
+    """The detailed explanations the consumer receives (§7022(b)(3)) for the third parties not told."""
+    return [n.explanation for n, _r in for_request(session, req, purpose=ACT) if n.state == "explained"]
+
+
 @atomic
 def explain(session: Session, *, req: PrivacyRequest, notice_id: int, explanation: str, actor: str) -> None:
-    """§7022(b)(3) and like rules: telling this recipient proves impossible or disproportionate; why."""
+    """§7022(b)(3): telling this third party of a deletion proves impossible or disproportionate; why.
+    The explanation reaches the consumer in our response."""
     notice = _unsettled(session, req, notice_id)
+    if not may_explain(req, notice, session.get(Recipient, notice.recipient_id)):
+        raise NoticeError(_l("Only a third party told of a deletion may go untold as impossible or disproportionate "
+                             "(§7022(b)(3)): tell this recipient and record it."))
     explanation = (explanation or "").strip()
     if len(explanation) < 20:
         raise NoticeError(_l("Explain in a sentence or two why telling this recipient is impossible or would "

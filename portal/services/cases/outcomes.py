@@ -67,6 +67,13 @@ def word_count(text: str) -> int:
     return len(re.findall(r"\S+", text or ""))
 
 
+def contested_word_limit(req: PrivacyRequest) -> int:
+    """§7023(f)(3): CONTESTED_STATEMENT_MAX_WORDS words for each piece of information contested (each
+    field the correction disputed; one piece when it named none)."""
+    pieces = [f for f in (req.correction_points or "").split(",") if f]
+    return int(current_app.config["CONTESTED_STATEMENT_MAX_WORDS"]) * max(1, len(pieces))
+
+
 
 @atomic
 def deny(session: Session, *, req: PrivacyRequest, staff: StaffUser, basis: str, explanation: str,
@@ -99,7 +106,7 @@ def deny(session: Session, *, req: PrivacyRequest, staff: StaffUser, basis: str,
                            {"basis_label": chosen["label"], "citation": chosen["citation"],
                             "explanation": explanation, "categories": categories,
                             "contested": statement is not None, "may_contest": req.request_type == "correct",
-                            "max_words": current_app.config["CONTESTED_STATEMENT_MAX_WORDS"]}))
+                            "max_words": contested_word_limit(req)}))
     session.add(CaseOutcome(request_id=req.id, outcome=DENIED, basis_code=basis, explanation=explanation,
                             covered_categories=categories, assessment=assessment,
                             correction_result="not_corrected" if req.request_type == "correct" else None,
@@ -118,7 +125,7 @@ def _contested(req: PrivacyRequest, statement: str | None) -> str | None:
         return None
     if req.request_type != "correct":
         raise IllegalTransition("a contested statement belongs to a correction request")
-    limit = current_app.config["CONTESTED_STATEMENT_MAX_WORDS"]
+    limit = contested_word_limit(req)
     if word_count(statement) > limit:
         raise IllegalTransition(f"a contested statement is at most {limit} words")
     return statement
@@ -284,6 +291,7 @@ def complete(session: Session, *, req: PrivacyRequest, staff: StaffUser, complet
     waiting = blocking_completion(session, req)
     if waiting:
         raise IllegalTransition(waiting)
+    untold = notices.explained_to_requester(session, req)  # §7022(b)(3): read before the case changes
     c = completion
     if c.sensitive == "mask":  # §7024(d): the value never leaves; "collected: yes" takes its place
         c = Completion(**{**c.__dict__, "files": {k: disclosure_scan.scan(k, v)[1] for k, v in c.files.items()}})
@@ -303,8 +311,8 @@ def complete(session: Session, *, req: PrivacyRequest, staff: StaffUser, complet
             "categories": (c.covered_categories or "").strip() if c.partial else "",
             "answer": answer, "answer_parts": {k: str(v) for k, v in CATEGORIES_RESPONSE_PARTS.items()},
             "may_contest": req.request_type == "correct" and c.correction_result == "partially_corrected",
-            "max_words": current_app.config["CONTESTED_STATEMENT_MAX_WORDS"],
-            "file_days": current_app.config["RESPONSE_FILE_DAYS"]}))
+            "max_words": contested_word_limit(req),
+            "file_days": current_app.config["RESPONSE_FILE_DAYS"], "untold": untold}))
     session.add(CaseOutcome(request_id=req.id, outcome=to_status, basis_code=c.kept_basis if c.partial else None,
                             explanation=req.response_message, deleted_summary=(c.deleted_summary or "").strip() or None,
                             kept_summary=(c.kept_summary or "").strip() or None,

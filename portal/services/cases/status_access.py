@@ -43,7 +43,7 @@ class RequestPage:
 # checks, verification.missing_points): the personal details beyond these are not read for it.
 PAGE_COLUMNS = ("id", "reference", "request_type", "status", "hold_reason", "access_scope", "declaration_signature",
                 "received_at", "response_due", "extended_due", "extension_reason", "effective_at", "closed_at",
-                "outcome_citation", "response_message", *verification.ADDABLE_POINTS)
+                "outcome_citation", "response_message", "correction_points", *verification.ADDABLE_POINTS)
 
 
 class RequestSnapshot(SimpleNamespace):

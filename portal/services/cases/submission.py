@@ -17,7 +17,7 @@ from ...models import AuditEvent, PrivacyRequest, RequestMessage
 from .. import audit
 from ..documents import store as documents
 from ..identity import tiers
-from . import references, verification
+from . import letters, references, verification
 from .transitions import MailSpec, check_version, mail_requester, status_changed, transition
 
 log = logging.getLogger(__name__)
@@ -297,9 +297,11 @@ def expire_unconfirmed(session: Session, *, now: datetime | None = None) -> int:
     cutoff = now - timedelta(days=current_app.config["UNCONFIRMED_EXPIRY_DAYS"])
     unconfirmed = session.execute(select(PrivacyRequest).where(
         PrivacyRequest.status == AWAITING_EMAIL, PrivacyRequest.received_at < cutoff)).scalars().all()
+    # A postal requester is not denied before the letter asking for more details has gone out.
     held = session.execute(select(PrivacyRequest).where(
         PrivacyRequest.status == lifecycle.ON_HOLD,
-        PrivacyRequest.hold_reason.in_(verification.MATCHING_HOLDS))).scalars().all()
+        PrivacyRequest.hold_reason.in_(verification.MATCHING_HOLDS),
+        ~letters.unsent_exists(PrivacyRequest.id))).scalars().all()
     closed = 0
     for req in [*unconfirmed, *held]:
         if today < req.due or req.status not in (AWAITING_EMAIL, lifecycle.ON_HOLD):

@@ -16,6 +16,7 @@ from ...models import AgentAuthorization, AuditEvent, PrivacyRequest
 from ...urls import external_url
 from .. import audit
 from ..delivery import mail
+from . import letters
 
 log = logging.getLogger(__name__)
 
@@ -97,11 +98,11 @@ def mail_requester(session: Session, req: PrivacyRequest, spec: MailSpec) -> Non
     """Queue a mail to the request's address (the agent's, for an agent's request) with what every
     request mail shows: the request, its type, the status page, and whom to greet. A request taken
     by phone or mail without an email address gets its answers by letter from staff instead."""
-    if not req.email:
-        log.info("request %s has no email address: %s is for staff to send by letter", req.reference, spec.template)
-        return
     agent = agent_of(session, req)
     context = dict(spec.context, req=req, auth=agent, type_label=REQUEST_TYPES[req.request_type].label,
                    status_url=external_url("public.status"), recipient_name=recipient_name(agent, req))
+    if not req.email:  # a letter owed, in the same words, for staff to print, send and record
+        letters.owe(session, req, template=spec.template, subject=spec.subject, context=context)
+        return
     mail.queue(session, to=req.email, subject=spec.subject, template=spec.template, context=context,
                request_id=req.id, language=req.language)

@@ -131,6 +131,29 @@ def request_points(session: Session, req: PrivacyRequest) -> dict[str, str]:
     return given
 
 
+def consumer_can_sign(auth: AgentAuthorization) -> bool:
+    """Whether the consumer named in an agent's request can sign the declaration themselves: only
+    through the confirmation link of a signed permission, mailed to the consumer's own address."""
+    return auth.authorization_kind == "signed_permission" and bool(auth.consumer_email)
+
+
+def declaration_on_file(session: Session, req: PrivacyRequest) -> bool:
+    """The request needs no declaration, or it is on file. An agent can never truthfully declare
+    that they are the consumer: where the consumer cannot be asked (a power of attorney, §7063(b), or
+    a signed permission without the consumer's email), the agent's declaration of their authority,
+    made on the agent form, and the staff's acceptance of the document stand in for it (§7062)."""
+    if not tiers.declaration_needed(req) or req.declaration_signature:
+        return True
+    auth = agent_of(session, req)
+    return auth is not None and auth.review_decision == "accepted" and not consumer_can_sign(auth)
+
+
+def requester_may_sign(session: Session, req: PrivacyRequest) -> bool:
+    """The status page offers the consumer's declaration only to the consumer: never to an agent."""
+    return (tiers.declaration_needed(req) and not req.declaration_signature
+            and agent_of(session, req) is None)
+
+
 def missing_points(req: PrivacyRequest) -> list[str]:
     """The data points the requester has not given yet (what else would help): the same list whether
     or not the business holds anything about them."""
@@ -140,7 +163,9 @@ def missing_points(req: PrivacyRequest) -> list[str]:
 def _fraud_signal(session: Session, req: PrivacyRequest, subject_key: str | None, failed_now: bool,
                   now: datetime) -> bool:
     """§7060(f), §7061: many failed matches against one subject or from one email, or many requests
-    from one email, inside the window."""
+    of this one type from one email, inside the window. Exercising rights is not a fraud signal
+    (§1798.125): opt-out and limit requests, which need no verification (§7060(b)), never count, nor
+    do requests of other types (one of each right at once is normal)."""
     cfg = current_app.config
     since = now - timedelta(hours=int(cfg["FRAUD_WINDOW_HOURS"]))
     extra = 1 if failed_now else 0
@@ -158,8 +183,9 @@ def _fraud_signal(session: Session, req: PrivacyRequest, subject_key: str | None
         if failed + extra >= int(cfg["FRAUD_FAILED_PER_EMAIL"]):
             return True
         recent = session.execute(select(func.count()).select_from(PrivacyRequest).where(
-            PrivacyRequest.email == req.email, PrivacyRequest.received_at >= since)).scalar_one()
-        if recent >= int(cfg["FRAUD_REQUESTS_PER_EMAIL"]):
+            PrivacyRequest.email == req.email, PrivacyRequest.received_at >= since,
+            PrivacyRequest.request_type == req.request_type)).scalar_one()
+        if REQUEST_TYPES[req.request_type].needs_verification and recent >= int(cfg["FRAUD_REQUESTS_PER_EMAIL"]):
             return True
     return False
 
@@ -174,7 +200,7 @@ def match_identity(session: Session, req: PrivacyRequest, *, actor: str = "syste
     needed = tiers.points_required(req)
     found = subjects.best_match(session, request_points(session, req))
     count = len(found.matched)
-    declared = not tiers.declaration_needed(req) or bool(req.declaration_signature)
+    declared = declaration_on_file(session, req)
     if count >= needed and declared:
         outcome = "verified"
     elif req.request_type == "access" and req.access_scope == "specific" and count >= tiers.categories_tier():
@@ -207,7 +233,8 @@ def match_identity(session: Session, req: PrivacyRequest, *, actor: str = "syste
                    detail=detail, now=now,
                    mail_spec=MailSpec("verification_hold",
                                       _l("We need more details for request %(reference)s", reference=req.reference),
-                                      {"missing": missing_points(req), "declaration": not declared}))
+                                      {"missing": missing_points(req), "declaration": not declared,
+                                       "agent": agent_of(session, req) is not None}))
     return attempt
 
 
@@ -231,7 +258,7 @@ def add_points(session: Session, *, req: PrivacyRequest, values: dict, declarati
     changed = [p for p in ADDABLE_POINTS if values.get(p) not in (None, "")]
     for point in changed:
         setattr(req, point, values[point])
-    if declaration_signature and tiers.declaration_needed(req):
+    if declaration_signature and requester_may_sign(session, req):
         req.declaration_signature, req.declaration_signed_at = declaration_signature.strip()[:200], clock.now()
         changed.append("declaration")
     if not changed:

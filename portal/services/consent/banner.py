@@ -21,6 +21,10 @@ def api_view(state: ConsentState, *, token: str) -> dict:
         "receipt_id": state.snapshot.receipt_id if state.snapshot else None,
         "token": token,
     }
+    if state.gpc_signal:  # §7025(c)(6): whether the signal was honored, whenever it is present
+        view["gpc"]["notice"] = {"title": _("Opt-Out Request Honored"), "detail": _(
+            "Your browser sent a Global Privacy Control signal. We treat it as your request to opt "
+            "out of the sale and sharing of your personal information, so advertising stays off.")}
     if state.confirmation_needed:
         view["confirm_url"] = external_url("consent.confirm_sale")
     if not state.decided:

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 ACTIONS = ("accept_all", "reject_all", "save")
 CHOICE_SOURCES = ("banner", "center", "api")
-SOURCES = (*CHOICE_SOURCES, "gpc")
+SOURCES = (*CHOICE_SOURCES, "gpc", "request")  # "request": a "Do Not Sell or Share" request sent from this browser
 _CONSENT_ID = re.compile(r"^[A-Za-z0-9_-]{32}$")
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 # Category keys become form field names; these would collide with the form's own fields.
@@ -262,6 +262,24 @@ def record_choice(session: Session, *, consent_id: str, action: str, source: str
                      user_agent=user_agent, previous=previous, opting_out=opting_out)
     return state_for(Snapshot.of(record), consent_id=consent_id, gpc_signal=gpc_signal,
                      confirmation_needed=confirmation_needed)
+
+
+@atomic
+def record_request_opt_out(session: Session, *, consent_id: str, gpc_signal: bool, user_agent: str | None) -> ConsentState:
+    """§7026(f)(1), §7025(c)(1): a "Do Not Sell or Share" request also stops sale and sharing in the
+    browser that sent it: its sale/sharing categories off, the other choices as they were, and the
+    12-month window without asking again starts (§7026(k)). Turning it back on takes §7028's two steps."""
+    if not is_consent_id(consent_id):
+        raise ValueError("unknown consent id")
+    previous = latest_snapshot(session, consent_id=consent_id)
+    current = previous is not None and previous.policy_version == policy_version()
+    choices = dict(previous.choices) if current else {}
+    for c in categories():
+        if c.sale_or_sharing:
+            choices[c.key] = False
+    record = _append(session, consent_id=consent_id, choices=choices, source="request", gpc=gpc_signal,
+                     user_agent=user_agent, previous=previous, opting_out=True)
+    return state_for(Snapshot.of(record), consent_id=consent_id, gpc_signal=gpc_signal)
 
 
 class SaleOptInRefused(ValueError):

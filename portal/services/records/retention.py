@@ -1,15 +1,17 @@
 """Retention: personal data has an end. The rules (days and months from config, see docs/operations.md):
 
 - verification-only data (date of birth, phone, claim number, the matched data points, evidence and
-  authorization and correction documents, correction texts, the typed declaration signature, an agent's consumer
-  phone) goes RETENTION_VERIFICATION_DAYS after the case closed (§7060(d));
+  authorization and correction documents, correction texts, an agent's consumer phone) goes
+  RETENTION_VERIFICATION_DAYS after the case closed (§7060(d)); the typed declaration signature leaves
+  the case then too, but is kept beside the §7101 record for that record's months (§7062(c), `declarations`);
 - response files go when their download window ends;
 - a completed deletion request's own case goes RETENTION_DELETION_CASE_DAYS after it closed: only
   its §7101 record is left;
 - every other case goes RETENTION_RECORD_MONTHS after it closed, its §7101 record then too;
 - answered or closed inquiries, with their messages and attachment, RETENTION_INQUIRY_DAYS after;
-- superseded consent records after RETENTION_CONSENT_DAYS; a visitor's latest one stays while in
-  force (its cookie lives CONSENT_COOKIE_DAYS) and at least as long;
+- superseded consent records (GPC opt-outs among them) after RETENTION_CONSENT_DAYS, never under
+  RETENTION_RECORD_MONTHS (§7101); a visitor's latest one stays while in force (its cookie lives
+  CONSENT_COOKIE_DAYS) and at least as long;
 - sent or failed mail and webhooks (their bodies name people) after RETENTION_OUTBOX_DAYS.
 
 `purge` applies them in one transaction, audits the counts (never contents), removes the documents'
@@ -46,6 +48,7 @@ from ...models import (
 from .. import audit
 from ..cases import notices
 from ..documents.storage import get_storage
+from . import declarations
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +56,10 @@ PR = PrivacyRequest
 # Counted kinds, in the order they are printed.
 KINDS = ("verification_data", "identity_checks", "documents", "response_files", "cases", "inquiries",
          "consent_records", "mail", "webhooks", "request_records")
+# correction_points (the names of the fields a correction disputes, no values) stays: it sets how many
+# words a contested statement may have (§7023(f)(3)), which may be filed after the case closed.
 VERIFICATION_FIELDS = ("phone", "claim_number", "date_of_birth", "date_of_injury", "employer", "postal_code",
-                       "postal_address", "correction_current", "correction_details", "correction_points",
-                       "declaration_signature")
+                       "postal_address", "correction_current", "correction_details", "declaration_signature")
 VERIFICATION_DOCUMENTS = ("evidence", "authorization", "correction")
 # The tables a purge deletes from or rewrites: vacuumed afterwards on PostgreSQL.
 TOUCHED_TABLES = ("privacy_request", "identity_check", "document", "response_file", "response_download",
@@ -159,11 +163,13 @@ def _plan(session: Session, now: datetime) -> _Plan:
         if attachment_id is not None:
             plan.documents[attachment_id] = session.get(Document, attachment_id).storage_name
 
-    # Consent: superseded records after RETENTION_CONSENT_DAYS, the latest while in force.
+    # Consent: superseded records after RETENTION_CONSENT_DAYS (never under the §7101 months), the
+    # latest while in force.
     latest = select(func.max(ConsentRecord.id)).group_by(ConsentRecord.consent_id)
     in_force = max(int(cfg["RETENTION_CONSENT_DAYS"]), int(cfg["CONSENT_COOKIE_DAYS"]))
+    consent_cut = min(days("RETENTION_CONSENT_DAYS"), record_cut)
     plan.consent = _ids(session, select(ConsentRecord.id).where(
-        ConsentRecord.created_at < days("RETENTION_CONSENT_DAYS"),
+        ConsentRecord.created_at < consent_cut,
         or_(ConsentRecord.id.not_in(latest), ConsentRecord.created_at < now - timedelta(days=in_force))))
 
     # Mail and webhooks: delivered or given up, after RETENTION_OUTBOX_DAYS; all of a case that goes.
@@ -218,6 +224,7 @@ def _deleted_counts(session: Session) -> dict[str, int]:
 
 def _apply(session: Session, plan: _Plan) -> None:
     notices.refresh_states(session)  # notices keep their delivery state once the mail and webhook rows go
+    declarations.keep(session, set(plan.stripped) | set(plan.cases))  # §7062(c): before they leave the case
     _each(session, plan.stripped, lambda ids: update(PR).where(PR.id.in_(ids)).values(
         **{f: None for f in VERIFICATION_FIELDS}, version=PR.version + 1))
     _each(session, plan.stripped, lambda ids: update(AgentAuthorization).where(

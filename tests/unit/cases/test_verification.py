@@ -152,11 +152,21 @@ def test_failed_matches_against_one_subject_place_a_fraud_hold_without_a_word(ap
     assert attempt.outcome == "fraud_suspected"
 
 
-def test_many_requests_from_one_email_place_a_fraud_hold(app, index):
+def test_many_requests_of_one_type_from_one_email_place_a_fraud_hold(app, index):
     app.config["FRAUD_REQUESTS_PER_EMAIL"] = 2
-    confirm_and_match(app, points=["phone", "claim_number"], request_type="delete", scope=None)
+    ref, _attempt = confirm_and_match(app, points=["phone", "claim_number"])
+    with app.app_context():
+        s = db.session()
+        submission.withdraw(s, req=submission.get_by_reference(s, ref))
     _ref, attempt = confirm_and_match(app, points=["phone", "claim_number", "employer"])
     assert attempt.outcome == "fraud_suspected"
+
+
+def test_requests_of_other_types_are_not_a_fraud_signal(app, index):
+    app.config["FRAUD_REQUESTS_PER_EMAIL"] = 2
+    confirm_and_match(app, points=["phone", "claim_number", "employer"], request_type="delete", scope=None)
+    _ref, attempt = confirm_and_match(app, points=["phone", "claim_number", "employer"])
+    assert attempt.outcome == "verified"
 
 
 def test_the_answer_does_not_reveal_whether_the_business_holds_data(app, index, mailbox):

@@ -33,7 +33,7 @@ from portal.services.delivery import mail
 from portal.services.documents import response_files
 from portal.services.documents import store as documents
 from portal.services.documents.storage import get_storage
-from portal.services.records import annual_metrics, retention
+from portal.services.records import annual_metrics, declarations, retention
 from portal.services.staff import accounts
 
 from ...files import png
@@ -135,11 +135,11 @@ def world(app, time_machine):
     f.case("file_expired", "access", closed=_moment(20), response_file=True, evidence=False)
     f.case("file_current", "access", closed=_moment(10), response_file=True, evidence=False)
     f.inquiries = {"inq_364d": f.inquiry("inq_364d", _moment(364)), "inq_366d": f.inquiry("inq_366d", _moment(366))}
-    # Consent: a superseded record at 410 days goes (400), the latest stays while in force (400: the longer of the two).
-    f.consent("a" * 32, _moment(410))
+    # Consent: a superseded record past 24 months goes (§7101), the latest stays while in force (731 days).
+    f.consent("a" * 32, _moment(2, months_ago=24))
     f.consent("a" * 32, _moment(10))
-    f.consent("b" * 32, _moment(410))
-    f.consent("c" * 32, _moment(380))
+    f.consent("b" * 32, _moment(2, months_ago=24))
+    f.consent("c" * 32, _moment(410))
     time_machine.move_to(NOW, tick=False)
     return f
 
@@ -187,6 +187,10 @@ def test_the_purge_removes_exactly_what_has_reached_its_end(app, world, session,
         assert req.first_name.startswith("Zeb") and req.status in (COMPLETED, DENIED)
         assert session.execute(select(IdentityCheck).where(IdentityCheck.request_id == req.id)).first() is None
         assert documents.for_request(session, request_id=req.id) == []
+    # §7062(c): the signed declarations left their cases but stay with the §7101 records.
+    for label in ("denied_delete_31d", "correct_31d", "delete_31d"):
+        kept = declarations.for_reference(session, world.cases[label])
+        assert kept is not None and kept.signature.startswith("SIG-")
     for label in ("access_29d", "delete_29d", "open_3y"):
         req = _case(session, world, label)
         assert req.phone and req.date_of_birth and session.execute(
@@ -207,7 +211,7 @@ def test_the_purge_removes_exactly_what_has_reached_its_end(app, world, session,
     assert session.execute(select(func.count()).select_from(InquiryMessage)).scalar_one() == 1
     # Consent: the superseded record and the one no longer in force go; the latest in force stays.
     assert sorted((c.consent_id[0], c.created_at.date()) for c in session.execute(select(ConsentRecord)).scalars()) == [
-        ("a", (NOW - timedelta(days=10)).date()), ("c", (NOW - timedelta(days=380)).date())]
+        ("a", (NOW - timedelta(days=10)).date()), ("c", (NOW - timedelta(days=410)).date())]
     # Blobs left storage with their rows.
     left = {d.id for d in session.execute(select(Document)).scalars()}
     storage = get_storage()
@@ -227,7 +231,7 @@ def test_the_purge_removes_exactly_what_has_reached_its_end(app, world, session,
 def test_purged_values_cannot_be_read_from_the_raw_sqlite_files(app, world, session):
     path = Path(make_url(app.config["DATABASE_URL"]).database)
     gone = world.secrets["delete_31d"] + world.secrets["access_24m_and_1d"] + [
-        "OLD-CORRECT31D", "NEW-CORRECT31D", "SIG-CORRECT31D", "INQUIRY-INQ_366D", "ANSWER-INQ_366D"] + [
+        "OLD-CORRECT31D", "NEW-CORRECT31D", "INQUIRY-INQ_366D", "ANSWER-INQ_366D"] + [
         v for v in world.secrets["access_31d"] if "CLM" in v or v.startswith("+1")]
     kept = world.secrets["access_29d"]
 
