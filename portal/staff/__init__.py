@@ -6,5 +6,17 @@ bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 def register(app: Flask) -> None:
     """Attach every route module of the console to the blueprint, then the blueprint to the app."""
-    from . import access, admin, auth, fulfilment, inquiries, letters, navigation, outbox_admin, recipients, reports, views  # noqa: F401  (routes on bp)
+    from . import (  # noqa: F401  (routes on bp)
+        access,
+        admin,
+        auth,
+        fulfilment,
+        inquiries,
+        letters,
+        navigation,
+        outbox_admin,
+        recipients,
+        reports,
+        views,
+    )
     app.register_blueprint(bp)
