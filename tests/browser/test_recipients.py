@@ -28,7 +28,7 @@ def test_an_admin_adds_a_recipient_and_a_deletion_waits_for_its_notice(page, liv
     page.get_by_role("button", name="Save the recipient").click()  # nothing filled in
     expect(page.get_by_role("alert")).to_contain_text("Give the recipient")
     assert_no_axe_violations(page)
-    page.get_by_label("Name").fill("Ledger Cloud")
+    page.get_by_role("textbox", name="Name").fill("Ledger Cloud")
     page.get_by_label("Contractor").check()
     page.get_by_label("Delete").check()
     page.get_by_label("By hand (staff record it)").focus()
