@@ -98,7 +98,8 @@ def test_two_deliverers_side_by_side_send_each_mail_once(quick_retries, smtp_ser
         t.start()
     for t in threads:
         t.join()
-    assert sum(counts) == 12
+    # A pass stops at its time limit (a slow, loaded machine): the next pass sends what is left, once.
+    assert sum(counts) + mail_service.deliver_for_app(app) == 12
     received = smtp_server.wait_for(12)
     time.sleep(0.3)
     assert len(smtp_server.received) == 12 and len({m["To"] for m in received}) == 12
