@@ -255,6 +255,7 @@ DEFAULTS = dict(
     READY_MAX_WEBHOOK_BACKLOG=1000,  # webhooks and DRP callbacks waiting to go out
     READY_MAX_FAILED_WEBHOOKS=0,  # notices to recipients given up on, still kept
     READY_MAX_FAILED_DRP_CALLBACKS=0,  # DRP status callbacks given up on, still kept
+    READY_MIN_FREE_STORAGE_MB=200,  # free space where the portal writes (instance folder, SQLite's folder)
     METRICS_ENABLED=True,
     # Who may read /metrics: clients in these networks, or with "Authorization: Bearer <METRICS_TOKEN>".
     # Anyone else gets 404. Behind a proxy, set PROXY_FIX_X_FOR so the client's address is the one checked.

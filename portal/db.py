@@ -15,6 +15,8 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 from sqlmodel import Session
 
+from .storage_full import StorageFull, is_storage_full
+
 log = logging.getLogger(__name__)
 
 # An execution option (and a flag on `g` for a view's whole request): transactions that only read.
@@ -258,8 +260,10 @@ def atomic(service):
             g.pop(READ_ONLY)
         try:
             return service(session, *args, **kwargs)
-        except BaseException:
+        except BaseException as exc:
             session.rollback()
+            if is_storage_full(exc):
+                raise StorageFull("no room left to save this") from exc
             raise
         finally:
             if reading:

@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from .extensions import login_manager
 from .i18n import lazy_gettext as _l
+from .storage_full import StorageFull, is_storage_full
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,9 @@ MESSAGES = {
     405: (_l("That action is not available here"), _l("This page does not accept that kind of request.")),
     413: (_l("That upload is too large"), _l("The file or form was larger than we accept. Try a smaller file.")),
     429: (_l("Too many attempts"), _l("You have tried this too many times. Please wait a while and try again.")),
+    507: (_l("We could not save what you sent"),
+          _l("Our storage is full just now, so nothing you sent was saved. Please try again in a few minutes, "
+             "or write to us or call us instead.")),
     503: (_l("We are briefly unavailable"),
           _l("We could not reach our records just now. Nothing you sent was half-saved; please try again in a minute.")),
     500: (_l("Something went wrong on our side"),
@@ -62,9 +66,16 @@ def register(app):
             return exc
         return render_error(exc.code)
 
+    @app.errorhandler(StorageFull)
+    def _storage_full(exc):
+        log.error("storage full on %s %s: nothing was saved", request.method, request.url_rule)
+        return render_error(507)
+
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)
     def _database_unavailable(exc):
+        if is_storage_full(exc):
+            return _storage_full(exc)
         # The database is restarting or unreachable: a clean 503 the client may retry (and no stack
         # trace in the log for every request of an outage; the health check reports it).
         log.warning("database unavailable on %s %s: %s", request.method, request.url_rule, type(exc.orig).__name__)
@@ -79,5 +90,7 @@ def register(app):
     def _unexpected(exc):
         if isinstance(exc, HTTPException):
             return _http(exc)
+        if is_storage_full(exc):
+            return _storage_full(exc)
         log.exception("unhandled error on %s %s", request.method, request.url_rule)
         return render_error(InternalServerError.code)

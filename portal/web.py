@@ -5,6 +5,7 @@ from urllib.parse import quote
 
 from flask import Flask, Response, g, has_request_context, render_template, request, url_for
 
+from .errors import MESSAGES
 from .forms import EmptyForm
 from .fragments import SameForEveryone
 from .i18n import lazy_gettext as _l
@@ -141,3 +142,9 @@ def link_problem(kind: str, reason: str, *, token: str | None = None):
         # An expired confirmation link can be replaced from the page itself.
         resend_token=token if (kind, reason) == ("verify", "expired") else None,
         form=EmptyForm()), 404 if reason == "invalid" else 410
+
+
+def storage_full_form(template: str, **context):
+    """The form page again, as it was typed, when the disk was full and nothing was saved (a 507):
+    the requester retries later without typing it all again (a file must be attached again)."""
+    return render_template(template, storage_full=MESSAGES[507], **context), 507

@@ -10,7 +10,8 @@ from ..services.cases import agents
 from ..services.documents.kinds import DocumentRejected
 from ..services.identity import tiers
 from ..services.identity.tokens import TokenError
-from ..web import link_problem
+from ..storage_full import StorageFull
+from ..web import link_problem, storage_full_form
 from .forms import AgentRequestForm, ConsumerDecisionForm
 
 bp = Blueprint("agent", __name__, url_prefix="/agent")
@@ -33,6 +34,8 @@ def new_request():
         except DocumentRejected as exc:
             form.authorization.errors = [exc.message]
             status = 413 if exc.code == "too_large" else 422
+        except StorageFull:
+            return storage_full_form("agent/request_form.html", form=form)
     return render_template("agent/request_form.html", form=form), status
 
 

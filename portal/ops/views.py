@@ -32,6 +32,7 @@ def _setup(setup_state):
 def readyz():
     """200 when every check passes, 503 otherwise; each check with its value and threshold."""
     report = health.readiness(db.session(), current_app.config, started_at=current_app.extensions["ops_started_at"],
+                              instance_path=current_app.instance_path,
                               rate_limit_storage=current_app.extensions["rate_limit_storage"])
     return report.as_json(), 200 if report.ok else 503
 

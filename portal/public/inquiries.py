@@ -9,6 +9,8 @@ from ..extensions import configured_limit, limiter
 from ..lifecycle import INQUIRY_KINDS, IllegalTransition
 from ..services.cases import inquiries as inquiry_service
 from ..services.documents import kinds
+from ..storage_full import StorageFull
+from ..web import storage_full_form
 from . import bp
 from .access import inquiry_or_403
 from .forms import FollowUpForm, InquiryForm
@@ -28,6 +30,8 @@ def new_inquiry():
         except kinds.DocumentRejected as exc:
             form.attachment.errors = [exc.message]
             return render_template("public/inquiry_form.html", form=form), 413 if exc.code == "too_large" else 422
+        except StorageFull:
+            return storage_full_form("public/inquiry_form.html", form=form)
         return redirect(url_for(".inquiry_sent", kind=inquiry.kind), 303)
     return render_template("public/inquiry_form.html", form=form), 422 if request.method == "POST" else 200
 

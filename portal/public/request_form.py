@@ -15,7 +15,8 @@ from ..services.cases import verification
 from ..services.consent import choices as consent_choices
 from ..services.documents import kinds
 from ..services.identity.tokens import TokenError
-from ..web import link_problem
+from ..storage_full import StorageFull
+from ..web import link_problem, storage_full_form
 from . import bp
 from .access import grant_status_access
 
@@ -36,6 +37,8 @@ def new_request():
             except kinds.DocumentRejected as exc:  # nothing was saved: the whole submission rolled back
                 form.correction_document.errors = [exc.message]
                 return render_template("public/request_form.html", form=form), 413 if exc.code == "too_large" else 422
+            except StorageFull:
+                return storage_full_form("public/request_form.html", form=form)
             if outcome.request.request_type == "opt_out" and current_app.config["SELLS_OR_SHARES"]:
                 _stop_sale_in_this_browser()
             kind = "confirm_email" if REQUEST_TYPES[form.request_type.data].needs_verification else "in_effect"

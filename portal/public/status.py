@@ -6,7 +6,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext as _
 
 from .. import clock, db
-from ..errors import render_error
+from ..errors import MESSAGES, render_error
 from ..extensions import configured_limit, limiter
 from ..forms import EmptyForm
 from ..lifecycle import OPEN, REQUEST_TYPES, IllegalTransition
@@ -15,6 +15,7 @@ from ..services.cases import casework, outcomes, status_access, submission, veri
 from ..services.cases import inquiries as inquiry_service
 from ..services.documents import kinds, response_files
 from ..services.identity.tokens import TokenError
+from ..storage_full import StorageFull
 from ..web import link_problem, send_document
 from . import bp
 from .access import grant_status_access, request_or_403, status_session_or_403
@@ -85,7 +86,7 @@ _BLANK_FORMS = {"withdraw": lambda: WithdrawForm(formdata=None), "answer": lambd
 
 
 def _render_detail(req, status=200, *, page=None, withdraw_form=None, answer_form=None, contest_form=None,
-                   details_form=None):
+                   details_form=None, storage_full=None):
     """The status page. A POST that failed passes its own form; the others are shown blank
     (_BLANK_FORMS). The details form depends on what is missing: built when shown."""
     page = page or status_access.request_page(db.session(), req)
@@ -108,7 +109,7 @@ def _render_detail(req, status=200, *, page=None, withdraw_form=None, answer_for
                            can_contest=page.can_contest,
                            contest_words=outcomes.contested_word_limit(req),
                            contested=page.contested,
-                           contest_form=contest_form), status
+                           contest_form=contest_form, storage_full=storage_full), status
 
 
 @bp.post("/requests/<reference>/withdraw")
@@ -164,6 +165,8 @@ def answer(reference):
     except kinds.DocumentRejected as exc:
         form.attachment.errors = [exc.message]
         return _render_detail(req, 413 if exc.code == "too_large" else 422, answer_form=form)
+    except StorageFull:
+        return _render_detail(req, 507, answer_form=form, storage_full=MESSAGES[507])
     except IllegalTransition:  # the case moved on meanwhile (for example, staff closed it)
         flash(_("This request is not waiting for information from you."), "error")
         return redirect(url_for(".request_detail", reference=reference), 303)

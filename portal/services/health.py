@@ -4,6 +4,8 @@ Every figure comes from a cheap query: counts and ages over the outbox's (status
 index, the heartbeat table, and the counts of open cases the triggers keep (open_counts); nothing
 reads message bodies or personal data.
 """
+import os
+import shutil
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
@@ -91,7 +93,8 @@ def snapshot(session: Session, *, alive_within: timedelta, smtp_timeout: float =
                     open_cases={s: cases.get(s, 0) for s in sorted(OPEN)}, overdue_cases=overdue, **channels)
 
 
-def readiness(session: Session, cfg, *, started_at: datetime, rate_limit_storage=None) -> Readiness:
+def readiness(session: Session, cfg, *, started_at: datetime, instance_path: str,
+              rate_limit_storage=None) -> Readiness:
     """Each check with its value and threshold. `rate_limit_storage`: the shared store to ping
     (a `limits` storage), or None when limits are kept in memory."""
     report = Readiness()
@@ -107,6 +110,8 @@ def readiness(session: Session, cfg, *, started_at: datetime, rate_limit_storage
         except Exception:  # noqa: BLE001  a storage that raises is as unreachable as one that says so
             reachable = False
         report.checks["rate_limit_storage"] = Check(ok=reachable, value=reachable)
+    report.checks["storage_free_mb"] = storage_check(storage_folders(instance_path, cfg["DATABASE_URL"]),
+                                                     min_free_mb=int(cfg["READY_MIN_FREE_STORAGE_MB"]))
     max_worker = float(cfg["READY_MAX_WORKER_AGE_SECONDS"])
     figures = None
     if report.checks["database"].ok:
@@ -150,3 +155,25 @@ def _delivery_checks(report: Readiness, figures: Snapshot, cfg) -> None:
     answers = not figures.mail_timing_out
     report.checks["mail_server_answers"] = Check(
         ok=answers, value=answers, detail=None if answers else failures.TIMEOUT_ALERT)
+
+
+def storage_folders(instance_path: str, database_url: str) -> list[str]:
+    """Where the portal writes on this host: the instance folder (uploads, outbox files, keys) and,
+    for SQLite, the database's folder (its WAL grows there)."""
+    folders = [instance_path]
+    url = str(database_url)
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        folders.append(os.path.dirname(os.path.abspath(url.removeprefix("sqlite:///"))))
+    return folders
+
+
+def storage_check(folders: list[str], *, min_free_mb: int) -> Check:
+    """The free space left where the portal writes, in MB (the smallest of its folders): a full disk
+    refuses every submission, so readiness says so before it happens."""
+    threshold = min_free_mb
+    try:
+        free = min(shutil.disk_usage(folder).free for folder in folders) // (1024 * 1024)
+    except OSError:
+        return Check(ok=False, value=None, threshold=threshold, detail="storage unreadable")
+    return Check(ok=free >= threshold, value=free, threshold=threshold,
+                 detail=None if free >= threshold else "storage almost full")
