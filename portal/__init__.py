@@ -1,4 +1,5 @@
 """Privacy Portal: the app factory."""
+import click
 from flask import Flask
 from flask_login import current_user
 
@@ -40,8 +41,17 @@ def check_policy(app):
 def check_keys(app):
     """Refuse to start when the database holds data made with keys this process does not have."""
     from .services.documents import instance_keys
-    instance_keys.check(app.extensions["db_engine"], keys=app.config["ENCRYPTION_KEYS"],
-                        generated=app.config["GENERATED_SECRETS"])
+    cfg = app.config
+    given = instance_keys.GivenKeys(
+        secret_key=cfg["SECRET_KEY"], subject_hash_key=cfg["SUBJECT_HASH_KEY"],
+        secret_key_fallbacks=tuple(cfg.get("SECRET_KEY_FALLBACKS") or ()), replaced=frozenset(cfg["KEYS_REPLACED"]))
+    try:
+        instance_keys.check(app.extensions["db_engine"], keys=cfg["ENCRYPTION_KEYS"],
+                            generated=cfg["GENERATED_SECRETS"], given=given)
+    except instance_keys.MissingKeys as refused:
+        if click.get_current_context(silent=True) is not None:  # a flask command: the message, not a traceback
+            raise click.ClickException(str(refused)) from None
+        raise
 
 
 def register_extensions(app):

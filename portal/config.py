@@ -205,6 +205,9 @@ DEFAULTS = dict(
     # addresses (services/delivery/outbound.py); hosts listed here (name or name:port, comma-separated)
     # are exceptions, e.g. a test receiver on 127.0.0.1.
     OUTBOUND_ALLOW_HOSTS=[],
+    # Keys adopted on purpose although the database was written with others (secret_key,
+    # subject_hash_key): for the one start after an old key was lost (services/documents/instance_keys.py).
+    KEYS_REPLACED=[],
     # Data Rights Protocol 1.0 (authorized-agent services, machine to machine); routes answer 404 while off.
     DRP_ENABLED=False,
     DRP_BUSINESS_ID=None,  # this business's id in the DRP directory; signed messages must name it
@@ -319,7 +322,9 @@ def load(app, test_config=None):
     if isinstance(app.config["METRICS_ALLOWED_NETWORKS"], str):
         app.config["METRICS_ALLOWED_NETWORKS"] = [n.strip() for n in app.config["METRICS_ALLOWED_NETWORKS"].split(",")
                                                   if n.strip()]
-    for key in ("HOLIDAYS_EXTRA", "HOLIDAYS_EXCLUDE", "OUTBOUND_ALLOW_HOSTS"):
+    if isinstance(app.config.get("SECRET_KEY_FALLBACKS"), str):  # one old key, or several separated by commas
+        app.config["SECRET_KEY_FALLBACKS"] = parse_keys(app.config["SECRET_KEY_FALLBACKS"])
+    for key in ("HOLIDAYS_EXTRA", "HOLIDAYS_EXCLUDE", "OUTBOUND_ALLOW_HOSTS", "KEYS_REPLACED"):
         if isinstance(app.config[key], str):
             app.config[key] = [item.strip() for item in app.config[key].split(",") if item.strip()]
     # Every time shown to people is California time (deadlines count on that calendar too).

@@ -7,7 +7,7 @@ belong to them:
 - `cases`: PrivacyRequest and its case work; the queue's indexes (DUE_ORDER, IS_OPEN), OpenCaseCount
 - `inquiries`: Inquiry and its messages
 - `audit`: AuditEvent, the hash-chained trail
-- `documents`: Document, every uploaded or generated file
+- `documents`: Document, every uploaded or generated file; KeyFingerprint, what the keys were
 - `consent`: ConsentRecord (append-only), IS_GPC
 - `delivery`: OutboxMessage, WebhookDelivery, WorkerHeartbeat
 - `staff`: StaffUser, StaffInvitation, DigestRun
@@ -45,7 +45,7 @@ from .cases import (  # noqa: F401
 from .columns import UTCDateTime  # noqa: F401
 from .consent import IS_GPC, ConsentRecord  # noqa: F401
 from .delivery import OutboxMessage, WebhookDelivery, WorkerHeartbeat  # noqa: F401
-from .documents import Document  # noqa: F401
+from .documents import Document, KeyFingerprint  # noqa: F401
 from .drp import DrpAgent, DrpCallback, DrpRequest  # noqa: F401
 from .fulfilment import SETTLED_ITEM_STATES, FulfilmentItem, FulfilmentRun  # noqa: F401
 from .identity import IdentitySubject, SubjectImport  # noqa: F401

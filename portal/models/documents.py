@@ -32,3 +32,15 @@ class Document(SQLModel, table=True):
     key_id: str = Field(max_length=16)  # fingerprint of the key that encrypted the stored blob
     uploaded_by: str = Field(max_length=64)
     created_at: datetime = _ts(nullable=False, default_factory=clock.now)
+
+
+class KeyFingerprint(SQLModel, table=True):
+    """What the database was written with: a keyed fingerprint of the secret key and of the identity
+    hash key (an HMAC of a fixed label under the key, which tells keys apart and gives nothing of
+    them away), so that a start given a different key refuses instead of running on it."""
+
+    __tablename__ = "key_fingerprint"
+
+    name: str = Field(max_length=32, primary_key=True)  # secret_key | subject_hash_key
+    fingerprint: str = Field(max_length=64)
+    recorded_at: datetime = _ts(nullable=False, default_factory=clock.now)

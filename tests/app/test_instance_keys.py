@@ -118,9 +118,11 @@ def test_records_without_the_secret_key_stop_the_start_unless_a_key_is_given(app
     _stop(first)
     with pytest.raises(MissingKeys, match="PORTAL_SECRET_KEY"):
         create_app(_other_host(app_config, tmp_path, ENCRYPTION_KEYS=first.config["ENCRYPTION_KEYS"]))
-    # A new secret key given on purpose is the operator's choice (it signs out everyone).
+    # A new secret key given on purpose, named as replaced, is the operator's choice (it signs out
+    # everyone); given without saying so, it is refused (tests/app/test_key_fingerprints.py).
     _stop(create_app(_other_host(app_config, tmp_path, "chosen", ENCRYPTION_KEYS=first.config["ENCRYPTION_KEYS"],
-                                 SECRET_KEY="a-new-key-chosen-by-the-operator-" + "x" * 16)))
+                                 SECRET_KEY="a-new-key-chosen-by-the-operator-" + "x" * 16,
+                                 KEYS_REPLACED=["secret_key"])))
 
 
 def _environment(app_config, instance: Path) -> dict:

@@ -10,6 +10,8 @@ generates its keys as before, but keeps them only when the database answered and
 with other keys: a first start that cannot reach its database removes the keys it has just
 generated and refuses, so that the next start does not run on keys the database never saw.
 """
+import hashlib
+import hmac
 import logging
 import os
 from dataclasses import dataclass, field
@@ -17,9 +19,10 @@ from dataclasses import dataclass, field
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from ...models import Document, IdentitySubject, PrivacyRequest, Recipient, StaffUser, WebhookDelivery
+from ... import clock
+from ...models import Document, IdentitySubject, KeyFingerprint, PrivacyRequest, Recipient, StaffUser, WebhookDelivery
 from .keys import key_id
 
 log = logging.getLogger(__name__)
@@ -37,6 +40,7 @@ class Findings:
     unreadable_secrets: int = 0
     identity_rows: bool = False
     has_records: bool = False
+    fingerprints: dict[str, str] | None = None  # name -> recorded fingerprint; None: no table yet
 
 
 def _inspect(conn, keys: list[str]) -> Findings:
@@ -66,7 +70,78 @@ def _inspect(conn, keys: list[str]) -> Findings:
     for model in (PrivacyRequest, StaffUser):
         if model.__tablename__ in tables and conn.execute(select(model.id).limit(1)).first() is not None:
             found.has_records = True
+    if KeyFingerprint.__tablename__ in tables:
+        found.fingerprints = dict(conn.execute(select(KeyFingerprint.name, KeyFingerprint.fingerprint)).all())
     return found
+
+
+def fingerprint(name: str, key: str) -> str:
+    """A fingerprint of one key: the same key always gives it, and it gives nothing of the key away."""
+    return hmac.new(key.encode(), b"privacy-portal key fingerprint\0" + name.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+@dataclass
+class GivenKeys:
+    """The keys this process signs and hashes with, and how an operator replaces them on purpose."""
+    secret_key: str
+    subject_hash_key: str
+    secret_key_fallbacks: tuple[str, ...] = ()
+    replaced: frozenset[str] = frozenset()  # KEYS_REPLACED: names adopted although they differ
+
+    def current(self) -> dict[str, str]:
+        return {"secret_key": fingerprint("secret_key", self.secret_key),
+                "subject_hash_key": fingerprint("subject_hash_key", self.subject_hash_key)}
+
+
+def fingerprint_problems(found: Findings, given: GivenKeys) -> tuple[list[str], dict[str, str]]:
+    """What differs from the recorded fingerprints, in an operator's words, and the fingerprints to
+    record (new, or replaced on purpose)."""
+    if found.fingerprints is None:
+        return [], {}
+    out, to_record = [], {}
+    for name, current in given.current().items():
+        recorded = found.fingerprints.get(name)
+        if recorded == current:
+            continue
+        if recorded is None or name in given.replaced:
+            to_record[name] = current
+        elif name == "secret_key" and recorded in {fingerprint(name, k) for k in given.secret_key_fallbacks}:
+            to_record[name] = current  # rotated on purpose: the old key still checks what it signed
+        elif name == "subject_hash_key" and not found.identity_rows:
+            to_record[name] = current  # nothing hashed with the old key is left to miss
+        elif name == "secret_key":
+            out.append(f"SECRET_KEY is not the key this database's links and sessions were made with "
+                       f"(recorded fingerprint {recorded[:8]}, this process has {current[:8]}). Give the same "
+                       "PORTAL_SECRET_KEY as before (every host the same), or restore <instance>/secret_key. To "
+                       "replace it on purpose, keep the old key in PORTAL_SECRET_KEY_FALLBACKS (links already "
+                       "mailed keep working until they expire); if the old key is lost, start once with "
+                       "PORTAL_KEYS_REPLACED=secret_key (every link mailed before is then refused).")
+        else:
+            out.append(f"SUBJECT_HASH_KEY is not the key the identity index was hashed with (recorded fingerprint "
+                       f"{recorded[:8]}, this process has {current[:8]}): no identity would ever match. Give the "
+                       "same PORTAL_SUBJECT_HASH_KEY as before, or restore <instance>/subject_hash_key. To replace "
+                       "it on purpose, start once with PORTAL_KEYS_REPLACED=subject_hash_key and import the identity "
+                       "index again (subjects import).")
+    return out, to_record
+
+
+def _record(engine: Engine, fingerprints: dict[str, str]) -> None:
+    """Record (or replace) fingerprints; a process starting beside this one may have recorded the
+    same ones first."""
+    if not fingerprints:
+        return
+    try:
+        with engine.begin() as conn:
+            for name, value in fingerprints.items():
+                updated = conn.execute(KeyFingerprint.__table__.update().where(KeyFingerprint.name == name)
+                                       .values(fingerprint=value, recorded_at=clock.now())).rowcount
+                if not updated:
+                    conn.execute(KeyFingerprint.__table__.insert().values(name=name, fingerprint=value,
+                                                                          recorded_at=clock.now()))
+    except IntegrityError:
+        log.info("key fingerprints recorded by a process starting alongside")
+    for name in fingerprints:
+        log.info("key fingerprint recorded for %s", name)
 
 
 def problems(found: Findings, *, generated: list[str]) -> list[str]:
@@ -101,7 +176,7 @@ def _remove(generated: list[str]) -> None:
             pass
 
 
-def check(engine: Engine, *, keys: list[str], generated: list[str]) -> None:
+def check(engine: Engine, *, keys: list[str], generated: list[str], given: GivenKeys | None = None) -> None:
     """Raise MissingKeys when the database holds data made with keys this process lacks, or when
     this start generated keys and could not reach the database to see that it is empty.
 
@@ -126,7 +201,12 @@ def check(engine: Engine, *, keys: list[str], generated: list[str]) -> None:
     finally:
         engine.dispose()  # no connection opened here outlives the check (gunicorn may fork after it)
     issues = problems(found, generated=generated)
+    to_record: dict[str, str] = {}
+    if given is not None and not issues:
+        issues, to_record = fingerprint_problems(found, given)
     if not issues:
+        _record(engine, to_record)
+        engine.dispose()
         return
     _remove(generated)
     raise MissingKeys("Refusing to start: this database was written with keys this process does not have.\n"
