@@ -176,7 +176,9 @@ def submit(session: Session, *, client_key: str, body: bytes, now: datetime | No
     asked = parse(signed.claims)
     earlier = _earlier(session, client, signed.digest, asked.client_request_id)
     if earlier is not None:
-        return status_object(session, earlier), False
+        answer = status_object(session, earlier)
+        session.commit()
+        return answer, False
     match = subjects.best_match(session, _points(asked.subject), client_key=client.key)
     if match.subject_key is None or len(match.matched) < tiers.categories_tier():
         raise NotHeld(f"The identity index holds no person matching these identifiers for {client.key}.")
@@ -197,7 +199,9 @@ def submit(session: Session, *, client_key: str, body: bytes, now: datetime | No
         earlier = _earlier(session, client, signed.digest, asked.client_request_id)
         if earlier is None:
             raise
-        return status_object(session, earlier), False
+        answer = status_object(session, earlier)
+        session.commit()
+        return answer, False
     log.info("client request %s opened as case %s (%s)", inbound.request_uuid, req.reference, asked.request_type)
     return status_object(session, inbound), True
 

@@ -15,7 +15,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlmodel import Session
 
-from ...models import FulfilmentItem, PrivacyRequest, VerificationAttempt
+from ...models import ClientRequest, FulfilmentItem, PrivacyRequest, VerificationAttempt
 from . import connections
 from .connectors import erasure, hashing, sql, traversal
 from .datamap import DataMap
