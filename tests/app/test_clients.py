@@ -345,3 +345,14 @@ def test_a_forward_to_a_webhook_is_queued_once_with_the_referral_as_idempotency_
         hooks = db.session().execute(select(WebhookDelivery)).scalars().all()
     assert [h.idempotency_key for h in hooks] == [referral.referral_key] and SECRET not in hooks[0].secret
     assert json.loads(hooks[0].body)["reference"] == req.reference
+
+
+@pytest.mark.parametrize("language,words", [("en", "Information we hold for other businesses"),
+                                            ("es", "Información que guardamos para otras empresas")])
+def test_the_policy_paragraph_on_client_data_reads_in_both_languages(app, language, words):
+    from flask import render_template
+
+    from portal import i18n
+    with app.test_request_context(f"/privacy?lang={language}"), i18n.language(language):
+        html = render_template("public/_policy_clients.html")
+    assert words in html and "45 CFR 164.524" in html
