@@ -356,3 +356,24 @@ def test_the_policy_paragraph_on_client_data_reads_in_both_languages(app, langua
     with app.test_request_context(f"/privacy?lang={language}"), i18n.language(language):
         html = render_template("public/_policy_clients.html")
     assert words in html and "45 CFR 164.524" in html
+
+
+def test_the_consumers_status_page_says_who_decides(app, mailbox):
+    from ..support import status_client
+    add_client(app)
+    import_index(app, [{"subject_id": "S-9", "email": "ana.ruiz@example.org", "client": "clinic"}])
+    req = verified_case(app, "S-9")
+    _choose(app, req, "forward", make_staff(app, "support"))
+    page = status_client(app, req.reference).get(f"/requests/{req.reference}").get_data(as_text=True)
+    assert "We have sent your request to Valley Clinic, who decides on it" in page
+
+
+@pytest.mark.parametrize("details,asks", [
+    ("Please send me my medical records.", True), ("I want a copy of my PHI", True),
+    ("Quiero mi historia clínica y mis registros médicos", True), ("my health information please", True),
+    ("What personal information do you hold?", False), ("Delete my marketing emails", False), (None, False)])
+def test_health_information_requests_are_recognized_in_both_languages(app, details, asks):
+    from portal.models import PrivacyRequest
+    from portal.services.clients import health
+    assert health.asks_for_health_information(PrivacyRequest(request_type="access", details=details)) is asks
+    assert health.asks_for_health_information(PrivacyRequest(request_type="delete", details=details)) is False

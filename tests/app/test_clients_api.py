@@ -163,3 +163,38 @@ def test_wrong_signature_unknown_client_or_person_are_refused_and_store_nothing(
     assert client.post("/clients/v1/requests", data=b"not base64!", headers=clinic.headers()).status_code == 401
     assert client.get("/clients/v1/requests/nope").status_code == 401
     assert _counts(app) == (0, 0)
+
+
+def test_a_clients_access_request_returns_what_is_held_for_it_and_a_consumers_plan_never_reaches_it(
+        app, client, example, clinic):
+    person = _subscriber(example)
+    import_index(app, [{"subject_id": person[0], "email": person[3], "first_name": person[1], "last_name": person[2],
+                        "date_of_birth": person[4]},
+                       {"subject_id": person[0], "email": person[3], "first_name": person[1], "last_name": person[2],
+                        "date_of_birth": person[4], "client": "clinic"}])
+    claims = _deletion(app, clinic, person, request_type="access", **{"client-request-id": "CL-2"})
+    resp = client.post("/clients/v1/requests", data=clinic.sign(claims), headers=clinic.headers())
+    assert resp.status_code == 201, resp.get_json()
+    answer = resp.get_json()
+    with app.app_context():
+        assert runs.run_case(db.session(), get_case(app, answer["reference"])) >= 1
+    status = client.get(f"/clients/v1/requests/{answer['request_id']}", headers={
+        "X-Portal-Client": "clinic",
+        "Authorization": "Signature " + clinic.sign(clinic.envelope(app, request_id=answer["request_id"])).decode()})
+    assert status.status_code == 200
+    package = status.get_json()["package"]
+    assert package is not None and person[3] in package
+    assert "billgenix_marketing:subscribers" in package and "billgenix_claims" not in package  # its data only
+    someone_else = ClientBusiness("lab")
+    add_client(app, key="lab", name="Lab", verify_key=someone_else.verify_key)
+    other = client.get(f"/clients/v1/requests/{answer['request_id']}", headers={
+        "X-Portal-Client": "lab", "Authorization": "Signature " + someone_else.sign(
+            someone_else.envelope(app, request_id=answer["request_id"])).decode()})
+    assert other.status_code == 404  # another client's request is not found
+    # The consumer's own request about the same person never reaches the system held for the clinic.
+    from ..clients_support import verified_case
+    own = verified_case(app, person[0], request_type="delete", email=person[3])
+    with app.app_context():
+        systems = set(db.session().execute(select(FulfilmentItem.system).where(
+            FulfilmentItem.request_id == own.id)).scalars())
+    assert "billgenix_marketing" not in systems and "billgenix_claims" in systems
