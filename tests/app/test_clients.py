@@ -171,6 +171,11 @@ def test_a_person_held_by_the_business_too_may_be_handled_as_the_business(app):
     with app.app_context():
         record = db.session().execute(select(RequestRecord).where(RequestRecord.reference == req.reference)).scalar()
     assert record.client_outcomes == "clinic:handle"
+    with app.app_context():
+        from portal.services.records import annual_metrics
+        today = clock.today()
+        csv_text = annual_metrics.records_csv(db.session(), start=today - timedelta(days=1), end=today + timedelta(days=1))
+    assert csv_text.splitlines()[0].endswith(",client_outcomes") and csv_text.splitlines()[1].endswith(",clinic:handle")
 
 
 def test_a_person_only_in_a_clients_data_is_never_silently_exempt(app, client, receiver):

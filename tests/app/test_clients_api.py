@@ -2,6 +2,7 @@
 for a person it names runs against its data only (the map's systems marked `client:`), with approval
 and evidence, answered by a signed callback to a real receiver on loopback; a wrong signature, an
 unknown client or a person the index does not hold for it is a clear 4xx and stores nothing."""
+import json
 import shutil
 import sqlite3
 from datetime import timedelta
@@ -183,8 +184,9 @@ def test_a_clients_access_request_returns_what_is_held_for_it_and_a_consumers_pl
         "Authorization": "Signature " + clinic.sign(clinic.envelope(app, request_id=answer["request_id"])).decode()})
     assert status.status_code == 200
     package = status.get_json()["package"]
-    assert package is not None and person[3] in package
-    assert "billgenix_marketing:subscribers" in package and "billgenix_claims" not in package  # its data only
+    assert package["request"]["reference"] == answer["reference"] and person[3] in json.dumps(package)
+    assert set(package["data"]) <= {"billgenix_marketing:subscribers", "billgenix_marketing:campaign_clicks"}
+    assert package["data"]["billgenix_marketing:subscribers"]  # what is held for the clinic, and only that
     someone_else = ClientBusiness("lab")
     add_client(app, key="lab", name="Lab", verify_key=someone_else.verify_key)
     other = client.get(f"/clients/v1/requests/{answer['request_id']}", headers={

@@ -18,6 +18,7 @@ client by signed webhook (the outbox) at every change; access answers with the p
 held for the client. A bad signature, an unknown client or a person not held for it is refused with
 a 4xx JSON error and nothing is stored.
 """
+import json
 import logging
 import uuid
 from dataclasses import dataclass
@@ -270,7 +271,7 @@ def status_object(session: Session, inbound: ClientRequest, *, with_package: boo
                        "evidence": i.outcome_note} for i in items]}
     if with_package and req.request_type == "access":
         data = access_package.read(session, req)
-        body["package"] = data.decode() if data is not None else None
+        body["package"] = json.loads(bytes(data)) if data is not None else None
     return body
 
 
