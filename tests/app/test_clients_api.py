@@ -200,3 +200,31 @@ def test_a_clients_access_request_returns_what_is_held_for_it_and_a_consumers_pl
         systems = set(db.session().execute(select(FulfilmentItem.system).where(
             FulfilmentItem.request_id == own.id)).scalars())
     assert "billgenix_marketing" not in systems and "billgenix_claims" in systems
+
+
+def test_a_client_requests_statement_and_identifiers_go_with_the_verification_data(app, client, example, clinic):
+    import time_machine
+
+    from portal.services.cases import submission, transitions
+    from portal.services.records import retention
+
+    person = _subscriber(example)
+    import_index(app, [{"subject_id": person[0], "email": person[3], "first_name": person[1], "last_name": person[2],
+                        "date_of_birth": person[4], "client": "clinic"}])
+    claims = _deletion(app, clinic, person, request_type="correct",
+                       correction={"current": "Old Street 1", "should_be": "New Avenue 2"})
+    resp = client.post("/clients/v1/requests", data=clinic.sign(claims), headers=clinic.headers())
+    assert resp.status_code == 201, resp.get_json()
+    reference = resp.get_json()["reference"]
+    req = get_case(app, reference)
+    assert req.request_type == "correct" and req.correction_details == "New Avenue 2"
+    with app.app_context():
+        s = db.session()
+        transitions.transition(s, submission.get_by_reference(s, reference), "denied", actor="test")
+        s.commit()
+    days = int(app.config["RETENTION_VERIFICATION_DAYS"])
+    with time_machine.travel(clock.now() + timedelta(days=days + 1), tick=True), app.app_context():
+        retention.purge(db.session())
+    with app.app_context():
+        kept = db.session().execute(select(ClientRequest)).scalar_one()
+    assert kept.statement is None and kept.identifiers is None and kept.subject_key == person[0]
