@@ -137,6 +137,7 @@ def test_the_index_takes_rows_held_for_clients_and_refuses_an_unknown_client_by_
         assert subjects.held_for(s, subject_key="S-1", client_key="clinic")
     again = runner.invoke(args=["subjects", "import", str(csv)])  # a re-import replaces each row, per client
     assert "imported 2" in again.output
+    assert runner.invoke(args=["subjects", "status"]).output.startswith("1 subjects")  # one person, two rows
     assert runner.invoke(args=["subjects", "forget", "S-1"]).exit_code == 0
     with app.app_context():
         assert subjects.holders(db.session(), "S-1") == []

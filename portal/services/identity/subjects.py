@@ -235,9 +235,11 @@ class IndexStatus:
 
 
 def status(session: Session) -> IndexStatus:
-    """How many subjects the index holds, how many have each point, and the last import."""
+    """How many subjects (people) the index holds, how many rows have each point, and the last import."""
     table = IdentitySubject.__table__
-    counts = session.execute(select(func.count(), *[func.count(table.c[f"{p}_hash"]) for p in POINTS])).one()
+    # People, not rows: a person held for the business and for clients has a row for each.
+    counts = session.execute(select(func.count(func.distinct(table.c.subject_key)),
+                                    *[func.count(table.c[f"{p}_hash"]) for p in POINTS])).one()
     last = session.execute(select(SubjectImport).order_by(SubjectImport.id.desc()).limit(1)).scalar()
     return IndexStatus(subjects=counts[0], per_point=dict(zip(POINTS, counts[1:])),
                        last_import=last.finished_at if last else None,
