@@ -242,6 +242,12 @@ def test_a_forward_by_mail_is_answered_once_through_its_link_and_reminded_until_
             assert referrals.send_reminders(db.session()) == 0  # once per interval
         mailbox.deliver()
     (reminder,) = [m for m in mailbox.to("privacy@clinic.example") if "A reminder" in body(m)]
+    sign_in(client, make_staff(app, "viewer"))
+    assert "Overdue" not in client.get(f"/staff/requests/{req.reference}").get_data(as_text=True)
+    with time_machine.travel(clock.now() + timedelta(days=11), tick=True):
+        later = app.test_client()
+        sign_in(later, make_staff(app, "viewer", "later@billgenix.example"))
+        assert "Overdue" in later.get(f"/staff/requests/{req.reference}").get_data(as_text=True)
     old_link, link = link_in(mail, "/clients/answers/"), link_in(reminder, "/clients/answers/")
     assert client.get(old_link).status_code == 404  # the reminder's link replaced it
     page = client.get(link)

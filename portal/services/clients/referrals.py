@@ -271,12 +271,15 @@ class Panel:
     only_clients: bool
     health_information: bool
     can_choose: bool
+    overdue: set[int]  # forwarded referrals whose answer is past due
 
 
 def panel(session: Session, req: PrivacyRequest) -> Panel:
     rows = for_case(session, req)
+    today = clock.today()
     return Panel(rows, bool(rows) and all(r.only_client for r, _c in rows),
-                 any(r.health_information for r, _c in rows), req.status == IN_PROGRESS)
+                 any(r.health_information for r, _c in rows), req.status == IN_PROGRESS,
+                 {r.id for r, _c in rows if r.state == "forwarded" and r.due_on and r.due_on < today})
 
 
 def consumer_view(session: Session, req: PrivacyRequest) -> list[tuple[ClientReferral, Client]]:
