@@ -74,19 +74,28 @@ def register_extensions(app):
 
 def register_status_listeners(app):
     """What else must happen, in the same transaction, when a case's status or due date changes:
-    a Data Rights Protocol agent hears of it; a verified case gets its fulfilment plan. And what
-    completion waits for beside the notices: the plan's items."""
+    a Data Rights Protocol agent hears of it; a verified case gets its fulfilment plan (scoped to the
+    business's own data, or a client's for a client's own request) and finds the clients its person's
+    data is held for; a client hears of its own request. And what completion (and a denial on an
+    exemption) waits for beside the notices: the plan's items, an outcome for each client found."""
     from .services.cases import outcomes, transitions
+    from .services.clients import inbound, referrals
     from .services.drp import status as drp_status
     from .services.fulfilment import plan
     transitions.listen(app, drp_status.status_changed)
     transitions.listen(app, plan.status_changed)
+    transitions.listen(app, referrals.status_changed)
+    transitions.listen(app, inbound.status_changed)
     outcomes.register_completion_check(app, plan.blocking_completion)
+    outcomes.register_completion_check(app, referrals.blocking_completion)
+    outcomes.register_denial_check(app, referrals.blocking_denial)
+    plan.register_scope(app, inbound.scope_of)
 
 
 def register_blueprints(app):
     from . import public, staff
     from .agent.views import bp as agent
+    from .clients.views import bp as clients
     from .consent.views import bp as consent
     from .drp.views import bp as drp
     from .ops.views import bp as ops
@@ -98,6 +107,7 @@ def register_blueprints(app):
     app.register_blueprint(drp)
     app.register_blueprint(ops)
     app.register_blueprint(processor)
+    app.register_blueprint(clients)
 
 
 def register_cli(app):

@@ -12,10 +12,12 @@ from sqlalchemy.exc import DBAPIError
 
 from . import background
 from . import db as database
+from .client_commands import clients_cli
 from .datamap_commands import datamap_cli, fulfil_cli, reencrypt_map_tokens
 from .models import AuditEvent, Document
 from .services import audit
 from .services.cases import notices
+from .services.clients import registry as client_registry
 from .services.delivery import failures, mail
 from .services.delivery import worker as worker_service
 from .services.documents import keys
@@ -171,6 +173,7 @@ def keys_rotate(reencrypt_only):
     click.echo(f"re-encrypted {result.reencrypted} documents under key {keys.keyring().primary_id}; "
                f"{result.current} already under it; {result.failed} could not be read")
     click.echo(f"re-encrypted {notices.reencrypt_secrets(database.session())} webhook signing secrets")
+    click.echo(f"re-encrypted {client_registry.reencrypt_secrets(database.session())} clients' signing secrets")
     reencrypt_map_tokens()
     if result.failed:
         raise click.ClickException(f"{result.failed} documents failed their integrity check; "
@@ -268,8 +271,8 @@ subjects_cli = AppGroup("subjects", help="The identity index: the business's rec
 @click.option("--dry-run", is_flag=True, help="Check the file and report; write nothing.")
 def subjects_import(file, dry_run):
     """Import FILE.csv (header row; columns: subject_id, email, phone, first_name, last_name,
-    date_of_birth, claim_number, date_of_injury, employer, postal_code). A re-imported subject_id
-    replaces its row; rejected rows are listed with their line numbers; a malformed file imports nothing."""
+    date_of_birth, claim_number, date_of_injury, employer, postal_code, client: a registered client's
+    key, the row is held for it). A re-imported subject_id replaces its row (for the same client); rejected rows are listed with their line numbers; a malformed file imports nothing."""
     import os
     size = os.path.getsize(file)
     with open(file, "rb") as stream, click.progressbar(length=size, label="importing" if not dry_run else "checking",
@@ -341,6 +344,7 @@ def register(app):
     app.cli.add_command(subjects_cli)
     app.cli.add_command(datamap_cli)
     app.cli.add_command(fulfil_cli)
+    app.cli.add_command(clients_cli)
     for command in (retention_cli, db_cli, keys_cli, worker, mail_cli, notices_cli, staff_cli, audit_cli,
-                    metrics_cmd, drp_cli, subjects_cli, datamap_cli, fulfil_cli):
+                    metrics_cmd, drp_cli, subjects_cli, datamap_cli, fulfil_cli, clients_cli):
         _clean_errors(command)

@@ -271,6 +271,12 @@ DEFAULTS = dict(
     FULFIL_ITEM_LEAD_DAYS=10,  # a plan's items are due this many days before the response due date
     FULFIL_ANSWER_DAYS=45,  # how long a processor's single-use answer link works
     FULFIL_REPLY_MAX_AGE_SECONDS=300,  # a signed webhook reply older than this is refused
+    # Clients (docs/clients.md): how long a forwarded request's answer link works, how often an
+    # unanswered client is reminded, how old a signed webhook reply may be, HIPAA's access deadline.
+    CLIENTS_ANSWER_DAYS=45,
+    CLIENTS_REMINDER_DAYS=3,
+    CLIENTS_REPLY_MAX_AGE_SECONDS=300,
+    HIPAA_ACCESS_DAYS=30,  # 45 CFR 164.524(b)(2): the covered entity acts within 30 days of receipt
     FULFIL_STATEMENT_TIMEOUT_MS=10_000,  # every statement a connector runs in a business's database
     FULFIL_RUN_CLAIM_SECONDS=600,  # a run's claim: longer than a run can take; a dead worker's run is taken after
     FULFIL_RUN_RETRY_BASE_SECONDS=30,  # an unreachable business database is tried again after this, doubling

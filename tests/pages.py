@@ -162,7 +162,30 @@ def console_pages(app, client) -> dict[str, str]:
     other = app.test_client()
     tour.keep("/staff/invite/<token>", other.get(invite))
     tour.keep("/staff/invite/<token> (invalid)", other.get(invite[:-3] + "abc"))
+    _client_pages(app, client, tour, mailbox, admin)
     return tour.pages
+
+
+def _client_pages(app, client, tour, mailbox, admin):
+    """The clients' console pages, a case with a client found, and the client's answer page."""
+    from .clients_support import add_client, import_index, verified_case
+
+    add_client(app)
+    tour.get("/staff/clients")
+    tour.get("/staff/clients/new")
+    tour.get("/staff/clients/clinic", "/staff/clients/<key>")
+    import_index(app, [{"subject_id": "S-PAGES", "email": "luz.pages@example.org", "client": "clinic"}])
+    found = verified_case(app, "S-PAGES", email="luz.pages@example.org")
+    tour.get(f"/staff/requests/{found.reference}", "/staff/requests/<held for a client>")
+    with app.app_context():
+        from portal.services.cases import submission
+        from portal.services.clients import referrals
+        s = db.session()
+        case = submission.get_by_reference(s, found.reference)
+        referral = referrals.for_case(s, case)[0][0]
+        referrals.choose(s, req=case, referral_id=referral.id, outcome="forward", staff=admin)
+    answer = link_in(mailbox.last("privacy@clinic.example"), "/clients/answers/")
+    tour.keep("/clients/answers/<referral>/<token>", app.test_client().get(answer))
 
 
 def _mailbox(app):

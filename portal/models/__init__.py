@@ -17,6 +17,7 @@ belong to them:
 - `fulfilment`: FulfilmentItem, one item of a case's plan; FulfilmentRun, a queued run of an automatic item
 - `letters`: PostalLetter, a requester message owed by post
 - `drp`: the Data Rights Protocol's agents, requests and callbacks
+- `clients`: the client businesses whose data the business holds, referrals to them, their own requests
 - `identity`: the identity index (IdentitySubject) and its imports
 
 A new table goes in the module of its capability; a new capability gets a new module, imported
@@ -42,6 +43,7 @@ from .cases import (  # noqa: F401
     VerificationAttempt,
     VerificationToken,
 )
+from .clients import Client, ClientReferral, ClientRequest  # noqa: F401
 from .columns import UTCDateTime  # noqa: F401
 from .consent import IS_GPC, ConsentRecord  # noqa: F401
 from .delivery import OutboxMessage, WebhookDelivery, WorkerHeartbeat  # noqa: F401

@@ -2,6 +2,7 @@
 business's records as keyed hashes only, and SubjectImport, the counts of one `subjects import` run."""
 from datetime import datetime
 
+from sqlalchemy import Column, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from .. import clock
@@ -12,12 +13,16 @@ class IdentitySubject(SQLModel, table=True):
     """One person in the business's records (the identity index), imported from its billing and claims
     systems. Only keyed hashes (HMAC-SHA256 of the normalized value) are stored, never a value in clear;
     `subject_key` is the business's own opaque key, kept so a re-import replaces the row and
-    `subjects forget` can remove it. Rows live until re-imported or forgotten."""
+    `subjects forget` can remove it. A person may have several rows: one the business holds for itself
+    (`client_key` empty) and one per client it holds them for (`client_key`: the client's key). Rows
+    live until re-imported or forgotten."""
 
     __tablename__ = "identity_subject"
+    __table_args__ = (UniqueConstraint("subject_key", "client_key", name="uq_identity_subject_subject_key_client_key"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    subject_key: str = Field(max_length=100, unique=True)
+    subject_key: str = Field(max_length=100, index=True)
+    client_key: str = Field(default="", sa_column=Column(String(64), nullable=False, server_default=""))
     email_hash: str | None = Field(default=None, max_length=64, index=True)
     phone_hash: str | None = Field(default=None, max_length=64, index=True)
     name_dob_hash: str | None = Field(default=None, max_length=64, index=True)

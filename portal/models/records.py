@@ -30,6 +30,8 @@ class RequestRecord(SQLModel, table=True):
     outcome_citation: str | None = Field(default=None, max_length=200)
     extended_due: date | None = None
     notice_count: int = Field(default=0)  # notices sent downstream (§7022(b), §7023(c), §7026(f), §7027(g))
+    # Clients the data was held for and the outcome chosen for each ("client_key:forward|explain|handle", comma-separated)
+    client_outcomes: str | None = Field(default=None, max_length=500)
 
 
 class SignedDeclaration(SQLModel, table=True):

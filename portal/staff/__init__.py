@@ -10,6 +10,7 @@ def register(app: Flask) -> None:
         access,
         admin,
         auth,
+        clients,
         fulfilment,
         inquiries,
         letters,

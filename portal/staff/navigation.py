@@ -26,7 +26,8 @@ def _console_links() -> list[dict]:
     """The console navigation: the links this staff member's role may use."""
     links = [("/staff/", _("Queue"), ROLES), ("/staff/requests/new", _("Phone or mail request"), (ADMIN, SUPPORT)),
              ("/staff/metrics", _("Metrics and records"), (ADMIN,)), ("/staff/consent", _("Consent"), (ADMIN,)),
-             ("/staff/recipients", _("Recipients"), (ADMIN,)), ("/staff/datamap", _("Data map"), (ADMIN, SUPPORT)),
+             ("/staff/recipients", _("Recipients"), (ADMIN,)), ("/staff/clients", _("Clients"), (ADMIN,)),
+             ("/staff/datamap", _("Data map"), (ADMIN, SUPPORT)),
              ("/staff/letters", _("Letters owed"), (ADMIN, SUPPORT)),
              (url_for("staff.admin_staff"), _("Staff"), (ADMIN,)), (url_for("staff.admin_outbox"), _("Outgoing mail"), (ADMIN,)),
              (url_for("staff.account"), _("Account"), ROLES)]

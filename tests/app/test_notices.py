@@ -195,7 +195,7 @@ def test_a_deletion_completes_only_after_every_recipient_was_told(app, client, s
         record = s.execute(select(RequestRecord).where(RequestRecord.reference == req.reference)).scalar_one()
         assert record.notice_count == 2
         csv_text = annual_metrics.records_csv(s, start=clock.today() - timedelta(days=1), end=clock.today())
-        assert csv_text.splitlines()[0].endswith(",notice_count") and csv_text.splitlines()[1].endswith(",2")
+        assert csv_text.splitlines()[0].endswith(",notice_count,client_outcomes") and csv_text.splitlines()[1].endswith(",2,")
 
 
 def _settle_again_refused(client, req, notice) -> bool:

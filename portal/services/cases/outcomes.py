@@ -96,6 +96,10 @@ def deny(session: Session, *, req: PrivacyRequest, staff: StaffUser, basis: str,
     assessment = (assessment or "").strip() or None
     if req.request_type == "correct" and assessment is None:
         raise IllegalTransition("a correction's answer records what was considered (§7023(b))")
+    for check in current_app.extensions.get(_DENIAL_CHECKS, ()):
+        waiting = check(session, req, basis)
+        if waiting:
+            raise IllegalTransition(waiting)
     statement = _contested(req, contested_statement)
     chosen = bases[basis]
     req.outcome_code, req.outcome_citation, req.response_message = basis, chosen["citation"], explanation
@@ -263,6 +267,18 @@ def register_completion_check(app, check: CompletionCheck) -> None:
     """Have `complete` consult `check(session, req)`: a refusal text, or None (create_app registers
     them: fulfilment's plan refuses completion while its items are open; cases imports no edge)."""
     checks = app.extensions.setdefault(_COMPLETION_CHECKS, [])
+    if check not in checks:
+        checks.append(check)
+
+
+_DENIAL_CHECKS = "denial_checks"
+DenialCheck = Callable[[Session, PrivacyRequest, str], "str | None"]
+
+
+def register_denial_check(app, check: DenialCheck) -> None:
+    """Have `deny` consult `check(session, req, basis)`: a refusal text, or None (the clients package
+    refuses a denial on an exemption while a client found has no outcome: never a silent "exempt")."""
+    checks = app.extensions.setdefault(_DENIAL_CHECKS, [])
     if check not in checks:
         checks.append(check)
 

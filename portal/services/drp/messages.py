@@ -114,6 +114,14 @@ def check_envelope(claims: dict, *, agent: DrpAgent, now: datetime) -> None:
     # str(): PORTAL_DRP_BUSINESS_ID=12345 arrives from the environment as a number (parsed as JSON).
     if cfg["DRP_BUSINESS_ID"] in (None, "") or claims.get("business-id") != str(cfg["DRP_BUSINESS_ID"]):
         raise Refused("business-id does not name this business.")
+    check_window(claims, now=now)
+
+
+def check_window(claims: dict, *, now: datetime) -> None:
+    """Now lies between the message's issued-at and expires-at, at most DRP_MAX_WINDOW_SECONDS apart
+    (with DRP_CLOCK_SKEW_SECONDS of allowance): the time half of every signed message's envelope, the
+    DRP's and the clients' API's (services/clients/inbound.py)."""
+    cfg = current_app.config
     issued, expires = _moment(claims, "issued-at"), _moment(claims, "expires-at")
     window = timedelta(seconds=cfg["DRP_MAX_WINDOW_SECONDS"])
     skew = timedelta(seconds=cfg["DRP_CLOCK_SKEW_SECONDS"])

@@ -151,6 +151,7 @@ class System:
     owner: str | None = None
     recipient: str | None = None
     health_data: bool = False
+    client: str | None = None  # the client's key when the business holds this system's data for a client
 
     @property
     def label(self) -> str:

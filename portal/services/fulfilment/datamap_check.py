@@ -26,8 +26,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from flask import current_app
+from sqlalchemy import select
 
-from ... import policy
+from ... import db, policy
+from ...models import Client
 from ..cases import outcomes
 from . import ccpa_categories, datamap_live_check, datamap_loader
 from .datamap import SEED_IDENTITIES, DataMap, Finding, MappedField, Rule
@@ -50,16 +52,21 @@ class CheckReport:
 
 
 def check_configured_map(*, probe_connections: bool = True) -> CheckReport:
-    """The findings on the map at DATAMAP_PATH, against this portal's bases and privacy policy."""
+    """The findings on the map at DATAMAP_PATH, against this portal's bases, privacy policy and clients."""
     loaded = datamap_loader.load(Path(current_app.config["DATAMAP_PATH"]))
+    with db.read_session() as session:
+        clients = set(session.execute(select(Client.key).where(Client.removed_at.is_(None))).scalars())
     findings = check(loaded, bases=outcomes.all_bases(), policy_text=policy_text(),
-                     instance_path=current_app.instance_path, probe_connections=probe_connections)
+                     instance_path=current_app.instance_path, probe_connections=probe_connections,
+                     client_keys=clients)
     return CheckReport(loaded.datamap, tuple(findings))
 
 
 def check(loaded: datamap_loader.LoadedMap, *, bases: dict[str, dict], policy_text: str | None,
-          instance_path: Path | str, probe_connections: bool = True) -> list[Finding]:
-    """Every finding on a loaded map: the loader's, then the checks', errors before warnings."""
+          instance_path: Path | str, probe_connections: bool = True,
+          client_keys: set[str] | None = None) -> list[Finding]:
+    """Every finding on a loaded map: the loader's, then the checks', errors before warnings.
+    `client_keys`: the registered clients a system may be held for (None: not checked)."""
     datamap = loaded.datamap
     findings = list(loaded.findings)
     findings += _duplicate_datasets(datamap)
@@ -69,6 +76,10 @@ def check(loaded: datamap_loader.LoadedMap, *, bases: dict[str, dict], policy_te
     findings += _rules(datamap, bases)
     findings += _row_deletion(datamap)
     findings += _systems(datamap)
+    if client_keys is not None:
+        findings += [Finding("error", s.file, (s.label,), f"client {s.client} is not a registered client "
+                                                          f"(flask clients add {s.client} ...)")
+                     for s in datamap.systems if s.client and s.client not in client_keys]
     if probe_connections:
         findings += datamap_live_check.check_systems(datamap, instance_path=instance_path)
     if policy_text is not None:

@@ -40,7 +40,7 @@ from .datamap import (
 )
 
 TOP_LEVEL_KEYS = ("dataset", "systems", "rules")
-SYSTEM_KEYS = ("dataset", "name", "connection", "write_connection", "owner", "recipient", "health_data")
+SYSTEM_KEYS = ("dataset", "name", "connection", "write_connection", "owner", "recipient", "health_data", "client")
 RULE_KEYS = ("categories", "access", "delete", "correct", "basis", "ccpa_category", "collections")
 _CATEGORY_KEY = re.compile(r"^[A-Za-z0-9_.<>-]+$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -171,7 +171,8 @@ class _Reader:
                                        name=(raw.get("name") or raw["dataset"]).strip(),
                                        connection=texts["connection"], write_connection=texts["write_connection"],
                                        owner=texts["owner"], recipient=texts["recipient"],
-                                       health_data=bool(raw.get("health_data", False))))
+                                       health_data=bool(raw.get("health_data", False)),
+                                       client=(texts["client"] or "").strip() or None))
 
     @staticmethod
     def _connection_problem(key: str, spec: str) -> str | None:

@@ -18,9 +18,15 @@ told by hand gets no link: staff record its answer on the item.
 
 A plan exists only where a data map is configured with at least one system: without one, cases go
 on as before (notices alone), so a portal with no map loses nothing.
+
+Whose data. A system marked `client: KEY` holds data the business keeps for a client, as its service
+provider or business associate: a consumer's request never reaches it (the clients package forwards
+or explains instead); a client's own request reaches only its systems. Which one a case is, a scope
+registered in create_app says (`register_scope`: the client's key, or None for the business's own).
 """
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -65,6 +71,26 @@ def item_due(req: PrivacyRequest, today: date | None = None) -> date:
     return max(today, due - timedelta(days=int(current_app.config["FULFIL_ITEM_LEAD_DAYS"])))
 
 
+Scope = Callable[[Session, PrivacyRequest], "str | None"]
+_SCOPES = "fulfilment_plan_scopes"
+
+
+def register_scope(app, scope: Scope) -> None:
+    """Have the plan ask `scope(session, req)` whose data a case may reach: a client's key, or None."""
+    scopes = app.extensions.setdefault(_SCOPES, [])
+    if scope not in scopes:
+        scopes.append(scope)
+
+
+def data_scope(session: Session, req: PrivacyRequest) -> str | None:
+    """The client whose data this case reaches (None: the business's own data)."""
+    for scope in current_app.extensions.get(_SCOPES, ()):
+        found = scope(session, req)
+        if found:
+            return found
+    return None
+
+
 def status_changed(session: Session, req: PrivacyRequest) -> None:
     """The status listener: a case that reaches in_progress gets its plan, once."""
     if req.status != IN_PROGRESS or req.request_type not in MAP_TYPES + RECIPIENT_TYPES:
@@ -84,8 +110,11 @@ def build(session: Session, req: PrivacyRequest, *, datamap: DataMap) -> list[Fu
     recipients = {r.name: r for r in session.execute(select(Recipient).where(Recipient.active.is_(True))).scalars()}
     staff = {s.email.lower(): s for s in session.execute(select(StaffUser).where(StaffUser.active.is_(True))).scalars()}
     due, made = item_due(req), []
+    scope = data_scope(session, req)
     if req.request_type in MAP_TYPES:
         for system in datamap.systems:
+            if (system.client or None) != scope:
+                continue  # held for a client (or, for a client's request, not held for it)
             dataset = datamap.dataset(system.dataset)
             if dataset is None:
                 continue

@@ -15,7 +15,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlmodel import Session
 
-from ...models import FulfilmentItem, PrivacyRequest, VerificationAttempt
+from ...models import ClientRequest, FulfilmentItem, PrivacyRequest, VerificationAttempt
 from . import connections
 from .connectors import erasure, hashing, sql, traversal
 from .datamap import DataMap
@@ -36,9 +36,15 @@ class Done:
 
 
 def seeds_for(session: Session, req: PrivacyRequest) -> dict[str, str]:
-    """The verified identity: confirmed email, phone, and the identity index's matched subject_id."""
+    """The verified identity: confirmed email, phone, and the identity index's matched subject_id. A
+    client's own request is seeded with the consumer's email and phone as the client named them (the
+    case's email is the client's contact, never a seed)."""
     seeds = {}
-    if req.email_confirmed_at is not None and req.email:
+    named = session.execute(select(ClientRequest.identifiers).where(ClientRequest.request_id == req.id)).scalar()
+    if named is not None:
+        if named.get("email"):
+            seeds["email"] = named["email"].strip().lower()
+    elif req.email_confirmed_at is not None and req.email:
         seeds["email"] = req.email.strip()
     if req.phone:
         seeds["phone_number"] = req.phone.strip()

@@ -5,6 +5,10 @@ and stores HMAC-SHA256 hashes under the subject hash key; no value is ever store
 structurally malformed file (unknown or missing columns, a row with the wrong number of fields,
 bytes that are not UTF-8) imports nothing; a row whose values cannot be read is rejected with its
 line number and reason, and the others are imported.
+
+A row may name the client (`client`: a registered client's key) the business holds that person's
+data for, as its service provider or business associate: a person may have one row the business holds
+for itself and one per client. A row naming a client that is not registered is rejected by name.
 """
 import codecs
 import csv
@@ -17,17 +21,17 @@ from datetime import datetime
 from functools import lru_cache
 
 from flask import current_app
-from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy import and_, delete, func, insert, or_, select
 from sqlmodel import Session
 
 from ... import clock, normalize
 from ...db import atomic
-from ...models import IdentitySubject, SubjectImport
+from ...models import Client, IdentitySubject, SubjectImport
 
 log = logging.getLogger(__name__)
 
 COLUMNS = ("subject_id", "email", "phone", "first_name", "last_name", "date_of_birth", "claim_number",
-           "date_of_injury", "employer", "postal_code")
+           "date_of_injury", "employer", "postal_code", "client")
 # The points a request can match, each a column of the index.
 POINTS = ("email", "phone", "name_dob", "claim_number", "date_of_injury", "employer", "postal_code")
 # The points that identify a person on their own: a subject is a candidate only when one of these
@@ -137,9 +141,15 @@ def _check_header(header: list[str] | None) -> list[str]:
     return names
 
 
+def client_keys(session: Session) -> set[str]:
+    """The keys of the registered clients (rows may be held for them)."""
+    return set(session.execute(select(Client.key).where(Client.removed_at.is_(None))).scalars())
+
+
 def read_rows(stream, *, key: bytes, progress: Callable[[int], None] | None = None,
-              summary: ImportSummary) -> Iterator[dict]:
-    """Rows of the index (subject_key and hashes) from a CSV byte stream; rejections go to `summary`."""
+              summary: ImportSummary, clients: set[str] = frozenset()) -> Iterator[dict]:
+    """Rows of the index (subject_key, client_key and hashes) from a CSV byte stream; rejections go to
+    `summary`. `clients`: the registered clients' keys."""
     reader = csv.reader(_lines(stream, progress), strict=True)
     try:
         names = _check_header(next(reader, None))
@@ -157,6 +167,11 @@ def read_rows(stream, *, key: bytes, progress: Callable[[int], None] | None = No
             if len(subject) > MAX_SUBJECT_KEY:
                 summary.rejections.append(Rejection(reader.line_num, f"subject_id is longer than {MAX_SUBJECT_KEY}"))
                 continue
+            client = (values.get("client") or "").strip()
+            if client and client not in clients:
+                summary.rejections.append(Rejection(
+                    reader.line_num, f"client {client[:64]!r} is not a registered client (flask clients add {client[:64]})"))
+                continue
             point_hashes, bad = hashes(values, key)
             if bad:
                 summary.rejections.append(Rejection(reader.line_num, "cannot read " + ", ".join(bad)))
@@ -164,15 +179,15 @@ def read_rows(stream, *, key: bytes, progress: Callable[[int], None] | None = No
             if not point_hashes:
                 summary.rejections.append(Rejection(reader.line_num, "no data points"))
                 continue
-            yield {"subject_key": subject, **{f"{p}_hash": point_hashes.get(p) for p in POINTS}}
+            yield {"subject_key": subject, "client_key": client, **{f"{p}_hash": point_hashes.get(p) for p in POINTS}}
     except csv.Error as exc:
         raise MalformedFile(f"line {reader.line_num}: {exc}") from None
 
 
 def _batches(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
-    batch: dict[str, dict] = {}
+    batch: dict[tuple[str, str], dict] = {}
     for row in rows:
-        batch[row["subject_key"]] = row  # the same subject twice in a batch: the later row wins
+        batch[(row["subject_key"], row["client_key"])] = row  # the same row twice in a batch: the later wins
         if len(batch) >= size:
             yield list(batch.values())
             batch = {}
@@ -184,17 +199,19 @@ def _batches(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
 def import_csv(session: Session, *, stream, dry_run: bool = False, progress: Callable[[int], None] | None = None,
                batch_rows: int = BATCH_ROWS) -> ImportSummary:
     """Import (or with dry_run, only check) a CSV of subjects in one transaction. A re-imported
-    subject_id replaces its row. MalformedFile: nothing is written."""
+    subject_id replaces its row (the row held for the same client). MalformedFile: nothing is written."""
     started = clock.now()
     summary = ImportSummary(dry_run=dry_run)
     key = hash_key()
     table = IdentitySubject.__table__
-    for batch in _batches(read_rows(stream, key=key, progress=progress, summary=summary), batch_rows):
+    rows = read_rows(stream, key=key, progress=progress, summary=summary, clients=client_keys(session))
+    for batch in _batches(rows, batch_rows):
         if dry_run:
             summary.rows_imported += len(batch)
             continue
-        keys = [row["subject_key"] for row in batch]
-        session.execute(delete(table).where(table.c.subject_key.in_(keys)))
+        for client in {row["client_key"] for row in batch}:
+            keys = [row["subject_key"] for row in batch if row["client_key"] == client]
+            session.execute(delete(table).where(table.c.client_key == client, table.c.subject_key.in_(keys)))
         now = clock.now()
         session.execute(insert(table), [dict(row, imported_at=now) for row in batch])
         summary.rows_imported += len(batch)
@@ -218,9 +235,11 @@ class IndexStatus:
 
 
 def status(session: Session) -> IndexStatus:
-    """How many subjects the index holds, how many have each point, and the last import."""
+    """How many subjects (people) the index holds, how many rows have each point, and the last import."""
     table = IdentitySubject.__table__
-    counts = session.execute(select(func.count(), *[func.count(table.c[f"{p}_hash"]) for p in POINTS])).one()
+    # People, not rows: a person held for the business and for clients has a row for each.
+    counts = session.execute(select(func.count(func.distinct(table.c.subject_key)),
+                                    *[func.count(table.c[f"{p}_hash"]) for p in POINTS])).one()
     last = session.execute(select(SubjectImport).order_by(SubjectImport.id.desc()).limit(1)).scalar()
     return IndexStatus(subjects=counts[0], per_point=dict(zip(POINTS, counts[1:])),
                        last_import=last.finished_at if last else None,
@@ -230,7 +249,7 @@ def status(session: Session) -> IndexStatus:
 
 @atomic
 def forget(session: Session, *, subject_key: str) -> bool:
-    """Remove one subject from the index; False when there was none with that key."""
+    """Remove one subject (every row of it, whoever it is held for); False when there was none."""
     result = session.execute(delete(IdentitySubject.__table__).where(
         IdentitySubject.__table__.c.subject_key == subject_key.strip()))
     session.commit()
@@ -246,17 +265,34 @@ class Match:
     unmatched: tuple[str, ...]
 
 
-def best_match(session: Session, given: dict[str, str]) -> Match:
+def best_match(session: Session, given: dict[str, str], *, client_key: str | None = None) -> Match:
     """The subject whose row matches most of the `given` point hashes. A point counts only against
-    the same subject's row, and a subject is a candidate only through a strong point."""
+    the same row, and a subject is a candidate only through a strong point. `client_key`: only the
+    rows held for that client (a client's own request names a person it holds)."""
     table = IdentitySubject.__table__
     conditions = [table.c[f"{p}_hash"] == given[p] for p in STRONG_POINTS if p in given]
     if not conditions:
         return Match(None, (), tuple(sorted(given)))
-    candidates = session.execute(select(table).where(or_(*conditions)).limit(50)).mappings().all()
+    query = select(table).where(or_(*conditions))
+    if client_key is not None:
+        query = query.where(table.c.client_key == client_key)
+    candidates = session.execute(query.limit(50)).mappings().all()
     best: Match = Match(None, (), tuple(sorted(given)))
     for row in candidates:
         matched = tuple(p for p in POINTS if p in given and row[f"{p}_hash"] == given[p])
         if len(matched) > len(best.matched) or (len(matched) == len(best.matched) and best.subject_key is None):
             best = Match(row["subject_key"], matched, tuple(p for p in POINTS if p in given and p not in matched))
     return best
+
+
+def holders(session: Session, subject_key: str) -> list[str]:
+    """Whom the business holds this subject's rows for: "" for itself, a client's key for each client."""
+    table = IdentitySubject.__table__
+    return sorted(set(session.execute(select(table.c.client_key).where(table.c.subject_key == subject_key)).scalars()))
+
+
+def held_for(session: Session, *, subject_key: str, client_key: str) -> bool:
+    """Whether the index holds this subject for this client."""
+    table = IdentitySubject.__table__
+    return session.execute(select(table.c.id).where(and_(table.c.subject_key == subject_key,
+                                                         table.c.client_key == client_key)).limit(1)).first() is not None

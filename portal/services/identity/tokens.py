@@ -12,7 +12,7 @@ from sqlmodel import Session
 from ... import clock
 from ...models import VerificationToken
 
-PURPOSES = ("verify", "status", "agent_confirm", "processor_answer")
+PURPOSES = ("verify", "status", "agent_confirm", "processor_answer", "client_answer")
 
 
 class TokenError(Exception):

@@ -378,7 +378,7 @@ def metrics_csv(metrics: YearMetrics) -> str:
 
 
 RECORD_COLUMNS = ["reference", "received_date", "request_type", "manner", "status", "response_date",
-                  "outcome", "denial_basis", "basis_citation", "extended_due_date", "notice_count"]
+                  "outcome", "denial_basis", "basis_citation", "extended_due_date", "notice_count", "client_outcomes"]
 
 
 RECORDS_BATCH = 2000  # rows fetched at a time (a server-side cursor on PostgreSQL), and per chunk sent
@@ -395,14 +395,16 @@ def records_lines(session: Session, *, start: date, end: date) -> Iterator[str]:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(RECORD_COLUMNS)
     rows = session.execute(select(PR.reference, PR.received_at, PR.request_type, PR.manner, PR.status, PR.closed_at,
-                                  PR.outcome_code, PR.outcome_citation, PR.extended_due, PR.notice_count)
+                                  PR.outcome_code, PR.outcome_citation, PR.extended_due, PR.notice_count,
+                                  PR.client_outcomes)
                            .where(PR.received_at >= lo, PR.received_at < hi if hi else true())
                            .order_by(PR.received_at, PR.id).execution_options(yield_per=RECORDS_BATCH))
-    for i, (ref, received, kind, manner, status, closed, code, citation, extended, notices) in enumerate(rows, 1):
+    for i, (ref, received, kind, manner, status, closed, code, citation, extended, notices, clients) in enumerate(rows, 1):
         final = closed is not None
         writer.writerow([ref, local_date(received).isoformat(), kind, manner, status,
                          local_date(closed).isoformat() if final else "", status if final else "",
-                         code if status in (DENIED, PARTIALLY_COMPLETED) else "", citation or "", extended.isoformat() if extended else "", notices])
+                         code if status in (DENIED, PARTIALLY_COMPLETED) else "", citation or "", extended.isoformat() if extended else "", notices,
+                         clients or ""])
         if i % RECORDS_BATCH == 0:
             yield out.getvalue()
             out.seek(0)

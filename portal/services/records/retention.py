@@ -1,7 +1,8 @@
 """Retention: personal data has an end. The rules (days and months from config, see docs/operations.md):
 
 - verification-only data (date of birth, phone, claim number, the matched data points, evidence and
-  authorization and correction documents, correction texts, an agent's consumer phone) goes
+  authorization and correction documents, correction texts, an agent's consumer phone, a client's
+  answer note to a forwarded request, a client's own request's verification statement and identifiers) goes
   RETENTION_VERIFICATION_DAYS after the case closed (§7060(d)); the typed declaration signature leaves
   the case then too, but is kept beside the §7101 record for that record's months (§7062(c), `declarations`);
 - response files go when their download window ends;
@@ -33,6 +34,8 @@ from ... import clock
 from ...lifecycle import COMPLETED, FINAL, PACIFIC, PARTIALLY_COMPLETED
 from ...models import (
     AgentAuthorization,
+    ClientReferral,
+    ClientRequest,
     ConsentRecord,
     Document,
     DownstreamNotice,
@@ -65,7 +68,8 @@ VERIFICATION_DOCUMENTS = ("evidence", "authorization", "correction")
 TOUCHED_TABLES = ("privacy_request", "identity_check", "document", "response_file", "response_download",
                   "agent_authorization", "inquiry", "inquiry_message", "consent_record", "outbox_message",
                   "webhook_delivery", "request_record", "request_message", "case_note", "case_outcome",
-                  "contested_statement", "verification_token", "downstream_notice", "audit_event")
+                  "contested_statement", "verification_token", "downstream_notice", "audit_event",
+                  "client_referral", "client_request")
 
 
 @dataclass
@@ -139,8 +143,13 @@ def _plan(session: Session, now: datetime) -> _Plan:
     docs = session.execute(select(Document.id, Document.storage_name, Document.request_id).where(
         Document.request_id.in_(old_closed), Document.purpose.in_(VERIFICATION_DOCUMENTS))).all()
     plan.documents.update({d: name for d, name, r in docs if r not in gone})
-    plan.stripped = sorted((set(with_fields) | set(agent_phones) | {r for _i, r in checks} | {r for _d, _n, r in docs})
-                           - gone)
+    client_notes = _ids(session, select(ClientReferral.request_id).where(
+        ClientReferral.request_id.in_(old_closed), ClientReferral.answer_note.is_not(None)))
+    client_texts = _ids(session, select(ClientRequest.request_id).where(
+        ClientRequest.request_id.in_(old_closed),
+        or_(ClientRequest.statement.is_not(None), ClientRequest.identifiers.is_not(None))))
+    plan.stripped = sorted((set(with_fields) | set(agent_phones) | {r for _i, r in checks} | {r for _d, _n, r in docs}
+                            | set(client_notes) | set(client_texts)) - gone)
 
     # Response files past their download window.
     for file_id, doc_id, name in session.execute(select(ResponseFile.id, Document.id, Document.storage_name)
@@ -229,6 +238,10 @@ def _apply(session: Session, plan: _Plan) -> None:
         **{f: None for f in VERIFICATION_FIELDS}, version=PR.version + 1))
     _each(session, plan.stripped, lambda ids: update(AgentAuthorization).where(
         AgentAuthorization.request_id.in_(ids)).values(consumer_phone=None))
+    _each(session, plan.stripped, lambda ids: update(ClientReferral).where(
+        ClientReferral.request_id.in_(ids)).values(answer_note=None))
+    _each(session, plan.stripped, lambda ids: update(ClientRequest).where(
+        ClientRequest.request_id.in_(ids)).values(statement=None, identifiers=None))
     _each(session, plan.checks, lambda ids: delete(IdentityCheck).where(IdentityCheck.id.in_(ids)))
     _each(session, plan.response_files, lambda ids: delete(ResponseFile).where(ResponseFile.id.in_(ids)))
     _each(session, plan.inquiries, lambda ids: delete(Inquiry).where(Inquiry.id.in_(ids)))
