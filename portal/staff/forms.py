@@ -196,7 +196,7 @@ class DenyForm(CaseActionForm):
 
     def validate_basis(self, field):
         if field.data not in outcomes.applicable_bases(db.session(), self.case):
-            raise ValidationError(_l("This basis cannot be true for this case: choose one of the bases listed."))
+            raise ValidationError(_l("Choose one of the bases listed: only those that can be true for this case are offered."))
 
     def validate_assessment(self, field):
         if self.case.request_type == "correct" and not (field.data or "").strip():

@@ -270,6 +270,8 @@ def completion_problems(req: PrivacyRequest, c: Completion) -> dict[str, str]:
         problems["correction_result"] = _("Choose the correction outcome.")
     if req.request_type == "correct" and c.correction_result == "partially_corrected" and not c.partial:
         problems["correction_result"] = _("A partial correction is a partial completion.")
+    if req.request_type == "correct" and not (c.corrected_details or "").strip():
+        problems["corrected_details"] = _("Say what was corrected: the recipients of corrections are told exactly this.")
     if req.request_type == "correct" and not (c.assessment or "").strip():
         problems["assessment"] = _("Record what you considered: the documentation and the source of the data.")
     for kind, data in c.files.items():
@@ -346,10 +348,6 @@ def complete(session: Session, *, req: PrivacyRequest, staff: StaffUser, complet
     req.outcome_citation = basis["citation"] if basis else None
     req.response_message = c.message.strip()
     now = clock.now()
-    transition(
-        session, req, to_status, actor=audit.staff_actor(staff), action=to_status, expected_version=expected_version,
-        detail=f"basis={c.kept_basis}" if c.partial else None, now=now,
-        mail_spec=completion_mail(req, c, untold=untold))
     session.add(CaseOutcome(request_id=req.id, outcome=to_status, basis_code=c.kept_basis if c.partial else None,
                             explanation=req.response_message, deleted_summary=(c.deleted_summary or "").strip() or None,
                             kept_summary=(c.kept_summary or "").strip() or None,
@@ -357,7 +355,16 @@ def complete(session: Session, *, req: PrivacyRequest, staff: StaffUser, complet
                             categories_response=answer or None,
                             assessment=(c.assessment or "").strip() or None if req.request_type == "correct" else None,
                             correction_result=c.correction_result if req.request_type == "correct" else None,
-                            staff_id=staff.id))
+                            corrected_details=(c.corrected_details or "").strip() or None
+                            if req.request_type == "correct" else None, staff_id=staff.id))
+    # Added before the transition, flushed by its first query (after its version check): the status
+    # listeners (a processor asked to correct) and the notices read the decision.
+    transition(
+        session, req, to_status, actor=audit.staff_actor(staff), action=to_status, expected_version=expected_version,
+        detail=f"basis={c.kept_basis}" if c.partial else None, now=now,
+        mail_spec=completion_mail(req, c, untold=untold))
+    if req.request_type == "correct":  # §7023(c): the recipients hear what was corrected, now it is decided
+        notices.tell_concerned(session, req=req, actor=audit.staff_actor(staff))
     try:
         for kind in sorted(c.files):
             response_files.attach(session, req=req, kind=kind, data=c.files[kind], staff_id=staff.id,
