@@ -154,12 +154,8 @@ def _render_case(req, *, submitted=None, note_form=None, plan_forms=None, status
 @role_required(*ROLES)
 def case(reference):
     """Everything about one case: a summary of what is needed next, then the plan and the evidence,
-    the actions folded one per section. What the requester sent is marked read for the team."""
-    req = _case_or_404(reference)
-    page = _render_case(req)
-    if current_user.role in CASE_WORKERS:
-        case_summary.mark_read(db.session(), req=req, staff=current_user)
-    return page
+    the actions folded one per section. (Reading writes nothing: "Mark as read" or acting does.)"""
+    return _render_case(_case_or_404(reference))
 
 
 @bp.post("/requests/<reference>/actions/<action>")
@@ -192,6 +188,7 @@ def case_action(reference, action):
         return _conflict(reference)
     except IllegalTransition as exc:  # a rule of the law or the lifecycle: its reason, and what to do
         return _refused(req, action, form, str(exc))
+    case_summary.mark_read(db.session(), req=req)  # acting on the case is reading it
     flash(review.done_message(done, sent))
     return redirect(url_for(".case", reference=req.reference), 303)
 
@@ -209,6 +206,18 @@ def _conflict(reference):
             "possible. Nothing was saved. Here is the case as it is now: check the timeline, then do it again if "
             "it is still needed."), "error")
     return _render_case(_case_or_404(reference), status=409)
+
+
+@bp.post("/requests/<reference>/read")
+@role_required(*CASE_WORKERS)
+def mark_read(reference):
+    """What the requester sent so far is read: the case is no longer flagged "replied"."""
+    req = _case_or_404(reference)
+    if not EmptyForm().validate_on_submit():
+        flash(_("Nothing was changed: the form was out of date. Reload the case and press Mark as read again."), "error")
+    else:
+        case_summary.mark_read(db.session(), req=req)
+    return redirect(url_for(".case", reference=req.reference), 303)
 
 
 @bp.post("/requests/<reference>/assignee")
@@ -263,6 +272,7 @@ def add_note(reference):
     if not form.validate_on_submit():
         return _render_case(req, note_form=form, status=422)
     casework.add_note(db.session(), req=req, staff=current_user, body=form.body.data)
+    case_summary.mark_read(db.session(), req=req)
     flash(_("Note added."))
     return redirect(url_for(".case", reference=req.reference, _anchor="notes"), 303)
 

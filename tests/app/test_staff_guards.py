@@ -10,6 +10,8 @@ from portal import clock, db
 from portal.lifecycle import local_date
 from portal.models import AuditEvent, IdentityCheck, OutboxMessage, PostalLetter, PrivacyRequest, VerificationAttempt
 
+from portal.services.cases import casework, submission
+
 from ..support import body, get_case, make_staff, new_case, post_action, post_form, sign_in
 
 
@@ -230,3 +232,20 @@ def test_search_finds_a_name_without_its_accents_and_an_email_in_any_case(app, c
     hidden = client.get("/staff/", query_string={"q": "old.case@example.org"}).get_data(as_text=True)
     assert closed.reference not in hidden and "1 more match in other statuses" in hidden
     assert closed.reference in client.get("/staff/", query_string={"q": "Zoe Nunez", "status": "all"}).get_data(as_text=True)
+
+
+def test_a_reply_is_flagged_until_staff_mark_it_read_or_act(app, client):
+    _support(app, client)
+    req = new_case(app, "delete", email="j@example.org")
+    assert post_action(client, req.reference, "request_info", {"message": "Which claim?"}).status_code == 303
+    assert "badge-replied" not in client.get("/staff/").get_data(as_text=True)
+    with app.test_request_context():
+        s = db.session()
+        casework.answer_information(s, req=submission.get_by_reference(s, req.reference), body="Claim WC-7.")
+    assert "badge-replied" in client.get("/staff/").get_data(as_text=True)
+    page = client.get(f"/staff/requests/{req.reference}").get_data(as_text=True)
+    assert "Mark as read" in page and "Claim WC-7." in page.split('class="case-summary"')[1].split("</section>")[0]
+    assert "badge-replied" in client.get("/staff/").get_data(as_text=True)  # opening the page writes nothing
+    token = re.search(r'/read"[^>]*>\s*<input[^>]*value="([^"]+)"', page).group(1)
+    assert client.post(f"/staff/requests/{req.reference}/read", data={"csrf_token": token}).status_code == 303
+    assert "badge-replied" not in client.get("/staff/").get_data(as_text=True)

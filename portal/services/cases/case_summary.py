@@ -3,7 +3,9 @@ from the requester and any new document, marked "replied" until a member of staf
 and who took the case (assignees, the queue's "mine" and "unassigned").
 
 The two marks (`assignee_id`, `staff_read_at`) are written with plain UPDATE statements that leave
-the case's `version` alone: reading or taking a case never makes a colleague's open form stale.
+the case's `version` alone: marking a case read or taking it never makes a colleague's open form
+stale. Opening the case page writes nothing (pages that only read never wait for the write lock):
+staff mark it read with "Mark as read", or by acting on it.
 """
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -126,7 +128,7 @@ def unread(session: Session, req: PrivacyRequest) -> bool:
     return req.staff_read_at is None or _after(_newest_activity(session, req), req.staff_read_at)
 
 
-def mark_read(session: Session, *, req: PrivacyRequest, staff: StaffUser) -> None:
+def mark_read(session: Session, *, req: PrivacyRequest) -> None:
     """A member of staff read the case: what the requester sent so far is no longer "replied"."""
     if unread(session, req):
         _mark_read(session, request_id=req.id, at=clock.now())

@@ -23,7 +23,7 @@ from .. import audit
 from ..documents import disclosure_scan, kinds, response_files
 from . import agents, notices
 from .casework import require_action
-from .transitions import MailSpec, transition
+from .transitions import MailSpec, check_version, transition
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +120,8 @@ def deny(session: Session, *, req: PrivacyRequest, staff: StaffUser, basis: str,
     limit request can be denied only for a documented belief of fraud, the reason written out
     (§7026(e)): it is never "unverifiable", since it needs no verification (§7060(b))."""
     require_action(req, "deny")
+    check_version(req, expected_version)
+    actor = audit.staff_actor(staff)  # read before the case changes: a refresh would flush it early
     bases = applicable_bases(session, req)
     explanation = explanation.strip()
     categories = (categories or "").strip()
@@ -136,7 +138,7 @@ def deny(session: Session, *, req: PrivacyRequest, staff: StaffUser, basis: str,
     chosen = bases[basis]
     req.outcome_code, req.outcome_citation, req.response_message = basis, chosen["citation"], explanation
     transition(
-        session, req, DENIED, actor=audit.staff_actor(staff), action="denied", detail=f"basis={basis}",
+        session, req, DENIED, actor=actor, action="denied", detail=f"basis={basis}",
         expected_version=expected_version,
         mail_spec=denial_mail(req, basis=chosen, explanation=explanation, categories=categories,
                               contested=statement is not None))
@@ -147,7 +149,7 @@ def deny(session: Session, *, req: PrivacyRequest, staff: StaffUser, basis: str,
     if statement:
         session.add(ContestedStatement(request_id=req.id, statement=statement, staff_id=staff.id, filed_by="staff"))
         session.flush()
-        notices.send_contested_statement(session, req=req, actor=audit.staff_actor(staff))
+        notices.send_contested_statement(session, req=req, actor=actor)
     session.commit()
 
 
@@ -329,6 +331,8 @@ def complete(session: Session, *, req: PrivacyRequest, staff: StaffUser, complet
              expected_version: int) -> None:
     """Complete in whole or in part, with the response mailed and, for access, the files attached."""
     require_action(req, "complete")
+    check_version(req, expected_version)
+    actor = audit.staff_actor(staff)  # read before the case changes: a refresh would flush it early
     problems = completion_problems(req, completion)
     if completion.partial and completion.kept_basis not in applicable_bases(session, req):
         problems["kept_basis"] = _("This exception cannot be true for this case: choose one the form offers.")
@@ -360,15 +364,15 @@ def complete(session: Session, *, req: PrivacyRequest, staff: StaffUser, complet
     # Added before the transition, flushed by its first query (after its version check): the status
     # listeners (a processor asked to correct) and the notices read the decision.
     transition(
-        session, req, to_status, actor=audit.staff_actor(staff), action=to_status, expected_version=expected_version,
+        session, req, to_status, actor=actor, action=to_status, expected_version=expected_version,
         detail=f"basis={c.kept_basis}" if c.partial else None, now=now,
         mail_spec=completion_mail(req, c, untold=untold))
     if req.request_type == "correct":  # §7023(c): the recipients hear what was corrected, now it is decided
-        notices.tell_concerned(session, req=req, actor=audit.staff_actor(staff))
+        notices.tell_concerned(session, req=req, actor=actor)
     try:
         for kind in sorted(c.files):
             response_files.attach(session, req=req, kind=kind, data=c.files[kind], staff_id=staff.id,
-                                  actor=audit.staff_actor(staff), now=now)
+                                  actor=actor, now=now)
     except kinds.DocumentRejected as exc:  # the caller rolls back; nothing is sent
         raise IllegalTransition(str(exc.message)) from exc
     session.commit()
