@@ -10,7 +10,6 @@ from alembic import op
 
 import portal.models  # noqa: F401  (UTCDateTime)
 
-
 revision = '0029_case_assignees'
 down_revision = '0028_postal_letters'
 branch_labels = None

@@ -6,10 +6,10 @@ from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
 from .. import db
+from ..forms import EmptyForm
 from ..i18n import lazy_gettext as _l
 from ..lifecycle import MAX_EXTENSION_DAYS, IllegalTransition
 from ..services import audit
-from ..forms import EmptyForm
 from ..services.cases import (
     agents,
     case_file,

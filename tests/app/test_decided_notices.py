@@ -7,7 +7,14 @@ from sqlalchemy import select
 
 from portal import db
 from portal.background import scheduled_jobs
-from portal.models import AuditEvent, DownstreamNotice, PrivacyRequest, RequestMessage, VerificationAttempt, WebhookDelivery
+from portal.models import (
+    AuditEvent,
+    DownstreamNotice,
+    PrivacyRequest,
+    RequestMessage,
+    VerificationAttempt,
+    WebhookDelivery,
+)
 from portal.services.cases import auto_completion, submission
 from portal.services.cases import notices as notice_service
 from portal.services.delivery import worker

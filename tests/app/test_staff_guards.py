@@ -9,7 +9,6 @@ from sqlalchemy import select
 from portal import clock, db
 from portal.lifecycle import local_date
 from portal.models import AuditEvent, IdentityCheck, OutboxMessage, PostalLetter, PrivacyRequest, VerificationAttempt
-
 from portal.services.cases import casework, submission
 
 from ..support import body, get_case, make_staff, new_case, post_action, post_form, sign_in
