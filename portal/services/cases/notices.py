@@ -400,9 +400,10 @@ def _unsettled(session: Session, req: PrivacyRequest, notice_id: int) -> Downstr
         raise LookupError(notice_id)
     refresh_states(session, request_id=req.id)
     if notice.state in SETTLED:
-        raise NoticeError(_l("This notice is already settled."))
+        raise NoticeError(_l("This notice is already settled: nothing more is needed for it."))
     if notice.state == "queued":
-        raise NoticeError(_l("This notice is still being delivered: wait for its delivery or its failure."))
+        raise NoticeError(_l("This notice is still being delivered: reload the case in a minute; if its delivery "
+                             "fails, record it by hand or explain."))
     return notice
 
 
