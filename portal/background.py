@@ -9,7 +9,7 @@
   under its own lock, so any number of workers can run side by side without running a job twice.
 """
 from . import db
-from .services.cases import open_counts, submission
+from .services.cases import auto_completion, open_counts, submission
 from .services.clients import referrals as client_referrals
 from .services.delivery import mail, webhooks
 from .services.drp import callbacks as drp_callbacks
@@ -31,10 +31,12 @@ def _job(name, run):
 def scheduled_jobs():
     """The worker's jobs: unconfirmed requests expire at their due date, the staff's daily digest,
     the retention purge, the open-case counts folded, the §7102 months stored once ended, reminders
-    to clients that have not answered a forwarded request."""
+    to clients that have not answered a forwarded request, opt-out and limit cases completed once
+    every notice downstream is settled."""
     return [_job("expire_unconfirmed", submission.expire_unconfirmed),
             _job("daily_digests", digest.send_daily_digests),
             _job("retention", retention.run_daily),
             _job("open_case_counts", open_counts.compact),
             _job("metrics_months", annual_metrics.store_ended_months),
-            _job("client_reminders", client_referrals.send_reminders)]
+            _job("client_reminders", client_referrals.send_reminders),
+            _job("opt_outs_completed", auto_completion.complete_settled)]

@@ -6,10 +6,10 @@ documents, and the page that includes them is checked instead."""
 import io
 
 from portal import db
-from portal.lifecycle import ON_HOLD
+from portal.lifecycle import IN_PROGRESS, ON_HOLD
 
 from . import files
-from .support import csrf_from, link_in, make_staff, new_case, post_form, request_form, sign_in
+from .support import csrf_from, link_in, make_staff, new_case, post_action, post_form, request_form, sign_in
 
 AGENT = {"agent_kind": "business", "agent_name": "Maria Lopez", "agent_email": "maria@lienpartners.example",
          "agent_business_name": "Lien Partners LLC", "agent_sos_number": "2019-1234-5678",
@@ -132,6 +132,11 @@ def console_pages(app, client) -> dict[str, str]:
     tour.get("/staff/?status=all")
     tour.get(f"/staff/requests/{waiting.reference}", "/staff/requests/<verifying>")
     tour.get(f"/staff/requests/{held.reference}", "/staff/requests/<on hold>")
+    answering = new_case(app, "delete", status=IN_PROGRESS, email="rev@example.org")
+    tour.get(f"/staff/requests/{answering.reference}", "/staff/requests/<in progress>")
+    tour.keep("/staff/requests/<reference>/actions/deny (review)", post_action(
+        client, answering.reference, "deny", {"basis": "legal_obligation", "categories": "Claim file",
+                                              "explanation": "We keep the claim file.\nThe law says so."}, review=True))
     form = {"csrf_token": csrf_from(client.get("/agent/requests/new").get_data(as_text=True)),
             **{**AGENT, "authorization_kind": "power_of_attorney"},
             "authorization": (io.BytesIO(files.pdf()), "poa.pdf", "application/pdf")}

@@ -210,10 +210,20 @@ def action_fields(html: str, action: str) -> dict:
     return {f"{action}-csrf_token": hidden(html, f"{action}-csrf_token"), f"{action}-version": hidden(html, f"{action}-version")}
 
 
-def post_action(client, reference: str, action: str, data: dict, page: str | None = None, **kw):
-    """Load the case page (unless given), then post one action form with its token and version."""
+# The actions that send the requester a message: the console shows it first (the review step), and
+# "Send" there posts the same fields again with step=send.
+REVIEWED_ACTIONS = ("deny", "complete", "request_info", "extend", "reject_agent", "ask_agent")
+
+
+def post_action(client, reference: str, action: str, data: dict, page: str | None = None, *, review: bool = False,
+                **kw):
+    """Load the case page (unless given), then post one action form with its token and version. An
+    action with a review step is sent as from its review page ("Send"), unless `review` asks for
+    the review page itself."""
     html = page if page is not None else client.get(f"/staff/requests/{reference}").get_data(as_text=True)
     fields = {f"{action}-{k}": v for k, v in data.items()}
+    if action in REVIEWED_ACTIONS and not review:
+        fields["step"] = "send"
     return client.post(f"/staff/requests/{reference}/actions/{action}", data={**action_fields(html, action), **fields}, **kw)
 
 

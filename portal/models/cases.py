@@ -4,10 +4,10 @@ notes, the outcome, contested statements, response files and their downloads); t
 with DUE_ORDER and IS_OPEN, and OpenCaseCount, the open-case counts the database triggers keep."""
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, func, literal_column
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, event, func, literal_column
 from sqlmodel import Field, SQLModel
 
-from .. import clock
+from .. import clock, normalize
 from ..lifecycle import OPEN
 from .columns import _request_fk, _staff_fk, _text, _ts
 
@@ -70,6 +70,13 @@ class PrivacyRequest(SQLModel, table=True):
     outcome_code: str | None = Field(default=None, max_length=48)
     outcome_citation: str | None = Field(default=None, max_length=200)
     response_message: str | None = _text()
+    # The console's own marks, written without touching `version` (services/cases/case_summary.py):
+    # who took the case, and when staff last read it (what the requester sent after is "replied").
+    assignee_id: int | None = Field(default=None, sa_column=Column(
+        Integer, ForeignKey("staff_user.id"), nullable=True, index=True))
+    staff_read_at: datetime | None = _ts()
+    # The name as searched: accents off, case folded ("José Ramírez" -> "jose ramirez"), kept by the ORM.
+    name_folded: str = Field(default="", max_length=201, index=True, sa_column_kwargs={"server_default": ""})
     version: int = Field(default=None, sa_column=_request_version)
     created_at: datetime = _ts(nullable=False, default_factory=clock.now)
     updated_at: datetime = _ts(nullable=False, default_factory=clock.now)
@@ -78,6 +85,12 @@ class PrivacyRequest(SQLModel, table=True):
     def due(self) -> date:
         """The response due date in force: the extended one when there is one."""
         return self.extended_due or self.response_due
+
+
+@event.listens_for(PrivacyRequest, "before_insert")
+@event.listens_for(PrivacyRequest, "before_update")
+def _fold_name(_mapper, _connection, target: PrivacyRequest) -> None:
+    target.name_folded = normalize.fold(f"{target.first_name or ''} {target.last_name or ''}")[:201]
 
 
 class RequestMessage(SQLModel, table=True):
@@ -212,6 +225,8 @@ class CaseOutcome(SQLModel, table=True):
     categories_response: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     # §7023(b): a correction's assessment: what was considered (the documentation, the data's source).
     assessment: str | None = _text()
+    # A correction made in whole or in part: what was corrected, as the recipients of corrections are told.
+    corrected_details: str | None = _text()
     staff_id: int = _staff_fk()
     created_at: datetime = _ts(nullable=False, default_factory=clock.now)
 

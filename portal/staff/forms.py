@@ -1,4 +1,6 @@
 """Console forms: queue filters, one form per case action, staff intake, records and metrics."""
+import base64
+import binascii
 from datetime import date
 
 from flask_wtf.file import FileField
@@ -46,9 +48,10 @@ def _text(label, *, required=True, max_length=5000, rows=4, description=None):
         *checks, Length(max=max_length, message=_l("Use at most %(n)s characters.", n=max_length)), plain_text])
 
 
-def _bases(request_type: str | None = None):
-    return [SelectChoice(b["code"], f'{b["label"]} ({b["citation"]})')
-            for b in outcomes.denial_bases(request_type).values()]
+def _bases(request_type: str | None = None, req=None):
+    """The bases as choices: for a case, only those that can be true for it (outcomes.applicable_bases)."""
+    bases = outcomes.applicable_bases(db.session(), req) if req is not None else outcomes.denial_bases(request_type)
+    return [SelectChoice(b["code"], f'{b["label"]} ({b["citation"]})') for b in bases.values()]
 
 
 def _categories_field(label, required=False):
@@ -64,7 +67,9 @@ def _categories_field(label, required=False):
 class QueueFilterForm(Form):
     """The queue's filters and search: a plain GET form (no CSRF: it changes nothing)."""
 
-    q = StringField(_l("Search by reference, email or name"), filters=F, render_kw={"type": "search"})
+    q = StringField(_l("Search by reference, email or name"), filters=F, render_kw={"type": "search"},
+                    description=_l("Any case, open or closed: an email finds the request and an agent's request "
+                                   "for that person; a name matches without its accents (Jose finds José)."))
     status = SelectField(_l("Status"), validate_choice=False, choices=[
         SelectChoice("open", _l("All open")), SelectChoice("closed", _l("All closed")), SelectChoice("all", _l("Any status")),
         *[SelectChoice(code, label) for code, label in STATUS_LABELS.items()]], default="open")
@@ -77,12 +82,17 @@ class QueueFilterForm(Form):
         default="")
     manner = SelectField(_l("Received by"), validate_choice=False, choices=[
         SelectChoice("", _l("Any manner")), *[SelectChoice(c, label) for c, label in lifecycle.MANNERS.items()]], default="")
+    assignee = SelectField(_l("Assigned to"), validate_choice=False, choices=[
+        SelectChoice("", _l("Anyone")), SelectChoice("mine", _l("Mine")), SelectChoice("unassigned", _l("Unassigned"))],
+        default="")
     items = SelectField(_l("Fulfilment plan"), validate_choice=False, choices=[
         SelectChoice("", _l("Any plan")), SelectChoice("overdue", _l("Plan items overdue"))], default="")
     after = HiddenField()
 
-    def filters(self) -> QueueFilters:
+    def filters(self, *, staff_id: int | None = None) -> QueueFilters:
+        assignee = self.assignee.data if self.assignee.data in ("mine", "unassigned") else ""
         return QueueFilters(status=self.status.data or "open", request_type=self.request_type.data or "",
+                            assignee=assignee, staff_id=staff_id,
                             hold_reason=self.hold_reason.data or "", band=self.band.data or "",
                             manner=self.manner.data or "", q=(self.q.data or "")[:200], after=self.after.data or "",
                             items="overdue" if self.items.data == "overdue" else "")
@@ -126,10 +136,16 @@ class VerifyForm(CaseActionForm):
         ok = super().validate(extra_validators)
         automatic = set(getattr(self, "automatic", ()))
         needed = tiers.points_required(self.case)
-        if ok and len(set(self.sources()) | automatic) < needed:
-            self.source_email.errors.append(
-                _l("This request needs at least %(n)s matching data points, each with the source that confirmed it.",
-                   n=needed))
+        disputed = set(tiers.excluded_points(self.case))  # §7060(h): a correction's disputed details never count
+        counted = (set(self.sources()) - disputed) | automatic
+        if ok and len(counted) < needed:
+            message = _l("This request needs at least %(n)s matching data points, each with the source that confirmed "
+                         "it; %(have)s count so far.", n=needed, have=len(counted))
+            if disputed & set(self.sources()):
+                message = _l("%(message)s The details the correction disputes (%(points)s) cannot verify it: check "
+                             "other points, or ask the requester for more with “Ask the requester for information”.",
+                             message=message, points=", ".join(sorted(disputed & set(self.sources()))))
+            self.source_email.errors.append(message)
             return False
         return ok
 
@@ -169,7 +185,7 @@ class DenyForm(CaseActionForm):
 
     def bind_case(self, req):
         super().bind_case(req)
-        self.basis.choices = [SelectChoice("", _l("Choose a basis")), *_bases(req.request_type)]
+        self.basis.choices = [SelectChoice("", _l("Choose a basis")), *_bases(req=req)]
         return self
 
     assessment = _text(_l("What you considered (corrections)"), required=False, rows=3, description=_l(
@@ -179,8 +195,8 @@ class DenyForm(CaseActionForm):
                                 required=False, description=_l("Up to 250 words, kept with the record (§7023)."))
 
     def validate_basis(self, field):
-        if field.data not in outcomes.denial_bases(self.case.request_type):
-            raise ValidationError(_l("Choose one of the bases listed."))
+        if field.data not in outcomes.applicable_bases(db.session(), self.case):
+            raise ValidationError(_l("Choose one of the bases listed: only those that can be true for this case are offered."))
 
     def validate_assessment(self, field):
         if self.case.request_type == "correct" and not (field.data or "").strip():
@@ -193,7 +209,8 @@ class DenyForm(CaseActionForm):
 
 
 class CompleteForm(CaseActionForm):
-    outcome = RadioField(_l("Outcome"), default="completed", validate_choice=False, choices=[
+    # Nothing is chosen in advance: staff say whether they complied in whole or in part.
+    outcome = RadioField(_l("Outcome"), validate_choice=False, choices=[
         SelectChoice("completed", _l("Complied in whole")), SelectChoice("partially_completed", _l("Complied in part"))])
     correction_result = RadioField(_l("Correction outcome"), validate_choice=False, choices=[
         SelectChoice("corrected", _l("Corrected as asked")), SelectChoice("partially_corrected", _l("Partly corrected"))])
@@ -208,10 +225,26 @@ class CompleteForm(CaseActionForm):
         "The documentation the requester sent, the source of the data, and anything else you weighed (§7023(b)). "
         "Kept with the record."))
 
+    corrected_details = _text(_l("What was corrected (sent to the recipients of corrections)"), required=False, rows=3,
+                              description=_l("Only what you corrected: the recipients are told to apply exactly this, "
+                                             "identified by the identifiers they hold for the person."))
+
     def bind_case(self, req):
         super().bind_case(req)
-        self.kept_basis.choices = [SelectChoice("", _l("None")), *_bases(req.request_type)]
+        self.kept_basis.choices = [SelectChoice("", _l("None")), *_bases(req=req)]
         return self
+
+    def validate_corrected_details(self, field):
+        if self.case.request_type != "correct" or self.correction_result.data not in ("corrected", "partially_corrected"):
+            return
+        if not (field.data or "").strip():
+            raise ValidationError(_l("Say what was corrected: the recipients of corrections are told exactly this."))
+        if self.correction_result.data == "partially_corrected" and field.data.strip() == (
+                self.case.correction_details or "").strip():
+            raise ValidationError(_l("A partial correction sends only what was corrected: keep here the parts you "
+                                     "accepted, not the whole request."))
+    carried_json = HiddenField()
+    carried_csv = HiddenField()
     response_json = FileField(_l("Response file, JSON"))
     response_csv = FileField(_l("Response file, CSV"))
     use_package = BooleanField(_l("Release the access package the connectors built (its JSON and a CSV sheet)"))
@@ -234,18 +267,30 @@ class CompleteForm(CaseActionForm):
             self._completion = self._read_completion()
         return self._completion
 
+    def carry_files(self) -> None:
+        """Keep the uploaded files through the review step: the page sends them back with "Send"."""
+        completion = self.completion()
+        for kind, f in (("json", self.response_json), ("csv", self.response_csv)):
+            if kind in completion.files and ((f.data and getattr(f.data, "filename", "")) or self[f"carried_{kind}"].data):
+                self[f"carried_{kind}"].data = base64.b64encode(completion.files[kind]).decode()
+
     def _read_completion(self) -> Completion:
         files = {}
         for kind, f in (("json", self.response_json), ("csv", self.response_csv)):
             if f.data and getattr(f.data, "filename", ""):
                 files[kind] = f.data.read()
+            elif self[f"carried_{kind}"].data:  # a file uploaded before the review step, carried through it
+                try:
+                    files[kind] = base64.b64decode(self[f"carried_{kind}"].data, validate=True)
+                except (binascii.Error, ValueError):
+                    self[f"response_{kind}"].errors.append(_l("Attach the file again."))
         if self.use_package.data and getattr(self, "case", None) is not None:
             files.update(released_package(self.case))
         return Completion(message=self.message.data or "", partial=self.outcome.data == "partially_completed",
                           deleted_summary=self.deleted_summary.data, kept_summary=self.kept_summary.data,
                           kept_basis=self.kept_basis.data or None, correction_result=self.correction_result.data,
                           covered_categories=self.covered_categories.data, sensitive=self.sensitive.data or "refuse",
-                          assessment=self.assessment.data,
+                          assessment=self.assessment.data, corrected_details=self.corrected_details.data,
                           categories_response={part: outcomes.lines(self[f"answer_{part}"].data)
                                                for part in outcomes.CATEGORIES_RESPONSE_PARTS},
                           files=files)
@@ -253,7 +298,7 @@ class CompleteForm(CaseActionForm):
     def validate(self, extra_validators=None):
         ok = super().validate(extra_validators)
         if self.outcome.data not in ("completed", "partially_completed"):
-            self.outcome.errors.append(_l("Choose the outcome."))
+            self.outcome.errors.append(_l("Choose the outcome: complied in whole, or in part."))
         waiting = outcomes.blocking_completion(db.session(), self.case)
         if waiting:
             self.outcome.errors.append(waiting)

@@ -101,5 +101,6 @@ def inquiry_close(reference):
 def _refused(item):
     """Someone changed the inquiry since this page was loaded: show the fresh state, change nothing."""
     fresh = _inquiry_or_404(item.reference)
-    flash(_("This inquiry changed since you opened it, so nothing was done. Here is how it stands now."), "error")
+    flash(_("This inquiry changed since you opened it, so nothing was done. Here is how it stands now: "
+              "check it, then do it again if it is still needed."), "error")
     return _render(fresh, status=409)

@@ -6,12 +6,14 @@ from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
 from .. import db
+from ..forms import EmptyForm
 from ..i18n import lazy_gettext as _l
 from ..lifecycle import MAX_EXTENSION_DAYS, IllegalTransition
 from ..services import audit
 from ..services.cases import (
     agents,
     case_file,
+    case_summary,
     casework,
     inquiries,
     outcomes,
@@ -26,7 +28,7 @@ from ..services.fulfilment import console as plan_console
 from ..services.fulfilment import drafts
 from ..services.identity import tiers
 from ..web import is_htmx, send_document
-from . import bp
+from . import bp, review
 from .access import CASE_WORKERS, ROLES, role_required
 from .forms import (
     AgentAcceptForm,
@@ -51,7 +53,7 @@ from .plan_forms import item_form
 def queue():
     """Cases by due date, with filters and search; htmx gets only the results."""
     form = QueueFilterForm(request.args)
-    page = work_queue.queue(db.session(), filters=form.filters())
+    page = work_queue.queue(db.session(), filters=form.filters(staff_id=current_user.id))
     if is_htmx():
         return render_template("staff/_queue_rows.html", form=form, page=page)
     return render_template("staff/queue.html", form=form, page=page, urgent=inquiries.open_urgent(db.session()),
@@ -67,7 +69,9 @@ def _case_or_404(reference: str):
     return req
 
 
-# One form per action: (form class, service call, message shown after it worked).
+# One form per action: (form class, service call, message shown after it worked). An action that sends
+# the requester a message goes through its review step first (review.REVIEWED), and its message then
+# says where the mail went, or that a letter is owed.
 ACTIONS = {
     "verify": (VerifyForm, lambda s, req, f: casework.verify_identity(
         s, req=req, staff=current_user, sources=f.sources(), note=f.note.data,
@@ -80,27 +84,27 @@ ACTIONS = {
         _l("Hold cleared: the case is back in verification.")),
     "request_info": (RequestInfoForm, lambda s, req, f: casework.request_information(
         s, req=req, staff=current_user, message=f.message.data, expected_version=f.version_number()),
-        _l("Your message was sent; the case is on hold until the requester answers.")),
+        _l("The case is on hold until the requester answers.")),
     "extend": (ExtendForm, lambda s, req, f: casework.extend(
         s, req=req, staff=current_user, days=f.days.data, reason=f.reason.data, expected_version=f.version_number()),
-        _l("Deadline extended; the requester was told why.")),
+        _l("Deadline extended.")),
     "deny": (DenyForm, lambda s, req, f: outcomes.deny(
         s, req=req, staff=current_user, basis=f.basis.data, explanation=f.explanation.data,
         categories=f.categories.data, assessment=f.assessment.data if req.request_type == "correct" else None,
         contested_statement=f.contested_statement.data if req.request_type == "correct" else None,
-        expected_version=f.version_number()), _l("The request was denied; the requester was sent the explanation.")),
+        expected_version=f.version_number()), _l("The request was denied.")),
     "accept_agent": (AgentAcceptForm, lambda s, req, f: agents.accept_authorization(
         s, req=req, staff=current_user, checklist=f.checklist.data, note=f.note.data,
         expected_version=f.version_number()), _l("Authorization accepted: the case moved on and the agent was told.")),
     "reject_agent": (AgentRejectForm, lambda s, req, f: agents.reject_authorization(
         s, req=req, staff=current_user, reason=f.reason.data, expected_version=f.version_number()),
-        _l("Authorization rejected: the request was denied and the agent was sent the reason.")),
+        _l("Authorization rejected: the request was denied.")),
     "ask_agent": (AgentAskForm, lambda s, req, f: agents.ask_agent(
         s, req=req, staff=current_user, message=f.message.data, expected_version=f.version_number()),
-        _l("Your message was sent to the agent; the review resumes when they answer.")),
+        _l("The review resumes when the agent answers.")),
     "complete": (CompleteForm, lambda s, req, f: outcomes.complete(
         s, req=req, staff=current_user, completion=f.completion(), expected_version=f.version_number()),
-        _l("The response was sent to the requester.")),
+        _l("The case is complete.")),
 }
 
 
@@ -116,6 +120,8 @@ def _action_forms(req, submitted: dict | None = None) -> dict:
             if name == "complete":  # what the plan can write, for staff to confirm or edit
                 for field_name, value in drafts.completion_draft(db.session(), req).items():
                     form[field_name].data = value
+                if req.request_type == "correct":
+                    form.corrected_details.data = req.correction_details
         form.bind_case(req)
         form.automatic = casework.matched_automatically(db.session(), req)
         if form.version.data in (None, ""):
@@ -128,14 +134,17 @@ def _render_case(req, *, submitted=None, note_form=None, plan_forms=None, status
     plan = plan_console.plan_panel(db.session(), req)
     forms_for_items = {r.item.id: (plan_forms or {}).get(r.item.id) or item_form(r.item.id) for r in plan.rows
                        if r.staff_records} if current_user.role in CASE_WORKERS and req.status == "in_progress" else {}
+    case = case_file.case_file(db.session(), req)
     return render_template(
         "staff/case.html", plan=plan, plan_forms=forms_for_items,
-        policy_gaps=plan_console.policy_gaps() if plan.rows else [], case=case_file.case_file(db.session(), req), drp=drp_console.case(db.session(), req), req=req, forms=_action_forms(req, submitted),
+        policy_gaps=plan_console.policy_gaps() if plan.rows else [], case=case, drp=drp_console.case(db.session(), req), req=req, forms=_action_forms(req, submitted),
+        open_action=next(iter(submitted or {}), None), summary=case_summary.summary(
+            db.session(), req, messages=case.messages, staff=current_user, plan_open=plan.open_count),
         note_form=note_form or NoteForm(prefix="note", formdata=None), bases=outcomes.outcome_bases(),
         deny_bases_help=[b for b in outcomes.denial_bases(req.request_type).values() if b.get("help")],
         data_points=casework.DATA_POINTS, required_points=tiers.points_required(req),
         attempts=verification.attempts(db.session(), req), sources=casework.VERIFICATION_SOURCES,
-        can_act=current_user.role in CASE_WORKERS, max_extension=MAX_EXTENSION_DAYS,
+        can_act=current_user.role in CASE_WORKERS, max_extension=MAX_EXTENSION_DAYS, assign_form=EmptyForm(formdata=None),
         from_inquiry=inquiries.linking_to(db.session(), req), checklist_items=agents.REVIEW_CHECKLIST, agent_actions=agents.REVIEW_ACTIONS,
         next_status=agents.next_status(req)), status
 
@@ -144,14 +153,16 @@ def _render_case(req, *, submitted=None, note_form=None, plan_forms=None, status
 @db.reads_only
 @role_required(*ROLES)
 def case(reference):
-    """Everything about one case, with one form per action the lifecycle allows."""
+    """Everything about one case: a summary of what is needed next, then the plan and the evidence,
+    the actions folded one per section. (Reading writes nothing: "Mark as read" or acting does.)"""
     return _render_case(_case_or_404(reference))
 
 
 @bp.post("/requests/<reference>/actions/<action>")
 @role_required(*CASE_WORKERS)
 def case_action(reference, action):
-    """Apply one action, refused when the case changed since the page was loaded."""
+    """Apply one action, refused when the case changed since the page was loaded. An action that sends
+    the requester a message shows it first (the review step); "Send" there applies it."""
     if action not in ACTIONS:
         abort(404)
     req = _case_or_404(reference)
@@ -161,21 +172,68 @@ def case_action(reference, action):
     # No readable version (missing, or out of range) is treated as a stale page: nothing is applied.
     if action not in casework.available_actions(req) or form.version_number() is None:
         return _conflict(reference)
+    if form.version_number() != req.version:
+        return _conflict(reference)
     if not form.validate_on_submit():
         return _render_case(req, submitted={action: form}, status=422)
+    step = request.form.get("step")
+    if action in review.REVIEWED and step == "edit":
+        return _render_case(req, submitted={action: form})
+    if action in review.REVIEWED and step != "send":
+        return review.render(req, action, form)
+    sent = review.requester_mail(req, action, form) if action in review.REVIEWED else None
     try:
         run(db.session(), req, form)
-    except (StaleCase, StaleDataError, IllegalTransition):
+    except (StaleCase, StaleDataError):
         return _conflict(reference)
-    flash(str(done))
+    except IllegalTransition as exc:  # a rule of the law or the lifecycle: its reason, and what to do
+        return _refused(req, action, form, str(exc))
+    case_summary.mark_read(db.session(), req=req)  # acting on the case is reading it
+    flash(review.done_message(done, sent))
     return redirect(url_for(".case", reference=req.reference), 303)
+
+
+def _refused(req, action, form, reason: str):
+    """Nothing was written; the member of staff reads why, and the form keeps what they typed."""
+    flash(_("Nothing was saved: %(reason)s Correct the form below and try again, or add a note for a colleague "
+            "if the case needs someone else.", reason=reason if reason.endswith(".") else reason + "."), "error")
+    return _render_case(req, submitted={action: form}, status=422)
 
 
 def _conflict(reference):
     """Nothing was written (the service rolled back); the member of staff sees the case as it is now."""
-    flash(_("This case changed since you opened it, or that action is no longer possible. Nothing was saved. "
-            "Here is the case as it is now: check it and try again if still needed."), "error")
+    flash(_("This case changed since you opened it (someone else acted on it), or that action is no longer "
+            "possible. Nothing was saved. Here is the case as it is now: check the timeline, then do it again if "
+            "it is still needed."), "error")
     return _render_case(_case_or_404(reference), status=409)
+
+
+@bp.post("/requests/<reference>/read")
+@role_required(*CASE_WORKERS)
+def mark_read(reference):
+    """What the requester sent so far is read: the case is no longer flagged "replied"."""
+    req = _case_or_404(reference)
+    if not EmptyForm().validate_on_submit():
+        flash(_("Nothing was changed: the form was out of date. Reload the case and press Mark as read again."), "error")
+    else:
+        case_summary.mark_read(db.session(), req=req)
+    return redirect(url_for(".case", reference=req.reference), 303)
+
+
+@bp.post("/requests/<reference>/assignee")
+@role_required(*CASE_WORKERS)
+def assign(reference):
+    """Take the case (assign it to me) or give it back (unassign); on record."""
+    req = _case_or_404(reference)
+    form = EmptyForm()
+    take = request.form.get("assignee") == "me"
+    if not form.validate_on_submit() or request.form.get("assignee") not in ("me", "none"):
+        flash(_("Nothing was changed: the form was out of date. Reload the case and use Take this case or "
+                "Unassign again."), "error")
+        return redirect(url_for(".case", reference=req.reference), 303)
+    case_summary.assign(db.session(), req=req, staff=current_user, take=take)
+    flash(_("You took this case.") if take else _("The case is unassigned."))
+    return redirect(url_for(".case", reference=req.reference), 303)
 
 
 @bp.get("/requests/<reference>/documents/<int:document_id>")
@@ -214,6 +272,7 @@ def add_note(reference):
     if not form.validate_on_submit():
         return _render_case(req, note_form=form, status=422)
     casework.add_note(db.session(), req=req, staff=current_user, body=form.body.data)
+    case_summary.mark_read(db.session(), req=req)
     flash(_("Note added."))
     return redirect(url_for(".case", reference=req.reference, _anchor="notes"), 303)
 

@@ -56,10 +56,11 @@ def test_one_retry_period_covers_every_channel_and_the_old_key_still_counts(app_
     assert app.config["DELIVERY_RETRY_FOR_SECONDS"] == app.config["MAIL_RETRY_FOR_SECONDS"] == 7 * DAY
     assert webhooks.channel(app.config).retry_for == callbacks.channel(app.config).retry_for == 7 * DAY
     assert webhooks.channel(app.config).max_attempts is None and callbacks.channel(app.config).max_attempts is None
-    old = create_app(dict(app_config, MAIL_RETRY_FOR_SECONDS=3600, INSTANCE_PATH=str(tmp_path / "old")))
+    same_keys = {"SECRET_KEY": app.config["SECRET_KEY"], "SUBJECT_HASH_KEY": app.config["SUBJECT_HASH_KEY"]}
+    old = create_app(dict(app_config, MAIL_RETRY_FOR_SECONDS=3600, INSTANCE_PATH=str(tmp_path / "old"), **same_keys))
     assert old.config["DELIVERY_RETRY_FOR_SECONDS"] == 3600 and webhooks.channel(old.config).retry_for == 3600
     new = create_app(dict(app_config, DELIVERY_RETRY_FOR_SECONDS=600, MAIL_RETRY_FOR_SECONDS=3600,
-                          INSTANCE_PATH=str(tmp_path / "new")))
+                          INSTANCE_PATH=str(tmp_path / "new"), **same_keys))
     assert new.config["MAIL_RETRY_FOR_SECONDS"] == 600 == mail.channel(new.config, tmp_path).retry_for
     for started in (app, old, new):
         started.extensions["db_engine"].dispose()

@@ -335,3 +335,30 @@ def test_an_overdue_item_shows_in_the_queue_and_the_digest(app, client, staff, m
         digest.send_daily_digests(db.session(), now=clock.now().replace(hour=23))
     sent = mailbox.to(staff["support"].email)
     assert sent and "Support tickets" in sent[-1].get_body(preferencelist=("plain",)).get_content()
+
+
+def test_a_corrections_processor_is_asked_only_once_the_correction_is_decided(app, client, staff):
+    """§7023(c): the processor's notice goes with the decision, saying what was corrected, not before."""
+    _tallyfox(app)
+    req = new_case(app, "correct", "in_progress")
+    items = _items(app, req)
+    processor = items["billgenix_web"]
+    assert processor.kind == "processor" and processor.notice_id is None
+    assert "Asked once you complete the correction" in processor.instructions
+    with app.app_context():
+        assert not db.session().execute(select(DownstreamNotice).where(DownstreamNotice.request_id == req.id)).first()
+    sign_in(client, staff["support"])
+    for system, item in items.items():
+        if item.kind != "processor":
+            assert _record(client, req, item, state="not_found", note="Not there.").status_code == 303, system
+    resp = post_action(client, req.reference, "complete", {
+        "outcome": "completed", "correction_result": "corrected", "corrected_details": "Street: 2 New Ave",
+        "assessment": "The lease shows it.", "message": "We corrected your address."})
+    assert resp.status_code == 303, resp.get_data(as_text=True)[:2000]
+    asked = _items(app, req)["billgenix_web"]
+    assert asked.notice_id is not None
+    with app.app_context():
+        notice = db.session().get(DownstreamNotice, asked.notice_id)
+        sent = json.loads(db.session().get(WebhookDelivery, notice.webhook_delivery_id).body)
+    assert sent["correction"] == {"result": "corrected", "corrected": "Street: 2 New Ave"}
+    assert "answer_url" in sent and "2 New Ave" not in json.dumps(sent["subject"])

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from portal import db
-from portal.models import DownstreamNotice
+from portal.models import DownstreamNotice, VerificationAttempt
 from portal.services.cases import notices as notice_service
 
 from ..support import body, csrf_from, make_staff, new_case, post_action, post_form, sign_in
@@ -46,7 +46,12 @@ def test_no_waiver_where_the_law_gives_none(app, client, kind, request_type):
     _recipient(app, kind=kind, request_types=[request_type])
     req = new_case(app, request_type, "in_progress")
     sign_in(client, make_staff(app, "support"))
-    _send(client, req)
+    if request_type == "correct":  # §7023(c): told once the correction is decided, at completion
+        assert post_action(client, req.reference, "complete", {
+            "outcome": "completed", "correction_result": "corrected", "corrected_details": "Address: 2 New Ave",
+            "assessment": "The lease.", "message": "Corrected."}).status_code == 303
+    else:
+        _send(client, req)
     notice = _notice(app, req)
     page = client.get(f"/staff/requests/{req.reference}").get_data(as_text=True)
     assert f"/notices/{notice.id}/record" in page and f"/notices/{notice.id}/explain" not in page
@@ -79,6 +84,9 @@ def test_a_recipient_receives_only_the_identifiers_it_holds(app, client, mailbox
         s = db.session()
         case = s.get(type(req), req.id)
         case.phone, case.claim_number = "(909) 555-0142", "WC-2024-0017"
+        # The business's records confirmed the claim number: it is ours to send, not only the requester's text.
+        s.add(VerificationAttempt(request_id=case.id, subject_key="S-17", matched="email,claim_number", required=2,
+                                  outcome="verified"))
         s.commit()
     worker = app.test_client()
     sign_in(worker, make_staff(app, "support"))

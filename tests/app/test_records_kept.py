@@ -97,7 +97,8 @@ def test_a_contested_statement_may_have_250_words_per_piece_contested(app, mailb
         "outcome": "partially_completed", "correction_result": "partially_corrected",
         "message": "We corrected your phone; the postal code stays as the adjuster recorded it.",
         "kept_basis": "legal_obligation", "kept_summary": "The postal code", "covered_categories": "Claim file",
-        "assessment": "The adjuster's first report, the source of the postal code."}).status_code == 303
+        "assessment": "The adjuster's first report, the source of the postal code.",
+        "corrected_details": "Phone: 3"}).status_code == 303
     requester = status_client(app, reference)
     page = requester.get(f"/requests/{reference}").get_data(as_text=True)
     assert "up to 500 words" in page

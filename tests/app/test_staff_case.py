@@ -444,7 +444,8 @@ def test_correction_outcomes_and_the_contested_statement(app, as_support, mailbo
     assert post_action(as_support, fixed.reference, "complete", {"outcome": "completed", "message": "Fixed."}).status_code == 422
     resp = post_action(as_support, fixed.reference, "complete", {
         "outcome": "completed", "correction_result": "corrected", "message": "Your address now reads 2 New Ave.",
-        "assessment": "The lease you sent shows 2 New Ave; our record came from a 2019 claim form."})
+        "assessment": "The lease you sent shows 2 New Ave; our record came from a 2019 claim form.",
+        "corrected_details": "Address: 2 New Ave"})
     assert resp.status_code == 303 and get_case(app, fixed.reference).status == "completed"
     assert _rows(app, CaseOutcome)[0].correction_result == "corrected"
 
@@ -604,7 +605,8 @@ def test_a_correction_with_documents_assessment_partial_and_the_requesters_conte
     assert "What you considered (corrections)" in page
     partial = {"outcome": "partially_completed", "correction_result": "partially_corrected",
                "message": "We corrected your address; the injury date stays as the adjuster recorded it.",
-               "kept_basis": "legal_obligation", "kept_summary": "The injury date", "covered_categories": "Claim file"}
+               "kept_basis": "legal_obligation", "kept_summary": "The injury date", "covered_categories": "Claim file",
+               "corrected_details": "Address: the new one in your lease"}
     resp = post_action(as_support, reference, "complete", {**partial, "assessment": ""})
     assert resp.status_code == 422 and "Record what you considered" in resp.get_data(as_text=True)
     resp = post_action(as_support, reference, "complete", {

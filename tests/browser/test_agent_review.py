@@ -1,6 +1,7 @@
 """Staff review an agent's authorization in a real Chromium: the scanned letter shown beside the
 checklist, accepted, the case moved on; axe on the review page; and the same without JavaScript."""
 import io
+import re
 
 import pytest
 from playwright.sync_api import expect
@@ -59,6 +60,7 @@ def test_support_reviews_the_letter_and_accepts(page, live_server, agent_case, c
     assert letter.evaluate("img => img.complete && img.naturalWidth") == 40  # the image really loaded
     assert_no_axe_violations(page)
 
+    page.locator("details.action > summary", has_text="Accept the authorization").click()
     page.get_by_label("Signed by the consumer").check()
     page.get_by_role("button", name="Accept and move the case on").click()
     expect(page.locator("#field-accept_agent-checklist")).to_contain_text("Every item must hold")
@@ -80,8 +82,11 @@ def test_review_without_javascript(browser, live_server, agent_case):
     page = context.new_page()
     _sign_in(page, live_server, role="admin")
     page.goto(f"{live_server.url}/staff/requests/{agent_case}")
+    page.locator("details.action > summary", has_text="Reject the authorization").click()  # no script needed
     page.get_by_label("Reason for the agent").fill("The letter is not signed.")
-    page.get_by_role("button", name="Reject and deny the request").click()
+    page.get_by_role("button", name="Review the rejection before it goes").click()
+    expect(page.locator(".mail-text")).to_contain_text("The letter is not signed.")
+    page.get_by_role("button", name=re.compile("^Send to ")).click()
     expect(page.locator(".flash")).to_contain_text("Authorization rejected")
     expect(page.locator("dl.summary").first).to_contain_text("Denied")
     expect(page.get_by_text("The agent's authorization was not accepted · Cal. Code Regs., tit. 11, § 7063(a)")

@@ -46,8 +46,9 @@ def test_dates_and_times_are_californian(page, live_server, sunday_evening):
     console = page.context.browser.new_context().new_page()
     sign_in_page(console, live_server.url, staff.email)
     console.goto(f"{live_server.url}/staff/requests/{reference}")
-    received = console.locator("dl.summary").first.locator("dt:text-is('Received') + dd")
+    received = console.locator("dl.case-dates dt:text-is('Received') + dd")
     expect(received).to_have_text(re.compile(r"^Nov 29, 2026, 9:0\d\u202fPM PST \(Web form\)$"))
+    console.locator("details.audit-events > summary").click()
     expect(console.locator("table.audit tbody tr").first.locator("td").first).to_have_text(
         re.compile(r"Nov 29, 2026, 9:0\d\u202fPM PST"))
     assert_no_axe_violations(console)

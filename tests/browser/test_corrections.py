@@ -23,7 +23,8 @@ def _partly_corrected(app):
         outcomes.complete(s, req=req, staff=s.merge(staff), expected_version=req.version, completion=Completion(
             message="We corrected your address, not the injury date.", partial=True,
             correction_result="partially_corrected", kept_basis="legal_obligation", kept_summary="The injury date",
-            covered_categories="Claim file: injury date", assessment="Your letter; the adjuster's first report."))
+            covered_categories="Claim file: injury date", assessment="Your letter; the adjuster's first report.",
+            corrected_details="Address: 2 New Ave"))
         return req.reference
 
 

@@ -42,6 +42,7 @@ def test_staff_see_and_verify_a_drp_case(page, live_server, csp_violations):
     assert_no_axe_violations(page)
 
     # Each point checked by hand, with the source that confirmed it.
+    page.locator("details.action > summary", has_text="Verify identity by hand").click()
     for point, source in (("Phone number", "phone_call"), ("Claim or account number", "claim_file"),
                           ("Name and date of birth", "document")):
         page.get_by_label(point, exact=True).select_option(source)

@@ -32,7 +32,8 @@ def test_staff_read_the_plan_and_record_a_staff_task(page, live_server, csp_viol
     expect(row.get_by_text("Table tickets", exact=False)).to_be_visible()
     assert_no_axe_violations(page)
 
-    task = page.get_by_role("region", name="Record the outcome in Support tickets")
+    task = page.locator("details.action", has_text="Record the outcome in Support tickets")
+    task.locator("summary").click()  # folded until opened
     task.get_by_label("Searched: not found").check()
     task.get_by_label("What was done").fill("Searched the help desk by email: nothing.")
     task.get_by_role("button", name="Record the outcome").click()

@@ -47,6 +47,7 @@ def test_an_admin_adds_a_recipient_and_a_deletion_waits_for_its_notice(page, liv
     expect(notices).to_contain_text("To be told by hand")
     assert_no_axe_violations(page)
 
+    notices.locator("details.action > summary", has_text="Settle the notice to Ledger Cloud").click()
     notices.get_by_label("Day the recipient was told").fill(clock.today().isoformat())
     notices.get_by_label("How it was told").fill("Phone call to their privacy lead")
     notices.get_by_label("How it was told").press("Enter")

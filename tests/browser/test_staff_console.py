@@ -75,6 +75,7 @@ def test_one_case_from_the_queue_to_the_requesters_download(page, live_server, c
     page.get_by_role("link", name=console["ortega"]).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Case {console['ortega']}")
     assert_no_axe_violations(page)
+    page.locator("details.action > summary", has_text="Verify identity by hand").click()
 
     # Too few data points: refused beside the field, accessibly. Each point checked by hand needs its source.
     page.get_by_label("Phone number", exact=True).select_option("phone_call")
@@ -86,16 +87,20 @@ def test_one_case_from_the_queue_to_the_requesters_download(page, live_server, c
     page.get_by_label("Name and date of birth", exact=True).select_option("document")
     page.get_by_role("button", name="Mark identity verified").click()
     expect(page.get_by_text("Identity verified: the case is in progress.")).to_be_visible()
-    expect(page.get_by_role("heading", name="Complete the request")).to_be_visible()
+    page.locator("details.action > summary", has_text="Complete the request").click()
     assert_no_axe_violations(page)
+    page.get_by_label("Complied in whole").check()
 
     page.get_by_label("Response to the requester").fill("Here is everything we hold about you.")
     page.get_by_label("Response file, JSON").set_input_files(
         files=[{"name": "export.json", "mimeType": "application/json", "buffer": b'{"claims": ["WC-7"]}'}])
     page.get_by_label("Response file, CSV").set_input_files(
         files=[{"name": "export.csv", "mimeType": "text/csv", "buffer": b"claim,status\nWC-7,closed\n"}])
-    page.get_by_role("button", name="Send the response").click()
-    expect(page.get_by_text("The response was sent to the requester.")).to_be_visible()
+    page.get_by_role("button", name="Review the response before it goes").click()
+    expect(page.locator(".mail-text")).to_contain_text("Here is everything we hold about you.")
+    expect(page.locator(".review-facts")).to_contain_text("CSV, JSON")  # the files went through the review
+    page.get_by_role("button", name="Send to luis.ortega@example.org").click()
+    expect(page.get_by_text("The case is complete. The message to luis.ortega@example.org is queued")).to_be_visible()
     expect(page.get_by_text("No actions are possible")).to_be_visible()
     assert_no_axe_violations(page)
 
@@ -141,7 +146,8 @@ def test_case_pages_in_every_state_are_accessible(page, live_server, console, cs
         expect(page.get_by_role("heading", level=1)).to_have_text(f"Case {ref}")
         assert_no_axe_violations(page)
     # A form with errors, and the intake form with errors.
-    page.get_by_role("button", name="Deny and send the explanation").click()
+    page.locator("details.action > summary", has_text="Deny the request").click()
+    page.get_by_role("button", name="Review the denial before it goes").click()
     expect(page.get_by_text("Please fill this in.").first).to_be_visible()
     assert_no_axe_violations(page)
     page.goto(live_server.url + "/staff/requests/new")
@@ -181,6 +187,7 @@ def test_the_queue_without_javascript(browser, live_server, console):
     assert len(_rows(page)) == 3
     # And a case action works as a plain form post.
     page.get_by_role("link", name=console["ruiz"]).click()
+    page.locator("details.action > summary", has_text="Clear the hold").click()
     page.get_by_label("Reason (internal, not sent to the requester)").fill("Matched by phone call")
     page.get_by_role("button", name="Clear hold and return to verification").click()
     expect(page.get_by_text("Hold cleared: the case is back in verification.")).to_be_visible()
@@ -193,9 +200,11 @@ def test_the_requester_answers_a_request_for_information(page, live_server, cons
     _sign_in(staff_context, live_server)
     staff = staff_context.new_page()
     staff.goto(live_server.url + f"/staff/requests/{console['ortega']}")
+    staff.locator("details.action > summary", has_text="Ask the requester for information").click()
     staff.get_by_label("What do you need from the requester?").fill("Please send the letter we wrote to you.")
-    staff.get_by_role("button", name="Send and put on hold").click()
-    expect(staff.get_by_text("the case is on hold until the requester answers")).to_be_visible()
+    staff.get_by_role("button", name="Review the message before it goes").click()
+    staff.get_by_role("button", name="Send to luis.ortega@example.org").click()
+    expect(staff.get_by_text("The case is on hold until the requester answers.")).to_be_visible()
 
     email = "luis.ortega@example.org"
     asked = live_server.mail_to(email, count=2)[-1]
@@ -216,8 +225,10 @@ def test_the_requester_answers_a_request_for_information(page, live_server, cons
     expect(page.get_by_role("heading", name="Answer our question")).to_have_count(0)
 
     staff.reload()
-    expect(staff.get_by_text("Attached is your letter of May 2.")).to_be_visible()
-    expect(staff.get_by_role("link", name="letter.png")).to_be_visible()
+    summary = staff.locator(".case-summary")  # the answer leads the page, marked "replied"
+    expect(summary.locator(".replied-flag")).to_be_visible()
+    expect(summary.get_by_text("Attached is your letter of May 2.")).to_be_visible()
+    expect(summary.get_by_role("link", name="letter.png")).to_be_visible()
     assert_no_axe_violations(staff)
     staff_context.close()
     assert csp_violations == []

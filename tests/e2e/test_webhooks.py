@@ -124,7 +124,8 @@ def test_a_signed_notice_is_delivered_and_the_receiver_checks_it(hook_config, ap
     assert webhooks.deliver_for_app(app) == 1
     [payload] = r.applied
     assert payload["reference"] == req.reference and payload["action"] == "delete"
-    assert payload["subject"] == {"first_name": "Dana", "last_name": "Lee", "email": "dana@example.org"}
+    assert payload["subject"] == {"first_name": "Dana", "last_name": "Lee", "email": "dana@example.org",
+                                  "identified_by": "as_given_by_the_requester"}
     assert payload["notice_id"] == r.requests[0][1]
     assert _state(app) == ("delivered", "delivered", 1)
     assert webhooks.deliver_for_app(app, now=_later()) == 0 and len(r.requests) == 1

@@ -336,6 +336,13 @@ def ask_agent(session: Session, *, req: PrivacyRequest, staff: StaffUser, messag
     session.commit()
 
 
+def rejection_mail(req: PrivacyRequest, auth: AgentAuthorization, reason: str) -> MailSpec:
+    """What the agent receives when staff reject the authorization."""
+    return MailSpec("agent_review_rejected",
+                    _l("Request %(reference)s closed: authorization not accepted", reference=req.reference),
+                    {"auth": auth, "reason": reason.strip()})
+
+
 @atomic
 def reject_authorization(session: Session, *, req: PrivacyRequest, staff: StaffUser, reason: str,
                          expected_version: int) -> None:
@@ -351,9 +358,7 @@ def reject_authorization(session: Session, *, req: PrivacyRequest, staff: StaffU
     req.outcome_code, req.outcome_citation, req.response_message = AGENT_REVIEW_REJECTED_CODE, citation, reason
     transition(session, req, DENIED, actor=staff_actor, action="agent_authorization_rejected",
                expected_version=expected_version, now=now,
-               mail_spec=MailSpec("agent_review_rejected",
-                                  _l("Request %(reference)s closed: authorization not accepted", reference=req.reference),
-                                  {"auth": auth, "reason": reason}))
+               mail_spec=rejection_mail(req, auth, reason))
     session.add(CaseOutcome(request_id=req.id, outcome=DENIED, basis_code=AGENT_REVIEW_REJECTED_CODE,
                             explanation=reason, staff_id=staff.id))
     session.commit()

@@ -172,10 +172,15 @@ def request_information(session: Session, *, req: PrivacyRequest, staff: StaffUs
     transition(
         session, req, ON_HOLD, actor=audit.staff_actor(staff), action="information_requested",
         hold_reason="information_requested", expected_version=expected_version,
-        mail_spec=MailSpec("information_requested", _l("We need more information for request %(reference)s",
-                                                       reference=req.reference), {"message": message}))
+        mail_spec=information_mail(req, message))
     session.add(RequestMessage(request_id=req.id, direction="to_requester", author=audit.staff_actor(staff), body=message))
     session.commit()
+
+
+def information_mail(req: PrivacyRequest, message: str) -> MailSpec:
+    """What the requester (or the agent) receives when staff ask for information or documents."""
+    return MailSpec("information_requested", _l("We need more information for request %(reference)s",
+                                                reference=req.reference), {"message": message.strip()})
 
 
 def can_answer(req: PrivacyRequest) -> bool:

@@ -28,12 +28,15 @@ from ...db import atomic
 from ...i18n import lazy_gettext as _l
 from ...lifecycle import IN_PROGRESS, OPEN, REQUEST_TYPES, local_date
 from ...models import (
+    CaseOutcome,
     ContestedStatement,
     DownstreamNotice,
+    IdentityCheck,
     OutboxMessage,
     PrivacyRequest,
     Recipient,
     RequestRecord,
+    VerificationAttempt,
     WebhookDelivery,
 )
 from .. import audit
@@ -54,7 +57,8 @@ NOTICE_TYPES = tuple(ACTIONS)
 ACCESS_ACTION = "report_personal_information"
 KINDS = {"service_provider": _l("Service provider"), "contractor": _l("Contractor"), "third_party": _l("Third party")}
 # §7002: the identifiers a recipient may be sent, the ones it holds chosen per recipient.
-IDENTIFIERS = {"name": "Name", "email": "Email address", "phone": "Phone number", "claim_number": "Claim number"}
+IDENTIFIERS = {"subject_id": "Our record number (the identity index's subject_id)", "claim_number": "Claim number",
+               "name": "Name", "email": "Email address", "phone": "Phone number"}
 METHODS = {"webhook": _l("Webhook (signed HTTPS POST)"), "email": _l("Email"), "manual": _l("By hand (staff record it)")}
 STATES = {
     "queued": _l("Queued for delivery"),
@@ -198,26 +202,40 @@ def for_request(session: Session, req: PrivacyRequest, *, purpose: str | None = 
 
 def _subject(session: Session, req: PrivacyRequest, recipient: Recipient) -> dict:
     """The identifiers a recipient needs to find the person: the consumer's, never an agent's, and
-    only those the recipient holds (§7002: no more than the purpose needs)."""
+    only those the recipient holds (§7002: no more than the purpose needs). The business's own come
+    first: the identity index's subject_id, and the claim number once our records or staff confirmed it;
+    what the requester typed is marked as such."""
     agent = agent_of(session, req)
     held = set(recipient.identifiers.split(","))
-    subject = {"first_name": req.first_name if "name" in held else None,
-               "last_name": req.last_name if "name" in held else None,
-               "email": (agent.consumer_email if agent else req.email) if "email" in held else None,
-               "phone": ((agent.consumer_phone if agent else None) or req.phone) if "phone" in held else None,
-               "claim_number": req.claim_number if "claim_number" in held else None}
-    return {k: v for k, v in subject.items() if v}
+    attempt = session.execute(select(VerificationAttempt).where(
+        VerificationAttempt.request_id == req.id, VerificationAttempt.subject_key.is_not(None),
+        VerificationAttempt.outcome.in_(("verified", "downgraded"))).order_by(VerificationAttempt.id.desc())).scalar()
+    checked = ",".join(session.execute(select(IdentityCheck.data_points).where(IdentityCheck.request_id == req.id)).scalars())
+    claim_confirmed = bool(req.claim_number) and (
+        (attempt is not None and "claim_number" in attempt.matched.split(",")) or "claim_number:" in checked)
+    ours = {"subject_id": attempt.subject_key if attempt is not None and "subject_id" in held else None,
+            "claim_number": req.claim_number if claim_confirmed and "claim_number" in held else None}
+    given = {"first_name": req.first_name if "name" in held else None,
+             "last_name": req.last_name if "name" in held else None,
+             "email": (agent.consumer_email if agent else req.email) if "email" in held else None,
+             "phone": ((agent.consumer_phone if agent else None) or req.phone) if "phone" in held else None}
+    subject = {k: v for k, v in {**ours, **given}.items() if v}
+    subject["identified_by"] = "our_records" if any(ours.values()) else "as_given_by_the_requester"
+    return subject
 
 
 def payload(session: Session, req: PrivacyRequest, notice: DownstreamNotice) -> dict:
-    """What a recipient receives, by webhook (as JSON) or by mail (as text)."""
+    """What a recipient receives, by webhook (as JSON) or by mail (as text). A correction's notice
+    goes once staff decided it, and carries only what was corrected, never the request's own text."""
     body = {"notice_id": notice.notice_key, "reference": req.reference, "request_type": req.request_type,
             "action": ACTIONS.get(req.request_type, ACCESS_ACTION), "business": current_app.config["ORG_NAME"],
             "issued_at": notice.created_at.isoformat(),
             "subject": _subject(session, req, session.get(Recipient, notice.recipient_id)),
             "instructions": str(INSTRUCTIONS[req.request_type])}
-    if req.request_type == "correct":
-        body["correction"] = {"current": req.correction_current, "should_be": req.correction_details}
+    if req.request_type == "correct" and notice.purpose == ACT:
+        decided = session.execute(select(CaseOutcome).where(CaseOutcome.request_id == req.id)).scalar()
+        body["correction"] = {"result": decided.correction_result if decided else None,
+                              "corrected": decided.corrected_details if decided else None}
     if notice.purpose == CONTESTED:
         statement = contested_statement_of(session, req)
         body.update(action=CONTESTED_ACTION, instructions=str(CONTESTED_INSTRUCTIONS),
@@ -234,8 +252,9 @@ INSTRUCTIONS = {
                  "hold through the answer link (Civil Code §1798.110, §1798.130)."),
     "delete": _l("Delete this consumer's personal information you hold for us, and tell your own service providers "
                  "and contractors to do the same (Cal. Code Regs. tit. 11, §7022(b))."),
-    "correct": _l("Correct this consumer's personal information you hold for us as shown, and tell your own service "
-                  "providers and contractors to do the same (§7023(c))."),
+    "correct": _l("Make exactly the corrections below, which we decided after reviewing the consumer's request, in the "
+                  "personal information you hold for us; change nothing else. Tell your own service providers and "
+                  "contractors to do the same (§7023(c))."),
     "opt_out": _l("Stop selling and sharing this consumer's personal information, and do not sell or share it further "
                   "(§7026(f))."),
     "limit": _l("Stop using and disclosing this consumer's sensitive personal information beyond the purposes "
@@ -248,7 +267,8 @@ CONTESTED_INSTRUCTIONS = _l(
 
 
 def can_send(req: PrivacyRequest) -> bool:
-    return req.status == IN_PROGRESS and req.request_type in NOTICE_TYPES
+    """Notices go while the case is in progress; a correction's only once staff decided it (at completion)."""
+    return req.status == IN_PROGRESS and req.request_type in NOTICE_TYPES and req.request_type != "correct"
 
 
 @atomic
@@ -256,12 +276,23 @@ def send(session: Session, *, req: PrivacyRequest, actor: str) -> int:
     """One notice per concerned recipient not told yet: webhooks and mail queued, manual ones listed
     for staff. Returns how many were created; all in one transaction."""
     if not can_send(req):
-        raise NoticeError(_l("Notices are sent while a deletion, correction, opt-out or limit request is in progress."))
+        raise NoticeError(_l("Notices are sent while a deletion, opt-out or limit request is in progress; a "
+                             "correction's go by themselves once you complete it with what was corrected."))
     created = _notify(session, req, ACT)
     if created:
         audit.record(session, action="notices_sent", actor=actor, request_id=req.id, detail=f"{created} notices")
     session.commit()
     log.info("request %s: %s notices downstream", req.reference, created)
+    return created
+
+
+def tell_concerned(session: Session, *, req: PrivacyRequest, actor: str) -> int:
+    """Every concerned recipient not yet told gets its notice to act, in the caller's transaction: a
+    correction's once staff decided it (the completion's transaction, §7023(c)), an opt-out's or a
+    limit's from the worker (auto_completion)."""
+    created = _notify(session, req, ACT)
+    if created:
+        audit.record(session, action="notices_sent", actor=actor, request_id=req.id, detail=f"{created} notices")
     return created
 
 
@@ -369,9 +400,10 @@ def _unsettled(session: Session, req: PrivacyRequest, notice_id: int) -> Downstr
         raise LookupError(notice_id)
     refresh_states(session, request_id=req.id)
     if notice.state in SETTLED:
-        raise NoticeError(_l("This notice is already settled."))
+        raise NoticeError(_l("This notice is already settled: nothing more is needed for it."))
     if notice.state == "queued":
-        raise NoticeError(_l("This notice is still being delivered: wait for its delivery or its failure."))
+        raise NoticeError(_l("This notice is still being delivered: reload the case in a minute; if its delivery "
+                             "fails, record it by hand or explain."))
     return notice
 
 
@@ -421,8 +453,9 @@ def explain(session: Session, *, req: PrivacyRequest, notice_id: int, explanatio
 
 
 def blocking_completion(session: Session, req: PrivacyRequest) -> str | None:
-    """Why the case cannot be completed yet because of its notices, or None."""
-    if req.request_type not in NOTICE_TYPES:
+    """Why the case cannot be completed yet because of its notices, or None (a correction's notices
+    follow its completion)."""
+    if req.request_type not in NOTICE_TYPES or req.request_type == "correct":
         return None
     refresh_states(session, request_id=req.id)
     told = {n.recipient_id: n for n, _r in for_request(session, req, purpose=ACT)}

@@ -11,19 +11,19 @@ from dataclasses import dataclass, field
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import exists, func, select
 from sqlmodel import Session
 
 from ... import clock, lifecycle
 from ...db import atomic
 from ...i18n import lazy_gettext as _l
-from ...lifecycle import COMPLETED, DENIED, PARTIALLY_COMPLETED, IllegalTransition
-from ...models import CaseOutcome, ContestedStatement, PrivacyRequest, StaffUser
+from ...lifecycle import COMPLETED, DENIED, FINAL, IN_PROGRESS, PARTIALLY_COMPLETED, IllegalTransition
+from ...models import CaseOutcome, ContestedStatement, IdentityCheck, PrivacyRequest, StaffUser, VerificationAttempt
 from .. import audit
 from ..documents import disclosure_scan, kinds, response_files
 from . import agents, notices
 from .casework import require_action
-from .transitions import MailSpec, transition
+from .transitions import MailSpec, check_version, transition
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,42 @@ def denial_bases(request_type: str | None = None) -> dict[str, dict]:
         found[code] = b
     return found
 
+
+
+def identity_verified(session: Session, req: PrivacyRequest) -> bool:
+    """The requester's identity was verified, by the identity index or by staff: the case reached
+    in progress, or a match or a check by hand is on record."""
+    if req.status == IN_PROGRESS or (req.status in FINAL and req.status != DENIED and req.email_confirmed_at):
+        return True
+    return bool(session.execute(select(
+        exists().where(IdentityCheck.request_id == req.id)
+        | exists().where(VerificationAttempt.request_id == req.id,
+                         VerificationAttempt.outcome.in_(("verified", "downgraded"))))).scalar())
+
+
+def repeated_request(session: Session, req: PrivacyRequest) -> bool:
+    """Another request of the same person (same email and last name) within the 12 months before this
+    one: "duplicate or manifestly excessive" can be true only then (§1798.145(h)(3))."""
+    if not req.email:
+        return False
+    since = req.received_at.replace(year=req.received_at.year - 1) if not (
+        req.received_at.month == 2 and req.received_at.day == 29) else req.received_at.replace(
+        year=req.received_at.year - 1, day=28)
+    return bool(session.execute(select(exists().where(
+        PrivacyRequest.id != req.id, PrivacyRequest.email == req.email,
+        func.lower(PrivacyRequest.last_name) == (req.last_name or "").lower(),
+        PrivacyRequest.received_at >= since, PrivacyRequest.received_at <= req.received_at))).scalar())
+
+
+def applicable_bases(session: Session, req: PrivacyRequest) -> dict[str, dict]:
+    """The bases that can be true for this case: those of its request type, without "identity could
+    not be verified" once it was verified, and without "duplicate" for a first request."""
+    bases = denial_bases(req.request_type)
+    if "unverifiable" in bases and identity_verified(session, req):
+        bases.pop("unverifiable")
+    if "duplicate" in bases and not repeated_request(session, req):
+        bases.pop("duplicate")
+    return bases
 
 
 def basis_citation(basis: dict, request_type: str) -> str:
@@ -84,11 +120,13 @@ def deny(session: Session, *, req: PrivacyRequest, staff: StaffUser, basis: str,
     limit request can be denied only for a documented belief of fraud, the reason written out
     (§7026(e)): it is never "unverifiable", since it needs no verification (§7060(b))."""
     require_action(req, "deny")
-    bases = denial_bases(req.request_type)
+    check_version(req, expected_version)
+    actor = audit.staff_actor(staff)  # read before the case changes: a refresh would flush it early
+    bases = applicable_bases(session, req)
     explanation = explanation.strip()
     categories = (categories or "").strip()
     if basis not in bases:
-        raise IllegalTransition("this basis does not apply to this request type")
+        raise IllegalTransition(_("This basis cannot be true for this case: choose one of the bases the form offers."))
     if not explanation:
         raise IllegalTransition("a denial needs an explanation for the requester")
     if not categories:
@@ -104,13 +142,10 @@ def deny(session: Session, *, req: PrivacyRequest, staff: StaffUser, basis: str,
     chosen = bases[basis]
     req.outcome_code, req.outcome_citation, req.response_message = basis, chosen["citation"], explanation
     transition(
-        session, req, DENIED, actor=audit.staff_actor(staff), action="denied", detail=f"basis={basis}",
+        session, req, DENIED, actor=actor, action="denied", detail=f"basis={basis}",
         expected_version=expected_version,
-        mail_spec=MailSpec("denied", _l("Our answer to request %(reference)s", reference=req.reference),
-                           {"basis_label": chosen["label"], "citation": chosen["citation"],
-                            "explanation": explanation, "categories": categories,
-                            "contested": statement is not None, "may_contest": req.request_type == "correct",
-                            "max_words": contested_word_limit(req)}))
+        mail_spec=denial_mail(req, basis=chosen, explanation=explanation, categories=categories,
+                              contested=statement is not None))
     session.add(CaseOutcome(request_id=req.id, outcome=DENIED, basis_code=basis, explanation=explanation,
                             covered_categories=categories, assessment=assessment,
                             correction_result="not_corrected" if req.request_type == "correct" else None,
@@ -118,9 +153,17 @@ def deny(session: Session, *, req: PrivacyRequest, staff: StaffUser, basis: str,
     if statement:
         session.add(ContestedStatement(request_id=req.id, statement=statement, staff_id=staff.id, filed_by="staff"))
         session.flush()
-        notices.send_contested_statement(session, req=req, actor=audit.staff_actor(staff))
+        notices.send_contested_statement(session, req=req, actor=actor)
     session.commit()
 
+
+
+def denial_mail(req: PrivacyRequest, *, basis: dict, explanation: str, categories: str, contested: bool) -> MailSpec:
+    """The denial the requester receives (the console's review step shows it before it goes)."""
+    return MailSpec("denied", _l("Our answer to request %(reference)s", reference=req.reference),
+                    {"basis_label": basis["label"], "citation": basis["citation"], "explanation": explanation.strip(),
+                     "categories": (categories or "").strip(), "contested": contested,
+                     "may_contest": req.request_type == "correct", "max_words": contested_word_limit(req)})
 
 
 def _contested(req: PrivacyRequest, statement: str | None) -> str | None:
@@ -197,6 +240,7 @@ class Completion:
     # access, categories: the structured answer (§1798.110(a)), one item per line in each.
     categories_response: dict[str, list[str]] | None = None
     assessment: str | None = None  # correct: what was considered, the documentation and the data's source
+    corrected_details: str | None = None  # correct: what was corrected, as the recipients of corrections are told
 
 
 
@@ -220,7 +264,7 @@ def completion_problems(req: PrivacyRequest, c: Completion) -> dict[str, str]:
     problems = {}
     if not c.message.strip():
         problems["message"] = _("Write the response the requester will receive.")
-    if c.partial and c.kept_basis not in denial_bases(req.request_type):
+    if c.partial and c.kept_basis not in denial_bases(req.request_type):  # applicable_bases: the form's choices
         problems["kept_basis"] = _("Choose the exception for what was not done.")
     if c.partial and not (c.kept_summary or "").strip():
         problems["kept_summary"] = _("Say what was kept or not done, and why.")
@@ -232,6 +276,8 @@ def completion_problems(req: PrivacyRequest, c: Completion) -> dict[str, str]:
         problems["correction_result"] = _("Choose the correction outcome.")
     if req.request_type == "correct" and c.correction_result == "partially_corrected" and not c.partial:
         problems["correction_result"] = _("A partial correction is a partial completion.")
+    if req.request_type == "correct" and not (c.corrected_details or "").strip():
+        problems["corrected_details"] = _("Say what was corrected: the recipients of corrections are told exactly this.")
     if req.request_type == "correct" and not (c.assessment or "").strip():
         problems["assessment"] = _("Record what you considered: the documentation and the source of the data.")
     for kind, data in c.files.items():
@@ -301,7 +347,11 @@ def complete(session: Session, *, req: PrivacyRequest, staff: StaffUser, complet
              expected_version: int) -> None:
     """Complete in whole or in part, with the response mailed and, for access, the files attached."""
     require_action(req, "complete")
+    check_version(req, expected_version)
+    actor = audit.staff_actor(staff)  # read before the case changes: a refresh would flush it early
     problems = completion_problems(req, completion)
+    if completion.partial and completion.kept_basis not in applicable_bases(session, req):
+        problems["kept_basis"] = _("This exception cannot be true for this case: choose one the form offers.")
     if problems:
         raise IllegalTransition("; ".join(problems.values()))
     waiting = blocking_completion(session, req)
@@ -311,24 +361,13 @@ def complete(session: Session, *, req: PrivacyRequest, staff: StaffUser, complet
     c = completion
     if c.sensitive == "mask":  # §7024(d): the value never leaves; "collected: yes" takes its place
         c = Completion(**{**c.__dict__, "files": {k: disclosure_scan.scan(k, v)[1] for k, v in c.files.items()}})
-    answer = {k: list(v) for k, v in (c.categories_response or {}).items() if k in CATEGORIES_RESPONSE_PARTS and v}
+    answer = _answer(c)
     to_status = PARTIALLY_COMPLETED if c.partial else COMPLETED
     basis = denial_bases(req.request_type)[c.kept_basis] if c.partial else None
     req.outcome_code = c.kept_basis if c.partial else None
     req.outcome_citation = basis["citation"] if basis else None
     req.response_message = c.message.strip()
     now = clock.now()
-    transition(
-        session, req, to_status, actor=audit.staff_actor(staff), action=to_status, expected_version=expected_version,
-        detail=f"basis={c.kept_basis}" if c.partial else None, now=now,
-        mail_spec=MailSpec("completed", _l("Our response to request %(reference)s", reference=req.reference), {
-            "partial": c.partial, "message": req.response_message, "deleted": (c.deleted_summary or "").strip(),
-            "kept": (c.kept_summary or "").strip(), "basis": basis, "has_files": bool(c.files),
-            "categories": (c.covered_categories or "").strip() if c.partial else "",
-            "answer": answer, "answer_parts": {k: str(v) for k, v in CATEGORIES_RESPONSE_PARTS.items()},
-            "may_contest": req.request_type == "correct" and c.correction_result == "partially_corrected",
-            "max_words": contested_word_limit(req),
-            "file_days": current_app.config["RESPONSE_FILE_DAYS"], "untold": untold}))
     session.add(CaseOutcome(request_id=req.id, outcome=to_status, basis_code=c.kept_basis if c.partial else None,
                             explanation=req.response_message, deleted_summary=(c.deleted_summary or "").strip() or None,
                             kept_summary=(c.kept_summary or "").strip() or None,
@@ -336,15 +375,41 @@ def complete(session: Session, *, req: PrivacyRequest, staff: StaffUser, complet
                             categories_response=answer or None,
                             assessment=(c.assessment or "").strip() or None if req.request_type == "correct" else None,
                             correction_result=c.correction_result if req.request_type == "correct" else None,
-                            staff_id=staff.id))
+                            corrected_details=(c.corrected_details or "").strip() or None
+                            if req.request_type == "correct" else None, staff_id=staff.id))
+    # Added before the transition, flushed by its first query (after its version check): the status
+    # listeners (a processor asked to correct) and the notices read the decision.
+    transition(
+        session, req, to_status, actor=actor, action=to_status, expected_version=expected_version,
+        detail=f"basis={c.kept_basis}" if c.partial else None, now=now,
+        mail_spec=completion_mail(req, c, untold=untold))
+    if req.request_type == "correct":  # §7023(c): the recipients hear what was corrected, now it is decided
+        notices.tell_concerned(session, req=req, actor=actor)
     try:
         for kind in sorted(c.files):
             response_files.attach(session, req=req, kind=kind, data=c.files[kind], staff_id=staff.id,
-                                  actor=audit.staff_actor(staff), now=now)
+                                  actor=actor, now=now)
     except kinds.DocumentRejected as exc:  # the caller rolls back; nothing is sent
         raise IllegalTransition(str(exc.message)) from exc
     session.commit()
 
+
+
+def _answer(c: Completion) -> dict[str, list[str]]:
+    return {k: list(v) for k, v in (c.categories_response or {}).items() if k in CATEGORIES_RESPONSE_PARTS and v}
+
+
+def completion_mail(req: PrivacyRequest, c: Completion, *, untold: list[str]) -> MailSpec:
+    """The response the requester receives on completion (the console's review step shows it first)."""
+    basis = denial_bases(req.request_type).get(c.kept_basis or "") if c.partial else None
+    return MailSpec("completed", _l("Our response to request %(reference)s", reference=req.reference), {
+        "partial": c.partial, "message": c.message.strip(), "deleted": (c.deleted_summary or "").strip(),
+        "kept": (c.kept_summary or "").strip(), "basis": basis, "has_files": bool(c.files),
+        "categories": (c.covered_categories or "").strip() if c.partial else "",
+        "answer": _answer(c), "answer_parts": {k: str(v) for k, v in CATEGORIES_RESPONSE_PARTS.items()},
+        "may_contest": req.request_type == "correct" and c.correction_result == "partially_corrected",
+        "max_words": contested_word_limit(req),
+        "file_days": current_app.config["RESPONSE_FILE_DAYS"], "untold": untold})
 
 
 def outcome_for(session: Session, req: PrivacyRequest) -> CaseOutcome | None:

@@ -281,9 +281,14 @@ def extend(session: Session, *, req: PrivacyRequest, days: int, reason: str, act
     audit.record(session, action="extended", actor=actor, request_id=req.id,
                  detail=f"{days} days, due {req.extended_due.isoformat()}")
     status_changed(session, req)  # the new due date: a DRP agent hears of it (DRP §3.08 expected_by)
-    mail_requester(session, req, MailSpec("extension", _l("More time needed for request %(reference)s",
-                                                reference=req.reference), {"reason": req.extension_reason}))
+    mail_requester(session, req, extension_mail(req, req.extension_reason))
     session.commit()
+
+
+def extension_mail(req: PrivacyRequest, reason: str) -> MailSpec:
+    """§7021(b): the extension's reason, as the requester receives it."""
+    return MailSpec("extension", _l("More time needed for request %(reference)s", reference=req.reference),
+                    {"reason": reason.strip()})
 
 
 @atomic

@@ -10,7 +10,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlmodel import Session
 
-from ... import clock, lifecycle
+from ... import clock, i18n, lifecycle
 from ...lifecycle import FINAL, REQUEST_TYPES
 from ...models import AgentAuthorization, AuditEvent, PrivacyRequest
 from ...urls import external_url
@@ -94,13 +94,42 @@ def recipient_name(agent: AgentAuthorization | None, req: PrivacyRequest) -> str
     return agent.agent_name if agent else req.first_name
 
 
-def mail_requester(session: Session, req: PrivacyRequest, spec: MailSpec) -> None:
-    """Queue a mail to the request's address (the agent's, for an agent's request) with what every
-    request mail shows: the request, its type, the status page, and whom to greet. A request taken
-    by phone or mail without an email address gets its answers by letter from staff instead."""
+def _context(session: Session, req: PrivacyRequest, spec: MailSpec) -> dict:
+    """What every request mail shows: the request, its type, the status page, and whom to greet."""
     agent = agent_of(session, req)
-    context = dict(spec.context, req=req, auth=agent, type_label=REQUEST_TYPES[req.request_type].label,
-                   status_url=external_url("public.status"), recipient_name=recipient_name(agent, req))
+    return dict(spec.context, req=req, auth=agent, type_label=REQUEST_TYPES[req.request_type].label,
+                status_url=external_url("public.status"), recipient_name=recipient_name(agent, req))
+
+
+@dataclass(frozen=True)
+class RequesterMail:
+    """A requester's mail as it will go: to an email address, or as a letter to the postal address."""
+
+    to: str | None  # None: a letter
+    postal_address: str | None
+    language: str
+    subject: str
+    text: str
+
+    @property
+    def by_letter(self) -> bool:
+        return self.to is None
+
+
+def render_requester_mail(session: Session, req: PrivacyRequest, spec: MailSpec) -> RequesterMail:
+    """The mail `mail_requester` would queue (or the letter it would owe), rendered now from the same
+    templates, in the request's language, without queuing anything: what staff review before it goes."""
+    with i18n.language(req.language):
+        subject = str(spec.subject)
+        text, _html = mail.render(template=spec.template, subject=subject, context=_context(session, req, spec))
+    return RequesterMail(to=req.email or None, postal_address=req.postal_address, language=req.language,
+                         subject=subject, text=text)
+
+
+def mail_requester(session: Session, req: PrivacyRequest, spec: MailSpec) -> None:
+    """Queue a mail to the request's address (the agent's, for an agent's request). A request taken
+    by phone or mail without an email address gets its answers by letter from staff instead."""
+    context = _context(session, req, spec)
     if not req.email:  # a letter owed, in the same words, for staff to print, send and record
         letters.owe(session, req, template=spec.template, subject=spec.subject, context=context)
         return

@@ -15,7 +15,18 @@ from ... import clock, lifecycle, normalize
 from ...i18n import lazy_gettext as _l
 from ...input_guards import MAX_ID
 from ...lifecycle import FINAL, OPEN
-from ...models import DUE_ORDER, IS_OPEN, SETTLED_ITEM_STATES, FulfilmentItem, OpenCaseCount, PrivacyRequest
+from ...models import (
+    DUE_ORDER,
+    IS_OPEN,
+    SETTLED_ITEM_STATES,
+    AgentAuthorization,
+    Document,
+    FulfilmentItem,
+    OpenCaseCount,
+    PrivacyRequest,
+    RequestMessage,
+    StaffUser,
+)
 from . import open_counts, references
 
 DEADLINE_BANDS = {
@@ -43,6 +54,8 @@ class QueueFilters:
     q: str = ""
     items: str = ""  # overdue: cases with a fulfilment plan item past its due date
     after: str = ""  # keyset cursor "YYYY-MM-DD.<id>"
+    assignee: str = ""  # mine | unassigned
+    staff_id: int | None = None  # who "mine" is
 
 
 
@@ -52,6 +65,8 @@ class QueueRow:
     due: date
     days_left: int
     items_overdue: int = 0  # open plan items past their due date
+    replied: bool = False  # the requester sent something since staff last read the case
+    assignee: str | None = None  # the email of whoever took the case
 
     @property
     def is_open(self) -> bool:
@@ -72,6 +87,7 @@ class QueuePage:
     rows: list[QueueRow]
     next_cursor: str | None
     counts: dict[str, int]
+    elsewhere: int = 0  # a search's matches in the statuses the filter leaves out
 
 
 
@@ -86,25 +102,35 @@ def _cursor(value: str) -> tuple[date, int] | None:
 
 
 def _search(q: str):
-    """Reference (exact), email (exact) or name (prefix of first, last or "first last")."""
+    """Reference (exact); email (in any letter case: the request's, or the consumer's or agent's on an
+    agent's request); or name, folded as stored (accents off: "Jose" finds "José"), each word the
+    start of a word of the name, in any order."""
     q = q.strip()
     ref = references.normalize(q)
     if ref and q.upper().replace(" ", "").replace("-", "").startswith("PR"):
         return PrivacyRequest.reference == ref
     if "@" in q:
-        return PrivacyRequest.email == normalize.email(q)
-    words = q.lower().split()
-    if len(words) >= 2:
-        return and_(_prefix(PrivacyRequest.first_name, words[0]), _prefix(PrivacyRequest.last_name, " ".join(words[1:])))
-    return or_(_prefix(PrivacyRequest.last_name, q.lower()), _prefix(PrivacyRequest.first_name, q.lower()),
-               PrivacyRequest.reference == (ref or ""))
+        email = normalize.email(q)
+        return or_(PrivacyRequest.email == email, PrivacyRequest.id.in_(select(AgentAuthorization.request_id).where(
+            or_(func.lower(AgentAuthorization.consumer_email) == email, AgentAuthorization.agent_email == email))))
+    words = normalize.fold(q).split()
+    if not words:
+        return PrivacyRequest.reference == (ref or "")
+    named = and_(*[or_(_prefix(PrivacyRequest.name_folded, w, lower=False),
+                       PrivacyRequest.name_folded.like("% " + _escape(w) + "%", escape="\\")) for w in words])
+    return or_(named, PrivacyRequest.reference == (ref or ""))
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 
-def _prefix(column, prefix: str):
-    """lower(column) starts with `prefix`: a range the lower() index serves, plus LIKE for exactness."""
-    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    lowered = func.lower(column)
+def _prefix(column, prefix: str, *, lower: bool = True):
+    """lower(column) (or the column, already folded) starts with `prefix`: a range an index serves,
+    plus LIKE for exactness."""
+    escaped = _escape(prefix)
+    lowered = func.lower(column) if lower else column
     like = lowered.like(escaped + "%", escape="\\")
     if ord(prefix[-1]) >= 0x10FFFF:  # the last code point has no successor: no upper bound
         return and_(lowered >= prefix, like)
@@ -129,6 +155,7 @@ def queue(session: Session, *, filters: QueueFilters, on: date | None = None, pa
     where += _filters(f, on, request_type=pr.request_type, hold_reason=pr.hold_reason, manner=pr.manner, due=DUE_ORDER)
     if f.q.strip():
         where.append(_search(f.q))
+    where += _assigned(f)
     if f.items == "overdue":
         where.append(PrivacyRequest.id.in_(select(FulfilmentItem.request_id).where(overdue_items(on))))
     cursor = _cursor(f.after) if f.after else None
@@ -140,9 +167,44 @@ def queue(session: Session, *, filters: QueueFilters, on: date | None = None, pa
     late = dict(session.execute(select(FulfilmentItem.request_id, func.count()).where(
         FulfilmentItem.request_id.in_([req.id for req, _due in found[:size]]), overdue_items(on))
         .group_by(FulfilmentItem.request_id)).all()) if found else {}
-    rows = [QueueRow(req, _as_date(due), (_as_date(due) - on).days, late.get(req.id, 0)) for req, due in found[:size]]
+    shown = [req for req, _due in found[:size]]
+    activity = _requester_activity(session, [req.id for req in shown])
+    takers = {req.assignee_id for req in shown} - {None}
+    emails = dict(session.execute(select(StaffUser.id, StaffUser.email).where(StaffUser.id.in_(takers))).all()) if takers else {}
+    rows = [QueueRow(req, _as_date(due), (_as_date(due) - on).days, late.get(req.id, 0),
+                     replied=req.staff_read_at is not None and req.id in activity and activity[req.id] > req.staff_read_at,
+                     assignee=emails.get(req.assignee_id)) for req, due in found[:size]]
     next_cursor = f"{rows[-1].due.isoformat()}.{rows[-1].req.id}" if len(found) > size else None
-    return QueuePage(rows, next_cursor, queue_counts(session, filters=f, on=on))
+    elsewhere = 0
+    if f.q.strip() and f.status != "all":  # a search finds any case: say how many the status filter hides
+        elsewhere = session.execute(select(func.count()).select_from(PrivacyRequest).where(
+            _search(f.q), *_assigned(f), *_filters(f, on, request_type=pr.request_type, hold_reason=pr.hold_reason,
+                                                   manner=pr.manner, due=DUE_ORDER))).scalar_one() - \
+            session.execute(select(func.count()).select_from(PrivacyRequest).where(*where)).scalar_one()
+    return QueuePage(rows, next_cursor, queue_counts(session, filters=f, on=on), max(elsewhere, 0))
+
+
+def _requester_activity(session: Session, ids: list[int]) -> dict:
+    """Per case, when the requester last sent a message or a document (two grouped queries for a page)."""
+    if not ids:
+        return {}
+    latest = dict(session.execute(select(RequestMessage.request_id, func.max(RequestMessage.created_at)).where(
+        RequestMessage.request_id.in_(ids), RequestMessage.direction == "from_requester")
+        .group_by(RequestMessage.request_id)).all())
+    for request_id, at in session.execute(select(Document.request_id, func.max(Document.created_at)).where(
+            Document.request_id.in_(ids), Document.purpose.in_(("evidence", "correction", "authorization")))
+            .group_by(Document.request_id)).all():
+        latest[request_id] = max(at, latest.get(request_id, at))
+    return latest
+
+
+def _assigned(f: QueueFilters) -> list:
+    """The "mine" and "unassigned" filters."""
+    if f.assignee == "mine" and f.staff_id is not None:
+        return [PrivacyRequest.assignee_id == f.staff_id]
+    if f.assignee == "unassigned":
+        return [PrivacyRequest.assignee_id.is_(None)]
+    return []
 
 
 
@@ -152,9 +214,9 @@ def queue_counts(session: Session, *, filters: QueueFilters, on: date) -> dict[s
     count (the status filter still lists them; §7102 metrics count them). Read from the counts the
     triggers keep (open_counts), or counted live with a search."""
     f = filters
-    if f.q.strip() or f.items == "overdue":
+    if f.q.strip() or f.items == "overdue" or _assigned(f):
         pr = PrivacyRequest
-        narrowing = [_search(f.q)] if f.q.strip() else []
+        narrowing = ([_search(f.q)] if f.q.strip() else []) + _assigned(f)
         if f.items == "overdue":
             narrowing.append(pr.id.in_(select(FulfilmentItem.request_id).where(overdue_items(on))))
         found = dict(session.execute(select(pr.status, func.count()).where(IS_OPEN, *narrowing, *_filters(

@@ -35,7 +35,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from ... import clock
-from ...lifecycle import IN_PROGRESS
+from ...lifecycle import COMPLETED, IN_PROGRESS, PARTIALLY_COMPLETED
 from ...models import SETTLED_ITEM_STATES, FulfilmentItem, PrivacyRequest, Recipient, StaffUser
 from .. import audit
 from ..cases import notices, outcomes
@@ -92,7 +92,11 @@ def data_scope(session: Session, req: PrivacyRequest) -> str | None:
 
 
 def status_changed(session: Session, req: PrivacyRequest) -> None:
-    """The status listener: a case that reaches in_progress gets its plan, once."""
+    """The status listener: a case that reaches in_progress gets its plan, once; a correction completed
+    asks its processors now, with what was decided (§7023(c): never before the decision)."""
+    if req.request_type == "correct" and req.status in (COMPLETED, PARTIALLY_COMPLETED):
+        ask_decided_correction(session, req)
+        return
     if req.status != IN_PROGRESS or req.request_type not in MAP_TYPES + RECIPIENT_TYPES:
         return
     if session.execute(select(FulfilmentItem.id).where(FulfilmentItem.request_id == req.id).limit(1)).first():
@@ -101,6 +105,18 @@ def status_changed(session: Session, req: PrivacyRequest) -> None:
     if not datamap.systems:
         return
     build(session, req, datamap=datamap)
+
+
+def ask_decided_correction(session: Session, req: PrivacyRequest) -> None:
+    """The processors of a correction, asked once it is decided (their notice says what was corrected)."""
+    for item in items_for(session, req):
+        if item.kind == "processor" and item.notice_id is None and item.recipient_id is not None:
+            answers.ask(session, req=req, item=item, recipient=session.get(Recipient, item.recipient_id))
+
+
+def _deferred(req: PrivacyRequest, item: FulfilmentItem) -> bool:
+    """A correction's processor item waits for the decision: it is asked at completion, not before."""
+    return req.request_type == "correct" and item.kind == "processor" and item.notice_id is None
 
 
 def build(session: Session, req: PrivacyRequest, *, datamap: DataMap) -> list[FulfilmentItem]:
@@ -128,6 +144,8 @@ def build(session: Session, req: PrivacyRequest, *, datamap: DataMap) -> list[Fu
             if system.recipient and recipient is None and kind == "staff":
                 lines.append(f"The map names {system.recipient} as holding this data, but no active recipient of "
                              "that name is configured (Recipients): ask them yourself and record their answer.")
+            if kind == "processor" and req.request_type == "correct":
+                lines.append("Asked once you complete the correction: the notice carries what was corrected.")
             if kind == "automatic" and req.request_type == "correct":
                 lines.append("Choose on the case page the fields to correct and their corrected values: the "
                              "connector previews it, admins approve it, then it runs.")
@@ -150,7 +168,7 @@ def build(session: Session, req: PrivacyRequest, *, datamap: DataMap) -> list[Fu
     for item in made:
         if item.kind == "automatic" and run_queue.first_action(req.request_type):
             run_queue.queue(session, item=item, action=run_queue.first_action(req.request_type))
-        if item.kind == "processor":
+        if item.kind == "processor" and not _deferred(req, item):
             answers.ask(session, req=req, item=item, recipient=session.get(Recipient, item.recipient_id))
     if made:
         audit.record(session, action="fulfilment_plan_built", actor="system", request_id=req.id,
@@ -161,7 +179,7 @@ def build(session: Session, req: PrivacyRequest, *, datamap: DataMap) -> list[Fu
 
 def blocking_completion(session: Session, req: PrivacyRequest) -> str | None:
     """The completion check: the items not yet done, not found or not held, by name; else None."""
-    open_ = [i for i in items_for(session, req) if i.state not in SETTLED]
+    open_ = [i for i in items_for(session, req) if i.state not in SETTLED and not _deferred(req, i)]
     if not open_:
         return None
     return ("The plan's items must be done, not found or not held first: "

@@ -124,7 +124,7 @@ def test_a_concurrent_write_between_load_and_flush_is_refused(app, session, staf
         other.add(theirs)
         assert theirs.version == version == req.version - 1
         with pytest.raises(StaleDataError):
-            outcomes.deny(other, req=theirs, staff=staff, basis="unverifiable", categories="claim file", explanation="No match.",
+            outcomes.deny(other, req=theirs, staff=staff, basis="legal_obligation", categories="claim file", explanation="Kept.",
                        expected_version=version)
         other.rollback()
     fresh = session.execute(select(PrivacyRequest).where(PrivacyRequest.id == req.id)
@@ -212,9 +212,11 @@ def test_completion_problems_per_type(session, staff):
     assert set(outcomes.completion_problems(delete, Completion(message="m", partial=True, deleted_summary="d"))) == {
         "kept_basis", "kept_summary", "covered_categories"}
     correct = _case(session, "correct", "in_progress", email="c@example.org")
-    assert set(outcomes.completion_problems(correct, Completion(message="m"))) == {"correction_result", "assessment"}
+    assert set(outcomes.completion_problems(correct, Completion(message="m"))) == {
+        "correction_result", "assessment", "corrected_details"}
     assert set(outcomes.completion_problems(correct, Completion(message="m", correction_result="partially_corrected",
-                                                             assessment="Your letter"))) == {"correction_result"}
+                                                             assessment="Your letter", corrected_details="2 New Ave"))) == {
+        "correction_result"}
     access = _case(session, "access", "in_progress", scope="specific", email="a@example.org")
     assert set(outcomes.completion_problems(access, Completion(message="m", files={"json": b"[1,", "csv": b""}))) == {
         "response_json", "response_csv"}
@@ -274,7 +276,7 @@ def test_the_requester_files_a_contested_statement_after_a_partial_correction(ap
     outcomes.complete(session, req=req, staff=staff, expected_version=req.version, completion=Completion(
         message="We corrected the address, not the injury date.", partial=True, correction_result="partially_corrected",
         kept_basis="legal_obligation", kept_summary="The injury date", covered_categories="Claim file: injury date",
-        assessment="Your letter, and the adjuster's report the date came from."))
+        assessment="Your letter, and the adjuster's report the date came from.", corrected_details="Address: 2 New Ave"))
     assert req.status == "partially_completed" and outcomes.can_contest(session, req)
     assert outcomes.outcome_for(session, req).assessment.startswith("Your letter")
     with pytest.raises(IllegalTransition):
@@ -297,7 +299,7 @@ def test_the_requester_files_a_contested_statement_after_a_partial_correction(ap
     other = _case(session, "correct", "in_progress", email="z@example.org")
     session.refresh(staff)  # expired by the refused call's rollback; loading it must not flush the case
     outcomes.complete(session, req=other, staff=staff, expected_version=other.version, completion=Completion(
-        message="Corrected.", correction_result="corrected", assessment="Your lease."))
+        message="Corrected.", correction_result="corrected", assessment="Your lease.", corrected_details="Address"))
     assert not outcomes.can_contest(session, other)  # fully corrected: nothing to contest
 
 

@@ -35,7 +35,7 @@ def test_only_active_recipients_of_the_request_type_are_concerned(app, session):
 
 def test_sending_is_idempotent_and_only_while_in_progress(app, session):
     _add(session)
-    req = session.merge(new_case(app, "correct", "in_progress"))
+    req = session.merge(new_case(app, "delete", "in_progress"))
     assert notices.send(session, req=req, actor="test") == 1
     assert notices.send(session, req=req, actor="test") == 0  # one notice per recipient, ever
     _add(session, name="Added later")
@@ -45,18 +45,24 @@ def test_sending_is_idempotent_and_only_while_in_progress(app, session):
     held = session.merge(new_case(app, "delete", "verifying", email="v@example.org"))
     with pytest.raises(NoticeError):
         notices.send(session, req=held, actor="test")
+    session.rollback()
+    correction = session.merge(new_case(app, "correct", "in_progress", email="w@example.org"))
+    with pytest.raises(NoticeError, match="once you complete it"):  # §7023(c): only once decided
+        notices.send(session, req=correction, actor="test")
+    assert notices.blocking_completion(session, correction) is None
 
 
 def test_the_payload_names_the_consumer_and_what_to_do(app, session):
     _add(session, method="webhook", webhook_url="https://hooks.example/n", webhook_secret=SECRET)
-    req = session.merge(new_case(app, "correct", "in_progress", email="c@example.org", first_name="Cy", last_name="Ng"))
+    req = session.merge(new_case(app, "delete", "in_progress", email="c@example.org", first_name="Cy", last_name="Ng"))
     notices.send(session, req=req, actor="test")
     row = session.execute(select(WebhookDelivery)).scalar_one()
     import json
     body = json.loads(row.body)
-    assert body["action"] == "correct" and body["reference"] == req.reference
-    assert body["subject"] == {"first_name": "Cy", "last_name": "Ng", "email": "c@example.org"}
-    assert body["correction"] == {"current": "1 Old St", "should_be": "2 New Ave"}
+    assert body["action"] == "delete" and body["reference"] == req.reference
+    assert body["subject"] == {"first_name": "Cy", "last_name": "Ng", "email": "c@example.org",
+                               "identified_by": "as_given_by_the_requester"}
+    assert "correction" not in body
     assert row.idempotency_key == body["notice_id"] and SECRET not in row.secret
 
 
