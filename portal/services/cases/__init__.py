@@ -10,6 +10,8 @@
 - `case_file`: everything the console's case page shows
 - `agents`: authorized agents; `inquiries`: privacy questions; `notices`: notices downstream
 - `references`: public references; `status_access`: reference + email -> magic link -> session
+- `preference_signals`: a GPC signal in a known person's status session opens their opt-out case
+- `letters`: the letters owed to requesters without an email address
 
 It may import `services.identity`, `services.documents`, `services.delivery` and `services.audit`;
 it never imports `services.drp` (DRP listens to status changes instead, see `transitions`).
