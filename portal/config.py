@@ -56,6 +56,7 @@ DEFAULTS = dict(
     # The business's postal address, one line each, for the letters' letterhead and the policy's
     # contact methods; None: none is printed (no address is invented).
     ORG_POSTAL_ADDRESS=None,
+    LETTER_FONT_PATH=None,  # a TrueType font for printed letters; None: Debian's DejaVu Sans
     EXCLUSIVELY_ONLINE=False,
     SECURITY_CONTACT_EMAIL="security@billgenix.example",
     SECURITY_TXT_EXPIRES_DAYS=180,  # RFC 9116: Expires should be less than a year ahead
