@@ -78,7 +78,7 @@ def contested_word_limit(req: PrivacyRequest) -> int:
 @atomic
 def deny(session: Session, *, req: PrivacyRequest, staff: StaffUser, basis: str, explanation: str,
          categories: str, contested_statement: str | None = None, assessment: str | None = None,
-         expected_version: int) -> None:
+         source: str | None = None, expected_version: int) -> None:
     """Deny with a basis that applies to this request type, its citation, the categories of data
     the denial covers (§7022(f), §1798.146) and an explanation the requester receives. An opt-out or
     limit request can be denied only for a documented belief of fraud, the reason written out
@@ -106,7 +106,8 @@ def deny(session: Session, *, req: PrivacyRequest, staff: StaffUser, basis: str,
                            {"basis_label": chosen["label"], "citation": chosen["citation"],
                             "explanation": explanation, "categories": categories,
                             "contested": statement is not None, "may_contest": req.request_type == "correct",
-                            "max_words": contested_word_limit(req)}))
+                            "max_words": contested_word_limit(req),
+                            "source": (source or "").strip() if req.request_type == "correct" else ""}))
     session.add(CaseOutcome(request_id=req.id, outcome=DENIED, basis_code=basis, explanation=explanation,
                             covered_categories=categories, assessment=assessment,
                             correction_result="not_corrected" if req.request_type == "correct" else None,
@@ -193,6 +194,7 @@ class Completion:
     # access, categories: the structured answer (§1798.110(a)), one item per line in each.
     categories_response: dict[str, list[str]] | None = None
     assessment: str | None = None  # correct: what was considered, the documentation and the data's source
+    source: str | None = None  # correct: §7023(i), who the data came from when the business is not its source
 
 
 
@@ -201,6 +203,9 @@ CATEGORIES_RESPONSE_PARTS = {
     "sources": _l("Categories of sources we collected it from"),
     "purposes": _l("Business or commercial purposes for collecting it"),
     "recipients": _l("Categories of third parties we disclosed it to"),
+    # §1798.115(a)-(c): by category, to which categories of third parties (or recipients) it went.
+    "sold_or_shared": _l("Categories we sold or shared, with the categories of third parties for each"),
+    "disclosed": _l("Categories we disclosed for a business purpose, with the categories of recipients for each"),
 }
 
 
@@ -241,6 +246,11 @@ def completion_problems(req: PrivacyRequest, c: Completion) -> dict[str, str]:
                     "This file holds %(what)s in the field \u201c%(field)s\u201d, which an access response must "
                     "never disclose. Remove it, or choose to show it as \u201ccollected: yes\u201d.",
                     what=findings[0].label, field=findings[0].field)
+    for name, text in _free_texts(c):  # §7024(d) holds for staff's own words too
+        findings = disclosure_scan.text_findings(text, name)
+        if findings:
+            problems[name] = _("This text holds %(what)s, which a response must never disclose: write that it "
+                               "was collected, not the value.", what=findings[0].label)
     if c.sensitive not in ("refuse", "mask"):
         problems["sensitive"] = _("Choose what to do with data that must not be disclosed.")
     if c.files and (req.request_type != "access" or req.access_scope != "specific"):
@@ -253,6 +263,14 @@ def completion_problems(req: PrivacyRequest, c: Completion) -> dict[str, str]:
                 problems[f"answer_{part}"] = _("Fill in this part of the categories response.")
     return problems
 
+
+
+def _free_texts(c: Completion) -> list[tuple[str, str]]:
+    """The completion's free text, by form field, the categories answer a line per part."""
+    texts = [("message", c.message), ("deleted_summary", c.deleted_summary), ("kept_summary", c.kept_summary),
+             ("covered_categories", c.covered_categories), ("assessment", c.assessment)]
+    texts += [(f"answer_{part}", "\n".join(items)) for part, items in (c.categories_response or {}).items()]
+    return [(name, text) for name, text in texts if text]
 
 
 CompletionCheck = Callable[[Session, PrivacyRequest], "str | None"]
@@ -312,7 +330,9 @@ def complete(session: Session, *, req: PrivacyRequest, staff: StaffUser, complet
             "answer": answer, "answer_parts": {k: str(v) for k, v in CATEGORIES_RESPONSE_PARTS.items()},
             "may_contest": req.request_type == "correct" and c.correction_result == "partially_corrected",
             "max_words": contested_word_limit(req),
-            "file_days": current_app.config["RESPONSE_FILE_DAYS"], "untold": untold}))
+            "file_days": current_app.config["RESPONSE_FILE_DAYS"], "untold": untold,
+            "source": (c.source or "").strip() if req.request_type == "correct" else "",
+            "categories_answer": req.request_type == "access" and req.access_scope != "specific" and not c.partial}))
     session.add(CaseOutcome(request_id=req.id, outcome=to_status, basis_code=c.kept_basis if c.partial else None,
                             explanation=req.response_message, deleted_summary=(c.deleted_summary or "").strip() or None,
                             kept_summary=(c.kept_summary or "").strip() or None,

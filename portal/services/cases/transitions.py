@@ -100,7 +100,9 @@ def mail_requester(session: Session, req: PrivacyRequest, spec: MailSpec) -> Non
     by phone or mail without an email address gets its answers by letter from staff instead."""
     agent = agent_of(session, req)
     context = dict(spec.context, req=req, auth=agent, type_label=REQUEST_TYPES[req.request_type].label,
-                   status_url=external_url("public.status"), recipient_name=recipient_name(agent, req))
+                   status_url=external_url("public.status"), recipient_name=recipient_name(agent, req),
+                   opt_out_url=external_url("public.new_request", type="opt_out"),
+                   delete_url=external_url("public.new_request", type="delete"))
     if not req.email:  # a letter owed, in the same words, for staff to print, send and record
         letters.owe(session, req, template=spec.template, subject=spec.subject, context=context)
         return
