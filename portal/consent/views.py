@@ -133,7 +133,8 @@ def _known_person(state: ConsentState) -> None:
 
 @bp.app_context_processor
 def _banner_context():
-    return {"consent_banner": g.get("consent_banner"), "consent_banner_intro": banner.banner_intro}
+    return {"consent_banner": g.get("consent_banner"), "consent_banner_intro": banner.banner_intro,
+            "consent_collection_notice": banner.collection_notice}
 
 
 def _safe_next(value: str | None) -> str:
