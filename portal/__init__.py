@@ -66,9 +66,10 @@ def register_status_listeners(app):
     """What else must happen, in the same transaction, when a case's status or due date changes:
     a Data Rights Protocol agent hears of it; a verified case gets its fulfilment plan. And what
     completion waits for beside the notices: the plan's items."""
-    from .services.cases import outcomes, transitions
+    from .services.cases import outcomes, portal_erasure, transitions
     from .services.drp import status as drp_status
     from .services.fulfilment import plan
+    transitions.listen(app, portal_erasure.status_changed)  # §1798.105(c): what the portal holds goes too
     transitions.listen(app, drp_status.status_changed)
     transitions.listen(app, plan.status_changed)
     outcomes.register_completion_check(app, plan.blocking_completion)

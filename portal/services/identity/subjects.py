@@ -237,6 +237,15 @@ def forget(session: Session, *, subject_key: str) -> bool:
     return result.rowcount > 0
 
 
+def remove(session: Session, *, subject_keys: Iterable[str]) -> int:
+    """Remove these subjects from the index in the caller's transaction; how many rows went."""
+    keys = sorted({k.strip() for k in subject_keys if k})
+    if not keys:
+        return 0
+    return session.execute(delete(IdentitySubject.__table__).where(
+        IdentitySubject.__table__.c.subject_key.in_(keys))).rowcount
+
+
 @dataclass(frozen=True)
 class Match:
     """The best match of a request's points in the index: the subject, and the points that matched."""
