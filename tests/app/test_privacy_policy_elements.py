@@ -148,6 +148,11 @@ def test_a_policy_text_of_the_wrong_shape_is_a_map_error(policy_config, tmp_path
             text = text.replace("    retention:\n      en: 13 months\n      es: 13 meses", "    retention: [13 months]")
         (bad / path.name).write_text(text, encoding="utf-8")
     with portal({**policy_config, "DATAMAP_PATH": str(bad)}) as app, app.app_context():
-        lines = [f.line() for f in datamap_check.check_configured_map(probe_connections=False).findings]
+        report = datamap_check.check_configured_map(probe_connections=False)
+        lines = [f.line() for f in report.findings]
+        page = _page(app, "en")
     assert any(line.startswith("error:") and "retention must be text or a mapping of language codes" in line
                for line in lines), lines
+    web = report.datamap.system_for("billgenix_web")
+    assert web is not None and web.retention is None and web.sources  # the system still works, its words too
+    assert "Web analytics: 13 months" not in page and "To count visits and improve our websites" in page

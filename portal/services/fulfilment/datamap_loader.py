@@ -168,11 +168,14 @@ class _Reader:
             problems.append(self._owner_problem(texts["owner"]) if isinstance(texts["owner"], str) else None)
             for problem in filter(None, problems):
                 self.error(file, where, problem)
-            policy = {key: self._policy_texts(file, where, key, raw[key]) for key in POLICY_KEYS if key in raw}
-            if wrong or any(problems) or None in policy.values():
+            if wrong or any(problems):
                 continue
+            # A policy text of the wrong shape is an error of the map, but the system still works: the
+            # policy just says nothing from it.
+            policy = {key: self._policy_texts(file, where, key, raw[key]) for key in POLICY_KEYS if key in raw}
+            policy = {key: texts for key, texts in policy.items() if texts is not None}
             if "retention" in policy:
-                policy["retention"] = policy["retention"][0] if len(policy["retention"]) == 1 else None
+                policy["retention"] = policy["retention"][0]
             self.systems.append(System(**policy, file=file, number=number, dataset=raw["dataset"].strip(),
                                        name=(raw.get("name") or raw["dataset"]).strip(),
                                        connection=texts["connection"], write_connection=texts["write_connection"],

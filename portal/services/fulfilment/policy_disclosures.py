@@ -106,7 +106,7 @@ def gaps(datamap: DataMap, *, languages: list[str], sells_or_shares: bool) -> li
         texts = [t for key in ("sources", "purposes", "disclosed_to", "sold_or_shared_to") for t in getattr(system, key)]
         texts += [system.retention] if system.retention else []
         for language in languages[1:]:
-            if any(language not in dict(text) for text in texts):
+            if any(language not in dict(text) and "" not in dict(text) for text in texts):  # plain text: every language
                 found.append(Finding("warning", system.file, where, f"a policy text has no {language!r} version: "
                                      f"the {language} policy shows it as written"))
     return found
