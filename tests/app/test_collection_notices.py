@@ -9,7 +9,7 @@ from sqlalchemy import select
 from portal import db
 from portal.models import PrivacyRequest
 
-from ..support import post_form, request_form
+from ..support import new_case, post_form, request_form, status_client
 
 MATCHING_FIELDS = ('name="phone"', 'name="claim_number"', 'name="date_of_birth"', 'name="date_of_injury"',
                    'name="employer"', 'name="postal_code"')
@@ -62,3 +62,10 @@ def test_the_links_lead_to_the_right_explained_with_other_ways_and_gpc(client, k
     page = client.get(f"/requests/new?type={kind}").get_data(as_text=True)
     assert right in page and other in page and "Global Privacy Control (GPC)" in page
     assert "You can also make a request by email at privacy@billgenix.example" in page
+
+
+def test_the_status_pages_details_form_carries_it_too(app):
+    req = new_case(app, "access", "on_hold", hold_reason="data_mismatch")
+    page = status_client(app, req.reference).get(f"/requests/{req.reference}").get_data(as_text=True)
+    assert 'name="phone"' in page and "What we collect here: the details you add" in page
+    assert "only to confirm who you are" in page and 'href="/privacy">Our privacy policy</a>' in page
