@@ -10,6 +10,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PORTAL_INSTANCE_PATH=/var/lib/privacy-portal \
     GUNICORN_BIND=0.0.0.0:8000
 
+# DejaVu Sans: printed letters set any name as written (portal/services/documents/printed.py).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-dejavu-core=2.37-6 \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN groupadd --system --gid 10001 portal \
     && useradd --system --uid 10001 --gid portal --home-dir /var/lib/privacy-portal --no-create-home \
        --shell /usr/sbin/nologin portal \

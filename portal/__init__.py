@@ -76,12 +76,14 @@ def register_status_listeners(app):
     """What else must happen, in the same transaction, when a case's status or due date changes:
     a Data Rights Protocol agent hears of it; a verified case gets its fulfilment plan (scoped to the
     business's own data, or a client's for a client's own request) and finds the clients its person's
-    data is held for; a client hears of its own request. And what completion (and a denial on an
-    exemption) waits for beside the notices: the plan's items, an outcome for each client found."""
-    from .services.cases import outcomes, transitions
+    data is held for; a client hears of its own request; a completed deletion erases what the portal
+    itself holds about the person. And what completion (and a denial on an exemption) waits for
+    beside the notices: the plan's items, an outcome for each client found."""
+    from .services.cases import outcomes, portal_erasure, transitions
     from .services.clients import inbound, referrals
     from .services.drp import status as drp_status
     from .services.fulfilment import plan
+    transitions.listen(app, portal_erasure.status_changed)  # §1798.105(c): what the portal holds goes too
     transitions.listen(app, drp_status.status_changed)
     transitions.listen(app, plan.status_changed)
     transitions.listen(app, referrals.status_changed)

@@ -53,6 +53,10 @@ DEFAULTS = dict(
     # business operates exclusively online (then an email address suffices). Unset and not
     # EXCLUSIVELY_ONLINE: the start-up log warns and the staff console shows a notice.
     PRIVACY_TOLL_FREE=None,
+    # The business's postal address, one line each, for the letters' letterhead and the policy's
+    # contact methods; None: none is printed (no address is invented).
+    ORG_POSTAL_ADDRESS=None,
+    LETTER_FONT_PATH=None,  # a TrueType font for printed letters; None: Debian's DejaVu Sans
     EXCLUSIVELY_ONLINE=False,
     SECURITY_CONTACT_EMAIL="security@billgenix.example",
     SECURITY_TXT_EXPIRES_DAYS=180,  # RFC 9116: Expires should be less than a year ahead
@@ -128,7 +132,18 @@ DEFAULTS = dict(
              description=_l("Count visits and see which pages are used, so we can improve the site. "
                             "The counts stay with us.")),
     ],
+    # False: the business does not sell or share personal information and has not in the last 12
+    # months (the policy says so, §7011(e)(1)(E)); True: it does, and the policy lists what and to whom.
     SELLS_OR_SHARES=False,
+    # The privacy policy's statements the business must make itself (§7011(e)(1)); None: not made yet,
+    # start-up warns and the policy leaves the statement out rather than guess it.
+    # Whether sensitive personal information is used or disclosed for purposes beyond those §7027(m) lists.
+    SENSITIVE_USE_BEYOND_7027M=None,
+    # With SELLS_OR_SHARES: whether the business knowingly sells or shares data of consumers under 16.
+    SELLS_OR_SHARES_UNDER_16=None,
+    # §7062(f): why there is no reasonable method to verify the people whose data the business holds,
+    # where that is so for all of them (text, or a mapping of language codes to text); None: there is one.
+    NO_REASONABLE_VERIFICATION=None,
     SALE_SHARING_CATEGORY=dict(
         key="advertising", required=False, sale_or_sharing=True, label=_l("Advertising (sale or sharing)"),
         description=_l("Let advertising partners use cookies to show you ads on other sites. Under "
@@ -161,7 +176,7 @@ DEFAULTS = dict(
          "types": ["access", "delete", "correct"], "citation": "Cal. Civ. Code §1798.146(a)(1)(A)"},
         {"code": "exempt_hipaa_phi",
          "label": _l("Protected health information held by a HIPAA covered entity or business associate"),
-         "types": ["access", "delete", "correct"], "citation": "Cal. Civ. Code §1798.146(a)(1)(B)-(a)(4)"},
+         "types": ["access", "delete", "correct"], "citation": "Cal. Civ. Code §1798.146(a)(1)(A), (C)"},
         {"code": "legal_retention_wc", "label": _l("Legal retention: workers' compensation claim file"),
          "types": ["delete", "correct"], "enabled": False,
          "citation": "Cal. Code Regs. tit. 8, §10102; Cal. Civ. Code §1798.105(d)(8)",
@@ -171,7 +186,8 @@ DEFAULTS = dict(
          "types": ["access", "delete", "correct"], "citation": "Cal. Civ. Code §1798.145(a)(1)"},
         {"code": "fraud_suspected", "label": _l("Documented belief that the request is fraudulent"),
          "citation": "Cal. Civ. Code §1798.105(d)(2); Cal. Code Regs. tit. 11, §7060(f)",
-         "citations": {"opt_out": "Cal. Code Regs. tit. 11, §7026(e)",
+         "citations": {"correct": "Cal. Code Regs. tit. 11, §7023(h)",
+                       "opt_out": "Cal. Code Regs. tit. 11, §7026(e)",
                        "limit": "Cal. Code Regs. tit. 11, §7027(d)"}},
         {"code": "duplicate", "label": _l("Duplicate or manifestly excessive request"),
          "types": ["access", "delete", "correct"], "citation": "Cal. Civ. Code §1798.145(h)(3)"},
@@ -353,11 +369,23 @@ def load(app, test_config=None):
         logging.getLogger(__name__).warning(
             "no toll-free number for privacy requests: set PORTAL_PRIVACY_TOLL_FREE (Civil Code "
             "§1798.130(a)(1)(A)), or PORTAL_EXCLUSIVELY_ONLINE=true if the business operates only online")
+    _warn_policy_statements(app.config)
     if app.config["MAX_CONTENT_LENGTH"] is None:
         app.config["MAX_CONTENT_LENGTH"] = app.config["DOCUMENT_MAX_BYTES"] + int(app.config["FORM_OVERHEAD_BYTES"])
 
 
 DEFAULT_RETRY_FOR_SECONDS = 7 * 24 * 3600
+
+
+def _warn_policy_statements(cfg) -> None:
+    """The privacy policy's statements only the business can make: warn while one is missing."""
+    log = logging.getLogger(__name__)
+    if cfg.get("SENSITIVE_USE_BEYOND_7027M") is None:
+        log.warning("the privacy policy does not say whether sensitive personal information is used beyond the "
+                    "purposes of 11 CCR §7027(m): set PORTAL_SENSITIVE_USE_BEYOND_7027M to true or false")
+    if cfg.get("SELLS_OR_SHARES") and cfg.get("SELLS_OR_SHARES_UNDER_16") is None:
+        log.warning("the privacy policy does not say whether the business knowingly sells or shares personal "
+                    "information of consumers under 16 (§7011(e)(1)(F)): set PORTAL_SELLS_OR_SHARES_UNDER_16")
 
 
 def _one_retry_period(cfg) -> None:

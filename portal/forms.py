@@ -193,12 +193,16 @@ class RequestForm(EmptyForm):
 
     def to_new_request(self, language: str = "en") -> NewRequest:
         kind = self.request_type.data
+        # §7026(c)-(d), §7027(e): an opt-out or limit request asks nothing to verify; whatever was sent anyway is dropped.
+        matching = kind not in UNVERIFIED_TYPES
         return NewRequest(
             request_type=kind, first_name=self.first_name.data, last_name=self.last_name.data,
-            email=self.email.data, phone=self.phone.data, claim_number=self.claim_number.data,
-            date_of_birth=date.fromisoformat(self.date_of_birth.data) if self.date_of_birth.data else None,
-            date_of_injury=date.fromisoformat(self.date_of_injury.data) if self.date_of_injury.data else None,
-            employer=self.employer.data or None, postal_code=self.postal_code.data or None,
+            email=self.email.data, phone=self.phone.data if matching else None,
+            claim_number=self.claim_number.data if matching else None,
+            date_of_birth=date.fromisoformat(self.date_of_birth.data) if matching and self.date_of_birth.data else None,
+            date_of_injury=date.fromisoformat(self.date_of_injury.data) if matching and self.date_of_injury.data else None,
+            employer=(self.employer.data or None) if matching else None,
+            postal_code=(self.postal_code.data or None) if matching else None,
             correction_points=",".join(self.correction_points.data or []) if kind == "correct" else None,
             details=self.details.data, correction_current=self.correction_current.data if kind == "correct" else None,
             correction_details=self.correction_details.data if kind == "correct" else None,
@@ -207,6 +211,9 @@ class RequestForm(EmptyForm):
             declaration_signature=self.declaration_signature.data if self.needs_declaration() else None,
             language=language,
             documents=tuple(d for d in [upload_of(self.correction_document)] if d) if kind == "correct" else ())
+
+
+UNVERIFIED_TYPES = ("opt_out", "limit")  # §7060(b): no verification, so no details asked to match
 
 
 class IdentityDetailsForm(EmptyForm):

@@ -116,7 +116,8 @@ DATA_POINT_LABELS = {
 
 # How a request reached the business (§7101 records the manner of every request).
 MANNERS = {"web": _l("Web form"), "phone": _l("Phone"), "mail": _l("Mail"), "email": _l("Email"),
-           "drp": _l("Data Rights Protocol"), "client": _l("A client business, for data we hold for it")}
+           "drp": _l("Data Rights Protocol"), "client": _l("A client business, for data we hold for it"),
+           "gpc": _l("Global Privacy Control signal")}
 INTAKE_MANNERS = ("phone", "mail", "email")
 # Staff intake (§1798.130(a)(1), §7021): how identity and intent were confirmed, and how receipt was acknowledged.
 INTAKE_CONFIRMATIONS = {

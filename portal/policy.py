@@ -100,6 +100,17 @@ def current(language: str | None = None) -> Policy:
     return policy
 
 
+def statement(text, language: str) -> str | None:
+    """A statement the business configured for the policy: text, or a mapping of language codes to
+    text (shown in `language`, or else in the default language, or else as first given)."""
+    if not text:
+        return None
+    if isinstance(text, dict):
+        default = current_app.config["LANGUAGES"][0]
+        return text.get(language) or text.get(default) or next(iter(text.values()))
+    return str(text)
+
+
 class PolicyMismatch(RuntimeError):
     """The configuration sells or shares, and the policy in force does not say so (or the reverse)."""
 

@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from .. import clock, db
 from ..extensions import csrf, limiter
 from ..forms import EmptyForm
+from ..services.cases import preference_signals
 from ..services.consent import banner, receipts, state_cookie
 from ..services.consent import choices as consent_service
 from ..services.consent.choices import ConsentState
@@ -123,13 +124,17 @@ def _known_person(state: ConsentState) -> None:
     reference = access.get("ref")
     if not reference or access.get("until", 0) < clock.timestamp():
         return
-    if consent_service.opt_out_kind(state) is not None:
+    kind = consent_service.opt_out_kind(state)
+    if kind is not None:
         consent_service.record_for_known_person(db.session(), state=state, reference=reference)
+    if kind == "gpc":  # the signal is also this person's opt-out request (§7025(c)(1))
+        preference_signals.open_for_known_person(db.session(), reference=reference)
 
 
 @bp.app_context_processor
 def _banner_context():
-    return {"consent_banner": g.get("consent_banner"), "consent_banner_intro": banner.banner_intro}
+    return {"consent_banner": g.get("consent_banner"), "consent_banner_intro": banner.banner_intro,
+            "consent_collection_notice": banner.collection_notice}
 
 
 def _safe_next(value: str | None) -> str:

@@ -7,6 +7,7 @@ from flask_babel import get_locale
 
 from .. import clock, db, policy
 from ..lifecycle import REQUEST_TYPES
+from ..services.fulfilment import policy_disclosures
 from ..services.records import annual_metrics
 from ..urls import external_url
 from . import bp
@@ -30,8 +31,13 @@ def healthz():
 
 @bp.get("/privacy")
 def privacy_policy():
-    """The privacy policy in force, with its effective date and version."""
-    return render_template("public/privacy.html", policy=policy.current(str(get_locale())))
+    """The privacy policy in force, with its effective date and version: the business's own text,
+    then the rights and disclosures built from configuration and the data map."""
+    language = str(get_locale())
+    return render_template("public/privacy.html", policy=policy.current(language),
+                           disclosures=policy_disclosures.configured(language),
+                           category_labels=policy_disclosures.category_labels(),
+                           unverifiable=policy.statement(current_app.config["NO_REASONABLE_VERIFICATION"], language))
 
 
 @bp.get("/privacy/metrics")

@@ -8,6 +8,7 @@ def register(app: Flask) -> None:
     """Attach every route module of the console to the blueprint, then the blueprint to the app."""
     from . import (  # noqa: F401  (routes on bp)
         access,
+        acknowledgements,
         admin,
         auth,
         clients,

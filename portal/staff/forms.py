@@ -191,6 +191,8 @@ class DenyForm(CaseActionForm):
     assessment = _text(_l("What you considered (corrections)"), required=False, rows=3, description=_l(
         "The documentation the requester sent, the source of the data, and anything else you weighed (§7023(b)). "
         "Kept with the record."))
+    source = _text(_l("Where the information came from, when not from us (corrections, optional)"), required=False,
+                   rows=2, description=_l("Told to the requester (§7023(i)): the source the inaccurate information came from."))
     contested_statement = _text(_l("The requester's statement that the data is contested (optional)"),
                                 required=False, description=_l("Up to 250 words, kept with the record (§7023)."))
 
@@ -228,6 +230,8 @@ class CompleteForm(CaseActionForm):
     corrected_details = _text(_l("What was corrected (sent to the recipients of corrections)"), required=False, rows=3,
                               description=_l("Only what you corrected: the recipients are told to apply exactly this, "
                                              "identified by the identifiers they hold for the person."))
+    source = _text(_l("Where the information came from, when not from us (corrections, optional)"), required=False,
+                   rows=2, description=_l("Told to the requester (§7023(i)): the source the inaccurate information came from."))
 
     def bind_case(self, req):
         super().bind_case(req)
@@ -260,6 +264,12 @@ class CompleteForm(CaseActionForm):
                             description=_l("One per line."))
     answer_recipients = _text(outcomes.CATEGORIES_RESPONSE_PARTS["recipients"], required=False, rows=3,
                               description=_l("One per line; leave empty if none."))
+    answer_sold_or_shared = _text(outcomes.CATEGORIES_RESPONSE_PARTS["sold_or_shared"], required=False, rows=3,
+                                  description=_l("One per line, as “category: third parties”; leave empty if none "
+                                                 "(the answer then says nothing was sold or shared)."))
+    answer_disclosed = _text(outcomes.CATEGORIES_RESPONSE_PARTS["disclosed"], required=False, rows=3,
+                             description=_l("One per line, as “category: recipients”; leave empty if none "
+                                            "(the answer then says none was disclosed)."))
 
     def completion(self) -> Completion:
         """What was sent, read once (an uploaded file's stream can only be read once)."""
@@ -291,6 +301,7 @@ class CompleteForm(CaseActionForm):
                           kept_basis=self.kept_basis.data or None, correction_result=self.correction_result.data,
                           covered_categories=self.covered_categories.data, sensitive=self.sensitive.data or "refuse",
                           assessment=self.assessment.data, corrected_details=self.corrected_details.data,
+                          source=self.source.data,
                           categories_response={part: outcomes.lines(self[f"answer_{part}"].data)
                                                for part in outcomes.CATEGORIES_RESPONSE_PARTS},
                           files=files)

@@ -8,7 +8,7 @@ from .. import db
 from ..forms import EmptyForm
 from ..lifecycle import IllegalTransition
 from ..services.fulfilment import access_package, answers, approvals, console, corrections
-from ..services.fulfilment.connectors import package
+from ..services.fulfilment.connectors import package, printed
 from ..services.fulfilment.plan import configured_map
 from . import bp
 from .access import ADMIN, CASE_WORKERS, SUPPORT, role_required
@@ -99,21 +99,25 @@ def choose_correction(reference, item_id):
     return redirect(url_for(".case", reference=req.reference, _anchor=f"item-{item_id}"), 303)
 
 
-PACKAGE_FORMATS = {"json": "application/json", "html": "text/html; charset=utf-8", "zip": "application/zip"}
+PACKAGE_FORMATS = {"json": "application/json", "html": "text/html; charset=utf-8", "zip": "application/zip",
+                   "pdf": "application/pdf"}
 
 
 @bp.get("/requests/<reference>/access-package.<fmt>")
 @db.reads_only
 @role_required(*CASE_WORKERS)
 def access_package_file(reference, fmt):
-    """The access package for staff to review before releasing it: JSON, the HTML report, the CSV zip."""
+    """The access package for staff to review before releasing it: JSON, the HTML report, the CSV zip;
+    and the PDF printed for a requester without an email address (after the disclosure scan again)."""
     if fmt not in PACKAGE_FORMATS:
         abort(404)
     req = _case_or_404(reference)
     data = access_package.read(db.session(), req)
     if data is None:
         abort(404)
-    if fmt != "json":
+    if fmt == "pdf":
+        data = printed.access_response_pdf(req, data)
+    elif fmt != "json":
         csv_zip, html = package.files_from_json(data, datamap=configured_map(), language=req.language)
         data = csv_zip if fmt == "zip" else html
     resp = make_response(data)

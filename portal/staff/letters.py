@@ -1,6 +1,6 @@
 """Letters owed by post (§1798.130(a)(2), §7021(b)): the list, each letter as a printable page, and
 recording it as sent."""
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, make_response, redirect, render_template, url_for
 from flask_login import current_user
 from wtforms import DateField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length
@@ -42,6 +42,18 @@ def letter(letter_id):
     """The letter as a printable page: the business's letterhead, the postal address, the mail's words."""
     item, req = _letter_or_404(letter_id)
     return render_template("staff/letter.html", letter=item, req=req, form=LetterSentForm(formdata=None))
+
+
+@bp.get("/letters/<int:letter_id>.pdf")
+@db.reads_only
+@role_required(*CASE_WORKERS)
+def letter_pdf(letter_id):
+    """The letter as a PDF to print: letterhead, postal address, date, the mail's words, in the request's language."""
+    item, req = _letter_or_404(letter_id)
+    resp = make_response(letter_service.letter_pdf(db.session(), item))
+    resp.headers["Content-Type"] = "application/pdf"
+    resp.headers["Content-Disposition"] = f'attachment; filename="{req.reference}-letter-{item.id}.pdf"'
+    return resp
 
 
 @bp.post("/letters/<int:letter_id>/sent")

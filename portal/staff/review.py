@@ -37,7 +37,8 @@ def _deny_spec(session, req, form) -> MailSpec:
     statement = (form.contested_statement.data or "").strip() if req.request_type == "correct" else ""
     return outcomes.denial_mail(req, basis=outcomes.applicable_bases(session, req)[form.basis.data],
                                 explanation=form.explanation.data, categories=form.categories.data,
-                                contested=bool(statement))
+                                contested=bool(statement),
+                                source=form.source.data if req.request_type == "correct" else None)
 
 
 REVIEWED = {

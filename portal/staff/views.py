@@ -92,6 +92,7 @@ ACTIONS = {
         s, req=req, staff=current_user, basis=f.basis.data, explanation=f.explanation.data,
         categories=f.categories.data, assessment=f.assessment.data if req.request_type == "correct" else None,
         contested_statement=f.contested_statement.data if req.request_type == "correct" else None,
+        source=f.source.data if req.request_type == "correct" else None,
         expected_version=f.version_number()), _l("The request was denied.")),
     "accept_agent": (AgentAcceptForm, lambda s, req, f: agents.accept_authorization(
         s, req=req, staff=current_user, checklist=f.checklist.data, note=f.note.data,

@@ -63,6 +63,11 @@
       box.appendChild(element("p", {}, t.gpc_detail));
     }
     box.appendChild(element("p", {}, t.intro));
+    if (t.notice) {  // the notice at collection: what is recorded, why, how long, and the policy
+      var collection = element("p", { "class": "portal-consent-notice" }, t.notice + " ");
+      collection.appendChild(element("a", { href: t.links.policy }, t.policy));
+      box.appendChild(collection);
+    }
     var actions = element("div", { "class": "portal-consent-actions" });
     var reject = element("button", { type: "button", "data-action": "reject_all" }, t.reject);
     var accept = element("button", { type: "button", "data-action": "accept_all" }, t.accept);

@@ -97,6 +97,7 @@ def test_signed_permission_through_the_real_smtp_server(smtp_server, app, client
     for _ in range(2):  # a GET (a mail scanner's pre-fetch) spends nothing
         page = client.get(confirm)
         assert page.status_code == 200 and "Lien Partners LLC" in page.get_data(as_text=True)
+    assert "What we collect here: the details you add" in page.get_data(as_text=True)  # §7012
     resp = client.post(confirm, data={"csrf_token": csrf_from(page.get_data(as_text=True)), "decision": "confirm"})
     assert resp.status_code == 200 and "you confirmed your agent" in resp.get_data(as_text=True)
     [auth] = rows(app, AgentAuthorization)

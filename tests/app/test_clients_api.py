@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal import clock, db
-from portal.models import ClientRequest, FulfilmentItem, PrivacyRequest
+from portal.models import ClientRequest, FulfilmentItem, IdentitySubject, PrivacyRequest
 from portal.services.cases import outcomes
 from portal.services.cases.outcomes import Completion
 from portal.services.delivery import webhooks
@@ -92,7 +92,9 @@ def test_a_clients_deletion_runs_against_its_data_only_and_is_answered_with_evid
                                                                                       receiver):
     person = _subscriber(example)
     import_index(app, [{"subject_id": person[0], "email": person[3], "first_name": person[1],
-                        "last_name": person[2], "date_of_birth": person[4], "client": "clinic"}])
+                        "last_name": person[2], "date_of_birth": person[4], "client": "clinic"},
+                       {"subject_id": person[0], "email": person[3], "first_name": person[1],
+                        "last_name": person[2], "date_of_birth": person[4]}])  # the business holds them too
     with sqlite3.connect(example / "example" / "claims.db") as conn:
         claims_before = conn.execute("SELECT * FROM claimants").fetchall()
     signed = clinic.sign(_deletion(app, clinic, person))
@@ -125,6 +127,10 @@ def test_a_clients_deletion_runs_against_its_data_only_and_is_answered_with_evid
         outcomes.complete(db.session(), req=case, staff=admin, expected_version=case.version, completion=Completion(
             message="Deleted from the marketing list held for you.", deleted_summary="Marketing list: subscriber "
             "and clicks.", sensitive="refuse"))
+    with app.app_context():  # §1798.105(c): the index row held for the clinic went; the business's own stays
+        rows = db.session().execute(select(IdentitySubject.client_key).where(
+            IdentitySubject.subject_key == person[0])).scalars().all()
+    assert rows == [""]
     assert webhooks.deliver_for_app(app) >= 2
     final = [r for r in receiver.received if r.get("status") == "completed"]
     assert final and final[-1]["request_id"] == answer["request_id"]

@@ -176,6 +176,15 @@ def test_a_categories_answer_is_drafted_from_the_systems_where_the_person_was_fo
     start = page.index('name="complete-answer_recipients"')
     assert TALLYFOX in page[start:page.index("</textarea>", start)]
 
+    def part(name):
+        start = page.index(f'name="complete-answer_{name}"')
+        return page[page.index(">", start) + 1:page.index("</textarea>", start)]
+    # The map's policy texts of the systems where the person was found (§1798.110, §1798.115).
+    assert "You, when you sign up for our newsletter" in part("sources") and "Claims administrators" not in part("sources")
+    assert "To count visits and improve our websites" in part("purposes")
+    assert "Internet or other electronic network activity information: Web analytics service provider" in part("disclosed")
+    assert part("sold_or_shared").strip() == ""  # nothing is sold or shared
+
 
 def test_a_processor_answers_once_through_its_link(app, client, staff):
     _tallyfox(app)

@@ -232,6 +232,8 @@ def test_staff_review_the_package_and_release_it_with_the_completion_and_approve
     assert "access package is ready" in page
     report = client.get(f"/staff/requests/{req.reference}/access-package.html")
     assert report.status_code == 200 and b"<" in report.data
+    printed = client.get(f"/staff/requests/{req.reference}/access-package.pdf")  # for a requester answered by post
+    assert printed.status_code == 200 and printed.data.startswith(b"%PDF-") and "PDF to print and post" in page
     resp = post_action(client, req.reference, "complete", {"outcome": "completed", "message": "Here is your data.",
                                                            "use_package": "y", "sensitive": "mask"})
     assert resp.status_code == 303, resp.get_data(as_text=True)[:2000]

@@ -40,8 +40,10 @@ def test_the_contact_phone_is_configuration(app_config, request):
 
 def test_the_policy_says_18_and_that_nothing_is_sold_by_default(client):
     html = client.get("/privacy").get_data(as_text=True)
-    assert "not directed to anyone under 18" in html and "under 16" not in html
+    assert "not directed to anyone under 18" in html
     assert "We do not sell personal information" in html
+    # §7011(e)(1)(F) asks for the under-16 statement even of a business that sells nothing.
+    assert "So we do not sell or share the personal information of consumers under 16 years of age." in html
     prefs = client.get("/preferences").get_data(as_text=True)
     assert "Advertising (sale or sharing)" not in prefs
 

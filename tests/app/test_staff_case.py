@@ -311,7 +311,7 @@ def test_deny_needs_a_basis_and_an_explanation_the_requester_receives(app, as_su
     req = new_case(app, "delete")
     page = as_support.get(f"/staff/requests/{req.reference}").get_data(as_text=True)
     assert "The requester will see the basis, its citation and your explanation" in page
-    assert "§1798.146(a)(1)(A)" in page and "§1798.146(a)(1)(B)" in page
+    assert "§1798.146(a)(1)(A)" in page and "§1798.146(a)(1)(A), (C)" in page
     assert "§10102" not in page  # the workers' compensation basis is off by default
     resp = post_action(as_support, req.reference, "deny", {"basis": "made_up", "explanation": "x", "categories": "x"})
     assert resp.status_code == 422 and "Choose one of the bases listed" in resp.get_data(as_text=True)
@@ -425,11 +425,11 @@ def test_complete_a_deletion_with_what_was_deleted_and_kept(app, as_support, mai
     assert resp.status_code == 303
     done = get_case(app, req.reference)
     assert (done.status, done.outcome_code) == ("partially_completed", "exempt_hipaa_phi")
-    assert done.outcome_citation == "Cal. Civ. Code §1798.146(a)(1)(B)-(a)(4)"
+    assert done.outcome_citation == "Cal. Civ. Code §1798.146(a)(1)(A), (C)"
     mail = mailbox.last(req.email)
     text = body(mail)
     assert "completed part of your request" in text and "Marketing contacts and portal account." in text
-    assert "Medical billing records for claim WC-1" in text and "§1798.146(a)(1)(B)" in text
+    assert "Medical billing records for claim WC-1" in text and "§1798.146(a)(1)(A), (C)" in text
     assert "The personal information this covers: Billing records with diagnosis codes" in text
     assert "We use the information we keep only for the purpose of this exception." in text
     [outcome] = _rows(app, CaseOutcome)

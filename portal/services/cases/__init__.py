@@ -13,6 +13,9 @@
 - `auto_completion`: opt-out and limit cases told downstream and completed by the worker
 - `agents`: authorized agents; `inquiries`: privacy questions; `notices`: notices downstream
 - `references`: public references; `status_access`: reference + email -> magic link -> session
+- `preference_signals`: a GPC signal in a known person's status session opens their opt-out case
+- `letters`: the letters owed to requesters without an email address
+- `portal_erasure`: a completed deletion erases the person's identity index rows and closed inquiries
 
 It may import `services.identity`, `services.documents`, `services.delivery` and `services.audit`;
 it never imports `services.drp` (DRP listens to status changes instead, see `transitions`).

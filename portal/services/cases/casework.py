@@ -36,7 +36,7 @@ from ..documents import store as documents
 from ..identity import tiers
 from . import agents, verification
 from . import submission as request_service
-from .transitions import MailSpec, transition
+from .transitions import MailSpec, mail_requester, transition
 
 log = logging.getLogger(__name__)
 
@@ -273,3 +273,21 @@ def intake_received_at(received_on: date, *, now: datetime | None = None) -> dat
 # ---- the queue -------------------------------------------------------------------------------
 
 
+
+
+@atomic
+def send_acknowledgement(session: Session, *, req: PrivacyRequest, staff: StaffUser) -> None:
+    """§7021(a): staff send the acknowledgement a case never had, from the console's list: a fresh
+    confirmation link (which carries the same facts) while the email is unconfirmed, else the
+    acknowledgement itself (a letter owed when the case has no email)."""
+    if req.acknowledged_at is not None or req.status not in lifecycle.OPEN:
+        raise IllegalTransition(_("This request's receipt is already acknowledged."))
+    now = clock.now()
+    if req.status == lifecycle.AWAITING_EMAIL:
+        verification.send_link(session, req, now=now)
+    else:
+        mail_requester(session, req, MailSpec("acknowledgement", _l("We received your request: %(reference)s",
+                                                                    reference=req.reference), {}))
+    req.acknowledged_at = now
+    audit.record(session, action="acknowledgement_sent", actor=audit.staff_actor(staff), request_id=req.id)
+    session.commit()

@@ -5,6 +5,7 @@ then record as sent (day and method). A case with a letter owed is not denied au
 import logging
 from datetime import date
 
+from flask_babel import format_date
 from sqlalchemy import exists, select
 from sqlmodel import Session
 
@@ -14,6 +15,7 @@ from ...lifecycle import local_date
 from ...models import PostalLetter, PrivacyRequest
 from .. import audit
 from ..delivery import mail
+from ..documents import printed
 
 log = logging.getLogger(__name__)
 
@@ -71,3 +73,23 @@ def record_sent(session: Session, *, letter_id: int, sent_on: date, method: str,
     audit.record(session, action="letter_sent", actor=actor, request_id=req.id, detail=f"letter {letter.id}")
     session.commit()
     return letter
+
+
+def recipient_lines(req: PrivacyRequest) -> list[str]:
+    """The requester's name and postal address, as a window envelope shows them."""
+    address = [line.strip() for line in (req.postal_address or "").splitlines() if line.strip()]
+    return [f"{req.first_name} {req.last_name}".strip(), *address]
+
+
+def printable(req: PrivacyRequest, *, subject: str, body: str, sections=()) -> bytes:
+    """A PDF on the business's letterhead, in the request's language, dated today."""
+    with i18n.language(req.language):
+        return printed.letter_pdf(head=printed.letterhead(), recipient=recipient_lines(req),
+                                  dated=format_date(clock.today(), format="long"), subject=subject, body=body,
+                                  reference=req.reference, language=req.language, created=clock.now(),
+                                  sections=sections)
+
+
+def letter_pdf(session: Session, letter: PostalLetter) -> bytes:
+    """The letter owed, as the PDF staff print and post."""
+    return printable(session.get(PrivacyRequest, letter.request_id), subject=letter.subject, body=letter.body)

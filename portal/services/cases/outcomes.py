@@ -114,7 +114,7 @@ def contested_word_limit(req: PrivacyRequest) -> int:
 @atomic
 def deny(session: Session, *, req: PrivacyRequest, staff: StaffUser, basis: str, explanation: str,
          categories: str, contested_statement: str | None = None, assessment: str | None = None,
-         expected_version: int) -> None:
+         source: str | None = None, expected_version: int) -> None:
     """Deny with a basis that applies to this request type, its citation, the categories of data
     the denial covers (§7022(f), §1798.146) and an explanation the requester receives. An opt-out or
     limit request can be denied only for a documented belief of fraud, the reason written out
@@ -145,7 +145,7 @@ def deny(session: Session, *, req: PrivacyRequest, staff: StaffUser, basis: str,
         session, req, DENIED, actor=actor, action="denied", detail=f"basis={basis}",
         expected_version=expected_version,
         mail_spec=denial_mail(req, basis=chosen, explanation=explanation, categories=categories,
-                              contested=statement is not None))
+                              contested=statement is not None, source=source))
     session.add(CaseOutcome(request_id=req.id, outcome=DENIED, basis_code=basis, explanation=explanation,
                             covered_categories=categories, assessment=assessment,
                             correction_result="not_corrected" if req.request_type == "correct" else None,
@@ -158,12 +158,14 @@ def deny(session: Session, *, req: PrivacyRequest, staff: StaffUser, basis: str,
 
 
 
-def denial_mail(req: PrivacyRequest, *, basis: dict, explanation: str, categories: str, contested: bool) -> MailSpec:
+def denial_mail(req: PrivacyRequest, *, basis: dict, explanation: str, categories: str, contested: bool,
+                source: str | None = None) -> MailSpec:
     """The denial the requester receives (the console's review step shows it before it goes)."""
     return MailSpec("denied", _l("Our answer to request %(reference)s", reference=req.reference),
                     {"basis_label": basis["label"], "citation": basis["citation"], "explanation": explanation.strip(),
                      "categories": (categories or "").strip(), "contested": contested,
-                     "may_contest": req.request_type == "correct", "max_words": contested_word_limit(req)})
+                     "may_contest": req.request_type == "correct", "max_words": contested_word_limit(req),
+                     "source": (source or "").strip() if req.request_type == "correct" else ""})
 
 
 def _contested(req: PrivacyRequest, statement: str | None) -> str | None:
@@ -241,6 +243,7 @@ class Completion:
     categories_response: dict[str, list[str]] | None = None
     assessment: str | None = None  # correct: what was considered, the documentation and the data's source
     corrected_details: str | None = None  # correct: what was corrected, as the recipients of corrections are told
+    source: str | None = None  # correct: §7023(i), who the data came from when the business is not its source
 
 
 
@@ -249,6 +252,9 @@ CATEGORIES_RESPONSE_PARTS = {
     "sources": _l("Categories of sources we collected it from"),
     "purposes": _l("Business or commercial purposes for collecting it"),
     "recipients": _l("Categories of third parties we disclosed it to"),
+    # §1798.115(a)-(c): by category, to which categories of third parties (or recipients) it went.
+    "sold_or_shared": _l("Categories we sold or shared, with the categories of third parties for each"),
+    "disclosed": _l("Categories we disclosed for a business purpose, with the categories of recipients for each"),
 }
 
 
@@ -291,6 +297,11 @@ def completion_problems(req: PrivacyRequest, c: Completion) -> dict[str, str]:
                     "This file holds %(what)s in the field \u201c%(field)s\u201d, which an access response must "
                     "never disclose. Remove it, or choose to show it as \u201ccollected: yes\u201d.",
                     what=findings[0].label, field=findings[0].field)
+    for name, text in _free_texts(c):  # §7024(d) holds for staff's own words too
+        findings = disclosure_scan.text_findings(text, name)
+        if findings:
+            problems[name] = _("This text holds %(what)s, which a response must never disclose: write that it "
+                               "was collected, not the value.", what=findings[0].label)
     if c.sensitive not in ("refuse", "mask"):
         problems["sensitive"] = _("Choose what to do with data that must not be disclosed.")
     if c.files and (req.request_type != "access" or req.access_scope != "specific"):
@@ -303,6 +314,14 @@ def completion_problems(req: PrivacyRequest, c: Completion) -> dict[str, str]:
                 problems[f"answer_{part}"] = _("Fill in this part of the categories response.")
     return problems
 
+
+
+def _free_texts(c: Completion) -> list[tuple[str, str]]:
+    """The completion's free text, by form field, the categories answer a line per part."""
+    texts = [("message", c.message), ("deleted_summary", c.deleted_summary), ("kept_summary", c.kept_summary),
+             ("covered_categories", c.covered_categories), ("assessment", c.assessment)]
+    texts += [(f"answer_{part}", "\n".join(items)) for part, items in (c.categories_response or {}).items()]
+    return [(name, text) for name, text in texts if text]
 
 
 CompletionCheck = Callable[[Session, PrivacyRequest], "str | None"]
@@ -409,7 +428,9 @@ def completion_mail(req: PrivacyRequest, c: Completion, *, untold: list[str]) ->
         "answer": _answer(c), "answer_parts": {k: str(v) for k, v in CATEGORIES_RESPONSE_PARTS.items()},
         "may_contest": req.request_type == "correct" and c.correction_result == "partially_corrected",
         "max_words": contested_word_limit(req),
-        "file_days": current_app.config["RESPONSE_FILE_DAYS"], "untold": untold})
+        "file_days": current_app.config["RESPONSE_FILE_DAYS"], "untold": untold,
+        "source": (c.source or "").strip() if req.request_type == "correct" else "",
+        "categories_answer": req.request_type == "access" and req.access_scope != "specific" and not c.partial})
 
 
 def outcome_for(session: Session, req: PrivacyRequest) -> CaseOutcome | None:

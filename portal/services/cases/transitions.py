@@ -98,7 +98,9 @@ def _context(session: Session, req: PrivacyRequest, spec: MailSpec) -> dict:
     """What every request mail shows: the request, its type, the status page, and whom to greet."""
     agent = agent_of(session, req)
     return dict(spec.context, req=req, auth=agent, type_label=REQUEST_TYPES[req.request_type].label,
-                status_url=external_url("public.status"), recipient_name=recipient_name(agent, req))
+                status_url=external_url("public.status"), recipient_name=recipient_name(agent, req),
+                opt_out_url=external_url("public.new_request", type="opt_out"),
+                delete_url=external_url("public.new_request", type="delete"))
 
 
 @dataclass(frozen=True)

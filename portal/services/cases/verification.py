@@ -35,6 +35,8 @@ def send_link(session: Session, req: PrivacyRequest, *, now: datetime) -> None:
     else:
         spec = MailSpec("verify", _l("Confirm your privacy request"), context)
     mail_requester(session, req, spec)
+    # The mail confirms receipt with what §7021(a) asks (reference, dates, how identity is checked).
+    req.acknowledged_at = req.acknowledged_at or now
 
 
 def request_for_token(session: Session, *, token: str, purpose: str) -> PrivacyRequest:
@@ -52,7 +54,8 @@ def confirm_email(session: Session, *, token: str) -> PrivacyRequest:
     if req.status != AWAITING_EMAIL:
         raise tokens.TokenError("used")
     tokens.spend(session, value=token, purpose="verify", now=now)
-    req.email_confirmed_at = req.acknowledged_at = now
+    req.email_confirmed_at = now
+    req.acknowledged_at = req.acknowledged_at or now
     agent = agent_of(session, req)
     transition(session, req, VERIFYING, actor="agent" if agent else "requester", action="email_confirmed", now=now,
                mail_spec=_acknowledgement(req, agent))

@@ -32,7 +32,7 @@ from sqlmodel import Session
 from ... import clock, normalize
 from ...db import atomic
 from ...input_guards import NAME, PHONE, text_problem
-from ...lifecycle import IN_PROGRESS, VERIFYING
+from ...lifecycle import COMPLETED, IN_PROGRESS, PARTIALLY_COMPLETED, VERIFYING
 from ...models import Client, ClientRequest, FulfilmentItem, PrivacyRequest, VerificationAttempt
 from .. import audit
 from ..cases import submission
@@ -291,9 +291,21 @@ def status_changed(session: Session, req: PrivacyRequest) -> None:
     if inbound is None:
         return  # the case being opened: the API's answer says it
     client = session.get(Client, inbound.client_id)
+    if req.request_type == "delete" and req.status in (COMPLETED, PARTIALLY_COMPLETED):
+        _forget_rows_held_for(session, req, client)
     if not client.webhook_url or not client.webhook_secret:
         return
     webhooks.queue(session, topic=STATUS_TOPIC, url=client.webhook_url, secret=client.webhook_secret,
                    payload=status_object(session, inbound), idempotency_key=str(uuid.uuid4()))
     audit.record(session, action="client_status_callback", actor="system", request_id=req.id,
                  detail=f"client {client.key}: {req.status}")
+
+
+def _forget_rows_held_for(session: Session, req: PrivacyRequest, client: Client) -> None:
+    """§1798.105(c) for the client's data: the identity index's rows held for this client about the
+    person its deletion named go with it (the business's own rows, and other clients', stay)."""
+    keys = session.execute(select(VerificationAttempt.subject_key).where(
+        VerificationAttempt.request_id == req.id, VerificationAttempt.outcome == "verified")).scalars().all()
+    removed = subjects.remove(session, subject_keys=keys, client_key=client.key)
+    audit.record(session, action="portal_data_erased", actor="system", request_id=req.id,
+                 detail=f"identity index rows held for {client.key}: {removed}")

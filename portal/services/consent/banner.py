@@ -44,10 +44,19 @@ def banner_intro(state: ConsentState) -> str:
              "%(list)s.", list=labels)
 
 
+def collection_notice() -> str:
+    """§1798.100(a)(3), §7012: what the banner's choice records, why and for how long."""
+    return _("When you choose, we record your choices, the time, our policy's version and whether your browser "
+             "sends Global Privacy Control, under a random identifier kept in a cookie, to honor them and to "
+             "show that we did. We keep each record for %(days)s days.",
+             days=current_app.config["RETENTION_CONSENT_DAYS"])
+
+
 def banner_texts(state: ConsentState) -> dict:
     return {
         "title": _("Your cookie choices"),
         "intro": banner_intro(state),
+        "notice": collection_notice(), "policy": _("Our privacy policy"),
         "accept": _("Accept all"), "reject": _("Reject all"), "customize": _("Choose by category"),
         "gpc_honored": _("Opt-Out Request Honored"),
         "gpc_detail": _("Your browser sent a Global Privacy Control signal. We treat it as your request to opt "
@@ -64,4 +73,5 @@ def _banner_links() -> dict:
     lang = str(get_locale())
     extra = {} if lang == current_app.config["LANGUAGES"][0] else {"lang": lang}
     return {"preferences": external_url("consent.preferences", **extra),
-            "opt_out": external_url("public.new_request", type="opt_out", **extra)}
+            "opt_out": external_url("public.new_request", type="opt_out", **extra),
+            "policy": external_url("public.privacy_policy", **extra)}

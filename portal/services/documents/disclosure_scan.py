@@ -5,7 +5,10 @@ identification number, a financial account number, a health-insurance or medical
 number, an account password, security questions and answers (and unique biometric data). A response
 may say that such data was collected ("collected: yes"), never the value. The scan looks at JSON
 keys and values (at any depth) and at CSV column names and cells: a field whose name says what it
-holds, or a value shaped like one (an SSN, a payment card number that passes the Luhn check).
+holds, or a value shaped like one (an SSN, dashed or not, a payment card number that passes the Luhn
+check), or a value that labels itself ("Member ID: XJ448812"), or a value under a generic name
+("value", "number", "id") beside a field that says what it is ({"type": "Member ID", "value": ...}, or
+a CSV row with those columns). `text_findings` reads staff's free text the same way.
 """
 import csv
 import io
@@ -45,6 +48,17 @@ KINDS = {
 }
 _SSN_VALUE = re.compile(r"(?<!\d)(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?!\d)")
 _CARD_VALUE = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
+# An SSN without dashes: nine digits (or 3-2-4 with spaces or dots) standing alone as the whole value.
+_SSN_BARE = re.compile(r"^\s*(?!000|666|9\d\d)\d{3}[ .]?(?!00)\d{2}[ .]?(?!0000)\d{4}\s*$")
+# A value that names itself in free text: "SSN 123456789", "Member ID: XJ448812".
+_LABELLED = re.compile(r"(?i)\b(ssn|social security(?: number| no\.?)?|member (?:id|number)|subscriber id|"
+                       r"medical record(?: number| no\.?)?|mrn|insurance id|policy (?:number|no\.?)|"
+                       r"driver'?s licen[cs]e(?: number| no\.?)?|passport(?: number| no\.?)?|"
+                       r"(?:bank )?account (?:number|no\.?))\s*(?:is|:|#|-)?\s*([A-Z0-9][A-Z0-9 -]{3,}[0-9])")
+_SSN_IN_TEXT = re.compile(r"(?<![\d-])(?!000|666|9\d\d)\d{3}-?(?!00)\d{2}-?(?!0000)\d{4}(?![\d-])")
+# Names that say nothing of what a field holds: the field beside them may (`_labelled_by_sibling`).
+_GENERIC = re.compile(r"^(value|values|number|no|num|id|identifier|code|data|text|detail|details)$")
+_LABEL_KEYS = re.compile(r"^(type|kind|label|name|field|description|identifier_?type|id_?type|what)$")
 
 
 @dataclass(frozen=True)
@@ -81,11 +95,19 @@ def _luhn(digits: str) -> bool:
 
 
 def kind_of_value(value) -> str | None:
-    """An SSN written as 123-45-6789, or a payment card number (13-19 digits, Luhn-valid)."""
+    """An SSN written as 123-45-6789 (or alone as 123456789), a value labelled as one of the kinds,
+    or a payment card number (13-19 digits, Luhn-valid)."""
     if not isinstance(value, str):
         return None
-    if _SSN_VALUE.search(value):
+    if _SSN_VALUE.search(value) or _SSN_BARE.match(value):
         return "ssn"
+    labelled = _LABELLED.search(value)
+    if labelled:
+        kind = kind_of_name(labelled.group(1))
+        if kind == "ssn" and not _SSN_IN_TEXT.search(labelled.group(2)):
+            kind = None
+        if kind:
+            return kind
     for match in _CARD_VALUE.finditer(value):
         digits = re.sub(r"\D", "", match.group())
         if 13 <= len(digits) <= 19 and _luhn(digits):
@@ -93,13 +115,24 @@ def kind_of_value(value) -> str | None:
     return None
 
 
+def _labelled_by_sibling(pairs) -> str | None:
+    """The kind a record's label field names ({"type": "Member ID", ...}), when it has one."""
+    for name, item in pairs:
+        if isinstance(item, str) and _LABEL_KEYS.match(_normal(name)):
+            kind = kind_of_name(item)
+            if kind:
+                return kind
+    return None
+
+
 def _walk(value, path: str, found: list, mask: bool):
     """JSON: every key and every scalar value; returns the value, masked where asked."""
     if isinstance(value, dict):
         out = {}
+        beside = _labelled_by_sibling(value.items())
         for key, item in value.items():
             here = f"{path}.{key}" if path else str(key)
-            kind = kind_of_name(key)
+            kind = kind_of_name(key) or (beside if _GENERIC.match(_normal(key)) else None)
             if kind and item not in (None, "", [], {}):
                 found.append(Finding(here, kind))
                 out[key] = MASK
@@ -128,9 +161,11 @@ def scan(kind: str, data: bytes) -> tuple[list[Finding], bytes]:
     out_rows = [header]
     for row in body:
         out = list(row)
+        beside = _labelled_by_sibling(zip(header, row))
         for i, cell in enumerate(row):
             column = header[i] if i < len(header) else f"column {i + 1}"
-            kind_here = flagged.get(i) if cell.strip() else None
+            by_name = flagged.get(i) or (beside if _GENERIC.match(_normal(column)) else None)
+            kind_here = by_name if cell.strip() else None
             kind_here = kind_here or kind_of_value(cell)
             if kind_here:
                 found.append(Finding(column, kind_here))
@@ -140,3 +175,13 @@ def scan(kind: str, data: bytes) -> tuple[list[Finding], bytes]:
     csv.writer(buffer, lineterminator="\n").writerows(out_rows)
     unique = list(dict.fromkeys(found))
     return unique, buffer.getvalue().encode()
+
+
+def text_findings(text: str | None, field: str) -> list[Finding]:
+    """Staff's free text (a response message, a categories answer): what it must not disclose."""
+    found = []
+    for line in (text or "").splitlines():
+        kind = kind_of_value(line)
+        if kind:
+            found.append(Finding(field, kind))
+    return list(dict.fromkeys(found))

@@ -48,6 +48,8 @@ def _forget_blob_on_rollback(session: Session, storage, name: str) -> None:
 @event.listens_for(OrmSession, "after_commit")
 def _blobs_committed(session):
     session.info.pop("uncommitted_blobs", None)
+    for storage, name in session.info.pop("discarded_blobs", []):
+        storage.delete(name)  # the row is gone for good: its blob goes too
 
 
 @event.listens_for(OrmSession, "after_transaction_end")
@@ -192,6 +194,14 @@ def delete(session: Session, *, document: Document, actor: str) -> None:
     session.delete(document)
     session.commit()
     get_storage().delete(document.storage_name)
+
+
+def discard(session: Session, *, document: Document, actor: str) -> None:
+    """Remove a document in the caller's transaction; its blob goes once that commits (kept on rollback)."""
+    audit.record(session, action="document_deleted", actor=actor, request_id=document.request_id,
+                 detail=f"document {document.id} ({document.purpose})")
+    session.delete(document)
+    session.info.setdefault("discarded_blobs", []).append((get_storage(), document.storage_name))
 
 
 # ---------------------------------------------------------------- rotation

@@ -140,6 +140,18 @@ class MappedDataset:
         return next((c for c in self.collections if c.name == name), None)
 
 
+# The business's own words in one or more languages: ((language, text), ...), the first as written.
+LocalText = tuple[tuple[str, str], ...]
+# What a `systems:` entry may say for the privacy policy (§7011(e)(1)): each a list of texts but
+# retention, one text.
+POLICY_KEYS = ("sources", "purposes", "retention", "disclosed_to", "sold_or_shared_to")
+
+
+def in_language(text: LocalText, language: str) -> str:
+    """The text in `language`, or else as first written."""
+    return dict(text).get(language, text[0][1])
+
+
 @dataclass(frozen=True)
 class System:
     file: str
@@ -152,6 +164,13 @@ class System:
     recipient: str | None = None
     health_data: bool = False
     client: str | None = None  # the client's key when the business holds this system's data for a client
+    # For the privacy policy: where the data comes from, why it is collected, how long it is kept,
+    # and the categories of recipients it is disclosed to for a business purpose, or sold or shared to.
+    sources: tuple[LocalText, ...] = ()
+    purposes: tuple[LocalText, ...] = ()
+    retention: LocalText | None = None
+    disclosed_to: tuple[LocalText, ...] = ()
+    sold_or_shared_to: tuple[LocalText, ...] = ()
 
     @property
     def label(self) -> str:

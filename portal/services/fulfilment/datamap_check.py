@@ -11,8 +11,10 @@ missing, a dataset no system names, and a system whose connection cannot be open
 (`datamap_live_check`).
 
 Warnings (exit 0 unless --strict): keys fideslang ignores, an identity the portal cannot seed from,
-a turned-off basis, a rule that governs nothing, a missing index in the live database, and a CCPA
-category the map holds that the privacy policy does not name. The policy check reads the policy in
+a turned-off basis, a rule that governs nothing, a missing index in the live database, a CCPA
+category the map holds that the privacy policy does not name, and a system holding personal
+information that does not say for the policy where it comes from, why, or how long it is kept
+(`policy_disclosures.gaps`). The policy check reads the policy in
 force (the instance's file or the shipped default, in the default language) as plain text, folded
 (compatibility forms, lower case, straight apostrophes, single spaces), and looks for the statute's
 own words for each category as whole words: §1798.130(c) has the policy name the categories
@@ -28,10 +30,10 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import select
 
-from ... import db, policy
+from ... import db, i18n, policy
 from ...models import Client
 from ..cases import outcomes
-from . import ccpa_categories, datamap_live_check, datamap_loader
+from . import ccpa_categories, datamap_live_check, datamap_loader, policy_disclosures
 from .datamap import SEED_IDENTITIES, DataMap, Finding, MappedField, Rule
 
 POLICY_FILE = "privacy policy"
@@ -59,6 +61,8 @@ def check_configured_map(*, probe_connections: bool = True) -> CheckReport:
     findings = check(loaded, bases=outcomes.all_bases(), policy_text=policy_text(),
                      instance_path=current_app.instance_path, probe_connections=probe_connections,
                      client_keys=clients)
+    findings += policy_disclosures.gaps(loaded.datamap, languages=list(current_app.config["LANGUAGES"]),
+                                        sells_or_shares=bool(current_app.config.get("SELLS_OR_SHARES")))
     return CheckReport(loaded.datamap, tuple(findings))
 
 
@@ -288,8 +292,16 @@ class _TextOnly(HTMLParser):
 
 
 def policy_text() -> str:
-    """The privacy policy in force, in the default language, as plain text."""
+    """The privacy policy in force, in the default language, as plain text: the business's own text
+    and the categories the page lists from the map (`policy_disclosures`)."""
     parser = _TextOnly()
     parser.feed(str(policy.current().html))
     parser.close()
+    language = current_app.config["LANGUAGES"][0]
+    listed = policy_disclosures.configured(language)
+    if listed is not None:
+        labels = policy_disclosures.category_labels()
+        with i18n.language(language):
+            parser.parts += [str(labels[c.key]) for c in listed.categories]
+            parser.parts += ["sensitive personal information"] if listed.sensitive else []
     return " ".join(parser.parts)

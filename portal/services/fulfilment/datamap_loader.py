@@ -27,9 +27,11 @@ from .datamap import (
     ACCESS_ACTIONS,
     CORRECT_ACTIONS,
     DELETE_ACTIONS,
+    POLICY_KEYS,
     DataMap,
     FieldReference,
     Finding,
+    LocalText,
     MappedCollection,
     MappedDataset,
     MappedField,
@@ -40,7 +42,9 @@ from .datamap import (
 )
 
 TOP_LEVEL_KEYS = ("dataset", "systems", "rules")
-SYSTEM_KEYS = ("dataset", "name", "connection", "write_connection", "owner", "recipient", "health_data", "client")
+SYSTEM_KEYS = ("dataset", "name", "connection", "write_connection", "owner", "recipient", "health_data",
+               "client") + POLICY_KEYS
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 RULE_KEYS = ("categories", "access", "delete", "correct", "basis", "ccpa_category", "collections")
 _CATEGORY_KEY = re.compile(r"^[A-Za-z0-9_.<>-]+$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -150,7 +154,7 @@ class _Reader:
             where = (f"system {raw['dataset']}" if isinstance(raw.get("dataset"), str) else f"system {number}",)
             if not self._known_keys(file, where, raw, SYSTEM_KEYS):
                 continue
-            texts = {key: raw.get(key) for key in SYSTEM_KEYS if key != "health_data"}
+            texts = {key: raw.get(key) for key in SYSTEM_KEYS if key != "health_data" and key not in POLICY_KEYS}
             wrong = [key for key, text in texts.items() if text is not None and not isinstance(text, str)]
             for key in wrong:
                 self.error(file, where, f"{key} must be text, not a {_kind(raw[key])}")
@@ -167,12 +171,35 @@ class _Reader:
                 self.error(file, where, problem)
             if wrong or any(problems):
                 continue
-            self.systems.append(System(file=file, number=number, dataset=raw["dataset"].strip(),
+            # A policy text of the wrong shape is an error of the map, but the system still works: the
+            # policy just says nothing from it.
+            policy = {key: self._policy_texts(file, where, key, raw[key]) for key in POLICY_KEYS if key in raw}
+            policy = {key: texts for key, texts in policy.items() if texts is not None}
+            if "retention" in policy:
+                policy["retention"] = policy["retention"][0]
+            self.systems.append(System(**policy, file=file, number=number, dataset=raw["dataset"].strip(),
                                        name=(raw.get("name") or raw["dataset"]).strip(),
                                        connection=texts["connection"], write_connection=texts["write_connection"],
                                        owner=texts["owner"], recipient=texts["recipient"],
                                        health_data=bool(raw.get("health_data", False)),
                                        client=(texts["client"] or "").strip() or None))
+
+    def _policy_texts(self, file: str, where: tuple[str, ...], key: str, value) -> tuple[LocalText, ...] | None:
+        """A policy key's texts: text, or a mapping of language codes to text, or (but retention) a
+        list of these. None: reported."""
+        items = value if isinstance(value, list) and key != "retention" else [value]
+        texts = []
+        for item in items:
+            if isinstance(item, str) and item.strip():
+                texts.append((("", item.strip()),))
+            elif (isinstance(item, dict) and item and all(isinstance(k, str) and _LANGUAGE.match(k) for k in item)
+                  and all(isinstance(v, str) and v.strip() for v in item.values())):
+                texts.append(tuple((k, v.strip()) for k, v in item.items()))
+            else:
+                shape = "text or a mapping of language codes to text" + ("" if key == "retention" else ", or a list of these")
+                self.error(file, where, f"{key} must be {shape}, not a {_kind(item)}")
+                return None
+        return tuple(texts)
 
     @staticmethod
     def _connection_problem(key: str, spec: str) -> str | None:

@@ -2,19 +2,23 @@
 
 - A categories request's answer (§1798.110(a)): the CCPA categories of the systems where an item
   recorded the person as found; the recipients part from the map's recipients of those systems.
-  Sources and purposes are not in the map: staff write them.
+  Sources, purposes and the categories disclosed for a business purpose (or sold or shared), with
+  their recipients, come from the `systems:` entries' policy texts where the business gave them, in
+  the request's language (`policy_lines`).
 - A deletion's or correction's explanation of what was kept (§7022(f), §7023): each kept CCPA
   category with its basis and citation, from the plan's items that retain data (a deletion's
   `retain`, a correction's `refer` with a basis; an item whose system did not hold the person kept
   nothing); for a deletion, what was erased, by category.
 """
+from flask import current_app
 from sqlalchemy import select
 from sqlmodel import Session
 
 from ...models import FulfilmentItem, PrivacyRequest, Recipient
 from ..cases import notices, outcomes
 from .ccpa_categories import CATEGORIES
-from .plan import items_for
+from .datamap import in_language
+from .plan import configured_map, items_for
 
 
 def _found(items: list[FulfilmentItem]) -> list[FulfilmentItem]:
@@ -53,6 +57,8 @@ def completion_draft(session: Session, req: PrivacyRequest) -> dict[str, str]:
         found = _found(items)
         draft["answer_categories"] = "\n".join(_labels(k for i in found for k in (i.detail or {}).get("categories", [])))
         draft["answer_recipients"] = "\n".join(recipient_lines(session, found))
+        draft.update({f"answer_{part}": "\n".join(lines) for part, lines in policy_lines(found, req.language).items()
+                      if lines})
     if req.request_type in ("delete", "correct"):
         rows = kept(items, req.request_type)
         if rows:
@@ -79,3 +85,22 @@ def recipient_lines(session: Session, items: list[FulfilmentItem]) -> list[str]:
         recipient = configured.get(name)
         lines.append(f"{notices.KINDS[recipient.kind]}: {name}" if recipient else name)
     return lines
+
+
+def policy_lines(items: list[FulfilmentItem], language: str) -> dict[str, list[str]]:
+    """The categories answer's parts the map's policy texts fill, from the systems where the person
+    was found: sources, purposes, and by category what was disclosed (or sold or shared) to whom."""
+    datamap = configured_map()
+    parts: dict[str, list[str]] = {"sources": [], "purposes": [], "disclosed": [], "sold_or_shared": []}
+    for item in items:
+        system = datamap.system_for(item.system)
+        if system is None:
+            continue
+        labels = _labels((item.detail or {}).get("categories", []))
+        parts["sources"] += [in_language(t, language) for t in system.sources]
+        parts["purposes"] += [in_language(t, language) for t in system.purposes]
+        for key, texts in (("disclosed", system.disclosed_to), ("sold_or_shared", system.sold_or_shared_to)):
+            if texts and (key == "disclosed" or current_app.config.get("SELLS_OR_SHARES")):
+                to = ", ".join(in_language(t, language) for t in texts)
+                parts[key] += [f"{label}: {to}" for label in labels]
+    return {part: list(dict.fromkeys(lines)) for part, lines in parts.items()}

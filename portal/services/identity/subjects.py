@@ -256,6 +256,16 @@ def forget(session: Session, *, subject_key: str) -> bool:
     return result.rowcount > 0
 
 
+def remove(session: Session, *, subject_keys: Iterable[str], client_key: str = "") -> int:
+    """Remove these subjects' rows held for the business (or, with `client_key`, for that client) from
+    the index in the caller's transaction; how many rows went."""
+    keys = sorted({k.strip() for k in subject_keys if k})
+    if not keys:
+        return 0
+    table = IdentitySubject.__table__
+    return session.execute(delete(table).where(table.c.subject_key.in_(keys), table.c.client_key == client_key)).rowcount
+
+
 @dataclass(frozen=True)
 class Match:
     """The best match of a request's points in the index: the subject, and the points that matched."""

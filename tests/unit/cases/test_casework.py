@@ -187,6 +187,14 @@ def test_opt_out_and_limit_cannot_be_extended_or_denied_as_unverifiable(session,
     assert req.status == "denied" and "§702" in req.outcome_citation
 
 
+def test_the_fraud_basis_of_a_correction_cites_the_correction_rule_not_a_deletion_exception(session, staff):
+    req = _case(session, "correct", email="fraud@example.org")
+    outcomes.deny(session, req=req, staff=staff, basis="fraud_suspected", categories="all",
+                  explanation="Scripted submissions from one address.", assessment="Documented fraud.",
+                  expected_version=req.version)
+    assert req.outcome_citation == "Cal. Code Regs. tit. 11, §7023(h)" and "1798.105" not in req.outcome_citation
+
+
 @pytest.mark.parametrize(("kind", "cite"), [("delete", "§7022(a)"), ("correct", "§7023(a)"),
                                             ("access", "§7024(a)-(b)")])
 def test_the_unverifiable_basis_cites_the_rule_of_the_request_type(session, staff, kind, cite):
@@ -199,7 +207,7 @@ def test_the_unverifiable_basis_cites_the_rule_of_the_request_type(session, staf
 def test_denial_bases_split_medical_and_keep_workers_compensation_off(app, session):
     bases = outcomes.denial_bases("delete")
     assert bases["exempt_cmia"]["citation"] == "Cal. Civ. Code §1798.146(a)(1)(A)"
-    assert bases["exempt_hipaa_phi"]["citation"].startswith("Cal. Civ. Code §1798.146(a)(1)(B)")
+    assert bases["exempt_hipaa_phi"]["citation"] == "Cal. Civ. Code §1798.146(a)(1)(A), (C)"
     assert "exempt_medical" not in bases and "legal_retention_wc" not in bases
     app.config["DENIAL_BASIS_OVERRIDES"] = {"legal_retention_wc": {"enabled": True}}
     assert "legal_retention_wc" in outcomes.denial_bases("delete")
