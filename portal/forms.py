@@ -8,7 +8,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Email, Length, Optional, Regexp, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from . import clock, input_guards
+from . import clock, input_guards, normalize
 from .i18n import lazy_gettext as _l
 from .lifecycle import REQUEST_TYPES
 from .services.cases.submission import NewRequest
@@ -180,10 +180,10 @@ class RequestForm(EmptyForm):
         if kind in REQUEST_TYPES and self.needs_declaration():
             if not self.declaration.data:
                 self.declaration.errors.append(_l("This request needs the signed declaration."))
-            full = f"{self.first_name.data or ''} {self.last_name.data or ''}".split()
             if not self.declaration_signature.data:
                 self.declaration_signature.errors.append(_l("Type your full name to sign."))
-            elif self.declaration_signature.data.casefold().split() != [w.casefold() for w in full]:
+            elif not normalize.signature_matches(self.declaration_signature.data, self.first_name.data,
+                                                 self.last_name.data):
                 self.declaration_signature.errors.append(_l("The signature must match the first and last name above."))
         return ok and not any(f.errors for f in self)
 
