@@ -195,6 +195,7 @@ DEFAULTS = dict(
     RETENTION_DELETION_CASE_DAYS=30,  # a completed deletion request's own case, once closed
     RETENTION_INQUIRY_DAYS=365,  # an answered or closed inquiry, its messages and attachment
     RETENTION_CONSENT_DAYS=731,  # superseded consent and GPC records (the latest is kept while in force); never under RETENTION_RECORD_MONTHS (§7101)
+    PENDING_UPLOAD_HOURS=24,  # an upload kept across a form's validation error, unclaimed, is purged after
     RETENTION_OUTBOX_DAYS=30,  # sent or failed mail and webhooks (their bodies hold personal data)
     RETENTION_RECORD_MONTHS=24,  # §7101 records and whole cases; the rule's minimum, never less
     # Notices downstream by webhook (services/delivery/webhooks.py)

@@ -154,7 +154,8 @@ class RequestForm(EmptyForm):
     correction_details = TextAreaField(_l("What should it say instead?"), filters=STRIPPED, render_kw={"rows": 3}, validators=[
         Optional(), Length(max=5000, message=_l("Use at most 5,000 characters.")), plain_text])
     correction_document = FileField(_l("A document that supports the correction (optional)"), description=_l(
-        "A PDF, PNG or JPEG file, such as a letter, a bill or a form that shows the right information."))
+        "A PDF, PNG or JPEG file, such as a letter, a bill or a form that shows the right information. Attach it "
+        "now: after you send this form, our privacy team asks you for documents only if it needs more."))
     declaration = BooleanField(_l("I declare under penalty of perjury under the laws of the State of California "
                                   "that I am the person whose personal information is the subject of this request, "
                                   "and that the information I have given is true and correct."))
@@ -191,7 +192,11 @@ class RequestForm(EmptyForm):
         kind = self.request_type.data
         return kind in REQUEST_TYPES and tiers.declaration_required(kind, self.access_scope.data)
 
-    def to_new_request(self, language: str = "en") -> NewRequest:
+    def new_upload(self):
+        """The correction's document sent with this submission, if any (stream, filename, declared type)."""
+        return upload_of(self.correction_document) if self.request_type.data == "correct" else None
+
+    def to_new_request(self, language: str = "en", kept_documents: tuple[int, ...] = ()) -> NewRequest:
         kind = self.request_type.data
         return NewRequest(
             request_type=kind, first_name=self.first_name.data, last_name=self.last_name.data,
@@ -206,7 +211,8 @@ class RequestForm(EmptyForm):
             lookback=self.lookback.data or "12_months",
             declaration_signature=self.declaration_signature.data if self.needs_declaration() else None,
             language=language,
-            documents=tuple(d for d in [upload_of(self.correction_document)] if d) if kind == "correct" else ())
+            documents=tuple(d for d in [upload_of(self.correction_document)] if d) if kind == "correct" else (),
+            kept_documents=kept_documents if kind == "correct" and not upload_of(self.correction_document) else ())
 
 
 class IdentityDetailsForm(EmptyForm):

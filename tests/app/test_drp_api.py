@@ -208,7 +208,7 @@ def test_claims_that_do_not_match_our_records_ask_the_consumer_for_more(app, cli
         audit = db.session().execute(select(AuditEvent).where(AuditEvent.action == "verification_hold")).scalar_one()
         assert audit.actor == f"drp:{paired.agent_id}" and "+1415" not in audit.detail
     hold_mail = body(mailbox.last("ana.ruiz@example.org"))  # what would help, and where to add it
-    assert "These details would help" in hold_mail and "http://portal.test/status" in hold_mail
+    assert "These kinds of detail help us find the records" in hold_mail and "http://portal.test/status" in hold_mail
 
 
 def test_postal_codes_come_from_either_form_of_the_address_claim():

@@ -15,6 +15,7 @@ from ...i18n import lazy_gettext as _l
 from ...lifecycle import AWAITING_EMAIL, OPEN, REQUEST_TYPES, WITHDRAWN
 from ...models import AuditEvent, PrivacyRequest, RequestMessage
 from .. import audit
+from ..documents import pending
 from ..documents import store as documents
 from ..identity import tiers
 from . import letters, references, verification
@@ -49,6 +50,8 @@ class NewRequest:
     language: str = "en"
     # correct: supporting documents, each (stream, filename, declared type), checked by the documents service
     documents: tuple = ()
+    # correct: uploads kept from an earlier try of the same form (documents.pending), by id
+    kept_documents: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,8 @@ def record(session: Session, *, new: NewRequest, manner: str, received_at: datet
         # (raised before anything is committed) rolls the whole submission back.
         for document in checked if checked is not None else check_documents(new):
             documents.keep(session, checked=document, request_id=req.id, uploaded_by="requester")
+        for document_id in new.kept_documents:
+            pending.claim(session, document_id=document_id, request_id=req.id, uploaded_by="requester")
     if confirmed:
         mail_requester(session, req, MailSpec("acknowledgement", _l("We received your request: %(reference)s",
                                                                     reference=req.reference), {}))
