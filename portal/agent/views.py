@@ -5,6 +5,7 @@ from flask_babel import get_locale
 from .. import db
 from ..errors import render_error
 from ..extensions import configured_limit, limiter
+from ..form_limits import email_key, limit_submissions
 from ..lifecycle import REQUEST_TYPES
 from ..services.cases import agents
 from ..services.documents.kinds import DocumentRejected
@@ -16,9 +17,13 @@ from .forms import AgentRequestForm, ConsumerDecisionForm
 bp = Blueprint("agent", __name__, url_prefix="/agent")
 
 
+def _limited(wait: str):
+    """The agent's form as typed, when a submission limit is reached: the wait and the other ways."""
+    return render_template("agent/request_form.html", form=AgentRequestForm(), limited_wait=wait)
+
 
 @bp.route("/requests/new", methods=["GET", "POST"])
-@limiter.limit(configured_limit("RATELIMIT_SUBMIT"), methods=["POST"])
+@limit_submissions(email=email_key("agent_email", "consumer_first_name", "consumer_last_name"), limited=_limited)
 def new_request():
     """An authorized agent submits a request for a consumer, with the authorization document."""
     form = AgentRequestForm()

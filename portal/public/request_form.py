@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from .. import db
 from ..errors import render_error
 from ..extensions import configured_limit, limiter
+from ..form_limits import email_key, limit_submissions
 from ..forms import EmptyForm, RequestForm
 from ..lifecycle import REQUEST_TYPES
 from ..security import minimum_duration
@@ -20,8 +21,15 @@ from . import bp
 from .access import grant_status_access
 
 
+def _limited(wait: str):
+    """The form as typed, when a submission limit is reached: how long to wait, and the other ways."""
+    form = RequestForm()
+    keep_upload_for_retry(form)
+    return _render_form(form, 429, limited_wait=wait)[0]
+
+
 @bp.route("/requests/new", methods=["GET", "POST"])
-@limiter.limit(configured_limit("RATELIMIT_SUBMIT"), methods=["POST"])
+@limit_submissions(email=email_key("email"), limited=_limited)
 def new_request():
     """One form for all five request types."""
     form = RequestForm()
@@ -72,9 +80,9 @@ def keep_upload_for_retry(form: RequestForm) -> None:
     session[KEPT_UPLOAD] = kept.id
 
 
-def _render_form(form: RequestForm, status: int):
+def _render_form(form: RequestForm, status: int, limited_wait: str | None = None):
     kept = kept_upload() if form.request_type.data == "correct" and not form.correction_document.errors else None
-    return render_template("public/request_form.html", form=form, kept_upload=kept), status
+    return render_template("public/request_form.html", form=form, kept_upload=kept, limited_wait=limited_wait), status
 
 
 def _stop_sale_in_this_browser() -> None:
