@@ -16,6 +16,7 @@ MAY_IMPORT = {
     "records": {"cases", "documents", "delivery"},
     "staff": {"cases", "delivery"},
     "fulfilment": {"cases", "identity", "documents", "delivery"},
+    "checklist": {"delivery", "fulfilment"},
 }
 
 
