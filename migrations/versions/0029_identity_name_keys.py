@@ -12,7 +12,6 @@ from alembic import op
 
 import portal.models  # noqa: F401  (UTCDateTime)
 
-
 revision = '0029_identity_name_keys'
 down_revision = '0028_postal_letters'
 branch_labels = None

@@ -4,7 +4,6 @@ the other ways to make a request; a shared office is not locked out by ordinary 
 import re
 
 from .. import files
-
 from ..support import post_form
 from ..support import request_form as form_for
 
