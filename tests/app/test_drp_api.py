@@ -126,10 +126,12 @@ def _tamper(agent, other):
 
 
 @pytest.mark.parametrize("problem", list(_tamper(Agent(), Agent())))
-def test_any_pairing_failure_is_403_with_an_empty_body(app, client, agent, problem):
+def test_any_pairing_failure_is_403_naming_its_reason(app, client, agent, problem):
     url_id, message = _tamper(agent, Agent("OTHER"))[problem]
     resp = client.post(f"/drp/v1/agent/{url_id}", data=message, content_type="text/plain")
-    assert resp.status_code == 403 and resp.data == b""
+    assert resp.status_code == 403 and resp.get_json()["code"] == "403" and resp.get_json()["message"]
+    if problem == "no drp.version":
+        assert resp.get_json()["message"].startswith("drp.version is required")
     with app.app_context():
         assert db.session().execute(select(DrpAgent.token_hash)).scalar() is None
         event = db.session().execute(select(AuditEvent).order_by(AuditEvent.id.desc())).scalars().first()
