@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
 from . import background
+from .lifecycle import PACIFIC
 from . import db as database
 from .datamap_commands import datamap_cli, fulfil_cli, reencrypt_map_tokens
 from .models import AuditEvent, Document
@@ -295,10 +296,12 @@ def subjects_status():
     click.echo(f"{result.subjects} subjects")
     for point, count in result.per_point.items():
         click.echo(f"  {point:<15} {count}")
+    click.echo(f"  {'name forms':<15} {result.name_forms} (keyed hashes of the forms of a name that match it)")
     if result.last_import is None:
         click.echo("no import yet")
     else:
-        click.echo(f"last import {result.last_import.isoformat()}: {result.last_imported} rows imported, "
+        when = result.last_import.astimezone(PACIFIC).strftime("%Y-%m-%d %H:%M %Z")
+        click.echo(f"last import {when} (California time): {result.last_imported} rows imported, "
                    f"{result.last_rejected} rejected")
 
 

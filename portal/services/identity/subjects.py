@@ -238,6 +238,7 @@ class IndexStatus:
     last_import: datetime | None
     last_imported: int | None
     last_rejected: int | None
+    name_forms: int = 0
 
 
 def status(session: Session) -> IndexStatus:
@@ -245,10 +246,11 @@ def status(session: Session) -> IndexStatus:
     table = IdentitySubject.__table__
     counts = session.execute(select(func.count(), *[func.count(table.c[f"{p}_hash"]) for p in POINTS])).one()
     last = session.execute(select(SubjectImport).order_by(SubjectImport.id.desc()).limit(1)).scalar()
+    forms = session.execute(select(func.count()).select_from(IdentityNameKey)).scalar_one()
     return IndexStatus(subjects=counts[0], per_point=dict(zip(POINTS, counts[1:])),
                        last_import=last.finished_at if last else None,
                        last_imported=last.rows_imported if last else None,
-                       last_rejected=last.rows_rejected if last else None)
+                       last_rejected=last.rows_rejected if last else None, name_forms=forms)
 
 
 @atomic
