@@ -46,7 +46,8 @@ def register_first_run_warnings(app):
         done.set()
         from .services.checklist import placeholders
         try:
-            placeholders.log_warnings(db.session())
+            with db.read_session() as reader:  # never the request's session: it would hold a write lock
+                placeholders.log_warnings(reader)
         except Exception:  # noqa: BLE001  a warning must never fail the request it rides on
             app.logger.exception("the first-run checklist could not be read")
 

@@ -53,7 +53,8 @@ def worker(once):
     after the message in hand."""
     app = current_app._get_current_object()
     from .services.checklist import placeholders
-    placeholders.log_warnings(database.session(), skip={"worker"})  # this process is the worker
+    with database.read_session() as reader:  # a read of its own: nothing held while the worker runs
+        placeholders.log_warnings(reader, skip={"worker"})  # this process is the worker
     click.echo("worker started" + (" (one pass)" if once else "; SIGTERM or Ctrl-C stops it"))
     worker_service.run_worker(app, once=once, jobs=background.scheduled_jobs(), deliverers=background.DELIVERERS,
                               handle_signals=True)
