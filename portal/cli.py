@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
 from . import background
-from .lifecycle import PACIFIC
 from . import db as database
 from .datamap_commands import datamap_cli, fulfil_cli, reencrypt_map_tokens
+from .lifecycle import PACIFIC
 from .models import AuditEvent, Document
 from .services import audit
 from .services.cases import notices
