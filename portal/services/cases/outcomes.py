@@ -307,9 +307,9 @@ def complete(session: Session, *, req: PrivacyRequest, staff: StaffUser, complet
         detail=f"basis={c.kept_basis}" if c.partial else None, now=now,
         mail_spec=MailSpec("completed", _l("Our response to request %(reference)s", reference=req.reference), {
             "partial": c.partial, "message": req.response_message, "deleted": (c.deleted_summary or "").strip(),
-            "kept": (c.kept_summary or "").strip(), "basis": basis, "has_files": bool(c.files),
+            "kept": (c.kept_summary or "").strip(), "basis": basis, "has_files": bool(c.files), "file_kinds": sorted(c.files),
             "categories": (c.covered_categories or "").strip() if c.partial else "",
-            "answer": answer, "answer_parts": {k: str(v) for k, v in CATEGORIES_RESPONSE_PARTS.items()},
+            "answer": answer, "answer_parts": CATEGORIES_RESPONSE_PARTS,  # lazy: in the mail's language
             "may_contest": req.request_type == "correct" and c.correction_result == "partially_corrected",
             "max_words": contested_word_limit(req),
             "file_days": current_app.config["RESPONSE_FILE_DAYS"], "untold": untold}))

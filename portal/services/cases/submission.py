@@ -328,13 +328,13 @@ def expire_unconfirmed(session: Session, *, now: datetime | None = None) -> int:
 @dataclass(frozen=True)
 class TimelineEntry:
     at: datetime
-    kind: str  # status | message_in | message_out
+    kind: str  # status | message_in | message_out | extended
     status: str | None = None
     body: str | None = None
 
 
 def timeline_union(request_id):
-    """Status changes and messages of one request (`request_id`: a value or a SQL expression),
+    """Status changes, messages and the extension of one request (`request_id`: a value or a SQL expression),
     in one statement: rows of (at, source, id, status, direction, body); `entries` orders them."""
     return union_all(
         select(AuditEvent.created_at.label("at"), literal(0).label("source"), AuditEvent.id.label("id"),
@@ -342,7 +342,9 @@ def timeline_union(request_id):
         .where(AuditEvent.request_id == request_id, AuditEvent.to_status.is_not(None)),
         select(RequestMessage.created_at, literal(1), RequestMessage.id, null(), RequestMessage.direction,
                RequestMessage.body)
-        .where(RequestMessage.request_id == request_id))
+        .where(RequestMessage.request_id == request_id),
+        select(AuditEvent.created_at, literal(2), AuditEvent.id, null(), null(), null())
+        .where(AuditEvent.request_id == request_id, AuditEvent.action == "extended"))
 
 
 _TIMELINE = timeline_union(bindparam("request_id"))
@@ -352,6 +354,7 @@ def entries(rows) -> list[TimelineEntry]:
     """Timeline rows (timeline_union) as entries, oldest first (on the same moment, status changes
     before messages)."""
     return [TimelineEntry(at, "status", status=status) if source == 0 else
+            TimelineEntry(at, "extended") if source == 2 else
             TimelineEntry(at, "message_out" if direction == "to_requester" else "message_in", body=body)
             for at, source, _id, status, direction, body in sorted(rows, key=lambda r: (r[0], r[1], r[2]))]
 

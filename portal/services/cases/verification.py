@@ -54,12 +54,13 @@ def confirm_email(session: Session, *, token: str) -> PrivacyRequest:
     tokens.spend(session, value=token, purpose="verify", now=now)
     req.email_confirmed_at = req.acknowledged_at = now
     agent = agent_of(session, req)
-    transition(session, req, VERIFYING, actor="agent" if agent else "requester", action="email_confirmed", now=now,
-               mail_spec=_acknowledgement(req, agent))
+    acknowledgement = _acknowledgement(req, agent)
+    transition(session, req, VERIFYING, actor="agent" if agent else "requester", action="email_confirmed", now=now)
     if agent:
+        mail_requester(session, req, acknowledgement)
         hold_for_authorization_review(session, req, agent, now=now)
     else:
-        match_identity(session, req, now=now)
+        match_identity(session, req, now=now, acknowledgement=acknowledgement)
     session.commit()
     return req
 
@@ -85,8 +86,26 @@ def hold_for_authorization_review(session: Session, req: PrivacyRequest, agent: 
     mail.queue(session, to=agent.consumer_email, template="agent_confirm", request_id=req.id, language=req.language,
                subject=_l("Did you ask %(agent)s to make a privacy request for you?", agent=agent.label),
                context={"req": req, "auth": agent, "link": external_url("agent.confirm", token=token.value),
+                        "asked": agent_asked(req.request_type, agent.label),
                         "days": days, "type_label": REQUEST_TYPES[req.request_type].label})
     audit.record(session, action="agent_confirmation_requested", actor="system", request_id=req.id)
+
+
+def agent_asked(request_type: str, agent: str):
+    """What an agent asked for, told to the consumer in one full sentence per type of request."""
+    sentences = {
+        "access": _l("%(agent)s asked us to tell them what personal information we hold about you, as your "
+                     "authorized agent, and sent us a permission they say you signed.", agent=agent),
+        "delete": _l("%(agent)s asked us to delete your information, as your authorized agent, and sent us a "
+                     "permission they say you signed.", agent=agent),
+        "correct": _l("%(agent)s asked us to correct your information, as your authorized agent, and sent us a "
+                      "permission they say you signed.", agent=agent),
+        "opt_out": _l("%(agent)s asked us to stop selling or sharing your information, as your authorized agent, "
+                      "and sent us a permission they say you signed.", agent=agent),
+        "limit": _l("%(agent)s asked us to limit the use of your sensitive personal information, as your "
+                    "authorized agent, and sent us a permission they say you signed.", agent=agent),
+    }
+    return sentences[request_type]
 
 
 @atomic
@@ -215,11 +234,12 @@ def _fraud_signal(session: Session, req: PrivacyRequest, subject_key: str | None
 
 
 def match_identity(session: Session, req: PrivacyRequest, *, actor: str = "system",
-                   now: datetime | None = None) -> VerificationAttempt:
+                   now: datetime | None = None, acknowledgement: MailSpec | None = None) -> VerificationAttempt:
     """Match the request's points against the identity index and act on the result, in the caller's
     transaction: verified (in progress), downgraded to categories (§7024(a)), or on hold with a
     reason. The audit event names the points that matched and the subject's key, never a value;
-    nothing the requester sees says whether the business holds data about them."""
+    nothing the requester sees says whether the business holds data about them. `acknowledgement`:
+    the mail that confirms receipt, queued before any other and told whether identity is confirmed."""
     now = now or clock.now()
     needed = tiers.points_required(req)
     found = subjects.best_match(session, request_points(session, req), request_name_forms(session, req))
@@ -241,6 +261,9 @@ def match_identity(session: Session, req: PrivacyRequest, *, actor: str = "syste
                                   unmatched=",".join(found.unmatched), required=needed, outcome=outcome,
                                   created_at=now)
     session.add(attempt)
+    if acknowledgement is not None:  # first, and saying what is already known: verified, or not yet
+        acknowledgement.context["verified"] = outcome == "verified"
+        mail_requester(session, req, acknowledgement)
     points = ", ".join(found.matched) or "none"
     detail = f"automatic: subject {found.subject_key or 'none'}; matched {count} of {needed}: {points}"
     if found.email_elsewhere:
