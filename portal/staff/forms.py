@@ -214,6 +214,9 @@ class CompleteForm(CaseActionForm):
         return self
     response_json = FileField(_l("Response file, JSON"))
     response_csv = FileField(_l("Response file, CSV"))
+    response_pdf = FileField(_l("Response file, PDF"), description=_l(
+        "Checked as any upload (a real PDF, no scripts or embedded files). Its text is not scanned: make sure it "
+        "holds none of the numbers listed above."))
     use_package = BooleanField(_l("Release the access package the connectors built (its JSON and a CSV sheet)"))
     sensitive = RadioField(_l("If a file holds data that must never be disclosed (§7024(d))"), default="refuse",
                            validate_choice=False, choices=[
@@ -236,7 +239,7 @@ class CompleteForm(CaseActionForm):
 
     def _read_completion(self) -> Completion:
         files = {}
-        for kind, f in (("json", self.response_json), ("csv", self.response_csv)):
+        for kind, f in (("json", self.response_json), ("csv", self.response_csv), ("pdf", self.response_pdf)):
             if f.data and getattr(f.data, "filename", ""):
                 files[kind] = f.data.read()
         if self.use_package.data and getattr(self, "case", None) is not None:

@@ -234,7 +234,7 @@ def completion_problems(req: PrivacyRequest, c: Completion) -> dict[str, str]:
         error = response_files.problem(kind, data)
         if error:
             problems[f"response_{kind}"] = error
-        elif c.sensitive != "mask":
+        elif c.sensitive != "mask" and kind in response_files.SCANNED:
             findings, _masked = disclosure_scan.scan(kind, data)
             if findings:
                 problems[f"response_{kind}"] = _(
@@ -294,7 +294,8 @@ def complete(session: Session, *, req: PrivacyRequest, staff: StaffUser, complet
     untold = notices.explained_to_requester(session, req)  # §7022(b)(3): read before the case changes
     c = completion
     if c.sensitive == "mask":  # §7024(d): the value never leaves; "collected: yes" takes its place
-        c = Completion(**{**c.__dict__, "files": {k: disclosure_scan.scan(k, v)[1] for k, v in c.files.items()}})
+        c = Completion(**{**c.__dict__, "files": {k: disclosure_scan.scan(k, v)[1] if k in response_files.SCANNED else v
+                                                 for k, v in c.files.items()}})
     answer = {k: list(v) for k, v in (c.categories_response or {}).items() if k in CATEGORIES_RESPONSE_PARTS and v}
     to_status = PARTIALLY_COMPLETED if c.partial else COMPLETED
     basis = denial_bases(req.request_type)[c.kept_basis] if c.partial else None
