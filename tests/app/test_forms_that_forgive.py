@@ -78,3 +78,14 @@ def test_an_unclaimed_upload_is_purged_after_its_hours(app, client):
         done = retention.purge(db.session())
         assert done.counts["documents"] == 1
         assert db.session().execute(select(func.count()).select_from(Document)).scalar_one() == 0
+
+
+def test_an_agents_authorization_survives_a_validation_error(app, client):
+    from .test_agent_journey import AGENT, submit
+    first = submit(client, upload=(png(), "permission.png", "image/png"), agent_business_name="")
+    assert first.status_code == 422 and 'id="kept-upload"' in first.get_data(as_text=True)
+    retry = submit(client, upload=(None, None, None), data=AGENT)
+    assert retry.status_code == 303
+    [case] = _cases(app)
+    docs = _documents(app)
+    assert [(d.request_id, d.purpose, d.original_name) for d in docs] == [(case.id, "authorization", "permission.png")]

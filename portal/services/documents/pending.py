@@ -52,6 +52,26 @@ def find(session: Session, *, document_id: int | None, purpose: str) -> Kept | N
     return Kept(doc.id, doc.original_name, doc.size)
 
 
+def content(session: Session, *, document_id: int, purpose: str) -> tuple[bytes, str, str] | None:
+    """A kept upload's bytes, name and type, for a form that submits it again as if just attached (the
+    agent form); None when it is gone."""
+    kept = find(session, document_id=document_id, purpose=purpose)
+    if kept is None:
+        return None
+    doc = session.get(Document, kept.id)
+    return bytes(store.read(session, document=doc)), doc.original_name, doc.content_type
+
+
+@atomic
+def discard(session: Session, *, document_id: int) -> None:
+    """Remove a kept upload its form no longer needs (it was submitted again as a new file)."""
+    doc = session.get(Document, document_id)
+    if doc is not None and doc.uploaded_by == PENDING and doc.request_id is None:
+        session.delete(doc)
+        session.commit()
+        store.get_storage().delete(doc.storage_name)
+
+
 def claim(session: Session, *, document_id: int, request_id: int, uploaded_by: str) -> Document | None:
     """Attach a kept upload to the case the form created, in the caller's transaction."""
     doc = session.get(Document, document_id)
