@@ -111,3 +111,23 @@ def test_the_hold_mail_names_the_same_kinds_of_detail_for_everyone(app, index, m
     b = body(mailbox.last("two@example.net")).replace(nobody.reference, "REF").replace("Nadie", "NAME")
     assert a == b
     assert "The name as it appears on the claim or the bills" in a and "The date of birth" in a
+
+
+def test_the_name_as_the_records_hold_it_can_be_added_from_the_status_page(app, index, client):
+    from ...support import csrf_from, status_client
+    req, attempt = match(app, first="Shiv", last="Kelly", date_of_birth=DOB["S-1"], postal_code=ZIP["S-1"])
+    assert req.status == ON_HOLD and attempt.subject_key is None
+    browser = status_client(app, req.reference)
+    page = browser.get(f"/requests/{req.reference}").get_data(as_text=True)
+    assert "First name, as on your claim or bills (optional)" in page
+    half = browser.post(f"/requests/{req.reference}/details", data={"csrf_token": csrf_from(page), "first_name": "Siobhan"})
+    assert half.status_code == 422 and "Give both the first and the last name, or neither." in half.get_data(as_text=True)
+    sent = browser.post(f"/requests/{req.reference}/details", data={
+        "csrf_token": csrf_from(page), "first_name": "Siobhan", "last_name": "O'Brien"})
+    assert sent.status_code == 303
+    with app.app_context():
+        after = db.session().get(PrivacyRequest, req.id)
+        assert (after.status, after.first_name, after.last_name) == (IN_PROGRESS, "Siobhan", "O'Brien")
+        event = db.session().execute(select(AuditEvent).where(AuditEvent.request_id == req.id,
+                                                              AuditEvent.action == "data_points_added")).scalar_one()
+    assert event.detail == "added: name" and "Siobhan" not in event.detail
