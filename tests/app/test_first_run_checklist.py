@@ -89,3 +89,12 @@ def test_only_admins_see_the_checklist(app):
     client = app.test_client()
     sign_in(client, make_staff(app, "support"))
     assert client.get("/staff/admin/setup").status_code == 403
+
+
+def test_base_url_is_compared_by_host_and_port_not_scheme(app_config):
+    app = create_app({**app_config, "BASE_URL": "https://privacy.example-business.com"})
+    with app.app_context():
+        same = placeholders.configuration_items(served_at="http://privacy.example-business.com/")
+        other_port = placeholders.configuration_items(served_at="http://privacy.example-business.com:8080/")
+    assert "base_url" not in {i.key for i in same}  # TLS ended by the proxy in front
+    assert "base_url" in {i.key for i in other_port}

@@ -40,8 +40,12 @@ def _example_domain(address: str | None) -> bool:
 
 
 def _host(url: str) -> str:
+    """The host and port a URL reaches (the scheme aside: behind a proxy that ends TLS, the portal may
+    see plain HTTP for an https BASE_URL)."""
     parts = urlsplit(url or "")
-    return f"{parts.scheme}://{parts.netloc}".lower()
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    port = parts.port if parts.port not in (None, default) else None
+    return f"{(parts.hostname or '').lower()}{f':{port}' if port else ''}"
 
 
 def configuration_items(*, served_at: str | None = None) -> list[Item]:
