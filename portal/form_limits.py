@@ -9,7 +9,6 @@ accepted or not, counts only against RATELIMIT_FORM_POSTS, a flood guard far abo
 When a limit is reached, the form comes back (429) with what was typed, how long to wait, and the
 other ways to make a request (phone, toll-free number, email)."""
 import math
-import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -17,7 +16,7 @@ from flask import make_response, request
 from flask_babel import format_timedelta
 from flask_limiter import RequestLimit
 
-from . import normalize
+from . import clock, normalize
 from .extensions import configured_limit, limiter
 
 
@@ -46,7 +45,7 @@ def limit_submissions(*, email: Callable[[], str], limited: Callable[[str], obje
     """Decorate a form's view: accepted submissions limited per address and per email, every POST by
     the flood guard; `limited(wait_words)` renders the form again, as typed, when one is reached."""
     def on_breach(request_limit: RequestLimit):
-        seconds = max(0.0, request_limit.reset_at - time.time())
+        seconds = max(0.0, request_limit.reset_at - clock.timestamp())
         response = make_response(limited(wait_words(seconds)))
         response.status_code = 429
         response.headers["Retry-After"] = str(int(math.ceil(seconds)))
