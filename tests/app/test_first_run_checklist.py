@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from portal import clock, create_app, db
+from portal import clock, db
+from portal import create_app as _create_app
 from portal.models import DrpAgent, WorkerHeartbeat
 from portal.services.checklist import placeholders
 
@@ -29,6 +30,25 @@ def _page_keys(app) -> list[str]:
     page = client.get("/staff/admin/setup")
     assert page.status_code == 200
     return re.findall(r'<li data-key="([a-z_]+)"', page.get_data(as_text=True))
+
+
+@pytest.fixture(autouse=True)
+def _apps_disposed():
+    """Every app a test builds here gives its connections back (PostgreSQL counts them)."""
+    yield
+    for app in _BUILT:
+        app.extensions["mail_delivery"].stop()
+        app.extensions["db_engine"].dispose()
+    _BUILT.clear()
+
+
+_BUILT = []
+
+
+def create_app(config):
+    app = _create_app(config)
+    _BUILT.append(app)
+    return app
 
 
 @pytest.fixture
