@@ -21,7 +21,8 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 setup: $(VENV)/.installed
 setup-test: $(VENV)/.installed-test
 
-## Set up, migrate and run the portal on its embedded defaults (SQLite and mail outbox in instance/).
+## Set up, migrate and run the portal on its embedded defaults (SQLite and mail outbox in instance/),
+## its worker beside it (staff mail, the digest, due-date closing, retention): Ctrl-C stops both.
 ## The first run also installs the Billgenix example (docs/datamap.md): its systems in
 ## instance/example/, their people in the identity index, and its data map in instance/datamap/.
 run: setup translations
@@ -30,7 +31,7 @@ run: setup translations
 	if [ -e "$$instance/example" ]; then $(BIN)/python examples/billgenix/generate.py --instance "$$instance"; \
 	else $(BIN)/python examples/billgenix/generate.py --instance "$$instance" && \
 		$(BIN)/flask --app portal subjects import "$$instance/example/subjects.csv"; fi
-	$(BIN)/flask --app portal run --host 127.0.0.1 --port $(PORT)
+	scripts/run-portal.sh $(BIN) $(PORT)
 
 ## Mail delivery and scheduled jobs as a separate process (production).
 worker: setup

@@ -4,9 +4,12 @@ import random
 from datetime import date, timedelta
 
 FIRST = ["José", "María", "Ana", "Luis", "Zoë", "Wei", "Aisha", "John", "Renée", "Nguyễn", "Sofía", "Ángel",
-         "Jean-Luc", "Mary Ann", "Björn", "Chloé", "Ramón", "Lucía", "Dmitri", "Fatima", "Inés", "Óscar"]
+         "Jean-Luc", "Mary Ann", "Björn", "Chloé", "Ramón", "Lucía", "Dmitri", "Fatima", "Inés", "Óscar",
+         "María Elena", "José Luis", "Siobhan", "Ana Sofía"]
 LAST = ["García", "López", "Martínez", "Hernández", "Nguyen", "O'Neil", "Smith", "Kowalski", "Müller", "Pérez",
-        "Ruiz", "Núñez", "Chávez", "Lee", "Ibáñez", "Kim", "Johnson", "Rodríguez", "Fernández", "Gómez"]
+        "Ruiz", "Núñez", "Chávez", "Lee", "Ibáñez", "Kim", "Johnson", "Rodríguez", "Fernández", "Gómez",
+        "O'Brien", "D'Angelo", "de la Cruz"]
+SUFFIXES = ["Jr.", "Sr.", "III"]
 EMPLOYERS = ["Acme Roofing, Inc.", "Sunrise Packing LLC", "Golden State Logistics", "Inland Empire Builders Corp.",
              "Pacific Care Home", "Valley Farms Co.", "Bay Area Transit", "Desert Sun Hotels", "Coastal Dairy"]
 AREA_CODES = ["909", "951", "213", "310", "415", "619", "714", "818", "916", "559", "760", "626"]
@@ -22,6 +25,8 @@ def strip_accents(text: str) -> str:
 def person(rng: random.Random, i: int) -> dict:
     two = rng.random() < 0.35
     last = rng.choice(LAST) + (("-" if rng.random() < 0.5 else " ") + rng.choice(LAST) if two else "")
+    if rng.random() < 0.06:
+        last += " " + rng.choice(SUFFIXES)
     dob = date(1945, 1, 1) + timedelta(days=rng.randrange(365 * 60))
     injury = date(2018, 1, 1) + timedelta(days=rng.randrange(365 * 8))
     return {
@@ -50,9 +55,20 @@ def phone_as_typed(rng: random.Random, phone: str) -> str:
 
 
 def name_as_typed(rng: random.Random, first: str, last: str) -> tuple[str, str]:
+    """A name the way its owner types it: the suffix sometimes dropped, two surnames in either order or
+    only one of them, one of two given names, the apostrophe left out, accents and case anyhow."""
+    words = last.split()
+    if words[-1] in SUFFIXES and rng.random() < 0.6:
+        last = " ".join(words[:-1])  # "Smith" for "Smith Jr."
     parts = last.replace("-", " ").split()
-    if len(parts) == 2:
-        last = rng.choice([" ".join(parts), "-".join(parts), " ".join(reversed(parts))])
+    if len(parts) == 2 and parts[1] not in SUFFIXES:
+        last = rng.choice([" ".join(parts), "-".join(parts), " ".join(reversed(parts)), parts[0], parts[0],
+                           parts[1]])  # "Ramirez" for "Ramírez Gómez"
+    if "'" in last and rng.random() < 0.5:
+        last = last.replace("'", rng.choice(["", "", "’", " "]))  # "OBrien", "O’Brien", "O Brien"
+    given = first.replace("-", " ").split()
+    if len(given) == 2 and rng.random() < 0.5:
+        first = rng.choice(given[:1] * 3 + given[1:])  # "Maria" for "María Elena"
     if rng.random() < 0.5:
         first, last = strip_accents(first), strip_accents(last)
     if rng.random() < 0.3:

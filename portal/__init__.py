@@ -28,7 +28,29 @@ def create_app(test_config=None):
     web.register(app)
     telemetry.register(app)  # outermost: request ids and metrics cover everything below
     register_cli(app)
+    register_first_run_warnings(app)
     return app
+
+
+def register_first_run_warnings(app):
+    """Log the first-run checklist's placeholders once per process, at its first request (a web
+    process started by `flask run` or gunicorn); tests build many apps and skip it."""
+    if app.testing:
+        return
+    import threading
+    done = threading.Event()
+
+    @app.before_request
+    def _first_run_warnings():
+        if done.is_set():
+            return
+        done.set()
+        from .services.checklist import placeholders
+        try:
+            with db.read_session() as reader:  # never the request's session: it would hold a write lock
+                placeholders.log_warnings(reader)
+        except Exception:  # noqa: BLE001  a warning must never fail the request it rides on
+            app.logger.exception("the first-run checklist could not be read")
 
 
 def check_policy(app):

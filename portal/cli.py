@@ -14,6 +14,7 @@ from . import background
 from . import db as database
 from .client_commands import clients_cli
 from .datamap_commands import datamap_cli, fulfil_cli, reencrypt_map_tokens
+from .lifecycle import PACIFIC
 from .models import AuditEvent, Document
 from .services import audit
 from .services.cases import notices
@@ -53,6 +54,9 @@ def worker(once):
     """Deliver queued mail and run scheduled jobs, in the foreground; SIGTERM or Ctrl-C stops it
     after the message in hand."""
     app = current_app._get_current_object()
+    from .services.checklist import placeholders
+    with database.read_session() as reader:  # a read of its own: nothing held while the worker runs
+        placeholders.log_warnings(reader, skip={"worker"})  # this process is the worker
     click.echo("worker started" + (" (one pass)" if once else "; SIGTERM or Ctrl-C stops it"))
     worker_service.run_worker(app, once=once, jobs=background.scheduled_jobs(), deliverers=background.DELIVERERS,
                               handle_signals=True)
@@ -296,10 +300,12 @@ def subjects_status():
     click.echo(f"{result.subjects} subjects")
     for point, count in result.per_point.items():
         click.echo(f"  {point:<15} {count}")
+    click.echo(f"  {'name forms':<15} {result.name_forms} (keyed hashes of the forms of a name that match it)")
     if result.last_import is None:
         click.echo("no import yet")
     else:
-        click.echo(f"last import {result.last_import.isoformat()}: {result.last_imported} rows imported, "
+        when = result.last_import.astimezone(PACIFIC).strftime("%Y-%m-%d %H:%M %Z")
+        click.echo(f"last import {when} (California time): {result.last_imported} rows imported, "
                    f"{result.last_rejected} rejected")
 
 

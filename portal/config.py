@@ -43,7 +43,12 @@ DEFAULTS = dict(
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
     RATELIMIT_SWALLOW_ERRORS=True,
     RATELIMIT_REDIS_TIMEOUT_SECONDS=0.5,  # connect and answer timeout for a redis:// store
-    RATELIMIT_SUBMIT="10 per hour;30 per day",
+    RATELIMIT_SUBMIT="10 per hour;30 per day",  # the inquiry form, every POST
+    # The request and agent forms (portal/form_limits.py): accepted submissions from one network address
+    # (a clinic desk, an agent firm) and for one email address; every POST, errors included, by the flood guard.
+    RATELIMIT_REQUEST_ADDRESS="60 per hour;300 per day",
+    RATELIMIT_REQUEST_EMAIL="5 per hour;20 per day",
+    RATELIMIT_FORM_POSTS="300 per hour",
     RATELIMIT_TOKEN="30 per hour",
     RATELIMIT_STATUS="10 per hour",
     ORG_NAME="Billgenix",
@@ -211,6 +216,7 @@ DEFAULTS = dict(
     RETENTION_DELETION_CASE_DAYS=30,  # a completed deletion request's own case, once closed
     RETENTION_INQUIRY_DAYS=365,  # an answered or closed inquiry, its messages and attachment
     RETENTION_CONSENT_DAYS=731,  # superseded consent and GPC records (the latest is kept while in force); never under RETENTION_RECORD_MONTHS (§7101)
+    PENDING_UPLOAD_HOURS=24,  # an upload kept across a form's validation error, unclaimed, is purged after
     RETENTION_OUTBOX_DAYS=30,  # sent or failed mail and webhooks (their bodies hold personal data)
     RETENTION_RECORD_MONTHS=24,  # §7101 records and whole cases; the rule's minimum, never less
     # Notices downstream by webhook (services/delivery/webhooks.py)

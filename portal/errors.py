@@ -64,6 +64,8 @@ def register(app):
     def _http(exc):
         if exc.code is None or exc.code < 400:
             return exc
+        if exc.code == 429 and getattr(exc, "response", None) is not None:
+            return exc.response  # a limited form drawn again as typed (portal.form_limits)
         return render_error(exc.code)
 
     @app.errorhandler(StorageFull)

@@ -3,6 +3,7 @@ from datetime import date, datetime, time
 from functools import lru_cache
 
 from babel import dates as babel_dates
+from flask_babel import gettext as _
 
 from . import clock, lifecycle
 from .i18n import current_locale, default_language
@@ -66,6 +67,17 @@ LABEL_FILTERS = {
 }
 
 
+FILE_FORMAT_ORDER = ("json", "csv", "pdf")
+
+
+def file_formats(kinds) -> str:
+    """The response files' formats in words, only those there are ("a JSON file", "JSON and CSV files")."""
+    names = [k.upper() for k in sorted(kinds, key=lambda k: (FILE_FORMAT_ORDER + (k,)).index(k))]
+    if len(names) == 1:
+        return _("a %(kind)s file", kind=names[0])
+    return _("%(kinds)s and %(last)s files", kinds=", ".join(names[:-1]), last=names[-1])
+
+
 def machine_datetime(value: datetime) -> str:
     """A moment for HTML's datetime attribute, which allows at most milliseconds."""
     return value.isoformat(timespec="seconds")
@@ -77,4 +89,5 @@ def register(app):
     for name, label in LABEL_FILTERS.items():
         app.add_template_filter(label, name)
     app.add_template_filter(machine_datetime)
+    app.add_template_filter(file_formats)
     app.jinja_env.globals["get_locale"] = current_locale

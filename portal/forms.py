@@ -8,7 +8,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Email, Length, Optional, Regexp, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from . import clock, input_guards
+from . import clock, input_guards, normalize
 from .i18n import lazy_gettext as _l
 from .lifecycle import REQUEST_TYPES
 from .services.cases.submission import NewRequest
@@ -154,7 +154,8 @@ class RequestForm(EmptyForm):
     correction_details = TextAreaField(_l("What should it say instead?"), filters=STRIPPED, render_kw={"rows": 3}, validators=[
         Optional(), Length(max=5000, message=_l("Use at most 5,000 characters.")), plain_text])
     correction_document = FileField(_l("A document that supports the correction (optional)"), description=_l(
-        "A PDF, PNG or JPEG file, such as a letter, a bill or a form that shows the right information."))
+        "A PDF, PNG or JPEG file, such as a letter, a bill or a form that shows the right information. Attach it "
+        "now: after you send this form, our privacy team asks you for documents only if it needs more."))
     declaration = BooleanField(_l("I declare under penalty of perjury under the laws of the State of California "
                                   "that I am the person whose personal information is the subject of this request, "
                                   "and that the information I have given is true and correct."))
@@ -180,10 +181,10 @@ class RequestForm(EmptyForm):
         if kind in REQUEST_TYPES and self.needs_declaration():
             if not self.declaration.data:
                 self.declaration.errors.append(_l("This request needs the signed declaration."))
-            full = f"{self.first_name.data or ''} {self.last_name.data or ''}".split()
             if not self.declaration_signature.data:
                 self.declaration_signature.errors.append(_l("Type your full name to sign."))
-            elif self.declaration_signature.data.casefold().split() != [w.casefold() for w in full]:
+            elif not normalize.signature_matches(self.declaration_signature.data, self.first_name.data,
+                                                 self.last_name.data):
                 self.declaration_signature.errors.append(_l("The signature must match the first and last name above."))
         return ok and not any(f.errors for f in self)
 
@@ -191,7 +192,11 @@ class RequestForm(EmptyForm):
         kind = self.request_type.data
         return kind in REQUEST_TYPES and tiers.declaration_required(kind, self.access_scope.data)
 
-    def to_new_request(self, language: str = "en") -> NewRequest:
+    def new_upload(self):
+        """The correction's document sent with this submission, if any (stream, filename, declared type)."""
+        return upload_of(self.correction_document) if self.request_type.data == "correct" else None
+
+    def to_new_request(self, language: str = "en", kept_documents: tuple[int, ...] = ()) -> NewRequest:
         kind = self.request_type.data
         # §7026(c)-(d), §7027(e): an opt-out or limit request asks nothing to verify; whatever was sent anyway is dropped.
         matching = kind not in UNVERIFIED_TYPES
@@ -210,7 +215,8 @@ class RequestForm(EmptyForm):
             lookback=self.lookback.data or "12_months",
             declaration_signature=self.declaration_signature.data if self.needs_declaration() else None,
             language=language,
-            documents=tuple(d for d in [upload_of(self.correction_document)] if d) if kind == "correct" else ())
+            documents=tuple(d for d in [upload_of(self.correction_document)] if d) if kind == "correct" else (),
+            kept_documents=kept_documents if kind == "correct" and not upload_of(self.correction_document) else ())
 
 
 UNVERIFIED_TYPES = ("opt_out", "limit")  # §7060(b): no verification, so no details asked to match

@@ -89,6 +89,7 @@ HOLD_REASONS = {
     "high_certainty_required": _l("More proof of identity is needed"),
     "information_requested": _l("We asked you for more information"),
     "fraud_suspected": _l("Held for a security review"),
+    "identity_conflict": _l("The proven email belongs to a different person in our records"),
 }
 
 # What the requester reads about a hold: never whether the records matched (enumeration-safe) nor
@@ -99,6 +100,7 @@ PUBLIC_HOLD_REASONS = {
     "high_certainty_required": _l("We need more details to confirm your identity"),
     "information_requested": _l("We asked you for more information"),
     "fraud_suspected": _l("Being reviewed by our privacy team"),
+    "identity_conflict": _l("Being reviewed by our privacy team"),
 }
 
 # The data points a request can match against the business's records (the identity index).

@@ -43,6 +43,64 @@ def name(first: str | None, last: str | None) -> str | None:
     return " ".join(first_words) + "|" + " ".join(last_words)
 
 
+# Words after a surname that are not part of it ("Smith Jr.", "King III"), and the particles of
+# compound surnames that identify no one on their own ("de la Cruz").
+NAME_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv", "2nd", "3rd", "esq", "md", "phd"})
+_NAME_PARTICLES = frozenset({"de", "del", "la", "las", "los", "da", "das", "do", "dos", "di", "du", "van", "von",
+                             "der", "den", "le", "y", "e", "st"})
+_NAME_JOINERS = re.compile(r"['’`ʼ.]")
+
+
+def name_words(value: str | None) -> list[str]:
+    """The words of one part of a name as people write it: accents off, casefolded, apostrophes and
+    periods joined ("O'Brien" and "OBrien" -> "obrien"), hyphens and spaces apart, a trailing suffix
+    dropped ("Smith Jr." -> "smith")."""
+    text = unicodedata.normalize("NFKD", value or "")
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
+    words = fold(_NAME_JOINERS.sub("", text)).split()
+    while len(words) > 1 and words[-1] in NAME_SUFFIXES:
+        words.pop()
+    return words
+
+
+def _part_variants(value: str | None) -> set[str]:
+    """Every way one part of a name is written by its owner: whole (in any order), run together
+    ("O Brien" -> "obrien"), or one of its words alone ("Ramírez Gómez" -> "ramirez", "gomez")."""
+    words = name_words(value)
+    if not words:
+        return set()
+    out = {" ".join(sorted(words)), "".join(words)}
+    out.update(w for w in words if len(w) > 1 and w not in _NAME_PARTICLES)
+    return out
+
+
+def name_variants(first: str | None, last: str | None) -> set[str]:
+    """Every form of a person's name that still names them: a given name and a surname, each whole or
+    one of its words, apostrophes, accents and suffixes forgiven. A record and a request name the same
+    person when their sets meet; both halves must meet, so a shared surname alone never does."""
+    givens, surnames = _part_variants(first), _part_variants(last)
+    return {f"{g}|{s}" for g in givens for s in surnames}
+
+
+def signature_matches(signature: str | None, first: str | None, last: str | None) -> bool:
+    """A typed signature names the person above as loosely as matching does: "Siobhan O'Brien" signs
+    for "Siobhan" "OBrien", "María Ramírez" for "María Elena" "Ramírez Gómez". It needs a given name
+    and a surname of theirs, and no word of someone else's."""
+    words = name_words(signature)
+    givens, surnames = name_words(first), name_words(last)
+    if not words or not givens or not surnames:
+        return False
+    if "".join(words) == "".join(givens + surnames):
+        return True
+    given_forms, surname_forms = _part_variants(first), _part_variants(last)
+    for cut in range(1, len(words)):
+        head, tail = words[:cut], words[cut:]
+        if (" ".join(sorted(head)) in given_forms or "".join(head) in given_forms) and \
+                (" ".join(sorted(tail)) in surname_forms or "".join(tail) in surname_forms):
+            return True
+    return False
+
+
 def phone(value: str | None, region: str = DEFAULT_PHONE_REGION) -> str | None:
     """A phone number in E.164 ("+19096988120"), read as a US number unless it says otherwise."""
     if not value or not value.strip():

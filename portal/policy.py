@@ -10,7 +10,6 @@ from datetime import date
 from pathlib import Path
 
 from flask import current_app
-from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 DEFAULT = Path(__file__).resolve().parent / "content" / "privacy_policy.md"
@@ -93,6 +92,7 @@ def current(language: str | None = None) -> Policy:
     path = Path(name)
     header, body = _split(path.read_text(encoding="utf-8"))
     # The file is the business's own text; raw HTML in it is not rendered, only Markdown.
+    from markdown_it import MarkdownIt  # here: commands that never show the policy do not import it
     html = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table").render(body)
     policy = Policy(version=header.get("version", "1"), effective=date.fromisoformat(header["effective"]),
                     html=Markup(html), sells_or_shares=header.get("sells_or_shares", "no").lower() in ("yes", "true"))

@@ -142,6 +142,10 @@ class AgentRequestForm(EmptyForm):
             employer=self.employer.data or None, postal_code=self.postal_code.data or None,
             language=language)
 
+    def has_new_upload(self) -> bool:
+        f = self.authorization.data
+        return bool(f and getattr(f, "filename", ""))
+
     def upload(self) -> Upload:
         f = self.authorization.data
         return Upload(stream=f.stream, filename=f.filename, content_type=f.mimetype)

@@ -1,7 +1,7 @@
 """The Data Rights Protocol API under /drp/v1 (`api_base` = BASE_URL + /drp). JSON in and out, no
 cookies and no CSRF (agents authenticate by signature and bearer token); every route answers 404
 while DRP_ENABLED is off. The logic, and the audit of every call, live in services/drp/exchange.py."""
-from flask import Blueprint, Response, abort, current_app, g, jsonify, request
+from flask import Blueprint, abort, current_app, g, jsonify, request
 from flask_limiter.util import get_remote_address
 
 from .. import db
@@ -58,11 +58,12 @@ def _answer(call):
 @bp.post("/agent/<agent_id>")
 @_per_agent
 def pair(agent_id):
-    """Pair-wise key setup (§2.05): a bearer token for a signed message; any failure is a bare 403."""
+    """Pair-wise key setup (§2.05): a bearer token for a signed message; any failure is a 403 whose
+    body (§3.06) names the reason, as the audit log does ("drp.version is required: ...")."""
     try:
         return jsonify(exchange.pair(db.session(), agent_id=agent_id, body=request.get_data()))
-    except exchange.Refused:
-        return Response(status=403)
+    except exchange.Refused as exc:
+        return _error(403, exc)
 
 
 @bp.get("/agent/<agent_id>")
@@ -71,8 +72,8 @@ def agent_info(agent_id):
     """Agent information (§2.06): {} when the token is this agent's."""
     try:
         return jsonify(exchange.agent_info(db.session(), token=_bearer(), agent_id=agent_id))
-    except exchange.Refused:
-        return Response(status=403)
+    except exchange.Refused as exc:
+        return _error(403, exc)
 
 
 @bp.post("/data-rights-request")

@@ -50,7 +50,7 @@ from .delivery import OutboxMessage, WebhookDelivery, WorkerHeartbeat  # noqa: F
 from .documents import Document, KeyFingerprint  # noqa: F401
 from .drp import DrpAgent, DrpCallback, DrpRequest  # noqa: F401
 from .fulfilment import SETTLED_ITEM_STATES, FulfilmentItem, FulfilmentRun  # noqa: F401
-from .identity import IdentitySubject, SubjectImport  # noqa: F401
+from .identity import IdentityNameKey, IdentitySubject, SubjectImport  # noqa: F401
 from .inquiries import Inquiry, InquiryMessage  # noqa: F401
 from .letters import PostalLetter  # noqa: F401
 from .notices import DownstreamNotice, Recipient  # noqa: F401

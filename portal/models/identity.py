@@ -2,7 +2,7 @@
 business's records as keyed hashes only, and SubjectImport, the counts of one `subjects import` run."""
 from datetime import datetime
 
-from sqlalchemy import Column, String, UniqueConstraint
+from sqlalchemy import Column, ForeignKeyConstraint, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from .. import clock
@@ -31,6 +31,23 @@ class IdentitySubject(SQLModel, table=True):
     employer_hash: str | None = Field(default=None, max_length=64)
     postal_code_hash: str | None = Field(default=None, max_length=64)
     imported_at: datetime = _ts(nullable=False, default_factory=clock.now)
+
+
+class IdentityNameKey(SQLModel, table=True):
+    """One form of a subject's name that still names them (normalize.name_variants: one of two
+    surnames, one of two given names, without the apostrophe or the suffix), with the date of birth,
+    as a keyed hash: never the name itself. Written at import beside the subject's row (the row held
+    for the business, or for a client) and removed with it (re-import, `subjects forget`)."""
+
+    __tablename__ = "identity_name_key"
+    __table_args__ = (ForeignKeyConstraint(
+        ["subject_key", "client_key"], ["identity_subject.subject_key", "identity_subject.client_key"],
+        ondelete="CASCADE", name="fk_identity_name_key_subject_key_client_key_identity_subject"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject_key: str = Field(sa_column=Column(String(100), nullable=False, index=True))
+    client_key: str = Field(default="", sa_column=Column(String(64), nullable=False, server_default=""))
+    name_dob_hash: str = Field(max_length=64, index=True)
 
 
 class SubjectImport(SQLModel, table=True):

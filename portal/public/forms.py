@@ -6,6 +6,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Email, Length, Optional, ValidationError
 
 from ..forms import (
+    NAME,
     STRIPPED,
     EmptyForm,
     IdentityDetailsForm,
@@ -89,10 +90,28 @@ class AnswerForm(EmptyForm):
 
 
 class AddDetailsForm(IdentityDetailsForm):
-    """More data points for matching, from the status page; and the declaration where it is needed."""
+    """More data points for matching, from the status page (the name too, as the business's records
+    may hold it); and the declaration where it is needed."""
+
+    first_name = StringField(_l("First name, as on your claim or bills (optional)"), filters=STRIPPED,
+                             render_kw={"autocomplete": "given-name"},
+                             validators=[Optional(), Length(max=100, message=_l("Use at most 100 characters.")), NAME])
+    last_name = StringField(_l("Last name, as on your claim or bills (optional)"), filters=STRIPPED,
+                            render_kw={"autocomplete": "family-name"},
+                            validators=[Optional(), Length(max=100, message=_l("Use at most 100 characters.")), NAME])
+
+    def values(self) -> dict:
+        out = super().values()
+        if self.first_name.data and self.last_name.data:
+            out.update(first_name=self.first_name.data, last_name=self.last_name.data)
+        return out
 
     def validate(self, extra_validators=None):
         ok = super().validate(extra_validators)
+        if bool(self.first_name.data) != bool(self.last_name.data):
+            (self.last_name if self.first_name.data else self.first_name).errors.append(
+                _l("Give both the first and the last name, or neither."))
+            return False
         if ok and not self.values() and not self.signature():
             self.phone.errors.append(_l("Give at least one more detail."))
             return False

@@ -1,28 +1,36 @@
 """Making a request: the one form for all five types, the fields that depend on the type, inline
 validation, the page after sending, and the emailed link that confirms the email address."""
-from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from .. import db
-from ..errors import render_error
+from ..errors import MESSAGES, render_error
 from ..extensions import configured_limit, limiter
+from ..form_limits import email_key, limit_submissions
 from ..forms import EmptyForm, RequestForm
 from ..lifecycle import REQUEST_TYPES
 from ..security import minimum_duration
 from ..services.cases import submission as request_service
 from ..services.cases import verification
 from ..services.consent import choices as consent_choices
-from ..services.documents import kinds
+from ..services.documents import kinds, pending
 from ..services.identity.tokens import TokenError
 from ..storage_full import StorageFull
-from ..web import link_problem, storage_full_form
+from ..web import link_problem
 from . import bp
 from .access import grant_status_access
 
 
+def _limited(wait: str):
+    """The form as typed, when a submission limit is reached: how long to wait, and the other ways."""
+    form = RequestForm()
+    keep_upload_for_retry(form)
+    return _render_form(form, 429, limited_wait=wait)[0]
+
+
 @bp.route("/requests/new", methods=["GET", "POST"])
-@limiter.limit(configured_limit("RATELIMIT_SUBMIT"), methods=["POST"])
+@limit_submissions(email=email_key("email"), limited=_limited)
 def new_request():
     """One form for all five request types."""
     form = RequestForm()
@@ -32,18 +40,53 @@ def new_request():
         # The same answer in the same time whether or not an open request of this type exists for
         # the email (a duplicate is told by mail only): no timing oracle (as /status).
         with minimum_duration(current_app.config["REQUEST_RESPONSE_SECONDS"]):
+            kept = kept_upload()
+            new = form.to_new_request(language=str(get_locale()), kept_documents=(kept.id,) if kept else ())
             try:
-                outcome = request_service.submit(db.session(), new=form.to_new_request(language=str(get_locale())))
+                outcome = request_service.submit(db.session(), new=new)
             except kinds.DocumentRejected as exc:  # nothing was saved: the whole submission rolled back
                 form.correction_document.errors = [exc.message]
-                return render_template("public/request_form.html", form=form), 413 if exc.code == "too_large" else 422
+                return _render_form(form, 413 if exc.code == "too_large" else 422)
             except StorageFull:
-                return storage_full_form("public/request_form.html", form=form)
+                return _render_form(form, 507, storage_full=True)
+            session.pop(KEPT_UPLOAD, None)
             if outcome.request.request_type == "opt_out" and current_app.config["SELLS_OR_SHARES"]:
                 _stop_sale_in_this_browser()
             kind = "confirm_email" if REQUEST_TYPES[form.request_type.data].needs_verification else "in_effect"
             return redirect(url_for(".submitted", next=kind, type=outcome.request.request_type), 303)
-    return render_template("public/request_form.html", form=form), 422 if request.method == "POST" else 200
+    if request.method == "POST":
+        keep_upload_for_retry(form)
+        return _render_form(form, 422)
+    return _render_form(form, 200)
+
+
+KEPT_UPLOAD = "kept_correction_upload"
+
+
+def kept_upload():
+    """The correction document this browser attached to a try of the form that did not go through."""
+    return pending.find(db.session(), document_id=session.get(KEPT_UPLOAD), purpose="correction")
+
+
+def keep_upload_for_retry(form: RequestForm) -> None:
+    """A form sent back for a correction keeps its attached document (checked and stored encrypted,
+    bound to this browser's session), so the retry need not attach it again."""
+    upload = form.new_upload()
+    if upload is None or form.correction_document.errors:
+        return
+    stream, filename, declared = upload
+    try:
+        kept = pending.keep(db.session(), stream=stream, filename=filename, declared_type=declared, purpose="correction")
+    except kinds.DocumentRejected as exc:
+        form.correction_document.errors = [exc.message]
+        return
+    session[KEPT_UPLOAD] = kept.id
+
+
+def _render_form(form: RequestForm, status: int, limited_wait: str | None = None, storage_full: bool = False):
+    kept = kept_upload() if form.request_type.data == "correct" and not form.correction_document.errors else None
+    return render_template("public/request_form.html", form=form, kept_upload=kept, limited_wait=limited_wait,
+                           storage_full=MESSAGES[507] if storage_full else None), status
 
 
 def _stop_sale_in_this_browser() -> None:

@@ -7,6 +7,7 @@ from .. import db, normalize
 from ..errors import render_error
 from ..forms import EmptyForm
 from ..i18n import lazy_gettext as _l
+from ..services.checklist import placeholders
 from ..services.staff import accounts as staff_service
 from ..services.staff import invitations
 from ..services.staff.accounts import StaffError
@@ -32,6 +33,14 @@ def admin_staff():
             return redirect(url_for(".admin_staff"), 303)
     return render_template("staff/admin_staff.html", form=form, staff=staff_service.list_staff(db.session())), \
         422 if request.method == "POST" else 200
+
+
+@bp.get("/admin/setup")
+@db.reads_only
+@role_required(ADMIN)
+def admin_setup():
+    """The first-run checklist: every placeholder still live, with what to set."""
+    return render_template("staff/admin_setup.html", items=placeholders.items(db.session(), served_at=request.host_url))
 
 
 def _member_or_404(staff_id: int):

@@ -249,8 +249,12 @@ class CompleteForm(CaseActionForm):
                                      "accepted, not the whole request."))
     carried_json = HiddenField()
     carried_csv = HiddenField()
+    carried_pdf = HiddenField()
     response_json = FileField(_l("Response file, JSON"))
     response_csv = FileField(_l("Response file, CSV"))
+    response_pdf = FileField(_l("Response file, PDF"), description=_l(
+        "Checked as any upload (a real PDF, no scripts or embedded files). Its text is not scanned: make sure it "
+        "holds none of the numbers listed above."))
     use_package = BooleanField(_l("Release the access package the connectors built (its JSON and a CSV sheet)"))
     sensitive = RadioField(_l("If a file holds data that must never be disclosed (§7024(d))"), default="refuse",
                            validate_choice=False, choices=[
@@ -280,13 +284,13 @@ class CompleteForm(CaseActionForm):
     def carry_files(self) -> None:
         """Keep the uploaded files through the review step: the page sends them back with "Send"."""
         completion = self.completion()
-        for kind, f in (("json", self.response_json), ("csv", self.response_csv)):
+        for kind, f in (("json", self.response_json), ("csv", self.response_csv), ("pdf", self.response_pdf)):
             if kind in completion.files and ((f.data and getattr(f.data, "filename", "")) or self[f"carried_{kind}"].data):
                 self[f"carried_{kind}"].data = base64.b64encode(completion.files[kind]).decode()
 
     def _read_completion(self) -> Completion:
         files = {}
-        for kind, f in (("json", self.response_json), ("csv", self.response_csv)):
+        for kind, f in (("json", self.response_json), ("csv", self.response_csv), ("pdf", self.response_pdf)):
             if f.data and getattr(f.data, "filename", ""):
                 files[kind] = f.data.read()
             elif self[f"carried_{kind}"].data:  # a file uploaded before the review step, carried through it

@@ -29,6 +29,7 @@ def _console_links() -> list[dict]:
              ("/staff/recipients", _("Recipients"), (ADMIN,)), ("/staff/clients", _("Clients"), (ADMIN,)),
              ("/staff/datamap", _("Data map"), (ADMIN, SUPPORT)),
              ("/staff/letters", _("Letters owed"), (ADMIN, SUPPORT)),
+             (url_for("staff.admin_setup"), _("Setup"), (ADMIN,)),
              (url_for("staff.admin_staff"), _("Staff"), (ADMIN,)), (url_for("staff.admin_outbox"), _("Outgoing mail"), (ADMIN,)),
              (url_for("staff.account"), _("Account"), ROLES)]
     if not current_user.is_authenticated:

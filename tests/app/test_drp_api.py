@@ -126,10 +126,12 @@ def _tamper(agent, other):
 
 
 @pytest.mark.parametrize("problem", list(_tamper(Agent(), Agent())))
-def test_any_pairing_failure_is_403_with_an_empty_body(app, client, agent, problem):
+def test_any_pairing_failure_is_403_naming_its_reason(app, client, agent, problem):
     url_id, message = _tamper(agent, Agent("OTHER"))[problem]
     resp = client.post(f"/drp/v1/agent/{url_id}", data=message, content_type="text/plain")
-    assert resp.status_code == 403 and resp.data == b""
+    assert resp.status_code == 403 and resp.get_json()["code"] == "403" and resp.get_json()["message"]
+    if problem == "no drp.version":
+        assert resp.get_json()["message"].startswith("drp.version is required")
     with app.app_context():
         assert db.session().execute(select(DrpAgent.token_hash)).scalar() is None
         event = db.session().execute(select(AuditEvent).order_by(AuditEvent.id.desc())).scalars().first()
@@ -208,7 +210,7 @@ def test_claims_that_do_not_match_our_records_ask_the_consumer_for_more(app, cli
         audit = db.session().execute(select(AuditEvent).where(AuditEvent.action == "verification_hold")).scalar_one()
         assert audit.actor == f"drp:{paired.agent_id}" and "+1415" not in audit.detail
     hold_mail = body(mailbox.last("ana.ruiz@example.org"))  # what would help, and where to add it
-    assert "These details would help" in hold_mail and "http://portal.test/status" in hold_mail
+    assert "These kinds of detail help us find the records" in hold_mail and "http://portal.test/status" in hold_mail
 
 
 def test_postal_codes_come_from_either_form_of_the_address_claim():

@@ -57,7 +57,8 @@ def test_a_short_match_is_held_and_the_requester_adds_a_detail(smtp_server, app,
     assert "We need more details to confirm your identity" in page and "Help us confirm it is you" in page
     mail_service.deliver_for_app(app)
     hold = [m for m in smtp_server.received if "more details" in m["Subject"]][-1]
-    assert "Date of birth" in body(hold) and "Employer" in body(hold) and "Phone number" not in body(hold)
+    # The kinds of detail that help, the same for everyone: the name as the records hold it among them.
+    assert "The date of birth" in body(hold) and "The name as it appears on the claim or the bills" in body(hold)
 
     resp = client.post(f"/requests/{req.reference}/details", data={"csrf_token": csrf_from(page), "employer": "Acme Roofing, Inc."})
     assert resp.status_code == 303

@@ -59,3 +59,45 @@ def test_employer_and_postal_code():
     assert normalize.employer("Acme Roofing, Inc.") == normalize.employer("ACME ROOFING") == "acme roofing"
     assert normalize.postal_code("92373-1234") == normalize.postal_code("92373") == "92373"
     assert normalize.postal_code("9237") is None
+
+
+@pytest.mark.parametrize("record,typed", [
+    (("Siobhan", "O'Brien"), ("Siobhan", "OBrien")),                 # the apostrophe left out
+    (("Siobhan", "O’Brien"), ("siobhan", "o brien")),                # a curly one, or a space
+    (("María Elena", "Ramírez Gómez"), ("Maria", "Ramirez")),        # one given name, one surname
+    (("María Elena", "Ramírez Gómez"), ("Elena", "Gomez")),          # the other ones
+    (("María Elena", "Ramírez-Gómez"), ("María Elena", "Gómez Ramírez")),
+    (("John", "Smith Jr."), ("John", "Smith")),                      # a suffix dropped
+    (("John", "Smith"), ("John", "Smith Jr")),                       # or added
+    (("Ana", "de la Cruz"), ("Ana", "Delacruz")),                    # particles run together
+])
+def test_name_forms_of_one_person_meet(record, typed):
+    assert normalize.name_variants(*record) & normalize.name_variants(*typed)
+
+
+@pytest.mark.parametrize("record,typed", [
+    (("María Elena", "Ramírez Gómez"), ("Maria", "Lopez")),          # the given name alone
+    (("María Elena", "Ramírez Gómez"), ("Ana", "Ramirez")),          # the surname alone
+    (("Ana", "de la Cruz"), ("Ana", "de")),                           # a particle names no one
+    (("Siobhan", "O'Brien"), ("Siobhan", "Brien")),
+    (("John", "Smith"), ("Jon", "Smith")),
+])
+def test_other_names_do_not_meet(record, typed):
+    assert not normalize.name_variants(*record) & normalize.name_variants(*typed)
+
+
+@pytest.mark.parametrize("signature,first,last,ok", [
+    ("Siobhan O'Brien", "Siobhan", "OBrien", True),
+    ("Siobhan OBrien", "Siobhan", "O'Brien", True),
+    ("siobhan o’brien", "Siobhan", "O'Brien", True),
+    ("María Ramírez", "María Elena", "Ramírez Gómez", True),
+    ("Maria Elena Ramirez Gomez", "María Elena", "Ramírez Gómez", True),
+    ("John Smith", "John", "Smith Jr.", True),
+    ("John Smith Jr.", "John", "Smith", True),
+    ("Jane Smith", "John", "Smith", False),
+    ("John", "John", "Smith", False),
+    ("John Smith Jones", "John", "Smith", False),
+    ("", "John", "Smith", False),
+])
+def test_a_signature_names_the_person_as_loosely_as_matching(signature, first, last, ok):
+    assert normalize.signature_matches(signature, first, last) is ok

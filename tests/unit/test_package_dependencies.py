@@ -17,6 +17,7 @@ MAY_IMPORT = {
     "staff": {"cases", "delivery"},
     "fulfilment": {"cases", "identity", "documents", "delivery"},
     "clients": {"cases", "identity", "documents", "delivery", "fulfilment", "drp"},
+    "checklist": {"delivery", "fulfilment"},
 }
 
 

@@ -290,7 +290,7 @@ def completion_problems(req: PrivacyRequest, c: Completion) -> dict[str, str]:
         error = response_files.problem(kind, data)
         if error:
             problems[f"response_{kind}"] = error
-        elif c.sensitive != "mask":
+        elif c.sensitive != "mask" and kind in response_files.SCANNED:
             findings, _masked = disclosure_scan.scan(kind, data)
             if findings:
                 problems[f"response_{kind}"] = _(
@@ -379,7 +379,8 @@ def complete(session: Session, *, req: PrivacyRequest, staff: StaffUser, complet
     untold = notices.explained_to_requester(session, req)  # §7022(b)(3): read before the case changes
     c = completion
     if c.sensitive == "mask":  # §7024(d): the value never leaves; "collected: yes" takes its place
-        c = Completion(**{**c.__dict__, "files": {k: disclosure_scan.scan(k, v)[1] for k, v in c.files.items()}})
+        c = Completion(**{**c.__dict__, "files": {k: disclosure_scan.scan(k, v)[1] if k in response_files.SCANNED else v
+                                                 for k, v in c.files.items()}})
     answer = _answer(c)
     to_status = PARTIALLY_COMPLETED if c.partial else COMPLETED
     basis = denial_bases(req.request_type)[c.kept_basis] if c.partial else None
@@ -423,9 +424,9 @@ def completion_mail(req: PrivacyRequest, c: Completion, *, untold: list[str]) ->
     basis = denial_bases(req.request_type).get(c.kept_basis or "") if c.partial else None
     return MailSpec("completed", _l("Our response to request %(reference)s", reference=req.reference), {
         "partial": c.partial, "message": c.message.strip(), "deleted": (c.deleted_summary or "").strip(),
-        "kept": (c.kept_summary or "").strip(), "basis": basis, "has_files": bool(c.files),
+        "kept": (c.kept_summary or "").strip(), "basis": basis, "has_files": bool(c.files), "file_kinds": sorted(c.files),
         "categories": (c.covered_categories or "").strip() if c.partial else "",
-        "answer": _answer(c), "answer_parts": {k: str(v) for k, v in CATEGORIES_RESPONSE_PARTS.items()},
+        "answer": _answer(c), "answer_parts": CATEGORIES_RESPONSE_PARTS,  # lazy: in the mail's language
         "may_contest": req.request_type == "correct" and c.correction_result == "partially_corrected",
         "max_words": contested_word_limit(req),
         "file_days": current_app.config["RESPONSE_FILE_DAYS"], "untold": untold,

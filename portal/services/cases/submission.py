@@ -15,6 +15,7 @@ from ...i18n import lazy_gettext as _l
 from ...lifecycle import AWAITING_EMAIL, OPEN, REQUEST_TYPES, WITHDRAWN
 from ...models import AuditEvent, PrivacyRequest, RequestMessage
 from .. import audit
+from ..documents import pending
 from ..documents import store as documents
 from ..identity import tiers
 from . import letters, references, verification
@@ -49,6 +50,8 @@ class NewRequest:
     language: str = "en"
     # correct: supporting documents, each (stream, filename, declared type), checked by the documents service
     documents: tuple = ()
+    # correct: uploads kept from an earlier try of the same form (documents.pending), by id
+    kept_documents: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,8 @@ def record(session: Session, *, new: NewRequest, manner: str, received_at: datet
         # (raised before anything is committed) rolls the whole submission back.
         for document in checked if checked is not None else check_documents(new):
             documents.keep(session, checked=document, request_id=req.id, uploaded_by="requester")
+        for document_id in new.kept_documents:
+            pending.claim(session, document_id=document_id, request_id=req.id, uploaded_by="requester")
     if confirmed:
         mail_requester(session, req, MailSpec("acknowledgement", _l("We received your request: %(reference)s",
                                                                     reference=req.reference), {}))
@@ -328,13 +333,13 @@ def expire_unconfirmed(session: Session, *, now: datetime | None = None) -> int:
 @dataclass(frozen=True)
 class TimelineEntry:
     at: datetime
-    kind: str  # status | message_in | message_out
+    kind: str  # status | message_in | message_out | extended
     status: str | None = None
     body: str | None = None
 
 
 def timeline_union(request_id):
-    """Status changes and messages of one request (`request_id`: a value or a SQL expression),
+    """Status changes, messages and the extension of one request (`request_id`: a value or a SQL expression),
     in one statement: rows of (at, source, id, status, direction, body); `entries` orders them."""
     return union_all(
         select(AuditEvent.created_at.label("at"), literal(0).label("source"), AuditEvent.id.label("id"),
@@ -342,7 +347,9 @@ def timeline_union(request_id):
         .where(AuditEvent.request_id == request_id, AuditEvent.to_status.is_not(None)),
         select(RequestMessage.created_at, literal(1), RequestMessage.id, null(), RequestMessage.direction,
                RequestMessage.body)
-        .where(RequestMessage.request_id == request_id))
+        .where(RequestMessage.request_id == request_id),
+        select(AuditEvent.created_at, literal(2), AuditEvent.id, null(), null(), null())
+        .where(AuditEvent.request_id == request_id, AuditEvent.action == "extended"))
 
 
 _TIMELINE = timeline_union(bindparam("request_id"))
@@ -352,6 +359,7 @@ def entries(rows) -> list[TimelineEntry]:
     """Timeline rows (timeline_union) as entries, oldest first (on the same moment, status changes
     before messages)."""
     return [TimelineEntry(at, "status", status=status) if source == 0 else
+            TimelineEntry(at, "extended") if source == 2 else
             TimelineEntry(at, "message_out" if direction == "to_requester" else "message_in", body=body)
             for at, source, _id, status, direction, body in sorted(rows, key=lambda r: (r[0], r[1], r[2]))]
 

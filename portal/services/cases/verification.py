@@ -57,12 +57,13 @@ def confirm_email(session: Session, *, token: str) -> PrivacyRequest:
     req.email_confirmed_at = now
     req.acknowledged_at = req.acknowledged_at or now
     agent = agent_of(session, req)
-    transition(session, req, VERIFYING, actor="agent" if agent else "requester", action="email_confirmed", now=now,
-               mail_spec=_acknowledgement(req, agent))
+    acknowledgement = _acknowledgement(req, agent)
+    transition(session, req, VERIFYING, actor="agent" if agent else "requester", action="email_confirmed", now=now)
     if agent:
+        mail_requester(session, req, acknowledgement)
         hold_for_authorization_review(session, req, agent, now=now)
     else:
-        match_identity(session, req, now=now)
+        match_identity(session, req, now=now, acknowledgement=acknowledgement)
     session.commit()
     return req
 
@@ -88,8 +89,26 @@ def hold_for_authorization_review(session: Session, req: PrivacyRequest, agent: 
     mail.queue(session, to=agent.consumer_email, template="agent_confirm", request_id=req.id, language=req.language,
                subject=_l("Did you ask %(agent)s to make a privacy request for you?", agent=agent.label),
                context={"req": req, "auth": agent, "link": external_url("agent.confirm", token=token.value),
+                        "asked": agent_asked(req.request_type, agent.label),
                         "days": days, "type_label": REQUEST_TYPES[req.request_type].label})
     audit.record(session, action="agent_confirmation_requested", actor="system", request_id=req.id)
+
+
+def agent_asked(request_type: str, agent: str):
+    """What an agent asked for, told to the consumer in one full sentence per type of request."""
+    sentences = {
+        "access": _l("%(agent)s asked us to tell them what personal information we hold about you, as your "
+                     "authorized agent, and sent us a permission they say you signed.", agent=agent),
+        "delete": _l("%(agent)s asked us to delete your information, as your authorized agent, and sent us a "
+                     "permission they say you signed.", agent=agent),
+        "correct": _l("%(agent)s asked us to correct your information, as your authorized agent, and sent us a "
+                      "permission they say you signed.", agent=agent),
+        "opt_out": _l("%(agent)s asked us to stop selling or sharing your information, as your authorized agent, "
+                      "and sent us a permission they say you signed.", agent=agent),
+        "limit": _l("%(agent)s asked us to limit the use of your sensitive personal information, as your "
+                    "authorized agent, and sent us a permission they say you signed.", agent=agent),
+    }
+    return sentences[request_type]
 
 
 @atomic
@@ -116,22 +135,46 @@ ADDABLE_POINTS = ("phone", "date_of_birth", "claim_number", "date_of_injury", "e
 # Holds the requester can answer by adding data points, and those only staff release.
 MATCHING_HOLDS = ("data_mismatch", "high_certainty_required")
 FAILED_OUTCOMES = ("data_mismatch", "high_certainty_required")
+# The kinds of detail a held requester is told would help: the same words for everyone, whatever
+# they gave and whether or not the records hold anything about them (no enumeration).
+HELPFUL_DETAILS = (
+    _l("The name as it appears on the claim or the bills: with a middle name, a second surname or a suffix "
+       "such as Jr. if it is written there"),
+    _l("The date of birth"),
+    _l("A phone number we may have on file"),
+    _l("A claim or account number"),
+    _l("The date of a work injury and the employer at the time"),
+    _l("The ZIP code of the address we may have"),
+)
 # What the fraud checks count as a failed match: a failure, or an attempt already held for fraud.
 COUNTED_FAILURES = FAILED_OUTCOMES + ("fraud_suspected",)
 
 
-def request_points(session: Session, req: PrivacyRequest) -> dict[str, str]:
-    """The keyed hashes of the points this request gives. The email counts only once its control is
-    proven by the emailed link, and only the requester's own (an agent's address is the agent's)."""
+def _request_values(session: Session, req: PrivacyRequest) -> dict:
     values = {"phone": req.phone, "first_name": req.first_name, "last_name": req.last_name,
               "date_of_birth": req.date_of_birth, "claim_number": req.claim_number,
               "date_of_injury": req.date_of_injury, "employer": req.employer, "postal_code": req.postal_code}
     if req.email and req.email_confirmed_at is not None and agent_of(session, req) is None:
         values["email"] = req.email
-    given, _bad = subjects.hashes(values)
+    return values
+
+
+def request_points(session: Session, req: PrivacyRequest) -> dict[str, str]:
+    """The keyed hashes of the points this request gives. The email counts only once its control is
+    proven by the emailed link, and only the requester's own (an agent's address is the agent's)."""
+    given, _bad = subjects.hashes(_request_values(session, req))
     for point in tiers.excluded_points(req):
         given.pop(point, None)
     return given
+
+
+def request_name_forms(session: Session, req: PrivacyRequest) -> frozenset[str]:
+    """The keyed hashes of the forms of the request's name (with its date of birth) that still name
+    the person: "OBrien" for "O'Brien", one of two surnames or given names, a dropped suffix.
+    None when the name is what a correction disputes (§7060(h))."""
+    if "name_dob" in tiers.excluded_points(req):
+        return frozenset()
+    return subjects.name_keys(_request_values(session, req))
 
 
 def consumer_can_sign(auth: AgentAuthorization) -> bool:
@@ -194,17 +237,20 @@ def _fraud_signal(session: Session, req: PrivacyRequest, subject_key: str | None
 
 
 def match_identity(session: Session, req: PrivacyRequest, *, actor: str = "system",
-                   now: datetime | None = None) -> VerificationAttempt:
+                   now: datetime | None = None, acknowledgement: MailSpec | None = None) -> VerificationAttempt:
     """Match the request's points against the identity index and act on the result, in the caller's
     transaction: verified (in progress), downgraded to categories (§7024(a)), or on hold with a
     reason. The audit event names the points that matched and the subject's key, never a value;
-    nothing the requester sees says whether the business holds data about them."""
+    nothing the requester sees says whether the business holds data about them. `acknowledgement`:
+    the mail that confirms receipt, queued before any other and told whether identity is confirmed."""
     now = now or clock.now()
     needed = tiers.points_required(req)
-    found = subjects.best_match(session, request_points(session, req))
+    found = subjects.best_match(session, request_points(session, req), request_name_forms(session, req))
     count = len(found.matched)
     declared = declaration_on_file(session, req)
-    if count >= needed and declared:
+    if found.email_elsewhere:
+        outcome = "identity_conflict"
+    elif count >= needed and declared:
         outcome = "verified"
     elif req.request_type == "access" and req.access_scope == "specific" and count >= tiers.categories_tier():
         outcome = "downgraded"
@@ -218,8 +264,13 @@ def match_identity(session: Session, req: PrivacyRequest, *, actor: str = "syste
                                   unmatched=",".join(found.unmatched), required=needed, outcome=outcome,
                                   created_at=now)
     session.add(attempt)
+    if acknowledgement is not None:  # first, and saying what is already known: verified, or not yet
+        acknowledgement.context["verified"] = outcome == "verified"
+        mail_requester(session, req, acknowledgement)
     points = ", ".join(found.matched) or "none"
     detail = f"automatic: subject {found.subject_key or 'none'}; matched {count} of {needed}: {points}"
+    if found.email_elsewhere:
+        detail += "; the proven email is held in the records for a different person"
     if outcome == "verified":
         transition(session, req, IN_PROGRESS, actor=actor, action="identity_verified", detail=detail, now=now)
     elif outcome == "downgraded":
@@ -227,6 +278,10 @@ def match_identity(session: Session, req: PrivacyRequest, *, actor: str = "syste
         transition(session, req, IN_PROGRESS, actor=actor, action="downgraded_to_categories", detail=detail, now=now,
                    mail_spec=MailSpec("downgraded", _l("About your request %(reference)s", reference=req.reference),
                                       {"privacy_url": external_url("public.privacy_policy")}))
+    elif outcome == "identity_conflict":
+        # Staff look at it; the requester reads "being reviewed", as for any review (no tip-off).
+        transition(session, req, ON_HOLD, actor=actor, action="identity_conflict_hold",
+                   hold_reason="identity_conflict", detail=detail, now=now)
     elif outcome == "fraud_suspected":
         # No tip-off: the requester is told nothing beyond "being reviewed".
         transition(session, req, ON_HOLD, actor=actor, action="fraud_hold", hold_reason="fraud_suspected",
@@ -236,7 +291,7 @@ def match_identity(session: Session, req: PrivacyRequest, *, actor: str = "syste
                    detail=detail, now=now,
                    mail_spec=MailSpec("verification_hold",
                                       _l("We need more details for request %(reference)s", reference=req.reference),
-                                      {"missing": missing_points(req), "declaration": not declared,
+                                      {"helpful": HELPFUL_DETAILS, "declaration": not declared,
                                        "agent": agent_of(session, req) is not None}))
     return attempt
 
@@ -261,6 +316,10 @@ def add_points(session: Session, *, req: PrivacyRequest, values: dict, declarati
     changed = [p for p in ADDABLE_POINTS if values.get(p) not in (None, "")]
     for point in changed:
         setattr(req, point, values[point])
+    if values.get("first_name") and values.get("last_name") and \
+            (values["first_name"], values["last_name"]) != (req.first_name, req.last_name):
+        req.first_name, req.last_name = values["first_name"].strip()[:100], values["last_name"].strip()[:100]
+        changed.append("name")
     if declaration_signature and requester_may_sign(session, req):
         req.declaration_signature, req.declaration_signed_at = declaration_signature.strip()[:200], clock.now()
         changed.append("declaration")

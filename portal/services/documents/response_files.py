@@ -22,7 +22,9 @@ from . import store as documents
 
 log = logging.getLogger(__name__)
 
-KINDS = {"json": "application/json", "csv": "text/csv"}
+KINDS = {"json": "application/json", "csv": "text/csv", "pdf": "application/pdf"}
+# Files whose text the §7024(d) disclosure scan can read; a PDF is checked as any upload instead.
+SCANNED = ("json", "csv")
 
 
 class FileGone(Exception):
@@ -55,11 +57,18 @@ class OfferedFile:
 def problem(kind: str, data: bytes) -> str | None:
     """Why `data` is not a usable response file of this kind, or None when it is."""
     if kind not in KINDS:
-        return str(_l("Only JSON and CSV response files are accepted."))
+        return str(_l("Only JSON, CSV and PDF response files are accepted."))
     if not data:
         return str(_l("The file is empty."))
     if len(data) > current_app.config["DOCUMENT_MAX_BYTES"]:
         return str(_l("The file is larger than we accept."))
+    if kind == "pdf":  # every check of an upload: a real PDF, no active content (documents.store)
+        try:
+            documents.check(stream=io.BytesIO(data), filename="response.pdf", declared_type=KINDS["pdf"],
+                            purpose="response_file")
+        except documents.DocumentRejected as exc:
+            return str(exc.message)
+        return None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -1,7 +1,10 @@
 """The identity index: the business's records of people, as keyed hashes only (§7060(a),(c)).
 
 `import_csv` streams a CSV in batches (bounded memory), normalizes each value (portal.normalize),
-and stores HMAC-SHA256 hashes under the subject hash key; no value is ever stored in clear. A
+and stores HMAC-SHA256 hashes under the subject hash key; no value is ever stored in clear. Beside
+each row go the keyed hashes of the forms of the person's name that still name them
+(`normalize.name_variants`, with the date of birth: `IdentityNameKey`), so "OBrien", "Ramirez" for
+"Ramírez Gómez" and "Smith" for "Smith Jr." match as the whole name does. A
 structurally malformed file (unknown or missing columns, a row with the wrong number of fields,
 bytes that are not UTF-8) imports nothing; a row whose values cannot be read is rejected with its
 line number and reason, and the others are imported.
@@ -26,7 +29,7 @@ from sqlmodel import Session
 
 from ... import clock, normalize
 from ...db import atomic
-from ...models import Client, IdentitySubject, SubjectImport
+from ...models import Client, IdentityNameKey, IdentitySubject, SubjectImport
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,8 @@ POINTS = ("email", "phone", "name_dob", "claim_number", "date_of_injury", "emplo
 # The points that identify a person on their own: a subject is a candidate only when one of these
 # matches; the others (date of injury, employer, postal code) count only beside them.
 STRONG_POINTS = ("email", "phone", "name_dob", "claim_number")
+# The message prefix of a name key's hash (never equal to a whole name's, which is "name_dob").
+NAME_KEY_POINT = "name_form_dob"
 BATCH_ROWS = 2000
 MAX_SUBJECT_KEY = 100
 
@@ -105,6 +110,18 @@ def canonical_points(values: dict) -> tuple[dict[str, str], list[str]]:
     if person and dob:
         out["name_dob"] = person + "|" + dob
     return out, bad
+
+
+def name_keys(values: dict, key: bytes | None = None) -> frozenset[str]:
+    """The keyed hashes of every form of the name in `values` that still names the person, each with
+    the date of birth (none without both)."""
+    raw = values.get("date_of_birth")
+    dob = normalize.iso_date(raw) if raw not in (None, "") else None
+    if dob is None:
+        return frozenset()
+    key = key or hash_key()
+    variants = normalize.name_variants(values.get("first_name"), values.get("last_name"))
+    return frozenset(point_hash(NAME_KEY_POINT, f"{variant}|{dob}", key) for variant in variants)
 
 
 def hashes(values: dict, key: bytes | None = None) -> tuple[dict[str, str], list[str]]:
@@ -179,7 +196,8 @@ def read_rows(stream, *, key: bytes, progress: Callable[[int], None] | None = No
             if not point_hashes:
                 summary.rejections.append(Rejection(reader.line_num, "no data points"))
                 continue
-            yield {"subject_key": subject, "client_key": client, **{f"{p}_hash": point_hashes.get(p) for p in POINTS}}
+            yield {"subject_key": subject, "client_key": client, **{f"{p}_hash": point_hashes.get(p) for p in POINTS},
+                   "name_keys": name_keys(values, key)}
     except csv.Error as exc:
         raise MalformedFile(f"line {reader.line_num}: {exc}") from None
 
@@ -203,7 +221,7 @@ def import_csv(session: Session, *, stream, dry_run: bool = False, progress: Cal
     started = clock.now()
     summary = ImportSummary(dry_run=dry_run)
     key = hash_key()
-    table = IdentitySubject.__table__
+    table, names = IdentitySubject.__table__, IdentityNameKey.__table__
     rows = read_rows(stream, key=key, progress=progress, summary=summary, clients=client_keys(session))
     for batch in _batches(rows, batch_rows):
         if dry_run:
@@ -211,9 +229,15 @@ def import_csv(session: Session, *, stream, dry_run: bool = False, progress: Cal
             continue
         for client in {row["client_key"] for row in batch}:
             keys = [row["subject_key"] for row in batch if row["client_key"] == client]
+            session.execute(delete(names).where(names.c.client_key == client, names.c.subject_key.in_(keys)))
             session.execute(delete(table).where(table.c.client_key == client, table.c.subject_key.in_(keys)))
         now = clock.now()
-        session.execute(insert(table), [dict(row, imported_at=now) for row in batch])
+        session.execute(insert(table), [{k: v for k, v in row.items() if k != "name_keys"} | {"imported_at": now}
+                                        for row in batch])
+        forms = [{"subject_key": row["subject_key"], "client_key": row["client_key"], "name_dob_hash": h}
+                 for row in batch for h in row["name_keys"]]
+        if forms:
+            session.execute(insert(names), forms)
         summary.rows_imported += len(batch)
     if dry_run:
         session.rollback()
@@ -232,6 +256,7 @@ class IndexStatus:
     last_import: datetime | None
     last_imported: int | None
     last_rejected: int | None
+    name_forms: int = 0
 
 
 def status(session: Session) -> IndexStatus:
@@ -241,15 +266,18 @@ def status(session: Session) -> IndexStatus:
     counts = session.execute(select(func.count(func.distinct(table.c.subject_key)),
                                     *[func.count(table.c[f"{p}_hash"]) for p in POINTS])).one()
     last = session.execute(select(SubjectImport).order_by(SubjectImport.id.desc()).limit(1)).scalar()
+    forms = session.execute(select(func.count()).select_from(IdentityNameKey)).scalar_one()
     return IndexStatus(subjects=counts[0], per_point=dict(zip(POINTS, counts[1:])),
                        last_import=last.finished_at if last else None,
                        last_imported=last.rows_imported if last else None,
-                       last_rejected=last.rows_rejected if last else None)
+                       last_rejected=last.rows_rejected if last else None, name_forms=forms)
 
 
 @atomic
 def forget(session: Session, *, subject_key: str) -> bool:
-    """Remove one subject (every row of it, whoever it is held for); False when there was none."""
+    """Remove one subject (every row of it, whoever it is held for, and its name keys); False when
+    there was none."""
+    session.execute(delete(IdentityNameKey.__table__).where(IdentityNameKey.__table__.c.subject_key == subject_key.strip()))
     result = session.execute(delete(IdentitySubject.__table__).where(
         IdentitySubject.__table__.c.subject_key == subject_key.strip()))
     session.commit()
@@ -262,25 +290,40 @@ def remove(session: Session, *, subject_keys: Iterable[str], client_key: str = "
     keys = sorted({k.strip() for k in subject_keys if k})
     if not keys:
         return 0
-    table = IdentitySubject.__table__
+    table, names = IdentitySubject.__table__, IdentityNameKey.__table__
+    session.execute(delete(names).where(names.c.subject_key.in_(keys), names.c.client_key == client_key))
     return session.execute(delete(table).where(table.c.subject_key.in_(keys), table.c.client_key == client_key)).rowcount
 
 
 @dataclass(frozen=True)
 class Match:
-    """The best match of a request's points in the index: the subject, and the points that matched."""
+    """The best match of a request's points in the index: the subject, and the points that matched.
+    `email_elsewhere`: the given email is held for a different subject than the best match (a
+    warning sign: another person's details given with this address)."""
 
     subject_key: str | None
     matched: tuple[str, ...]
     unmatched: tuple[str, ...]
+    email_elsewhere: bool = False
 
 
-def best_match(session: Session, given: dict[str, str], *, client_key: str | None = None) -> Match:
+def best_match(session: Session, given: dict[str, str], name_forms: frozenset[str] = frozenset(), *,
+               client_key: str | None = None) -> Match:
     """The subject whose row matches most of the `given` point hashes. A point counts only against
-    the same row, and a subject is a candidate only through a strong point. `client_key`: only the
-    rows held for that client (a client's own request names a person it holds)."""
-    table = IdentitySubject.__table__
+    the same row, and a subject is a candidate only through a strong point. The name and date of
+    birth match through the whole name's hash or through any of `name_forms` (`name_keys`) of that
+    row; on a tie, the subject the email belongs to wins. `client_key`: only the rows held for that
+    client (a client's own request names a person it holds)."""
+    table, names = IdentitySubject.__table__, IdentityNameKey.__table__
+    named: set[tuple[str, str]] = set()  # (subject_key, client_key) of the rows a name form matched
+    if name_forms and "name_dob" in given:
+        query = select(names.c.subject_key, names.c.client_key).where(names.c.name_dob_hash.in_(sorted(name_forms)))
+        if client_key is not None:
+            query = query.where(names.c.client_key == client_key)
+        named = {tuple(row) for row in session.execute(query.limit(50)).all()}
     conditions = [table.c[f"{p}_hash"] == given[p] for p in STRONG_POINTS if p in given]
+    if named:
+        conditions.append(table.c.subject_key.in_(sorted({subject for subject, _client in named})))
     if not conditions:
         return Match(None, (), tuple(sorted(given)))
     query = select(table).where(or_(*conditions))
@@ -288,10 +331,18 @@ def best_match(session: Session, given: dict[str, str], *, client_key: str | Non
         query = query.where(table.c.client_key == client_key)
     candidates = session.execute(query.limit(50)).mappings().all()
     best: Match = Match(None, (), tuple(sorted(given)))
+    email_owners = set()
     for row in candidates:
-        matched = tuple(p for p in POINTS if p in given and row[f"{p}_hash"] == given[p])
-        if len(matched) > len(best.matched) or (len(matched) == len(best.matched) and best.subject_key is None):
+        matched = tuple(p for p in POINTS if p in given and (
+            row[f"{p}_hash"] == given[p] or (p == "name_dob" and (row["subject_key"], row["client_key"]) in named)))
+        if "email" in matched:
+            email_owners.add(row["subject_key"])
+        better = len(matched) > len(best.matched) or (len(matched) == len(best.matched) and (
+            best.subject_key is None or ("email" in matched and "email" not in best.matched)))
+        if better:
             best = Match(row["subject_key"], matched, tuple(p for p in POINTS if p in given and p not in matched))
+    if email_owners and best.subject_key not in email_owners:
+        best = Match(best.subject_key, best.matched, best.unmatched, email_elsewhere=True)
     return best
 
 

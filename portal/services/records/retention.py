@@ -13,7 +13,9 @@
 - superseded consent records (GPC opt-outs among them) after RETENTION_CONSENT_DAYS, never under
   RETENTION_RECORD_MONTHS (§7101); a visitor's latest one stays while in force (its cookie lives
   CONSENT_COOKIE_DAYS) and at least as long;
-- sent or failed mail and webhooks (their bodies name people) after RETENTION_OUTBOX_DAYS.
+- sent or failed mail and webhooks (their bodies name people) after RETENTION_OUTBOX_DAYS;
+- an upload kept across a form's validation error and never claimed, PENDING_UPLOAD_HOURS after it
+  was sent (at the next daily run).
 
 `purge` applies them in one transaction, audits the counts (never contents), removes the documents'
 blobs from storage, then makes the deleted bytes unreadable in the database files: SQLite zeroes
@@ -50,6 +52,7 @@ from ...models import (
 )
 from .. import audit
 from ..cases import notices
+from ..documents import pending
 from ..documents.storage import get_storage
 from . import declarations
 
@@ -163,6 +166,9 @@ def _plan(session: Session, now: datetime) -> _Plan:
             Document.request_id.in_(gone_ids))).all()))
         plan.response_files = sorted(set(plan.response_files) | set(_ids(session, select(ResponseFile.id).where(
             ResponseFile.request_id.in_(gone_ids)))))
+
+    # Uploads kept for a form's retry that no submission claimed.
+    plan.documents.update(pending.expired_ids(session, now))
 
     # Inquiries answered or closed long enough ago, with their attachments.
     answered = func.coalesce(Inquiry.closed_at, Inquiry.answered_at)

@@ -2,9 +2,11 @@
 file), status, forget, and no plain copy of the business's records anywhere."""
 import io
 import os
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+import time_machine
 from sqlalchemy import func, select
 
 from portal import db
@@ -93,8 +95,11 @@ def test_status_and_forget(app, runner, tmp_path):
     result = runner.invoke(args=["subjects", "import", str(path)])
     assert result.exit_code == 0, result.output
     assert "2 rows read, imported 2, rejected 0" in result.output
+    with time_machine.travel(datetime(2026, 7, 1, 2, 30, tzinfo=timezone.utc), tick=False):
+        runner.invoke(args=["subjects", "import", str(path)])
     status = runner.invoke(args=["subjects", "status"]).output
-    assert "2 subjects" in status and "last import" in status
+    assert "2 subjects" in status
+    assert "last import 2026-06-30 19:30 PDT (California time): 2 rows imported, 0 rejected" in status
     assert "employer        2" in status
     assert runner.invoke(args=["subjects", "forget", "S-1001"]).exit_code == 0
     assert count(app) == 1
