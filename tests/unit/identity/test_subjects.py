@@ -2,6 +2,7 @@
 file), status, forget, and no plain copy of the business's records anywhere."""
 import io
 import os
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -138,7 +139,9 @@ def test_no_plain_value_anywhere_in_the_database_file_or_instance_folder(app_con
     files += [p for p in Path(app_config["INSTANCE_PATH"]).rglob("*") if p.is_file()]
     files += [Path(str(files[0]) + suffix) for suffix in ("-wal", "-journal") if os.path.exists(str(files[0]) + suffix)]
     for path in files:
-        raw = path.read_bytes().lower()
+        # The keyed hashes are hex: a ZIP code or a phone number can occur inside one by chance (about
+        # once in a few hundred runs), which holds nothing of the value. Search beside them.
+        raw = re.sub(rb"[0-9a-f]{32,}", b" ", path.read_bytes().lower())
         for value in plain:
             assert value.lower().encode() not in raw, f"{value!r} found in {path.name}"
     assert b"s-1001" in files[0].read_bytes().lower()  # the business's own key is kept, to replace and forget
