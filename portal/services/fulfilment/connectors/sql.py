@@ -1,10 +1,11 @@
 """The SQL plumbing of the connectors: one guarded transaction, tables as the database has them.
 
 `transaction` opens the one transaction a connector works in. Reading, it refuses a SQLite
-connection that was not opened `mode=ro` and makes a PostgreSQL or MySQL transaction `READ ONLY`;
-writing, it takes SQLite's write lock first (`BEGIN IMMEDIATE`). Every statement runs under a
-timeout: PostgreSQL's `SET LOCAL statement_timeout`, MySQL's `max_execution_time` for reads, and on
-SQLite a progress handler that interrupts a statement past its deadline.
+connection that was not opened `mode=ro` and makes a PostgreSQL transaction `READ ONLY` (MySQL and
+MariaDB: `START TRANSACTION READ ONLY`); writing, it takes SQLite's write lock first (`BEGIN
+IMMEDIATE`). Every statement runs under a timeout: PostgreSQL's `SET LOCAL statement_timeout`,
+MariaDB's `max_statement_time` (MySQL's `max_execution_time`, reads only), and on SQLite a progress
+handler that interrupts a statement past its deadline.
 
 Tables are reflected from the database, so identifiers are quoted as the dialect needs and values
 are bound with the column's own type; statements are shown to staff as SQL text with placeholders.
@@ -127,8 +128,7 @@ def transaction(connection: Connection, *, read_only: bool, timeout_ms: int = DE
         raise ReadOnlyRequired(f"the portal cannot make a {backend} transaction read-only")
     runner = Runner(connection, timeout_ms)
     dbapi = connection.connection.driver_connection if backend == "sqlite" else None
-    if backend in ("mysql", "mariadb") and read_only:
-        connection.exec_driver_sql("SET TRANSACTION READ ONLY")  # before the transaction: MySQL's rule
+    mysql_timeout = _mysql_timeout(connection.dialect) if backend in ("mysql", "mariadb") else None
     transaction_ = connection.begin()
     try:
         if backend == "sqlite":
@@ -138,8 +138,12 @@ def transaction(connection: Connection, *, read_only: bool, timeout_ms: int = DE
             if read_only:
                 connection.exec_driver_sql("SET TRANSACTION READ ONLY")
             connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
-        elif backend in ("mysql", "mariadb"):
-            connection.exec_driver_sql(f"SET SESSION max_execution_time = {int(timeout_ms)}")
+        elif mysql_timeout is not None:
+            # A session setting (MySQL has no SET LOCAL), put back when the transaction ends; then the
+            # transaction itself, started explicitly so that READ ONLY applies to it.
+            name, value = mysql_timeout
+            connection.exec_driver_sql(f"SET SESSION {name} = {value(timeout_ms)}")
+            connection.exec_driver_sql("START TRANSACTION READ ONLY" if read_only else "START TRANSACTION")
         yield runner
         if read_only:
             transaction_.rollback()
@@ -152,6 +156,18 @@ def transaction(connection: Connection, *, read_only: bool, timeout_ms: int = DE
     finally:
         if dbapi is not None:
             dbapi.set_progress_handler(None, _PROGRESS_STEPS)
+        if mysql_timeout is not None and not connection.closed and not connection.invalidated:
+            with connection.connection.driver_connection.cursor() as cursor:  # outside any transaction
+                cursor.execute(f"SET SESSION {mysql_timeout[0]} = DEFAULT")
+
+
+def _mysql_timeout(dialect):
+    """The session variable that bounds a statement, and its value for a timeout in milliseconds:
+    MariaDB's `max_statement_time` (seconds, every statement), MySQL's `max_execution_time`
+    (milliseconds, SELECT only: MySQL has no bound on a write)."""
+    if getattr(dialect, "is_mariadb", False):
+        return "max_statement_time", lambda ms: f"{ms / 1000:.3f}"
+    return "max_execution_time", lambda ms: str(int(ms))
 
 
 def key_clause(table: Table, names: tuple[str, ...], keys: list[tuple]):

@@ -97,6 +97,8 @@ FAIL_ON_DELETE = {
                    "$$ BEGIN RAISE EXCEPTION 'subscribers are kept'; END $$",
                    "CREATE TRIGGER keep_subscribers BEFORE DELETE ON subscribers "
                    "FOR EACH ROW EXECUTE FUNCTION keep_subscribers()"],
+    "mariadb": ["CREATE TRIGGER keep_subscribers BEFORE DELETE ON subscribers FOR EACH ROW "
+                "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'subscribers are kept'"],
 }
 
 
@@ -121,6 +123,7 @@ KEEP_EMAIL = {
     "postgresql": ["CREATE FUNCTION keep_email() RETURNS trigger LANGUAGE plpgsql AS "
                    "$$ BEGIN NEW.email := OLD.email; RETURN NEW; END $$",
                    "CREATE TRIGGER keep_email BEFORE UPDATE ON claimants FOR EACH ROW EXECUTE FUNCTION keep_email()"],
+    "mariadb": ["CREATE TRIGGER keep_email BEFORE UPDATE ON claimants FOR EACH ROW SET NEW.email = OLD.email"],
 }
 
 
