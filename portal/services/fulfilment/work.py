@@ -8,6 +8,7 @@ Seeds come from the verified identity only: the request's confirmed email, its p
 identity index's subject_id the verification matched (VerificationAttempt.subject_key), so a shared or
 recycled email typed in a form never pulls in someone else's records.
 """
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from sqlmodel import Session
 
 from ...models import FulfilmentItem, PrivacyRequest, VerificationAttempt
 from . import connections
-from .connectors import erasure, hashing, sql, traversal
+from .connectors import across, erasure, hashing, sql, traversal
 from .datamap import DataMap
 
 
@@ -69,13 +70,36 @@ def engine(datamap: DataMap, dataset: str, *, write: bool):
     return connections.probe(connections.resolve(spec, instance_path=instance()))
 
 
+@contextmanager
+def _reading(datamap: DataMap, dataset: str):
+    reader = engine(datamap, dataset, write=False)
+    try:
+        with reader.connect() as connection:
+            yield connection
+    finally:
+        reader.dispose()
+
+
+def carried(datamap: DataMap, dataset: str, seeds: dict) -> across.Carried:
+    """The values other systems' references carry into this one for the person, read through their own
+    read-only connections (empty, without a connection made, when no reference crosses into it)."""
+    if not across.incoming(datamap, dataset):
+        return {}
+    try:
+        return across.carried_values(datamap=datamap, dataset=dataset, seeds=seeds, timeout_ms=timeout_ms(),
+                                     reader=lambda other: _reading(datamap, other))
+    except sql.ConnectorError as exc:
+        raise RunFailed(f"{dataset}: following a reference from another system: {exc}") from None
+
+
 def collect(datamap: DataMap, dataset: str, seeds: dict) -> traversal.AccessResult:
     """The person's rows in one system, on its read-only connection."""
+    from_others = carried(datamap, dataset, seeds)
     reader = engine(datamap, dataset, write=False)
     try:
         with reader.connect() as connection:
             return traversal.collect_access(datamap=datamap, dataset=dataset, seeds=seeds, connection=connection,
-                                            timeout_ms=timeout_ms())
+                                            timeout_ms=timeout_ms(), carried=from_others)
     except sql.ConnectorError as exc:
         raise RunFailed(f"{dataset}: {exc}") from None
     finally:
@@ -97,11 +121,12 @@ def access(datamap: DataMap, item: FulfilmentItem, seeds: dict) -> Done:
 
 def preview(datamap: DataMap, item: FulfilmentItem, seeds: dict) -> Done:
     """The erasure's preview, read-only: it changes nothing; the item waits for approval."""
+    from_others = carried(datamap, item.system, seeds)
     reader = engine(datamap, item.system, write=False)
     try:
         with reader.connect() as connection:
             shown = erasure.preview_erasure(datamap=datamap, dataset=item.system, seeds=seeds, connection=connection,
-                                            timeout_ms=timeout_ms())
+                                            timeout_ms=timeout_ms(), carried=from_others)
     except sql.ConnectorError as exc:
         raise RunFailed(f"{item.system}: {exc}") from None
     finally:
@@ -117,13 +142,14 @@ def erase(datamap: DataMap, item: FulfilmentItem, seeds: dict, *, tried_before: 
     Tried before (a worker died holding this run): first look whether that attempt committed in the
     business's database before the portal could record it, and record it then instead of erasing again."""
     approved = erasure.ErasurePreview.from_json(item.detail["preview"])
+    from_others = carried(datamap, item.system, seeds)
     writer = engine(datamap, item.system, write=True)
     key = hashing.anonymize_key(current_app.config["SECRET_KEY"])
     try:
         with writer.connect() as connection:
             outcome = erasure.execute_erasure(datamap=datamap, preview=approved, seeds=seeds, connection=connection,
                                               instance_path=instance(), key=key, timeout_ms=timeout_ms(),
-                                              tried_before=tried_before)
+                                              tried_before=tried_before, carried=from_others)
     except sql.ConnectorError as exc:
         raise RunFailed(f"{item.system}: {exc}") from None
     finally:
