@@ -9,7 +9,8 @@ process's max RSS; the target is under a
 second and flat from 10k to 1M. The example's generator indexes every identity and reference column
 (claimants.subject_id, claims.claimant_id, bills.claim_id, payments.bill_id, campaign_clicks.email,
 visitors.email, page_views.cookie_id and .email): without them each step is a full scan. With
---database-url every system's tables go into that one database (dropped and made again per size).
+--database-url every system's tables go into that one database (PostgreSQL or MariaDB; dropped and made
+again per size).
 --reuse keeps SQLite files already built in --out.
 """
 import argparse
@@ -20,6 +21,8 @@ import sys
 import time
 import tracemalloc
 from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -70,7 +73,8 @@ def run(size: int, out: Path, database_url: str | None, reuse: bool) -> None:
     datamap = datamap_loader.load(folder / "map").datamap
     chosen = person(folder, size)
     seeds = {"subject_id": chosen["subject_id"], "email": chosen["email"]}
-    print(f"{size} claimants ({'PostgreSQL' if database_url else 'SQLite'}), person {chosen['subject_id']}:")
+    backend = make_url(database_url).get_backend_name() if database_url else "sqlite"
+    print(f"{size} claimants ({backend}), person {chosen['subject_id']}:")
 
     def engine(dataset, write=False):
         system = datamap.system_for(dataset)
