@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import MetaData, Table, tuple_
+from sqlalchemy import Column, MetaData, Table, inspect, tuple_
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.url import URL
 from sqlalchemy.exc import DBAPIError, NoSuchTableError, OperationalError
@@ -83,12 +83,22 @@ class Runner:
         return 1 if time.monotonic() > self._deadline else 0
 
     def table(self, collection: MappedCollection) -> Table:
-        """The collection's table as the database has it (reflected once per transaction)."""
+        """The collection's table as the database has it, reflected once per transaction: its columns
+        with their types and its primary key, nothing more (a full reflection also reads indexes,
+        constraints, comments and every table a foreign key names: on PostgreSQL some twenty
+        catalog queries a table, most of an access's time)."""
         if collection.name not in self._tables:
+            inspector = inspect(self.connection)
             try:
-                self._tables[collection.name] = Table(collection.name, MetaData(), autoload_with=self.connection)
+                columns = inspector.get_columns(collection.name)
+                key = set(inspector.get_pk_constraint(collection.name).get("constrained_columns") or ())
             except NoSuchTableError:
-                raise ConnectorError(f"the table {collection.name} does not exist") from None
+                columns = []
+            if not columns:
+                raise ConnectorError(f"the table {collection.name} does not exist")
+            self._tables[collection.name] = Table(collection.name, MetaData(), *(
+                Column(c["name"], c["type"], primary_key=c["name"] in key, nullable=c.get("nullable", True),
+                       autoincrement=False) for c in columns))
         return self._tables[collection.name]
 
     def sql(self, statement) -> str:

@@ -1,6 +1,6 @@
 """The access traversal: from the verified seeds to that person's rows only, read-only, bounded."""
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from portal.services.documents.disclosure_scan import MASK
 from portal.services.fulfilment.connectors import sql, traversal
@@ -139,3 +139,21 @@ def test_a_statement_past_its_timeout_is_cancelled(example):
     with example.engine("billgenix_claims").connect() as connection:
         with pytest.raises(sql.StatementTimeout), sql.transaction(connection, read_only=True, timeout_ms=100) as runner:
             runner.rows(text(slow))
+
+
+def test_access_reads_each_tables_columns_and_key_only_not_a_full_reflection(example):
+    """Reflecting a table in full (indexes, constraints, comments, and every table its foreign keys name)
+    took most of an access's time on PostgreSQL: some twenty catalog queries a table. Columns and the
+    primary key are what the connector uses."""
+    statements = []
+    engine = example.engine("billgenix_claims")
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    person = _person(example)
+    with engine.connect() as connection:
+        result = traversal.collect_access(datamap=example.datamap, dataset="billgenix_claims",
+                                          seeds={"subject_id": person.subject_id}, connection=connection)
+    assert _rows(result, "claimants") and _rows(result, "claims")
+    words = [" ".join(s.replace("`", "").replace('"', "").split()) for s in statements]
+    data = [w for w in words if any(f"FROM {t} WHERE" in w for t in ("claimants", "claims", "bills", "payments"))]
+    assert len(data) >= 4  # one query per table reached (the person's payments may be none)
+    assert len(statements) - len(data) <= 16, words  # two catalog reads a table, the transaction's own
