@@ -13,7 +13,7 @@ are bound with the column's own type; statements are shown to staff as SQL text 
 import math
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from sqlalchemy import Column, MetaData, Table, inspect, tuple_
 from sqlalchemy.engine import Connection, Engine
@@ -167,7 +167,9 @@ def transaction(connection: Connection, *, read_only: bool, timeout_ms: int = DE
         if dbapi is not None:
             dbapi.set_progress_handler(None, _PROGRESS_STEPS)
         if mysql_timeout is not None and not connection.closed and not connection.invalidated:
-            with connection.connection.driver_connection.cursor() as cursor:  # outside any transaction
+            # Outside any transaction; a connection that broke keeps its first error, not this one.
+            with suppress(connection.dialect.loaded_dbapi.Error), \
+                    connection.connection.driver_connection.cursor() as cursor:
                 cursor.execute(f"SET SESSION {mysql_timeout[0]} = DEFAULT")
 
 
