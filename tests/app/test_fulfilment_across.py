@@ -78,3 +78,28 @@ def test_an_erasure_in_the_other_database_waits_for_approval_and_touches_the_per
     assert _items(app, req)["loyalty"].state == "done"
     assert _loyalty(example) == ([("L-100", None), ("L-200", "Lu"), ("L-300", "Ro")],
                                  [(10, None), (11, None), (20, "LUIS P"), (30, "ROSA T")])
+
+
+def test_the_other_database_is_erased_even_after_the_crm_erased_the_email_that_led_there(app, example):
+    """The CRM's erasure nulls the email the loyalty program's rows were reached through; the loyalty
+    erasure approved after it still reaches them: the values carried in at its preview were kept,
+    encrypted, on the item until its run ended."""
+    admin = make_staff(app, "admin")
+    req = _case(app, "delete")
+    assert _run(app, req) == 2
+    items = _items(app, req)
+    sealed = items["loyalty"].detail["carried_values"]
+    assert sealed and "L-100" not in sealed and "ana@example.com" not in json.dumps(items["loyalty"].detail)
+    with app.app_context():
+        approvals.approve(db.session(), req=get_case(app, req.reference), staff=admin, item_id=items["crm"].id)
+    assert _run(app, req) == 1
+    with sqlite3.connect(example / "crm.db") as conn:
+        assert conn.execute("SELECT email FROM customers WHERE id = 1").fetchone() == (None,)
+    with app.app_context():
+        approvals.approve(db.session(), req=get_case(app, req.reference), staff=admin, item_id=items["loyalty"].id)
+    assert _run(app, req) == 1
+    loyalty = _items(app, req)["loyalty"]
+    assert loyalty.state == "done", loyalty.outcome_note
+    assert loyalty.detail.get("carried_values") is None  # dropped when the run ended
+    assert _loyalty(example) == ([("L-100", None), ("L-200", "Lu"), ("L-300", "Ro")],
+                                 [(10, None), (11, None), (20, "LUIS P"), (30, "ROSA T")])

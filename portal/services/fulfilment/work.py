@@ -8,6 +8,7 @@ Seeds come from the verified identity only: the request's confirmed email, its p
 identity index's subject_id the verification matched (VerificationAttempt.subject_key), so a shared or
 recycled email typed in a form never pulls in someone else's records.
 """
+import json
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from ...models import FulfilmentItem, PrivacyRequest, VerificationAttempt
+from ..documents import keys
 from . import connections
 from .connectors import across, erasure, hashing, sql, traversal
 from .datamap import DataMap
@@ -92,6 +94,28 @@ def carried(datamap: DataMap, dataset: str, seeds: dict) -> across.Carried:
         raise RunFailed(f"{dataset}: following a reference from another system: {exc}") from None
 
 
+CARRIED = "carried_values"  # the item's detail key: what other systems carried in at the preview, sealed
+
+
+def seal_carried(values: across.Carried) -> str | None:
+    """The values other systems carried in at an erasure's preview, encrypted with the instance keys: the
+    execution reaches the same rows though an erasure there (of the email that led to them, say) ran
+    first. Dropped when the erasure's run ends, when staff retry the item, and with the case."""
+    if not values:
+        return None
+    plain = [[collection, name, sorted((v if isinstance(v, int) else str(v) for v in found), key=str)]
+             for (collection, name), found in sorted(values.items())]
+    return keys.keyring().fernet.encrypt(json.dumps(plain).encode()).decode()
+
+
+def unseal_carried(item: FulfilmentItem) -> across.Carried:
+    token = (item.detail or {}).get(CARRIED)
+    if not token:
+        return {}
+    return {(collection, name): set(found)
+            for collection, name, found in json.loads(keys.keyring().fernet.decrypt(token.encode()))}
+
+
 def collect(datamap: DataMap, dataset: str, seeds: dict) -> traversal.AccessResult:
     """The person's rows in one system, on its read-only connection."""
     from_others = carried(datamap, dataset, seeds)
@@ -134,7 +158,7 @@ def preview(datamap: DataMap, item: FulfilmentItem, seeds: dict) -> Done:
     rows = sum(c.rows_found for c in shown.collections)
     return Done("pending", bool(rows), f"Previewed: {rows} rows found; awaiting approval.",
                 f"item {item.id}: erasure previewed in {item.system}: {rows} rows",
-                {"preview": shown.as_json(), "approvals": []})
+                {"preview": shown.as_json(), "approvals": [], CARRIED: seal_carried(from_others)})
 
 
 def erase(datamap: DataMap, item: FulfilmentItem, seeds: dict, *, tried_before: bool = False) -> Done:
@@ -143,6 +167,8 @@ def erase(datamap: DataMap, item: FulfilmentItem, seeds: dict, *, tried_before: 
     business's database before the portal could record it, and record it then instead of erasing again."""
     approved = erasure.ErasurePreview.from_json(item.detail["preview"])
     from_others = carried(datamap, item.system, seeds)
+    for place, values in unseal_carried(item).items():
+        from_others.setdefault(place, set()).update(values)
     writer = engine(datamap, item.system, write=True)
     key = hashing.anonymize_key(current_app.config["SECRET_KEY"])
     try:
@@ -167,8 +193,8 @@ def erase(datamap: DataMap, item: FulfilmentItem, seeds: dict, *, tried_before: 
         return Done("done", True, f"Erased: a previous run had committed it before stopping; the post-check of the "
                     f"previewed rows passed: {counts}. Approved by {approvers}.",
                     f"item {item.id}: erasure in {item.system} found applied on a re-run, post-check passed: {counts}; "
-                    f"approved by {approvers}", {"evidence": outcome.as_json()})
+                    f"approved by {approvers}", {"evidence": outcome.as_json(), CARRIED: None})
     return Done("done" if rows else "not_found", bool(rows),
                 f"Erased automatically, post-check passed: {counts or 'no rows'}. Approved by {approvers}.",
                 f"item {item.id}: erasure in {item.system}: {counts or 'no rows'}; approved by {approvers}",
-                {"evidence": outcome.as_json()})
+                {"evidence": outcome.as_json(), CARRIED: None})

@@ -216,6 +216,10 @@ def _looks_hashed(value, column) -> bool:
 def _as_previewed(plans: dict, preview: ErasurePreview) -> None:
     """Refuse when the rows or what is done to them changed since the preview staff approved."""
     approved = {c.key.partition(":")[2]: c for c in preview.collections}
+    for name, before in approved.items():
+        if before.rows_found and name not in plans:  # rows approved for erasure that nothing reaches now
+            raise writing.WriteFailed(name, "the rows or the rules changed since the preview: preview again and "
+                                            "have it approved")
     for name, (now, _reached, _statements) in plans.items():
         before = approved.get(name)
         if before is None and not now.rows_found:
