@@ -103,3 +103,16 @@ def test_the_other_database_is_erased_even_after_the_crm_erased_the_email_that_l
     assert loyalty.detail.get("carried_values") is None  # dropped when the run ended
     assert _loyalty(example) == ([("L-100", None), ("L-200", "Lu"), ("L-300", "Ro")],
                                  [(10, None), (11, None), (20, "LUIS P"), (30, "ROSA T")])
+
+
+def test_a_case_that_closes_drops_the_values_carried_in(app, example):
+    from portal.services.cases import submission, transitions
+
+    req = _case(app, "delete")
+    assert _run(app, req) == 2
+    assert _items(app, req)["loyalty"].detail["carried_values"]
+    with app.app_context():
+        s = db.session()
+        transitions.transition(s, submission.get_by_reference(s, req.reference), "withdrawn", actor="requester")
+        s.commit()
+    assert "carried_values" not in _items(app, req)["loyalty"].detail

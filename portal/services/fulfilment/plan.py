@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from ... import clock
-from ...lifecycle import IN_PROGRESS
+from ...lifecycle import FINAL, IN_PROGRESS
 from ...models import SETTLED_ITEM_STATES, FulfilmentItem, PrivacyRequest, Recipient, StaffUser
 from .. import audit
 from ..cases import notices, outcomes
@@ -65,8 +65,19 @@ def item_due(req: PrivacyRequest, today: date | None = None) -> date:
     return max(today, due - timedelta(days=int(current_app.config["FULFIL_ITEM_LEAD_DAYS"])))
 
 
+# Values an item keeps, encrypted, only for a run to come: a correction's typed values, the values other
+# systems carried into an erasure's preview.
+SEALED_UNTIL_CLOSED = ("correction_values", "carried_values")
+
+
 def status_changed(session: Session, req: PrivacyRequest) -> None:
-    """The status listener: a case that reaches in_progress gets its plan, once."""
+    """The status listener: a case that reaches in_progress gets its plan, once; a case that closes
+    (completed, denied, withdrawn, ...) drops what its items kept for runs that can no longer come."""
+    if req.status in FINAL:
+        for item in session.execute(select(FulfilmentItem).where(FulfilmentItem.request_id == req.id)).scalars():
+            if any((item.detail or {}).get(key) for key in SEALED_UNTIL_CLOSED):
+                item.detail = {k: v for k, v in item.detail.items() if k not in SEALED_UNTIL_CLOSED}
+        return
     if req.status != IN_PROGRESS or req.request_type not in MAP_TYPES + RECIPIENT_TYPES:
         return
     if session.execute(select(FulfilmentItem.id).where(FulfilmentItem.request_id == req.id).limit(1)).first():
