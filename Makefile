@@ -46,8 +46,11 @@ checkers:
 	@scripts/ensure-checkers.sh
 
 ## Every test on SQLite; then, when PORTAL_TEST_DATABASE_URL names a PostgreSQL server, again on it.
+## PORTAL_TEST_MARIADB_URL (scripts/test-mariadb.sh) goes through to both runs: the connectors' tests
+## against a MariaDB business database (they skip without it, and fail without it in CI).
 test: setup-test translations browser checkers lint
-	env -u PORTAL_TEST_DATABASE_URL $(BIN)/python -m pytest -n 2 -p no:cacheprovider
+	@[ -n "$$PORTAL_TEST_MARIADB_URL" ] || echo "PORTAL_TEST_MARIADB_URL is not set: the MariaDB connector tests skip (eval \"\$$(scripts/test-mariadb.sh start)\")"
+	env -u PORTAL_TEST_DATABASE_URL PORTAL_TEST_MARIADB_URL="$$PORTAL_TEST_MARIADB_URL" $(BIN)/python -m pytest -n 2 -p no:cacheprovider
 	@if [ -n "$$PORTAL_TEST_DATABASE_URL" ]; then \
 		echo "== the same suite on PostgreSQL ($$PORTAL_TEST_DATABASE_URL), browser tests aside =="; \
 		$(BIN)/python -m pytest -n 2 -p no:cacheprovider -m "not browser" tests; \

@@ -11,7 +11,7 @@ ZIP codes and employers on purpose; and `subjects.csv`, the same claimants in th
     python examples/billgenix/generate.py --out DIR [--map-out DIR] [--claimants N] [--seed S]
                                           [--database-url URL]
         a copy of any size, e.g. 1,000,000 claimants for the benchmarks; --database-url puts every
-        system's tables in that one database (PostgreSQL, say) instead of SQLite files in DIR;
+        system's tables in that one database (PostgreSQL or MariaDB, say) instead of SQLite files in DIR;
         --map-out writes the map with its connections pointing at what was built
 """
 import argparse
@@ -314,6 +314,8 @@ def _connection(original: str, writes: bool, databases: Path | None, database_ur
         url = make_url(database_url)
         if not writes and url.get_backend_name() == "postgresql":
             url = url.update_query_dict({"options": "-c default_transaction_read_only=on"})
+        elif not writes and url.get_backend_name() in ("mysql", "mariadb"):
+            url = url.update_query_dict({"init_command": "SET SESSION TRANSACTION READ ONLY"})
         return url.render_as_string(hide_password=False)
     name = re.search(r"example/(\w+)\.db", original).group(1)
     path = (databases / f"{name}.db").resolve()

@@ -70,7 +70,7 @@ def retry(session: Session, *, req: PrivacyRequest, staff: StaffUser, item_id: i
     action = {"access": "access", "delete": "preview"}.get(req.request_type)
     item.state = "pending"
     item.detail = {k: v for k, v in (item.detail or {}).items() if k not in (
-        "preview", "approvals", "correction_preview", "correction_values", "staff_tasks")}
+        "preview", "approvals", "correction_preview", "correction_values", "staff_tasks", "carried_values")}
     if action:
         queue(session, item=item, action=action, by=audit.staff_actor(staff))
     audit.record(session, action="fulfilment_retried", actor=audit.staff_actor(staff), request_id=req.id,

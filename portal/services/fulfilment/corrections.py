@@ -115,11 +115,13 @@ def _tasks(shown: correction.CorrectionPreview) -> list[str]:
 def preview(datamap: DataMap, item: FulfilmentItem, seeds: dict) -> work.Done:
     """The correction's preview, read-only: the item then waits for approval (or is a staff task)."""
     changes = _unseal(item)
+    from_others = work.carried(datamap, item.system, seeds)
     reader = work.engine(datamap, item.system, write=False)
     try:
         with reader.connect() as connection:
             shown = correction.preview_correction(datamap=datamap, dataset=item.system, seeds=seeds, changes=changes,
-                                                  connection=connection, timeout_ms=work.timeout_ms())
+                                                  connection=connection, timeout_ms=work.timeout_ms(),
+                                                  carried=from_others)
     except sql.ConnectorError as exc:
         raise work.RunFailed(f"{item.system}: {exc}") from None
     finally:
@@ -146,13 +148,14 @@ def correct(datamap: DataMap, item: FulfilmentItem, seeds: dict) -> work.Done:
     """Correct as previewed and approved, on the system's own write connection, proven by the post-check."""
     approved = correction.CorrectionPreview.from_json(item.detail["correction_preview"])
     changes = _unseal(item)
+    from_others = work.carried(datamap, item.system, seeds)
     writer = work.engine(datamap, item.system, write=True)
     try:
         with writer.connect() as connection:
             outcome = correction.execute_correction(datamap=datamap, preview=approved, seeds=seeds, changes=changes,
                                                     connection=connection, instance_path=work.instance(),
                                                     evidence_key=hashing.evidence_key(current_app.config["SECRET_KEY"]),
-                                                    timeout_ms=work.timeout_ms())
+                                                    timeout_ms=work.timeout_ms(), carried=from_others)
     except sql.ConnectorError as exc:
         raise work.RunFailed(f"{item.system}: {exc}") from None
     finally:

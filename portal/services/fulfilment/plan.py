@@ -35,7 +35,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from ... import clock
-from ...lifecycle import COMPLETED, IN_PROGRESS, PARTIALLY_COMPLETED
+from ...lifecycle import COMPLETED, FINAL, IN_PROGRESS, PARTIALLY_COMPLETED
 from ...models import SETTLED_ITEM_STATES, FulfilmentItem, PrivacyRequest, Recipient, StaffUser
 from .. import audit
 from ..cases import notices, outcomes
@@ -91,11 +91,21 @@ def data_scope(session: Session, req: PrivacyRequest) -> str | None:
     return None
 
 
+# Values an item keeps, encrypted, only for a run to come: a correction's typed values, the values other
+# systems carried into an erasure's preview.
+SEALED_UNTIL_CLOSED = ("correction_values", "carried_values")
+
+
 def status_changed(session: Session, req: PrivacyRequest) -> None:
     """The status listener: a case that reaches in_progress gets its plan, once; a correction completed
-    asks its processors now, with what was decided (§7023(c): never before the decision)."""
+    asks its processors now, with what was decided (§7023(c): never before the decision); a case that
+    closes (completed, denied, withdrawn, ...) drops what its items kept for runs that can no longer come."""
     if req.request_type == "correct" and req.status in (COMPLETED, PARTIALLY_COMPLETED):
         ask_decided_correction(session, req)
+    if req.status in FINAL:
+        for item in session.execute(select(FulfilmentItem).where(FulfilmentItem.request_id == req.id)).scalars():
+            if any((item.detail or {}).get(key) for key in SEALED_UNTIL_CLOSED):
+                item.detail = {k: v for k, v in item.detail.items() if k not in SEALED_UNTIL_CLOSED}
         return
     if req.status != IN_PROGRESS or req.request_type not in MAP_TYPES + RECIPIENT_TYPES:
         return

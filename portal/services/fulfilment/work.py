@@ -8,6 +8,8 @@ Seeds come from the verified identity only: the request's confirmed email, its p
 identity index's subject_id the verification matched (VerificationAttempt.subject_key), so a shared or
 recycled email typed in a form never pulls in someone else's records.
 """
+import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,8 +18,9 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from ...models import ClientRequest, FulfilmentItem, PrivacyRequest, VerificationAttempt
+from ..documents import keys
 from . import connections
-from .connectors import erasure, hashing, sql, traversal
+from .connectors import across, erasure, hashing, sql, traversal
 from .datamap import DataMap
 
 
@@ -75,13 +78,58 @@ def engine(datamap: DataMap, dataset: str, *, write: bool):
     return connections.probe(connections.resolve(spec, instance_path=instance()))
 
 
+@contextmanager
+def _reading(datamap: DataMap, dataset: str):
+    reader = engine(datamap, dataset, write=False)
+    try:
+        with reader.connect() as connection:
+            yield connection
+    finally:
+        reader.dispose()
+
+
+def carried(datamap: DataMap, dataset: str, seeds: dict) -> across.Carried:
+    """The values other systems' references carry into this one for the person, read through their own
+    read-only connections (empty, without a connection made, when no reference crosses into it)."""
+    if not across.incoming(datamap, dataset):
+        return {}
+    try:
+        return across.carried_values(datamap=datamap, dataset=dataset, seeds=seeds, timeout_ms=timeout_ms(),
+                                     reader=lambda other: _reading(datamap, other))
+    except sql.ConnectorError as exc:
+        raise RunFailed(f"{dataset}: following a reference from another system: {exc}") from None
+
+
+CARRIED = "carried_values"  # the item's detail key: what other systems carried in at the preview, sealed
+
+
+def seal_carried(values: across.Carried) -> str | None:
+    """The values other systems carried in at an erasure's preview, encrypted with the instance keys: the
+    execution reaches the same rows though an erasure there (of the email that led to them, say) ran
+    first. Dropped when the erasure's run ends, when staff retry the item, and with the case."""
+    if not values:
+        return None
+    plain = [[collection, name, sorted((v if isinstance(v, int) else str(v) for v in found), key=str)]
+             for (collection, name), found in sorted(values.items())]
+    return keys.keyring().fernet.encrypt(json.dumps(plain).encode()).decode()
+
+
+def unseal_carried(item: FulfilmentItem) -> across.Carried:
+    token = (item.detail or {}).get(CARRIED)
+    if not token:
+        return {}
+    return {(collection, name): set(found)
+            for collection, name, found in json.loads(keys.keyring().fernet.decrypt(token.encode()))}
+
+
 def collect(datamap: DataMap, dataset: str, seeds: dict) -> traversal.AccessResult:
     """The person's rows in one system, on its read-only connection."""
+    from_others = carried(datamap, dataset, seeds)
     reader = engine(datamap, dataset, write=False)
     try:
         with reader.connect() as connection:
             return traversal.collect_access(datamap=datamap, dataset=dataset, seeds=seeds, connection=connection,
-                                            timeout_ms=timeout_ms())
+                                            timeout_ms=timeout_ms(), carried=from_others)
     except sql.ConnectorError as exc:
         raise RunFailed(f"{dataset}: {exc}") from None
     finally:
@@ -103,11 +151,12 @@ def access(datamap: DataMap, item: FulfilmentItem, seeds: dict) -> Done:
 
 def preview(datamap: DataMap, item: FulfilmentItem, seeds: dict) -> Done:
     """The erasure's preview, read-only: it changes nothing; the item waits for approval."""
+    from_others = carried(datamap, item.system, seeds)
     reader = engine(datamap, item.system, write=False)
     try:
         with reader.connect() as connection:
             shown = erasure.preview_erasure(datamap=datamap, dataset=item.system, seeds=seeds, connection=connection,
-                                            timeout_ms=timeout_ms())
+                                            timeout_ms=timeout_ms(), carried=from_others)
     except sql.ConnectorError as exc:
         raise RunFailed(f"{item.system}: {exc}") from None
     finally:
@@ -115,7 +164,7 @@ def preview(datamap: DataMap, item: FulfilmentItem, seeds: dict) -> Done:
     rows = sum(c.rows_found for c in shown.collections)
     return Done("pending", bool(rows), f"Previewed: {rows} rows found; awaiting approval.",
                 f"item {item.id}: erasure previewed in {item.system}: {rows} rows",
-                {"preview": shown.as_json(), "approvals": []})
+                {"preview": shown.as_json(), "approvals": [], CARRIED: seal_carried(from_others)})
 
 
 def erase(datamap: DataMap, item: FulfilmentItem, seeds: dict, *, tried_before: bool = False) -> Done:
@@ -123,13 +172,16 @@ def erase(datamap: DataMap, item: FulfilmentItem, seeds: dict, *, tried_before: 
     Tried before (a worker died holding this run): first look whether that attempt committed in the
     business's database before the portal could record it, and record it then instead of erasing again."""
     approved = erasure.ErasurePreview.from_json(item.detail["preview"])
+    from_others = carried(datamap, item.system, seeds)
+    for place, values in unseal_carried(item).items():
+        from_others.setdefault(place, set()).update(values)
     writer = engine(datamap, item.system, write=True)
     key = hashing.anonymize_key(current_app.config["SECRET_KEY"])
     try:
         with writer.connect() as connection:
             outcome = erasure.execute_erasure(datamap=datamap, preview=approved, seeds=seeds, connection=connection,
                                               instance_path=instance(), key=key, timeout_ms=timeout_ms(),
-                                              tried_before=tried_before)
+                                              tried_before=tried_before, carried=from_others)
     except sql.ConnectorError as exc:
         raise RunFailed(f"{item.system}: {exc}") from None
     finally:
@@ -147,8 +199,8 @@ def erase(datamap: DataMap, item: FulfilmentItem, seeds: dict, *, tried_before: 
         return Done("done", True, f"Erased: a previous run had committed it before stopping; the post-check of the "
                     f"previewed rows passed: {counts}. Approved by {approvers}.",
                     f"item {item.id}: erasure in {item.system} found applied on a re-run, post-check passed: {counts}; "
-                    f"approved by {approvers}", {"evidence": outcome.as_json()})
+                    f"approved by {approvers}", {"evidence": outcome.as_json(), CARRIED: None})
     return Done("done" if rows else "not_found", bool(rows),
                 f"Erased automatically, post-check passed: {counts or 'no rows'}. Approved by {approvers}.",
                 f"item {item.id}: erasure in {item.system}: {counts or 'no rows'}; approved by {approvers}",
-                {"evidence": outcome.as_json()})
+                {"evidence": outcome.as_json(), CARRIED: None})

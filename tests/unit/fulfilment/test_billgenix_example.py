@@ -80,6 +80,17 @@ def test_the_map_can_point_at_one_postgresql_database(generator, tmp_path):
     assert all(make_url(r).query["options"] == "-c default_transaction_read_only=on" for r in reading)
 
 
+def test_the_map_can_point_at_one_mariadb_database(generator, tmp_path):
+    url = "mysql+pymysql://bench:pw@127.0.0.1:3306/billgenix?charset=utf8mb4"
+    generator.write_map(tmp_path, database_url=url)
+    text = (tmp_path / "systems.yml").read_text()
+    reading = [line.split(": ", 1)[1] for line in text.splitlines() if line.strip().startswith("connection:")]
+    writing = [line.split(": ", 1)[1] for line in text.splitlines() if line.strip().startswith("write_connection:")]
+    assert len(reading) == 3 and {make_url(w) for w in writing} == {make_url(url)}
+    assert all(make_url(r).query["init_command"] == "SET SESSION TRANSACTION READ ONLY" for r in reading)
+    assert all(make_url(r).query["charset"] == "utf8mb4" for r in reading)
+
+
 def test_the_generator_runs_from_the_command_line(generator, tmp_path, capsys):
     assert generator.main(["--out", str(tmp_path / "db"), "--map-out", str(tmp_path / "map"), "--claimants", "5"]) == 0
     out = capsys.readouterr().out

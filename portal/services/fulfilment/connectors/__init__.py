@@ -1,7 +1,8 @@
 """Connectors: acting on the data map in the business's SQL databases, as pure services.
 
 Owns the connector engine of fulfilment (issue 31, second half): the access traversal from the
-verified identity seeds (`traversal`), the access package built from it (`package`: JSON, CSV,
+verified identity seeds (`traversal`), references that cross into another system's database
+followed with the values found there (`across`), the access package built from it (`package`: JSON, CSV,
 HTML, through the §7024(d) disclosure scan), erasure (`erasure`: preview, execution, post-check,
 evidence) and correction (`correction`), over SQLAlchemy Core (`sql`: tables, read-only and write
 guards, statement timeouts) with hashes that never carry values (`hashing`).

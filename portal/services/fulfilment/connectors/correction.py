@@ -77,8 +77,8 @@ class CorrectionOutcome:
         return asdict(self)
 
 
-def _plan(datamap: DataMap, dataset: str, seeds, changes: Changes, runner: sql.Runner, row_cap: int):
-    walk = traverse(datamap=datamap, dataset=dataset, seeds=seeds, runner=runner, row_cap=row_cap)
+def _plan(datamap: DataMap, dataset: str, seeds, changes: Changes, runner: sql.Runner, row_cap: int, carried=None):
+    walk = traverse(datamap=datamap, dataset=dataset, seeds=seeds, runner=runner, row_cap=row_cap, carried=carried)
     plans = {}
     for name, wanted in changes.items():
         reached = walk.reached.get(name)
@@ -110,17 +110,19 @@ def _plan(datamap: DataMap, dataset: str, seeds, changes: Changes, runner: sql.R
 
 def preview_correction(*, datamap: DataMap, dataset: str, seeds: Mapping[str, str], changes: Changes,
                        connection: Connection, row_cap: int = sql.DEFAULT_ROW_CAP,
-                       timeout_ms: int = sql.DEFAULT_TIMEOUT_MS) -> CorrectionPreview:
+                       timeout_ms: int = sql.DEFAULT_TIMEOUT_MS,
+                       carried: Mapping[tuple[str, str], set] | None = None) -> CorrectionPreview:
     """What correcting these fields would do, read through a read-only connection."""
     _mapped, system = writing.system_of(datamap, dataset)
     with sql.transaction(connection, read_only=True, timeout_ms=timeout_ms) as runner:
-        plans = _plan(datamap, dataset, seeds, changes, runner, row_cap)
+        plans = _plan(datamap, dataset, seeds, changes, runner, row_cap, carried)
     return CorrectionPreview(dataset, system.name, tuple(p for p, _r, _s in plans.values()))
 
 
 def execute_correction(*, datamap: DataMap, preview: CorrectionPreview, seeds: Mapping[str, str], changes: Changes,
                        connection: Connection, instance_path: Path | str, evidence_key: bytes,
-                       row_cap: int = sql.DEFAULT_ROW_CAP, timeout_ms: int = sql.DEFAULT_TIMEOUT_MS) -> CorrectionOutcome:
+                       row_cap: int = sql.DEFAULT_ROW_CAP, timeout_ms: int = sql.DEFAULT_TIMEOUT_MS,
+                       carried: Mapping[tuple[str, str], set] | None = None) -> CorrectionOutcome:
     """Update as previewed on the system's write connection; read back and roll back unless every value is the new one.
     The evidence names the values by keyed hashes (`evidence_key` is `hashing.evidence_key(SECRET_KEY)`)."""
     _mapped, system = writing.system_of(datamap, preview.dataset)
@@ -128,7 +130,7 @@ def execute_correction(*, datamap: DataMap, preview: CorrectionPreview, seeds: M
     approved = {c.key: c for c in preview.collections}
     try:
         with sql.transaction(connection, read_only=False, timeout_ms=timeout_ms) as runner:
-            plans = _plan(datamap, preview.dataset, seeds, changes, runner, row_cap)
+            plans = _plan(datamap, preview.dataset, seeds, changes, runner, row_cap, carried)
             evidence = []
             for name, (now, reached, statements) in plans.items():
                 before = approved.get(now.key)

@@ -151,18 +151,22 @@ def _plan(mapped: MappedDataset, walk: Traversal, runner: sql.Runner, key: bytes
 
 
 def preview_erasure(*, datamap: DataMap, dataset: str, seeds: Mapping[str, str], connection: Connection,
-                    row_cap: int = sql.DEFAULT_ROW_CAP, timeout_ms: int = sql.DEFAULT_TIMEOUT_MS) -> ErasurePreview:
-    """What erasing the person from the system would do, read through a read-only connection."""
+                    row_cap: int = sql.DEFAULT_ROW_CAP, timeout_ms: int = sql.DEFAULT_TIMEOUT_MS,
+                    carried: Mapping[tuple[str, str], set] | None = None) -> ErasurePreview:
+    """What erasing the person from the system would do, read through a read-only connection
+    (`carried`: values other datasets carry in, `across.carried_values`)."""
     mapped, system = writing.system_of(datamap, dataset)
     with sql.transaction(connection, read_only=True, timeout_ms=timeout_ms) as runner:
-        walk = traverse(datamap=datamap, dataset=dataset, seeds=seeds, runner=runner, row_cap=row_cap)
+        walk = traverse(datamap=datamap, dataset=dataset, seeds=seeds, runner=runner, row_cap=row_cap,
+                        carried=carried)
         plans = _plan(mapped, walk, runner, None)
     return ErasurePreview(dataset, system.name, tuple(p for p, _r, _s in plans.values()), walk.unreached)
 
 
 def execute_erasure(*, datamap: DataMap, preview: ErasurePreview, seeds: Mapping[str, str], connection: Connection,
                     instance_path: Path | str, key: bytes, row_cap: int = sql.DEFAULT_ROW_CAP,
-                    timeout_ms: int = sql.DEFAULT_TIMEOUT_MS, tried_before: bool = False) -> ErasureOutcome:
+                    timeout_ms: int = sql.DEFAULT_TIMEOUT_MS, tried_before: bool = False,
+                    carried: Mapping[tuple[str, str], set] | None = None) -> ErasureOutcome:
     """Erase as previewed, in one transaction on the system's write connection, proven by a post-check.
     `key` is `hashing.anonymize_key(SECRET_KEY)`. `tried_before`: an earlier attempt may have committed;
     when the erasure is found in place, nothing is written and the outcome says `found_applied`."""
@@ -170,7 +174,8 @@ def execute_erasure(*, datamap: DataMap, preview: ErasurePreview, seeds: Mapping
     writing.check_write_connection(system, connection, instance_path)
     try:
         with sql.transaction(connection, read_only=False, timeout_ms=timeout_ms) as runner:
-            walk = traverse(datamap=datamap, dataset=preview.dataset, seeds=seeds, runner=runner, row_cap=row_cap)
+            walk = traverse(datamap=datamap, dataset=preview.dataset, seeds=seeds, runner=runner, row_cap=row_cap,
+                            carried=carried)
             if tried_before and _found_applied(walk, preview, runner):
                 return ErasureOutcome(preview.dataset, system.name, True, tuple(CollectionEvidence(
                     key=c.key, rows_found=c.rows_found, rows_updated=0, rows_deleted=0, erased=c.erase,
@@ -211,6 +216,10 @@ def _looks_hashed(value, column) -> bool:
 def _as_previewed(plans: dict, preview: ErasurePreview) -> None:
     """Refuse when the rows or what is done to them changed since the preview staff approved."""
     approved = {c.key.partition(":")[2]: c for c in preview.collections}
+    for name, before in approved.items():
+        if before.rows_found and name not in plans:  # rows approved for erasure that nothing reaches now
+            raise writing.WriteFailed(name, "the rows or the rules changed since the preview: preview again and "
+                                            "have it approved")
     for name, (now, _reached, _statements) in plans.items():
         before = approved.get(name)
         if before is None and not now.rows_found:

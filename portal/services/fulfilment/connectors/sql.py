@@ -1,10 +1,11 @@
 """The SQL plumbing of the connectors: one guarded transaction, tables as the database has them.
 
 `transaction` opens the one transaction a connector works in. Reading, it refuses a SQLite
-connection that was not opened `mode=ro` and makes a PostgreSQL or MySQL transaction `READ ONLY`;
-writing, it takes SQLite's write lock first (`BEGIN IMMEDIATE`). Every statement runs under a
-timeout: PostgreSQL's `SET LOCAL statement_timeout`, MySQL's `max_execution_time` for reads, and on
-SQLite a progress handler that interrupts a statement past its deadline.
+connection that was not opened `mode=ro` and makes a PostgreSQL transaction `READ ONLY` (MySQL and
+MariaDB: `START TRANSACTION READ ONLY`); writing, it takes SQLite's write lock first (`BEGIN
+IMMEDIATE`). Every statement runs under a timeout: PostgreSQL's `SET LOCAL statement_timeout`,
+MariaDB's `max_statement_time` (MySQL's `max_execution_time`, reads only), and on SQLite a progress
+handler that interrupts a statement past its deadline.
 
 Tables are reflected from the database, so identifiers are quoted as the dialect needs and values
 are bound with the column's own type; statements are shown to staff as SQL text with placeholders.
@@ -12,9 +13,9 @@ are bound with the column's own type; statements are shown to staff as SQL text 
 import math
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
-from sqlalchemy import MetaData, Table, tuple_
+from sqlalchemy import Column, MetaData, Table, inspect, tuple_
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.url import URL
 from sqlalchemy.exc import DBAPIError, NoSuchTableError, OperationalError
@@ -82,12 +83,22 @@ class Runner:
         return 1 if time.monotonic() > self._deadline else 0
 
     def table(self, collection: MappedCollection) -> Table:
-        """The collection's table as the database has it (reflected once per transaction)."""
+        """The collection's table as the database has it, reflected once per transaction: its columns
+        with their types and its primary key, nothing more (a full reflection also reads indexes,
+        constraints, comments and every table a foreign key names: on PostgreSQL some twenty
+        catalog queries a table, most of an access's time)."""
         if collection.name not in self._tables:
+            inspector = inspect(self.connection)
             try:
-                self._tables[collection.name] = Table(collection.name, MetaData(), autoload_with=self.connection)
+                columns = inspector.get_columns(collection.name)
+                key = set(inspector.get_pk_constraint(collection.name).get("constrained_columns") or ())
             except NoSuchTableError:
-                raise ConnectorError(f"the table {collection.name} does not exist") from None
+                columns = []
+            if not columns:
+                raise ConnectorError(f"the table {collection.name} does not exist")
+            self._tables[collection.name] = Table(collection.name, MetaData(), *(
+                Column(c["name"], c["type"], primary_key=c["name"] in key, nullable=c.get("nullable", True),
+                       autoincrement=False) for c in columns))
         return self._tables[collection.name]
 
     def sql(self, statement) -> str:
@@ -127,8 +138,7 @@ def transaction(connection: Connection, *, read_only: bool, timeout_ms: int = DE
         raise ReadOnlyRequired(f"the portal cannot make a {backend} transaction read-only")
     runner = Runner(connection, timeout_ms)
     dbapi = connection.connection.driver_connection if backend == "sqlite" else None
-    if backend in ("mysql", "mariadb") and read_only:
-        connection.exec_driver_sql("SET TRANSACTION READ ONLY")  # before the transaction: MySQL's rule
+    mysql_timeout = _mysql_timeout(connection.dialect) if backend in ("mysql", "mariadb") else None
     transaction_ = connection.begin()
     try:
         if backend == "sqlite":
@@ -138,8 +148,12 @@ def transaction(connection: Connection, *, read_only: bool, timeout_ms: int = DE
             if read_only:
                 connection.exec_driver_sql("SET TRANSACTION READ ONLY")
             connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
-        elif backend in ("mysql", "mariadb"):
-            connection.exec_driver_sql(f"SET SESSION max_execution_time = {int(timeout_ms)}")
+        elif mysql_timeout is not None:
+            # A session setting (MySQL has no SET LOCAL), put back when the transaction ends; then the
+            # transaction itself, started explicitly so that READ ONLY applies to it.
+            name, value = mysql_timeout
+            connection.exec_driver_sql(f"SET SESSION {name} = {value(timeout_ms)}")
+            connection.exec_driver_sql("START TRANSACTION READ ONLY" if read_only else "START TRANSACTION")
         yield runner
         if read_only:
             transaction_.rollback()
@@ -152,6 +166,20 @@ def transaction(connection: Connection, *, read_only: bool, timeout_ms: int = DE
     finally:
         if dbapi is not None:
             dbapi.set_progress_handler(None, _PROGRESS_STEPS)
+        if mysql_timeout is not None and not connection.closed and not connection.invalidated:
+            # Outside any transaction; a connection that broke keeps its first error, not this one.
+            with suppress(connection.dialect.loaded_dbapi.Error), \
+                    connection.connection.driver_connection.cursor() as cursor:
+                cursor.execute(f"SET SESSION {mysql_timeout[0]} = DEFAULT")
+
+
+def _mysql_timeout(dialect):
+    """The session variable that bounds a statement, and its value for a timeout in milliseconds:
+    MariaDB's `max_statement_time` (seconds, every statement), MySQL's `max_execution_time`
+    (milliseconds, SELECT only: MySQL has no bound on a write)."""
+    if getattr(dialect, "is_mariadb", False):
+        return "max_statement_time", lambda ms: f"{ms / 1000:.3f}"
+    return "max_execution_time", lambda ms: str(int(ms))
 
 
 def key_clause(table: Table, names: tuple[str, ...], keys: list[tuple]):

@@ -7,6 +7,9 @@ Fides reads them: a reference on A.f to B.g with direction `to` carries A.f's va
 code or an employer two people share is never used to look anyone up. Each collection is queried
 with bound `IN` lists on the seeded fields only, capped at `row_cap` rows (the cap is reported).
 
+References to another dataset (another database) are followed by `across`: the values it gathers
+there come in as `carried`, extra seeds of the fields they reach.
+
 `traverse` returns every mapped column of the rows reached (the erasure and correction need the
 keys); `collect_access` keeps what the rules let the person see.
 """
@@ -107,14 +110,18 @@ def seeded_fields(dataset: MappedDataset, seeds: Mapping[str, str]) -> dict[tupl
 
 
 def traverse(*, datamap: DataMap, dataset: str, seeds: Mapping[str, str], runner: sql.Runner,
-             row_cap: int = sql.DEFAULT_ROW_CAP) -> Traversal:
-    """Every row of the dataset reached from the seeds, within a guarded transaction's runner."""
+             row_cap: int = sql.DEFAULT_ROW_CAP, carried: Mapping[tuple[str, str], set] | None = None) -> Traversal:
+    """Every row of the dataset reached from the seeds (and the values `carried` in from other
+    datasets, by (collection, field)), within a guarded transaction's runner."""
     mapped = datamap.dataset(dataset)
     if mapped is None:
         raise sql.ConnectorError(f"the data map has no dataset {dataset}")
     active = {c.name: c for c in mapped.collections if not c.skip_processing}
     flows = [e for e in edges(mapped) if e[0] in active and e[2] in active]
     pending = {k: v for k, v in seeded_fields(mapped, seeds).items() if k[0] in active}
+    for place, values in (carried or {}).items():
+        if place[0] in active and values:
+            pending.setdefault(place, set()).update(values)
     known: dict[tuple[str, str], set] = defaultdict(set)
     for place, values in pending.items():
         known[place] |= values
@@ -184,11 +191,13 @@ def _columns(runner: sql.Runner, collection: MappedCollection):
 
 
 def collect_access(*, datamap: DataMap, dataset: str, seeds: Mapping[str, str], connection: Connection,
-                   row_cap: int = sql.DEFAULT_ROW_CAP, timeout_ms: int = sql.DEFAULT_TIMEOUT_MS) -> AccessResult:
+                   row_cap: int = sql.DEFAULT_ROW_CAP, timeout_ms: int = sql.DEFAULT_TIMEOUT_MS,
+                   carried: Mapping[tuple[str, str], set] | None = None) -> AccessResult:
     """What the person may see of the dataset: read-only, the rules applied field by field."""
     system = datamap.system_for(dataset)
     with sql.transaction(connection, read_only=True, timeout_ms=timeout_ms) as runner:
-        walk = traverse(datamap=datamap, dataset=dataset, seeds=seeds, runner=runner, row_cap=row_cap)
+        walk = traverse(datamap=datamap, dataset=dataset, seeds=seeds, runner=runner, row_cap=row_cap,
+                        carried=carried)
     collections = tuple(_visible(f"{dataset}:{name}", reached, row_cap) for name, reached in walk.reached.items())
     return AccessResult(dataset=dataset, system=system.name if system else dataset, collections=collections,
                         unreached=walk.unreached, skipped=walk.skipped)

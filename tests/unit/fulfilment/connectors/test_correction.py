@@ -57,7 +57,9 @@ def test_a_correction_that_does_not_hold_is_rolled_back(example):
                   "postgresql": ["CREATE FUNCTION keep_phone() RETURNS trigger LANGUAGE plpgsql AS "
                                  "$$ BEGIN NEW.phone := OLD.phone; RETURN NEW; END $$",
                                  "CREATE TRIGGER keep_phone BEFORE UPDATE ON claimants FOR EACH ROW "
-                                 "EXECUTE FUNCTION keep_phone()"]}[example.backend]
+                                 "EXECUTE FUNCTION keep_phone()"],
+                  "mariadb": ["CREATE TRIGGER keep_phone BEFORE UPDATE ON claimants FOR EACH ROW "
+                              "SET NEW.phone = OLD.phone"]}[example.backend]
     with example.engine("billgenix_claims", write=True).begin() as connection:
         for statement in statements:
             connection.exec_driver_sql(statement)

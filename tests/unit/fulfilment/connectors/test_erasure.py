@@ -97,6 +97,8 @@ FAIL_ON_DELETE = {
                    "$$ BEGIN RAISE EXCEPTION 'subscribers are kept'; END $$",
                    "CREATE TRIGGER keep_subscribers BEFORE DELETE ON subscribers "
                    "FOR EACH ROW EXECUTE FUNCTION keep_subscribers()"],
+    "mariadb": ["CREATE TRIGGER keep_subscribers BEFORE DELETE ON subscribers FOR EACH ROW "
+                "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'subscribers are kept'"],
 }
 
 
@@ -121,6 +123,7 @@ KEEP_EMAIL = {
     "postgresql": ["CREATE FUNCTION keep_email() RETURNS trigger LANGUAGE plpgsql AS "
                    "$$ BEGIN NEW.email := OLD.email; RETURN NEW; END $$",
                    "CREATE TRIGGER keep_email BEFORE UPDATE ON claimants FOR EACH ROW EXECUTE FUNCTION keep_email()"],
+    "mariadb": ["CREATE TRIGGER keep_email BEFORE UPDATE ON claimants FOR EACH ROW SET NEW.email = OLD.email"],
 }
 
 
@@ -181,3 +184,16 @@ def test_rows_that_changed_since_the_preview_are_not_touched(example):
     outcome = _execute(example, preview, seeds)
     assert not outcome.ok and "changed since the preview" in outcome.failure.message
     assert _all(marketing, "SELECT count(*) FROM subscribers WHERE email = :e", e=subscriber.email)[0][0] == 1
+
+
+def test_rows_approved_for_erasure_that_nothing_reaches_any_more_are_a_failure_not_a_silent_nothing(example):
+    person = _claimant(example)
+    seeds = {"subject_id": person.subject_id}
+    preview = _preview(example, "billgenix_claims", seeds)
+    assert _collection(preview, "claimants").rows_found == 1
+    with example.engine("billgenix_claims", write=True).begin() as connection:
+        connection.execute(text("UPDATE claimants SET subject_id = 'BGX-MOVED' WHERE id = :n"), {"n": person.id})
+    outcome = _execute(example, preview, seeds)
+    assert not outcome.ok and "changed since the preview" in outcome.failure.message
+    row = _all(example.engine("billgenix_claims", write=True), "SELECT email FROM claimants WHERE id = :n", n=person.id)
+    assert row[0].email == person.email

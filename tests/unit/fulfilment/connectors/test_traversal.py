@@ -1,6 +1,6 @@
 """The access traversal: from the verified seeds to that person's rows only, read-only, bounded."""
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from portal.services.documents.disclosure_scan import MASK
 from portal.services.fulfilment.connectors import sql, traversal
@@ -110,17 +110,50 @@ def test_access_refuses_a_sqlite_connection_that_can_write(example):
                                  connection=connection)
 
 
-def test_a_postgresql_read_cannot_write_even_on_a_writing_connection(example):
-    if example.backend != "postgresql":
-        pytest.skip("PostgreSQL's read-only transaction")
+def test_a_server_read_cannot_write_even_on_a_writing_connection(example):
+    if example.backend == "sqlite":
+        pytest.skip("a PostgreSQL or MariaDB read-only transaction")
     with example.engine("billgenix_claims", write=True).connect() as connection:
-        with pytest.raises(Exception, match="read-only"), sql.transaction(connection, read_only=True) as runner:
+        with pytest.raises(Exception, match="(?i)read.only"), sql.transaction(connection, read_only=True) as runner:
             runner.run(text("UPDATE claimants SET email = NULL"))
+        # the connection is usable afterwards, its session as it was (the timeout put back)
+        with sql.transaction(connection, read_only=False) as runner:
+            assert runner.run(text("UPDATE claimants SET city = city WHERE id = 1")) == 1
+        if example.backend == "mariadb":
+            assert connection.exec_driver_sql("SELECT @@SESSION.max_statement_time").scalar() == 0
+
+
+def test_the_examples_read_connection_cannot_write_outside_the_connector_either(example):
+    """The map's read connection is read-only in itself (PostgreSQL's default_transaction_read_only,
+    MariaDB's SET SESSION TRANSACTION READ ONLY), not only inside the connector's transaction."""
+    if example.backend == "sqlite":
+        pytest.skip("SQLite's mode=ro is tested above")
+    with example.engine("billgenix_claims").connect() as connection:
+        with pytest.raises(Exception, match="(?i)read.only"):
+            connection.execute(text("UPDATE claimants SET email = NULL"))
 
 
 def test_a_statement_past_its_timeout_is_cancelled(example):
     slow = {"sqlite": "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n",
-            "postgresql": "SELECT pg_sleep(2)"}[example.backend]
+            "postgresql": "SELECT pg_sleep(2)", "mariadb": "SELECT SLEEP(2)"}[example.backend]
     with example.engine("billgenix_claims").connect() as connection:
         with pytest.raises(sql.StatementTimeout), sql.transaction(connection, read_only=True, timeout_ms=100) as runner:
             runner.rows(text(slow))
+
+
+def test_access_reads_each_tables_columns_and_key_only_not_a_full_reflection(example):
+    """Reflecting a table in full (indexes, constraints, comments, and every table its foreign keys name)
+    took most of an access's time on PostgreSQL: some twenty catalog queries a table. Columns and the
+    primary key are what the connector uses."""
+    statements = []
+    engine = example.engine("billgenix_claims")
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    person = _person(example)
+    with engine.connect() as connection:
+        result = traversal.collect_access(datamap=example.datamap, dataset="billgenix_claims",
+                                          seeds={"subject_id": person.subject_id}, connection=connection)
+    assert _rows(result, "claimants") and _rows(result, "claims")
+    words = [" ".join(s.replace("`", "").replace('"', "").split()) for s in statements]
+    data = [w for w in words if any(f"FROM {t} WHERE" in w for t in ("claimants", "claims", "bills", "payments"))]
+    assert len(data) >= 4  # one query per table reached (the person's payments may be none)
+    assert len(statements) - len(data) <= 16, words  # two catalog reads a table, the transaction's own
