@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from portal import clock, create_app, db
-from portal.models import DownstreamNotice, WebhookDelivery
+from portal.models import DownstreamNotice, PrivacyRequest, WebhookDelivery
 from portal.services.cases import notices
 from portal.services.delivery import webhooks
 
@@ -227,6 +227,9 @@ def test_a_contested_statement_goes_to_every_recipient_of_corrections(hook_confi
             ("contested_statement", "webhook", "delivered"), ("contested_statement", "email", "delivered"),
             ("contested_statement", "manual", "awaiting_staff")]
         manual = rows[2]
+        # Receivers sort by `sequence`, never by arrival (docs/operations.md, "Order").
+        issued = [notices.payload(s, s.get(PrivacyRequest, req.id), n)["sequence"] for n in rows]
+    assert issued == sorted(issued) and len(set(issued)) == 3 and payload["sequence"] == issued[0]
     page = client.get(f"/staff/requests/{req.reference}").get_data(as_text=True)
     assert page.count("contested statement · notice") == 3 and "Settle the notice to Paper Archive" in page
     assert "have not been told yet" not in page  # a denied case needs no notices to act

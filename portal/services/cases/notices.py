@@ -229,7 +229,7 @@ def payload(session: Session, req: PrivacyRequest, notice: DownstreamNotice) -> 
     goes once staff decided it, and carries only what was corrected, never the request's own text."""
     body = {"notice_id": notice.notice_key, "reference": req.reference, "request_type": req.request_type,
             "action": ACTIONS.get(req.request_type, ACCESS_ACTION), "business": current_app.config["ORG_NAME"],
-            "issued_at": notice.created_at.isoformat(),
+            "issued_at": notice.created_at.isoformat(), "sequence": notice.id,  # increasing as issued
             "subject": _subject(session, req, session.get(Recipient, notice.recipient_id)),
             "instructions": str(INSTRUCTIONS[req.request_type])}
     if req.request_type == "correct" and notice.purpose == ACT:
