@@ -97,3 +97,17 @@ def test_the_map_folder_defaults_to_the_instance_folder(database_url, tmp_path):
     finally:
         app.extensions["mail_delivery"].stop()
         app.extensions["db_engine"].dispose()
+
+
+def test_the_map_is_checked_on_a_fresh_install_before_its_migrations(example_map, tmp_path):
+    """CI checks the example's map against a new instance folder that was never migrated: the check
+    runs (a system's `client:` is then not checked against the clients' table, which is not there yet)."""
+    app = create_app({"TESTING": True, "INSTANCE_PATH": str(tmp_path / "fresh"), "MAIL_BACKGROUND_DELIVERY": False,
+                      "DATABASE_URL": f"sqlite:///{tmp_path / 'never-migrated.db'}", "DATAMAP_PATH": str(example_map)})
+    try:
+        result = app.test_cli_runner().invoke(args=["datamap", "check"])
+        assert result.exit_code == 0, result.output
+        assert "0 errors" in result.output and "cannot be reached" not in result.output
+    finally:
+        app.extensions["mail_delivery"].stop()
+        app.extensions["db_engine"].dispose()
