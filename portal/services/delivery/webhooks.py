@@ -66,6 +66,23 @@ def verify_signature(secret: bytes, timestamp: str, body: bytes, header: str) ->
     return hmac.compare_digest(signature(secret, timestamp, body), header or "")
 
 
+def verify_reply(stored_secret: str | None, timestamp: str, body: bytes, header: str, *, max_age_seconds: int) -> bool:
+    """A signed reply sent back to the portal (a processor's or a client's answer): signed with the
+    secret stored for that sender (a Fernet token, or None when it has none) and no older than
+    `max_age_seconds`. Without a secret the same work is done, so the answer takes about as long."""
+    if not stored_secret:
+        verify_signature(b"-" * 32, timestamp or "", body, header or "")
+        return False
+    try:
+        secret = decrypt_secret(stored_secret)
+        sent_at = int(timestamp)
+    except (InvalidToken, TypeError, ValueError):
+        return False
+    if abs(clock.timestamp() - sent_at) > max_age_seconds:
+        return False
+    return verify_signature(secret, timestamp, body, header or "")
+
+
 def queue(session: Session, *, topic: str, url: str, secret: str, payload: dict, idempotency_key: str) -> WebhookDelivery:
     """Queue one webhook in the caller's transaction (`secret` as stored: a Fernet token)."""
     row = WebhookDelivery(topic=topic, url=url, secret=secret, idempotency_key=idempotency_key,
